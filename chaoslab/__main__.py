@@ -1,0 +1,5 @@
+import sys
+
+from chaoslab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,186 @@
+"""The CLI's side of a local lab: find it, ask its daemon, start it, stop it without leftovers."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from chaoslab.local.statedir import StateDir
+
+
+class LabError(RuntimeError):
+    """Something the user must act on; the message says what and how."""
+
+
+def lock_is_held(state: StateDir) -> bool:
+    if not state.lock.exists():
+        return False
+    with open(state.lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def lab_processes(info: dict) -> list[psutil.Process]:
+    """Every live process of a lab: its daemon's process group plus every recorded pid."""
+    found: dict[int, psutil.Process] = {}
+    pgid = info.get("pgid")
+    if pgid:
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                    found[proc.pid] = proc
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                continue
+    for pid in [info.get("pid"), *info.get("pids", {}).values()]:
+        if pid and pid not in found and _alive(pid):
+            found[pid] = psutil.Process(pid)
+    return list(found.values())
+
+
+class LabClient:
+    def __init__(self, state: StateDir):
+        self.state = state
+
+    def info(self) -> dict:
+        info = self.state.read_info()
+        if info is None or not lock_is_held(self.state):
+            raise LabError(f"no lab is running in {self.state.root}; start one with `chaoslab up`")
+        return info
+
+    def _request(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> dict:
+        info = self.info()
+        request = urllib.request.Request(info["api"] + path, method=method,
+                                         data=json.dumps(body).encode() if body is not None else None)
+        request.add_header("Authorization", f"Bearer {self.state.token()}")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("message", exc.reason)
+            except ValueError:
+                message = exc.reason
+            raise LabError(message) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise LabError(f"the lab daemon at {info['api']} does not answer ({exc}); "
+                           "`chaoslab down` cleans up a broken lab") from None
+
+    def status(self) -> dict:
+        return self._request("GET", "/api/status", timeout=5)
+
+    def traces(self, last: int, service: str | None = None, trace_id: str | None = None) -> list[list[dict]]:
+        query = f"?last={last}" + (f"&service={service}" if service else "") + (f"&trace_id={trace_id}" if trace_id else "")
+        return self._request("GET", "/api/traces" + query, timeout=10)["traces"]
+
+    def control(self, name: str, action: str) -> dict:
+        return self._request("POST", f"/api/processes/{name}/{action}", body={}, timeout=60)
+
+
+def start_daemon(state: StateDir) -> subprocess.Popen:
+    """Launch the daemon in its own session, so the lab outlives the shell and dies as one group."""
+    if lock_is_held(state):
+        info = state.read_info() or {}
+        raise LabError(f"a lab is already running in {state.root} (daemon pid {info.get('pid', '?')}); "
+                       "`chaoslab status` shows it, `chaoslab down` stops it")
+    leftovers = lab_processes(state.read_info() or {})
+    if leftovers:
+        raise LabError(f"processes of an earlier lab are still running (pids "
+                       f"{', '.join(str(p.pid) for p in leftovers)}); run `chaoslab down` first")
+    state.ensure()
+    for old in state.logs.glob("*.log"):
+        old.unlink()
+    out = open(state.log("labd"), "ab")
+    return subprocess.Popen([sys.executable, "-m", "chaoslab.local.daemon", "--state-dir", str(state.root)],
+                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True, close_fds=True)
+
+
+def wait_until_ready(state: StateDir, daemon: subprocess.Popen, timeout_s: float,
+                     on_progress: Callable[[dict], None]) -> dict:
+    """Poll the daemon until every process is ready; raises LabError naming the one that is not."""
+    client = LabClient(state)
+    deadline = time.monotonic() + timeout_s
+    status: dict = {}
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            raise LabError(f"the lab daemon exited with code {daemon.returncode}:\n" + tail(state.log("labd"), 15))
+        info = state.read_info()
+        if info and info.get("pid") == daemon.pid:
+            try:
+                status = client.status()
+            except LabError:
+                status = {}
+            if status:
+                on_progress(status)
+                processes = status["processes"]
+                looping = [p for p in processes if p["state"] == "crash-loop"]
+                if looping:
+                    p = looping[0]
+                    raise LabError(f"{p['name']} keeps crashing ({p['reason']}); its log ends with:\n"
+                                   + tail(state.log(p["name"]), 15))
+                if status["lab"]["migrations"].startswith("failed"):
+                    raise LabError(f"database migrations {status['lab']['migrations']}")
+                if all(p["state"] == "ready" for p in processes):
+                    return status
+        time.sleep(0.2)
+    waiting = [f"{p['name']} ({p['state']}: {p['reason']})" for p in status.get("processes", [])
+               if p["state"] != "ready"]
+    raise LabError(f"the lab was not ready within {timeout_s:g}s; still waiting for: "
+                   f"{', '.join(waiting) or 'the lab daemon'}. Logs: {state.logs}")
+
+
+def stop_lab(state: StateDir, say: Callable[[str], None] = print, grace_s: float = 30) -> list[int]:
+    """Stop the daemon and everything it started; returns pids that had to be killed.
+
+    Works on a healthy lab, a lab whose daemon crashed, and a lab already stopped.
+    """
+    info = state.read_info() or {}
+    daemon_pid = info.get("pid")
+    if daemon_pid and _alive(daemon_pid):
+        say(f"stopping the lab (daemon pid {daemon_pid}) …")
+        os.kill(daemon_pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while _alive(daemon_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    leftovers = lab_processes(info)
+    for proc in leftovers:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(leftovers, timeout=5)
+    killed = [proc.pid for proc in leftovers]
+    state.info.unlink(missing_ok=True)
+    if state.lock.exists() and not lock_is_held(state):
+        state.lock.unlink(missing_ok=True)
+    return killed
+
+
+def tail(path: Path, lines: int) -> str:
+    try:
+        content = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return f"(no log at {path})"
+    return "\n".join("    " + line for line in content[-lines:])

@@ -1,0 +1,261 @@
+"""The lab daemon: owns every process of a local lab, receives its traces, answers the CLI.
+
+Started by ``chaoslab up`` in its own session (``python -m chaoslab.local.daemon``);
+stopped by SIGTERM from ``chaoslab down``. It holds an exclusive flock on
+``lab.lock`` for its whole life, so a second lab in the same state directory
+is refused, and it removes the lock and ``lab.json`` on the way out.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import gzip
+import hmac
+import http.client
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from flask import Flask, Response, jsonify, request
+
+from chaoslab import __version__
+from chaoslab.local.embedded import EmbeddedPostgres, EmbeddedRedis
+from chaoslab.local.ports import allocate
+from chaoslab.local.statedir import StateDir
+from chaoslab.local.supervisor import Spec, Supervisor
+from chaoslab.local.tracestore import TraceStore, decode
+from chaoslab.settings import Local, load
+from chaoslab.topology import COMPONENTS, DEPENDENCIES, peer_address
+from chaoslab.wsgi import HttpServer
+
+log = logging.getLogger("chaoslab.labd")
+LOCK_HELD = 3
+
+
+def preferred_ports() -> dict[str, int]:
+    ports = {d.name: d.port for d in DEPENDENCIES}
+    for c in COMPONENTS:
+        for port_name, port in c.ports.items():
+            ports[f"{c.name}.{port_name}"] = port
+    return ports
+
+
+def service_env(ports: dict[str, int], database_url: str, redis_url: str) -> dict[str, dict[str, str]]:
+    """Each service's environment: its ports, its peers' addresses, its datastores, its telemetry."""
+    envs = {}
+    for c in COMPONENTS:
+        env = {"CHAOSLAB_DATABASE_URL": database_url, "CHAOSLAB_REDIS_URL": redis_url,
+               "CHAOSLAB_BIND_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1",
+               "OTEL_SERVICE_NAME": c.name,
+               "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports['labd']}",
+               "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+               "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200")}
+        for port_name in c.ports:
+            env[f"{c.env_prefix}{port_name.upper()}_PORT"] = str(ports[f"{c.name}.{port_name}"])
+        for setting_name, (peer, port_name) in c.peers.items():
+            env[c.env_prefix + setting_name.upper()] = peer_address(port_name, "127.0.0.1",
+                                                                    ports[f"{peer}.{port_name}"])
+        envs[c.name] = env
+    return envs
+
+
+def http_ready(url: str) -> None:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=1.5)
+    try:
+        conn.request("GET", "/health/ready")
+        response = conn.getresponse()
+        body = response.read(2000).decode(errors="replace")
+    except OSError as exc:
+        raise RuntimeError(f"no answer on {url} ({type(exc).__name__})") from None
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"/health/ready {response.status}: {_failing_checks(body)}")
+
+
+def _failing_checks(body: str) -> str:
+    import json
+
+    try:
+        checks = json.loads(body).get("checks", {})
+    except ValueError:
+        return body[:200]
+    return "; ".join(f"{name} {c['status']}: {c.get('reason', '')}" for name, c in checks.items()
+                     if c.get("status") != "ok") or body[:200]
+
+
+def postgres_ready(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=1, dbname="postgres") as conn:
+        conn.execute("SELECT 1")
+
+
+def redis_ready(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+class Lab:
+    def __init__(self, state: StateDir, settings: Local):
+        self.state = state
+        self.settings = settings
+        self.token = state.token()
+        self.ports = allocate(preferred_ports(), settings.ports)
+        self.traces = TraceStore()
+        self.migrations = "pending"
+        self.started_at = time.time()
+        self.stopping = threading.Event()
+        self.postgres = EmbeddedPostgres(state.pgdata, self.ports["postgres"])
+        self.redis = EmbeddedRedis(state.redis_dir, self.ports["redis"])
+        self.supervisor = Supervisor(self._specs(), on_change=self.persist)
+
+    def _specs(self) -> list[Spec]:
+        pg, rd = self.postgres, self.redis
+        specs = [
+            Spec("postgres", "dependency", pg.command(), self.state.log("postgres"),
+                 probe=lambda: postgres_ready(pg.url), ports={"tcp": pg.port}, url=pg.url,
+                 stop_signal=pg.stop_signal, user=pg.user, prepare=pg.prepare),
+            Spec("redis", "dependency", rd.command(), self.state.log("redis"),
+                 probe=lambda: redis_ready(rd.url), ports={"tcp": rd.port}, url=rd.url, prepare=rd.prepare),
+        ]
+        envs = service_env(self.ports, pg.url, rd.url)
+        for c in COMPONENTS:
+            url = f"http://127.0.0.1:{self.ports[c.name + '.http']}"
+            specs.append(Spec(c.name, "service", [sys.executable, "-m", "chaoslab", "serve", c.name],
+                              self.state.log(c.name), probe=lambda url=url: http_ready(url),
+                              env=envs[c.name], ports={p: self.ports[f"{c.name}.{p}"] for p in c.ports}, url=url))
+        return specs
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['labd']}"
+
+    def info(self) -> dict:
+        return {"pid": os.getpid(), "pgid": os.getpgid(0), "version": __version__,
+                "state_dir": str(self.state.root), "started_at": self.started_at, "api": self.api_url,
+                "ports": self.ports, "migrations": self.migrations,
+                "pids": self.supervisor.pids()}
+
+    def persist(self) -> None:
+        self.state.write_info(self.info())
+
+    def migrate_when_ready(self) -> None:
+        """Create the database and apply migrations as soon as PostgreSQL answers."""
+        from chaoslab.services.common.migrations import apply, ensure_database
+
+        while not self.stopping.is_set():
+            try:
+                postgres_ready(self.postgres.url)
+            except Exception:
+                self.stopping.wait(0.1)
+                continue
+            try:
+                ensure_database(self.postgres.url)
+                applied = apply(self.postgres.url, say=log.info)
+                self.migrations = f"applied {len(applied)} new" if applied else "up to date"
+            except Exception as exc:
+                self.migrations = f"failed: {str(exc).strip().splitlines()[0]}"
+                log.error("migrations %s", self.migrations)
+            self.persist()
+            return
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stopping.set())
+        server = HttpServer(create_api(self), "127.0.0.1", self.ports["labd"], 8, "labd").start()
+        self.persist()
+        log.info("lab daemon %d serving %s for %s", os.getpid(), self.api_url, self.state.root)
+        self.supervisor.start_all()
+        threading.Thread(target=self.supervisor.probe_forever, args=(self.stopping,), daemon=True).start()
+        threading.Thread(target=self.migrate_when_ready, daemon=True).start()
+        while not self.stopping.wait(0.2):
+            self.supervisor.tick()
+        log.info("stopping the lab")
+        self.supervisor.shutdown()
+        server.stop()
+        return 0
+
+
+def create_api(lab: Lab) -> Flask:
+    app = Flask("labd")
+    app.json.sort_keys = False
+
+    def authorised() -> bool:
+        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(supplied.encode(), lab.token.encode())
+
+    @app.post("/v1/traces")
+    def receive_traces():
+        body = request.get_data()
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        try:
+            lab.traces.add(decode(body))
+        except Exception as exc:  # a malformed export is the exporter's problem: answer 400, keep running
+            return jsonify(error="bad_request", message=f"not an OTLP protobuf trace export: {exc}"), 400
+        return Response(b"", mimetype="application/x-protobuf")
+
+    @app.get("/api/traces")
+    def traces():
+        try:
+            last = int(request.args.get("last", "5"))
+        except ValueError:
+            return jsonify(error="bad_request", message="last must be an integer"), 400
+        return jsonify(traces=lab.traces.recent(last, request.args.get("service"), request.args.get("trace_id")),
+                       received_spans=lab.traces.received)
+
+    @app.get("/api/status")
+    def status():
+        return jsonify(lab=lab.info(), processes=lab.supervisor.snapshot())
+
+    @app.post("/api/processes/<name>/<action>")
+    def control(name: str, action: str):
+        if not authorised():
+            return jsonify(error="unauthorised", message="missing or wrong lab token"), 401
+        if name not in lab.supervisor.procs:
+            return jsonify(error="not_found", message=f"no process {name!r}; known: "
+                                                      f"{', '.join(lab.supervisor.procs)}"), 404
+        actions = {"stop": lab.supervisor.stop, "start": lab.supervisor.start, "restart": lab.supervisor.restart}
+        if action not in actions:
+            return jsonify(error="bad_request", message=f"action must be one of {', '.join(actions)}"), 400
+        return jsonify(actions[action](name))
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="chaoslab local lab daemon (started by `chaoslab up`)")
+    parser.add_argument("--state-dir", required=True, type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = StateDir.at(args.state_dir)
+    state.ensure()
+    lock = open(state.lock, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.error("another lab daemon holds %s", state.lock)
+        return LOCK_HELD
+    try:
+        return Lab(state, load(Local)).run()
+    finally:
+        state.info.unlink(missing_ok=True)
+        state.lock.unlink(missing_ok=True)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""Every setting of every component, read from the environment in this one place.
+
+Each component has a frozen dataclass whose fields carry a default and a help
+text; the environment variable is the component's prefix plus the field name
+in upper case (``SERVICE_A_HANDLER_THREADS``). ``chaoslab config`` prints the
+resolved values and the README's variable tables are generated from here
+(``make docs``; ``tests/unit/test_docs.py`` fails when they drift).
+
+OpenTelemetry is configured by its own standard ``OTEL_*`` variables, which
+the SDK reads itself; they are listed in ``OTEL_VARIABLES`` for the docs only.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from chaoslab.topology import component, dependency, peer_address
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the component cannot use."""
+
+
+def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None) -> Any:
+    """Declare one setting: a default, one line of help, and an optional range."""
+    return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max})
+
+
+def _address(name: str, port: str) -> str:
+    return peer_address(port, "127.0.0.1", component(name).ports[port])
+
+
+def _url(name: str) -> str:
+    return _address(name, "http")
+
+
+TimeoutSeconds = float
+"""A timeout in seconds; 0 disables it (one of the lab's "bad deploys")."""
+
+
+@dataclass(frozen=True)
+class Common:
+    """Settings shared by every service."""
+
+    database_url: str = setting(
+        f"postgresql://chaoslab@127.0.0.1:{dependency('postgres').port}/chaoslab",
+        "PostgreSQL connection URL (orders, customers, products, ledger).")
+    redis_url: str = setting(f"redis://127.0.0.1:{dependency('redis').port}/0", "Redis URL of the fulfilment queue.")
+    bind_host: str = setting("127.0.0.1", "Address every listener binds; 0.0.0.0 only inside containers.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting("INFO", "Minimum log level.")
+    access_log: bool = setting(True, "Log one JSON line per inbound request.")
+    team: str = setting("local", "Team tag added to every span, metric target and log line.")
+    db_connect_timeout_s: float = setting(2.0, "Timeout for opening a PostgreSQL connection.", min=0.1, max=60)
+    db_pool_timeout_s: float = setting(3.0, "How long a request waits for a pooled PostgreSQL connection.",
+                                       min=0.1, max=60)
+    redis_timeout_s: float = setting(2.0, "Socket timeout for Redis commands.", min=0.1, max=60)
+    ready_check_timeout_s: float = setting(1.0, "Per-dependency timeout of /health/ready.", min=0.1, max=10)
+
+    prefix = "CHAOSLAB_"
+
+
+@dataclass(frozen=True)
+class ServiceA:
+    """service-a (orders): the public HTTP API."""
+
+    http_port: int = setting(component("service-a").http_port, "HTTP port (API, health, metrics).",
+                             min=0, max=65535)
+    handler_threads: int = setting(8, "Bounded WSGI handler pool; the deadlock fills it.", min=1, max=256)
+    service_b_target: str = setting(_address("service-b", "grpc"), "gRPC target of service-b (host:port).")
+    service_b_timeout_s: TimeoutSeconds = setting(5.0, "Deadline of calls to service-b; 0 = none.",
+                                                  min=0, max=600)
+    payment_url: str = setting(_url("payment"), "Base URL of the payment service.")
+    payment_timeout_s: TimeoutSeconds = setting(5.0, "Timeout of calls to payment; 0 = none.", min=0, max=600)
+    orders_query: Literal["batched", "n_plus_one"] = setting(
+        "batched", "How GET /orders loads line items: one batched query or one per order and item.")
+    max_body_bytes: int = setting(16384, "Largest accepted request body; larger gets 413.",
+                                  min=256, max=10_000_000)
+    max_items: int = setting(50, "Most line items in one checkout.", min=1, max=1000)
+    db_pool_size: int = setting(8, "PostgreSQL connections in the pool.", min=1, max=100)
+    outbox_poll_interval_s: float = setting(0.5, "How often the outbox relay looks for unpublished events.",
+                                            min=0.01, max=60)
+    outbox_redeliver_after_s: float = setting(
+        120.0, "Re-publish an event whose order is still unfulfilled after this long.", min=1, max=86400)
+
+    prefix = component("service-a").env_prefix
+
+
+@dataclass(frozen=True)
+class ServiceB:
+    """service-b (inventory): reserves stock, then asks service-c for a quote."""
+
+    grpc_port: int = setting(component("service-b").ports["grpc"], "gRPC port.", min=0, max=65535)
+    http_port: int = setting(component("service-b").http_port, "HTTP port (health, metrics).",
+                             min=0, max=65535)
+    handler_threads: int = setting(8, "Bounded gRPC handler pool.", min=1, max=256)
+    service_c_target: str = setting(_address("service-c", "grpc"), "gRPC target of service-c (host:port).")
+    service_c_timeout_s: TimeoutSeconds = setting(5.0, "Deadline of calls to service-c; 0 = none.",
+                                                  min=0, max=600)
+    initial_stock: int = setting(1_000_000, "Units of stock per product at start.", min=0, max=10**12)
+
+    prefix = component("service-b").env_prefix
+
+
+@dataclass(frozen=True)
+class ServiceC:
+    """service-c (pricing): quotes an order (discount by loyalty tier, tax)."""
+
+    grpc_port: int = setting(component("service-c").ports["grpc"], "gRPC port.", min=0, max=65535)
+    http_port: int = setting(component("service-c").http_port, "HTTP port (health, metrics).",
+                             min=0, max=65535)
+    handler_threads: int = setting(8, "Bounded gRPC handler pool.", min=1, max=256)
+    tax_rate: str = setting("0.08", "Sales tax rate applied after the loyalty discount (a decimal).")
+    loyalty_lookup: Literal["off", "sync"] = setting(
+        "off", "off: trust the tier sent by service-a; sync: call service-a's GET /customers/<id> "
+               "synchronously on every quote (closes the A→B→C→A ring: the deadlock).")
+    service_a_url: str = setting(_url("service-a"), "Base URL of service-a, for the loyalty lookup.")
+    service_a_timeout_s: TimeoutSeconds = setting(0.0, "Timeout of the loyalty lookup; 0 = none.",
+                                                  min=0, max=600)
+
+    prefix = component("service-c").env_prefix
+
+
+@dataclass(frozen=True)
+class Payment:
+    """payment: charges orders through the gateway and writes the ledger."""
+
+    http_port: int = setting(component("payment").http_port, "HTTP port (API, health, metrics).",
+                             min=0, max=65535)
+    handler_threads: int = setting(8, "Bounded WSGI handler pool.", min=1, max=256)
+    gateway_url: str = setting(_url("gateway"), "Base URL of the upstream payment gateway.")
+    gateway_timeout_s: TimeoutSeconds = setting(5.0, "Timeout of calls to the gateway; 0 = none.",
+                                                min=0, max=600)
+    money_math: Literal["decimal", "float"] = setting(
+        "decimal", "How amounts become minor units: exact Decimal, or float (drifts by cents).")
+    db_pool_size: int = setting(4, "PostgreSQL connections in the pool.", min=1, max=100)
+
+    prefix = component("payment").env_prefix
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """gateway: a small simulated third-party payment provider."""
+
+    http_port: int = setting(component("gateway").http_port, "HTTP port.", min=0, max=65535)
+    handler_threads: int = setting(8, "Bounded WSGI handler pool.", min=1, max=256)
+    latency_ms: float = setting(20.0, "Processing time of one charge, in milliseconds.", min=0, max=60000)
+    decline_rate: float = setting(0.0, "Share of charges the issuer declines (0 to 1).", min=0, max=1)
+
+    prefix = component("gateway").env_prefix
+
+
+@dataclass(frozen=True)
+class Worker:
+    """worker: fulfils paid orders from the Redis stream."""
+
+    http_port: int = setting(component("worker").http_port, "HTTP port (health, metrics).",
+                             min=0, max=65535)
+    consumer: str = setting("", "Consumer name in the group; empty = host name (stable across restarts).")
+    job_duration_ms: float = setting(20.0, "Simulated picking and packing time per order.",
+                                     min=0, max=600000)
+    claim_idle_ms: int = setting(30000, "Take over another consumer's job after it is idle this long.",
+                                 min=100, max=3_600_000)
+    batch_size: int = setting(10, "Messages read per XREADGROUP.", min=1, max=1000)
+    db_pool_size: int = setting(2, "PostgreSQL connections in the pool.", min=1, max=100)
+
+    prefix = component("worker").env_prefix
+
+
+@dataclass(frozen=True)
+class Local:
+    """The local runner (``chaoslab up``)."""
+
+    state_dir: str = setting(".chaoslab", "Directory holding the lab's data, logs, lock and token.")
+    ports: Literal["preferred", "random"] = setting(
+        "preferred", "preferred: each component's documented port when free, else a free one; "
+                     "random: always a free port (tests).")
+    ready_timeout_s: float = setting(60.0, "How long `chaoslab up` waits for every component.",
+                                     min=1, max=3600)
+
+    prefix = "CHAOSLAB_"
+
+
+SERVICE_SETTINGS: dict[str, type] = {
+    "service-a": ServiceA,
+    "service-b": ServiceB,
+    "service-c": ServiceC,
+    "payment": Payment,
+    "gateway": Gateway,
+    "worker": Worker,
+}
+
+ALL_GROUPS: tuple[type, ...] = (Common, Local, *SERVICE_SETTINGS.values())
+
+OTEL_VARIABLES: dict[str, str] = {
+    "OTEL_SERVICE_NAME": "service.name of the spans; the runner and the chart set it to the component name.",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "OTLP/HTTP endpoint (the local lab daemon, or the OpenTelemetry Collector).",
+    "OTEL_TRACES_EXPORTER": "otlp (default), console or none.",
+    "OTEL_RESOURCE_ATTRIBUTES": "Extra resource attributes, e.g. deployment.environment=lab.",
+    "OTEL_BSP_SCHEDULE_DELAY": "Milliseconds between span batches (the local runner uses 200).",
+    "OTEL_TRACES_SAMPLER": "parentbased_always_on by default.",
+    "OTEL_SDK_DISABLED": "true turns tracing off entirely (used by the hop benchmark's baseline).",
+}
+
+
+def env_name(group: type, field_name: str) -> str:
+    return group.prefix + field_name.upper()
+
+
+def _parse(group: type, f: dataclasses.Field, raw: str) -> Any:
+    name = env_name(group, f.name)
+    kind = typing.get_type_hints(group)[f.name]
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        choices = typing.get_args(kind)
+        if raw not in choices:
+            raise SettingsError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+        return raw
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name}={raw!r}: expected true or false")
+    if kind in (int, float):
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r}: expected {'an integer' if kind is int else 'a number'}") from None
+        low, high = f.metadata.get("min"), f.metadata.get("max")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise SettingsError(f"{name}={raw!r}: must be between {low:g} and {high:g}")
+        return value
+    return raw
+
+
+def load(group: type, environ: Mapping[str, str] | None = None, **overrides: Any):
+    """Build ``group`` from the environment; ``overrides`` win (tests, the runner).
+
+    Raises SettingsError naming the variable, the bad value and what is allowed.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(group):
+        if f.name in overrides:
+            values[f.name] = overrides[f.name]
+            continue
+        raw = environ.get(env_name(group, f.name))
+        if raw is not None and raw != "":
+            values[f.name] = _parse(group, f, raw)
+    return group(**values)
+
+
+def describe(group: type) -> list[tuple[str, str, str]]:
+    """(variable, default, help) for every field of ``group``, for docs and ``chaoslab config``."""
+    rows = []
+    for f in dataclasses.fields(group):
+        default = f.default
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        rows.append((env_name(group, f.name), shown, f.metadata["help"]))
+    return rows
+
+
+def markdown_tables() -> str:
+    """The README's environment-variable section, generated from the dataclasses above."""
+    out: list[str] = []
+    for group in ALL_GROUPS:
+        out.append(f"**{group.__doc__.strip()}**\n")
+        out.append("| Variable | Default | Meaning |")
+        out.append("|---|---|---|")
+        for name, default, help_text in describe(group):
+            shown = f"`{default}`" if default != "" else "(empty)"
+            out.append(f"| `{name}` | {shown} | {help_text} |")
+        out.append("")
+    out.append("**OpenTelemetry (read by the SDK itself)**\n")
+    out.append("| Variable | Meaning |")
+    out.append("|---|---|")
+    for name, help_text in OTEL_VARIABLES.items():
+        out.append(f"| `{name}` | {help_text} |")
+    return "\n".join(out) + "\n"

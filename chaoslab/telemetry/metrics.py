@@ -1,0 +1,35 @@
+"""The RED metrics every service exposes, defined once.
+
+Inbound: per HTTP route or gRPC method. Outbound: per named peer (another
+service, the gateway, postgres, redis), so "which dependency is slow?" is one
+query. Business metrics live next to the code that counts them.
+"""
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+from chaoslab import __version__
+
+BUILD = Info("chaoslab_build", "Component name, version and team of this process.")
+
+HTTP_REQUESTS = Counter(
+    "http_server_requests", "Inbound HTTP requests by route and status code.", ["method", "route", "status"])
+HTTP_DURATION = Histogram(
+    "http_server_request_duration_seconds", "Inbound HTTP request latency.", ["method", "route"])
+HTTP_IN_FLIGHT = Gauge(
+    "http_server_requests_in_flight", "Inbound HTTP requests being handled now (a full pool means saturation).")
+
+RPC_REQUESTS = Counter(
+    "rpc_server_requests", "Inbound gRPC calls by method and status code.", ["method", "code"])
+RPC_DURATION = Histogram("rpc_server_duration_seconds", "Inbound gRPC call latency.", ["method"])
+RPC_IN_FLIGHT = Gauge("rpc_server_requests_in_flight", "Inbound gRPC calls being handled now.")
+
+OUTBOUND_REQUESTS = Counter(
+    "outbound_requests", "Calls to a named peer by operation and outcome (ok, error, timeout, unavailable).",
+    ["peer", "operation", "outcome"])
+OUTBOUND_DURATION = Histogram(
+    "outbound_request_duration_seconds", "Latency of calls to a named peer.", ["peer", "operation"])
+
+
+def describe_process(service: str, team: str) -> None:
+    BUILD.info({"service": service, "version": __version__, "team": team})

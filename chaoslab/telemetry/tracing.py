@@ -1,0 +1,58 @@
+"""OpenTelemetry tracing configured by the standard ``OTEL_*`` variables.
+
+Spans leave the process over OTLP/HTTP in batches: to the local lab daemon
+(``chaoslab traces``) or to the OpenTelemetry Collector on Kubernetes. A
+collector that is down costs dropped spans, never a failed request.
+"""
+from __future__ import annotations
+
+import os
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.propagate import extract, inject
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+from chaoslab import __version__
+
+
+def configure_tracing(service_name: str, team: str) -> TracerProvider | None:
+    """Install the global tracer provider; returns it so the caller can flush it on exit.
+
+    Honours OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER (otlp, console, none).
+    """
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return None
+    resource = Resource.create({
+        "service.name": service_name,
+        "service.namespace": "chaoslab",
+        "service.version": __version__,
+        "chaoslab.team": team,
+    })
+    provider = TracerProvider(resource=resource)
+    exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
+    if exporter_name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif exporter_name == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name, __version__)
+
+
+def carrier_from_current() -> dict[str, str]:
+    """W3C trace context of the current span, for a message that leaves the process."""
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier
+
+
+def context_from_carrier(carrier: dict[str, str]) -> Context:
+    """The remote parent stored in a message (Redis entry, outbox row)."""
+    return extract(carrier)

@@ -1,0 +1,106 @@
+"""The lab's components, their roles and ports: the one table everything else reads.
+
+The local runner, the Helm chart checks, the README tables and the CLI all take
+names and ports from here, so a port number is written exactly once. A
+component's canonical name (``service-a``) maps mechanically to its Python
+package (``service_a``), its environment prefix (``SERVICE_A_``) and its
+telemetry ``service.name`` (``service-a``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Component:
+    """One process of the lab's data plane."""
+
+    name: str
+    """Canonical name: folder, chart component, ``service.name`` and env prefix derive from it."""
+    role: str
+    """One line on what it does, for status output and docs."""
+    ports: dict[str, int] = field(default_factory=dict)
+    """Named container ports (``http``, ``grpc``); ``http`` always serves health and metrics."""
+    peers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Setting that holds a peer's address → (peer component, peer port name). The local runner
+    and the Helm chart both wire peers from this map; grpc ports become ``host:port``, http ports a URL."""
+    uses: tuple[str, ...] = ()
+    """Datastores it needs (postgres, redis)."""
+    public: bool = False
+    """Whether trainees and the load generator call it directly."""
+
+    @property
+    def package(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def module(self) -> str:
+        return f"chaoslab.services.{self.package}"
+
+    @property
+    def env_prefix(self) -> str:
+        return self.name.upper().replace("-", "_") + "_"
+
+    @property
+    def http_port(self) -> int:
+        return self.ports["http"]
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A datastore or lab-side helper the local runner starts before the services."""
+
+    name: str
+    role: str
+    port: int
+
+
+# Start order matters only for tidiness: every service tolerates its peers
+# arriving late and reports that through /health/ready.
+COMPONENTS: tuple[Component, ...] = (
+    Component("gateway", "simulated third-party payment gateway (upstream of payment)",
+              {"http": 8084}),
+    Component("payment", "charges orders through the gateway, keeps the ledger",
+              {"http": 8083}, peers={"gateway_url": ("gateway", "http")}, uses=("postgres",)),
+    Component("service-c", "pricing: quotes orders (gRPC)",
+              {"grpc": 50052, "http": 8082},
+              # Only called when the deadlock scenario turns the loyalty lookup on.
+              peers={"service_a_url": ("service-a", "http")}),
+    Component("service-b", "inventory: reserves stock, asks service-c for a quote (gRPC)",
+              {"grpc": 50051, "http": 8081}, peers={"service_c_target": ("service-c", "grpc")}),
+    Component("service-a", "orders: the public HTTP API",
+              {"http": 8080},
+              peers={"service_b_target": ("service-b", "grpc"), "payment_url": ("payment", "http")},
+              uses=("postgres", "redis"), public=True),
+    Component("worker", "fulfils paid orders from the Redis queue",
+              {"http": 8085}, uses=("postgres", "redis")),
+)
+
+DEPENDENCIES: tuple[Dependency, ...] = (
+    Dependency("postgres", "orders, customers, products and the ledger", 5432),
+    Dependency("redis", "fulfilment queue (Redis Streams)", 6379),
+    Dependency("labd", "local lab daemon: OTLP trace receiver and lab API", 4318),
+)
+
+SERVICE_NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)
+"""Names accepted wherever a CLI command takes a service."""
+
+
+def component(name: str) -> Component:
+    """Return the component called ``name``; raises KeyError with the valid names."""
+    for c in COMPONENTS:
+        if c.name == name:
+            return c
+    raise KeyError(f"unknown service {name!r}; expected one of: {', '.join(SERVICE_NAMES)}")
+
+
+def peer_address(port_name: str, host: str, port: int) -> str:
+    """How a peer's address is written in settings: ``host:port`` for gRPC, a URL for HTTP."""
+    return f"{host}:{port}" if port_name == "grpc" else f"http://{host}:{port}"
+
+
+def dependency(name: str) -> Dependency:
+    for d in DEPENDENCIES:
+        if d.name == name:
+            return d
+    raise KeyError(f"unknown dependency {name!r}")

@@ -1,0 +1,1 @@
+"""Plumbing every service shares: HTTP app, health, database, queue, peers, money."""

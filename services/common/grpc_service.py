@@ -1,0 +1,51 @@
+"""What a gRPC service of the ring runs beside its servicer: the standard health service,
+and an HTTP listener for /health/*, /metrics (every service has them, gRPC or not)."""
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from chaoslab.services.common.health import Health
+from chaoslab.services.common.peers import grpc_server
+from chaoslab.services.common.runtime import ServiceRuntime
+from chaoslab.services.common.web import HttpServer, create_app
+
+
+class GrpcService:
+    """A started gRPC server (port 0 allowed) plus its HTTP side, stopped by the runtime."""
+
+    def __init__(self, name: str, register, *, host: str, grpc_port: int, http_port: int, threads: int,
+                 access_log: bool = True, health_checks: Health | None = None):
+        self.name = name
+        self.server = grpc_server(threads, name)
+        register(self.server)
+        self.health_servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health_servicer, self.server)
+        self.grpc_port = self.server.add_insecure_port(f"{host}:{grpc_port}")
+        if self.grpc_port == 0:
+            raise OSError(f"{name}: cannot listen on {host}:{grpc_port} (port in use?)")
+        self.server.start()
+        self.health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+
+        self._probe_channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        self._probe = health_pb2_grpc.HealthStub(self._probe_channel)
+        self.health = health_checks or Health()
+        self.health.ready_check("grpc", self._grpc_serving)
+        self.app = create_app(name, self.health, max_body_bytes=1024, access_log=access_log)
+        self.http = HttpServer(self.app, host, http_port, 4, name).start()
+
+    def _grpc_serving(self) -> None:
+        """Readiness asks our own gRPC port, over the network, whether it is serving."""
+        reply = self._probe.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+        if reply.status != health_pb2.HealthCheckResponse.SERVING:
+            raise RuntimeError(f"gRPC health is {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
+
+    def stop(self) -> None:
+        self.health_servicer.enter_graceful_shutdown()
+        self.http.stop()
+        self.server.stop(grace=2).wait(3)
+        self._probe_channel.close()
+
+    def attach(self, runtime: ServiceRuntime) -> "GrpcService":
+        runtime.on_shutdown(self.stop)
+        return self

@@ -1,0 +1,59 @@
+"""Liveness and readiness, checked against the real dependencies.
+
+``/health/live`` answers whether the process should be restarted; it never
+looks at dependencies, so a database outage does not restart every pod.
+``/health/ready`` runs each registered check: a failing *critical* check makes
+the service unready (503); a failing non-critical one is reported as
+``degraded`` (service-a keeps taking orders while Redis is down, because the
+outbox holds them).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Check:
+    name: str
+    probe: Callable[[], None]
+    """Returns on success, raises with a short reason on failure."""
+    critical: bool = True
+
+
+class Health:
+    def __init__(self) -> None:
+        self._checks: list[Check] = []
+        self._live_checks: list[Check] = []
+
+    def ready_check(self, name: str, probe: Callable[[], None], *, critical: bool = True) -> None:
+        self._checks.append(Check(name, probe, critical))
+
+    def live_check(self, name: str, probe: Callable[[], None]) -> None:
+        """For a process that is up but wedged, such as a worker whose consumer thread died."""
+        self._live_checks.append(Check(name, probe, True))
+
+    @staticmethod
+    def _run(checks: list[Check]) -> tuple[bool, dict]:
+        ok = True
+        results = {}
+        for check in checks:
+            started = time.perf_counter()
+            try:
+                check.probe()
+                results[check.name] = {"status": "ok"}
+            except Exception as exc:  # any failure of a probe is a failed check, reported, not raised
+                results[check.name] = {
+                    "status": "down" if check.critical else "degraded",
+                    "reason": (str(exc) or type(exc).__name__).splitlines()[0][:200],
+                }
+                ok = ok and not check.critical
+            results[check.name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return ok, results
+
+    def live(self) -> tuple[bool, dict]:
+        return self._run(self._live_checks)
+
+    def ready(self) -> tuple[bool, dict]:
+        return self._run(self._checks)

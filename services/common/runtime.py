@@ -1,0 +1,62 @@
+"""What every service process does around its own logic: settings, logs, traces, clean shutdown."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from chaoslab.settings import Common, SettingsError, load
+from chaoslab.telemetry.logs import configure_logging
+from chaoslab.telemetry.metrics import describe_process
+from chaoslab.telemetry.tracing import configure_tracing
+
+log = logging.getLogger("chaoslab.runtime")
+
+
+class ServiceRuntime:
+    """Owns a service process's lifecycle: it waits for SIGTERM or SIGINT, then runs the
+    registered cleanups in reverse order and flushes the last spans."""
+
+    def __init__(self, name: str, common: Common | None = None):
+        self.name = name
+        self.common = common if common is not None else load(Common)
+        configure_logging(name, self.common.team, self.common.log_level)
+        self.tracer_provider = configure_tracing(name, self.common.team)
+        describe_process(name, self.common.team)
+        self.stopping = threading.Event()
+        self._cleanups: list[Callable[[], None]] = []
+
+    def on_shutdown(self, cleanup: Callable[[], None]) -> None:
+        self._cleanups.append(cleanup)
+
+    def wait(self) -> None:
+        """Block the main thread until asked to stop, then shut down."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stopping.set())
+        log.info("%s started", self.name)
+        self.stopping.wait()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        log.info("%s stopping", self.name)
+        self.stopping.set()
+        for cleanup in reversed(self._cleanups):
+            try:
+                cleanup()
+            except Exception:  # keep shutting down the rest
+                log.exception("cleanup failed")
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
+
+
+def run(name: str, build: Callable[[ServiceRuntime], None]) -> int:
+    """Entry point shared by every service's ``main``: bad settings exit 2 with one line."""
+    try:
+        runtime = ServiceRuntime(name)
+        build(runtime)
+    except SettingsError as exc:
+        print(f"{name}: {exc}", flush=True)
+        return 2
+    runtime.wait()
+    return 0

@@ -1,0 +1,10 @@
+"""payment: charges an order through the upstream gateway and records it in the ledger.
+
+Charging is idempotent per order: the gateway call carries ``order-<id>`` as
+its Idempotency-Key and the ledger holds one entry per order, so retries and
+concurrent duplicates charge once. The ``money_math`` setting selects exact
+``Decimal`` conversion (default) or the float bad deploy that drifts by cents.
+"""
+from chaoslab.services.payment.app import create_app, main
+
+__all__ = ["create_app", "main"]

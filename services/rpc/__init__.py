@@ -1,0 +1,1 @@
+"""The ring's gRPC contract (ring.proto) and its generated stubs."""

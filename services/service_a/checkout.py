@@ -1,0 +1,88 @@
+"""The checkout: open the order, reserve and price it (A→B→C), charge it (A→payment→gateway), mark it paid.
+
+Every step is idempotent per order, so a retry with the same Idempotency-Key
+resumes a checkout wherever the first attempt stopped and never charges twice.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import grpc
+from prometheus_client import Counter
+
+from chaoslab.services.common.errors import ApiError, upstream_failed
+from chaoslab.services.common.peers import HttpPeer, grpc_error
+from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
+from chaoslab.services.service_a.store import Store
+from chaoslab.services.service_a.validation import CheckoutRequest
+
+log = logging.getLogger("chaoslab.checkout")
+ORDERS_CREATED = Counter("orders_created", "Orders created by POST /checkout (retries excluded).")
+CHECKOUTS = Counter("checkouts", "Checkouts by outcome: paid, replayed, declined, failed.", ["outcome"])
+ORDERS_PAID_AMOUNT = Counter("orders_paid_amount", "Order totals marked paid.", ["currency"])
+
+
+class Checkout:
+    def __init__(self, store: Store, inventory: ring_pb2_grpc.InventoryStub, inventory_timeout_s: float,
+                 payment: HttpPeer, on_paid: Callable[[], None] = lambda: None):
+        self.store = store
+        self.inventory = inventory
+        self.inventory_timeout_s = inventory_timeout_s
+        self.payment = payment
+        self.on_paid = on_paid
+
+    def run(self, request: CheckoutRequest, key: str) -> tuple[dict, list[dict], bool]:
+        """Returns (order, items, replayed). Raises ApiError for every failure a client can see."""
+        order, created = self.store.open_order(request, key)
+        if created:
+            ORDERS_CREATED.inc()
+        if order["status"] in ("paid", "fulfilled"):
+            CHECKOUTS.labels("replayed").inc()
+            return order, self.store.order_items(order["id"]), True
+        try:
+            return self._drive(order) + (not created,)
+        except ApiError as exc:
+            CHECKOUTS.labels("declined" if exc.status == 402 else "failed").inc()
+            raise
+
+    def _drive(self, order: dict) -> tuple[dict, list[dict]]:
+        items = self.store.order_items(order["id"])
+        try:
+            reply = self.inventory.Reserve(ring_pb2.ReserveRequest(
+                order_id=order["id"], customer_id=order["customer_id"], customer_tier=order["customer_tier"] or "",
+                currency=order["currency"].strip(),
+                items=[ring_pb2.LineItem(sku=i["sku"], quantity=i["quantity"], unit_price=str(i["unit_price"]))
+                       for i in items]), timeout=self.inventory_timeout_s or None)
+        except grpc.RpcError as exc:
+            raise grpc_error("service-b", exc) from None
+        quote = reply.quote
+        self.store.save_quote(order["id"], quote, reply.reservation_id)
+
+        response = self.payment.call("POST", "/payments", "POST /payments", json={
+            "order_id": order["id"], "customer_id": order["customer_id"], "amount": quote.total,
+            "currency": quote.currency})
+        if response.status_code == 402:
+            self.store.mark_payment_failed(order["id"])
+            raise ApiError(402, "payment_declined", "the payment was declined; retry with the same "
+                                                    "Idempotency-Key to try again", order_id=order["id"])
+        if response.status_code not in (200, 201):
+            detail = _message(response)
+            if response.status_code in (503, 504):
+                raise ApiError(response.status_code, "dependency_unavailable",
+                               f"payment could not charge order {order['id']}: {detail}", dependency="payment")
+            raise upstream_failed("payment", f"payment answered {response.status_code}: {detail}")
+        if self.store.mark_paid(order["id"], response.json()["payment_id"]):
+            CHECKOUTS.labels("paid").inc()
+            ORDERS_PAID_AMOUNT.labels(quote.currency).inc(float(quote.total))
+            self.on_paid()
+        else:
+            CHECKOUTS.labels("replayed").inc()
+        return self.store.order(order["id"])
+
+
+def _message(response) -> str:
+    try:
+        return response.json().get("message", response.reason)
+    except ValueError:
+        return response.reason or "no body"

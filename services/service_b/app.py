@@ -1,0 +1,93 @@
+"""service-b's Inventory servicer."""
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict, defaultdict
+
+import grpc
+from prometheus_client import Counter, Gauge
+
+from chaoslab.services.common.grpc_service import GrpcService
+from chaoslab.services.common.peers import grpc_channel
+from chaoslab.services.common.runtime import ServiceRuntime, run
+from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
+from chaoslab.settings import ServiceB, load
+
+NAME = "service-b"
+RESERVATIONS = Counter("inventory_reservations", "Reservations by outcome.", ["outcome"])
+RESERVED_UNITS = Counter("inventory_reserved_units", "Units of stock reserved.")
+TRACKED_SKUS = Gauge("inventory_tracked_skus", "Products with stock tracked in memory.")
+_REMEMBERED = 100_000
+
+
+class Stock:
+    """Available units per sku and the reservation of each order (idempotency)."""
+
+    def __init__(self, initial: int):
+        self._available: defaultdict[str, int] = defaultdict(lambda: initial)
+        self._by_order: OrderedDict[int, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def reserve(self, order_id: int, wanted: dict[str, int]) -> tuple[str, bool]:
+        """(reservation id, newly reserved). Raises LookupError naming the short skus."""
+        with self._lock:
+            if order_id in self._by_order:
+                return self._by_order[order_id], False
+            short = [sku for sku, qty in wanted.items() if self._available[sku] < qty]
+            if short:
+                raise LookupError(", ".join(f"{sku} (have {self._available[sku]}, want {wanted[sku]})"
+                                            for sku in short))
+            for sku, qty in wanted.items():
+                self._available[sku] -= qty
+            reservation = f"res_{uuid.uuid4().hex[:16]}"
+            self._by_order[order_id] = reservation
+            while len(self._by_order) > _REMEMBERED:
+                self._by_order.popitem(last=False)
+            TRACKED_SKUS.set(len(self._available))
+            return reservation, True
+
+
+class Inventory(ring_pb2_grpc.InventoryServicer):
+    def __init__(self, settings: ServiceB):
+        self.settings = settings
+        self.stock = Stock(settings.initial_stock)
+        self.pricing = ring_pb2_grpc.PricingStub(grpc_channel("service-c", settings.service_c_target))
+
+    def Reserve(self, request: ring_pb2.ReserveRequest, context: grpc.ServicerContext) -> ring_pb2.ReserveReply:
+        if request.order_id <= 0 or not request.items:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "order_id and at least one item are required")
+        wanted: dict[str, int] = {}
+        for item in request.items:
+            if not item.sku or item.quantity <= 0:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "every item needs a sku and a quantity > 0")
+            wanted[item.sku] = wanted.get(item.sku, 0) + item.quantity
+        try:
+            reservation, new = self.stock.reserve(request.order_id, wanted)
+        except LookupError as exc:
+            RESERVATIONS.labels("insufficient").inc()
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"insufficient stock: {exc}")
+        RESERVATIONS.labels("reserved" if new else "replayed").inc()
+        if new:
+            RESERVED_UNITS.inc(sum(wanted.values()))
+        try:
+            quote = self.pricing.Quote(
+                ring_pb2.QuoteRequest(order_id=request.order_id, customer_id=request.customer_id,
+                                      customer_tier=request.customer_tier, currency=request.currency,
+                                      items=request.items),
+                timeout=self.settings.service_c_timeout_s or None)
+        except grpc.RpcError as exc:
+            context.abort(exc.code(), f"service-c: {exc.details() or exc.code().name}")
+        return ring_pb2.ReserveReply(reservation_id=reservation, quote=quote)
+
+
+def build(runtime: ServiceRuntime) -> GrpcService:
+    settings = load(ServiceB)
+    inventory = Inventory(settings)
+    return GrpcService(NAME, lambda server: ring_pb2_grpc.add_InventoryServicer_to_server(inventory, server),
+                       host=runtime.common.bind_host, grpc_port=settings.grpc_port, http_port=settings.http_port,
+                       threads=settings.handler_threads, access_log=runtime.common.access_log).attach(runtime)
+
+
+def main() -> int:
+    return run(NAME, build)

@@ -1,0 +1,152 @@
+"""The worker's consumer loop and its health/metrics listener."""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter, Gauge, Histogram
+
+from chaoslab.services.common.db import Database
+from chaoslab.services.common.errors import ApiError
+from chaoslab.services.common.health import Health
+from chaoslab.services.common.migrations import LATEST
+from chaoslab.services.common.queue import GROUP, STREAM, Queue
+from chaoslab.services.common.runtime import ServiceRuntime, run
+from chaoslab.services.common.web import HttpServer, create_app
+from chaoslab.settings import Common, Worker, load
+from chaoslab.telemetry.tracing import context_from_carrier, tracer
+
+NAME = "worker"
+log = logging.getLogger("chaoslab.worker")
+JOBS = Counter("worker_jobs_processed", "Queue entries processed, by outcome: fulfilled, duplicate, rejected.",
+               ["outcome"])
+JOB_DURATION = Histogram("worker_job_duration_seconds", "Time to fulfil one order.")
+QUEUE_DEPTH = Gauge("queue_depth", "Fulfilment entries waiting or in progress on the stream.")
+QUEUE_PENDING = Gauge("queue_pending", "Entries delivered to a worker and not yet acknowledged.")
+_tracer = tracer("chaoslab.worker")
+CLAIM_EVERY_S = 5.0
+
+
+class Fulfiller:
+    def __init__(self, settings: Worker, db: Database, queue: Queue, stopping: threading.Event):
+        self.settings = settings
+        self.db = db
+        self.queue = queue
+        self.stopping = stopping
+        self.consumer = settings.consumer or socket.gethostname()
+        self._thread = threading.Thread(target=self._loop, name="fulfiller", daemon=True)
+        self._last_claim = 0.0
+        self.current_job: str | None = None
+
+    def start(self) -> "Fulfiller":
+        self._thread.start()
+        return self
+
+    def alive(self) -> None:
+        if not self._thread.is_alive() and not self.stopping.is_set():
+            raise RuntimeError("consumer thread has stopped")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        recovering = True  # first thing: our own unacknowledged entries from before a crash
+        backoff = 0.2
+        while not self.stopping.is_set():
+            try:
+                if recovering:
+                    self.queue.ensure_group()
+                    entries = self.queue.read_own_pending(self.consumer, self.settings.batch_size)
+                    recovering = bool(entries)
+                elif time.monotonic() - self._last_claim > CLAIM_EVERY_S:
+                    self._last_claim = time.monotonic()
+                    entries = self.queue.claim_stale(self.consumer, self.settings.claim_idle_ms,
+                                                     self.settings.batch_size)
+                    self._refresh_gauges()
+                else:
+                    entries = self.queue.read_new(self.consumer, self.settings.batch_size, block_ms=1000)
+                for entry_id, fields in entries:
+                    if self.stopping.is_set():
+                        break
+                    self.handle(entry_id, fields)
+                backoff = 0.2
+            except ApiError as exc:  # Redis or PostgreSQL down: entries stay pending, retried after backoff
+                log.warning("worker waiting: %s", exc.message)
+                recovering = True
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("worker loop error")
+                recovering = True
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def handle(self, entry_id: str, fields: dict) -> None:
+        """Fulfil one order, then acknowledge. Anything that fails before the ack is redelivered."""
+        raw_order = fields.get("order_id", "")
+        if not raw_order.isdigit():
+            log.error("rejecting malformed queue entry %s: %r", entry_id, fields)
+            self.queue.done(entry_id)
+            JOBS.labels("rejected").inc()
+            return
+        order_id = int(raw_order)
+        with _tracer.start_as_current_span(
+                "orders.paid process", kind=SpanKind.CONSUMER, context=context_from_carrier(fields),
+                attributes={"messaging.system": "redis", "messaging.destination.name": STREAM,
+                            "messaging.consumer.group.name": GROUP, "messaging.message.id": entry_id,
+                            "chaoslab.order_id": order_id}) as span:
+            started = time.perf_counter()
+            self.current_job = entry_id
+            log.info("fulfilling order %d", order_id, extra={"fields": {"order_id": order_id, "entry": entry_id}})
+            try:
+                if self.settings.job_duration_ms:
+                    time.sleep(self.settings.job_duration_ms / 1000)  # simulated picking and packing
+                with self.db.transaction() as tx:
+                    first = tx.one("""INSERT INTO shop.fulfilments (order_id, worker) VALUES (%s, %s)
+                                      ON CONFLICT (order_id) DO NOTHING RETURNING order_id""",
+                                   (order_id, self.consumer))
+                    tx.execute("""UPDATE shop.orders SET status = 'fulfilled', fulfilled_at = now(), updated_at = now()
+                                  WHERE id = %s AND status = 'paid'""", (order_id,))
+                self.queue.done(entry_id)
+            except Exception as exc:
+                span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
+                raise
+            finally:
+                self.current_job = None
+            outcome = "fulfilled" if first else "duplicate"
+            span.set_attribute("chaoslab.outcome", outcome)
+            JOBS.labels(outcome).inc()
+            JOB_DURATION.observe(time.perf_counter() - started)
+
+    def _refresh_gauges(self) -> None:
+        QUEUE_DEPTH.set(self.queue.depth())
+        QUEUE_PENDING.set(self.queue.pending())
+
+
+def build(runtime: ServiceRuntime) -> Fulfiller:
+    settings = load(Worker)
+    common = runtime.common
+    db = Database(common.database_url, name=NAME, pool_size=settings.db_pool_size,
+                  connect_timeout_s=common.db_connect_timeout_s, pool_timeout_s=common.db_pool_timeout_s).open()
+    queue = Queue(common.redis_url, common.redis_timeout_s)
+    fulfiller = Fulfiller(settings, db, queue, runtime.stopping)
+    health = Health()
+    health.ready_check("postgres", lambda: db.check_schema(LATEST))
+    health.ready_check("redis", queue.ping)
+    health.live_check("consumer", fulfiller.alive)
+    server = HttpServer(create_app(NAME, health, max_body_bytes=1024, access_log=common.access_log),
+                        common.bind_host, settings.http_port, 2, NAME).start()
+    fulfiller.start()
+    runtime.on_shutdown(db.close)
+    runtime.on_shutdown(queue.close)
+    runtime.on_shutdown(fulfiller.stop)
+    runtime.on_shutdown(server.stop)
+    return fulfiller
+
+
+def main() -> int:
+    return run(NAME, build)
