@@ -251,14 +251,10 @@ def migrate(database_url: str, create_database: bool) -> None:
 
 
 @cli.command()
-@click.option("--markdown", is_flag=True, help="Print the README's variable tables.")
-def config(markdown: bool) -> None:
-    """Every setting of every component, with its environment variable and current value."""
+def config() -> None:
+    """Every setting of every component: its environment variable and current value."""
     from chaoslab import settings
 
-    if markdown:
-        click.echo(settings.markdown_tables(), nl=False)
-        return
     for group in settings.ALL_GROUPS:
         try:
             current = settings.load(group)

@@ -263,22 +263,3 @@ def describe(group: type) -> list[tuple[str, str, str]]:
         shown = str(default).lower() if isinstance(default, bool) else str(default)
         rows.append((env_name(group, f.name), shown, f.metadata["help"]))
     return rows
-
-
-def markdown_tables() -> str:
-    """The README's environment-variable section, generated from the dataclasses above."""
-    out: list[str] = []
-    for group in ALL_GROUPS:
-        out.append(f"**{group.__doc__.strip()}**\n")
-        out.append("| Variable | Default | Meaning |")
-        out.append("|---|---|---|")
-        for name, default, help_text in describe(group):
-            shown = f"`{default}`" if default != "" else "(empty)"
-            out.append(f"| `{name}` | {shown} | {help_text} |")
-        out.append("")
-    out.append("**OpenTelemetry (read by the SDK itself)**\n")
-    out.append("| Variable | Meaning |")
-    out.append("|---|---|")
-    for name, help_text in OTEL_VARIABLES.items():
-        out.append(f"| `{name}` | {help_text} |")
-    return "\n".join(out) + "\n"

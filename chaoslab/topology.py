@@ -26,6 +26,8 @@ class Component:
     and the Helm chart both wire peers from this map; grpc ports become ``host:port``, http ports a URL."""
     uses: tuple[str, ...] = ()
     """Datastores it needs (postgres, redis)."""
+    dormant: tuple[str, ...] = ()
+    """Peers it is wired to but calls only when a scenario turns the call on."""
     public: bool = False
     """Whether trainees and the load generator call it directly."""
 
@@ -64,8 +66,7 @@ COMPONENTS: tuple[Component, ...] = (
               {"http": 8083}, peers={"gateway_url": ("gateway", "http")}, uses=("postgres",)),
     Component("service-c", "pricing: quotes orders (gRPC)",
               {"grpc": 50052, "http": 8082},
-              # Only called when the deadlock scenario turns the loyalty lookup on.
-              peers={"service_a_url": ("service-a", "http")}),
+              peers={"service_a_url": ("service-a", "http")}, dormant=("service-a",)),
     Component("service-b", "inventory: reserves stock, asks service-c for a quote (gRPC)",
               {"grpc": 50051, "http": 8081}, peers={"service_c_target": ("service-c", "grpc")}),
     Component("service-a", "orders: the public HTTP API",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
+from datetime import datetime, timezone
 
 from opentelemetry import trace
 
@@ -21,7 +21,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         doc = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "service": self.service,
             "team": self.team,

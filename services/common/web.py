@@ -10,19 +10,24 @@ import logging
 import time
 
 from flask import Flask, Response, g, jsonify, request
-from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry import context as context_api
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
 from chaoslab.services.common.errors import ApiError
 from chaoslab.services.common.health import Health
 from chaoslab.telemetry.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
+from chaoslab.telemetry.tracing import tracer
 from chaoslab.wsgi import HttpServer
 
 __all__ = ["HttpServer", "create_app", "json_body"]
 
 log = logging.getLogger("chaoslab.http")
-_UNTRACED = "/health/.*,/metrics"
+_UNTRACED = ("/health/", "/metrics")
+_tracer = tracer("chaoslab.http")
 
 
 def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
@@ -66,27 +71,49 @@ def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
         return jsonify(error="internal_error", message="unexpected error; the service log has the trace id"), 500
 
     @app.before_request
-    def start_timer():
+    def start():
         g.started = time.perf_counter()
         HTTP_IN_FLIGHT.inc()
+        g.route = route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        if not route.startswith(_UNTRACED):
+            # A server span continuing the caller's W3C trace context. Hand-rolled rather than the
+            # opentelemetry-instrumentation-flask middleware: same span, a fifth of the cost per request
+            # (bench/hop_overhead).
+            span = _tracer.start_span(f"{request.method} {route}", context=extract(request.headers),
+                                      kind=SpanKind.SERVER, attributes={
+                                          "http.request.method": request.method, "http.route": route,
+                                          "url.path": request.path})
+            g.span = span
+            g.span_token = context_api.attach(trace.set_span_in_context(span))
 
     @app.after_request
     def record(response):
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        route = g.get("route", "unmatched")
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        status = response.status_code
+        HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+        span = g.get("span")
+        if span is not None:
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+            # hand the trace id to the caller: `chaoslab traces --trace <id>`
+            response.headers["X-Trace-Id"] = format(span.get_span_context().trace_id, "032x")
         HTTP_DURATION.labels(request.method, route).observe(elapsed)
-        if access_log and not route.startswith(("/health", "/metrics")):
-            log.info("%s %s %s", request.method, request.path, response.status_code, extra={"fields": {
-                "http.method": request.method, "http.route": route, "http.status": response.status_code,
+        if access_log and not route.startswith(_UNTRACED):
+            log.info("%s %s %s", request.method, request.path, status, extra={"fields": {
+                "http.method": request.method, "http.route": route, "http.status": status,
                 "duration_ms": round(elapsed * 1000, 2)}})
         return response
 
     @app.teardown_request
     def done(_exc):
         HTTP_IN_FLIGHT.dec()
+        span = g.pop("span", None)
+        if span is not None:
+            context_api.detach(g.pop("span_token"))
+            span.end()
 
-    FlaskInstrumentor().instrument_app(app, excluded_urls=_UNTRACED)
     return app
 
 

@@ -21,6 +21,8 @@ log = logging.getLogger("chaoslab.checkout")
 ORDERS_CREATED = Counter("orders_created", "Orders created by POST /checkout (retries excluded).")
 CHECKOUTS = Counter("checkouts", "Checkouts by outcome: paid, replayed, declined, failed.", ["outcome"])
 ORDERS_PAID_AMOUNT = Counter("orders_paid_amount", "Order totals marked paid.", ["currency"])
+LEASE_S = 60.0
+"""How long one request may drive a checkout before a retry may take over (a crashed service-a)."""
 
 
 class Checkout:
@@ -40,11 +42,16 @@ class Checkout:
         if order["status"] in ("paid", "fulfilled"):
             CHECKOUTS.labels("replayed").inc()
             return order, self.store.order_items(order["id"]), True
+        if not self.store.take_lease(order["id"], LEASE_S):
+            raise ApiError(409, "checkout_in_progress", "a checkout with this Idempotency-Key is in progress; "
+                                                        "retry in a moment to get its result", order_id=order["id"])
         try:
             return self._drive(order) + (not created,)
         except ApiError as exc:
             CHECKOUTS.labels("declined" if exc.status == 402 else "failed").inc()
             raise
+        finally:
+            self.store.release_lease(order["id"])
 
     def _drive(self, order: dict) -> tuple[dict, list[dict]]:
         items = self.store.order_items(order["id"])

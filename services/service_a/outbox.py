@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
@@ -59,24 +60,27 @@ class OutboxRelay:
 
     def _loop(self) -> None:
         backoff = self.poll_interval_s
-        sweeps = 0
+        next_sweep = time.monotonic() + min(30.0, self.redeliver_after_s / 2)
         while not self._stop.is_set():
+            published = 0
             try:
                 published = self.publish_pending()
-                sweeps += 1
-                if sweeps * self.poll_interval_s >= min(30.0, self.redeliver_after_s / 2):
-                    sweeps = 0
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + min(30.0, self.redeliver_after_s / 2)
                     self.redeliver_lost()
-                self.refresh_backlog()
                 backoff = self.poll_interval_s
-                if published == BATCH:
-                    continue
             except ApiError as exc:  # a dependency is down: wait longer each time, up to 5 s
                 log.warning("outbox relay waiting: %s", exc.message)
                 backoff = min(backoff * 2, 5.0)
             except Exception:
                 log.exception("outbox relay error")
                 backoff = min(backoff * 2, 5.0)
+            try:
+                self.refresh_backlog()  # also while Redis is down: that is when the backlog matters
+            except ApiError:
+                pass
+            if published == BATCH:
+                continue
             self._wake.wait(backoff)
             self._wake.clear()
 

@@ -92,6 +92,17 @@ class Store:
         with self.db.transaction() as tx:
             return self.items(tx, order_id)
 
+    def take_lease(self, order_id: int, seconds: float) -> bool:
+        """Claim the right to drive this checkout; False while another request holds it."""
+        with self.db.transaction() as tx:
+            return tx.one("""UPDATE shop.orders SET lease_until = now() + make_interval(secs => %s)
+                             WHERE id = %s AND (lease_until IS NULL OR lease_until < now()) RETURNING id""",
+                          (seconds, order_id)) is not None
+
+    def release_lease(self, order_id: int) -> None:
+        with self.db.transaction() as tx:
+            tx.execute("UPDATE shop.orders SET lease_until = NULL WHERE id = %s", (order_id,))
+
     def save_quote(self, order_id: int, quote, reservation_id: str) -> None:
         with self.db.transaction() as tx:
             tx.execute("""UPDATE shop.orders SET subtotal = %s, discount = %s, tax = %s, total = %s,

@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS shop.orders (
     total            numeric(12,2),
     reservation_id   text,
     payment_id       text,
+    -- Set while one request drives the checkout; a concurrent retry gets 409 instead of racing it.
+    lease_until      timestamptz,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     fulfilled_at     timestamptz

@@ -1,0 +1,74 @@
+# chaoslab: the front door. `make help` lists every target.
+# Everything installs into a local virtual environment ($(VENV)); nothing system-wide.
+
+PYTHON    ?= python3
+VENV      ?= .venv
+STATE_DIR ?= .chaoslab
+SERVICE   ?= service-a
+PYTEST_ARGS ?=
+
+BIN       := $(VENV)/bin
+CHAOSLAB  := $(BIN)/chaoslab --state-dir $(STATE_DIR)
+STAMP     := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help lab up down status logs traces checkout test unit tools docs proto bench clean
+
+help: ## List the targets
+	@echo "chaoslab: a chaos lab for incident-response training"
+	@echo
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables: VENV=$(VENV) STATE_DIR=$(STATE_DIR) SERVICE=$(SERVICE) PYTHON=$(PYTHON)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chaoslab needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+lab: $(STAMP) ## Install into $(VENV) and start the local lab (embedded PostgreSQL and Redis, no Docker)
+	$(CHAOSLAB) up
+
+up: lab ## Same as lab
+
+down: $(STAMP) ## Stop the local lab; leaves no process behind
+	$(CHAOSLAB) down
+
+status: $(STAMP) ## Each process of the lab, its ports and readiness
+	$(CHAOSLAB) status
+
+logs: $(STAMP) ## Recent log lines of SERVICE (default service-a)
+	$(CHAOSLAB) logs $(SERVICE)
+
+traces: $(STAMP) ## The last three traces as trees
+	$(CHAOSLAB) traces --last 3 --no-db
+
+checkout: $(STAMP) ## Place one order through the running lab and print it
+	@url=$$($(CHAOSLAB) status --json | $(BIN)/python -c 'import json,sys; print(next(p["url"] for p in json.load(sys.stdin)["processes"] if p["name"] == "service-a"))') && \
+	curl -sS -X POST "$$url/checkout" -H 'Content-Type: application/json' -H "Idempotency-Key: make-$$(date +%s%N)" \
+	     -d '{"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": 2}, {"sku": "SKU-1005", "quantity": 1}]}' && echo
+
+test: $(STAMP) tools ## Install everything and run the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(STAMP) ## Only the fast unit tests
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+tools: ## Install the CLI tools tests use (promtool) into .tools/bin
+	@tools/install-promtool
+
+docs: $(STAMP) ## Regenerate the README's component and environment-variable tables
+	$(BIN)/python -m chaoslab.docs
+
+proto: $(STAMP) ## Regenerate the gRPC stubs from services/rpc/ring.proto
+	$(BIN)/python services/rpc/generate.py
+
+bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against a baseline
+	$(BIN)/python -m bench.hop_overhead
+	$(BIN)/python -m bench.lab_footprint
+
+clean: ## Stop the lab and delete the virtual environment, state and caches
+	-@[ -x $(BIN)/chaoslab ] && $(CHAOSLAB) down --purge
+	rm -rf $(VENV) .tools .pytest_cache *.egg-info

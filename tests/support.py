@@ -1,0 +1,119 @@
+"""Helpers for tests that drive real processes: polling with a deadline, and a local lab handle."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import psutil
+import requests
+
+T = TypeVar("T")
+
+
+def poll_until(check: Callable[[], T], description: str, timeout: float = 20.0, interval: float = 0.1) -> T:
+    """Call ``check`` until it returns something truthy; fail naming ``description`` and the last
+    value or error seen. The only way tests here wait for anything."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+            last = value
+        except Exception as exc:  # keep polling; report the last failure if time runs out
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {description}; last: {last!r}")
+        time.sleep(interval)
+
+
+@dataclass
+class Lab:
+    """A real local lab started with ``chaoslab up`` in its own state directory."""
+
+    state_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    status: dict = field(default_factory=dict)
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(self.state_dir), *args],
+                                env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"chaoslab {' '.join(args)} exited {result.returncode}:\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def up(self) -> "Lab":
+        self.cli("up", timeout=180)
+        self.refresh()
+        return self
+
+    def down(self) -> None:
+        self.cli("down", check=False)
+
+    def refresh(self) -> dict:
+        self.status = json.loads(self.cli("status", "--json", check=False).stdout)
+        return self.status
+
+    def process(self, name: str) -> dict:
+        return next(p for p in self.refresh()["processes"] if p["name"] == name)
+
+    def url(self, name: str) -> str:
+        return next(p["url"] for p in self.status["processes"] if p["name"] == name)
+
+    @property
+    def database_url(self) -> str:
+        return self.url("postgres")
+
+    @property
+    def redis_url(self) -> str:
+        return self.url("redis")
+
+    def all_pids(self) -> list[int]:
+        """The daemon, every supervised process, and PostgreSQL's own children."""
+        pids = [self.status["lab"]["pid"]]
+        for proc in self.status["processes"]:
+            if proc["pid"]:
+                pids.append(proc["pid"])
+                try:
+                    pids.extend(child.pid for child in psutil.Process(proc["pid"]).children(recursive=True))
+                except psutil.NoSuchProcess:
+                    pass
+        return pids
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        poll_until(lambda: all(p["state"] == "ready" for p in self.refresh()["processes"]),
+                   "every process of the lab to be ready", timeout=timeout)
+
+
+def checkout(base_url: str, customer_id: int = 1, items=None, key: str | None = None, **kwargs) -> requests.Response:
+    headers = {"Idempotency-Key": key} if key else {}
+    return requests.post(f"{base_url}/checkout", json={
+        "customer_id": customer_id, "items": items or [{"sku": "SKU-1001", "quantity": 1}]},
+        headers=headers, timeout=30, **kwargs)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tool(name: str) -> str | None:
+    """A CLI tool from PATH or from .tools/bin (where `make tools` and .ci/run install them)."""
+    import shutil
+
+    local = ROOT / ".tools" / "bin" / name
+    return str(local) if local.exists() else shutil.which(name)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

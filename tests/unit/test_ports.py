@@ -1,0 +1,34 @@
+import socket
+
+from chaoslab.local.ports import allocate, is_free
+from chaoslab.local.daemon import preferred_ports, service_env
+
+
+def test_preferred_mode_keeps_free_documented_ports_and_moves_taken_ones():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        chosen = allocate({"a": taken, "b": free}, "preferred")
+    assert chosen["b"] == free
+    assert chosen["a"] != taken and chosen["a"] != free
+
+
+def test_random_mode_gives_distinct_free_ports():
+    chosen = allocate(preferred_ports(), "random")
+    assert len(set(chosen.values())) == len(chosen)
+    assert all(is_free(port) for port in chosen.values())
+
+
+def test_local_wiring_points_every_peer_at_the_peers_allocated_port():
+    ports = allocate(preferred_ports(), "random")
+    env = service_env(ports, "postgresql://x", "redis://y")
+    assert env["service-a"]["SERVICE_A_SERVICE_B_TARGET"] == f"127.0.0.1:{ports['service-b.grpc']}"
+    assert env["service-a"]["SERVICE_A_PAYMENT_URL"] == f"http://127.0.0.1:{ports['payment.http']}"
+    assert env["service-c"]["SERVICE_C_SERVICE_A_URL"] == f"http://127.0.0.1:{ports['service-a.http']}"
+    assert env["payment"]["PAYMENT_GATEWAY_URL"] == f"http://127.0.0.1:{ports['gateway.http']}"
+    assert env["service-b"]["SERVICE_B_GRPC_PORT"] == str(ports["service-b.grpc"])
+    assert all(e["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://127.0.0.1:{ports['labd']}" for e in env.values())
