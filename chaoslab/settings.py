@@ -25,9 +25,12 @@ class SettingsError(ValueError):
     """An environment variable has a value the component cannot use."""
 
 
-def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None) -> Any:
-    """Declare one setting: a default, one line of help, and an optional range."""
-    return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max})
+def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None,
+            runtime: bool = False) -> Any:
+    """Declare one setting: a default, one line of help, an optional range. ``runtime`` settings
+    can also be changed while the service runs: by a deploy (``chaoslab deploy``, how trainees
+    ship a fix) or by a bad-deploy fault."""
+    return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max, "runtime": runtime})
 
 
 def _address(name: str, port: str) -> str:
@@ -59,6 +62,10 @@ class Common:
                                        min=0.1, max=60)
     redis_timeout_s: float = setting(2.0, "Socket timeout for Redis commands.", min=0.1, max=60)
     ready_check_timeout_s: float = setting(1.0, "Per-dependency timeout of /health/ready.", min=0.1, max=10)
+    agent_token: str = setting("", "Bearer token of the fault agents' admin API; empty leaves the admin API off. "
+                                   "The local lab sets it to the token in its state directory.")
+    agent_state_dir: str = setting("", "Where a fault agent keeps its active faults so they outlive a restart "
+                                       "(a crash loop needs that); empty keeps them in memory only.")
 
     prefix = "CHAOSLAB_"
 
@@ -69,14 +76,17 @@ class ServiceA:
 
     http_port: int = setting(component("service-a").http_port, "HTTP port (API, health, metrics).",
                              min=0, max=65535)
+    admin_port: int = setting(component("service-a").ports["admin"],
+                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
     handler_threads: int = setting(8, "Bounded WSGI handler pool; the deadlock fills it.", min=1, max=256)
     service_b_target: str = setting(_address("service-b", "grpc"), "gRPC target of service-b (host:port).")
     service_b_timeout_s: TimeoutSeconds = setting(5.0, "Deadline of calls to service-b; 0 = none.",
-                                                  min=0, max=600)
+                                                  min=0, max=600, runtime=True)
     payment_url: str = setting(_url("payment"), "Base URL of the payment service.")
-    payment_timeout_s: TimeoutSeconds = setting(5.0, "Timeout of calls to payment; 0 = none.", min=0, max=600)
+    payment_timeout_s: TimeoutSeconds = setting(5.0, "Timeout of calls to payment; 0 = none.", min=0, max=600,
+                                                runtime=True)
     orders_query: Literal["batched", "n_plus_one"] = setting(
-        "batched", "How GET /orders loads line items: one batched query or one per order and item.")
+        "batched", "How GET /orders loads line items: one batched query or one per order and item.", runtime=True)
     max_body_bytes: int = setting(16384, "Largest accepted request body; larger gets 413.",
                                   min=256, max=10_000_000)
     max_items: int = setting(50, "Most line items in one checkout.", min=1, max=1000)
@@ -96,10 +106,12 @@ class ServiceB:
     grpc_port: int = setting(component("service-b").ports["grpc"], "gRPC port.", min=0, max=65535)
     http_port: int = setting(component("service-b").http_port, "HTTP port (health, metrics).",
                              min=0, max=65535)
+    admin_port: int = setting(component("service-b").ports["admin"],
+                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
     handler_threads: int = setting(8, "Bounded gRPC handler pool.", min=1, max=256)
     service_c_target: str = setting(_address("service-c", "grpc"), "gRPC target of service-c (host:port).")
     service_c_timeout_s: TimeoutSeconds = setting(5.0, "Deadline of calls to service-c; 0 = none.",
-                                                  min=0, max=600)
+                                                  min=0, max=600, runtime=True)
     initial_stock: int = setting(1_000_000, "Units of stock per product at start.", min=0, max=10**12)
 
     prefix = component("service-b").env_prefix
@@ -112,14 +124,22 @@ class ServiceC:
     grpc_port: int = setting(component("service-c").ports["grpc"], "gRPC port.", min=0, max=65535)
     http_port: int = setting(component("service-c").http_port, "HTTP port (health, metrics).",
                              min=0, max=65535)
+    admin_port: int = setting(component("service-c").ports["admin"],
+                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
     handler_threads: int = setting(8, "Bounded gRPC handler pool.", min=1, max=256)
     tax_rate: str = setting("0.08", "Sales tax rate applied after the loyalty discount (a decimal).")
-    loyalty_lookup: Literal["off", "sync"] = setting(
-        "off", "off: trust the tier sent by service-a; sync: call service-a's GET /customers/<id> "
-               "synchronously on every quote (closes the A→B→C→A ring: the deadlock).")
+    loyalty_lookup: Literal["off", "sync", "async"] = setting(
+        "off", "off: trust the tier sent by service-a; sync: ask service-a's GET /customers/<id> on every "
+               "quote and wait (closes the A→B→C→A ring: the deadlock); async: use a cached tier, refreshed "
+               "in the background (a fix).", runtime=True)
     service_a_url: str = setting(_url("service-a"), "Base URL of service-a, for the loyalty lookup.")
     service_a_timeout_s: TimeoutSeconds = setting(0.0, "Timeout of the loyalty lookup; 0 = none.",
-                                                  min=0, max=600)
+                                                  min=0, max=600, runtime=True)
+    loyalty_breaker: bool = setting(False, "Circuit breaker on the loyalty lookup; open means use the tier "
+                                           "service-a sent (a fix for the deadlock, with a timeout).", runtime=True)
+    breaker_fail_max: int = setting(3, "Consecutive lookup failures that open the breaker.", min=1, max=1000)
+    breaker_reset_s: float = setting(10.0, "How long an open breaker skips the lookup before trying again.",
+                                     min=0.1, max=3600)
 
     prefix = component("service-c").env_prefix
 
@@ -130,13 +150,20 @@ class Payment:
 
     http_port: int = setting(component("payment").http_port, "HTTP port (API, health, metrics).",
                              min=0, max=65535)
+    admin_port: int = setting(component("payment").ports["admin"],
+                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
     handler_threads: int = setting(8, "Bounded WSGI handler pool.", min=1, max=256)
     gateway_url: str = setting(_url("gateway"), "Base URL of the upstream payment gateway.")
     gateway_timeout_s: TimeoutSeconds = setting(5.0, "Timeout of calls to the gateway; 0 = none.",
-                                                min=0, max=600)
+                                                min=0, max=600, runtime=True)
+    gateway_breaker: bool = setting(True, "Circuit breaker on the gateway: after repeated failures, fail fast "
+                                          "instead of queueing behind a dead upstream.", runtime=True)
     money_math: Literal["decimal", "float"] = setting(
-        "decimal", "How amounts become minor units: exact Decimal, or float (drifts by cents).")
+        "decimal", "How amounts become minor units: exact Decimal, or float (drifts by cents).", runtime=True)
     db_pool_size: int = setting(4, "PostgreSQL connections in the pool.", min=1, max=100)
+    breaker_fail_max: int = setting(5, "Consecutive gateway failures that open the breaker.", min=1, max=1000)
+    breaker_reset_s: float = setting(10.0, "How long an open breaker fails fast before trying again.",
+                                     min=0.1, max=3600)
 
     prefix = component("payment").env_prefix
 
@@ -146,6 +173,8 @@ class Gateway:
     """gateway: a small simulated third-party payment provider."""
 
     http_port: int = setting(component("gateway").http_port, "HTTP port.", min=0, max=65535)
+    admin_port: int = setting(component("gateway").ports["admin"],
+                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
     handler_threads: int = setting(8, "Bounded WSGI handler pool.", min=1, max=256)
     latency_ms: float = setting(20.0, "Processing time of one charge, in milliseconds.", min=0, max=60000)
     decline_rate: float = setting(0.0, "Share of charges the issuer declines (0 to 1).", min=0, max=1)
@@ -159,6 +188,8 @@ class Worker:
 
     http_port: int = setting(component("worker").http_port, "HTTP port (health, metrics).",
                              min=0, max=65535)
+    admin_port: int = setting(component("worker").ports["admin"],
+                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
     consumer: str = setting("", "Consumer name in the group; empty = host name (stable across restarts).")
     job_duration_ms: float = setting(20.0, "Simulated picking and packing time per order.",
                                      min=0, max=600000)
@@ -236,6 +267,29 @@ def _parse(group: type, f: dataclasses.Field, raw: str) -> Any:
             raise SettingsError(f"{name}={raw!r}: must be between {low:g} and {high:g}")
         return value
     return raw
+
+
+def runtime_fields(group: type) -> list[str]:
+    """Settings of ``group`` a deploy or a bad-deploy fault may change while the service runs."""
+    return [f.name for f in dataclasses.fields(group) if f.metadata.get("runtime")]
+
+
+def coerce(group: type, name: str, value: Any) -> Any:
+    """Validate a runtime change (JSON value or string) like an environment value; SettingsError names it."""
+    fields = {f.name: f for f in dataclasses.fields(group)}
+    if name not in fields or not fields[name].metadata.get("runtime"):
+        raise SettingsError(f"{name!r} cannot be changed at runtime; allowed: {', '.join(runtime_fields(group))}")
+    kind = typing.get_type_hints(group)[name]
+    if isinstance(value, bool) and kind is bool:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and kind in (int, float):
+        value = str(value)
+    if not isinstance(value, str):
+        raise SettingsError(f"{name}={value!r}: expected a {getattr(kind, '__name__', 'string')} value")
+    try:
+        return _parse(group, fields[name], value)
+    except SettingsError as exc:
+        raise SettingsError(str(exc).replace(env_name(group, name), name, 1)) from None
 
 
 def load(group: type, environ: Mapping[str, str] | None = None, **overrides: Any):

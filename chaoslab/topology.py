@@ -20,7 +20,8 @@ class Component:
     role: str
     """One line on what it does, for status output and docs."""
     ports: dict[str, int] = field(default_factory=dict)
-    """Named container ports (``http``, ``grpc``); ``http`` always serves health and metrics."""
+    """Named ports: ``http`` always serves health and metrics, ``grpc`` the ring's RPCs, ``admin`` the
+    fault agent's admin API (token required)."""
     peers: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Setting that holds a peer's address → (peer component, peer port name). The local runner
     and the Helm chart both wire peers from this map; grpc ports become ``host:port``, http ports a URL."""
@@ -61,20 +62,20 @@ class Dependency:
 # arriving late and reports that through /health/ready.
 COMPONENTS: tuple[Component, ...] = (
     Component("gateway", "simulated third-party payment gateway (upstream of payment)",
-              {"http": 8084}),
+              {"http": 8084, "admin": 9084}),
     Component("payment", "charges orders through the gateway, keeps the ledger",
-              {"http": 8083}, peers={"gateway_url": ("gateway", "http")}, uses=("postgres",)),
+              {"http": 8083, "admin": 9083}, peers={"gateway_url": ("gateway", "http")}, uses=("postgres",)),
     Component("service-c", "pricing: quotes orders (gRPC)",
-              {"grpc": 50052, "http": 8082},
+              {"grpc": 50052, "http": 8082, "admin": 9082},
               peers={"service_a_url": ("service-a", "http")}, dormant=("service-a",)),
     Component("service-b", "inventory: reserves stock, asks service-c for a quote (gRPC)",
-              {"grpc": 50051, "http": 8081}, peers={"service_c_target": ("service-c", "grpc")}),
+              {"grpc": 50051, "http": 8081, "admin": 9081}, peers={"service_c_target": ("service-c", "grpc")}),
     Component("service-a", "orders: the public HTTP API",
-              {"http": 8080},
+              {"http": 8080, "admin": 9080},
               peers={"service_b_target": ("service-b", "grpc"), "payment_url": ("payment", "http")},
               uses=("postgres", "redis"), public=True),
     Component("worker", "fulfils paid orders from the Redis queue",
-              {"http": 8085}, uses=("postgres", "redis")),
+              {"http": 8085, "admin": 9085}, uses=("postgres", "redis")),
 )
 
 DEPENDENCIES: tuple[Dependency, ...] = (

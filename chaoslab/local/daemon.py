@@ -44,12 +44,15 @@ def preferred_ports() -> dict[str, int]:
     return ports
 
 
-def service_env(ports: dict[str, int], database_url: str, redis_url: str) -> dict[str, dict[str, str]]:
-    """Each service's environment: its ports, its peers' addresses, its datastores, its telemetry."""
+def service_env(ports: dict[str, int], database_url: str, redis_url: str, token: str = "",
+                agent_state_dir: str = "") -> dict[str, dict[str, str]]:
+    """Each service's environment: its ports, its peers' addresses, its datastores, its telemetry,
+    and its fault agent's token and state directory."""
     envs = {}
     for c in COMPONENTS:
         env = {"CHAOSLAB_DATABASE_URL": database_url, "CHAOSLAB_REDIS_URL": redis_url,
                "CHAOSLAB_BIND_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1",
+               "CHAOSLAB_AGENT_TOKEN": token, "CHAOSLAB_AGENT_STATE_DIR": agent_state_dir,
                "OTEL_SERVICE_NAME": c.name,
                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports['labd']}",
                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
@@ -129,7 +132,7 @@ class Lab:
             Spec("redis", "dependency", rd.command(), self.state.log("redis"),
                  probe=lambda: redis_ready(rd.url), ports={"tcp": rd.port}, url=rd.url, prepare=rd.prepare),
         ]
-        envs = service_env(self.ports, pg.url, rd.url)
+        envs = service_env(self.ports, pg.url, rd.url, self.token, str(self.state.agents))
         for c in COMPONENTS:
             url = f"http://127.0.0.1:{self.ports[c.name + '.http']}"
             specs.append(Spec(c.name, "service", [sys.executable, "-m", "chaoslab", "serve", c.name],

@@ -33,3 +33,5 @@ OUTBOUND_DURATION = Histogram(
 
 def describe_process(service: str, team: str) -> None:
     BUILD.info({"service": service, "version": __version__, "team": team})
+BREAKER_OPEN = Gauge("circuit_breaker_open", "1 while the circuit breaker on calls to a peer is open (failing fast).",
+                     ["peer"])

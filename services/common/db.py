@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.errors import DependencyDown, DependencyTimeout
 from chaoslab.telemetry.metrics import OUTBOUND_DURATION, OUTBOUND_REQUESTS
 from chaoslab.telemetry.tracing import tracer
@@ -42,10 +43,12 @@ def _child_span(name: str, attributes: dict):
 
 
 class Tx:
-    """One transaction on one pooled connection; each statement is traced and measured."""
+    """One transaction on one pooled connection; each statement is traced, measured, and open to
+    the agent's database faults."""
 
-    def __init__(self, conn: psycopg.Connection):
+    def __init__(self, conn: psycopg.Connection, agent: FaultAgent | None = None):
         self.conn = conn
+        self.agent = agent
 
     def execute(self, sql: str, params: Sequence[Any] | dict | None = None) -> psycopg.Cursor:
         verb = _verb(sql)
@@ -54,6 +57,13 @@ class Tx:
         with _child_span(f"postgres {verb}", {"db.system": "postgresql", "db.operation": verb,
                                               "db.statement": " ".join(sql.split())}) as span:
             try:
+                if self.agent is not None and self.agent.db_faults:
+                    effect = self.agent.db()
+                    if effect is not None:
+                        effect.sleep()
+                        if effect.refuse:
+                            outcome = "unavailable"
+                            raise DependencyDown(PEER, "PostgreSQL unavailable: connection refused")
                 return self.conn.execute(sql, params)
             except psycopg.errors.QueryCanceled:
                 outcome = "timeout"
@@ -78,8 +88,9 @@ class Database:
     """A pool that opens lazily and survives PostgreSQL restarts (connections are checked on checkout)."""
 
     def __init__(self, url: str, *, name: str, pool_size: int, connect_timeout_s: float,
-                 pool_timeout_s: float, statement_timeout_ms: int = 10000):
+                 pool_timeout_s: float, statement_timeout_ms: int = 10000, agent: FaultAgent | None = None):
         self.url = url
+        self.agent = agent
         self.pool_timeout_s = pool_timeout_s
         self.pool = ConnectionPool(
             url, min_size=1, max_size=pool_size, open=False, name=name, timeout=pool_timeout_s,
@@ -101,7 +112,7 @@ class Database:
         """Commit on success, roll back on an exception; unavailability becomes DependencyDown."""
         try:
             with self.pool.connection() as conn:
-                yield Tx(conn)
+                yield Tx(conn, self.agent)
         except PoolTimeout:
             raise DependencyDown(PEER, f"no PostgreSQL connection within {self.pool_timeout_s:g}s "
                                        f"(pool of {self.pool.max_size}); is the database up?") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.health import Health
 from chaoslab.services.common.peers import grpc_server
 from chaoslab.services.common.runtime import ServiceRuntime
@@ -15,10 +16,13 @@ class GrpcService:
     """A started gRPC server (port 0 allowed) plus its HTTP side, stopped by the runtime."""
 
     def __init__(self, name: str, register, *, host: str, grpc_port: int, http_port: int, threads: int,
-                 access_log: bool = True, health_checks: Health | None = None):
+                 methods: list[str], agent: FaultAgent | None = None, access_log: bool = True,
+                 health_checks: Health | None = None):
         self.name = name
-        self.server = grpc_server(threads, name)
+        self.server = grpc_server(threads, name, agent)
         register(self.server)
+        if agent is not None:
+            agent.route_sources.append(lambda: methods)
         self.health_servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health_servicer, self.server)
         self.grpc_port = self.server.add_insecure_port(f"{host}:{grpc_port}")

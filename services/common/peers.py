@@ -6,28 +6,37 @@ timeout at all: that is a bad deploy the lab can switch on, not a default.
 """
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import grpc
+import pybreaker
 import requests
 from opentelemetry.propagate import inject
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from requests.adapters import HTTPAdapter
+from werkzeug.http import HTTP_STATUS_CODES
+
+from chaoslab.chaos.agent import Effect, FaultAgent
 
 from chaoslab.services.common.errors import DependencyDown, DependencyTimeout
 from chaoslab.telemetry.metrics import (
-    OUTBOUND_DURATION, OUTBOUND_REQUESTS, RPC_DURATION, RPC_IN_FLIGHT, RPC_REQUESTS)
+    BREAKER_OPEN, OUTBOUND_DURATION, OUTBOUND_REQUESTS, RPC_DURATION, RPC_IN_FLIGHT, RPC_REQUESTS)
 from chaoslab.telemetry.tracing import tracer
 
 _tracer = tracer("chaoslab.peers")
 
 
 class HttpPeer:
-    def __init__(self, name: str, base_url: str, timeout_s: float, pool_size: int = 10):
+    def __init__(self, name: str, base_url: str, timeout_s: float | Callable[[], float], pool_size: int = 10,
+                 agent: FaultAgent | None = None):
+        """``timeout_s`` may be a callable, so a runtime setting (a deploy) changes it live."""
         self.name = name
         self.base_url = base_url.rstrip("/")
-        self.timeout_s = timeout_s
+        self._timeout = timeout_s if callable(timeout_s) else (lambda: timeout_s)
+        self.agent = agent
         self.session = requests.Session()
         self.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=pool_size))
 
@@ -41,33 +50,73 @@ class HttpPeer:
         started = time.perf_counter()
         outcome = "ok"
         headers = dict(headers or {})
+        timeout_s = self._timeout()
         with _tracer.start_as_current_span(f"{operation} → {self.name}", kind=SpanKind.CLIENT, attributes={
                 "http.request.method": method, "url.full": self.base_url + path, "peer.service": self.name}) as span:
             inject(headers)
             try:
+                effect = self.agent.outbound(self.name) if self.agent is not None and self.agent.outbound_faults \
+                    else None
+                if effect is not None:
+                    injected = self._injected(effect, method, path, operation, timeout_s)
+                    if injected is not None:
+                        outcome = "error" if injected.status_code >= 500 else "ok"
+                        span.set_attribute("http.response.status_code", injected.status_code)
+                        return injected
                 response = self.session.request(method, self.base_url + path, headers=headers,
-                                                timeout=self.timeout_s or None, **kwargs)
+                                                timeout=timeout_s or None, **kwargs)
                 span.set_attribute("http.response.status_code", response.status_code)
                 if response.status_code >= 500:
                     outcome = "error"
                     span.set_status(Status(StatusCode.ERROR, f"HTTP {response.status_code}"))
                 return response
-            except requests.Timeout:
+            except (requests.Timeout, DependencyTimeout):
                 outcome = "timeout"
                 span.set_status(Status(StatusCode.ERROR, "timeout"))
                 raise DependencyTimeout(self.name, f"{self.name} did not answer {operation} within "
-                                                   f"{self.timeout_s:g}s") from None
-            except requests.ConnectionError as exc:
+                                                   f"{timeout_s:g}s") from None
+            except (requests.ConnectionError, DependencyDown) as exc:
                 outcome = "unavailable"
                 span.set_status(Status(StatusCode.ERROR, "connection failed"))
-                raise DependencyDown(self.name, f"cannot reach {self.name} at {self.base_url}: "
-                                                f"{type(exc.__context__ or exc).__name__}") from None
+                cause = "ConnectionRefusedError" if isinstance(exc, DependencyDown) \
+                    else type(exc.__context__ or exc).__name__
+                raise DependencyDown(self.name, f"cannot reach {self.name} at {self.base_url}: {cause}") from None
             finally:
                 OUTBOUND_REQUESTS.labels(self.name, operation, outcome).inc()
                 OUTBOUND_DURATION.labels(self.name, operation).observe(time.perf_counter() - started)
 
+    def _injected(self, effect: Effect, method: str, path: str, operation: str,
+                  timeout_s: float) -> requests.Response | None:
+        """Apply an outbound fault: a delay, a refused connection, a black hole, or a made-up answer."""
+        effect.sleep()
+        if effect.refuse:
+            raise DependencyDown(self.name, "connection refused")
+        if effect.hang is not None and not effect.wait_hang(timeout_s or None):
+            raise DependencyTimeout(self.name, "timed out")
+        if effect.status is None:
+            return None
+        response = requests.Response()
+        response.status_code = effect.status
+        response.reason = HTTP_STATUS_CODES.get(effect.status, "Error")
+        response.url = self.base_url + path
+        response.headers["Content-Type"] = "application/json"
+        response._content = json.dumps({"error": response.reason.lower().replace(" ", "_"),
+                                        "message": f"{self.name}: {response.reason}"}).encode()
+        return response
+
     def close(self) -> None:
         self.session.close()
+
+
+def circuit_breaker(peer: str, fail_max: int, reset_s: float) -> pybreaker.CircuitBreaker:
+    """A pybreaker breaker on calls to ``peer`` whose state is exported as ``circuit_breaker_open``."""
+    BREAKER_OPEN.labels(peer).set(0)
+
+    class Export(pybreaker.CircuitBreakerListener):
+        def state_change(self, breaker, old, new):
+            BREAKER_OPEN.labels(peer).set(1 if new.name == pybreaker.STATE_OPEN else 0)
+
+    return pybreaker.CircuitBreaker(fail_max=fail_max, reset_timeout=reset_s, name=peer, listeners=[Export()])
 
 
 # ---- gRPC ------------------------------------------------------------------------------------
@@ -90,31 +139,84 @@ _GRPC_OUTCOME = {
 }
 
 
-class _ClientMetrics(grpc.UnaryUnaryClientInterceptor):
-    def __init__(self, peer: str):
+class InjectedRpcError(grpc.RpcError, grpc.Call):
+    """The error a faulted gRPC call raises, shaped like grpc's own (code(), details())."""
+
+    def __init__(self, code: grpc.StatusCode, details: str):
+        super().__init__(details)
+        self._code, self._details = code, details
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+    def initial_metadata(self):
+        return ()
+
+    def trailing_metadata(self):
+        return ()
+
+    def is_active(self):
+        return False
+
+    def time_remaining(self):
+        return None
+
+    def cancel(self):
+        return False
+
+    def add_callback(self, callback):
+        return False
+
+
+class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
+    """RED metrics per peer and the agent's outbound faults, for one gRPC channel."""
+
+    def __init__(self, peer: str, agent: FaultAgent | None):
         self.peer = peer
+        self.agent = agent
 
     def intercept_unary_unary(self, continuation, client_call_details, request):
         operation = client_call_details.method.rsplit("/", 1)[-1]
         started = time.perf_counter()
         outcome = _GRPC_OUTCOME.get(grpc.StatusCode.OK)
         try:
+            if self.agent is not None and self.agent.outbound_faults:
+                effect = self.agent.outbound(self.peer)
+                if effect is not None:
+                    self._injected(effect, client_call_details.timeout)
             call = continuation(client_call_details, request)
             code = call.code()
             outcome = _GRPC_OUTCOME.get(code, "error")
             return call
+        except InjectedRpcError as exc:
+            outcome = _GRPC_OUTCOME.get(exc.code(), "error")
+            raise
         finally:
             OUTBOUND_REQUESTS.labels(self.peer, operation, outcome).inc()
             OUTBOUND_DURATION.labels(self.peer, operation).observe(time.perf_counter() - started)
 
 
-def grpc_channel(peer: str, target: str) -> grpc.Channel:
+    def _injected(self, effect: Effect, timeout_s: float | None) -> None:
+        effect.sleep()
+        if effect.refuse:
+            raise InjectedRpcError(grpc.StatusCode.UNAVAILABLE, f"failed to connect to {self.peer}: "
+                                                                "Connection refused")
+        if effect.hang is not None and not effect.wait_hang(timeout_s):
+            raise InjectedRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+        if effect.grpc_code is not None:
+            raise InjectedRpcError(grpc.StatusCode[effect.grpc_code], f"{self.peer}: {effect.grpc_code}")
+
+
+def grpc_channel(peer: str, target: str, agent: FaultAgent | None = None) -> grpc.Channel:
     instrument_grpc()
     channel = grpc.insecure_channel(target, options=[
         ("grpc.keepalive_time_ms", 30000),
         ("grpc.enable_retries", 0),  # retries are a decision for the caller, visible in traces
     ])
-    return grpc.intercept_channel(channel, _ClientMetrics(peer))
+    return grpc.intercept_channel(channel, _ClientHooks(peer, agent))
 
 
 def grpc_error(peer: str, exc: grpc.RpcError) -> Exception:
@@ -136,19 +238,31 @@ def grpc_error(peer: str, exc: grpc.RpcError) -> Exception:
     return ApiError(502, "upstream_failed", f"{peer} failed: {code.name}: {detail}", dependency=peer)
 
 
-class _ServerMetrics(grpc.ServerInterceptor):
+class _ServerHooks(grpc.ServerInterceptor):
+    """RED metrics per method and the agent's inbound faults, for a gRPC server."""
+
+    def __init__(self, agent: FaultAgent | None):
+        self.agent = agent
+
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
         method = handler_call_details.method.rsplit("/", 1)[-1]
         behaviour = handler.unary_unary
+        agent = self.agent
 
         def measured(request, context):
             started = time.perf_counter()
             RPC_IN_FLIGHT.inc()
             raised = False
             try:
+                if agent is not None and agent.inbound_faults:
+                    effect = agent.inbound(method)
+                    if effect is not None:
+                        effect.sleep()
+                        if effect.grpc_code is not None:
+                            context.abort(grpc.StatusCode[effect.grpc_code], f"{method}: {effect.grpc_code}")
                 return behaviour(request, context)
             except Exception:
                 raised = True
@@ -165,10 +279,10 @@ class _ServerMetrics(grpc.ServerInterceptor):
             response_serializer=handler.response_serializer)
 
 
-def grpc_server(threads: int, name: str) -> grpc.Server:
+def grpc_server(threads: int, name: str, agent: FaultAgent | None = None) -> grpc.Server:
     """A server with a bounded handler pool; extra calls queue until a handler is free."""
     from concurrent.futures import ThreadPoolExecutor
 
     instrument_grpc()
     return grpc.server(ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"grpc-{name}"),
-                       interceptors=[_ServerMetrics()])
+                       interceptors=[_ServerHooks(agent)])

@@ -16,6 +16,7 @@ import redis
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.errors import DependencyDown
 from chaoslab.telemetry.metrics import OUTBOUND_DURATION, OUTBOUND_REQUESTS
 from chaoslab.telemetry.tracing import tracer
@@ -28,7 +29,8 @@ T = TypeVar("T")
 
 
 class Queue:
-    def __init__(self, url: str, timeout_s: float):
+    def __init__(self, url: str, timeout_s: float, agent: FaultAgent | None = None):
+        self.agent = agent
         self.redis = redis.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True,
             health_check_interval=10)
@@ -44,6 +46,12 @@ class Queue:
             if traced and trace.get_current_span().is_recording() else nullcontext(trace.INVALID_SPAN)
         with span_cm as span:
             try:
+                if self.agent is not None and self.agent.redis_faults:
+                    effect = self.agent.redis()
+                    if effect is not None:
+                        effect.sleep()
+                        if effect.refuse:
+                            raise redis.ConnectionError("Error 111 connecting: Connection refused")
                 return fn(*args, **kwargs)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 outcome = "unavailable"

@@ -5,6 +5,11 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from typing import Any
+
+from chaoslab.chaos.agent import FaultAgent
+from chaoslab.services.common.flags import Flags
+from chaoslab.wsgi import HttpServer
 
 from chaoslab.settings import Common, SettingsError, load
 from chaoslab.telemetry.logs import configure_logging
@@ -29,6 +34,21 @@ class ServiceRuntime:
 
     def on_shutdown(self, cleanup: Callable[[], None]) -> None:
         self._cleanups.append(cleanup)
+
+    def agent(self, settings: Any) -> FaultAgent:
+        """This process's fault agent, with the service's runtime settings and, when a token is set,
+        its admin API on ``settings.admin_port``."""
+        flags = Flags(self.name, settings, self.common.team)
+        agent = FaultAgent(self.name, flags, self.common.agent_state_dir or None)
+        if not self.common.agent_token:
+            log.warning("fault agent admin API is off: CHAOSLAB_AGENT_TOKEN is empty")
+            return agent
+        from chaoslab.chaos.agent_api import create_admin_app
+
+        server = HttpServer(create_admin_app(agent, self.common.agent_token), self.common.bind_host,
+                            settings.admin_port, 2, f"{self.name}-admin").start()
+        self.on_shutdown(server.stop)
+        return agent
 
     def wait(self) -> None:
         """Block the main thread until asked to stop, then shut down."""

@@ -16,6 +16,9 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from chaoslab.chaos.agent import Effect, FaultAgent
 
 from chaoslab.services.common.errors import ApiError
 from chaoslab.services.common.health import Health
@@ -31,8 +34,11 @@ _tracer = tracer("chaoslab.http")
 
 
 def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
-               access_log: bool = True) -> Flask:
+               access_log: bool = True, agent: FaultAgent | None = None) -> Flask:
     app = Flask(name)
+    if agent is not None:
+        agent.route_sources.append(lambda: [rule.rule for rule in app.url_map.iter_rules()
+                                            if not rule.rule.startswith(_UNTRACED + ("/static",))])
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
@@ -85,6 +91,10 @@ def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
                                           "url.path": request.path})
             g.span = span
             g.span_token = context_api.attach(trace.set_span_in_context(span))
+            if agent is not None and agent.inbound_faults:
+                effect = agent.inbound(route)
+                if effect is not None:
+                    return _inbound_fault(effect)
 
     @app.after_request
     def record(response):
@@ -115,6 +125,18 @@ def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
             span.end()
 
     return app
+
+
+def _inbound_fault(effect: Effect):
+    """Delay, fail or hang this request as the fault says; None lets it through."""
+    effect.sleep()
+    status = effect.status
+    if effect.hang is not None and effect.wait_hang(None):
+        status = None  # lifted while we hung: carry on as if nothing happened
+    if status is None:
+        return None
+    reason = HTTP_STATUS_CODES.get(status, "error")
+    return jsonify(error=reason.lower().replace(" ", "_"), message=f"{reason}; try again later"), status
 
 
 def json_body(max_bytes: int | None = None) -> dict:

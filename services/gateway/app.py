@@ -11,6 +11,7 @@ from collections import OrderedDict
 from flask import Flask, jsonify, request
 from prometheus_client import Counter
 
+from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.errors import ApiError, bad_request
 from chaoslab.services.common.health import Health
 from chaoslab.services.common.runtime import ServiceRuntime, run
@@ -53,10 +54,11 @@ class ChargeBook:
                     self._charges.popitem(last=False)
 
 
-def create_app(settings: Gateway | None = None, common: Common | None = None) -> Flask:
+def create_app(settings: Gateway | None = None, common: Common | None = None,
+               agent: FaultAgent | None = None) -> Flask:
     settings = settings or load(Gateway)
     common = common or load(Common)
-    app = create_http_app(NAME, Health(), max_body_bytes=8192, access_log=common.access_log)
+    app = create_http_app(NAME, Health(), max_body_bytes=8192, access_log=common.access_log, agent=agent)
     book = ChargeBook()
     rng = random.Random()
 
@@ -92,8 +94,8 @@ def create_app(settings: Gateway | None = None, common: Common | None = None) ->
 
 def build(runtime: ServiceRuntime) -> HttpServer:
     settings = load(Gateway)
-    server = HttpServer(create_app(settings, runtime.common), runtime.common.bind_host, settings.http_port,
-                        settings.handler_threads, NAME).start()
+    app = create_app(settings, runtime.common, runtime.agent(settings))
+    server = HttpServer(app, runtime.common.bind_host, settings.http_port, settings.handler_threads, NAME).start()
     runtime.on_shutdown(server.stop)
     return server
 

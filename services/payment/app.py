@@ -5,14 +5,18 @@ import logging
 import re
 
 from flask import Flask, jsonify
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
+from pybreaker import CircuitBreakerError
+
+from chaoslab.chaos.agent import FaultAgent
 
 from chaoslab.services.common.db import Database
 from chaoslab.services.common.errors import ApiError, DependencyDown, DependencyTimeout, bad_request, not_found
+from chaoslab.services.common.flags import Flags
 from chaoslab.services.common.health import Health
 from chaoslab.services.common.migrations import LATEST
 from chaoslab.services.common.money import MoneyError, from_minor_units, parse_amount, to_minor_units
-from chaoslab.services.common.peers import HttpPeer
+from chaoslab.services.common.peers import HttpPeer, circuit_breaker
 from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.common.web import HttpServer, create_app as create_http_app, json_body
 from chaoslab.settings import Common, Payment, load
@@ -22,6 +26,8 @@ log = logging.getLogger("chaoslab.payment")
 PROCESSED = Counter("payment_processed", "Charge attempts by outcome: succeeded, declined or failed.", ["status"])
 LEDGER_AMOUNT = Counter("ledger_amount", "Money written to the ledger (captured amounts).", ["currency"])
 LEDGER_ENTRIES = Counter("ledger_entries", "Ledger entries written (one per charged order).")
+LEDGER_DRIFT = Gauge("ledger_drift_amount", "Requested minus captured money since start; not 0 means the money "
+                                            "math is wrong.", ["currency"])
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -60,18 +66,38 @@ class Ledger:
             return tx.one("SELECT * FROM ledger.entries WHERE order_id = %s", (order_id,)), False
 
 
+class GatewayFailed(Exception):
+    """A 5xx from the gateway: a failure for the circuit breaker, not a decline."""
+
+    def __init__(self, response):
+        super().__init__(f"gateway answered {response.status_code}")
+        self.response = response
+
+
 def create_app(settings: Payment | None = None, common: Common | None = None,
-               db: Database | None = None) -> Flask:
+               agent: FaultAgent | None = None) -> Flask:
     settings = settings or load(Payment)
     common = common or load(Common)
-    if db is None:
-        db = Database(common.database_url, name=NAME, pool_size=settings.db_pool_size,
-                      connect_timeout_s=common.db_connect_timeout_s, pool_timeout_s=common.db_pool_timeout_s).open()
+    agent = agent or FaultAgent(NAME, Flags(NAME, settings, common.team))
+    flags = agent.flags
+    db = Database(common.database_url, name=NAME, pool_size=settings.db_pool_size, agent=agent,
+                  connect_timeout_s=common.db_connect_timeout_s, pool_timeout_s=common.db_pool_timeout_s).open()
     ledger = Ledger(db)
-    gateway = HttpPeer("gateway", settings.gateway_url, settings.gateway_timeout_s, pool_size=settings.handler_threads)
+    gateway = HttpPeer("gateway", settings.gateway_url, lambda: flags.get("gateway_timeout_s"),
+                       pool_size=settings.handler_threads, agent=agent)
+    breaker = circuit_breaker("gateway", settings.breaker_fail_max, settings.breaker_reset_s)
     health = Health()
     health.ready_check("postgres", lambda: db.check_schema(LATEST))
-    app = create_http_app(NAME, health, max_body_bytes=8192, access_log=common.access_log)
+    app = create_http_app(NAME, health, max_body_bytes=8192, access_log=common.access_log, agent=agent)
+
+    def charge_gateway(order_id: int, customer_id: int, minor: int, currency: str):
+        response = gateway.call("POST", "/v1/charges", "POST /v1/charges",
+                                json={"amount_minor": minor, "currency": currency,
+                                      "reference": f"order {order_id} customer {customer_id}"},
+                                headers={"Idempotency-Key": f"order-{order_id}"})
+        if response.status_code >= 500:
+            raise GatewayFailed(response)
+        return response
 
     def stop() -> None:
         gateway.close()
@@ -96,15 +122,24 @@ def create_app(settings: Payment | None = None, common: Common | None = None,
         if existing is not None:
             return jsonify(_entry_json(existing) | {"replayed": True}), 200
 
-        minor = to_minor_units(amount, settings.money_math)
+        money_math = flags.get("money_math")
+        minor = to_minor_units(amount, money_math)
         try:
-            response = gateway.call("POST", "/v1/charges", "POST /v1/charges",
-                                    json={"amount_minor": minor, "currency": currency,
-                                          "reference": f"order {order_id} customer {customer_id}"},
-                                    headers={"Idempotency-Key": f"order-{order_id}"})
+            if flags.get("gateway_breaker"):
+                response = breaker.call(charge_gateway, order_id, customer_id, minor, currency)
+            else:
+                response = charge_gateway(order_id, customer_id, minor, currency)
         except (DependencyDown, DependencyTimeout):
             PROCESSED.labels("failed").inc()
             raise
+        except GatewayFailed as exc:
+            PROCESSED.labels("failed").inc()
+            raise ApiError(502, "upstream_failed", f"gateway answered {exc.response.status_code} for order "
+                                                   f"{order_id}", dependency="gateway") from None
+        except CircuitBreakerError:
+            PROCESSED.labels("failed").inc()
+            raise DependencyDown("gateway", f"the gateway failed {settings.breaker_fail_max} times in a row; "
+                                            f"failing fast for {settings.breaker_reset_s:g}s (circuit open)") from None
         if response.status_code == 402:
             PROCESSED.labels("declined").inc()
             raise ApiError(402, "payment_declined", f"the card issuer declined order {order_id}",
@@ -115,12 +150,13 @@ def create_app(settings: Payment | None = None, common: Common | None = None,
                            f"gateway answered {response.status_code} for order {order_id}", dependency="gateway")
         charge = response.json()
         captured = from_minor_units(charge["amount_minor"])
-        entry, created = ledger.record(order_id, charge["id"], captured, amount, currency, settings.money_math)
+        entry, created = ledger.record(order_id, charge["id"], captured, amount, currency, money_math)
         if not created:
             return jsonify(_entry_json(entry) | {"replayed": True}), 200
         PROCESSED.labels("succeeded").inc()
         LEDGER_ENTRIES.inc()
         LEDGER_AMOUNT.labels(currency).inc(float(captured))
+        LEDGER_DRIFT.labels(currency).inc(float(amount - captured))
         return jsonify(_entry_json(entry)), 201
 
     @app.get("/payments/<order_id>")
@@ -137,7 +173,7 @@ def create_app(settings: Payment | None = None, common: Common | None = None,
 
 def build(runtime: ServiceRuntime) -> HttpServer:
     settings = load(Payment)
-    app = create_app(settings, runtime.common)
+    app = create_app(settings, runtime.common, runtime.agent(settings))
     server = HttpServer(app, runtime.common.bind_host, settings.http_port, settings.handler_threads, NAME).start()
     runtime.on_shutdown(app.extensions["chaoslab.stop"])
     runtime.on_shutdown(server.stop)

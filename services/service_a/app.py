@@ -5,8 +5,10 @@ import uuid
 
 from flask import Flask, jsonify, request
 
+from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.db import Database
 from chaoslab.services.common.errors import bad_request, not_found
+from chaoslab.services.common.flags import Flags
 from chaoslab.services.common.health import Health
 from chaoslab.services.common.migrations import LATEST
 from chaoslab.services.common.peers import HttpPeer, grpc_channel
@@ -24,25 +26,30 @@ NAME = "service-a"
 MAX_LIST = 100
 
 
-def create_app(settings: ServiceA | None = None, common: Common | None = None) -> Flask:
+def create_app(settings: ServiceA | None = None, common: Common | None = None,
+               agent: FaultAgent | None = None) -> Flask:
     """The orders API with its own pool, peers and outbox relay (stopped by ``app.extensions['chaoslab.stop']``)."""
     settings = settings or load(ServiceA)
     common = common or load(Common)
-    db = Database(common.database_url, name=NAME, pool_size=settings.db_pool_size,
+    agent = agent or FaultAgent(NAME, Flags(NAME, settings, common.team))
+    flags = agent.flags
+    db = Database(common.database_url, name=NAME, pool_size=settings.db_pool_size, agent=agent,
                   connect_timeout_s=common.db_connect_timeout_s, pool_timeout_s=common.db_pool_timeout_s).open()
-    queue = Queue(common.redis_url, common.redis_timeout_s)
+    queue = Queue(common.redis_url, common.redis_timeout_s, agent)
     store = Store(db)
     relay = OutboxRelay(db, queue, settings.outbox_poll_interval_s, settings.outbox_redeliver_after_s).start()
-    payment = HttpPeer("payment", settings.payment_url, settings.payment_timeout_s, pool_size=settings.handler_threads)
-    inventory = ring_pb2_grpc.InventoryStub(grpc_channel("service-b", settings.service_b_target))
-    checkout = Checkout(store, inventory, settings.service_b_timeout_s, payment, on_paid=relay.nudge)
+    payment = HttpPeer("payment", settings.payment_url, lambda: flags.get("payment_timeout_s"),
+                       pool_size=settings.handler_threads, agent=agent)
+    inventory = ring_pb2_grpc.InventoryStub(grpc_channel("service-b", settings.service_b_target, agent))
+    checkout = Checkout(store, inventory, lambda: flags.get("service_b_timeout_s"), payment, on_paid=relay.nudge)
 
     health = Health()
     health.ready_check("postgres", lambda: db.check_schema(LATEST))
     # Redis down delays fulfilment but checkouts go on (the outbox holds the events): degraded, not unready.
     health.ready_check("redis", queue.ping, critical=False)
     health.live_check("outbox-relay", relay.alive)
-    app = create_http_app(NAME, health, max_body_bytes=settings.max_body_bytes, access_log=common.access_log)
+    app = create_http_app(NAME, health, max_body_bytes=settings.max_body_bytes, access_log=common.access_log,
+                          agent=agent)
 
     @app.post("/checkout")
     def post_checkout():
@@ -69,7 +76,7 @@ def create_app(settings: ServiceA | None = None, common: Common | None = None) -
             raise bad_request("query parameter customer is required, e.g. /orders?customer=1")
         customer_id = positive_int(request.args["customer"], "customer")
         limit = positive_int(request.args.get("limit", "20"), "limit", MAX_LIST)
-        load_orders = store.orders_n_plus_one if settings.orders_query == "n_plus_one" else store.orders_batched
+        load_orders = store.orders_n_plus_one if flags.get("orders_query") == "n_plus_one" else store.orders_batched
         return jsonify(orders=[order_json(o, items) for o, items in load_orders(customer_id, limit)])
 
     @app.get("/customers/<customer_id>")
@@ -103,7 +110,7 @@ def create_app(settings: ServiceA | None = None, common: Common | None = None) -
 
 def build(runtime: ServiceRuntime) -> HttpServer:
     settings = load(ServiceA)
-    app = create_app(settings, runtime.common)
+    app = create_app(settings, runtime.common, runtime.agent(settings))
     server = HttpServer(app, runtime.common.bind_host, settings.http_port, settings.handler_threads, NAME).start()
     runtime.on_shutdown(app.extensions["chaoslab.stop"])
     runtime.on_shutdown(server.stop)

@@ -26,8 +26,8 @@ LEASE_S = 60.0
 
 
 class Checkout:
-    def __init__(self, store: Store, inventory: ring_pb2_grpc.InventoryStub, inventory_timeout_s: float,
-                 payment: HttpPeer, on_paid: Callable[[], None] = lambda: None):
+    def __init__(self, store: Store, inventory: ring_pb2_grpc.InventoryStub,
+                 inventory_timeout_s: Callable[[], float], payment: HttpPeer, on_paid: Callable[[], None] = lambda: None):
         self.store = store
         self.inventory = inventory
         self.inventory_timeout_s = inventory_timeout_s
@@ -60,7 +60,7 @@ class Checkout:
                 order_id=order["id"], customer_id=order["customer_id"], customer_tier=order["customer_tier"] or "",
                 currency=order["currency"].strip(),
                 items=[ring_pb2.LineItem(sku=i["sku"], quantity=i["quantity"], unit_price=str(i["unit_price"]))
-                       for i in items]), timeout=self.inventory_timeout_s or None)
+                       for i in items]), timeout=self.inventory_timeout_s() or None)
         except grpc.RpcError as exc:
             raise grpc_error("service-b", exc) from None
         quote = reply.quote

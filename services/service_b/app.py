@@ -8,6 +8,7 @@ from collections import OrderedDict, defaultdict
 import grpc
 from prometheus_client import Counter, Gauge
 
+from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.grpc_service import GrpcService
 from chaoslab.services.common.peers import grpc_channel
 from chaoslab.services.common.runtime import ServiceRuntime, run
@@ -49,10 +50,10 @@ class Stock:
 
 
 class Inventory(ring_pb2_grpc.InventoryServicer):
-    def __init__(self, settings: ServiceB):
-        self.settings = settings
+    def __init__(self, settings: ServiceB, agent: FaultAgent):
+        self.flags = agent.flags
         self.stock = Stock(settings.initial_stock)
-        self.pricing = ring_pb2_grpc.PricingStub(grpc_channel("service-c", settings.service_c_target))
+        self.pricing = ring_pb2_grpc.PricingStub(grpc_channel("service-c", settings.service_c_target, agent))
 
     def Reserve(self, request: ring_pb2.ReserveRequest, context: grpc.ServicerContext) -> ring_pb2.ReserveReply:
         if request.order_id <= 0 or not request.items:
@@ -75,7 +76,7 @@ class Inventory(ring_pb2_grpc.InventoryServicer):
                 ring_pb2.QuoteRequest(order_id=request.order_id, customer_id=request.customer_id,
                                       customer_tier=request.customer_tier, currency=request.currency,
                                       items=request.items),
-                timeout=self.settings.service_c_timeout_s or None)
+                timeout=self.flags.get("service_c_timeout_s") or None)
         except grpc.RpcError as exc:
             context.abort(exc.code(), f"service-c: {exc.details() or exc.code().name}")
         return ring_pb2.ReserveReply(reservation_id=reservation, quote=quote)
@@ -83,10 +84,12 @@ class Inventory(ring_pb2_grpc.InventoryServicer):
 
 def build(runtime: ServiceRuntime) -> GrpcService:
     settings = load(ServiceB)
-    inventory = Inventory(settings)
+    agent = runtime.agent(settings)
+    inventory = Inventory(settings, agent)
     return GrpcService(NAME, lambda server: ring_pb2_grpc.add_InventoryServicer_to_server(inventory, server),
                        host=runtime.common.bind_host, grpc_port=settings.grpc_port, http_port=settings.http_port,
-                       threads=settings.handler_threads, access_log=runtime.common.access_log).attach(runtime)
+                       threads=settings.handler_threads, methods=["Reserve"], agent=agent,
+                       access_log=runtime.common.access_log).attach(runtime)
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ import time
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
 
+from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.db import Database
 from chaoslab.services.common.errors import ApiError
 from chaoslab.services.common.health import Health
@@ -31,8 +32,10 @@ CLAIM_EVERY_S = 5.0
 
 
 class Fulfiller:
-    def __init__(self, settings: Worker, db: Database, queue: Queue, stopping: threading.Event):
+    def __init__(self, settings: Worker, db: Database, queue: Queue, stopping: threading.Event,
+                 agent: FaultAgent | None = None):
         self.settings = settings
+        self.agent = agent
         self.db = db
         self.queue = queue
         self.stopping = stopping
@@ -57,6 +60,10 @@ class Fulfiller:
         recovering = True  # first thing: our own unacknowledged entries from before a crash
         backoff = 0.2
         while not self.stopping.is_set():
+            stall = self.agent.stall if self.agent is not None else None
+            if stall is not None:  # worker_stall: alive and ready, taking no jobs until it is lifted
+                stall.wait(1.0)
+                continue
             try:
                 if recovering:
                     self.queue.ensure_group()
@@ -130,15 +137,16 @@ class Fulfiller:
 def build(runtime: ServiceRuntime) -> Fulfiller:
     settings = load(Worker)
     common = runtime.common
-    db = Database(common.database_url, name=NAME, pool_size=settings.db_pool_size,
+    agent = runtime.agent(settings)
+    db = Database(common.database_url, name=NAME, pool_size=settings.db_pool_size, agent=agent,
                   connect_timeout_s=common.db_connect_timeout_s, pool_timeout_s=common.db_pool_timeout_s).open()
-    queue = Queue(common.redis_url, common.redis_timeout_s)
-    fulfiller = Fulfiller(settings, db, queue, runtime.stopping)
+    queue = Queue(common.redis_url, common.redis_timeout_s, agent)
+    fulfiller = Fulfiller(settings, db, queue, runtime.stopping, agent)
     health = Health()
     health.ready_check("postgres", lambda: db.check_schema(LATEST))
     health.ready_check("redis", queue.ping)
     health.live_check("consumer", fulfiller.alive)
-    server = HttpServer(create_app(NAME, health, max_body_bytes=1024, access_log=common.access_log),
+    server = HttpServer(create_app(NAME, health, max_body_bytes=1024, access_log=common.access_log, agent=agent),
                         common.bind_host, settings.http_port, 2, NAME).start()
     fulfiller.start()
     runtime.on_shutdown(db.close)

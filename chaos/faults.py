@@ -1,0 +1,287 @@
+"""The fault vocabulary: every kind of fault the lab can inject, defined once.
+
+The agent, the controller, the CLI, the scenario files and the docs all read
+these definitions, so a parameter's name, default and range exist in one
+place. A fault is declared, not scripted (Chaos Mesh, Toxiproxy): a kind, a
+target (a service, and a route or a peer where the kind needs one),
+parameters, and a TTL after which it is gone whatever else happens.
+
+``validate`` turns a spec (from YAML, JSON or CLI flags) into a ``Fault`` or
+raises ``FaultSpecError`` naming the bad field and what is allowed.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from chaoslab.topology import COMPONENTS, SERVICE_NAMES, component
+
+DEFAULT_TTL_S = 600.0
+"""TTL of a fault that does not name one: ten minutes, long enough for a drill, short enough to be forgotten safely."""
+MAX_TTL_S = 7200.0
+"""No fault outlives two hours: a lab left alone heals by itself."""
+
+GRPC_CODES = ("CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+              "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+              "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED")
+
+
+class FaultSpecError(ValueError):
+    """A fault spec the lab cannot apply; the message names the field and the allowed values."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def allowed(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.min is not None and self.max is not None:
+            return f"a {'number' if self.type is float else 'whole number'} from {self.min:g} to {self.max:g}"
+        return f"a {self.type.__name__}"
+
+    def parse(self, raw: Any) -> Any:
+        field_name = f"params.{self.name}"
+        if self.choices:
+            if raw not in self.choices:
+                raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}")
+            return raw
+        if isinstance(raw, str):
+            try:
+                raw = self.type(raw)
+            except ValueError:
+                raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}") from None
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}")
+        if self.type is int and raw != int(raw):
+            raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}")
+        value = self.type(raw)
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}")
+        return value
+
+
+PROBABILITY = Param("probability", float, 1.0, "Share of matching calls the fault hits.", 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    summary: str
+    hook: str
+    """Where the agent applies it: inbound, outbound, db, redis, process, flags, worker."""
+    target: str = "service"
+    """What besides the service it needs: ``service`` only, ``peer``, or ``route_or_peer``."""
+    params: tuple[Param, ...] = ()
+    services: tuple[str, ...] = SERVICE_NAMES
+    """Services it applies to."""
+    analogue: str = ""
+    """The closest Chaos Mesh / Toxiproxy term, for people who know those tools."""
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+
+def _users_of(datastore: str) -> tuple[str, ...]:
+    return tuple(c.name for c in COMPONENTS if datastore in c.uses)
+
+
+BAD_DEPLOYS: dict[str, dict[str, dict[str, Any]]] = {
+    "float_money": {"payment": {"money_math": "float"}},
+    "n_plus_one": {"service-a": {"orders_query": "n_plus_one"}},
+    "timeouts_off": {"service-a": {"service_b_timeout_s": 0.0, "payment_timeout_s": 0.0},
+                     "service-b": {"service_c_timeout_s": 0.0},
+                     "service-c": {"service_a_timeout_s": 0.0},
+                     "payment": {"gateway_timeout_s": 0.0}},
+    "breaker_off": {"payment": {"gateway_breaker": False}, "service-c": {"loyalty_breaker": False}},
+}
+"""Each bad deploy: the runtime settings it changes, per service that has them."""
+
+DEADLOCK_CHANGES = {"loyalty_lookup": "sync"}
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("latency", "Adds delay to inbound requests on a route, or to outbound calls to a peer.", "inbound|outbound",
+         "route_or_peer", (Param("ms", float, 500.0, "Added delay in milliseconds.", 0, 60000),
+                           Param("jitter_ms", float, 0.0, "Random spread around ms (± jitter).", 0, 60000),
+                           PROBABILITY), analogue="Chaos Mesh NetworkChaos delay, Toxiproxy latency"),
+    Kind("error", "Fails inbound requests on a route, or outbound calls to a peer, with an HTTP status or a gRPC "
+                  "code.", "inbound|outbound", "route_or_peer",
+         (Param("status", int, 503, "HTTP status for HTTP routes and peers.", 400, 599),
+          Param("grpc_code", str, "UNAVAILABLE", "gRPC status for gRPC methods and peers.", choices=GRPC_CODES),
+          PROBABILITY), analogue="Chaos Mesh HTTPChaos abort"),
+    Kind("partition", "The service cannot reach one peer: calls hang until the caller's timeout (blackhole) or "
+                      "are refused at once (refuse).", "outbound", "peer",
+         (Param("mode", str, "blackhole", "blackhole or refuse.", choices=("blackhole", "refuse")),),
+         analogue="Chaos Mesh NetworkChaos partition, Toxiproxy timeout"),
+    Kind("deadlock", "Turns on service-c's synchronous loyalty lookup into service-a, closing the A→B→C→A ring.",
+         "flags", services=("service-c",)),
+    Kind("cpu_burn", "Busy threads inside the process compete with its request handlers for the CPU.", "process",
+         params=(Param("threads", int, 1, "Busy threads.", 1, 8),), analogue="Chaos Mesh StressChaos cpu"),
+    Kind("memory_leak", "The process allocates memory it never frees, at a rate, up to a cap.", "process",
+         params=(Param("mb_per_s", float, 5.0, "Leak rate in MiB per second.", 0.1, 100),
+                 Param("cap_mb", float, 200.0, "Stop leaking at this many MiB.", 1, 4096)),
+         analogue="Chaos Mesh StressChaos memory"),
+    Kind("crash", "The process exits; the runner restarts it. mode=loop crashes every restart: a crash loop.",
+         "process", params=(Param("mode", str, "once", "once or loop.", choices=("once", "loop")),
+                            Param("delay_s", float, 1.0, "Seconds after injection (or after each restart).",
+                                  0, 600)),
+         analogue="Chaos Mesh PodChaos pod-kill / container-kill"),
+    Kind("db_outage", "Every PostgreSQL call of the service fails as if the database were unreachable.", "db",
+         services=_users_of("postgres")),
+    Kind("db_slow", "Adds delay to the service's PostgreSQL statements.", "db",
+         params=(Param("ms", float, 200.0, "Added delay per statement, in milliseconds.", 0, 30000), PROBABILITY),
+         services=_users_of("postgres")),
+    Kind("redis_outage", "Every Redis call of the service fails as if Redis were unreachable.", "redis",
+         services=_users_of("redis")),
+    Kind("worker_stall", "The worker stops taking jobs (alive and ready, doing nothing): the queue backs up.",
+         "worker", services=("worker",)),
+    Kind("upstream_failure", "The payment gateway fails its charges with an error, or hangs.", "inbound",
+         params=(Param("mode", str, "error", "error or hang.", choices=("error", "hang")),
+                 Param("status", int, 503, "HTTP status in error mode.", 400, 599),
+                 Param("hang_s", float, 60.0, "How long a charge hangs in hang mode (ends early if lifted).",
+                       0.1, 600), PROBABILITY),
+         services=("gateway",), analogue="Toxiproxy timeout on the upstream"),
+    Kind("bad_deploy", "Ships a bad configuration (recorded in the change feed like any deploy).", "flags",
+         params=(Param("change", str, "float_money", "What the deploy gets wrong.",
+                       choices=tuple(BAD_DEPLOYS)),),
+         services=tuple(sorted({s for changes in BAD_DEPLOYS.values() for s in changes}))),
+)}
+
+
+@dataclass
+class Fault:
+    """One fault, as applied to one service (on every instance of it)."""
+
+    kind: str
+    service: str
+    params: dict[str, Any] = field(default_factory=dict)
+    route: str | None = None
+    peer: str | None = None
+    ttl_s: float = DEFAULT_TTL_S
+    id: str = ""
+    created_at: float = 0.0
+    expires_at: float = 0.0
+    actor: str = ""
+    scenario: str | None = None
+    red_herring: bool = False
+
+    @property
+    def where(self) -> str:
+        if self.route:
+            return f"{self.service} route {self.route}"
+        if self.peer:
+            return f"{self.service} → {self.peer}"
+        return self.service
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items())
+        return f"{self.kind} on {self.where}" + (f" ({shown})" if shown else "")
+
+    def remaining_s(self, now: float | None = None) -> float:
+        return max(0.0, self.expires_at - (time.time() if now is None else now))
+
+    def flag_changes(self) -> dict[str, Any]:
+        """The runtime settings this fault overrides on its service (bad deploys, the deadlock)."""
+        if self.kind == "deadlock":
+            return dict(DEADLOCK_CHANGES)
+        if self.kind == "bad_deploy":
+            return dict(BAD_DEPLOYS[self.params["change"]].get(self.service, {}))
+        return {}
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "") or k in ("id",)}
+
+
+def peers_of(service: str) -> tuple[str, ...]:
+    """HTTP and gRPC peers a service calls (a partition or outbound fault must name one of these)."""
+    return tuple(peer for peer, _ in component(service).peers.values())
+
+
+_TOP_LEVEL = {"kind", "service", "route", "peer", "params", "ttl_s", "id", "created_at", "expires_at", "actor",
+              "scenario", "red_herring"}
+
+
+def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
+    """Check a spec against its kind's definition; fill defaults, id and expiry.
+
+    Raises FaultSpecError with a one-line message naming the bad field.
+    """
+    if not isinstance(spec, dict):
+        raise FaultSpecError("a fault must be a mapping with at least kind and service")
+    unknown = set(spec) - _TOP_LEVEL
+    if unknown:
+        raise FaultSpecError(f"unknown field {sorted(unknown)[0]!r}; a fault has kind, service, route, peer, "
+                             "params, ttl_s")
+    name = spec.get("kind")
+    if name not in KINDS:
+        raise FaultSpecError(f"kind={name!r}: must be one of {', '.join(KINDS)}")
+    kind = KINDS[name]
+    service = spec.get("service")
+    if service not in SERVICE_NAMES:
+        raise FaultSpecError(f"service={service!r}: must be one of {', '.join(SERVICE_NAMES)}")
+    if service not in kind.services:
+        raise FaultSpecError(f"service={service!r}: {name} applies to {', '.join(kind.services)}")
+
+    route, peer = spec.get("route"), spec.get("peer")
+    if kind.target == "service" and (route or peer):
+        raise FaultSpecError(f"{name} takes no route or peer, only a service")
+    if kind.target == "peer" and not peer:
+        raise FaultSpecError(f"{name} needs peer: one of {', '.join(peers_of(service)) or '(none: ' + service + ' calls no service)'}")
+    if kind.target == "route_or_peer" and bool(route) == bool(peer):
+        raise FaultSpecError(f"{name} needs exactly one of route (an inbound route of {service}, or *) "
+                             f"or peer ({', '.join(peers_of(service)) or 'none'})")
+    if peer and peer not in peers_of(service):
+        raise FaultSpecError(f"peer={peer!r}: {service} calls {', '.join(peers_of(service)) or 'no other service'}")
+    if route is not None and (not isinstance(route, str) or not route.strip()):
+        raise FaultSpecError("route must be a route such as /checkout, a gRPC method such as Reserve, or *")
+
+    raw_params = spec.get("params") or {}
+    if not isinstance(raw_params, dict):
+        raise FaultSpecError("params must be a mapping")
+    known = {p.name for p in kind.params}
+    extra = set(raw_params) - known
+    if extra:
+        raise FaultSpecError(f"params.{sorted(extra)[0]}: {name} takes "
+                             f"{', '.join(sorted(known)) if known else 'no params'}")
+    params = {p.name: p.parse(raw_params[p.name]) if p.name in raw_params else p.default for p in kind.params}
+    if name == "bad_deploy" and service not in BAD_DEPLOYS[params["change"]]:
+        raise FaultSpecError(f"params.change={params['change']!r} does not apply to {service}; it applies to "
+                             f"{', '.join(BAD_DEPLOYS[params['change']])}")
+
+    ttl = spec.get("ttl_s", DEFAULT_TTL_S)
+    if isinstance(ttl, str):
+        try:
+            ttl = float(ttl)
+        except ValueError:
+            raise FaultSpecError(f"ttl_s={ttl!r}: must be seconds from 1 to {MAX_TTL_S:g}") from None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 1 <= ttl <= MAX_TTL_S:
+        raise FaultSpecError(f"ttl_s={ttl!r}: must be seconds from 1 to {MAX_TTL_S:g}")
+
+    now = time.time() if now is None else now
+    created = float(spec.get("created_at") or now)
+    fault = Fault(kind=name, service=service, params=params, route=route, peer=peer, ttl_s=float(ttl),
+                  id=spec.get("id") or f"f-{secrets.token_hex(4)}", created_at=created,
+                  expires_at=float(spec.get("expires_at") or created + float(ttl)),
+                  actor=spec.get("actor") or actor, scenario=spec.get("scenario"),
+                  red_herring=bool(spec.get("red_herring", False)))
+    return fault
+
+
+def parse_cli_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``ms=500 probability=0.5`` → {"ms": "500", ...}; values are typed by validate()."""
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise FaultSpecError(f"parameter {pair!r}: write it as name=value, e.g. ms=500")
+        params[key.strip()] = value.strip()
+    return params
