@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
 import random
 import threading
@@ -63,7 +64,7 @@ class _Active:
     def __init__(self, fault: Fault):
         self.fault = fault
         self.lifted = threading.Event()
-        self.memory: list[bytearray] = []
+        self.memory: list[mmap.mmap] = []
 
 
 _HOOKS = {"latency": None, "error": None, "partition": "outbound", "db_slow": "db", "db_outage": "db",
@@ -258,7 +259,6 @@ class FaultAgent:
 
     def _lift(self, active: _Active) -> None:
         active.lifted.set()
-        active.memory.clear()
         if active.fault.flag_changes() and self.flags is not None:
             self.flags.pop(f"fault:{active.fault.id}")
 
@@ -329,9 +329,15 @@ def _burn(lifted: threading.Event) -> None:
 
 
 def _leak(active: _Active, mb_per_s: float, cap_mb: float) -> None:
+    """Anonymous mappings, every page written so it is really resident, unmapped when lifted."""
     step_s = 0.1
-    chunk = int(mb_per_s * step_s * 2**20)
+    chunk = max(mmap.PAGESIZE, int(mb_per_s * step_s * 2**20) // mmap.PAGESIZE * mmap.PAGESIZE)
     while not active.lifted.wait(step_s):
         if sum(len(b) for b in active.memory) + chunk > cap_mb * 2**20:
             continue
-        active.memory.append(bytearray(b"\x01" * chunk))  # written, so the pages are really resident
+        block = mmap.mmap(-1, chunk)
+        block.write(b"\x01" * chunk)
+        if active.lifted.is_set():
+            block.close()
+            return
+        active.memory.append(block)

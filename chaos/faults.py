@@ -55,18 +55,19 @@ class Param:
             if raw not in self.choices:
                 raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}")
             return raw
+        given = raw
         if isinstance(raw, str):
             try:
-                raw = self.type(raw)
+                raw = float(raw)
             except ValueError:
-                raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}") from None
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}")
+                raise FaultSpecError(f"{field_name}={given!r}: must be {self.allowed()}") from None
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw:
+            raise FaultSpecError(f"{field_name}={given!r}: must be {self.allowed()}")
         if self.type is int and raw != int(raw):
-            raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}")
+            raise FaultSpecError(f"{field_name}={given!r}: must be {self.allowed()}")
         value = self.type(raw)
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}")
+            raise FaultSpecError(f"{field_name}={given!r}: must be {self.allowed()}")
         return value
 
 
@@ -121,6 +122,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("partition", "The service cannot reach one peer: calls hang until the caller's timeout (blackhole) or "
                       "are refused at once (refuse).", "outbound", "peer",
          (Param("mode", str, "blackhole", "blackhole or refuse.", choices=("blackhole", "refuse")),),
+         services=tuple(c.name for c in COMPONENTS if c.peers),
          analogue="Chaos Mesh NetworkChaos partition, Toxiproxy timeout"),
     Kind("deadlock", "Turns on service-c's synchronous loyalty lookup into service-a, closing the A→B→C→A ring.",
          "flags", services=("service-c",)),
@@ -235,7 +237,7 @@ def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
     if kind.target == "service" and (route or peer):
         raise FaultSpecError(f"{name} takes no route or peer, only a service")
     if kind.target == "peer" and not peer:
-        raise FaultSpecError(f"{name} needs peer: one of {', '.join(peers_of(service)) or '(none: ' + service + ' calls no service)'}")
+        raise FaultSpecError(f"{name} needs peer: one of {', '.join(peers_of(service))}")
     if kind.target == "route_or_peer" and bool(route) == bool(peer):
         raise FaultSpecError(f"{name} needs exactly one of route (an inbound route of {service}, or *) "
                              f"or peer ({', '.join(peers_of(service)) or 'none'})")

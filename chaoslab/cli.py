@@ -107,6 +107,10 @@ def down(ctx: click.Context, purge: bool) -> None:
     if not state.root.exists():
         click.echo(f"no lab in {state.root}; nothing to stop")
         return
+    from chaoslab.loadtest import background
+
+    if background.stop(state) is not None:
+        click.echo("stopped the background load")
     running = lock_is_held(state) or state.info.exists()
     killed = stop_lab(state, say=click.echo)
     if killed:
@@ -214,6 +218,436 @@ for _action, _help in (("stop", "Stop one process of the lab and keep it stopped
             _control(ctx, name, action)
         return command
     cli.command(name=_action, help=_help)(_make(_action))
+
+
+# ---- chaos: faults, scenarios, deploys ---------------------------------------------------------
+
+def _controller(ctx: click.Context):
+    """The controller for the lab this CLI points at (the local lab in --state-dir)."""
+    import getpass
+    import os
+
+    from chaoslab.chaos.controller import Controller
+    from chaoslab.chaos.journal import AuditLog, Journal
+    from chaoslab.chaos.targets import LocalTargets
+    from chaoslab.local.client import LabError
+
+    state = _state(ctx)
+    try:
+        targets = LocalTargets(state)
+    except LabError as exc:
+        _fail(str(exc))
+    actor = os.environ.get("CHAOSLAB_ACTOR") or getpass.getuser()
+    return Controller(targets, AuditLog(state.audit), Journal(state.changes), actor, state.scenario)
+
+
+def _guard(action):
+    """Run a chaos action; bad input exits 2, a refused or impossible operation exits 1, one line each."""
+    from chaoslab.chaos.controller import ControllerError
+    from chaoslab.chaos.faults import FaultSpecError
+    from chaoslab.chaos.scenarios import ScenarioError
+    from chaoslab.settings import SettingsError
+
+    try:
+        return action()
+    except (FaultSpecError, ScenarioError, SettingsError) as exc:
+        _fail(str(exc), 2)
+    except ControllerError as exc:
+        _fail(str(exc), 1)
+
+
+def _remaining(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+@cli.group()
+def fault() -> None:
+    """Add, list and remove single faults (every fault has a TTL)."""
+
+
+@fault.command("kinds")
+def fault_kinds() -> None:
+    """The fault vocabulary: every kind, its target and its parameters."""
+    from chaoslab.chaos.faults import DEFAULT_TTL_S, KINDS, MAX_TTL_S
+
+    for kind in KINDS.values():
+        target = {"service": "--service", "peer": "--service --peer", "route_or_peer": "--service --route|--peer"}
+        click.echo(f"{kind.name:<17} {kind.summary}")
+        click.echo(f"{'':<17} target: {target[kind.target]}; services: {', '.join(kind.services)}")
+        for param in kind.params:
+            click.echo(f"{'':<17} {param.name}={param.default}  {param.help} ({param.allowed()})")
+    click.echo(f"\nEvery fault takes --ttl (seconds, default {DEFAULT_TTL_S:g}, at most {MAX_TTL_S:g}).")
+
+
+@fault.command("add")
+@click.argument("kind")
+@click.argument("params", nargs=-1)
+@click.option("--service", "-s", required=True, help="The service the fault applies to.")
+@click.option("--route", help="Inbound route (e.g. /checkout, Reserve) or * for every route.")
+@click.option("--peer", help="Outbound peer (e.g. service-c, gateway).")
+@click.option("--ttl", type=float, default=None, help="Seconds until the fault removes itself (default 600).")
+@click.pass_context
+def fault_add(ctx: click.Context, kind: str, params: tuple[str, ...], service: str, route: str | None,
+              peer: str | None, ttl: float | None) -> None:
+    """Inject one fault, e.g. `chaoslab fault add latency ms=500 --service service-b --peer service-c`."""
+    from chaoslab.chaos.faults import DEFAULT_TTL_S, parse_cli_params
+
+    controller = _controller(ctx)
+    spec = {"kind": kind, "service": service, "route": route, "peer": peer,
+            "params": _guard(lambda: parse_cli_params(params)), "ttl_s": DEFAULT_TTL_S if ttl is None else ttl}
+    applied = _guard(lambda: controller.add({k: v for k, v in spec.items() if v is not None}))
+    instances = ", ".join(o.target.instance for o in applied.outcomes)
+    click.echo(f"added {applied.fault.id}: {applied.fault.describe()}; expires in {_remaining(applied.fault.ttl_s)} "
+               f"(on {instances})")
+
+
+@fault.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def fault_list(ctx: click.Context, as_json: bool) -> None:
+    """Every active fault, read from the agents themselves."""
+    controller = _controller(ctx)
+    controller.audit.settle()
+    found, unreachable = controller.faults()
+    if as_json:
+        click.echo(json.dumps({"faults": found, "unreachable": unreachable}, indent=2))
+        return
+    if not found:
+        click.echo("no active faults")
+    else:
+        click.echo(f"{'ID':<12} {'KIND':<16} {'WHERE':<28} {'LEFT':>7}  SCENARIO")
+        for f in found:
+            where = f["service"] + (f" {f['route']}" if f.get("route") else "") +                 (f" → {f['peer']}" if f.get("peer") else "")
+            scenario = (f.get("scenario") or "") + (" (red herring)" if f.get("red_herring") else "")
+            click.echo(f"{f['id']:<12} {f['kind']:<16} {where:<28} {_remaining(f['remaining_s']):>7}  {scenario}")
+    for line in unreachable:
+        click.echo(f"warning: {line}", err=True)
+
+
+@fault.command("rm")
+@click.argument("fault_id")
+@click.pass_context
+def fault_rm(ctx: click.Context, fault_id: str) -> None:
+    """Remove one fault by id (from `chaoslab fault list`)."""
+    removed = _controller(ctx).remove(fault_id, "stop")
+    if not removed:
+        _fail(f"no active fault {fault_id} (it may have expired); `chaoslab fault list` shows the active ones")
+    click.echo(f"removed {fault_id} from {', '.join(f'{t.service} ({t.instance})' for t in removed)}")
+
+
+@fault.command("reset")
+@click.pass_context
+def fault_reset(ctx: click.Context) -> None:
+    """Remove every fault and deploy everywhere (same as `chaoslab reset`)."""
+    ctx.invoke(reset)
+
+
+@cli.command()
+@click.pass_context
+def reset(ctx: click.Context) -> None:
+    """Remove every fault and every deploy from every service and stop the scenario. Always safe to run."""
+    from chaoslab.local.client import lock_is_held
+
+    state = _state(ctx)
+    if not lock_is_held(state):
+        cleared = [p for p in state.agents.glob("*.faults.json")] if state.agents.exists() else []
+        for path in cleared:
+            path.unlink()
+        state.scenario.unlink(missing_ok=True)
+        click.echo(f"no lab running in {state.root}; cleared {len(cleared)} saved fault file(s)")
+        return
+    controller = _controller(ctx)
+    controller.audit.settle()
+    removed, unreachable = controller.reset()
+    for line in unreachable:
+        click.echo(f"warning: {line} (its saved faults were cleared, so it restarts clean)", err=True)
+    click.echo(f"reset: removed {removed} fault(s); every service is back on its baseline configuration")
+
+
+@cli.command()
+@click.argument("service", type=click.Choice(SERVICE_NAMES))
+@click.argument("changes", nargs=-1, required=True)
+@click.option("--note", default="", help="Why: shown in the change feed.")
+@click.pass_context
+def deploy(ctx: click.Context, service: str, changes: tuple[str, ...], note: str) -> None:
+    """Ship a runtime configuration change, e.g. `chaoslab deploy payment money_math=decimal`."""
+    from chaoslab.chaos.faults import parse_cli_params
+
+    typed = _guard(lambda: parse_cli_params(changes))
+    controller = _controller(ctx)
+    version = _guard(lambda: controller.deploy(service, typed, note))
+    click.echo(f"deployed {service} {version}: {', '.join(changes)}")
+
+
+@cli.command()
+@click.option("--since", default="4h", show_default=True, help="How far back, e.g. 30m, 4h, 2d.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def changes(ctx: click.Context, since: str, as_json: bool) -> None:
+    """What changed: every deploy (good or bad), newest last. The first question in triage."""
+    from chaoslab.chaos.journal import Journal, parse_since
+
+    try:
+        window = parse_since(since)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    entries = Journal(_state(ctx).changes).entries(since_ts=time.time() - window)
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    if not entries:
+        click.echo(f"no changes in the last {since}")
+    for e in entries:
+        click.echo(f"{time.strftime('%H:%M:%S', time.localtime(e['ts']))}  {e['service']:<10} {e['version']:<14} "
+                   f"{e['summary']}  (by {e['by']})")
+
+
+@cli.command()
+@click.option("--since", default="24h", show_default=True)
+@click.pass_context
+def audit(ctx: click.Context, since: str) -> None:
+    """The audit log: who started and reverted which fault, where, when and why."""
+    from chaoslab.chaos.journal import AuditLog, parse_since
+
+    try:
+        window = parse_since(since)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    log = AuditLog(_state(ctx).audit)
+    log.settle()
+    for e in log.entries(since_ts=time.time() - window):
+        detail = {k: v for k, v in e.items() if k not in ("ts", "event", "actor")}
+        click.echo(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e['ts']))}  {e['event']:<16} "
+                   f"{e.get('actor', ''):<12} {json.dumps(detail, default=str)}")
+
+
+@cli.group()
+def scenario() -> None:
+    """Training drills: list, show, start, stop, status, hint, fix."""
+
+
+def _scenario(scenario_id: str):
+    from chaoslab.chaos.scenarios import get
+
+    return _guard(lambda: get(scenario_id))
+
+
+@scenario.command("list")
+def scenario_list() -> None:
+    """Every scenario, easiest first."""
+    from chaoslab.chaos.scenarios import catalogue
+
+    for s in _guard(catalogue):
+        fixes = f"{len(s.fixes)} fix{'es' if len(s.fixes) != 1 else ''}" if s.fixes else "diagnosis"
+        click.echo(f"{s.difficulty:<7} {s.id:<18} {s.title:<52} {fixes}")
+
+
+@scenario.command("show")
+@click.argument("scenario_id")
+@click.option("--spoilers", is_flag=True, help="Also the faults, root cause, fixes and checks (instructors).")
+def scenario_show(scenario_id: str, spoilers: bool) -> None:
+    """The story handed to trainees (and, with --spoilers, everything else)."""
+    s = _scenario(scenario_id)
+    click.echo(f"{s.title}  [{s.id}, {s.difficulty}]\n\n{s.story}\n\n{len(s.hints)} hints: "
+               f"`chaoslab scenario hint` gives them one at a time.")
+    if spoilers:
+        click.echo(f"\nsummary: {s.summary}")
+        for spec in s.faults:
+            click.echo(f"fault: {json.dumps(spec)}")
+        for spec in s.red_herrings:
+            click.echo(f"red herring: {json.dumps(spec)}")
+        click.echo(f"root cause: {s.root_cause['kind']} on {s.root_cause['service']}: {s.root_cause['explanation']}")
+        for fix in s.fixes:
+            changes = " ".join(f"{k}={v}" for k, v in fix.changes.items())
+            click.echo(f"fix {fix.id}: {fix.summary}  (chaoslab deploy {fix.service} {changes})")
+        click.echo("symptom: " + "; ".join(c.describe() for c in s.symptom))
+        click.echo("slo: " + "; ".join(c.describe() for c in s.slo))
+
+
+@scenario.command("start")
+@click.argument("scenario_id")
+@click.option("--ttl", type=click.FloatRange(min=1), default=None, help="Seconds until its faults expire.")
+@click.option("--load/--no-load", "with_load", default=True, show_default=True,
+              help="Also start the drill's traffic (unless load already runs).")
+@click.pass_context
+def scenario_start(ctx: click.Context, scenario_id: str, ttl: float | None, with_load: bool) -> None:
+    """Start a drill: apply its faults (all or none), start its traffic, print the story."""
+    from chaoslab.loadtest import background
+    from chaoslab.loadtest.runner import LoadPlan
+
+    s = _scenario(scenario_id)
+    controller = _controller(ctx)
+    controller.audit.settle()
+    applied = _guard(lambda: controller.start(s, ttl))
+    load_note = ""
+    if with_load and background.current(_state(ctx)) is None:
+        plan = LoadPlan(host=_front_door(ctx), users=s.load["users"], spawn_rate=s.load["spawn_rate"],
+                        think_time_s=s.load["think_time_s"], journey=s.load["journey"], shape=s.load["shape"])
+        info = _start_load(ctx, plan, f"scenario:{s.id}")
+        controller.note_load_started()
+        load_note = f"traffic: {s.load['users']} {s.load['journey']} users, web UI {info['web_url']}\n"
+    click.echo(f"scenario {s.id} started: {len(applied)} fault(s) applied, they expire in "
+               f"{_remaining(applied[0].fault.ttl_s)}\n{load_note}\n{s.title}\n\n{s.story}\n")
+    click.echo("hints: chaoslab scenario hint    give up: chaoslab scenario stop    prove a fix: chaoslab verify "
+               + s.id)
+
+
+@scenario.command("stop")
+@click.pass_context
+def scenario_stop(ctx: click.Context) -> None:
+    """Revert the running scenario's faults."""
+    from chaoslab.loadtest import background
+
+    controller = _controller(ctx)
+    running = _guard(controller.stop)
+    if running.get("load_started"):
+        background.stop(_state(ctx))
+    s = _scenario(running["id"])
+    click.echo(f"scenario {s.id} stopped after {_remaining(time.time() - running['started_at'])}.\n"
+               f"root cause: {s.root_cause['kind']} on {s.root_cause['service']}: {s.root_cause['explanation']}")
+
+
+@scenario.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def scenario_status(ctx: click.Context, as_json: bool) -> None:
+    """The running scenario, its age, and which of its faults are still active. Exit 1 if none runs."""
+    controller = _controller(ctx)
+    controller.audit.settle()
+    running = controller.current()
+    if running is None or running["expires_at"] <= time.time():
+        _fail("no scenario is running" + (f" ({running['id']} expired)" if running else ""))
+    active = {f["id"] for f in controller.faults()[0]}
+    alive = [fid for fid in running["fault_ids"] if fid in active]
+    if as_json:
+        click.echo(json.dumps(dict(running, active_fault_ids=alive), indent=2))
+        return
+    click.echo(f"{running['id']}: running for {_remaining(time.time() - running['started_at'])}, "
+               f"{_remaining(running['expires_at'] - time.time())} left, {len(alive)}/{len(running['fault_ids'])} "
+               f"faults active, {running.get('hints_shown', 0)} hint(s) given, started by {running['actor']}")
+
+
+@scenario.command("hint")
+@click.pass_context
+def scenario_hint(ctx: click.Context) -> None:
+    """The next hint for the running scenario."""
+    controller = _controller(ctx)
+    running = controller.current()
+    if running is None:
+        _fail("no scenario is running")
+    s = _scenario(running["id"])
+    number, text = _guard(lambda: controller.next_hint(s))
+    click.echo(f"hint {number}/{len(s.hints)}: {text}")
+
+
+@scenario.command("fix")
+@click.argument("fix_id", required=False)
+@click.pass_context
+def scenario_fix(ctx: click.Context, fix_id: str | None) -> None:
+    """Deploy one of the running scenario's fixes (the first one unless FIX_ID is given)."""
+    controller = _controller(ctx)
+    running = controller.current()
+    if running is None:
+        _fail("no scenario is running")
+    s = _scenario(running["id"])
+    fix = _guard(lambda: s.fix(fix_id))
+    version = _guard(lambda: controller.apply_fix(s, fix))
+    click.echo(f"deployed {fix.service} {version}: {fix.summary}")
+
+
+# ---- load ------------------------------------------------------------------------------------
+
+@cli.group()
+def load() -> None:
+    """Locust in the background against the lab: start, status, stop."""
+
+
+def _front_door(ctx: click.Context) -> str:
+    from chaoslab.local.client import LabClient, LabError
+
+    try:
+        status = LabClient(_state(ctx)).status()
+    except LabError as exc:
+        _fail(str(exc), 2)
+    return next(p["url"] for p in status["processes"] if p["name"] == "service-a")
+
+
+def _start_load(ctx: click.Context, plan, started_by: str) -> dict:
+    from chaoslab.loadtest import background
+    from chaoslab.loadtest.runner import LoadError
+
+    try:
+        return background.start(_state(ctx), plan, started_by)
+    except LoadError as exc:
+        _fail(str(exc))
+
+
+@load.command("start")
+@click.option("-u", "--users", type=click.IntRange(1, 1000), envvar="LOCUST_USERS", default=10, show_default=True)
+@click.option("-r", "--spawn-rate", type=click.FloatRange(min=0.1), envvar="LOCUST_SPAWN_RATE", default=5.0,
+              show_default=True)
+@click.option("--think-time", type=click.FloatRange(min=0), envvar="LOCUST_THINK_TIME", default=1.0,
+              show_default=True, help="Max seconds a user waits between actions.")
+@click.option("--shape", type=click.Choice(["steady", "ramp", "spike"]), envvar="LOCUST_SHAPE", default="steady",
+              show_default=True)
+@click.option("--journey", type=click.Choice(["shop", "rush"]), envvar="LOCUST_JOURNEY", default="shop",
+              show_default=True, help="shop: browse, history, checkout; rush: checkout only.")
+@click.option("--host", envvar="LOCUST_HOST", default=None, help="Target (default: the local lab's service-a).")
+@click.pass_context
+def load_start(ctx: click.Context, users: int, spawn_rate: float, think_time: float, shape: str, journey: str,
+               host: str | None) -> None:
+    """Start Locust headless in the background; its web UI is on a loopback port printed here."""
+    from chaoslab.loadtest.runner import LoadPlan
+
+    plan = LoadPlan(host=host or _front_door(ctx), users=users, spawn_rate=spawn_rate, think_time_s=think_time,
+                    shape=shape, journey=journey)
+    info = _start_load(ctx, plan, "cli")
+    click.echo(f"load started: {users} {journey} users ({shape}) against {plan.host}\n"
+               f"  web UI:  {info['web_url']}\n  reports: {info['report_dir']} (written when it stops)\n"
+               "  chaoslab load status | chaoslab load stop")
+
+
+@load.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def load_status(ctx: click.Context, as_json: bool) -> None:
+    """Users, requests per second, failures and P95 right now. Exit 1 when no load runs."""
+    from chaoslab.loadtest import background
+    from chaoslab.loadtest.runner import LoadError
+
+    info = background.current(_state(ctx))
+    if info is None:
+        _fail("no load is running; start it with `chaoslab load start`")
+    try:
+        stats = background.attach(info).stats()
+    except LoadError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    p95 = stats.get("current_response_time_percentiles", {}).get("response_time_percentile_0.95")
+    click.echo(f"load {stats['state']}: {stats['user_count']} users, {stats['total_rps']:.1f} req/s "
+               f"({stats['current_rps']:.1f} now), failures {stats['fail_ratio']:.1%}, P95 now {p95} ms, "
+               f"web UI {info['web_url']}")
+    click.echo(f"  {'REQUEST':<22}{'COUNT':>8}{'FAILS':>7}{'P50':>7}{'P95':>7}{'RPS':>7}")
+    for entry in stats["stats"]:
+        click.echo(f"  {entry['name']:<22}{entry['num_requests']:>8}{entry['num_failures']:>7}"
+                   f"{entry.get('median_response_time') or 0:>7.0f}"
+                   f"{entry.get('response_time_percentile_0.95') or 0:>7.0f}{entry.get('current_rps', 0):>7.1f}")
+
+
+@load.command("stop")
+@click.pass_context
+def load_stop(ctx: click.Context) -> None:
+    """Stop the background load; Locust writes its CSV and HTML reports first."""
+    from chaoslab.loadtest import background
+
+    info = background.stop(_state(ctx))
+    if info is None:
+        click.echo("no load was running")
+        return
+    click.echo(f"load stopped after {_remaining(time.time() - info['started_at'])}; reports in {info['report_dir']}")
 
 
 # ---- components and configuration -----------------------------------------------------------

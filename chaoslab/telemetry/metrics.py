@@ -6,7 +6,11 @@ query. Business metrics live next to the code that counts them.
 """
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, Info
+from contextvars import ContextVar
+
+from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics
+
+disable_created_metrics()  # *_created series double every counter's output and nobody graphs them
 
 from chaoslab import __version__
 
@@ -18,6 +22,12 @@ HTTP_DURATION = Histogram(
     "http_server_request_duration_seconds", "Inbound HTTP request latency.", ["method", "route"])
 HTTP_IN_FLIGHT = Gauge(
     "http_server_requests_in_flight", "Inbound HTTP requests being handled now (a full pool means saturation).")
+
+HTTP_DB_STATEMENTS = Histogram(
+    "http_server_db_statements", "PostgreSQL statements one request ran (an N+1 query shows up here).", ["route"],
+    buckets=(1, 2, 3, 5, 8, 13, 21, 34, 55, 89))
+statements_in_request: ContextVar[list[int] | None] = ContextVar("statements_in_request", default=None)
+"""A one-element counter the HTTP layer sets per request and the database layer increments."""
 
 RPC_REQUESTS = Counter(
     "rpc_server_requests", "Inbound gRPC calls by method and status code.", ["method", "code"])

@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.errors import DependencyDown, DependencyTimeout
-from chaoslab.telemetry.metrics import OUTBOUND_DURATION, OUTBOUND_REQUESTS
+from chaoslab.telemetry.metrics import OUTBOUND_DURATION, OUTBOUND_REQUESTS, statements_in_request
 from chaoslab.telemetry.tracing import tracer
 
 log = logging.getLogger("chaoslab.db")
@@ -54,6 +54,9 @@ class Tx:
         verb = _verb(sql)
         started = time.perf_counter()
         outcome = "ok"
+        counter = statements_in_request.get()
+        if counter is not None:
+            counter[0] += 1
         with _child_span(f"postgres {verb}", {"db.system": "postgresql", "db.operation": verb,
                                               "db.statement": " ".join(sql.split())}) as span:
             try:

@@ -22,7 +22,8 @@ from chaoslab.chaos.agent import Effect, FaultAgent
 
 from chaoslab.services.common.errors import ApiError
 from chaoslab.services.common.health import Health
-from chaoslab.telemetry.metrics import HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS
+from chaoslab.telemetry.metrics import (
+    HTTP_DB_STATEMENTS, HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, statements_in_request)
 from chaoslab.telemetry.tracing import tracer
 from chaoslab.wsgi import HttpServer
 
@@ -79,6 +80,8 @@ def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
     @app.before_request
     def start():
         g.started = time.perf_counter()
+        g.statements = [0]
+        g.statements_token = statements_in_request.set(g.statements)
         HTTP_IN_FLIGHT.inc()
         g.route = route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         if not route.startswith(_UNTRACED):
@@ -110,6 +113,8 @@ def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
             # hand the trace id to the caller: `chaoslab traces --trace <id>`
             response.headers["X-Trace-Id"] = format(span.get_span_context().trace_id, "032x")
         HTTP_DURATION.labels(request.method, route).observe(elapsed)
+        if "statements" in g and not route.startswith(_UNTRACED):
+            HTTP_DB_STATEMENTS.labels(route).observe(g.statements[0])
         if access_log and not route.startswith(_UNTRACED):
             log.info("%s %s %s", request.method, request.path, status, extra={"fields": {
                 "http.method": request.method, "http.route": route, "http.status": status,
@@ -119,6 +124,9 @@ def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
     @app.teardown_request
     def done(_exc):
         HTTP_IN_FLIGHT.dec()
+        token = g.pop("statements_token", None)
+        if token is not None:
+            statements_in_request.reset(token)
         span = g.pop("span", None)
         if span is not None:
             context_api.detach(g.pop("span_token"))

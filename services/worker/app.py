@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 
+import redis
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -29,6 +30,7 @@ QUEUE_DEPTH = Gauge("queue_depth", "Fulfilment entries waiting or in progress on
 QUEUE_PENDING = Gauge("queue_pending", "Entries delivered to a worker and not yet acknowledged.")
 _tracer = tracer("chaoslab.worker")
 CLAIM_EVERY_S = 5.0
+GAUGES_EVERY_S = 1.0
 
 
 class Fulfiller:
@@ -42,6 +44,7 @@ class Fulfiller:
         self.consumer = settings.consumer or socket.gethostname()
         self._thread = threading.Thread(target=self._loop, name="fulfiller", daemon=True)
         self._last_claim = 0.0
+        self._last_gauges = 0.0
         self.current_job: str | None = None
 
     def start(self) -> "Fulfiller":
@@ -63,6 +66,7 @@ class Fulfiller:
             stall = self.agent.stall if self.agent is not None else None
             if stall is not None:  # worker_stall: alive and ready, taking no jobs until it is lifted
                 stall.wait(1.0)
+                self._refresh_gauges_now_and_then()
                 continue
             try:
                 if recovering:
@@ -73,13 +77,13 @@ class Fulfiller:
                     self._last_claim = time.monotonic()
                     entries = self.queue.claim_stale(self.consumer, self.settings.claim_idle_ms,
                                                      self.settings.batch_size)
-                    self._refresh_gauges()
                 else:
                     entries = self.queue.read_new(self.consumer, self.settings.batch_size, block_ms=1000)
                 for entry_id, fields in entries:
                     if self.stopping.is_set():
                         break
                     self.handle(entry_id, fields)
+                self._refresh_gauges_now_and_then()
                 backoff = 0.2
             except ApiError as exc:  # Redis or PostgreSQL down: entries stay pending, retried after backoff
                 log.warning("worker waiting: %s", exc.message)
@@ -129,9 +133,17 @@ class Fulfiller:
             JOBS.labels(outcome).inc()
             JOB_DURATION.observe(time.perf_counter() - started)
 
-    def _refresh_gauges(self) -> None:
-        QUEUE_DEPTH.set(self.queue.depth())
-        QUEUE_PENDING.set(self.queue.pending())
+    def _refresh_gauges_now_and_then(self) -> None:
+        """Queue depth and pending count, at most once a second (also while stalled: that is when
+        the depth matters)."""
+        if time.monotonic() - self._last_gauges < GAUGES_EVERY_S:
+            return
+        self._last_gauges = time.monotonic()
+        try:
+            QUEUE_DEPTH.set(self.queue.depth())
+            QUEUE_PENDING.set(self.queue.pending())
+        except (ApiError, redis.RedisError):
+            pass  # Redis is down or the group not made yet: the gauges keep their last value
 
 
 def build(runtime: ServiceRuntime) -> Fulfiller:

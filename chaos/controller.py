@@ -1,0 +1,236 @@
+"""The controller: applies faults to every instance of their target, runs scenarios, keeps the audit log.
+
+It holds no state the lab depends on. Faults live in the agents, which expire
+them on their own; the controller's journals (audit log, change feed) and the
+note of the running scenario only describe. So ``reset`` works from any CLI
+at any time, even when the process that started a scenario died mid-way.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaoslab.chaos.agent_client import AgentClient, AgentError
+from chaoslab.chaos.faults import MAX_TTL_S, Fault, FaultSpecError, validate
+from chaoslab.chaos.journal import AuditLog, Journal
+from chaoslab.chaos.scenarios import Fix, Scenario
+from chaoslab.chaos.targets import Target, Targets
+from chaoslab.settings import SERVICE_SETTINGS, coerce
+
+
+class ControllerError(RuntimeError):
+    """The operation did not happen (or was rolled back); the message says why."""
+
+
+@dataclass
+class Outcome:
+    """Per target: did the operation take?"""
+
+    target: Target
+    ok: bool
+    detail: str = ""
+    status: int = 0
+
+
+@dataclass
+class Applied:
+    fault: Fault
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+class Controller:
+    def __init__(self, targets: Targets, audit: AuditLog, changes: Journal, actor: str, scenario_file: Path):
+        self.targets = targets
+        self.audit = audit
+        self.changes = changes
+        self.actor = actor
+        self.scenario_file = scenario_file
+        self.client = AgentClient(targets.token, actor)
+
+    # ---- single faults --------------------------------------------------------------------
+    def add(self, spec: dict, *, scenario: str | None = None, red_herring: bool = False) -> Applied:
+        """Apply one fault on every instance of its service, or on none (the ones that took are reverted).
+
+        Raises FaultSpecError for a bad spec, ControllerError when an instance refused or is missing.
+        """
+        fault = validate({**spec, "scenario": scenario, "red_herring": red_herring}, actor=self.actor)
+        instances = self.targets.instances(fault.service)
+        if not instances:
+            raise ControllerError(f"no running instance of {fault.service} to apply {fault.kind} to")
+        applied = Applied(fault)
+        for target in instances:
+            try:
+                self.client.add(target, fault.to_dict())
+                applied.outcomes.append(Outcome(target, True))
+            except AgentError as exc:
+                applied.outcomes.append(Outcome(target, False, exc.message, exc.status))
+        failed = [o for o in applied.outcomes if not o.ok]
+        if failed:
+            for outcome in applied.outcomes:
+                if outcome.ok:
+                    self._remove_on(outcome.target, fault.id, "rollback")
+            first = failed[0]
+            if all(o.status == 400 for o in failed):  # the agent judged the spec: bad input, not a broken lab
+                raise FaultSpecError(first.detail)
+            raise ControllerError(f"{fault.kind} on {fault.where} did not apply on {first.target.instance}: "
+                                  f"{first.detail}" + ("; nothing was changed" if len(instances) > 1 else ""))
+        self.audit.append("fault.started", fault_id=fault.id, kind=fault.kind, service=fault.service,
+                          where=fault.where, params=fault.params, ttl_s=fault.ttl_s, expires_at=fault.expires_at,
+                          actor=self.actor, scenario=scenario, red_herring=red_herring,
+                          instances=[o.target.instance for o in applied.outcomes])
+        if fault.flag_changes():
+            self._record_change(fault.service, fault.flag_changes(), by="deploy-bot",
+                                note=f"config change ({fault.params.get('change', fault.kind)})")
+        return applied
+
+    def remove(self, fault_id: str, reason: str = "stop") -> list[Target]:
+        """Remove a fault wherever it is active; returns where it was found."""
+        open_faults = self.audit.open_faults()
+        removed = [t for t in self.targets.everything() if self._remove_on(t, fault_id, reason)]
+        if removed or fault_id in open_faults:
+            started = open_faults.get(fault_id, {})
+            self.audit.append("fault.reverted", fault_id=fault_id, reason=reason, actor=self.actor,
+                              service=started.get("service"), kind=started.get("kind"))
+        return removed
+
+    def _remove_on(self, target: Target, fault_id: str, reason: str) -> bool:
+        try:
+            return self.client.remove(target, fault_id, reason)
+        except AgentError as exc:
+            if exc.status == 0:  # down (a crash loop, say): it must not bring the fault back when it starts
+                self.targets.forget(target, fault_id)
+            return False
+
+    def faults(self) -> tuple[list[dict], list[str]]:
+        """(every active fault with its instance, agents that did not answer)."""
+        found, unreachable = [], []
+        for target in self.targets.everything():
+            try:
+                found += [dict(f, instance=target.instance) for f in self.client.faults(target)]
+            except AgentError as exc:
+                unreachable.append(str(exc))
+        return found, unreachable
+
+    def reset(self) -> tuple[int, list[str]]:
+        """Every fault and every deploy removed everywhere it can be reached; returns (faults removed,
+        agents that did not answer). Never raises for an unreachable agent: reset must always work."""
+        removed, unreachable, touched = 0, [], []
+        for target in self.targets.everything():
+            try:
+                answer = self.client.reset(target)
+                removed += answer.get("removed", 0)
+                if answer.get("deploys_removed"):
+                    touched.append(target.service)
+            except AgentError as exc:
+                unreachable.append(str(exc))
+                self.targets.forget(target, None)
+        for fault_id, started in self.audit.open_faults().items():
+            self.audit.append("fault.reverted", fault_id=fault_id, reason="reset", actor=self.actor,
+                              service=started.get("service"), kind=started.get("kind"))
+        for service in dict.fromkeys(touched):
+            self.changes.append("deploy", service=service, version=self._version(service), by=self.actor,
+                                summary="rollback to the baseline configuration")
+        if self.scenario_file.exists():
+            self.audit.append("scenario.stopped", scenario=self.current()["id"], reason="reset", actor=self.actor)
+            self.scenario_file.unlink()
+        self.audit.append("lab.reset", actor=self.actor, faults_removed=removed)
+        return removed, unreachable
+
+    # ---- deploys ---------------------------------------------------------------------------
+    def deploy(self, service: str, changes: dict, note: str = "") -> str:
+        """Ship a runtime configuration change (a fix) to every instance; returns the new version.
+
+        Raises SettingsError (bad input) before touching anything when a change is not allowed.
+        """
+        for name, value in changes.items():
+            coerce(SERVICE_SETTINGS[service], name, value)
+        instances = self.targets.instances(service)
+        if not instances:
+            raise ControllerError(f"no running instance of {service} to deploy to")
+        version = ""
+        for target in instances:
+            try:
+                version = self.client.deploy(target, changes, note)["version"]
+            except AgentError as exc:
+                raise ControllerError(f"deploy to {service} ({target.instance}) refused: {exc.message}") from None
+        self.audit.append("deploy", service=service, changes=changes, version=version, actor=self.actor, note=note)
+        self._record_change(service, changes, by=self.actor, note=note, version=version)
+        return version
+
+    def _version(self, service: str) -> str:
+        for target in self.targets.instances(service):
+            try:
+                return self.client.flags(target).get("version") or ""
+            except AgentError:
+                continue
+        return ""
+
+    def _record_change(self, service: str, changes: dict, by: str, note: str = "", version: str = "") -> None:
+        shown = ", ".join(f"{k}={v}" for k, v in changes.items())
+        self.changes.append("deploy", service=service, version=version or self._version(service), by=by,
+                            summary=f"{shown}" + (f" ({note})" if note else ""))
+
+    # ---- scenarios -------------------------------------------------------------------------
+    def current(self) -> dict | None:
+        try:
+            return json.loads(self.scenario_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def start(self, scenario: Scenario, ttl_s: float | None = None) -> list[Applied]:
+        """Apply every fault and red herring of a scenario, all or nothing."""
+        running = self.current()
+        if running and running["expires_at"] > time.time():
+            raise ControllerError(f"scenario {running['id']} is running; `chaoslab scenario stop` first")
+        ttl = min(ttl_s or scenario.duration_s, MAX_TTL_S)
+        applied: list[Applied] = []
+        try:
+            for spec in scenario.faults:
+                applied.append(self.add({**spec, "ttl_s": ttl}, scenario=scenario.id))
+            for spec in scenario.red_herrings:
+                applied.append(self.add({**spec, "ttl_s": ttl}, scenario=scenario.id, red_herring=True))
+        except Exception as exc:
+            for done in applied:
+                self.remove(done.fault.id, "rollback")
+            raise ControllerError(f"scenario {scenario.id} not started, everything it applied was reverted: "
+                                  f"{exc}") from None
+        now = time.time()
+        note = {"id": scenario.id, "started_at": now, "expires_at": now + ttl, "actor": self.actor,
+                "fault_ids": [a.fault.id for a in applied], "hints_shown": 0}
+        self.scenario_file.write_text(json.dumps(note))
+        self.audit.append("scenario.started", scenario=scenario.id, actor=self.actor, ttl_s=ttl,
+                          fault_ids=note["fault_ids"])
+        return applied
+
+    def stop(self) -> dict:
+        running = self.current()
+        if running is None:
+            raise ControllerError("no scenario is running")
+        for fault_id in running["fault_ids"]:
+            self.remove(fault_id, "stop")
+        self.scenario_file.unlink(missing_ok=True)
+        self.audit.append("scenario.stopped", scenario=running["id"], reason="stop", actor=self.actor)
+        return running
+
+    def note_load_started(self) -> None:
+        """Remember that the scenario brought its own traffic, so stopping it stops the traffic too."""
+        running = self.current()
+        if running is not None:
+            running["load_started"] = True
+            self.scenario_file.write_text(json.dumps(running))
+
+    def next_hint(self, scenario: Scenario) -> tuple[int, str]:
+        """The next progressive hint (1-based), remembered so each call gives one more."""
+        running = self.current()
+        if running is None or running["id"] != scenario.id:
+            raise ControllerError(f"scenario {scenario.id} is not running")
+        shown = min(running.get("hints_shown", 0) + 1, len(scenario.hints))
+        running["hints_shown"] = shown
+        self.scenario_file.write_text(json.dumps(running))
+        self.audit.append("scenario.hint", scenario=scenario.id, hint=shown, actor=self.actor)
+        return shown, scenario.hints[shown - 1]
+
+    def apply_fix(self, scenario: Scenario, fix: Fix) -> str:
+        return self.deploy(fix.service, fix.changes, note=f"fix {fix.id} for {scenario.id}")

@@ -1,0 +1,138 @@
+"""The scenario catalogue: one YAML file per drill under ``chaos/scenarios/``.
+
+``load`` checks a file against ``scenario.schema.json`` and then every fault
+against the fault vocabulary, every check against the check vocabulary and
+every fix against the service's runtime settings, so a malformed scenario is
+refused with one line naming the file and the field, before anything runs.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from chaoslab.chaos.checks import Check, CheckError
+from chaoslab.chaos.faults import KINDS, MAX_TTL_S, FaultSpecError, validate
+from chaoslab.settings import SERVICE_SETTINGS, SettingsError, coerce
+from chaoslab.topology import SERVICE_NAMES
+
+HERE = Path(__file__).resolve().parent
+CATALOGUE = HERE / "scenarios"
+SCHEMA = json.loads((HERE / "scenario.schema.json").read_text())
+DIFFICULTIES = ("intern", "junior", "senior", "staff")
+DEFAULT_DURATION_S = 900.0
+DEFAULT_LOAD = {"users": 10, "spawn_rate": 10.0, "think_time_s": 0.5, "journey": "shop", "shape": "steady"}
+"""The traffic a drill runs with unless its file says otherwise: steady shoppers, enough for every
+symptom to show in metrics and traces within seconds."""
+
+
+class ScenarioError(ValueError):
+    """An unknown or malformed scenario; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Fix:
+    id: str
+    summary: str
+    service: str
+    changes: dict
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    title: str
+    difficulty: str
+    summary: str
+    story: str
+    duration_s: float
+    faults: tuple[dict, ...]
+    red_herrings: tuple[dict, ...]
+    hints: tuple[str, ...]
+    root_cause: dict
+    fixes: tuple[Fix, ...]
+    symptom: tuple[Check, ...]
+    slo: tuple[Check, ...]
+    path: Path
+    load: dict
+
+    def fix(self, fix_id: str | None) -> Fix:
+        if not self.fixes:
+            raise ScenarioError(f"{self.id} has no fix to deploy: it is a diagnosis drill; stop it to recover")
+        if fix_id is None:
+            return self.fixes[0]
+        for fix in self.fixes:
+            if fix.id == fix_id:
+                return fix
+        raise ScenarioError(f"{self.id} has no fix {fix_id!r}; its fixes: {', '.join(f.id for f in self.fixes)}")
+
+
+def load(path: Path) -> Scenario:
+    name = path.name
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        field = ".".join(str(p) for p in first.absolute_path) or "(top level)"
+        raise ScenarioError(f"{name}: {field}: {first.message}")
+    if raw["id"] != path.stem:
+        raise ScenarioError(f"{name}: id {raw['id']!r} must match the file name {path.stem!r}")
+    duration = float(raw.get("duration_s", DEFAULT_DURATION_S))
+    for group in ("faults", "red_herrings"):
+        for index, spec in enumerate(raw.get(group, [])):
+            try:
+                validate({**spec, "ttl_s": min(duration, MAX_TTL_S)})
+            except FaultSpecError as exc:
+                raise ScenarioError(f"{name}: {group}[{index}]: {exc}") from None
+    cause = raw["root_cause"]
+    if cause["service"] not in SERVICE_NAMES or cause["kind"] not in KINDS:
+        raise ScenarioError(f"{name}: root_cause names service {cause['service']!r} and kind {cause['kind']!r}; "
+                            f"both must exist ({', '.join(SERVICE_NAMES)}; {', '.join(KINDS)})")
+    fixes = []
+    for index, fix in enumerate(raw["fixes"]):
+        service = fix["deploy"]["service"]
+        if service not in SERVICE_SETTINGS:
+            raise ScenarioError(f"{name}: fixes[{index}].deploy.service={service!r}: no such service")
+        for setting, value in fix["deploy"]["changes"].items():
+            try:
+                coerce(SERVICE_SETTINGS[service], setting, value)
+            except SettingsError as exc:
+                raise ScenarioError(f"{name}: fixes[{index}].deploy.changes: {exc}") from None
+        fixes.append(Fix(fix["id"], fix["summary"], service, dict(fix["deploy"]["changes"])))
+    checks = {}
+    for group in ("symptom", "slo"):
+        try:
+            checks[group] = tuple(Check.parse(c, f"{group}[{i}]") for i, c in enumerate(raw[group]))
+        except CheckError as exc:
+            raise ScenarioError(f"{name}: {exc}") from None
+    return Scenario(id=raw["id"], title=raw["title"], difficulty=raw["difficulty"], summary=raw["summary"],
+                    story=raw["story"].strip(), duration_s=duration, faults=tuple(raw["faults"]),
+                    red_herrings=tuple(raw.get("red_herrings", [])), hints=tuple(raw["hints"]),
+                    root_cause=cause, fixes=tuple(fixes), symptom=checks["symptom"], slo=checks["slo"], path=path,
+                    load={**DEFAULT_LOAD, **raw.get("load", {})})
+
+
+def catalogue(directory: Path = CATALOGUE) -> list[Scenario]:
+    """Every scenario, easiest first."""
+    found = [load(path) for path in sorted(directory.glob("*.yaml"))]
+    return sorted(found, key=lambda s: (DIFFICULTIES.index(s.difficulty), s.id))
+
+
+def ids(directory: Path = CATALOGUE) -> list[str]:
+    return sorted(path.stem for path in directory.glob("*.yaml"))
+
+
+def get(scenario_id: str, directory: Path = CATALOGUE) -> Scenario:
+    path = directory / f"{scenario_id}.yaml"
+    if not path.exists():
+        raise ScenarioError(f"unknown scenario {scenario_id!r}; `chaoslab scenario list` shows the "
+                            f"{len(ids(directory))} there are ({', '.join(ids(directory))})")
+    return load(path)

@@ -1,0 +1,189 @@
+"""The fault agent in-process, and its admin API over real HTTP on a loopback port."""
+from __future__ import annotations
+
+import threading
+
+import psutil
+import pytest
+import requests
+
+from chaoslab.chaos.agent import FaultAgent
+from chaoslab.chaos.agent_api import create_admin_app
+from chaoslab.services.common.flags import Flags
+from chaoslab.settings import Payment, ServiceA, load
+from chaoslab.wsgi import HttpServer
+from support import poll_until
+
+TOKEN = "t0ps3cret-for-tests"
+
+
+@pytest.fixture
+def agent():
+    made = FaultAgent("service-a", Flags("service-a", load(ServiceA, {})))
+    made.route_sources.append(lambda: ["/checkout", "/orders"])
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def admin(agent):
+    server = HttpServer(create_admin_app(agent, TOKEN), "127.0.0.1", 0, 2, "admin").start()
+    yield server.url
+    server.stop()
+
+
+def auth(token=TOKEN):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_idle_hooks_return_nothing(agent):
+    assert agent.inbound("/checkout") is None and agent.outbound("payment") is None
+    assert agent.db() is None and agent.redis() is None and agent.stall is None
+
+
+def test_latency_hits_only_its_route(agent):
+    agent.add({"kind": "latency", "service": "service-a", "route": "/checkout", "params": {"ms": 120}})
+    assert agent.inbound("/checkout").delay_s == pytest.approx(0.12)
+    assert agent.inbound("/orders") is None
+    assert agent.outbound("payment") is None
+
+
+def test_probability_zero_never_hits(agent):
+    agent.add({"kind": "error", "service": "service-a", "peer": "payment", "params": {"probability": 0}})
+    assert all(agent.outbound("payment") is None for _ in range(200))
+
+
+def test_a_fault_expires_by_itself(agent):
+    fault = agent.add({"kind": "db_outage", "service": "service-a", "ttl_s": 1})
+    assert agent.db().refuse
+    poll_until(lambda: not agent.faults(), "the agent to drop the fault at its TTL", timeout=5)
+    assert agent.db() is None
+    assert fault.id not in {f["id"] for f in agent.faults()}
+
+
+def test_bad_deploys_change_flags_until_removed(agent):
+    fault = agent.add({"kind": "bad_deploy", "service": "service-a", "params": {"change": "n_plus_one"}})
+    assert agent.flags.get("orders_query") == "n_plus_one"
+    agent.deploy({"orders_query": "batched"})  # a fix rolls forward over the bad deploy
+    assert agent.flags.get("orders_query") == "batched"
+    agent.remove(fault.id)
+    agent.reset()
+    assert agent.flags.get("orders_query") == "batched" and agent.flags.describe()["changes"] == []
+
+
+def test_faults_outlive_a_restart_until_their_ttl(tmp_path):
+    first = FaultAgent("payment", Flags("payment", load(Payment, {})), tmp_path)
+    kept = first.add({"kind": "db_slow", "service": "payment", "params": {"ms": 5}, "ttl_s": 60})
+    first.add({"kind": "bad_deploy", "service": "payment", "params": {"change": "float_money"}, "ttl_s": 60})
+    first.close()
+    second = FaultAgent("payment", Flags("payment", load(Payment, {})), tmp_path)
+    try:
+        assert kept.id in {f["id"] for f in second.faults()}
+        assert second.flags.get("money_math") == "float"
+        assert second.db().delay_s == pytest.approx(0.005)
+    finally:
+        second.close()
+
+
+def test_crash_once_leaves_a_clean_restart(tmp_path):
+    exits = []
+    crashing = FaultAgent("worker", None, tmp_path, exit_process=exits.append)
+    crashing.add({"kind": "crash", "service": "worker", "params": {"mode": "once", "delay_s": 0}})
+    poll_until(lambda: exits == [70], "the crash fault to exit the process with code 70")
+    crashing.close()
+    restarted = FaultAgent("worker", None, tmp_path, exit_process=exits.append)
+    assert restarted.faults() == []
+    restarted.close()
+
+
+def test_crash_loop_comes_back_after_a_restart(tmp_path):
+    exits = []
+    first = FaultAgent("worker", None, tmp_path, exit_process=exits.append)
+    first.add({"kind": "crash", "service": "worker", "params": {"mode": "loop", "delay_s": 0}, "ttl_s": 60})
+    poll_until(lambda: len(exits) == 1, "the first crash")
+    first.close()
+    second = FaultAgent("worker", None, tmp_path, exit_process=exits.append)
+    poll_until(lambda: len(exits) == 2, "the restarted process to crash again (a crash loop)")
+    second.close()
+
+
+def test_memory_leak_grows_resident_memory_and_gives_it_back(agent):
+    me = psutil.Process()
+    before = me.memory_info().rss
+    fault = agent.add({"kind": "memory_leak", "service": "service-a", "params": {"mb_per_s": 100, "cap_mb": 60}})
+    poll_until(lambda: me.memory_info().rss - before > 50 * 2**20, "resident memory to grow by 50 MiB")
+    agent.remove(fault.id)
+    poll_until(lambda: me.memory_info().rss - before < 20 * 2**20, "the leaked memory to be returned")
+
+
+def test_cpu_burn_uses_cpu_until_lifted(agent):
+    me = psutil.Process()
+    fault = agent.add({"kind": "cpu_burn", "service": "service-a"})
+    start = sum(me.cpu_times()[:2])
+    poll_until(lambda: sum(me.cpu_times()[:2]) - start > 0.5, "the burn thread to use half a CPU second")
+    agent.remove(fault.id)
+    poll_until(lambda: not any(t.name.startswith("cpu-burn") for t in threading.enumerate()),
+               "the burn thread to stop once the fault is lifted")
+
+
+# ---- the admin API --------------------------------------------------------------------------
+
+def test_no_token_is_401_and_changes_nothing(admin, agent):
+    response = requests.post(f"{admin}/faults", json={"kind": "db_outage", "service": "service-a"}, timeout=5)
+    assert response.status_code == 401 and "bearer token" in response.json()["message"]
+    assert agent.faults() == []
+
+
+def test_wrong_token_is_403_and_changes_nothing(admin, agent):
+    response = requests.post(f"{admin}/faults", json={"kind": "db_outage", "service": "service-a"},
+                             headers=auth("nope"), timeout=5)
+    assert response.status_code == 403
+    assert requests.get(f"{admin}/faults", headers=auth("nope"), timeout=5).status_code == 403
+    assert agent.faults() == []
+
+
+def test_get_never_changes_state(admin, agent):
+    agent.add({"kind": "db_outage", "service": "service-a"})
+    response = requests.get(f"{admin}/faults/reset", headers=auth(), timeout=5)
+    assert response.status_code == 405
+    assert len(agent.faults()) == 1
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"kind": "latency", "service": "service-a", "route": "/nope"}, "route='/nope': service-a serves /checkout"),
+    ({"kind": "latency", "service": "service-a", "route": "/checkout", "params": {"ms": -1}}, "params.ms=-1"),
+    ({"kind": "gremlins", "service": "service-a"}, "kind='gremlins'"),
+    ({"kind": "db_outage", "service": "payment"}, "this agent runs in service-a"),
+])
+def test_invalid_specs_are_400_naming_the_field(admin, agent, spec, message):
+    response = requests.post(f"{admin}/faults", json=spec, headers=auth(), timeout=5)
+    assert response.status_code == 400 and message in response.json()["message"]
+    assert agent.faults() == []
+
+
+def test_add_list_delete_reset_and_deploy(admin, agent):
+    added = requests.post(f"{admin}/faults", json={"kind": "latency", "service": "service-a", "route": "*",
+                                                   "params": {"ms": 1}, "ttl_s": 30}, headers=auth(), timeout=5)
+    assert added.status_code == 201
+    fault_id = added.json()["id"]
+    listed = requests.get(f"{admin}/faults", headers=auth(), timeout=5).json()["faults"]
+    assert [f["id"] for f in listed] == [fault_id] and 0 < listed[0]["remaining_s"] <= 30
+    assert requests.delete(f"{admin}/faults/{fault_id}", headers=auth(), timeout=5).status_code == 200
+    assert requests.delete(f"{admin}/faults/{fault_id}", headers=auth(), timeout=5).status_code == 404
+    bad = requests.post(f"{admin}/deploys", json={"changes": {"orders_query": "sideways"}}, headers=auth(), timeout=5)
+    assert bad.status_code == 400 and "orders_query='sideways'" in bad.json()["message"]
+    good = requests.post(f"{admin}/deploys", json={"changes": {"orders_query": "n_plus_one"}}, headers=auth(), timeout=5)
+    assert good.status_code == 201 and good.json()["version"].startswith("0.")
+    requests.post(f"{admin}/faults", json={"kind": "db_outage", "service": "service-a"}, headers=auth(), timeout=5)
+    reset = requests.post(f"{admin}/faults/reset", headers=auth(), timeout=5).json()
+    assert reset == {"service": "service-a", "removed": 1, "deploys_removed": 1}
+    assert agent.flags.get("orders_query") == "batched"
+
+
+def test_expiry_needs_no_controller(admin, agent):
+    requests.post(f"{admin}/faults", json={"kind": "db_outage", "service": "service-a", "ttl_s": 1},
+                  headers=auth(), timeout=5)
+    assert agent.db().refuse
+    poll_until(lambda: requests.get(f"{admin}/faults", headers=auth(), timeout=5).json()["faults"] == [],
+               "the fault to expire", timeout=5)
+    assert agent.db() is None

@@ -1,0 +1,151 @@
+"""The chaos controller through its CLI, against a real local lab: faults, TTLs, audit, reset, rollback."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from conftest import start_lab, stop_lab
+from support import checkout, poll_until
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    started = start_lab(tmp_path_factory.mktemp("chaos-lab"))
+    yield started
+    stop_lab(started)
+
+
+@pytest.fixture(autouse=True)
+def clean(lab):
+    lab.cli("reset")
+    yield
+    lab.cli("reset")
+
+
+def agent_faults(lab) -> list[dict]:
+    """Straight from every agent's admin API, not through the controller."""
+    token = (lab.state_dir / "token").read_text().strip()
+    found = []
+    for name, port in lab.refresh()["lab"]["ports"].items():
+        if name.endswith(".admin"):
+            found += requests.get(f"http://127.0.0.1:{port}/faults", headers={"Authorization": f"Bearer {token}"},
+                                  timeout=5).json()["faults"]
+    return found
+
+
+def audit(lab) -> list[dict]:
+    lab.cli("audit")  # settles TTL expiries into the log
+    return [json.loads(line) for line in (lab.state_dir / "audit.jsonl").read_text().splitlines()]
+
+
+def test_add_list_remove_and_the_audit_trail(lab):
+    added = lab.cli("fault", "add", "latency", "ms=200", "--service", "service-b", "--peer", "service-c").stdout
+    fault_id = added.split()[1].rstrip(":")
+    assert fault_id in lab.cli("fault", "list").stdout
+    timed = checkout(lab.url("service-a"), customer_id=3, key="cli-latency")
+    assert timed.status_code == 201 and timed.elapsed.total_seconds() >= 0.2
+    assert lab.cli("fault", "rm", fault_id).returncode == 0
+    assert agent_faults(lab) == []
+    events = [(e["event"], e.get("reason")) for e in audit(lab) if e.get("fault_id") == fault_id]
+    assert events == [("fault.started", None), ("fault.reverted", "stop")]
+    started = next(e for e in audit(lab) if e.get("fault_id") == fault_id)
+    assert started["actor"] and started["service"] == "service-b" and started["expires_at"] > started["ts"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (("fault", "add", "gremlins", "--service", "service-a"), "kind='gremlins'"),
+    (("fault", "add", "latency", "ms=-5", "--service", "service-b", "--peer", "service-c"), "params.ms='-5'"),
+    (("fault", "add", "latency", "ms", "--service", "service-b", "--peer", "service-c"), "write it as name=value"),
+    (("fault", "add", "latency", "--service", "service-b", "--route", "/nope"), "route='/nope'"),
+    (("fault", "add", "db_outage", "--service", "service-a", "--ttl", "99999"), "ttl_s=99999"),
+    (("scenario", "start", "no-such-drill"), "unknown scenario 'no-such-drill'"),
+    (("scenario", "show", "nope"), "unknown scenario"),
+    (("deploy", "payment", "money_math=cash"), "money_math='cash'"),
+    (("changes", "--since", "yesterday"), "use a number and a unit"),
+])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(lab, args, message):
+    result = lab.cli(*args, check=False)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert agent_faults(lab) == []
+
+
+def test_a_fault_expires_on_its_own_and_the_audit_says_ttl(lab):
+    fault_id = lab.cli("fault", "add", "db_outage", "--service", "payment", "--ttl", "2").stdout.split()[1].rstrip(":")
+    assert requests.get(lab.url("payment") + "/health/ready", timeout=5).status_code == 503
+    poll_until(lambda: agent_faults(lab) == [], "the payment agent to drop the fault at its TTL", timeout=15)
+    assert requests.get(lab.url("payment") + "/health/ready", timeout=5).status_code == 200
+    reverted = [e for e in audit(lab) if e.get("fault_id") == fault_id and e["event"] == "fault.reverted"]
+    assert [e["reason"] for e in reverted] == ["ttl"]
+
+
+def test_killing_the_controller_mid_scenario_still_leaves_no_fault(lab):
+    command = [sys.executable, "-m", "chaoslab", "--state-dir", str(lab.state_dir), "scenario", "start",
+               "multi-component", "--ttl", "3", "--no-load"]
+    controller = subprocess.Popen(command, env={**os.environ, **lab.env}, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+    poll_until(lambda: agent_faults(lab), "the controller to apply a first fault")
+    controller.send_signal(signal.SIGKILL)
+    controller.wait(10)
+    poll_until(lambda: agent_faults(lab) == [], "every agent to drop its faults at their TTL", timeout=20)
+
+
+def test_reset_clears_every_fault_and_deploy_everywhere(lab):
+    lab.cli("scenario", "start", "silent-corruption", "--no-load")
+    lab.cli("fault", "add", "worker_stall", "--service", "worker")
+    lab.cli("deploy", "service-a", "orders_query=n_plus_one")
+    assert len(agent_faults(lab)) == 4
+    out = lab.cli("reset").stdout
+    assert "removed 4 fault(s)" in out
+    assert agent_faults(lab) == []
+    assert lab.cli("scenario", "status", check=False).returncode == 1
+    token = (lab.state_dir / "token").read_text().strip()
+    flags = requests.get(f"http://127.0.0.1:{lab.status['lab']['ports']['service-a.admin']}/flags",
+                         headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    assert flags["effective"] == flags["baseline"]
+
+
+def test_change_feed_shows_bad_deploys_and_fixes(lab):
+    lab.cli("scenario", "start", "fp-drift", "--no-load")
+    lab.cli("scenario", "fix")
+    feed = lab.cli("changes", "--since", "5m").stdout.splitlines()
+    assert "payment" in feed[-2] and "money_math=float" in feed[-2] and "deploy-bot" in feed[-2]
+    assert "payment" in feed[-1] and "money_math=decimal" in feed[-1]
+    status = lab.cli("scenario", "status").stdout
+    assert status.startswith("fp-drift: running") and "1/1 faults active" in status
+    hint = lab.cli("scenario", "hint").stdout
+    assert hint.startswith("hint 1/3:")
+    stopped = lab.cli("scenario", "stop").stdout
+    assert "root cause: bad_deploy on payment" in stopped
+
+
+def test_a_scenario_that_fails_part_way_reverts_what_it_applied(lab):
+    from chaoslab.chaos.controller import ControllerError
+    from chaoslab.chaos.journal import AuditLog, Journal
+    from chaoslab.chaos.scenarios import get
+    from chaoslab.chaos.targets import LocalTargets
+    from chaoslab.chaos.controller import Controller
+    from chaoslab.local.statedir import StateDir
+
+    state = StateDir.at(lab.state_dir)
+    controller = Controller(LocalTargets(state), AuditLog(state.audit), Journal(state.changes), "test", state.scenario)
+    drill = get("multi-component")
+    broken = drill.__class__(**{**drill.__dict__, "faults": drill.faults + (
+        {"kind": "latency", "service": "service-b", "route": "NoSuchMethod"},)})
+    with pytest.raises(ControllerError, match="not started, everything it applied was reverted.*NoSuchMethod"):
+        controller.start(broken, ttl_s=60)
+    assert agent_faults(lab) == []
+    assert not state.scenario.exists()
+
+
+def test_a_second_scenario_is_refused_while_one_runs(lab):
+    lab.cli("scenario", "start", "latency-500ms", "--no-load")
+    second = lab.cli("scenario", "start", "deadlock", "--no-load", check=False)
+    assert second.returncode == 1 and "latency-500ms is running" in second.stderr
+    assert len(agent_faults(lab)) == 1

@@ -1,0 +1,80 @@
+"""Every drill against a real lab under real Locust load: the symptom shows, then the lab recovers;
+every fix restores the SLO while the fault is still on.
+
+Each scenario brings its own traffic (``scenario start`` starts it); recovery
+is judged under the default shop traffic, started the same way a trainee would.
+"""
+from __future__ import annotations
+
+import pytest
+
+from chaoslab.chaos import checks, scenarios
+from chaoslab.loadtest import background
+from chaoslab.local.probe import LocalProbe
+from chaoslab.local.statedir import StateDir
+from conftest import start_lab, stop_lab
+from support import poll_until
+
+pytestmark = pytest.mark.disruptive
+SYMPTOM_DEADLINE_S = 60
+RECOVERY_DEADLINE_S = 90
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    started = start_lab(tmp_path_factory.mktemp("scenario-lab"))
+    yield started
+    started.cli("load", "stop", check=False)
+    stop_lab(started)
+
+
+@pytest.fixture(autouse=True)
+def clean(lab):
+    lab.cli("reset")
+    lab.cli("load", "stop")
+    yield
+    lab.cli("scenario", "stop", check=False)
+    lab.cli("load", "stop")
+    lab.cli("reset")
+
+
+def holding(lab, wanted: tuple[checks.Check, ...]):
+    """A poll_until check: every check holds over one window (returns the results, or None)."""
+    state = StateDir.at(lab.state_dir)
+    info = background.current(state)
+    results = checks.observe(list(wanted), LocalProbe(state), background.attach(info) if info else None)
+    return results if all(r.ok for r in results) else None
+
+
+def describe(lab, wanted) -> str:
+    return "; ".join(c.describe() for c in wanted)
+
+
+@pytest.mark.parametrize("scenario_id", scenarios.ids())
+def test_symptom_appears_under_load_and_the_lab_recovers_after_stop(lab, scenario_id):
+    drill = scenarios.get(scenario_id)
+    lab.cli("scenario", "start", scenario_id, "--ttl", "600")
+    poll_until(lambda: holding(lab, drill.symptom), f"{scenario_id}'s symptom ({describe(lab, drill.symptom)})",
+               timeout=SYMPTOM_DEADLINE_S, interval=0)
+    lab.cli("scenario", "stop")
+    lab.cli("load", "start", "-u", "10", "-r", "10", "--think-time", "0.5")
+    poll_until(lambda: holding(lab, drill.slo), f"{scenario_id}: the SLO after stop ({describe(lab, drill.slo)})",
+               timeout=RECOVERY_DEADLINE_S, interval=0)
+
+
+FIXES = [(s.id, f.id) for s in scenarios.catalogue() for f in s.fixes]
+
+
+@pytest.mark.parametrize("scenario_id,fix_id", FIXES, ids=[f"{s}-{f}" for s, f in FIXES])
+def test_a_fix_restores_the_slo_with_the_fault_still_on(lab, scenario_id, fix_id):
+    drill = scenarios.get(scenario_id)
+    lab.cli("scenario", "start", scenario_id, "--ttl", "600")
+    poll_until(lambda: holding(lab, drill.symptom), f"{scenario_id}'s symptom before the fix",
+               timeout=SYMPTOM_DEADLINE_S, interval=0)
+    lab.cli("scenario", "fix", fix_id)
+    poll_until(lambda: holding(lab, drill.slo), f"{scenario_id} with fix {fix_id}: {describe(lab, drill.slo)}",
+               timeout=RECOVERY_DEADLINE_S, interval=0)
+    still_on = lab.cli("scenario", "status").stdout
+    assert f"{len(drill.faults) + len(drill.red_herrings)}/" in still_on and " faults active" in still_on
+    active = still_on.split(", ")[2].split("/")
+    assert active[0] == active[1].split()[0], f"the scenario's faults must still be on: {still_on}"
