@@ -5,21 +5,27 @@ PYTHON    ?= python3
 VENV      ?= .venv
 STATE_DIR ?= .chaoslab
 SERVICE   ?= service-a
+SCENARIO  ?=
 PYTEST_ARGS ?=
 
 BIN       := $(VENV)/bin
 CHAOSLAB  := $(BIN)/chaoslab --state-dir $(STATE_DIR)
 STAMP     := $(VENV)/.installed
+SCENARIOS := $(sort $(basename $(notdir $(wildcard chaos/scenarios/*.yaml))))
 
 .DEFAULT_GOAL := help
-.PHONY: help lab up down status logs traces checkout test unit tools docs proto bench clean
+.PHONY: help lab up down status logs traces checkout scenarios reset load load-stop verify test unit tools docs \
+        proto bench clean
 
 help: ## List the targets
 	@echo "chaoslab: a chaos lab for incident-response training"
 	@echo
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 	@echo
-	@echo "Variables: VENV=$(VENV) STATE_DIR=$(STATE_DIR) SERVICE=$(SERVICE) PYTHON=$(PYTHON)"
+	@echo "Drills (each starts the lab if needed, then the scenario and its traffic):"
+	@for id in $(SCENARIOS); do printf "  make scenario-%s\n" $$id; done
+	@echo
+	@echo "Variables: VENV=$(VENV) STATE_DIR=$(STATE_DIR) SERVICE=$(SERVICE) SCENARIO=$(SCENARIO) PYTHON=$(PYTHON)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chaoslab needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -49,6 +55,29 @@ checkout: $(STAMP) ## Place one order through the running lab and print it
 	@url=$$($(CHAOSLAB) status --json | $(BIN)/python -c 'import json,sys; print(next(p["url"] for p in json.load(sys.stdin)["processes"] if p["name"] == "service-a"))') && \
 	curl -sS -X POST "$$url/checkout" -H 'Content-Type: application/json' -H "Idempotency-Key: make-$$(date +%s%N)" \
 	     -d '{"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": 2}, {"sku": "SKU-1005", "quantity": 1}]}' && echo
+
+scenarios: $(STAMP) ## List the drills, easiest first
+	$(CHAOSLAB) scenario list
+
+scenario-%: $(STAMP) ## Start drill % (e.g. make scenario-deadlock), bringing the lab up first if needed
+	@$(CHAOSLAB) status >/dev/null 2>&1 || $(CHAOSLAB) up
+	$(CHAOSLAB) scenario start $*
+
+reset: $(STAMP) ## Remove every fault and deploy everywhere, stop the running drill
+	-$(CHAOSLAB) scenario stop 2>/dev/null
+	$(CHAOSLAB) reset
+
+load: $(STAMP) ## Start Locust against the lab in the background (LOCUST_USERS, LOCUST_SHAPE, ...)
+	$(CHAOSLAB) load start
+
+load-stop: $(STAMP) ## Stop the background load (reports are kept under the state directory)
+	$(CHAOSLAB) load stop
+
+verify: $(STAMP) ## Stress the lab and check an SLO: make verify SCENARIO=deadlock (or the baseline)
+	$(CHAOSLAB) verify $(SCENARIO)
+
+verify-%: $(STAMP) ## Verify scenario %'s SLO under load (e.g. make verify-deadlock)
+	$(CHAOSLAB) verify $*
 
 test: $(STAMP) tools ## Install everything and run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)

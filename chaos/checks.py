@@ -42,8 +42,12 @@ MEASURES: dict[str, Measure] = {
                                    ("service", "route")),
     "ready": Measure("lab", "1 when the service's /health/ready answers 200, else 0.", ("service",)),
     "restarts": Measure("lab", "Restarts of the service during the window.", ("service",)),
-    "ledger_drift": Measure("data", "Money requested minus money captured for charges made during the window."),
+    "ledger_drift": Measure("data", "Money captured that differs from the money requested (absolute, summed) for "
+                                    "charges made during the window."),
     "stuck_orders": Measure("data", "Paid orders not fulfilled 30 s after payment."),
+    "unfulfilled_orders": Measure("data", "Orders placed during the window that are paid but not fulfilled."),
+    "mischarged_orders": Measure("data", "Orders placed during the window and paid whose ledger entry is missing or "
+                                         "differs from the order total (a lost or a double charge)."),
 }
 
 
@@ -155,29 +159,45 @@ def _load_value(check: Check, stats: dict, window_s: float) -> tuple[float | Non
     return (float(value) if value is not None else None), f"over {requests} requests"
 
 
+class Window:
+    """The measurement window of a set of checks: opened before, closed after whatever happens in it
+    (a few seconds of waiting, or a whole load run)."""
+
+    def __init__(self, checks: list[Check], probe: Probe):
+        self.checks = checks
+        self.probe = probe
+        self.services = {c.service for c in checks if MEASURES[c.measure].source == "metrics"}
+        self.needs_load = any(MEASURES[c.measure].source == "load" for c in checks)
+        self.before = {s: probe.scrape(s) for s in self.services}
+        self.restarts_before = {c.service: probe.restarts(c.service) for c in checks if c.measure == "restarts"}
+        self.started_wall = time.time()
+        self.started = time.monotonic()
+
+    def close(self, stats: dict | None) -> list[Result]:
+        """Compare every check; ``stats`` is the load run's Locust stats for the window (None: no load)."""
+        if self.needs_load and stats is None:
+            raise CheckError("these checks need load running (chaoslab load start, or verify)")
+        elapsed = time.monotonic() - self.started
+        after = {s: self.probe.scrape(s) for s in self.services}
+        results = []
+        for check in self.checks:
+            value, note = _value(check, self.probe, self.before, after, stats or {}, self.restarts_before,
+                                 self.started_wall, elapsed)
+            results.append(Result(check, value, check.holds(value), note))
+        return results
+
+
 def observe(checks: list[Check], probe: Probe, load: LoadStats | None = None,
             window_s: float | None = None) -> list[Result]:
     """Measure every check over one window (the longest any check asks for) and compare."""
-    window = window_s or max((c.window_s for c in checks), default=DEFAULT_WINDOW_S)
-    services = {c.service for c in checks if MEASURES[c.measure].source == "metrics"}
-    needs_load = any(MEASURES[c.measure].source == "load" for c in checks)
-    if needs_load and load is None:
-        raise CheckError("these checks need load running (chaoslab load start, or verify)")
-    before = {s: probe.scrape(s) for s in services}
-    restarts_before = {c.service: probe.restarts(c.service) for c in checks if c.measure == "restarts"}
-    started_wall = time.time()
-    if needs_load:
+    window_length = window_s or max((c.window_s for c in checks), default=DEFAULT_WINDOW_S)
+    window = Window(checks, probe)
+    if window.needs_load:
+        if load is None:
+            raise CheckError("these checks need load running (chaoslab load start, or verify)")
         load.reset()
-    started = time.monotonic()
-    time.sleep(window)  # the measurement window itself, not a wait for anything
-    elapsed = time.monotonic() - started
-    after = {s: probe.scrape(s) for s in services}
-    stats = load.stats() if needs_load else {}
-    results = []
-    for check in checks:
-        value, note = _value(check, probe, before, after, stats, restarts_before, started_wall, elapsed)
-        results.append(Result(check, value, check.holds(value), note))
-    return results
+    time.sleep(window_length)  # the measurement window itself, not a wait for anything
+    return window.close(load.stats() if window.needs_load else None)
 
 
 def _value(check: Check, probe: Probe, before: dict, after: dict, stats: dict, restarts_before: dict,
@@ -207,7 +227,7 @@ def _value(check: Check, probe: Probe, before: dict, after: dict, stats: dict, r
     if check.measure == "restarts":
         return float(probe.restarts(check.service) - restarts_before[check.service]), ""
     if check.measure == "ledger_drift":
-        rows = probe.query("SELECT coalesce(sum(requested_amount - amount), 0), count(*) FROM ledger.entries "
+        rows = probe.query("SELECT coalesce(sum(abs(requested_amount - amount)), 0), count(*) FROM ledger.entries "
                            "WHERE created_at >= to_timestamp(%s)", (started_wall,))
         drift, count = rows[0]
         return float(drift), f"over {count} charges"
@@ -215,4 +235,15 @@ def _value(check: Check, probe: Probe, before: dict, after: dict, stats: dict, r
         rows = probe.query("SELECT count(*) FROM shop.orders WHERE status = 'paid' "
                            "AND updated_at < now() - interval '30 seconds'")
         return float(rows[0][0]), ""
+    if check.measure == "unfulfilled_orders":
+        rows = probe.query("SELECT count(*) FROM shop.orders WHERE status = 'paid' AND created_at >= to_timestamp(%s)",
+                           (started_wall,))
+        return float(rows[0][0]), ""
+    if check.measure == "mischarged_orders":
+        rows = probe.query("""SELECT count(*), coalesce(string_agg(o.id::text, ',' ORDER BY o.id), '')
+                              FROM shop.orders o LEFT JOIN ledger.entries e ON e.order_id = o.id
+                              WHERE o.status IN ('paid', 'fulfilled') AND o.created_at >= to_timestamp(%s)
+                                AND (e.order_id IS NULL OR e.amount IS DISTINCT FROM o.total)""", (started_wall,))
+        count, ids = rows[0]
+        return float(count), f"orders {ids[:60]}" if count else ""
     raise CheckError(f"unknown measure {check.measure}")

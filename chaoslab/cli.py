@@ -650,6 +650,91 @@ def load_stop(ctx: click.Context) -> None:
     click.echo(f"load stopped after {_remaining(time.time() - info['started_at'])}; reports in {info['report_dir']}")
 
 
+@cli.command()
+@click.argument("scenario_id", required=False)
+@click.option("--duration", type=float, default=30.0, show_default=True, help="Seconds of load.")
+@click.option("-u", "--users", type=int, default=None, help="Users (default: the scenario's traffic, or 10).")
+@click.option("--think-time", type=float, default=None, help="Max seconds between a user's actions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.pass_context
+def verify(ctx: click.Context, scenario_id: str | None, duration: float, users: int | None,
+           think_time: float | None, as_json: bool) -> None:
+    """Run load for a while and judge it against an SLO: the scenario's, or the lab's baseline.
+
+    Exit 0 when the SLO holds, 1 when it does not, 2 for bad input or a lab that does not answer.
+    """
+    import sys as _sys
+
+    from chaoslab.chaos.scenarios import DEFAULT_LOAD, ScenarioError, get
+    from chaoslab.loadtest import background
+    from chaoslab.loadtest.runner import LoadError, LoadPlan
+    from chaoslab.loadtest.verify import BASELINE_SLO, verify as run_verify
+    from chaoslab.local.client import LabError
+    from chaoslab.local.probe import LocalProbe
+
+    if duration <= 0:
+        _fail(f"--duration must be more than 0 seconds, got {duration:g}", 2)
+    if users is not None and users < 1:
+        _fail(f"--users must be at least 1, got {users}", 2)
+    try:
+        drill = get(scenario_id) if scenario_id else None
+    except ScenarioError as exc:
+        _fail(str(exc), 2)
+    state = _state(ctx)
+    try:
+        probe = LocalProbe(state)
+    except LabError as exc:
+        _fail(str(exc), 2)
+    if background.current(state) is not None:
+        click.echo("warning: background load is running; its traffic adds to this run's", err=True)
+    profile = drill.load if drill else DEFAULT_LOAD
+    report_dir = background.reports_dir(state, f"verify-{scenario_id or 'baseline'}")
+    plan = LoadPlan(host=next(p["url"] for p in probe.status["processes"] if p["name"] == "service-a"),
+                    users=users or profile["users"], spawn_rate=max(profile["spawn_rate"], users or 0),
+                    think_time_s=profile["think_time_s"] if think_time is None else think_time,
+                    journey=profile["journey"], shape=profile["shape"], run_time_s=duration, report_dir=report_dir)
+    tty = _sys.stdout.isatty() and not as_json
+    last = [0.0]
+
+    def progress(elapsed: float, stats: dict) -> None:
+        if as_json or (not tty and elapsed - last[0] < 5):
+            return
+        last[0] = elapsed
+        p95 = stats.get("current_response_time_percentiles", {}).get("response_time_percentile_0.95")
+        line = (f"  {min(elapsed, duration):5.0f}/{duration:.0f}s  {stats.get('user_count', 0):>3} users  "
+                f"{stats.get('current_rps', 0):6.1f} req/s  failures {stats.get('fail_ratio', 0):6.1%}  P95 {p95} ms")
+        click.echo("\r" + line if tty else line, nl=not tty)
+
+    if not as_json:
+        click.echo(f"verify {scenario_id or 'baseline'}: {plan.users} {plan.journey} users for {duration:g}s "
+                   f"against {plan.host}")
+    try:
+        verdict = run_verify(probe, plan, drill.slo if drill else BASELINE_SLO, scenario_id, state.log("verify-locust"),
+                             progress)
+    except LoadError as exc:
+        _fail(str(exc), 2)
+    if as_json:
+        click.echo(json.dumps(verdict.to_json(), indent=2))
+        _sys.exit(0 if verdict.ok else 1)
+    f = verdict.figures
+    click.echo(("\n" if tty else "") + f"\n  throughput  {f['throughput_rps']} req/s ({f['requests']} requests), "
+               f"error rate {f['error_rate']:.2%}" if f["error_rate"] is not None else "\n  no requests completed")
+    for label, key in (("all", "all"), ("checkout", "checkout")):
+        lat = f[key]
+        click.echo(f"  {label:<10}  P50 {lat['p50_ms']} ms  P95 {lat['p95_ms']} ms  P99 {lat['p99_ms']} ms")
+    click.echo(f"\n  {'CHECK':<58} {'VALUE':>12}  VERDICT")
+    for r in verdict.results:
+        value = "n/a" if r.value is None else f"{r.value:.4g}"
+        note = f"  ({r.note})" if r.note and not r.ok else ""
+        click.echo(f"  {r.check.describe():<58} {value:>12}  {'PASS' if r.ok else 'FAIL'}{note}")
+    breached = [r.check.describe() for r in verdict.results if not r.ok]
+    click.echo(f"\nreports: {verdict.report_dir}")
+    if breached:
+        click.echo(f"SLO BREACHED: {'; '.join(breached)}")
+        _sys.exit(1)
+    click.echo("SLO holds")
+
+
 # ---- components and configuration -----------------------------------------------------------
 
 @cli.command()

@@ -1,0 +1,119 @@
+"""``chaoslab verify`` and ``chaoslab load`` against a real lab with real Locust."""
+from __future__ import annotations
+
+import json
+
+import psutil
+import psycopg
+import pytest
+
+from conftest import start_lab, stop_lab
+from support import alive
+
+pytestmark = pytest.mark.disruptive
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    started = start_lab(tmp_path_factory.mktemp("verify-lab"))
+    yield started
+    stop_lab(started)
+
+
+@pytest.fixture(autouse=True)
+def clean(lab):
+    lab.cli("reset")
+    yield
+    lab.cli("reset")
+
+
+def verify(lab, *args):
+    result = lab.cli("verify", "--duration", "6", *args, check=False, timeout=180)
+    return result
+
+
+def test_a_healthy_lab_passes_the_baseline(lab):
+    result = verify(lab, "--json")
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout
+    assert verdict["ok"] and verdict["figures"]["requests"] > 0 and verdict["figures"]["checkout"]["count"] > 0
+    assert {c["measure"] for c in verdict["checks"]} >= {"p95_ms", "error_rate", "ledger_drift", "unfulfilled_orders",
+                                                         "mischarged_orders"}
+    assert (lab.state_dir / "reports").exists()
+    report = next(p for p in (lab.state_dir / "reports").iterdir() if p.name.endswith("verify-baseline"))
+    assert (report / "locust_stats.csv").exists() and (report / "report.html").exists()
+
+
+def test_a_500ms_latency_fault_fails_naming_the_breached_figure(lab):
+    lab.cli("fault", "add", "latency", "ms=500", "--service", "service-b", "--peer", "service-c")
+    result = verify(lab)
+    assert result.returncode == 1
+    assert "SLO BREACHED: p95_ms POST /checkout <= 400" in result.stdout
+    assert "FAIL" in next(line for line in result.stdout.splitlines() if "p95_ms POST /checkout" in line)
+
+
+@pytest.mark.parametrize("case", ["lost", "double-charged"])
+def test_reconciliation_catches_a_broken_order(lab, case):
+    with psycopg.connect(lab.database_url) as conn:
+        order = conn.execute("""INSERT INTO shop.orders (customer_id, idempotency_key, request_hash, status, total,
+                                                         subtotal, created_at)
+                                VALUES (7, %s, 'x', %s, 10.00, 10.00, now() + interval '3 seconds') RETURNING id""",
+                             (f"broken-{case}", "paid" if case == "lost" else "fulfilled")).fetchone()[0]
+        if case == "double-charged":
+            conn.execute("""INSERT INTO ledger.entries (order_id, gateway_charge_id, amount, requested_amount,
+                                                        currency, money_math, created_at)
+                            VALUES (%s, 'ch_twice', 20.00, 10.00, 'USD', 'decimal', now() + interval '3 seconds')""",
+                         (order,))
+    try:
+        result = verify(lab, "--json")
+    finally:
+        with psycopg.connect(lab.database_url) as conn:
+            conn.execute("DELETE FROM ledger.entries WHERE order_id = %s", (order,))
+            conn.execute("DELETE FROM shop.orders WHERE id = %s", (order,))
+    verdict = json.loads(result.stdout)
+    failed = {c["measure"]: c for c in verdict["checks"] if not c["ok"]}
+    assert result.returncode == 1
+    assert "mischarged_orders" in failed and str(order) in failed["mischarged_orders"]["note"]
+    if case == "lost":
+        assert failed["unfulfilled_orders"]["value"] == 1
+    else:
+        assert failed["ledger_drift"]["value"] == 10.0
+
+
+@pytest.mark.parametrize("args,message", [
+    (("no-such-drill",), "unknown scenario 'no-such-drill'"),
+    (("--duration", "0"), "--duration must be more than 0 seconds"),
+    (("--duration", "-5"), "--duration must be more than 0 seconds"),
+])
+def test_bad_input_exits_2_with_one_line(lab, args, message):
+    result = lab.cli("verify", *args, check=False)
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_lab_exits_2(tmp_path):
+    from support import Lab
+
+    result = Lab(tmp_path / "nothing-here").cli("verify", check=False)
+    assert result.returncode == 2 and "no lab is running" in result.stderr
+
+
+def test_load_stop_leaves_no_locust_behind(lab):
+    lab.cli("load", "start", "-u", "3")
+    info = json.loads((lab.state_dir / "load.json").read_text())
+    status = lab.cli("load", "status").stdout
+    assert status.startswith("load running") and ("POST /checkout" in status or "GET /products" in status)
+    group = [p.pid for p in psutil.process_iter() if _pgid(p.pid) == info["pid"]]
+    assert info["pid"] in group
+    lab.cli("load", "stop")
+    assert [pid for pid in group if alive(pid)] == []
+    assert lab.cli("load", "status", check=False).returncode == 1
+
+
+def _pgid(pid: int) -> int | None:
+    import os
+
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
