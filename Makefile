@@ -97,6 +97,7 @@ proto: $(STAMP) ## Regenerate the gRPC stubs from services/rpc/ring.proto
 bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against a baseline
 	$(BIN)/python -m bench.hop_overhead
 	$(BIN)/python -m bench.lab_footprint
+	$(BIN)/python -m bench.chaos
 
 clean: ## Stop the lab and delete the virtual environment, state and caches
 	-@[ -x $(BIN)/chaoslab ] && $(CHAOSLAB) down --purge

@@ -4,7 +4,8 @@ Both servers run as their own processes on waitress with the same thread
 count; the instrumented one is the services' real app factory (RED metrics,
 JSON access log, OpenTelemetry spans exported over OTLP to a live receiver).
 The client sends the same requests to both, alternating rounds, and prints
-the median cost per request and the ratio. Target from the foundation issue: ≤ 1.3×.
+the median cost per request and the ratio. The instrumented hop carries an idle fault agent, as every service
+does. Target from the foundation issue: ≤ 1.3×.
 
     python -m bench.hop_overhead [--requests 3000] [--rounds 5]
 """
@@ -39,9 +40,11 @@ def serve(kind: str, port: int, otlp_port: int) -> None:
         from chaoslab.telemetry.tracing import configure_tracing
 
         os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{otlp_port}"
+        from chaoslab.chaos.agent import FaultAgent
+
         configure_logging("bench-hop", "bench")
         configure_tracing("bench-hop", "bench")
-        app = create_app("bench-hop", Health())
+        app = create_app("bench-hop", Health(), agent=FaultAgent("bench-hop"))  # an idle fault agent
     else:  # the OTLP receiver the instrumented hop exports to, like the lab daemon
         from chaoslab.local.tracestore import TraceStore, decode
 
@@ -117,7 +120,7 @@ def main() -> int:
         print(f"hop_overhead: {args.rounds} rounds x {args.requests} sequential keep-alive requests per server")
         print(f"  bare Flask on waitress          {bare * 1e6:8.1f} us/request")
         print(f"  instrumented service hop        {instrumented * 1e6:8.1f} us/request "
-              "(RED metrics, JSON access log, OTLP spans)")
+              "(RED metrics, JSON access log, OTLP spans, idle fault agent)")
         print(f"  ratio instrumented / bare       {instrumented / bare:8.2f}x   (target <= 1.30x)")
         return 0
     finally:

@@ -41,7 +41,41 @@ def settings_tables() -> str:
     return "\n".join(out) + "\n"
 
 
-SECTIONS = {"components": components_table, "settings": settings_tables}
+def faults_table() -> str:
+    from chaoslab.chaos.faults import DEFAULT_TTL_S, KINDS, MAX_TTL_S
+
+    rows = ["| Kind | What it does | Target | Parameters (default, range) |", "|---|---|---|---|"]
+    targets = {"service": "`--service`", "peer": "`--service` `--peer`", "route_or_peer": "`--service` `--route` or `--peer`"}
+    for kind in KINDS.values():
+        params = "<br>".join(f"`{p.name}={p.default:g}` ({p.allowed()})" if isinstance(p.default, float)
+                             else f"`{p.name}={p.default}` ({p.allowed()})" for p in kind.params) or "none"
+        services = "any service" if len(kind.services) == 6 else ", ".join(kind.services)
+        rows.append(f"| `{kind.name}` | {kind.summary} | {targets[kind.target]} on {services} | {params} |")
+    rows.append("")
+    rows.append(f"Every fault has a TTL: `--ttl` seconds, default {DEFAULT_TTL_S:g}, at most {MAX_TTL_S:g}.")
+    return "\n".join(rows) + "\n"
+
+
+def scenarios_table() -> str:
+    from chaoslab.chaos.scenarios import catalogue
+
+    rows = ["| Drill | Level | Trainees see | Fixes |", "|---|---|---|---|"]
+    for s in catalogue():
+        fixes = ", ".join(f"`{f.id}`" for f in s.fixes) or "diagnosis only"
+        rows.append(f"| `{s.id}` | {s.difficulty} | {s.title} | {fixes} |")
+    return "\n".join(rows) + "\n"
+
+
+def baseline_slo() -> str:
+    from chaoslab.loadtest.verify import BASELINE_SLO, RECONCILIATION
+
+    lines = [f"- `{c.describe()}`" for c in BASELINE_SLO]
+    lines += [f"- `{c.describe()}` (every run)" for c in RECONCILIATION]
+    return "\n".join(lines) + "\n"
+
+
+SECTIONS = {"components": components_table, "settings": settings_tables, "faults": faults_table,
+            "scenarios": scenarios_table, "baseline-slo": baseline_slo}
 
 
 def render(text: str) -> str:

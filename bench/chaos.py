@@ -1,0 +1,128 @@
+"""Chaos benchmarks: injection accuracy, time to inject and revert, deadlock collapse and recovery.
+
+One lab, measured in one run:
+
+1. Accuracy: GET /products on service-a, first bare, then with a 500 ms inbound
+   latency fault; the added median and P95 against the target of 500 ± 2 ms.
+2. Inject/revert: wall time of the CLI applying a three-service scenario and
+   reverting it, against the CLI's own start-up (``chaoslab --version``)
+   measured the same way; target ≤ 0.5 s each.
+3. Deadlock: seconds from ``scenario start deadlock`` to throughput collapse
+   (successful checkouts per second under 10% of the baseline), and from
+   ``scenario stop`` to recovery (back over 50%); target ≤ 10 s each.
+
+    python -m bench.chaos
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from chaoslab.loadtest.runner import LoadPlan, LocustRun
+
+
+def cli(state: Path, *args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(state), *args], check=True,
+                   capture_output=True, env={**os.environ, "CHAOSLAB_PORTS": "random"})
+    return time.perf_counter() - started
+
+
+def latencies(url: str, count: int) -> list[float]:
+    session = requests.Session()
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        session.get(url).raise_for_status()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+def accuracy(state: Path, front: str) -> None:
+    bare = latencies(f"{front}/products", 200)
+    cli(state, "fault", "add", "latency", "ms=500", "--service", "service-a", "--route", "/products", "--ttl", "120")
+    faulted = latencies(f"{front}/products", 40)
+    cli(state, "reset")
+    added_median = statistics.median(faulted) - statistics.median(bare)
+    added_p95 = p95(faulted) - p95(bare)
+    print(f"injection accuracy (500 ms asked, GET /products at the caller, {len(faulted)} requests):")
+    print(f"  added median {added_median:7.2f} ms  (error {added_median - 500:+.2f} ms; target within ±2 ms)")
+    print(f"  added P95    {added_p95:7.2f} ms  (error {added_p95 - 500:+.2f} ms)")
+
+
+def inject_revert(state: Path) -> None:
+    baseline = statistics.median(cli(state, "--version") for _ in range(5))
+    injects, reverts = [], []
+    for _ in range(5):
+        injects.append(cli(state, "scenario", "start", "multi-component", "--no-load", "--ttl", "120"))
+        reverts.append(cli(state, "scenario", "stop"))
+    inject, revert = statistics.median(injects), statistics.median(reverts)
+    print("inject and revert (CLI call to return, 4 faults on 3 services, median of 5):")
+    print(f"  chaoslab --version (CLI start-up baseline)  {baseline:6.3f} s")
+    print(f"  scenario start                              {inject:6.3f} s  ({inject / baseline:.1f}x baseline; "
+          f"{inject - baseline:.3f} s beyond start-up; target <= 0.5 s)")
+    print(f"  scenario stop                               {revert:6.3f} s  ({revert / baseline:.1f}x baseline; "
+          f"{revert - baseline:.3f} s beyond start-up)")
+
+
+def ok_rate(run: LocustRun, sample_s: float = 1.0) -> float:
+    """Successful checkouts per second over the next ``sample_s`` (Locust's own rate lags by ~10 s)."""
+    run.reset()
+    time.sleep(sample_s)  # the sample interval itself
+    entry = next((e for e in run.stats()["stats"] if e["name"] == "POST /checkout"), None)
+    return 0.0 if entry is None else (entry["num_requests"] - entry["num_failures"]) / sample_s
+
+
+def deadlock(state: Path, front: str) -> None:
+    run = LocustRun(LoadPlan(host=front, users=24, spawn_rate=24, think_time_s=0.1, journey="rush")).start()
+    try:
+        baseline = statistics.median(ok_rate(run, 2.0) for _ in range(3))
+        started = time.monotonic()
+        cli(state, "scenario", "start", "deadlock", "--no-load", "--ttl", "300")
+        while ok_rate(run) > baseline * 0.1 and time.monotonic() - started < 60:
+            pass
+        collapse = time.monotonic() - started
+        ok_rate(run, 5.0)  # five seconds of collapse
+        stopped = time.monotonic()
+        cli(state, "scenario", "stop")
+        while ok_rate(run) < baseline * 0.5 and time.monotonic() - stopped < 60:
+            pass
+        recovery = time.monotonic() - stopped
+    finally:
+        run.stop()
+    print(f"deadlock under 24 rush users (baseline {baseline:.1f} successful checkouts/s, sampled every second):")
+    print(f"  start to collapse (< 10% of baseline)  {collapse:5.1f} s  (target <= 10 s)")
+    print(f"  stop to recovery (> 50% of baseline)   {recovery:5.1f} s  (target <= 10 s)")
+
+
+def main() -> int:
+    state = Path(tempfile.mkdtemp(prefix="chaos-bench-")) / "lab"
+    try:
+        cli(state, "up")
+        status = json.loads(subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(state), "status",
+                                            "--json"], capture_output=True, text=True).stdout)
+        front = next(p["url"] for p in status["processes"] if p["name"] == "service-a")
+        accuracy(state, front)
+        inject_revert(state)
+        deadlock(state, front)
+        return 0
+    finally:
+        subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(state), "down"], capture_output=True)
+        shutil.rmtree(state.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
