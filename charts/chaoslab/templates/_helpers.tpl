@@ -1,0 +1,73 @@
+{{/* Chart name and version for the helm.sh/chart label. */}}
+{{- define "chaoslab.chart" -}}
+{{ .Chart.Name }}-{{ .Chart.Version | replace "+" "_" }}
+{{- end }}
+
+{{/* Labels on every object. Selector labels stay a subset that never changes across upgrades. */}}
+{{- define "chaoslab.labels" -}}
+helm.sh/chart: {{ include "chaoslab.chart" .root }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: chaoslab
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+chaoslab.io/team: {{ .root.Values.team | quote }}
+{{ include "chaoslab.selectorLabels" . }}
+{{- end }}
+
+{{- define "chaoslab.selectorLabels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end }}
+
+{{/* The one chaoslab image, tagged with the chart's appVersion unless told otherwise; never latest. */}}
+{{- define "chaoslab.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- if eq $tag "latest" }}{{ fail "image.tag must be a version, not latest" }}{{ end -}}
+{{ .Values.image.repository }}:{{ $tag }}
+{{- end }}
+
+{{/* Where spans go: an explicit endpoint, this release's collector, or nowhere. */}}
+{{- define "chaoslab.otlpEndpoint" -}}
+{{- if .Values.otlpEndpoint -}}
+{{ .Values.otlpEndpoint }}
+{{- else if .Values.observability.enabled -}}
+http://otel-collector:4318
+{{- end -}}
+{{- end }}
+
+{{- define "chaoslab.agentSecret" -}}
+{{- default "chaoslab-agent" .Values.agent.existingSecret -}}
+{{- end }}
+
+{{/* Environment every service shares: datastores, team, telemetry, the agent's token. */}}
+{{- define "chaoslab.commonEnv" -}}
+- name: POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: postgres, key: password}
+- name: CHAOSLAB_DATABASE_URL
+  value: "postgresql://chaoslab:$(POSTGRES_PASSWORD)@postgres:5432/chaoslab"
+- name: CHAOSLAB_REDIS_URL
+  value: "redis://redis:6379/0"
+- name: CHAOSLAB_TEAM
+  value: {{ .Values.team | quote }}
+- name: CHAOSLAB_AGENT_TOKEN
+  valueFrom:
+    secretKeyRef: {name: {{ include "chaoslab.agentSecret" . }}, key: token}
+{{- $otlp := include "chaoslab.otlpEndpoint" . }}
+{{- if $otlp }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $otlp | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: http/protobuf
+{{- else }}
+- name: OTEL_TRACES_EXPORTER
+  value: none
+{{- end }}
+- name: K8S_NAMESPACE
+  valueFrom:
+    fieldRef: {fieldPath: metadata.namespace}
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef: {fieldPath: metadata.name}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: "k8s.namespace.name=$(K8S_NAMESPACE),k8s.pod.name=$(K8S_POD_NAME),chaoslab.team={{ .Values.team }}"
+{{- end }}
