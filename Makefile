@@ -85,8 +85,10 @@ test: $(STAMP) tools ## Install everything and run the whole test suite
 unit: $(STAMP) ## Only the fast unit tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-tools: ## Install the CLI tools tests use (promtool) into .tools/bin
+tools: ## Install the tools the tests use: promtool, helm, kube-apiserver and etcd (~/.cache/chaoslab/tools)
 	@tools/install-promtool
+	@tools/install-helm
+	@tools/install-apiserver
 
 docs: $(STAMP) ## Regenerate the README's component and environment-variable tables
 	$(BIN)/python -m chaoslab.docs
@@ -101,4 +103,4 @@ bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against 
 
 clean: ## Stop the lab and delete the virtual environment, state and caches
 	-@[ -x $(BIN)/chaoslab ] && $(CHAOSLAB) down --purge
-	rm -rf $(VENV) .tools .pytest_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -7,8 +7,10 @@
     GET    /flags              runtime settings: baseline, changes, effective values, version
     POST   /deploys            {"changes": {...}, "note": "..."}: ship a configuration change (a fix)
 
-Every call needs ``Authorization: Bearer <token>``: none is a 401, a wrong
-one a 403, and neither changes anything. State never changes on GET.
+Every call needs the bearer token, as ``Authorization: Bearer <token>`` or, when
+the call comes through the Kubernetes API server's pod proxy (which keeps the
+Authorization header for itself), as ``X-Chaoslab-Token: <token>``. None is a
+401, a wrong one a 403, and neither changes anything. State never changes on GET.
 """
 from __future__ import annotations
 
@@ -33,10 +35,12 @@ def create_admin_app(agent: FaultAgent, token: str) -> Flask:
     @app.before_request
     def authenticate():
         header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
+        supplied = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
+            request.headers.get("X-Chaoslab-Token", "").strip()
+        if not supplied:
             return jsonify(error="unauthorised", message="missing bearer token (Authorization: Bearer <token>)"), \
                 401, {"WWW-Authenticate": "Bearer"}
-        if not hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), expected):
+        if not hmac.compare_digest(supplied.encode(), expected):
             return jsonify(error="forbidden", message="wrong token"), 403
 
     @app.errorhandler(HTTPException)

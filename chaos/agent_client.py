@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
-from chaoslab.chaos.targets import Target
+from chaoslab.chaos.targets import Target, Targets
 
 
 class AgentError(RuntimeError):
@@ -19,29 +17,27 @@ class AgentError(RuntimeError):
 
 
 class AgentClient:
-    def __init__(self, token: str, actor: str, timeout_s: float = 5.0):
-        self.token = token
+    """Speaks to agents through their targets' transport (direct HTTP locally, the API server's pod
+    proxy on Kubernetes), with the token and the actor on every call."""
+
+    def __init__(self, targets: Targets, actor: str):
+        self.targets = targets
         self.actor = actor
-        self.timeout_s = timeout_s
 
     def call(self, target: Target, method: str, path: str, body: dict | None = None) -> dict:
-        request = urllib.request.Request(target.admin_url + path, method=method,
-                                         data=json.dumps(body).encode() if body is not None else None)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Content-Type", "application/json")
-        request.add_header("X-Chaoslab-Actor", self.actor)
+        headers = {"Authorization": f"Bearer {self.targets.token}", "X-Chaoslab-Token": self.targets.token,
+                   "Content-Type": "application/json", "X-Chaoslab-Actor": self.actor}
+        status, raw = self.targets.call(target, method, path, json.dumps(body).encode() if body is not None else None,
+                                        headers)
+        if status == 0:
+            raise AgentError(target, 0, f"agent unreachable at {target.admin_url} ({raw.decode(errors='replace')})")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            try:
-                message = json.loads(exc.read()).get("message", exc.reason)
-            except ValueError:
-                message = str(exc.reason)
-            raise AgentError(target, exc.code, message) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise AgentError(target, 0, f"agent unreachable at {target.admin_url} ({reason})") from None
+            document = json.loads(raw or b"{}")
+        except ValueError:
+            document = {"message": raw.decode(errors="replace")[:200]}
+        if not 200 <= status < 300:
+            raise AgentError(target, status, document.get("message", f"HTTP {status}"))
+        return document
 
     def add(self, target: Target, fault: dict) -> dict:
         return self.call(target, "POST", "/faults", fault)

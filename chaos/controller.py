@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaoslab.chaos.agent_client import AgentClient, AgentError
-from chaoslab.chaos.faults import MAX_TTL_S, Fault, FaultSpecError, validate
+from chaoslab.chaos.faults import KINDS, MAX_TTL_S, Fault, FaultSpecError, validate
 from chaoslab.chaos.journal import AuditLog, Journal
 from chaoslab.chaos.scenarios import Fix, Scenario
 from chaoslab.chaos.targets import Target, Targets
@@ -47,7 +47,7 @@ class Controller:
         self.changes = changes
         self.actor = actor
         self.scenario_file = scenario_file
-        self.client = AgentClient(targets.token, actor)
+        self.client = AgentClient(targets, actor)
 
     # ---- single faults --------------------------------------------------------------------
     def add(self, spec: dict, *, scenario: str | None = None, red_herring: bool = False) -> Applied:
@@ -56,6 +56,8 @@ class Controller:
         Raises FaultSpecError for a bad spec, ControllerError when an instance refused or is missing.
         """
         fault = validate({**spec, "scenario": scenario, "red_herring": red_herring}, actor=self.actor)
+        if KINDS[fault.kind].kubernetes_only:
+            return self._add_cluster_fault(fault, scenario, red_herring)
         instances = self.targets.instances(fault.service)
         if not instances:
             raise ControllerError(f"no running instance of {fault.service} to apply {fault.kind} to")
@@ -85,10 +87,28 @@ class Controller:
                                 note=f"config change ({fault.params.get('change', fault.kind)})")
         return applied
 
+    def _add_cluster_fault(self, fault: Fault, scenario: str | None, red_herring: bool) -> Applied:
+        from chaoslab.chaos.kubernetes.client import KubernetesError
+
+        if not hasattr(self.targets, "apply_cluster_fault"):
+            raise FaultSpecError(f"{fault.kind} is done by the Kubernetes API: use --target kubernetes")
+        try:
+            touched = self.targets.apply_cluster_fault(fault)
+        except KubernetesError as exc:
+            raise ControllerError(str(exc)) from None
+        applied = Applied(fault, [Outcome(Target(fault.service, name, ""), True) for name in touched])
+        self.audit.append("fault.started", fault_id=fault.id, kind=fault.kind, service=fault.service,
+                          where=fault.where, params=fault.params, ttl_s=fault.ttl_s, expires_at=fault.expires_at,
+                          actor=self.actor, scenario=scenario, red_herring=red_herring, instances=touched)
+        return applied
+
     def remove(self, fault_id: str, reason: str = "stop") -> list[Target]:
         """Remove a fault wherever it is active; returns where it was found."""
         open_faults = self.audit.open_faults()
         removed = [t for t in self.targets.everything() if self._remove_on(t, fault_id, reason)]
+        if hasattr(self.targets, "revert_cluster_fault"):
+            removed += [Target(open_faults.get(fault_id, {}).get("service", ""), name, "")
+                        for name in self.targets.revert_cluster_fault(fault_id)]
         if removed or fault_id in open_faults:
             started = open_faults.get(fault_id, {})
             self.audit.append("fault.reverted", fault_id=fault_id, reason=reason, actor=self.actor,
@@ -126,6 +146,8 @@ class Controller:
             except AgentError as exc:
                 unreachable.append(str(exc))
                 self.targets.forget(target, None)
+        if hasattr(self.targets, "revert_all_cluster_faults"):
+            removed += len(self.targets.revert_all_cluster_faults())
         for fault_id, started in self.audit.open_faults().items():
             self.audit.append("fault.reverted", fault_id=fault_id, reason="reset", actor=self.actor,
                               service=started.get("service"), kind=started.get("kind"))

@@ -30,6 +30,23 @@ class Targets(Protocol):
     def forget(self, target: Target, fault_id: str | None) -> None:
         """Make sure an instance that cannot be reached comes back without the fault (or any, if None)."""
 
+    def call(self, target: Target, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes]:
+        """One request to an agent's admin API: (HTTP status, body); status 0 when it cannot be reached."""
+
+
+def http_call(url: str, method: str, body: bytes | None, headers: dict, timeout_s: float = 5.0) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, method=method, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, str(getattr(exc, "reason", exc)).encode()
+
 
 class LocalTargets:
     """The agents of the local lab in a state directory (ports from its lab.json)."""
@@ -64,3 +81,6 @@ class LocalTargets:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(kept))
         tmp.replace(path)
+
+    def call(self, target: Target, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes]:
+        return http_call(target.admin_url + path, method, body, headers)

@@ -33,10 +33,16 @@ def _fail(message: str, code: int = 1) -> None:
 @click.version_option(__version__, prog_name="chaoslab")
 @click.option("--state-dir", envvar="CHAOSLAB_STATE_DIR", default=".chaoslab", show_default=True,
               help="Directory of the local lab's data, logs and lock (env CHAOSLAB_STATE_DIR).")
+@click.option("--target", type=click.Choice(["local", "kubernetes"]), envvar="CHAOSLAB_TARGET", default="local",
+              show_default=True, help="Which lab the chaos commands act on (env CHAOSLAB_TARGET).")
+@click.option("--namespace", "-n", envvar="CHAOSLAB_NAMESPACE", default="chaoslab-lab", show_default=True,
+              help="The team namespace, with --target kubernetes (env CHAOSLAB_NAMESPACE).")
+@click.option("--context", "kube_context", envvar="CHAOSLAB_KUBE_CONTEXT", default=None,
+              help="kubeconfig context, with --target kubernetes (default: the current one).")
 @click.pass_context
-def cli(ctx: click.Context, state_dir: str) -> None:
+def cli(ctx: click.Context, state_dir: str, target: str, namespace: str, kube_context: str | None) -> None:
     """chaoslab: break a real multi-service system on purpose, then find and fix it."""
-    ctx.obj = {"state_dir": state_dir}
+    ctx.obj = {"state_dir": state_dir, "target": target, "namespace": namespace, "context": kube_context}
 
 
 # ---- the local lab ---------------------------------------------------------------------------
@@ -233,11 +239,24 @@ def _controller(ctx: click.Context):
     from chaoslab.local.client import LabError
 
     state = _state(ctx)
+    actor = os.environ.get("CHAOSLAB_ACTOR") or getpass.getuser()
+    if ctx.obj["target"] == "kubernetes":
+        from chaoslab.chaos.kubernetes.client import KubernetesError
+        from chaoslab.chaos.kubernetes.targets import KubernetesTargets
+
+        try:
+            targets = KubernetesTargets(ctx.obj["namespace"], ctx.obj["context"])
+        except KubernetesError as exc:
+            _fail(str(exc))
+        # The journals of a cluster namespace live beside the local lab's, one folder per namespace.
+        books = state.root / "kubernetes" / ctx.obj["namespace"]
+        books.mkdir(parents=True, exist_ok=True)
+        return Controller(targets, AuditLog(books / "audit.jsonl"), Journal(books / "changes.jsonl"), actor,
+                          books / "scenario.json")
     try:
         targets = LocalTargets(state)
     except LabError as exc:
         _fail(str(exc))
-    actor = os.environ.get("CHAOSLAB_ACTOR") or getpass.getuser()
     return Controller(targets, AuditLog(state.audit), Journal(state.changes), actor, state.scenario)
 
 
@@ -350,7 +369,7 @@ def reset(ctx: click.Context) -> None:
     from chaoslab.local.client import lock_is_held
 
     state = _state(ctx)
-    if not lock_is_held(state):
+    if ctx.obj["target"] == "local" and not lock_is_held(state):
         cleared = [p for p in state.agents.glob("*.faults.json")] if state.agents.exists() else []
         for path in cleared:
             path.unlink()
@@ -481,7 +500,18 @@ def scenario_start(ctx: click.Context, scenario_id: str, ttl: float | None, with
     controller.audit.settle()
     applied = _guard(lambda: controller.start(s, ttl))
     load_note = ""
-    if with_load and background.current(_state(ctx)) is None:
+    if with_load and ctx.obj["target"] == "kubernetes":
+        from chaoslab.chaos.kubernetes import load as cluster_load
+        from chaoslab.chaos.kubernetes.client import KubernetesError
+
+        try:
+            cluster_load.swarm(controller.targets.api, ctx.obj["namespace"], s.load["users"], s.load["spawn_rate"],
+                               s.load["think_time_s"], s.load["journey"])
+            controller.note_load_started()
+            load_note = f"traffic: {s.load['users']} {s.load['journey']} users from the namespace's Locust\n"
+        except KubernetesError as exc:
+            click.echo(f"warning: could not start the drill's traffic: {exc}", err=True)
+    elif with_load and background.current(_state(ctx)) is None:
         plan = LoadPlan(host=_front_door(ctx), users=s.load["users"], spawn_rate=s.load["spawn_rate"],
                         think_time_s=s.load["think_time_s"], journey=s.load["journey"], shape=s.load["shape"])
         info = _start_load(ctx, plan, f"scenario:{s.id}")
@@ -501,7 +531,15 @@ def scenario_stop(ctx: click.Context) -> None:
 
     controller = _controller(ctx)
     running = _guard(controller.stop)
-    if running.get("load_started"):
+    if running.get("load_started") and ctx.obj["target"] == "kubernetes":
+        from chaoslab.chaos.kubernetes import load as cluster_load
+        from chaoslab.chaos.kubernetes.client import KubernetesError
+
+        try:
+            cluster_load.stop(controller.targets.api, ctx.obj["namespace"])
+        except KubernetesError as exc:
+            click.echo(f"warning: could not stop the drill's traffic: {exc}", err=True)
+    elif running.get("load_started"):
         background.stop(_state(ctx))
     s = _scenario(running["id"])
     click.echo(f"scenario {s.id} stopped after {_remaining(time.time() - running['started_at'])}.\n"
@@ -736,6 +774,64 @@ def verify(ctx: click.Context, scenario_id: str | None, duration: float, users: 
 
 
 # ---- components and configuration -----------------------------------------------------------
+
+@cli.command()
+@click.pass_context
+def reap(ctx: click.Context) -> None:
+    """Revert Kubernetes-level faults whose TTL has passed (what the reaper CronJob runs)."""
+    from chaoslab.chaos.kubernetes.client import KubernetesError
+    from chaoslab.chaos.kubernetes.targets import KubernetesTargets
+
+    if ctx.obj["target"] != "kubernetes":
+        _fail("reap works on a cluster: chaoslab --target kubernetes --namespace NS reap "
+              "(local faults expire inside their agents)", 2)
+    try:
+        reverted = KubernetesTargets(ctx.obj["namespace"], ctx.obj["context"]).reap()
+    except KubernetesError as exc:
+        _fail(str(exc))
+    click.echo(f"reaped {len(reverted)} expired change(s)" + (f": {', '.join(reverted)}" if reverted else ""))
+
+
+@cli.command()
+@click.option("--url", required=True, help="service-a's base URL, e.g. http://service-a:8080.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True)
+def smoke(url: str, timeout: float) -> None:
+    """One checkout end to end: created, priced, charged, fulfilled. Exit 0 when it is (helm test runs it)."""
+    import uuid
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            response = requests.post(f"{url}/checkout", json={"customer_id": 1, "items": [
+                {"sku": "SKU-1001", "quantity": 1}]}, headers={"Idempotency-Key": f"smoke-{uuid.uuid4()}"}, timeout=10)
+            if response.status_code == 201:
+                order = response.json()
+                while time.monotonic() < deadline:
+                    status = requests.get(f"{url}/orders/{order['id']}", timeout=10).json()["status"]
+                    if status == "fulfilled":
+                        click.echo(f"order {order['id']} ({order['total']} {order['currency']}) was fulfilled")
+                        return
+                    time.sleep(1)  # the worker fulfils asynchronously; look again in a second
+                _fail(f"order {order['id']} was paid but not fulfilled within {timeout:g}s")
+            last = f"checkout answered {response.status_code}: {response.text[:200]}"
+        except requests.RequestException as exc:
+            last = f"{url} did not answer: {exc}"
+        time.sleep(2)  # the lab may still be starting: try again
+    _fail(f"no successful checkout within {timeout:g}s; last: {last}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def locust(ctx: click.Context) -> None:
+    """Run Locust with the lab's locustfile; every other argument goes to Locust (the in-cluster load)."""
+    import os
+
+    from chaoslab.loadtest.runner import LOCUSTFILE
+
+    os.execvp(sys.executable, [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *ctx.args])
 
 @cli.command()
 @click.argument("name", type=click.Choice(SERVICE_NAMES))

@@ -105,10 +105,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tool(name: str) -> str | None:
-    """A CLI tool from PATH or from .tools/bin (where `make tools` and .ci/run install them)."""
+    """A CLI tool from the tools cache (where `make tools` installs them) or from PATH."""
+    import os
     import shutil
 
-    local = ROOT / ".tools" / "bin" / name
+    cache = Path(os.environ.get("CHAOSLAB_TOOLS_DIR") or
+                 Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chaoslab" / "tools")
+    local = cache / "bin" / name
     return str(local) if local.exists() else shutil.which(name)
 
 

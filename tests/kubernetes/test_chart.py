@@ -1,0 +1,151 @@
+"""The Helm chart, checked with real helm and the Kubernetes 1.34 schemas, and its house rules."""
+from __future__ import annotations
+
+import subprocess
+
+import kubernetes_validate
+import pytest
+
+from chaoslab.topology import COMPONENTS, peer_address
+from conftest import CHART, KUBE_VERSION, render
+
+VALUES = sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))
+WORKLOADS = ("Deployment", "StatefulSet")
+
+
+def pod_specs(docs):
+    for doc in docs:
+        if doc["kind"] in WORKLOADS + ("Job",):
+            yield doc, doc["spec"]["template"]["spec"]
+        elif doc["kind"] == "CronJob":
+            yield doc, doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        elif doc["kind"] == "Pod":
+            yield doc, doc["spec"]
+
+
+@pytest.mark.parametrize("values", [None, *VALUES])
+def test_lint_strict(helm, values):
+    extra = ["-f", str(CHART / "ci" / values)] if values else []
+    result = subprocess.run([helm, "lint", "--strict", str(CHART), *extra], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("values", VALUES)
+def test_every_rendered_manifest_validates_against_the_kubernetes_schemas(helm, values):
+    docs = render(helm, "-f", str(CHART / "ci" / values))
+    assert docs
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            raise AssertionError(f"{values}: {doc['kind']}/{doc['metadata']['name']}: {exc.message}") from None
+
+
+@pytest.fixture(scope="module")
+def default(helm):
+    return render(helm)
+
+
+def test_every_container_has_resources_and_a_locked_down_security_context(default):
+    for doc, spec in pod_specs(default):
+        pod_ctx = spec.get("securityContext", {})
+        for container in spec["containers"] + spec.get("initContainers", []):
+            where = f"{doc['kind']}/{doc['metadata']['name']}/{container['name']}"
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(container.get("resources", {}).get(kind, {})), f"{where}: {kind}"
+            ctx = container.get("securityContext", {})
+            assert pod_ctx.get("runAsNonRoot") or ctx.get("runAsNonRoot"), f"{where}: runAsNonRoot"
+            assert ctx.get("allowPrivilegeEscalation") is False, f"{where}: allowPrivilegeEscalation"
+            assert ctx.get("capabilities", {}).get("drop") == ["ALL"], f"{where}: capabilities"
+
+
+def test_every_long_running_container_has_liveness_and_readiness_probes(default):
+    for doc, spec in pod_specs(default):
+        if doc["kind"] not in WORKLOADS:
+            continue
+        for container in spec["containers"]:
+            assert "livenessProbe" in container and "readinessProbe" in container, \
+                f"{doc['metadata']['name']}/{container['name']}"
+
+
+def test_services_probe_their_health_endpoints(default):
+    for doc, spec in pod_specs(default):
+        labels = doc["spec"]["template"]["metadata"]["labels"] if "template" in doc.get("spec", {}) else {}
+        if labels.get("app.kubernetes.io/component") == "service":
+            container = spec["containers"][0]
+            assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+            assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+
+
+def test_no_image_is_latest_or_untagged(helm, default):
+    for doc, spec in pod_specs(default):
+        for container in spec["containers"]:
+            image = container["image"]
+            assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), image
+    result = subprocess.run([helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION, "--set",
+                             "image.tag=latest"], capture_output=True, text=True)
+    assert result.returncode != 0 and "/image/tag" in result.stderr
+
+
+def test_selectors_are_stable_across_upgrades(helm, default):
+    upgraded = render(helm, "--set", "image.tag=9.9.9", "--set", "components.service-a.replicas=3",
+                      "--set", "team=lab")
+    def selectors(docs):
+        return {(d["kind"], d["metadata"]["name"]): d["spec"]["selector"] for d in docs
+                if d["kind"] in WORKLOADS + ("Service",)}
+    assert selectors(default) == selectors(upgraded)
+    for doc in default:
+        if doc["kind"] in WORKLOADS:
+            selector = doc["spec"]["selector"]["matchLabels"]
+            labels = doc["spec"]["template"]["metadata"]["labels"]
+            assert selector.items() <= labels.items()
+            assert set(selector) == {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
+
+
+def test_ports_and_peers_agree_with_the_topology(default):
+    deployments = {d["metadata"]["name"]: d for d in default if d["kind"] == "Deployment"}
+    services = {d["metadata"]["name"]: d for d in default if d["kind"] == "Service"}
+    for component in COMPONENTS:
+        container = deployments[component.name]["spec"]["template"]["spec"]["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == component.ports, component.name
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        for port_name, port in component.ports.items():
+            assert env[f"{component.env_prefix}{port_name.upper()}_PORT"] == str(port)
+        for setting, (peer, port_name) in component.peers.items():
+            from chaoslab.topology import component as lookup
+            assert env[component.env_prefix + setting.upper()] == \
+                peer_address(port_name, peer, lookup(peer).ports[port_name]), f"{component.name}.{setting}"
+        exposed = {p["name"]: p["port"] for p in services[component.name]["spec"]["ports"]}
+        assert exposed == {k: v for k, v in component.ports.items() if k != "admin"}, component.name
+
+
+def test_the_schema_refuses_bad_values(helm):
+    for setting in ("components.service-a.replicas=-1", "team=Not_A_Label", "frontDoor.nodePort=80"):
+        result = subprocess.run([helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION, "--set",
+                                 setting], capture_output=True, text=True)
+        assert result.returncode != 0 and "at '/" in result.stderr, setting
+
+
+def test_helm_test_hook_checks_a_checkout(default):
+    hooks = [d for d in default if d["kind"] == "Pod" and d["metadata"]["annotations"].get("helm.sh/hook") == "test"]
+    assert len(hooks) == 1 and hooks[0]["spec"]["containers"][0]["args"][:3] == ["smoke", "--url",
+                                                                                  "http://service-a:8080"]
+
+
+def test_memory_requests_of_one_team_fit_the_budget(helm):
+    """Issue budget: one team's stack <= 400 MiB of memory requests (platform counted separately)."""
+    team = render(helm, "-f", str(CHART / "ci" / "team-values.yaml"))
+    total = 0
+    for _, spec in pod_specs([d for d in team if d["kind"] in WORKLOADS]):
+        for container in spec["containers"]:
+            total += _mebibytes(container["resources"]["requests"]["memory"])
+    assert total <= 400, f"{total} MiB"
+
+
+def _mebibytes(quantity: str) -> int:
+    if quantity.endswith("Mi"):
+        return int(quantity[:-2])
+    if quantity.endswith("Gi"):
+        return int(quantity[:-2]) * 1024
+    raise ValueError(quantity)

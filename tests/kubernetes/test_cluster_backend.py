@@ -1,0 +1,173 @@
+"""The chaos controller's Kubernetes backend against a real kube-apiserver (with etcd), with the
+team's objects installed by real helm from the chart. Nothing is scheduled here, so pods exist but
+never run: agent calls through the pod proxy fail (and must fail cleanly); faults the Kubernetes API
+does itself (scale to zero, NetworkPolicy partition, memory limits, pod kill) are real."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from kubernetes import client
+
+from chaoslab.chaos.controller import Controller, ControllerError
+from chaoslab.chaos.journal import AuditLog, Journal
+from chaoslab.chaos.kubernetes.client import KubernetesError
+from chaoslab.chaos.kubernetes.targets import KubernetesTargets
+from conftest import CHART, KUBE_VERSION
+from support import poll_until
+
+NAMESPACE = "chaoslab-red"
+
+
+@pytest.fixture(scope="module")
+def team(helm, api, apiserver):
+    """Namespace chaoslab-red, labelled as a team's, with the team release installed by helm, and one
+    pod per Deployment made from its pod template (no controllers run here to make them)."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    core.create_namespace({"metadata": {"name": NAMESPACE, "labels": {"chaoslab.io/team": "red"}}})
+    result = subprocess.run([helm, "install", "lab", str(CHART), "-n", NAMESPACE, "--kubeconfig", str(apiserver),
+                             "-f", str(CHART / "ci" / "team-values.yaml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for deployment in apps.list_namespaced_deployment(NAMESPACE).items:
+        pod_from_template(api, deployment.metadata.name)
+    return result.stdout
+
+
+def pod_from_template(api, deployment: str) -> None:
+    """What the ReplicaSet controller would do, were one running: a pod from the Deployment's template."""
+    template = api.sanitize_for_serialization(client.AppsV1Api(api).read_namespaced_deployment(
+        deployment, NAMESPACE).spec.template)
+    template["metadata"]["name"] = f"{deployment}-0"
+    client.CoreV1Api(api).create_namespaced_pod(NAMESPACE, {"apiVersion": "v1", "kind": "Pod", **template})
+
+
+def controller(api, tmp_path) -> Controller:
+    return Controller(KubernetesTargets(NAMESPACE, api=api), AuditLog(tmp_path / "audit.jsonl"),
+                      Journal(tmp_path / "changes.jsonl"), "instructor", tmp_path / "scenario.json")
+
+
+def cli(apiserver, state, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(state), "--target", "kubernetes",
+                           "--namespace", NAMESPACE, *args], capture_output=True, text=True,
+                          env={**os.environ, "KUBECONFIG": str(apiserver)})
+
+
+def test_helm_installs_the_team_release_and_its_notes_say_how_to_reach_it(team, api):
+    apps = client.AppsV1Api(api)
+    assert {d.metadata.name for d in apps.list_namespaced_deployment(NAMESPACE).items} >= {
+        "service-a", "service-b", "service-c", "payment", "gateway", "worker", "redis", "locust"}
+    assert apps.read_namespaced_stateful_set("postgres", NAMESPACE).spec.volume_claim_templates
+    assert "kubectl -n chaoslab-red port-forward svc/service-a 8080:8080" in team
+    assert "helm test lab -n chaoslab-red" in team
+
+
+def test_discovery_finds_every_agent_and_the_token(team, api):
+    targets = KubernetesTargets(NAMESPACE, api=api)
+    assert {t.service for t in targets.everything()} == {"service-a", "service-b", "service-c", "payment",
+                                                         "gateway", "worker"}
+    target = targets.instances("service-b")[0]
+    assert target.instance == "service-b-0"
+    assert target.admin_url == f"/api/v1/namespaces/{NAMESPACE}/pods/service-b-0:9081/proxy"
+    assert len(targets.token) == 32 and targets.team == "red"
+
+
+def test_an_unlabelled_namespace_is_refused(api):
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": "not-a-team"}})
+    with pytest.raises(KubernetesError, match="not a chaoslab team namespace"):
+        KubernetesTargets("not-a-team", api=api)
+
+
+def test_an_agent_that_cannot_be_reached_is_reported_and_nothing_changes(team, api, tmp_path):
+    lab = controller(api, tmp_path)
+    with pytest.raises(ControllerError, match="did not apply on service-b-0"):
+        lab.add({"kind": "latency", "service": "service-b", "peer": "service-c"})
+    assert AuditLog(tmp_path / "audit.jsonl").entries() == []
+
+
+def test_scale_to_zero_and_back_on_stop(team, api, tmp_path):
+    apps = client.AppsV1Api(api)
+    lab = controller(api, tmp_path)
+    applied = lab.add({"kind": "scale_to_zero", "service": "worker", "ttl_s": 300})
+    deployment = apps.read_namespaced_deployment("worker", NAMESPACE)
+    assert deployment.spec.replicas == 0
+    assert deployment.metadata.annotations["chaoslab.io/fault-id"] == applied.fault.id
+    lab.remove(applied.fault.id)
+    deployment = apps.read_namespaced_deployment("worker", NAMESPACE)
+    assert deployment.spec.replicas == 1 and "chaoslab.io/fault-id" not in (deployment.metadata.annotations or {})
+
+
+def test_an_expired_cluster_fault_is_reaped_without_the_controller(team, api, apiserver, tmp_path):
+    apps = client.AppsV1Api(api)
+    added = cli(apiserver, tmp_path, "fault", "add", "scale_to_zero", "--service", "gateway", "--ttl", "1")
+    assert added.returncode == 0, added.stderr
+    assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 0
+
+    def reaped():
+        result = cli(apiserver, tmp_path, "reap")
+        assert result.returncode == 0, result.stderr
+        return "deployment/gateway" in result.stdout
+
+    poll_until(reaped, "the reaper to restore the gateway once the TTL passed", timeout=15, interval=0.5)
+    assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 1
+
+
+def test_a_partition_is_a_networkpolicy_until_reset(team, api, tmp_path):
+    net = client.NetworkingV1Api(api)
+    lab = controller(api, tmp_path)
+    applied = lab.add({"kind": "network_partition", "service": "service-b", "peer": "service-c"})
+    policy = net.read_namespaced_network_policy(f"chaoslab-partition-{applied.fault.id}", NAMESPACE)
+    assert policy.spec.pod_selector.match_labels == {"app.kubernetes.io/name": "service-b"}
+    assert policy.spec.policy_types == ["Egress"]
+    blocked = policy.spec.egress[0].to[0].pod_selector.match_expressions[0]
+    assert (blocked.key, blocked.operator, blocked.values) == ("app.kubernetes.io/name", "NotIn", ["service-c"])
+    lab.reset()
+    assert [p.metadata.name for p in net.list_namespaced_network_policy(NAMESPACE).items
+            if p.metadata.name.startswith("chaoslab-partition-")] == []
+
+
+def test_oom_kill_squeezes_the_memory_limit_and_restores_it(team, api, tmp_path):
+    apps = client.AppsV1Api(api)
+    lab = controller(api, tmp_path)
+    before = apps.read_namespaced_deployment("service-b", NAMESPACE).spec.template.spec.containers[0].resources
+    applied = lab.add({"kind": "oom_kill", "service": "service-b", "params": {"limit_mi": 32}})
+    squeezed = apps.read_namespaced_deployment("service-b", NAMESPACE).spec.template.spec.containers[0].resources
+    assert squeezed.limits["memory"] == "32Mi"
+    lab.remove(applied.fault.id)
+    after = apps.read_namespaced_deployment("service-b", NAMESPACE).spec.template.spec.containers[0].resources
+    assert after.limits == before.limits and after.requests == before.requests
+
+
+def test_pod_kill_deletes_a_pod(team, api, tmp_path):
+    core = client.CoreV1Api(api)
+    if "payment-0" not in {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE).items}:
+        pod_from_template(api, "payment")  # a reset in an earlier test deleted the unreachable pods
+    lab = controller(api, tmp_path)
+    applied = lab.add({"kind": "pod_kill", "service": "payment"})
+    assert [o.target.instance for o in applied.outcomes] == ["pod/payment-0"]
+    poll_until(lambda: "payment-0" not in {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE).items},
+               "the payment pod to be gone")
+    with pytest.raises(ControllerError, match="no pod of payment to kill"):
+        lab.add({"kind": "pod_kill", "service": "payment"})
+
+
+def test_reset_deletes_pods_whose_agent_cannot_be_told(team, api, tmp_path):
+    """A crash-looping pod keeps its saved faults in an emptyDir: reset replaces the pod."""
+    core = client.CoreV1Api(api)
+    if "worker-0" not in {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE).items}:
+        pod_from_template(api, "worker")
+    removed, unreachable = controller(api, tmp_path).reset()
+    assert any("worker (worker-0)" in line for line in unreachable)
+    poll_until(lambda: "worker-0" not in {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE).items},
+               "reset to delete the unreachable worker pod")
+
+
+def test_the_partition_policy_validates_against_the_schema():
+    import kubernetes_validate
+
+    from chaoslab.chaos.faults import validate
+    from chaoslab.chaos.kubernetes.actions import partition_policy
+
+    fault = validate({"kind": "network_partition", "service": "service-a", "peer": "payment"})
+    kubernetes_validate.validate(partition_policy("chaoslab-partition-x", fault), KUBE_VERSION, strict=True)
