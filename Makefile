@@ -6,21 +6,34 @@ VENV      ?= .venv
 STATE_DIR ?= .chaoslab
 SERVICE   ?= service-a
 SCENARIO  ?=
+# Kubernetes (kind): one team's lab in its own namespace.
+TARGET    ?= local
+TEAM      ?= lab
+TEAMS     ?= red blue green
+NAMESPACE ?= chaoslab-$(TEAM)
+PLATFORM_NAMESPACE ?= chaoslab-platform
+CLUSTER   ?= chaoslab
+IMAGE     ?= chaoslab
+VERSION   := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' chaoslab/__init__.py)
 PYTEST_ARGS ?=
 
 BIN       := $(VENV)/bin
-CHAOSLAB  := $(BIN)/chaoslab --state-dir $(STATE_DIR)
+# helm, promtool, kube-apiserver and etcd built by `make tools` live here; put them on PATH.
+TOOLS_BIN ?= $(HOME)/.cache/chaoslab/tools/bin
+export PATH := $(TOOLS_BIN):$(PATH)
+CHAOSLAB  := $(BIN)/chaoslab --state-dir $(STATE_DIR) --target $(TARGET) --namespace $(NAMESPACE)
 STAMP     := $(VENV)/.installed
 SCENARIOS := $(sort $(basename $(notdir $(wildcard chaos/scenarios/*.yaml))))
 
 .DEFAULT_GOAL := help
 .PHONY: help lab up down status logs traces checkout scenarios reset load load-stop verify test unit tools docs \
-        proto bench clean
+        proto bench clean cluster images deploy undeploy cluster-down mesh platform team-up teams team-down \
+        team-kubeconfig
 
 help: ## List the targets
 	@echo "chaoslab: a chaos lab for incident-response training"
 	@echo
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
 	@echo
 	@echo "Drills (each starts the lab if needed, then the scenario and its traffic):"
 	@for id in $(SCENARIOS); do printf "  make scenario-%s\n" $$id; done
@@ -60,7 +73,7 @@ scenarios: $(STAMP) ## List the drills, easiest first
 	$(CHAOSLAB) scenario list
 
 scenario-%: $(STAMP) ## Start drill % (e.g. make scenario-deadlock), bringing the lab up first if needed
-	@$(CHAOSLAB) status >/dev/null 2>&1 || $(CHAOSLAB) up
+	@if [ "$(TARGET)" = local ]; then $(CHAOSLAB) status >/dev/null 2>&1 || $(CHAOSLAB) up; fi
 	$(CHAOSLAB) scenario start $*
 
 reset: $(STAMP) ## Remove every fault and deploy everywhere, stop the running drill
@@ -100,6 +113,65 @@ bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against 
 	$(BIN)/python -m bench.hop_overhead
 	$(BIN)/python -m bench.lab_footprint
 	$(BIN)/python -m bench.chaos
+
+# ---- Kubernetes on kind (docs/kubernetes.md) ---------------------------------------------------
+need-%:
+	@command -v $* >/dev/null 2>&1 || { case $* in \
+	  kind) echo "kind is missing: go install sigs.k8s.io/kind@v0.33.0 (https://kind.sigs.k8s.io)";; \
+	  helm) echo "helm is missing: tools/install-helm, or https://helm.sh/docs/intro/install/";; \
+	  kubectl) echo "kubectl is missing: https://kubernetes.io/docs/tasks/tools/";; \
+	  docker) echo "docker is missing: kind runs the cluster in Docker (https://docs.docker.com/get-docker/)";; \
+	  istioctl) echo "istioctl is missing: https://istio.io/latest/docs/setup/getting-started/";; \
+	  *) echo "$* is missing";; esac; exit 1; }
+
+cluster: need-kind need-docker ## Create the local kind cluster from kind-config.yaml
+	kind create cluster --config kind-config.yaml --name $(CLUSTER)
+
+images: need-docker need-kind ## Build the chaoslab image (tagged $(VERSION), never latest) and load it into kind
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
+	kind load docker-image $(IMAGE):$(VERSION) --name $(CLUSTER)
+
+deploy: need-helm need-kubectl ## Install one team's whole lab (TEAM=lab) with its own Jaeger and Prometheus
+	kubectl create namespace $(NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -
+	kubectl label namespace $(NAMESPACE) chaoslab.io/team=$(TEAM) --overwrite
+	helm upgrade --install lab charts/chaoslab -n $(NAMESPACE) --set team=$(TEAM) \
+	  --set image.repository=$(IMAGE) --set image.tag=$(VERSION) --wait --timeout 10m
+	helm test lab -n $(NAMESPACE)
+
+undeploy: need-helm need-kubectl ## Remove the team's release and namespace
+	-helm uninstall lab -n $(NAMESPACE)
+	kubectl delete namespace $(NAMESPACE) --ignore-not-found
+
+cluster-down: need-kind ## Delete the kind cluster
+	kind delete cluster --name $(CLUSTER)
+
+mesh: need-istioctl need-helm ## Optional: Istio and Kiali for a mesh view of the graph (then deploy with kiali.enabled=true)
+	istioctl install -y --set profile=minimal
+	helm upgrade --install kiali-server kiali-server --repo https://kiali.org/helm-charts -n istio-system \
+	  --set auth.strategy=anonymous --set external_services.prometheus.url=http://prometheus.$(PLATFORM_NAMESPACE):9090
+
+# ---- Cohorts: one namespace per team on a shared cluster ---------------------------------------
+platform: need-helm need-kubectl ## The shared platform: collector, Jaeger, Prometheus for every team, instructor role
+	kubectl create namespace $(PLATFORM_NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -
+	helm upgrade --install platform charts/chaoslab -n $(PLATFORM_NAMESPACE) -f charts/chaoslab/profiles/platform.yaml \
+	  --set-json 'observability.watchNamespaces=[$(shell printf '"chaoslab-%s",' $(TEAMS) | sed 's/,$$//')]' \
+	  --set image.repository=$(IMAGE) --set image.tag=$(VERSION) --wait --timeout 10m
+
+team-up: need-helm need-kubectl ## One team's isolated lab: make team-up TEAM=red
+	kubectl create namespace chaoslab-$(TEAM) --dry-run=client -o yaml | kubectl apply -f -
+	kubectl label namespace chaoslab-$(TEAM) chaoslab.io/team=$(TEAM) --overwrite
+	helm upgrade --install $(TEAM) charts/chaoslab -n chaoslab-$(TEAM) -f charts/chaoslab/profiles/team.yaml \
+	  --set team=$(TEAM) --set image.repository=$(IMAGE) --set image.tag=$(VERSION) --wait --timeout 10m
+
+teams: ## Every team of the cohort: make teams TEAMS="red blue green"
+	@for team in $(TEAMS); do $(MAKE) --no-print-directory team-up TEAM=$$team || exit 1; done
+
+team-down: need-helm need-kubectl ## Remove one team: make team-down TEAM=red
+	-helm uninstall $(TEAM) -n chaoslab-$(TEAM)
+	kubectl delete namespace chaoslab-$(TEAM) --ignore-not-found
+
+team-kubeconfig: $(STAMP) ## A kubeconfig for a team's trainees (their kubectl sees only their namespace)
+	$(BIN)/chaoslab team-kubeconfig --team $(TEAM) -o kubeconfig-$(TEAM).yaml
 
 clean: ## Stop the lab and delete the virtual environment, state and caches
 	-@[ -x $(BIN)/chaoslab ] && $(CHAOSLAB) down --purge

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from chaoslab.chaos.agent_client import AgentClient, AgentError
 from chaoslab.chaos.faults import KINDS, MAX_TTL_S, Fault, FaultSpecError, validate
-from chaoslab.chaos.journal import AuditLog, Journal
+from chaoslab.chaos.journal import AuditLog, Journal, Store
 from chaoslab.chaos.scenarios import Fix, Scenario
 from chaoslab.chaos.targets import Target, Targets
 from chaoslab.settings import SERVICE_SETTINGS, coerce
@@ -40,13 +39,16 @@ class Applied:
     outcomes: list[Outcome] = field(default_factory=list)
 
 
+AUDIT, CHANGES, SCENARIO = "audit.jsonl", "changes.jsonl", "scenario.json"
+
+
 class Controller:
-    def __init__(self, targets: Targets, audit: AuditLog, changes: Journal, actor: str, scenario_file: Path):
+    def __init__(self, targets: Targets, store: Store, actor: str):
         self.targets = targets
-        self.audit = audit
-        self.changes = changes
+        self.store = store
+        self.audit = AuditLog(store, AUDIT)
+        self.changes = Journal(store, CHANGES)
         self.actor = actor
-        self.scenario_file = scenario_file
         self.client = AgentClient(targets, actor)
 
     # ---- single faults --------------------------------------------------------------------
@@ -154,9 +156,10 @@ class Controller:
         for service in dict.fromkeys(touched):
             self.changes.append("deploy", service=service, version=self._version(service), by=self.actor,
                                 summary="rollback to the baseline configuration")
-        if self.scenario_file.exists():
-            self.audit.append("scenario.stopped", scenario=self.current()["id"], reason="reset", actor=self.actor)
-            self.scenario_file.unlink()
+        running = self.current()
+        if running is not None:
+            self.audit.append("scenario.stopped", scenario=running["id"], reason="reset", actor=self.actor)
+            self.store.delete(SCENARIO)
         self.audit.append("lab.reset", actor=self.actor, faults_removed=removed)
         return removed, unreachable
 
@@ -197,8 +200,8 @@ class Controller:
     # ---- scenarios -------------------------------------------------------------------------
     def current(self) -> dict | None:
         try:
-            return json.loads(self.scenario_file.read_text())
-        except (FileNotFoundError, ValueError):
+            return json.loads(self.store.read(SCENARIO) or "null")
+        except ValueError:
             return None
 
     def start(self, scenario: Scenario, ttl_s: float | None = None) -> list[Applied]:
@@ -221,7 +224,7 @@ class Controller:
         now = time.time()
         note = {"id": scenario.id, "started_at": now, "expires_at": now + ttl, "actor": self.actor,
                 "fault_ids": [a.fault.id for a in applied], "hints_shown": 0}
-        self.scenario_file.write_text(json.dumps(note))
+        self.store.write(SCENARIO, json.dumps(note))
         self.audit.append("scenario.started", scenario=scenario.id, actor=self.actor, ttl_s=ttl,
                           fault_ids=note["fault_ids"])
         return applied
@@ -232,7 +235,7 @@ class Controller:
             raise ControllerError("no scenario is running")
         for fault_id in running["fault_ids"]:
             self.remove(fault_id, "stop")
-        self.scenario_file.unlink(missing_ok=True)
+        self.store.delete(SCENARIO)
         self.audit.append("scenario.stopped", scenario=running["id"], reason="stop", actor=self.actor)
         return running
 
@@ -241,7 +244,7 @@ class Controller:
         running = self.current()
         if running is not None:
             running["load_started"] = True
-            self.scenario_file.write_text(json.dumps(running))
+            self.store.write(SCENARIO, json.dumps(running))
 
     def next_hint(self, scenario: Scenario) -> tuple[int, str]:
         """The next progressive hint (1-based), remembered so each call gives one more."""
@@ -250,7 +253,7 @@ class Controller:
             raise ControllerError(f"scenario {scenario.id} is not running")
         shown = min(running.get("hints_shown", 0) + 1, len(scenario.hints))
         running["hints_shown"] = shown
-        self.scenario_file.write_text(json.dumps(running))
+        self.store.write(SCENARIO, json.dumps(running))
         self.audit.append("scenario.hint", scenario=scenario.id, hint=shown, actor=self.actor)
         return shown, scenario.hints[shown - 1]
 

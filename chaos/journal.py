@@ -1,7 +1,9 @@
-"""Append-only JSON-lines journals: the audit log (who did what, where, when, when it was undone
-and why) and the change feed (what was deployed, when, to which service, which version).
+"""Where the controller writes down what it did: append-only JSON-lines journals (the audit log:
+who did what, where, when, when it was undone and why; the change feed: what was deployed, when, to
+which service, which version) and the note of the running scenario.
 
-Appends take an exclusive lock, so two CLI calls at once cannot interleave a line.
+They live in a ``Store``: files in the local lab's state directory, or a ConfigMap in a team's
+namespace on Kubernetes, so everyone working on that team's lab reads the same ones.
 """
 from __future__ import annotations
 
@@ -9,29 +11,64 @@ import fcntl
 import json
 import time
 from pathlib import Path
+from typing import Protocol
+
+
+class Store(Protocol):
+    def read(self, key: str) -> str:
+        """The text under ``key``; empty when there is none."""
+
+    def append(self, key: str, line: str) -> None:
+        """Add one line, atomically with respect to other writers."""
+
+    def write(self, key: str, text: str) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class FileStore:
+    """One file per key in a directory; appends hold an exclusive lock so lines never interleave."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def read(self, key: str) -> str:
+        try:
+            return (self.directory / key).read_text()
+        except FileNotFoundError:
+            return ""
+
+    def append(self, key: str, line: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / key, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.write(line + "\n")
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def write(self, key: str, text: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.directory / f".{key}.tmp"
+        tmp.write_text(text)
+        tmp.replace(self.directory / key)
+
+    def delete(self, key: str) -> None:
+        (self.directory / key).unlink(missing_ok=True)
 
 
 class Journal:
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, store: Store, key: str):
+        self.store = store
+        self.key = key
 
     def append(self, event: str, **fields) -> dict:
         entry = {"ts": round(time.time(), 3), "event": event, **fields}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.write(json.dumps(entry, default=str) + "\n")
-            handle.flush()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        self.store.append(self.key, json.dumps(entry, default=str))
         return entry
 
     def entries(self, since_ts: float = 0.0) -> list[dict]:
-        try:
-            lines = self.path.read_text().splitlines()
-        except FileNotFoundError:
-            return []
         found = []
-        for line in lines:
+        for line in self.store.read(self.key).splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:

@@ -228,13 +228,14 @@ for _action, _help in (("stop", "Stop one process of the lab and keep it stopped
 
 # ---- chaos: faults, scenarios, deploys ---------------------------------------------------------
 
-def _controller(ctx: click.Context):
-    """The controller for the lab this CLI points at (the local lab in --state-dir)."""
+def _controller(ctx: click.Context, namespace: str | None = None):
+    """The controller for the lab this CLI points at: the local lab in --state-dir, or a team's
+    namespace (whose journals live in it, in ConfigMap chaoslab-journal)."""
     import getpass
     import os
 
     from chaoslab.chaos.controller import Controller
-    from chaoslab.chaos.journal import AuditLog, Journal
+    from chaoslab.chaos.journal import FileStore
     from chaoslab.chaos.targets import LocalTargets
     from chaoslab.local.client import LabError
 
@@ -242,22 +243,29 @@ def _controller(ctx: click.Context):
     actor = os.environ.get("CHAOSLAB_ACTOR") or getpass.getuser()
     if ctx.obj["target"] == "kubernetes":
         from chaoslab.chaos.kubernetes.client import KubernetesError
+        from chaoslab.chaos.kubernetes.store import ConfigMapStore
         from chaoslab.chaos.kubernetes.targets import KubernetesTargets
 
         try:
-            targets = KubernetesTargets(ctx.obj["namespace"], ctx.obj["context"])
+            targets = KubernetesTargets(namespace or ctx.obj["namespace"], ctx.obj["context"])
         except KubernetesError as exc:
             _fail(str(exc))
-        # The journals of a cluster namespace live beside the local lab's, one folder per namespace.
-        books = state.root / "kubernetes" / ctx.obj["namespace"]
-        books.mkdir(parents=True, exist_ok=True)
-        return Controller(targets, AuditLog(books / "audit.jsonl"), Journal(books / "changes.jsonl"), actor,
-                          books / "scenario.json")
+        return Controller(targets, ConfigMapStore(targets.api, targets.namespace), targets.identity.username)
     try:
         targets = LocalTargets(state)
     except LabError as exc:
         _fail(str(exc))
-    return Controller(targets, AuditLog(state.audit), Journal(state.changes), actor, state.scenario)
+    return Controller(targets, FileStore(state.root), actor)
+
+
+def team_option(command):
+    """``--team T``: act on team T's namespace (chaoslab-T) on the cluster; implies --target kubernetes."""
+    def apply(ctx: click.Context, _param, team: str | None):
+        if team:
+            ctx.obj["target"], ctx.obj["namespace"] = "kubernetes", f"chaoslab-{team}"
+        return team
+    return click.option("--team", default=None, expose_value=False, callback=apply, is_eager=True,
+                        help="A team's namespace on the cluster (chaoslab-TEAM); implies --target kubernetes.")(command)
 
 
 def _guard(action):
@@ -363,17 +371,32 @@ def fault_reset(ctx: click.Context) -> None:
 
 
 @cli.command()
+@team_option
+@click.option("--all-teams", is_flag=True, help="Every team namespace on the cluster (instructors).")
 @click.pass_context
-def reset(ctx: click.Context) -> None:
+def reset(ctx: click.Context, all_teams: bool) -> None:
     """Remove every fault and every deploy from every service and stop the scenario. Always safe to run."""
     from chaoslab.local.client import lock_is_held
 
+    if all_teams:
+        ctx.obj["target"] = "kubernetes"
+        for namespace in _team_namespaces(ctx):
+            controller = _controller(ctx, namespace)
+            controller.audit.settle()
+            removed, unreachable = controller.reset()
+            click.echo(f"{namespace}: removed {removed} fault(s)"
+                       + (f"; {len(unreachable)} agent(s) did not answer (their pods were replaced)" if unreachable
+                          else ""))
+        return
     state = _state(ctx)
     if ctx.obj["target"] == "local" and not lock_is_held(state):
         cleared = [p for p in state.agents.glob("*.faults.json")] if state.agents.exists() else []
         for path in cleared:
             path.unlink()
-        state.scenario.unlink(missing_ok=True)
+        from chaoslab.chaos.controller import SCENARIO
+        from chaoslab.chaos.journal import FileStore
+
+        FileStore(state.root).delete(SCENARIO)
         click.echo(f"no lab running in {state.root}; cleared {len(cleared)} saved fault file(s)")
         return
     controller = _controller(ctx)
@@ -399,19 +422,33 @@ def deploy(ctx: click.Context, service: str, changes: tuple[str, ...], note: str
     click.echo(f"deployed {service} {version}: {', '.join(changes)}")
 
 
+def _journals(ctx: click.Context):
+    """The audit log and change feed, readable with or without a running lab."""
+    from types import SimpleNamespace
+
+    from chaoslab.chaos.controller import AUDIT, CHANGES
+    from chaoslab.chaos.journal import AuditLog, FileStore, Journal
+
+    if ctx.obj["target"] == "kubernetes":
+        controller = _controller(ctx)
+        return SimpleNamespace(audit=controller.audit, changes=controller.changes)
+    store = FileStore(_state(ctx).root)
+    return SimpleNamespace(audit=AuditLog(store, AUDIT), changes=Journal(store, CHANGES))
+
+
 @cli.command()
 @click.option("--since", default="4h", show_default=True, help="How far back, e.g. 30m, 4h, 2d.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def changes(ctx: click.Context, since: str, as_json: bool) -> None:
     """What changed: every deploy (good or bad), newest last. The first question in triage."""
-    from chaoslab.chaos.journal import Journal, parse_since
+    from chaoslab.chaos.journal import parse_since
 
     try:
         window = parse_since(since)
     except ValueError as exc:
         _fail(str(exc), 2)
-    entries = Journal(_state(ctx).changes).entries(since_ts=time.time() - window)
+    entries = _journals(ctx).changes.entries(since_ts=time.time() - window)
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
@@ -427,13 +464,13 @@ def changes(ctx: click.Context, since: str, as_json: bool) -> None:
 @click.pass_context
 def audit(ctx: click.Context, since: str) -> None:
     """The audit log: who started and reverted which fault, where, when and why."""
-    from chaoslab.chaos.journal import AuditLog, parse_since
+    from chaoslab.chaos.journal import parse_since
 
     try:
         window = parse_since(since)
     except ValueError as exc:
         _fail(str(exc), 2)
-    log = AuditLog(_state(ctx).audit)
+    log = _journals(ctx).audit
     log.settle()
     for e in log.entries(since_ts=time.time() - window):
         detail = {k: v for k, v in e.items() if k not in ("ts", "event", "actor")}
@@ -485,6 +522,7 @@ def scenario_show(scenario_id: str, spoilers: bool) -> None:
 
 
 @scenario.command("start")
+@team_option
 @click.argument("scenario_id")
 @click.option("--ttl", type=click.FloatRange(min=1), default=None, help="Seconds until its faults expire.")
 @click.option("--load/--no-load", "with_load", default=True, show_default=True,
@@ -524,6 +562,7 @@ def scenario_start(ctx: click.Context, scenario_id: str, ttl: float | None, with
 
 
 @scenario.command("stop")
+@team_option
 @click.pass_context
 def scenario_stop(ctx: click.Context) -> None:
     """Revert the running scenario's faults."""
@@ -547,6 +586,7 @@ def scenario_stop(ctx: click.Context) -> None:
 
 
 @scenario.command("status")
+@team_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def scenario_status(ctx: click.Context, as_json: bool) -> None:
@@ -567,6 +607,7 @@ def scenario_status(ctx: click.Context, as_json: bool) -> None:
 
 
 @scenario.command("hint")
+@team_option
 @click.pass_context
 def scenario_hint(ctx: click.Context) -> None:
     """The next hint for the running scenario."""
@@ -580,6 +621,7 @@ def scenario_hint(ctx: click.Context) -> None:
 
 
 @scenario.command("fix")
+@team_option
 @click.argument("fix_id", required=False)
 @click.pass_context
 def scenario_fix(ctx: click.Context, fix_id: str | None) -> None:
@@ -592,6 +634,106 @@ def scenario_fix(ctx: click.Context, fix_id: str | None) -> None:
     fix = _guard(lambda: s.fix(fix_id))
     version = _guard(lambda: controller.apply_fix(s, fix))
     click.echo(f"deployed {fix.service} {version}: {fix.summary}")
+
+
+def _team_namespaces(ctx: click.Context) -> list[str]:
+    """Every namespace labelled as a chaoslab team's (needs the instructor role to list namespaces)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from chaoslab.chaos.kubernetes.client import KubernetesError, api_client, explain
+    from chaoslab.chaos.kubernetes.identity import TEAM_LABEL
+
+    try:
+        found = client.CoreV1Api(api_client(ctx.obj["context"])).list_namespace(label_selector=TEAM_LABEL).items
+    except ApiException as exc:
+        _fail(str(explain(exc, "listing team namespaces (an instructor's command)")))
+    except KubernetesError as exc:
+        _fail(str(exc))
+    return sorted(ns.metadata.name for ns in found)
+
+
+@cli.command()
+@click.option("--slo/--no-slo", default=True, show_default=True,
+              help="Also measure whether each team's SLO holds right now (a few seconds per team).")
+@click.pass_context
+def teams(ctx: click.Context, slo: bool) -> None:
+    """Every team on the cluster: its running scenario, how long it has run, whether its SLO holds."""
+    from chaoslab.chaos.checks import MEASURES, CheckError, observe
+    from chaoslab.chaos.kubernetes.client import KubernetesError
+    from chaoslab.chaos.kubernetes.probes import ClusterLoad, KubernetesProbe
+    from chaoslab.chaos.scenarios import ScenarioError, get
+    from chaoslab.loadtest.verify import BASELINE_SLO
+
+    ctx.obj["target"] = "kubernetes"
+    click.echo(f"{'TEAM':<10} {'NAMESPACE':<18} {'SCENARIO':<18} {'AGE':>7}  SLO")
+    for namespace in _team_namespaces(ctx):
+        controller = _controller(ctx, namespace)
+        running = controller.current()
+        live = running is not None and running["expires_at"] > time.time()
+        age = _remaining(time.time() - running["started_at"]) if live else "-"
+        verdict = "not measured"
+        if slo:
+            try:
+                wanted = get(running["id"]).slo if live else BASELINE_SLO
+                evaluable = [c for c in wanted if MEASURES[c.measure].source != "data"]
+                results = observe(evaluable, KubernetesProbe(controller.targets.api, namespace),
+                                  ClusterLoad(controller.targets.api, namespace), window_s=3)
+                failed = [r.check.describe() for r in results if not r.ok]
+                verdict = "holds" if not failed else "BREACHED: " + "; ".join(failed)
+            except (CheckError, KubernetesError, ScenarioError) as exc:
+                verdict = f"unknown ({exc})"
+        click.echo(f"{controller.targets.team:<10} {namespace:<18} {(running['id'] if live else '-'):<18} "
+                   f"{age:>7}  {verdict}")
+
+
+@cli.command("team-kubeconfig")
+@click.option("--team", required=True, help="The team whose trainees get the kubeconfig.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: kubeconfig-TEAM.yaml).")
+@click.option("--duration", default="12h", show_default=True, help="Token lifetime, e.g. 8h.")
+@click.pass_context
+def team_kubeconfig(ctx: click.Context, team: str, output: str | None, duration: str) -> None:
+    """Write a kubeconfig bound to the team's ServiceAccount: its kubectl sees only its namespace."""
+    import base64
+    import os
+
+    import yaml
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from chaoslab.chaos.journal import parse_since
+    from chaoslab.chaos.kubernetes.client import KubernetesError, api_client, explain
+
+    namespace = f"chaoslab-{team}"
+    try:
+        seconds = int(parse_since(duration))
+        api = api_client(ctx.obj["context"])
+        token = client.CoreV1Api(api).create_namespaced_service_account_token(
+            "trainee", namespace, {"spec": {"expirationSeconds": seconds}}).status.token
+    except ValueError as exc:
+        _fail(str(exc).replace("--since", "--duration"), 2)
+    except ApiException as exc:
+        _fail(str(explain(exc, f"asking for a token of {namespace}/trainee")))
+    except KubernetesError as exc:
+        _fail(str(exc))
+    cluster = {"server": api.configuration.host}
+    if api.configuration.ssl_ca_cert:
+        with open(api.configuration.ssl_ca_cert, "rb") as handle:
+            cluster["certificate-authority-data"] = base64.b64encode(handle.read()).decode()
+    elif not api.configuration.verify_ssl:
+        cluster["insecure-skip-tls-verify"] = True
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": f"chaoslab-{team}",
+              "clusters": [{"name": "chaoslab", "cluster": cluster}],
+              "users": [{"name": f"{team}-trainee", "user": {"token": token}}],
+              "contexts": [{"name": f"chaoslab-{team}",
+                            "context": {"cluster": "chaoslab", "user": f"{team}-trainee", "namespace": namespace}}]}
+    path = output or f"kubeconfig-{team}.yaml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(config, handle)
+    click.echo(f"wrote {path} (team {team}, namespace {namespace}, valid {duration}); "
+               f"export KUBECONFIG={path}")
 
 
 # ---- load ------------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Fixtures that start real things on 127.0.0.1: PostgreSQL, Redis, the whole local lab."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support import Lab, alive, poll_until  # noqa: E402
+from support import Lab, poll_until, start_lab, stop_lab  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -49,22 +48,6 @@ def redis_url(tmp_path_factory) -> str:
     yield server.url
     proc.terminate()
     proc.wait(10)
-
-
-def start_lab(path: Path, **env: str) -> Lab:
-    lab = Lab(path, env={"CHAOSLAB_PORTS": "random", **env})
-    try:
-        return lab.up()
-    except BaseException:
-        lab.down()
-        raise
-
-
-def stop_lab(lab: Lab) -> None:
-    pids = lab.all_pids() if lab.status else []
-    lab.down()
-    leftovers = [pid for pid in pids if alive(pid)]
-    assert not leftovers, f"chaoslab down left processes running: {leftovers}"
 
 
 @pytest.fixture(scope="session")

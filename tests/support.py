@@ -120,3 +120,19 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def start_lab(path: Path, **env: str) -> Lab:
+    lab = Lab(path, env={"CHAOSLAB_PORTS": "random", **env})
+    try:
+        return lab.up()
+    except BaseException:
+        lab.down()
+        raise
+
+
+def stop_lab(lab: Lab) -> None:
+    pids = lab.all_pids() if lab.status else []
+    lab.down()
+    leftovers = [pid for pid in pids if alive(pid)]
+    assert not leftovers, f"chaoslab down left processes running: {leftovers}"

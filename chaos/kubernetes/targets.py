@@ -3,7 +3,8 @@
 Going through the API server (``/api/v1/namespaces/NS/pods/POD:PORT/proxy/...``)
 means the laptop needs no port-forward, and RBAC decides who may touch which
 namespace: a team's credentials open its own pods' proxy and nothing else.
-Namespaces that are not labelled ``chaoslab.io/team`` are refused outright.
+Who may touch which namespace is decided twice: by RBAC at the API server, and by
+``identity.authorize`` here (only labelled team namespaces; a team only its own).
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import time
 
 from chaoslab.chaos.faults import Fault
 from chaoslab.chaos.kubernetes import actions
-from chaoslab.chaos.kubernetes.client import KubernetesError, api_client, explain
+from chaoslab.chaos.kubernetes.client import api_client, explain
+from chaoslab.chaos.kubernetes.identity import authorize, whoami
 from chaoslab.chaos.targets import Target
 from chaoslab.topology import SERVICE_NAMES
 
-TEAM_LABEL = "chaoslab.io/team"
 AGENT_SELECTOR = "chaoslab.io/agent=true"
 
 
@@ -29,16 +30,14 @@ class KubernetesTargets:
         self.namespace = namespace
         self.api = api or api_client(context)
         self.core = client.CoreV1Api(self.api)
+        self.identity = whoami(self.api)
         try:
             labels = self.core.read_namespace(namespace).metadata.labels or {}
         except ApiException as exc:
-            raise explain(exc, f"reading namespace {namespace}") from None
+            raise explain(exc, f"{self.identity.username} reading namespace {namespace}") from None
         except Exception as exc:  # urllib3 connection errors and the like
             raise explain(exc, f"reading namespace {namespace}") from None
-        if TEAM_LABEL not in labels:
-            raise KubernetesError(f"namespace {namespace} is not a chaoslab team namespace (no {TEAM_LABEL} label); "
-                                  "chaos is only allowed in team namespaces")
-        self.team = labels[TEAM_LABEL]
+        self.team = authorize(self.identity, namespace, labels)
         self.token = self._token()
         self._targets = self._discover()
 

@@ -47,21 +47,6 @@ class StateDir:
         """Each fault agent's active faults, so they outlive a restart of the service until their TTL."""
         return self.root / "agents"
 
-    @property
-    def audit(self) -> Path:
-        """Append-only JSON lines: who did what to which service, when, and when it was reverted."""
-        return self.root / "audit.jsonl"
-
-    @property
-    def changes(self) -> Path:
-        """The change feed: deploys, good and bad, as JSON lines (``chaoslab changes``)."""
-        return self.root / "changes.jsonl"
-
-    @property
-    def scenario(self) -> Path:
-        """The scenario running now, if any."""
-        return self.root / "scenario.json"
-
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 

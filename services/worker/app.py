@@ -18,7 +18,7 @@ from chaoslab.services.common.migrations import LATEST
 from chaoslab.services.common.queue import GROUP, STREAM, Queue
 from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.common.web import HttpServer, create_app
-from chaoslab.settings import Common, Worker, load
+from chaoslab.settings import Worker, load
 from chaoslab.telemetry.tracing import context_from_carrier, tracer
 
 NAME = "worker"

@@ -10,8 +10,7 @@ import sys
 import pytest
 import requests
 
-from conftest import start_lab, stop_lab
-from support import checkout, poll_until
+from support import start_lab, stop_lab, checkout, poll_until
 
 
 @pytest.fixture(scope="module")
@@ -126,22 +125,21 @@ def test_change_feed_shows_bad_deploys_and_fixes(lab):
 
 
 def test_a_scenario_that_fails_part_way_reverts_what_it_applied(lab):
-    from chaoslab.chaos.controller import ControllerError
-    from chaoslab.chaos.journal import AuditLog, Journal
+    from chaoslab.chaos.controller import Controller, ControllerError
+    from chaoslab.chaos.journal import FileStore
     from chaoslab.chaos.scenarios import get
     from chaoslab.chaos.targets import LocalTargets
-    from chaoslab.chaos.controller import Controller
     from chaoslab.local.statedir import StateDir
 
     state = StateDir.at(lab.state_dir)
-    controller = Controller(LocalTargets(state), AuditLog(state.audit), Journal(state.changes), "test", state.scenario)
+    controller = Controller(LocalTargets(state), FileStore(state.root), "test")
     drill = get("multi-component")
     broken = drill.__class__(**{**drill.__dict__, "faults": drill.faults + (
         {"kind": "latency", "service": "service-b", "route": "NoSuchMethod"},)})
     with pytest.raises(ControllerError, match="not started, everything it applied was reverted.*NoSuchMethod"):
         controller.start(broken, ttl_s=60)
     assert agent_faults(lab) == []
-    assert not state.scenario.exists()
+    assert not (lab.state_dir / "scenario.json").exists()
 
 
 def test_a_second_scenario_is_refused_while_one_runs(lab):

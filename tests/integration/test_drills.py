@@ -12,8 +12,7 @@ from chaoslab.chaos import checks, scenarios
 from chaoslab.loadtest import background
 from chaoslab.local.probe import LocalProbe
 from chaoslab.local.statedir import StateDir
-from conftest import start_lab, stop_lab
-from support import poll_until
+from support import start_lab, stop_lab, poll_until
 
 pytestmark = pytest.mark.disruptive
 SYMPTOM_DEADLINE_S = 60

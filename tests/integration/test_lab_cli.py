@@ -6,8 +6,7 @@ import signal
 
 import pytest
 
-from conftest import start_lab
-from support import alive, poll_until
+from support import start_lab, alive, poll_until
 
 pytestmark = pytest.mark.disruptive
 

@@ -12,8 +12,7 @@ import pytest
 import redis
 import requests
 
-from conftest import start_lab, stop_lab
-from support import checkout, poll_until
+from support import start_lab, stop_lab, checkout, poll_until
 
 pytestmark = pytest.mark.disruptive
 

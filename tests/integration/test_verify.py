@@ -7,8 +7,7 @@ import psutil
 import psycopg
 import pytest
 
-from conftest import start_lab, stop_lab
-from support import alive
+from support import start_lab, stop_lab, alive
 
 pytestmark = pytest.mark.disruptive
 

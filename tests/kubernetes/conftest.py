@@ -7,30 +7,12 @@ import subprocess
 import pytest
 import yaml
 
-from support import ROOT, poll_until, tool
-
-CHART = ROOT / "charts" / "chaoslab"
-KUBE_VERSION = "1.34.0"
-
-
-def need(name: str) -> str:
-    path = tool(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed: `make tools` builds it (CI always does)")
-    return path
-
+from kubesupport import need
+from support import poll_until
 
 @pytest.fixture(scope="session")
 def helm() -> str:
     return need("helm")
-
-
-def render(helm: str, *args: str, namespace: str = "chaoslab-lab") -> list[dict]:
-    result = subprocess.run([helm, "template", "lab", str(CHART), "-n", namespace, "--kube-version", KUBE_VERSION,
-                             *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise AssertionError(f"helm template {' '.join(args)} failed: {result.stderr}")
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +25,10 @@ def apiserver(tmp_path_factory):
     subprocess.run(["openssl", "genrsa", "-out", str(work / "sa.key"), "2048"], check=True, capture_output=True)
     subprocess.run(["openssl", "rsa", "-in", str(work / "sa.key"), "-pubout", "-out", str(work / "sa.pub")],
                    check=True, capture_output=True)
-    (work / "tokens.csv").write_text("admin-token,admin,admin-uid,system:masters\n")
+    # Static tokens: a cluster admin; a person in team green; an instructor (by group).
+    (work / "tokens.csv").write_text("admin-token,admin,admin-uid,system:masters\n"
+                                     'alice-token,alice,alice-uid,"chaoslab:team:green"\n'
+                                     'ingrid-token,ingrid,ingrid-uid,"chaoslab:instructors"\n')
     client_port, peer_port, secure_port = free_port(), free_port(), free_port()
     etcd_proc = subprocess.Popen(
         [etcd, "--data-dir", str(work / "etcd"), "--listen-client-urls", f"http://127.0.0.1:{client_port}",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CHART
+from kubesupport import CHART
 from support import tool
 
 RULES = CHART / "files" / "alerts.yaml"

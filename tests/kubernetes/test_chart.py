@@ -7,9 +7,9 @@ import kubernetes_validate
 import pytest
 
 from chaoslab.topology import COMPONENTS, peer_address
-from conftest import CHART, KUBE_VERSION, render
+from kubesupport import CHART, KUBE_VERSION, VALUES_FILES, render
 
-VALUES = sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))
+VALUES = [str(p.relative_to(CHART)) for p in VALUES_FILES]
 WORKLOADS = ("Deployment", "StatefulSet")
 
 
@@ -25,14 +25,14 @@ def pod_specs(docs):
 
 @pytest.mark.parametrize("values", [None, *VALUES])
 def test_lint_strict(helm, values):
-    extra = ["-f", str(CHART / "ci" / values)] if values else []
+    extra = ["-f", str(CHART / values)] if values else []
     result = subprocess.run([helm, "lint", "--strict", str(CHART), *extra], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("values", VALUES)
 def test_every_rendered_manifest_validates_against_the_kubernetes_schemas(helm, values):
-    docs = render(helm, "-f", str(CHART / "ci" / values))
+    docs = render(helm, "-f", str(CHART / values))
     assert docs
     for doc in docs:
         try:
@@ -135,7 +135,7 @@ def test_helm_test_hook_checks_a_checkout(default):
 
 def test_memory_requests_of_one_team_fit_the_budget(helm):
     """Issue budget: one team's stack <= 400 MiB of memory requests (platform counted separately)."""
-    team = render(helm, "-f", str(CHART / "ci" / "team-values.yaml"))
+    team = render(helm, "-f", str(CHART / "profiles" / "team.yaml"))
     total = 0
     for _, spec in pod_specs([d for d in team if d["kind"] in WORKLOADS]):
         for container in spec["containers"]:
@@ -149,3 +149,23 @@ def _mebibytes(quantity: str) -> int:
     if quantity.endswith("Gi"):
         return int(quantity[:-2]) * 1024
     raise ValueError(quantity)
+
+
+def test_three_teams_render_valid_and_isolated(helm):
+    """The cohort layout: one release per team namespace, each with its own fence."""
+    for team in ("red", "blue", "green"):
+        namespace = f"chaoslab-{team}"
+        docs = render(helm, "-f", str(CHART / "profiles" / "team.yaml"), "--set", f"team={team}",
+                      namespace=namespace)
+        for doc in docs:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        by_kind = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+        binding = by_kind[("RoleBinding", "chaoslab-trainee")]
+        assert {(s["kind"], s["name"], s.get("namespace")) for s in binding["subjects"]} == {
+            ("ServiceAccount", "trainee", namespace), ("Group", f"chaoslab:team:{team}", None)}
+        assert by_kind[("ClusterRole", f"chaoslab-team-{team}-namespace")]["rules"][0]["resourceNames"] == [namespace]
+        assert ("ResourceQuota", "chaoslab-team") in by_kind and ("LimitRange", "chaoslab-team") in by_kind
+        policy = by_kind[("NetworkPolicy", "chaoslab-team-isolation")]["spec"]
+        assert policy["podSelector"] == {} and policy["policyTypes"] == ["Ingress"]
+        assert all(d["metadata"]["labels"]["chaoslab.io/team"] == team for d in docs)
+        assert not any(d["kind"] == "Deployment" and d["metadata"]["name"] in ("jaeger", "prometheus") for d in docs)

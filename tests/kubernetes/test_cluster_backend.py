@@ -12,10 +12,10 @@ import pytest
 from kubernetes import client
 
 from chaoslab.chaos.controller import Controller, ControllerError
-from chaoslab.chaos.journal import AuditLog, Journal
+from chaoslab.chaos.journal import AuditLog, FileStore
 from chaoslab.chaos.kubernetes.client import KubernetesError
 from chaoslab.chaos.kubernetes.targets import KubernetesTargets
-from conftest import CHART, KUBE_VERSION
+from kubesupport import CHART, KUBE_VERSION
 from support import poll_until
 
 NAMESPACE = "chaoslab-red"
@@ -28,7 +28,7 @@ def team(helm, api, apiserver):
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     core.create_namespace({"metadata": {"name": NAMESPACE, "labels": {"chaoslab.io/team": "red"}}})
     result = subprocess.run([helm, "install", "lab", str(CHART), "-n", NAMESPACE, "--kubeconfig", str(apiserver),
-                             "-f", str(CHART / "ci" / "team-values.yaml")], capture_output=True, text=True)
+                             "-f", str(CHART / "profiles" / "team.yaml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     for deployment in apps.list_namespaced_deployment(NAMESPACE).items:
         pod_from_template(api, deployment.metadata.name)
@@ -44,8 +44,7 @@ def pod_from_template(api, deployment: str) -> None:
 
 
 def controller(api, tmp_path) -> Controller:
-    return Controller(KubernetesTargets(NAMESPACE, api=api), AuditLog(tmp_path / "audit.jsonl"),
-                      Journal(tmp_path / "changes.jsonl"), "instructor", tmp_path / "scenario.json")
+    return Controller(KubernetesTargets(NAMESPACE, api=api), FileStore(tmp_path), "instructor")
 
 
 def cli(apiserver, state, *args) -> subprocess.CompletedProcess:
@@ -83,7 +82,7 @@ def test_an_agent_that_cannot_be_reached_is_reported_and_nothing_changes(team, a
     lab = controller(api, tmp_path)
     with pytest.raises(ControllerError, match="did not apply on service-b-0"):
         lab.add({"kind": "latency", "service": "service-b", "peer": "service-c"})
-    assert AuditLog(tmp_path / "audit.jsonl").entries() == []
+    assert AuditLog(FileStore(tmp_path), "audit.jsonl").entries() == []
 
 
 def test_scale_to_zero_and_back_on_stop(team, api, tmp_path):

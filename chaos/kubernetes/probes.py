@@ -1,0 +1,61 @@
+"""Read-only looks at a team's namespace for checks (chaos/checks.py): metrics through the pod proxy,
+readiness and restarts from pod status, Locust's stats through the service proxy. Data checks need
+the database, which is not reachable from here: they report n/a."""
+from __future__ import annotations
+
+from chaoslab.chaos.checks import CheckError
+from chaoslab.chaos.kubernetes import load as cluster_load
+from chaoslab.chaos.kubernetes.client import explain
+
+
+class KubernetesProbe:
+    def __init__(self, api, namespace: str):
+        from kubernetes import client
+
+        self.api = api
+        self.namespace = namespace
+        self.core = client.CoreV1Api(api)
+
+    def _pods(self, service: str):
+        return self.core.list_namespaced_pod(self.namespace, label_selector=f"app.kubernetes.io/name={service}").items
+
+    def scrape(self, service: str) -> str:
+        from kubernetes.client.exceptions import ApiException
+
+        texts = []
+        for pod in self._pods(service):
+            port = (pod.metadata.annotations or {}).get("prometheus.io/port")
+            try:
+                response = self.api.call_api(
+                    f"/api/v1/namespaces/{self.namespace}/pods/{pod.metadata.name}:{port}/proxy/metrics", "GET",
+                    auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
+                    _request_timeout=5)
+            except ApiException as exc:
+                raise explain(exc, f"scraping {pod.metadata.name}") from None
+            texts.append(response.data.decode())
+        return "\n".join(texts)
+
+    def ready(self, service: str) -> bool:
+        pods = self._pods(service)
+        return bool(pods) and all(any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
+                                  for p in pods)
+
+    def restarts(self, service: str) -> int:
+        return sum(s.restart_count for p in self._pods(service) for s in (p.status.container_statuses or []))
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        raise CheckError("data checks need the team's database; run `chaoslab verify` against a local lab")
+
+
+class ClusterLoad:
+    """The team's in-cluster Locust as a load source for checks."""
+
+    def __init__(self, api, namespace: str):
+        self.api = api
+        self.namespace = namespace
+
+    def reset(self) -> None:
+        cluster_load._call(self.api, self.namespace, "POST", "/stats/reset")
+
+    def stats(self) -> dict:
+        return cluster_load.stats(self.api, self.namespace)
