@@ -29,9 +29,27 @@ RECONCILIATION: tuple[Check, ...] = (
     Check("unfulfilled_orders", max=0),
     Check("mischarged_orders", max=0),
 )
-"""Checked after every run, once the queue had DRAIN_S to drain."""
+"""Checked after every run, once the queue has drained (see drain)."""
 
 DRAIN_S = 30.0
+STALL_S = 5.0
+
+
+def drain(probe: Probe, since_wall: float) -> None:
+    """Give the worker time to fulfil the run's last orders: until none waits, DRAIN_S at most, and
+    no longer than STALL_S without one more being fulfilled (a lost order never will be)."""
+    deadline = time.monotonic() + DRAIN_S
+    last_count, last_progress = None, time.monotonic()
+    while time.monotonic() < deadline:
+        count = probe.query("SELECT count(*) FROM shop.orders WHERE status = 'paid' "
+                            "AND created_at >= to_timestamp(%s)", (since_wall,))[0][0]
+        if count == 0:
+            return
+        if last_count is None or count < last_count:
+            last_count, last_progress = count, time.monotonic()
+        elif time.monotonic() - last_progress > STALL_S:
+            return
+        time.sleep(0.5)
 
 
 @dataclass
@@ -108,12 +126,7 @@ def verify(probe: Probe, plan: LoadPlan, slo: tuple[Check, ...], scenario: str |
     finally:
         run.stop()
     final = read_final_stats(plan.report_dir)
-    deadline = time.monotonic() + DRAIN_S
-    while time.monotonic() < deadline:  # give the worker time to fulfil the run's last orders
-        if not probe.query("SELECT 1 FROM shop.orders WHERE status = 'paid' AND created_at >= to_timestamp(%s) "
-                           "LIMIT 1", (window.started_wall,)):
-            break
-        time.sleep(0.5)
+    drain(probe, window.started_wall)
     results = window.close(final)
     return Verdict(scenario, plan.run_time_s or 0, figures(final, plan.run_time_s or 0), results,
                    str(plan.report_dir))
