@@ -113,6 +113,7 @@ bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against 
 	$(BIN)/python -m bench.hop_overhead
 	$(BIN)/python -m bench.lab_footprint
 	$(BIN)/python -m bench.chaos
+	$(BIN)/python -m bench.capacity
 
 # ---- Kubernetes on kind (docs/kubernetes.md) ---------------------------------------------------
 need-%:

@@ -136,3 +136,32 @@ def stop_lab(lab: Lab) -> None:
     lab.down()
     leftovers = [pid for pid in pids if alive(pid)]
     assert not leftovers, f"chaoslab down left processes running: {leftovers}"
+
+
+def module_lab(name: str, **env: str):
+    """A pytest fixture: a lab of the test module's own (breaking it spares the shared one)."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def lab(tmp_path_factory):
+        started = start_lab(tmp_path_factory.mktemp(name), **env)
+        yield started
+        stop_lab(started)
+
+    return lab
+
+
+def reset_around():
+    """An autouse pytest fixture: every fault, deploy and background load gone before and after a test."""
+    import pytest
+
+    @pytest.fixture(autouse=True)
+    def clean(lab):
+        lab.cli("reset")
+        lab.cli("load", "stop")
+        yield
+        lab.cli("scenario", "stop", check=False)
+        lab.cli("load", "stop")
+        lab.cli("reset")
+
+    return clean

@@ -50,6 +50,16 @@ class ServiceRuntime:
         self.on_shutdown(server.stop)
         return agent
 
+    def serve_http(self, app, settings: Any) -> HttpServer:
+        """Serve a service's Flask app on ``settings.http_port`` with its bounded handler pool; on
+        shutdown stop taking requests first, then release what the app holds (``chaoslab.stop``)."""
+        server = HttpServer(app, self.common.bind_host, settings.http_port, settings.handler_threads,
+                            self.name).start()
+        if "chaoslab.stop" in app.extensions:
+            self.on_shutdown(app.extensions["chaoslab.stop"])
+        self.on_shutdown(server.stop)
+        return server
+
     def wait(self) -> None:
         """Block the main thread until asked to stop, then shut down."""
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -110,11 +110,7 @@ def create_app(settings: ServiceA | None = None, common: Common | None = None,
 
 def build(runtime: ServiceRuntime) -> HttpServer:
     settings = load(ServiceA)
-    app = create_app(settings, runtime.common, runtime.agent(settings))
-    server = HttpServer(app, runtime.common.bind_host, settings.http_port, settings.handler_threads, NAME).start()
-    runtime.on_shutdown(app.extensions["chaoslab.stop"])
-    runtime.on_shutdown(server.stop)
-    return server
+    return runtime.serve_http(create_app(settings, runtime.common, runtime.agent(settings)), settings)
 
 
 def main() -> int:

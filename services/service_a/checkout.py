@@ -36,13 +36,13 @@ class Checkout:
 
     def run(self, request: CheckoutRequest, key: str) -> tuple[dict, list[dict], bool]:
         """Returns (order, items, replayed). Raises ApiError for every failure a client can see."""
-        order, created = self.store.open_order(request, key)
+        order, created = self.store.open_order(request, key, LEASE_S)
         if created:
             ORDERS_CREATED.inc()
         if order["status"] in ("paid", "fulfilled"):
             CHECKOUTS.labels("replayed").inc()
             return order, self.store.order_items(order["id"]), True
-        if not self.store.take_lease(order["id"], LEASE_S):
+        if not created and not self.store.take_lease(order["id"], LEASE_S):
             raise ApiError(409, "checkout_in_progress", "a checkout with this Idempotency-Key is in progress; "
                                                         "retry in a moment to get its result", order_id=order["id"])
         try:

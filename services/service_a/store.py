@@ -47,11 +47,12 @@ class Store:
             return tx.one("SELECT sku, name, unit_price, currency FROM shop.products WHERE sku = %s", (sku,))
 
     # ---- checkout -----------------------------------------------------------------------
-    def open_order(self, request: CheckoutRequest, key: str) -> tuple[dict, bool]:
+    def open_order(self, request: CheckoutRequest, key: str, lease_s: float) -> tuple[dict, bool]:
         """Insert the order and its lines, or return the one this Idempotency-Key already made.
 
-        Returns (order, created). Raises 422 for an unknown customer or product, or
-        for a key reused with a different body.
+        Returns (order, created). A new order comes with the lease to drive it (``lease_s``), so the
+        request that creates an order is the one that checks it out. Raises 422 for an unknown
+        customer or product, or for a key reused with a different body.
         """
         with self.db.transaction() as tx:
             customer = tx.one("SELECT id, tier FROM shop.customers WHERE id = %s", (request.customer_id,))
@@ -65,10 +66,11 @@ class Store:
             if unknown:
                 raise unprocessable("unknown_product", f"unknown product {', '.join(unknown)}; "
                                                        "GET /products lists the catalogue", skus=unknown)
-            order = tx.one(f"""INSERT INTO shop.orders (customer_id, idempotency_key, request_hash, customer_tier)
-                               VALUES (%s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING
-                               RETURNING {ORDER_COLUMNS}""",
-                           (request.customer_id, key, request.fingerprint(), customer["tier"]))
+            order = tx.one(f"""INSERT INTO shop.orders (customer_id, idempotency_key, request_hash, customer_tier,
+                                                       lease_until)
+                               VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s))
+                               ON CONFLICT (idempotency_key) DO NOTHING RETURNING {ORDER_COLUMNS}""",
+                           (request.customer_id, key, request.fingerprint(), customer["tier"], lease_s))
             if order is None:
                 existing = tx.one(f"SELECT {ORDER_COLUMNS}, request_hash FROM shop.orders "
                                   "WHERE idempotency_key = %s", (key,))

@@ -10,21 +10,13 @@ import sys
 import pytest
 import requests
 
-from support import start_lab, stop_lab, checkout, poll_until
+from support import checkout, module_lab, poll_until, reset_around
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    started = start_lab(tmp_path_factory.mktemp("chaos-lab"))
-    yield started
-    stop_lab(started)
+lab = module_lab("chaos-lab")
 
 
-@pytest.fixture(autouse=True)
-def clean(lab):
-    lab.cli("reset")
-    yield
-    lab.cli("reset")
+clean = reset_around()
 
 
 def agent_faults(lab) -> list[dict]:

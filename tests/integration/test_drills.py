@@ -12,29 +12,17 @@ from chaoslab.chaos import checks, scenarios
 from chaoslab.loadtest import background
 from chaoslab.local.probe import LocalProbe
 from chaoslab.local.statedir import StateDir
-from support import start_lab, stop_lab, poll_until
+from support import module_lab, poll_until, reset_around
 
 pytestmark = pytest.mark.disruptive
 SYMPTOM_DEADLINE_S = 60
 RECOVERY_DEADLINE_S = 90
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    started = start_lab(tmp_path_factory.mktemp("scenario-lab"))
-    yield started
-    started.cli("load", "stop", check=False)
-    stop_lab(started)
+lab = module_lab("scenario-lab")
 
 
-@pytest.fixture(autouse=True)
-def clean(lab):
-    lab.cli("reset")
-    lab.cli("load", "stop")
-    yield
-    lab.cli("scenario", "stop", check=False)
-    lab.cli("load", "stop")
-    lab.cli("reset")
+clean = reset_around()
 
 
 def holding(lab, wanted: tuple[checks.Check, ...]):

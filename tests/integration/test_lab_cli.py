@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from support import start_lab, alive, poll_until
+from support import alive, poll_until, start_lab
 
 pytestmark = pytest.mark.disruptive
 

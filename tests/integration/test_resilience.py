@@ -12,7 +12,7 @@ import pytest
 import redis
 import requests
 
-from support import start_lab, stop_lab, checkout, poll_until
+from support import checkout, poll_until, start_lab, stop_lab
 
 pytestmark = pytest.mark.disruptive
 

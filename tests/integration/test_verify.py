@@ -7,23 +7,15 @@ import psutil
 import psycopg
 import pytest
 
-from support import start_lab, stop_lab, alive
+from support import alive, module_lab, reset_around
 
 pytestmark = pytest.mark.disruptive
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    started = start_lab(tmp_path_factory.mktemp("verify-lab"))
-    yield started
-    stop_lab(started)
+lab = module_lab("verify-lab")
 
 
-@pytest.fixture(autouse=True)
-def clean(lab):
-    lab.cli("reset")
-    yield
-    lab.cli("reset")
+clean = reset_around()
 
 
 def verify(lab, *args):
