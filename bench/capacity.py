@@ -153,10 +153,18 @@ def profile(pid: int, seconds: int) -> str:
             inclusive[frame] += int(count)
     if not total:
         return "  (no busy samples)"
-    lines = [f"  {'own':>5} {'total':>6}  function"]
-    for frame, count in inclusive.most_common(14):
-        lines.append(f"  {own[frame] / total:5.1%} {count / total:6.1%}  {frame}")
+    lines = ["  the lab's own code, share of busy samples spent in it and below:"]
+    ours = [(f, c) for f, c in inclusive.most_common() if _ours(f)]
+    lines += [f"  {count / total:6.1%}  {frame}" for frame, count in ours[:12]]
+    lines.append("  functions by own time (where the CPU actually is):")
+    lines += [f"  {count / total:6.1%}  {frame}" for frame, count in own.most_common(12)]
     return "\n".join(lines)
+
+
+def _ours(frame: str) -> bool:
+    name = frame.rsplit(" ", 1)[-1]
+    return name in {"app.py", "checkout.py", "store.py", "db.py", "peers.py", "web.py", "queue.py", "outbox.py",
+                    "agent.py", "validation.py", "logs.py", "tracing.py"} and "Flask" not in frame
 
 
 def main() -> int:

@@ -33,7 +33,7 @@ def serve(kind: str, port: int, otlp_port: int) -> None:
 
     if kind == "bare":
         app = Flask("bare")
-    elif kind == "instrumented":
+    elif kind in ("instrumented", "no-access-log"):
         from chaoslab.services.common.health import Health
         from chaoslab.services.common.web import create_app
         from chaoslab.telemetry.logs import configure_logging
@@ -44,7 +44,8 @@ def serve(kind: str, port: int, otlp_port: int) -> None:
 
         configure_logging("bench-hop", "bench")
         configure_tracing("bench-hop", "bench")
-        app = create_app("bench-hop", Health(), agent=FaultAgent("bench-hop"))  # an idle fault agent
+        app = create_app("bench-hop", Health(), agent=FaultAgent("bench-hop"),  # an idle fault agent
+                         access_log=kind == "instrumented")
     else:  # the OTLP receiver the instrumented hop exports to, like the lab daemon
         from chaoslab.local.tracestore import TraceStore, decode
 
@@ -79,7 +80,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--serve", choices=("bare", "instrumented", "sink"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("bare", "instrumented", "no-access-log", "sink"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--otlp-port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -87,17 +88,18 @@ def main() -> int:
         serve(args.serve, args.port, args.otlp_port)
         return 0
 
-    ports = {"sink": free_port(), "bare": free_port(), "instrumented": free_port()}
+    kinds = ("bare", "instrumented", "no-access-log")
+    ports = {"sink": free_port(), **{kind: free_port() for kind in kinds}}
     logs = Path(tempfile.mkdtemp(prefix="hop-bench-"))
     procs = []
     try:
-        for kind in ("sink", "bare", "instrumented"):
+        for kind in ("sink", *kinds):
             with open(logs / f"{kind}.log", "wb") as out:
                 procs.append(subprocess.Popen(
                     [sys.executable, "-m", "bench.hop_overhead", "--serve", kind, "--port", str(ports[kind]),
                      "--otlp-port", str(ports["sink"])], stdout=out, stderr=subprocess.STDOUT,
                     env={**os.environ, "OTEL_BSP_SCHEDULE_DELAY": "200"}))
-        urls = {kind: f"http://127.0.0.1:{ports[kind]}" for kind in ("bare", "instrumented")}
+        urls = {kind: f"http://127.0.0.1:{ports[kind]}" for kind in kinds}
         sessions = {kind: requests.Session() for kind in urls}
         deadline = time.monotonic() + 30
         for kind, url in urls.items():
@@ -111,17 +113,20 @@ def main() -> int:
                     time.sleep(0.1)
         for kind, url in urls.items():  # warm-up
             run_round(sessions[kind], url, 300)
-        results: dict[str, list[float]] = {"bare": [], "instrumented": []}
+        results: dict[str, list[float]] = {kind: [] for kind in kinds}
         for _ in range(args.rounds):
             for kind, url in urls.items():
                 results[kind].append(run_round(sessions[kind], url, args.requests))
         bare = statistics.median(results["bare"])
         instrumented = statistics.median(results["instrumented"])
+        quiet = statistics.median(results["no-access-log"])
         print(f"hop_overhead: {args.rounds} rounds x {args.requests} sequential keep-alive requests per server")
         print(f"  bare Flask on waitress          {bare * 1e6:8.1f} us/request")
         print(f"  instrumented service hop        {instrumented * 1e6:8.1f} us/request "
               "(RED metrics, JSON access log, OTLP spans, idle fault agent)")
         print(f"  ratio instrumented / bare       {instrumented / bare:8.2f}x   (target <= 1.30x)")
+        print(f"  the same without the access log {quiet * 1e6:8.1f} us/request, {quiet / bare:.2f}x "
+              "(CHAOSLAB_ACCESS_LOG=false)")
         return 0
     finally:
         for proc in procs:

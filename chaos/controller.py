@@ -126,13 +126,21 @@ class Controller:
             return False
 
     def faults(self) -> tuple[list[dict], list[str]]:
-        """(every active fault with its instance, agents that did not answer)."""
+        """(every active fault with its instance, agents that did not answer). Faults the Kubernetes
+        API performed live in the cluster, not in an agent: they come from the audit log."""
         found, unreachable = [], []
         for target in self.targets.everything():
             try:
                 found += [dict(f, instance=target.instance) for f in self.client.faults(target)]
             except AgentError as exc:
                 unreachable.append(str(exc))
+        now = time.time()
+        for fault_id, started in self.audit.open_faults().items():
+            kind = KINDS.get(started.get("kind", ""))
+            if kind is not None and kind.kubernetes_only and started["expires_at"] > now:
+                found.append({"id": fault_id, "kind": started["kind"], "service": started["service"],
+                              "params": started.get("params", {}), "scenario": started.get("scenario"),
+                              "remaining_s": round(started["expires_at"] - now, 1), "instance": "cluster"})
         return found, unreachable
 
     def reset(self) -> tuple[int, list[str]]:

@@ -109,7 +109,12 @@ class HttpPeer:
 
 
 def circuit_breaker(peer: str, fail_max: int, reset_s: float) -> pybreaker.CircuitBreaker:
-    """A pybreaker breaker on calls to ``peer`` whose state is exported as ``circuit_breaker_open``."""
+    """A pybreaker breaker on calls to ``peer`` whose state is exported as ``circuit_breaker_open``.
+
+    Use it as ``with breaker.calling(): ...``, not ``breaker.call(fn)``: ``call`` holds the breaker's
+    lock for the whole call, so every call to the peer would wait for the one before it
+    (danielfm/pybreaker#3, #55); ``calling`` takes the lock only to check and to record.
+    """
     BREAKER_OPEN.labels(peer).set(0)
 
     class Export(pybreaker.CircuitBreakerListener):

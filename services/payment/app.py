@@ -126,7 +126,8 @@ def create_app(settings: Payment | None = None, common: Common | None = None,
         minor = to_minor_units(amount, money_math)
         try:
             if flags.get("gateway_breaker"):
-                response = breaker.call(charge_gateway, order_id, customer_id, minor, currency)
+                with breaker.calling():
+                    response = charge_gateway(order_id, customer_id, minor, currency)
             else:
                 response = charge_gateway(order_id, customer_id, minor, currency)
         except (DependencyDown, DependencyTimeout):

@@ -93,7 +93,8 @@ class Pricing(ring_pb2_grpc.PricingServicer):
             return self.cache.tier(request.customer_id, request.customer_tier)
         if self.flags.get("loyalty_breaker"):
             try:
-                return self.breaker.call(self._lookup, request.customer_id)
+                with self.breaker.calling():
+                    return self._lookup(request.customer_id)
             except (CircuitBreakerError, ApiError):
                 LOOKUPS.labels("fallback").inc()
                 return request.customer_tier  # degrade: the tier service-a sent is good enough

@@ -121,3 +121,37 @@ def test_gateway_is_idempotent_per_key(gateway_url):
     first, second = send(100), send(100)
     assert first.status_code == 201 and second.status_code == 200 and first.json()["id"] == second.json()["id"]
     assert send(200).status_code == 409
+
+
+def test_the_circuit_breaker_does_not_serialise_gateway_calls(postgres_url):
+    """pybreaker's breaker.call() holds a lock for the whole call; payment must not let it make
+    concurrent charges wait for each other (it caps checkout throughput at one charge at a time)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    slow = gateway.create_app(load(Gateway, {}, latency_ms=300.0), load(Common, {}, access_log=False))
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    @slow.before_request
+    def enter():
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+
+    @slow.teardown_request
+    def leave(_exc):
+        with lock:
+            in_flight[0] -= 1
+
+    upstream = served(slow)
+    app, server = payment_server(postgres_url, upstream.url, gateway_breaker=True)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(lambda n: charge(server.url, 9100 + n, "1.00").status_code, range(4)))
+    finally:
+        server.stop()
+        app.extensions["chaoslab.stop"]()
+        upstream.stop()
+    assert codes == [201] * 4
+    assert most[0] >= 2, "gateway calls went one at a time through the circuit breaker"

@@ -102,6 +102,8 @@ def test_an_expired_cluster_fault_is_reaped_without_the_controller(team, api, ap
     added = cli(apiserver, tmp_path, "fault", "add", "scale_to_zero", "--service", "gateway", "--ttl", "1")
     assert added.returncode == 0, added.stderr
     assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 0
+    listed = cli(apiserver, tmp_path, "fault", "list").stdout
+    assert "scale_to_zero" in listed and "gateway" in listed
 
     def reaped():
         result = cli(apiserver, tmp_path, "reap")
