@@ -6,7 +6,8 @@ the same figure for a bare three-hop chain measured in the same run, and where t
    stays within the baseline SLO (``loadtest/verify.py``: POST /checkout P95 <= 400 ms).
 2. The bare chain: service-a's shape without anything else (Flask on waitress → gRPC → gRPC: no
    database, no payment, no queue, no telemetry, no fault agent), same steps, same rule.
-3. py-spy samples the hottest service of the lab at its capacity step and prints where its CPU goes.
+3. py-spy samples the hottest service of the lab under load (the GIL holder only: CPU, not waiting)
+   and prints where its CPU goes.
 
     python -m bench.capacity [--steps 4,8,16,24,32] [--step-s 20]
 """
@@ -136,24 +137,23 @@ def profile(pid: int, seconds: int) -> str:
     """py-spy's view of one process: share of samples per function, own time and with callees."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     raw = Path(tempfile.mkdtemp()) / "profile.txt"
+    # --gil: only samples of the thread holding the GIL, i.e. where the process spends CPU in Python,
+    # not the threads parked on a socket waiting for PostgreSQL or a peer.
     result = subprocess.run([spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "100", "-f", "raw", "-o",
-                             str(raw), "--nonblocking"], capture_output=True, text=True)
+                             str(raw), "--nonblocking", "--gil"], capture_output=True, text=True)
     if result.returncode != 0 or not raw.exists():
         return f"  (py-spy failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else '?'})"
     own, inclusive, total = Counter(), Counter(), 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [f.split(" (")[0] + " " + f.split("/")[-1].split(":")[0].rstrip(")") for f in stack.split(";")]
-        busy = [f for f in frames if "wait" not in f.lower() and "select" not in f.lower()]
-        if not busy or frames[-1] != busy[-1]:
-            continue  # idle: a thread parked in a wait or a select
         total += int(count)
         own[frames[-1]] += int(count)
         for frame in set(frames):
             inclusive[frame] += int(count)
     if not total:
-        return "  (no busy samples)"
-    lines = ["  the lab's own code, share of busy samples spent in it and below:"]
+        return "  (no samples holding the GIL)"
+    lines = ["  the lab's own code, share of CPU samples spent in it and below:"]
     ours = [(f, c) for f, c in inclusive.most_common() if _ours(f)]
     lines += [f"  {count / total:6.1%}  {frame}" for frame, count in ours[:12]]
     lines.append("  functions by own time (where the CPU actually is):")
@@ -192,8 +192,8 @@ def main() -> int:
         bare = capacity(bare_url, steps, args.step_s, "bare chain (Flask on waitress -> gRPC -> gRPC)")
         print(f"capacity with checkout P95 <= {SLO_P95_MS:g} ms: lab {lab:.1f}/s, bare chain {bare:.1f}/s, "
               f"lab/bare = {lab / bare if bare else float('nan'):.2f}")
-        print(f"where the time goes in the hottest lab process ({target['name']}, {min(steps[-1], 16)} users, "
-              "py-spy, busy samples only):")
+        print(f"where the CPU goes in the hottest lab process ({target['name']}, {min(steps[-1], 16)} users, "
+              "py-spy --gil):")
         run = LocustRun(LoadPlan(host=front, users=min(steps[-1], 16), spawn_rate=16, think_time_s=0,
                                  journey="rush")).start()
         try:
