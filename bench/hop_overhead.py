@@ -68,6 +68,23 @@ def serve(kind: str, port: int, otlp_port: int) -> None:
         time.sleep(3600)
 
 
+def idle_agent_cost() -> tuple[float, float]:
+    """(ns per idle inbound hook, ns per empty function call) in this process: what an idle agent adds
+    to each request, against the cheapest thing a request could do instead."""
+    import timeit
+
+    from chaoslab.chaos.agent import FaultAgent
+
+    agent = FaultAgent("bench-idle")
+    try:
+        hook = min(timeit.repeat(lambda: agent.inbound("/hop") if agent.inbound_faults else None,
+                                 number=200_000, repeat=5)) / 200_000
+        empty = min(timeit.repeat(lambda: None, number=200_000, repeat=5)) / 200_000
+    finally:
+        agent.close()
+    return hook * 1e9, empty * 1e9
+
+
 def run_round(session: requests.Session, url: str, count: int) -> float:
     started = time.perf_counter()
     for n in range(count):
@@ -127,6 +144,9 @@ def main() -> int:
         print(f"  ratio instrumented / bare       {instrumented / bare:8.2f}x   (target <= 1.30x)")
         print(f"  the same without the access log {quiet * 1e6:8.1f} us/request, {quiet / bare:.2f}x "
               "(CHAOSLAB_ACCESS_LOG=false)")
+        hook_ns, empty_ns = idle_agent_cost()
+        print(f"  idle fault agent on the request path: {hook_ns:.0f} ns per request (an empty call: "
+              f"{empty_ns:.0f} ns), {hook_ns / (bare * 1e9):.5%} of the bare hop")
         return 0
     finally:
         for proc in procs:

@@ -13,9 +13,14 @@ from chaoslab.cli.common import fail, front_door, lab_state, remaining, start_lo
 
 @cli.group()
 def load() -> None:
-    """Locust in the background against the lab: start, status, stop."""
+    """Locust in the background against the lab (or, --target kubernetes, the namespace's Locust)."""
 
 
+def _cluster(ctx: click.Context):
+    """The API client for the namespace, after the controller's authorisation checks."""
+    from chaoslab.cli.common import open_controller
+
+    return open_controller(ctx).targets.api
 
 
 @load.command("start")
@@ -35,6 +40,17 @@ def load_start(ctx: click.Context, users: int, spawn_rate: float, think_time: fl
     """Start Locust headless in the background; its web UI is on a loopback port printed here."""
     from chaoslab.loadtest.runner import LoadPlan
 
+    if ctx.obj["target"] == "kubernetes":
+        from chaoslab.chaos.kubernetes import load as cluster_load
+        from chaoslab.chaos.kubernetes.client import KubernetesError
+
+        try:
+            cluster_load.swarm(_cluster(ctx), ctx.obj["namespace"], users, spawn_rate, think_time, journey)
+        except KubernetesError as exc:
+            fail(str(exc))
+        click.echo(f"load started: {users} {journey} users from the Locust in {ctx.obj['namespace']} "
+                   f"(web UI: kubectl -n {ctx.obj['namespace']} port-forward svc/locust 8089)")
+        return
     plan = LoadPlan(host=host or front_door(ctx), users=users, spawn_rate=spawn_rate, think_time_s=think_time,
                     shape=shape, journey=journey)
     info = start_load(ctx, plan, "cli")
@@ -51,13 +67,25 @@ def load_status(ctx: click.Context, as_json: bool) -> None:
     from chaoslab.loadtest import background
     from chaoslab.loadtest.runner import LoadError
 
-    info = background.current(lab_state(ctx))
-    if info is None:
-        fail("no load is running; start it with `chaoslab load start`")
-    try:
-        stats = background.attach(info).stats()
-    except LoadError as exc:
-        fail(str(exc))
+    if ctx.obj["target"] == "kubernetes":
+        from chaoslab.chaos.kubernetes import load as cluster_load
+        from chaoslab.chaos.kubernetes.client import KubernetesError
+
+        try:
+            stats = cluster_load.stats(_cluster(ctx), ctx.obj["namespace"])
+        except KubernetesError as exc:
+            fail(str(exc))
+        info = {"web_url": f"svc/locust in {ctx.obj['namespace']}"}
+        if stats.get("state") in (None, "ready", "stopped"):
+            fail(f"no load is running in {ctx.obj['namespace']}; start it with `chaoslab load start`")
+    else:
+        info = background.current(lab_state(ctx))
+        if info is None:
+            fail("no load is running; start it with `chaoslab load start`")
+        try:
+            stats = background.attach(info).stats()
+        except LoadError as exc:
+            fail(str(exc))
     if as_json:
         click.echo(json.dumps(stats, indent=2))
         return
@@ -77,6 +105,17 @@ def load_status(ctx: click.Context, as_json: bool) -> None:
 def load_stop(ctx: click.Context) -> None:
     """Stop the background load; Locust writes its CSV and HTML reports first."""
     from chaoslab.loadtest import background
+
+    if ctx.obj["target"] == "kubernetes":
+        from chaoslab.chaos.kubernetes import load as cluster_load
+        from chaoslab.chaos.kubernetes.client import KubernetesError
+
+        try:
+            cluster_load.stop(_cluster(ctx), ctx.obj["namespace"])
+        except KubernetesError as exc:
+            fail(str(exc))
+        click.echo(f"load stopped in {ctx.obj['namespace']}")
+        return
 
     info = background.stop(lab_state(ctx))
     if info is None:

@@ -172,3 +172,12 @@ def test_the_partition_policy_validates_against_the_schema():
 
     fault = validate({"kind": "network_partition", "service": "service-a", "peer": "payment"})
     kubernetes_validate.validate(partition_policy("chaoslab-partition-x", fault), KUBE_VERSION, strict=True)
+
+
+def test_the_namespaces_locust_is_driven_through_the_service_proxy(team, apiserver, tmp_path):
+    """No pod runs here, so the API server has no endpoint for svc/locust: the request is made, and
+    the failure comes back as one line, not a traceback."""
+    started = cli(apiserver, tmp_path, "load", "start", "-u", "5")
+    assert started.returncode == 1
+    assert started.stderr.startswith("chaoslab: talking to Locust in chaoslab-red: HTTP 503")
+    assert len(started.stderr.strip().splitlines()) == 1
