@@ -19,7 +19,33 @@ def api_client(context: str | None = None, kubeconfig: str | None = None):
             config.load_kube_config(config_file=kubeconfig, context=context)
     except (ConfigException, FileNotFoundError) as exc:
         raise KubernetesError(f"no usable kubeconfig ({exc}); set KUBECONFIG or pass --context") from None
-    return client.ApiClient()
+    api = client.ApiClient()
+    if not api.configuration.verify_ssl:
+        # The kubeconfig asked for insecure-skip-tls-verify (a local test server): say nothing per request.
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    return api
+
+
+def raw_request(api, method: str, path: str, *, headers: dict | None = None, body=None,
+                form: dict | None = None, timeout_s: float = 10) -> tuple[int, bytes]:
+    """One request to the API server with the client's credentials, for the paths the typed client
+    cannot make (the pod and service proxies): (status, body). Never raises for an HTTP status;
+    raises KubernetesError when the API server cannot be reached at all."""
+    headers = dict(headers or {})
+    if form is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    method, url, headers, body, post_params = api.param_serialize(
+        method, path, header_params=headers, body=body, post_params=list(form.items()) if form else None,
+        auth_settings=["BearerToken"])
+    try:
+        response = api.call_api(method, url, header_params=headers, body=body, post_params=post_params,
+                                _request_timeout=timeout_s)
+        response.read()
+    except Exception as exc:  # connection refused, TLS, timeouts: the API server itself is unreachable
+        raise explain(exc, f"{method} {path}") from None
+    return response.status, response.data or b""
 
 
 def explain(exc, doing: str) -> KubernetesError:

@@ -3,26 +3,27 @@ from __future__ import annotations
 
 import json
 
-from chaoslab.chaos.kubernetes.client import explain
+from chaoslab.chaos.kubernetes.client import KubernetesError, raw_request
 
 LOCUST = "locust:web"
 
 
 def _call(api, namespace: str, method: str, path: str, form: dict | None = None) -> dict:
-    from kubernetes.client.exceptions import ApiException
-
+    status, data = raw_request(api, method, f"/api/v1/namespaces/{namespace}/services/{LOCUST}/proxy{path}",
+                               form=form)
+    if not 200 <= status < 300:
+        raise KubernetesError(f"talking to Locust in {namespace}: HTTP {status} ({_message(data)})")
     try:
-        response = api.call_api(f"/api/v1/namespaces/{namespace}/services/{LOCUST}/proxy{path}", method,
-                                post_params=list((form or {}).items()) or None,
-                                header_params={"Content-Type": "application/x-www-form-urlencoded"} if form else {},
-                                auth_settings=["BearerToken"], _preload_content=False,
-                                _return_http_data_only=True, _request_timeout=10)
-    except ApiException as exc:
-        raise explain(exc, f"talking to Locust in {namespace}") from None
-    try:
-        return json.loads(response.data or b"{}")
+        return json.loads(data or b"{}")
     except ValueError:
         return {}
+
+
+def _message(data: bytes) -> str:
+    try:
+        return json.loads(data).get("message", "") or data.decode(errors="replace")[:200]
+    except ValueError:
+        return data.decode(errors="replace")[:200]
 
 
 def swarm(api, namespace: str, users: int, spawn_rate: float, think_time_s: float, journey: str) -> dict:

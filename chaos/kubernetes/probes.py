@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chaoslab.chaos.checks import CheckError
 from chaoslab.chaos.kubernetes import load as cluster_load
-from chaoslab.chaos.kubernetes.client import explain
+from chaoslab.chaos.kubernetes.client import raw_request
 
 
 class KubernetesProbe:
@@ -20,19 +20,15 @@ class KubernetesProbe:
         return self.core.list_namespaced_pod(self.namespace, label_selector=f"app.kubernetes.io/name={service}").items
 
     def scrape(self, service: str) -> str:
-        from kubernetes.client.exceptions import ApiException
-
         texts = []
         for pod in self._pods(service):
             port = (pod.metadata.annotations or {}).get("prometheus.io/port")
-            try:
-                response = self.api.call_api(
-                    f"/api/v1/namespaces/{self.namespace}/pods/{pod.metadata.name}:{port}/proxy/metrics", "GET",
-                    auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
-                    _request_timeout=5)
-            except ApiException as exc:
-                raise explain(exc, f"scraping {pod.metadata.name}") from None
-            texts.append(response.data.decode())
+            status, data = raw_request(
+                self.api, "GET", f"/api/v1/namespaces/{self.namespace}/pods/{pod.metadata.name}:{port}/proxy/metrics",
+                timeout_s=5)
+            if status != 200:
+                raise CheckError(f"scraping {pod.metadata.name}: HTTP {status}")
+            texts.append(data.decode())
         return "\n".join(texts)
 
     def ready(self, service: str) -> bool:

@@ -14,7 +14,7 @@ import time
 
 from chaoslab.chaos.faults import Fault
 from chaoslab.chaos.kubernetes import actions
-from chaoslab.chaos.kubernetes.client import api_client, explain
+from chaoslab.chaos.kubernetes.client import KubernetesError, api_client, explain, raw_request
 from chaoslab.chaos.kubernetes.identity import authorize, whoami
 from chaoslab.chaos.targets import Target
 from chaoslab.topology import SERVICE_NAMES
@@ -75,22 +75,20 @@ class KubernetesTargets:
         return [t for name in SERVICE_NAMES for t in self._targets.get(name, [])]
 
     def call(self, target: Target, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes]:
-        """Through the API server's pod proxy; the agent's token rides in X-Chaoslab-Token."""
-        from kubernetes.client.exceptions import ApiException
-
+        """Through the API server's pod proxy; the agent's token rides in X-Chaoslab-Token (the API
+        server keeps the Authorization header for itself). When the answer is the API server's own
+        (a Kubernetes Status: the pod has no address, the proxy failed, RBAC said no) rather than the
+        agent's, the agent was not reached: status 0, with the API server's words."""
         forwarded = {k: v for k, v in headers.items() if k != "Authorization"}
         try:
-            response = self.api.call_api(
-                target.admin_url + path, method, header_params=forwarded,
-                body=json.loads(body) if body else None, auth_settings=["BearerToken"],
-                _preload_content=False, _return_http_data_only=True, _request_timeout=10)
-            return response.status, response.data
-        except ApiException as exc:
-            if exc.status in (502, 503):  # the API server could not reach the pod
-                return 0, (exc.body or str(exc.reason)).encode() if isinstance(exc.body, str) else exc.body or b""
-            return exc.status, exc.body.encode() if isinstance(exc.body, str) else (exc.body or b"")
-        except Exception as exc:  # connection refused, timeouts
+            status, data = raw_request(self.api, method, target.admin_url + path, headers=forwarded,
+                                       body=json.loads(body) if body else None)
+        except KubernetesError as exc:
             return 0, str(exc).encode()
+        message = _api_status_message(data)
+        if message is not None:
+            return 0, f"the API server answered {status}: {message}".encode()
+        return status, data
 
     def forget(self, target: Target, fault_id: str | None) -> None:
         """An agent that cannot be told (a crash loop): delete its pod; the new pod starts clean."""
@@ -114,3 +112,14 @@ class KubernetesTargets:
 
     def reap(self, now: float | None = None) -> list[str]:
         return actions.revert(self.api, self.namespace, expired_before=time.time() if now is None else now)
+
+
+def _api_status_message(data: bytes) -> str | None:
+    """The message of a Kubernetes Status document (the API server speaking), else None."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return None
+    if isinstance(document, dict) and document.get("kind") == "Status":
+        return document.get("message") or document.get("reason") or "no message"
+    return None
