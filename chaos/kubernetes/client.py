@@ -39,11 +39,13 @@ def raw_request(api, method: str, path: str, *, headers: dict | None = None, bod
     method, url, headers, body, post_params = api.param_serialize(
         method, path, header_params=headers, body=body, post_params=list(form.items()) if form else None,
         auth_settings=["BearerToken"])
+    import urllib3
+
     try:
         response = api.call_api(method, url, header_params=headers, body=body, post_params=post_params,
                                 _request_timeout=timeout_s)
         response.read()
-    except Exception as exc:  # connection refused, TLS, timeouts: the API server itself is unreachable
+    except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, TLS, timeouts: no API server
         raise explain(exc, f"{method} {path}") from None
     return response.status, response.data or b""
 

@@ -44,6 +44,7 @@ class Identity:
 
 def whoami(api) -> Identity:
     """The caller as the API server sees them (SelfSubjectReview)."""
+    import urllib3
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -51,8 +52,8 @@ def whoami(api) -> Identity:
 
     try:
         review = client.AuthenticationV1Api(api).create_self_subject_review({
-            "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
-    except ApiException as exc:
+            "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}, _request_timeout=10)
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise explain(exc, "asking the API server who we are") from None
     user = review.status.user_info
     return Identity(user.username or "", tuple(user.groups or ()))

@@ -24,6 +24,7 @@ AGENT_SELECTOR = "chaoslab.io/agent=true"
 
 class KubernetesTargets:
     def __init__(self, namespace: str, context: str | None = None, api=None):
+        import urllib3
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
@@ -35,7 +36,7 @@ class KubernetesTargets:
             labels = self.core.read_namespace(namespace).metadata.labels or {}
         except ApiException as exc:
             raise explain(exc, f"{self.identity.username} reading namespace {namespace}") from None
-        except Exception as exc:  # urllib3 connection errors and the like
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, TLS, timeouts: no API server
             raise explain(exc, f"reading namespace {namespace}") from None
         self.team = authorize(self.identity, namespace, labels)
         self.token = self._token()

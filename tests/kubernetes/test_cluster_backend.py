@@ -186,3 +186,18 @@ def test_the_namespaces_locust_is_driven_through_the_service_proxy(team, apiserv
     assert started.returncode == 1
     assert started.stderr.startswith('chaoslab: talking to Locust in chaoslab-red: HTTP 404 (services "locust"')
     assert len(started.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_cluster_is_one_line_and_exit_1(tmp_path):
+    from chaoslab.local.ports import free_port
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+        f"clusters: [{{name: gone, cluster: {{server: 'https://127.0.0.1:{free_port()}', "
+        "insecure-skip-tls-verify: true}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: gone, context: {cluster: gone, user: u}}]\n")
+    result = cli(kubeconfig, tmp_path, "fault", "list")
+    assert result.returncode == 1
+    assert result.stderr.startswith("chaoslab: asking the API server who we are: the Kubernetes API did not answer")
+    assert len(result.stderr.strip().splitlines()) == 1
