@@ -14,8 +14,6 @@ the same figure for a bare three-hop chain measured in the same run, and where t
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from bench.labs import BenchLab
 from chaoslab.loadtest.runner import LoadPlan, LocustRun
 from chaoslab.loadtest.verify import BASELINE_SLO
 
@@ -177,21 +176,21 @@ def main() -> int:
         serve_bare(args.serve[0], int(args.serve[1]), int(args.serve[2]))
         return 0
     steps = [int(s) for s in args.steps.split(",")]
-    state = Path(tempfile.mkdtemp(prefix="capacity-")) / "lab"
-    cli = [sys.executable, "-m", "chaoslab", "--state-dir", str(state)]
-    env = {**os.environ, "CHAOSLAB_PORTS": "random", "CHAOSLAB_ACCESS_LOG": "true"}
-    bare_procs: list[subprocess.Popen] = []
-    try:
-        subprocess.run([*cli, "up"], check=True, capture_output=True, env=env)
-        status = json.loads(subprocess.run([*cli, "status", "--json"], capture_output=True, text=True).stdout)
-        front = next(p["url"] for p in status["processes"] if p["name"] == "service-a")
-        lab = capacity(front, steps, args.step_s, "lab (five services, PostgreSQL, Redis, full telemetry)")
-        target = hottest(status)
+    with BenchLab("capacity", CHAOSLAB_ACCESS_LOG="true") as lab:
+        lab.cli("up")
+        front = lab.url("service-a")
+        lab_rate = capacity(front, steps, args.step_s, "lab (five services, PostgreSQL, Redis, full telemetry)")
+        target = hottest(lab.status())
         bare_url, bare_procs = start_bare()
-        time.sleep(2)  # three fresh processes binding their ports; a failed start shows as 0 below
-        bare = capacity(bare_url, steps, args.step_s, "bare chain (Flask on waitress -> gRPC -> gRPC)")
-        print(f"capacity with checkout P95 <= {SLO_P95_MS:g} ms: lab {lab:.1f}/s, bare chain {bare:.1f}/s, "
-              f"lab/bare = {lab / bare if bare else float('nan'):.2f}")
+        try:
+            time.sleep(2)  # three fresh processes binding their ports; a failed start shows as 0 below
+            bare_rate = capacity(bare_url, steps, args.step_s, "bare chain (Flask on waitress -> gRPC -> gRPC)")
+        finally:
+            for proc in bare_procs:
+                proc.kill()
+        ratio = lab_rate / bare_rate if bare_rate else float("nan")
+        print(f"capacity with checkout P95 <= {SLO_P95_MS:g} ms: lab {lab_rate:.1f}/s, bare chain "
+              f"{bare_rate:.1f}/s, lab/bare = {ratio:.2f}")
         print(f"where the CPU goes in the hottest lab process ({target['name']}, {min(steps[-1], 16)} users, "
               "py-spy --gil):")
         run = LocustRun(LoadPlan(host=front, users=min(steps[-1], 16), spawn_rate=16, think_time_s=0,
@@ -201,12 +200,7 @@ def main() -> int:
             print(profile(target["pid"], 10))
         finally:
             run.stop()
-        return 0
-    finally:
-        for proc in bare_procs:
-            proc.kill()
-        subprocess.run([*cli, "down"], capture_output=True)
-        shutil.rmtree(state.parent, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,26 +16,14 @@ One lab, measured in one run:
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import requests
 
+from bench.labs import BenchLab
 from chaoslab.loadtest.runner import LoadPlan, LocustRun
-
-
-def cli(state: Path, *args: str) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(state), *args], check=True,
-                   capture_output=True, env={**os.environ, "CHAOSLAB_PORTS": "random"})
-    return time.perf_counter() - started
 
 
 def latencies(url: str, count: int, pause_s: float = 0.0) -> list[float]:
@@ -53,13 +41,13 @@ def p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20)[-1]
 
 
-def accuracy(state: Path, front: str) -> None:
+def accuracy(lab: BenchLab, front: str) -> None:
     # A request that waits 500 ms finds the machine idle (CPU and PostgreSQL backends asleep), which
     # costs ~2 ms by itself on this machine; the baseline is paced with the same idle time.
     bare = latencies(f"{front}/products", 40, pause_s=0.5)
-    cli(state, "fault", "add", "latency", "ms=500", "--service", "service-a", "--route", "/products", "--ttl", "120")
+    lab.cli("fault", "add", "latency", "ms=500", "--service", "service-a", "--route", "/products", "--ttl", "120")
     faulted = latencies(f"{front}/products", 40)
-    cli(state, "reset")
+    lab.cli("reset")
     added_median = statistics.median(faulted) - statistics.median(bare)
     added_p95 = p95(faulted) - p95(bare)
     print(f"injection accuracy (500 ms asked, GET /products at the caller, {len(faulted)} requests):")
@@ -67,12 +55,12 @@ def accuracy(state: Path, front: str) -> None:
     print(f"  added P95    {added_p95:7.2f} ms  (error {added_p95 - 500:+.2f} ms)")
 
 
-def inject_revert(state: Path) -> None:
-    baseline = statistics.median(cli(state, "--version") for _ in range(5))
+def inject_revert(lab: BenchLab) -> None:
+    baseline = statistics.median(lab.timed("--version") for _ in range(5))
     injects, reverts = [], []
     for _ in range(5):
-        injects.append(cli(state, "scenario", "start", "multi-component", "--no-load", "--ttl", "120"))
-        reverts.append(cli(state, "scenario", "stop"))
+        injects.append(lab.timed("scenario", "start", "multi-component", "--no-load", "--ttl", "120"))
+        reverts.append(lab.timed("scenario", "stop"))
     inject, revert = statistics.median(injects), statistics.median(reverts)
     print("inject and revert (CLI call to return, 4 faults on 3 services, median of 5):")
     print(f"  chaoslab --version (CLI start-up baseline)  {baseline:6.3f} s")
@@ -90,18 +78,18 @@ def ok_rate(run: LocustRun, sample_s: float = 1.0) -> float:
     return 0.0 if entry is None else (entry["num_requests"] - entry["num_failures"]) / sample_s
 
 
-def deadlock(state: Path, front: str) -> None:
+def deadlock(lab: BenchLab, front: str) -> None:
     run = LocustRun(LoadPlan(host=front, users=24, spawn_rate=24, think_time_s=0.1, journey="rush")).start()
     try:
         baseline = statistics.median(ok_rate(run, 2.0) for _ in range(3))
         started = time.monotonic()
-        cli(state, "scenario", "start", "deadlock", "--no-load", "--ttl", "300")
+        lab.cli("scenario", "start", "deadlock", "--no-load", "--ttl", "300")
         while ok_rate(run) > baseline * 0.1 and time.monotonic() - started < 60:
             pass
         collapse = time.monotonic() - started
         ok_rate(run, 5.0)  # five seconds of collapse
         stopped = time.monotonic()
-        cli(state, "scenario", "stop")
+        lab.cli("scenario", "stop")
         while ok_rate(run) < baseline * 0.5 and time.monotonic() - stopped < 60:
             pass
         recovery = time.monotonic() - stopped
@@ -113,19 +101,13 @@ def deadlock(state: Path, front: str) -> None:
 
 
 def main() -> int:
-    state = Path(tempfile.mkdtemp(prefix="chaos-bench-")) / "lab"
-    try:
-        cli(state, "up")
-        status = json.loads(subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(state), "status",
-                                            "--json"], capture_output=True, text=True).stdout)
-        front = next(p["url"] for p in status["processes"] if p["name"] == "service-a")
-        accuracy(state, front)
-        inject_revert(state)
-        deadlock(state, front)
-        return 0
-    finally:
-        subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(state), "down"], capture_output=True)
-        shutil.rmtree(state.parent, ignore_errors=True)
+    with BenchLab("chaos-bench") as lab:
+        lab.cli("up")
+        front = lab.url("service-a")
+        accuracy(lab, front)
+        inject_revert(lab)
+        deadlock(lab, front)
+    return 0
 
 
 if __name__ == "__main__":

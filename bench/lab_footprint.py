@@ -14,31 +14,17 @@ process, measured in the same run.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import psutil
 import requests
 
+from bench.labs import BenchLab
+
 MIB = 2**20
 FIVE = {"service-a", "service-b", "service-c", "payment", "worker"}
-
-
-def chaoslab(state: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(state), *args],
-                          env={**os.environ, "CHAOSLAB_PORTS": "random"}, capture_output=True, text=True, check=True)
-
-
-def timed_up(state: Path) -> float:
-    started = time.perf_counter()
-    chaoslab(state, "up")
-    return time.perf_counter() - started
 
 
 def memory(pid: int, children: bool = True) -> tuple[float, float]:
@@ -61,13 +47,12 @@ def baseline() -> tuple[float, float]:
 
 
 def main() -> int:
-    state = Path(tempfile.mkdtemp(prefix="footprint-")) / "lab"
-    try:
-        cold = timed_up(state)
-        chaoslab(state, "down")
-        warm = timed_up(state)
-        status = json.loads(chaoslab(state, "status", "--json").stdout)
-        front = next(p["url"] for p in status["processes"] if p["name"] == "service-a")
+    with BenchLab("footprint") as lab:
+        cold = lab.timed("up")
+        lab.cli("down")
+        warm = lab.timed("up")
+        status = lab.status()
+        front = lab.url("service-a")
         for n in range(50):
             requests.post(f"{front}/checkout", json={"customer_id": 1 + n % 50, "items": [
                 {"sku": "SKU-1001", "quantity": 1}, {"sku": "SKU-1005", "quantity": 2}]},
@@ -93,10 +78,7 @@ def main() -> int:
         print(f"  bare python baseline: {base_pss:.1f} MiB PSS")
         print(f"  time to ready: cold {cold:.1f}s (initdb + migrations), warm {warm:.1f}s; "
               f"target <= 10 s -> {max(cold, warm) / 10:.2f} of target")
-        return 0
-    finally:
-        subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(state), "down"], capture_output=True)
-        shutil.rmtree(state.parent, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoslab.chaos.faults import Fault, FaultSpecError, validate
+from chaoslab.chaos.faults import KINDS, Fault, FaultSpecError, validate
 from chaoslab.settings import SettingsError
 
 log = logging.getLogger("chaoslab.agent")
@@ -65,10 +65,6 @@ class _Active:
         self.fault = fault
         self.lifted = threading.Event()
         self.memory: list[mmap.mmap] = []
-
-
-_HOOKS = {"latency": None, "error": None, "partition": "outbound", "db_slow": "db", "db_outage": "db",
-          "redis_outage": "redis", "upstream_failure": "inbound", "worker_stall": "worker"}
 
 
 class FaultAgent:
@@ -244,8 +240,8 @@ class FaultAgent:
         stall = None
         for active in self._active.values():
             fault = active.fault
-            hook = _HOOKS.get(fault.kind, "process")
-            if hook is None:
+            hook = KINDS[fault.kind].hook
+            if hook == "inbound|outbound":
                 hook = "inbound" if fault.route else "outbound"
             if hook == "worker":
                 stall = active.lifted

@@ -79,7 +79,8 @@ class Kind:
     name: str
     summary: str
     hook: str
-    """Where the agent applies it: inbound, outbound, db, redis, process, flags, worker."""
+    """Where it applies: inbound, outbound, inbound|outbound (by route or peer), db, redis, worker,
+    process, flags (runtime settings) or cluster (done by the Kubernetes API, not an agent)."""
     target: str = "service"
     """What besides the service it needs: ``service`` only, ``peer``, or ``route_or_peer``."""
     params: tuple[Param, ...] = ()
@@ -87,11 +88,11 @@ class Kind:
     """Services it applies to."""
     analogue: str = ""
     """The closest Chaos Mesh / Toxiproxy term, for people who know those tools."""
-    kubernetes_only: bool = False
-    """Done by the Kubernetes API (pods, deployments, network policies), not by an agent."""
 
-    def param(self, name: str) -> Param:
-        return next(p for p in self.params if p.name == name)
+    @property
+    def kubernetes_only(self) -> bool:
+        """Done by the Kubernetes API (pods, deployments, network policies), not by an agent."""
+        return self.hook == "cluster"
 
 
 def _users_of(datastore: str) -> tuple[str, ...]:
@@ -159,17 +160,17 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
                        choices=tuple(BAD_DEPLOYS)),),
          services=tuple(sorted({s for changes in BAD_DEPLOYS.values() for s in changes}))),
     Kind("pod_kill", "Deletes pods of the service at once (Kubernetes starts new ones).", "cluster",
-         params=(Param("count", int, 1, "Pods to delete.", 1, 10),), kubernetes_only=True,
+         params=(Param("count", int, 1, "Pods to delete.", 1, 10),),
          analogue="Chaos Mesh PodChaos pod-kill"),
-    Kind("scale_to_zero", "Scales the service's Deployment to zero replicas until the TTL, then back.", "cluster",
-         kubernetes_only=True),
+    Kind("scale_to_zero", "Scales the service's Deployment to zero replicas until the TTL, then back.",
+         "cluster"),
     Kind("network_partition", "A NetworkPolicy stops the service's pods reaching the peer's pods (egress).",
-         "cluster", "peer", services=tuple(c.name for c in COMPONENTS if c.peers), kubernetes_only=True,
+         "cluster", "peer", services=tuple(c.name for c in COMPONENTS if c.peers),
          analogue="Chaos Mesh NetworkChaos partition"),
     Kind("oom_kill", "Squeezes the container's memory limit below its working set: the kernel OOM-kills it, "
                      "over and over, until the TTL restores the limit.", "cluster",
          params=(Param("limit_mi", int, 40, "Memory limit in MiB while the fault lasts.", 16, 4096),),
-         kubernetes_only=True, analogue="a memory limit set too low"),
+         analogue="a memory limit set too low"),
 )}
 
 

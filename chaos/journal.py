@@ -88,14 +88,8 @@ class AuditLog(Journal):
 
     def settle(self, now: float | None = None) -> list[dict]:
         now = time.time() if now is None else now
-        open_faults: dict[str, dict] = {}
-        for entry in self.entries():
-            if entry["event"] == "fault.started":
-                open_faults[entry["fault_id"]] = entry
-            elif entry["event"] == "fault.reverted":
-                open_faults.pop(entry["fault_id"], None)
         written = []
-        for fault_id, started in sorted(open_faults.items(), key=lambda kv: kv[1]["expires_at"]):
+        for fault_id, started in sorted(self.open_faults().items(), key=lambda kv: kv[1]["expires_at"]):
             if started["expires_at"] <= now:
                 written.append(self.append("fault.reverted", fault_id=fault_id, reason="ttl",
                                            reverted_at=started["expires_at"], actor="agent",

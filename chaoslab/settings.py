@@ -61,7 +61,6 @@ class Common:
     db_pool_timeout_s: float = setting(3.0, "How long a request waits for a pooled PostgreSQL connection.",
                                        min=0.1, max=60)
     redis_timeout_s: float = setting(2.0, "Socket timeout for Redis commands.", min=0.1, max=60)
-    ready_check_timeout_s: float = setting(1.0, "Per-dependency timeout of /health/ready.", min=0.1, max=10)
     agent_token: str = setting("", "Bearer token of the fault agents' admin API; empty leaves the admin API off. "
                                    "The local lab sets it to the token in its state directory.")
     agent_state_dir: str = setting("", "Where a fault agent keeps its active faults so they outlive a restart "
