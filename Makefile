@@ -26,7 +26,7 @@ STAMP     := $(VENV)/.installed
 SCENARIOS := $(sort $(basename $(notdir $(wildcard chaos/scenarios/*.yaml))))
 
 .DEFAULT_GOAL := help
-.PHONY: help lab up down status logs traces checkout scenarios reset load load-stop verify test unit tools docs \
+.PHONY: help lab up down status logs traces checkout scenarios reset load load-stop verify test unit lint format tools docs \
         proto bench clean cluster images deploy undeploy cluster-down mesh platform team-up teams team-down \
         team-kubeconfig
 
@@ -92,8 +92,16 @@ verify: $(STAMP) ## Stress the lab and check an SLO: make verify SCENARIO=deadlo
 verify-%: $(STAMP) ## Verify scenario %'s SLO under load (e.g. make verify-deadlock)
 	$(CHAOSLAB) verify $*
 
-test: $(STAMP) tools ## Install everything and run the whole test suite
+test: $(STAMP) tools lint ## Install everything, lint, and run the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff: lint and formatting (`make format` rewrites the tree)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Fix what ruff can and reformat the tree
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 unit: $(STAMP) ## Only the fast unit tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ the same figure for a bare three-hop chain measured in the same run, and where t
 
     python -m bench.capacity [--steps 4,8,16,24,32] [--step-s 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ def serve_bare(role: str, port: int, downstream: int) -> None:
     from chaoslab.wsgi import HttpServer
 
     if role == "c":
+
         class Pricing(ring_pb2_grpc.PricingServicer):
             def Quote(self, request, context):
                 return ring_pb2.QuoteReply(total="1.00", currency="USD")
@@ -55,8 +57,12 @@ def serve_bare(role: str, port: int, downstream: int) -> None:
 
         class Inventory(ring_pb2_grpc.InventoryServicer):
             def Reserve(self, request, context):
-                return ring_pb2.ReserveReply(reservation_id="r", quote=pricing.Quote(ring_pb2.QuoteRequest(
-                    order_id=request.order_id, items=request.items), timeout=5))
+                return ring_pb2.ReserveReply(
+                    reservation_id="r",
+                    quote=pricing.Quote(
+                        ring_pb2.QuoteRequest(order_id=request.order_id, items=request.items), timeout=5
+                    ),
+                )
 
         server = grpc.server(futures.ThreadPoolExecutor(8))
         ring_pb2_grpc.add_InventoryServicer_to_server(Inventory(), server)
@@ -71,8 +77,12 @@ def serve_bare(role: str, port: int, downstream: int) -> None:
         @app.post("/checkout")
         def checkout():
             order_id = next(counter)
-            reply = inventory.Reserve(ring_pb2.ReserveRequest(order_id=order_id, items=[
-                ring_pb2.LineItem(sku="SKU-1001", quantity=1, unit_price="19.99")]), timeout=5)
+            reply = inventory.Reserve(
+                ring_pb2.ReserveRequest(
+                    order_id=order_id, items=[ring_pb2.LineItem(sku="SKU-1001", quantity=1, unit_price="19.99")]
+                ),
+                timeout=5,
+            )
             return jsonify(id=order_id, total=reply.quote.total), 201
 
         HttpServer(app, "127.0.0.1", port, 8, "bare-a").start()
@@ -84,9 +94,14 @@ def start_bare() -> tuple[str, list[subprocess.Popen]]:
     from chaoslab.local.ports import free_port
 
     c, b, a = free_port(), free_port(), free_port()
-    procs = [subprocess.Popen([sys.executable, "-m", "bench.capacity", "--serve", role, str(port), str(down)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for role, port, down in (("c", c, 0), ("b", b, c), ("a", a, b))]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.capacity", "--serve", role, str(port), str(down)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for role, port, down in (("c", c, 0), ("b", b, c), ("a", a, b))
+    ]
     return f"http://127.0.0.1:{a}", procs
 
 
@@ -95,8 +110,12 @@ def step(run: LocustRun, users: int, step_s: float) -> tuple[float, float | None
     """(successful checkouts per second, P95 ms) at ``users`` users, after a short settle."""
     import urllib.request
 
-    urllib.request.urlopen(urllib.request.Request(
-        f"{run.url}/swarm", data=f"user_count={users}&spawn_rate={users}".encode(), method="POST"), timeout=5)
+    urllib.request.urlopen(
+        urllib.request.Request(
+            f"{run.url}/swarm", data=f"user_count={users}&spawn_rate={users}".encode(), method="POST"
+        ),
+        timeout=5,
+    )
     time.sleep(3)  # let the new users settle before the measured window
     run.reset()
     time.sleep(step_s)  # the measured window
@@ -138,8 +157,26 @@ def profile(pid: int, seconds: int) -> str:
     raw = Path(tempfile.mkdtemp()) / "profile.txt"
     # --gil: only samples of the thread holding the GIL, i.e. where the process spends CPU in Python,
     # not the threads parked on a socket waiting for PostgreSQL or a peer.
-    result = subprocess.run([spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "100", "-f", "raw", "-o",
-                             str(raw), "--nonblocking", "--gil"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            spy,
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(seconds),
+            "-r",
+            "100",
+            "-f",
+            "raw",
+            "-o",
+            str(raw),
+            "--nonblocking",
+            "--gil",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0 or not raw.exists():
         return f"  (py-spy failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else '?'})"
     own, inclusive, total = Counter(), Counter(), 0
@@ -162,8 +199,24 @@ def profile(pid: int, seconds: int) -> str:
 
 def _ours(frame: str) -> bool:
     name = frame.rsplit(" ", 1)[-1]
-    return name in {"app.py", "checkout.py", "store.py", "db.py", "peers.py", "web.py", "queue.py", "outbox.py",
-                    "agent.py", "validation.py", "logs.py", "tracing.py"} and "Flask" not in frame
+    return (
+        name
+        in {
+            "app.py",
+            "checkout.py",
+            "store.py",
+            "db.py",
+            "peers.py",
+            "web.py",
+            "queue.py",
+            "outbox.py",
+            "agent.py",
+            "validation.py",
+            "logs.py",
+            "tracing.py",
+        }
+        and "Flask" not in frame
+    )
 
 
 def main() -> int:
@@ -189,12 +242,17 @@ def main() -> int:
             for proc in bare_procs:
                 proc.kill()
         ratio = lab_rate / bare_rate if bare_rate else float("nan")
-        print(f"capacity with checkout P95 <= {SLO_P95_MS:g} ms: lab {lab_rate:.1f}/s, bare chain "
-              f"{bare_rate:.1f}/s, lab/bare = {ratio:.2f}")
-        print(f"where the CPU goes in the hottest lab process ({target['name']}, {min(steps[-1], 16)} users, "
-              "py-spy --gil):")
-        run = LocustRun(LoadPlan(host=front, users=min(steps[-1], 16), spawn_rate=16, think_time_s=0,
-                                 journey="rush")).start()
+        print(
+            f"capacity with checkout P95 <= {SLO_P95_MS:g} ms: lab {lab_rate:.1f}/s, bare chain "
+            f"{bare_rate:.1f}/s, lab/bare = {ratio:.2f}"
+        )
+        print(
+            f"where the CPU goes in the hottest lab process ({target['name']}, {min(steps[-1], 16)} users, "
+            "py-spy --gil):"
+        )
+        run = LocustRun(
+            LoadPlan(host=front, users=min(steps[-1], 16), spawn_rate=16, think_time_s=0, journey="rush")
+        ).start()
         try:
             time.sleep(3)  # settle
             print(profile(target["pid"], 10))

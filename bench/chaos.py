@@ -14,6 +14,7 @@ One lab, measured in one run:
 
     python -m bench.chaos
 """
+
 from __future__ import annotations
 
 import statistics
@@ -64,10 +65,14 @@ def inject_revert(lab: BenchLab) -> None:
     inject, revert = statistics.median(injects), statistics.median(reverts)
     print("inject and revert (CLI call to return, 4 faults on 3 services, median of 5):")
     print(f"  chaoslab --version (CLI start-up baseline)  {baseline:6.3f} s")
-    print(f"  scenario start                              {inject:6.3f} s  ({inject / baseline:.1f}x baseline; "
-          f"{inject - baseline:.3f} s beyond start-up; target <= 0.5 s)")
-    print(f"  scenario stop                               {revert:6.3f} s  ({revert / baseline:.1f}x baseline; "
-          f"{revert - baseline:.3f} s beyond start-up)")
+    print(
+        f"  scenario start                              {inject:6.3f} s  ({inject / baseline:.1f}x baseline; "
+        f"{inject - baseline:.3f} s beyond start-up; target <= 0.5 s)"
+    )
+    print(
+        f"  scenario stop                               {revert:6.3f} s  ({revert / baseline:.1f}x baseline; "
+        f"{revert - baseline:.3f} s beyond start-up)"
+    )
 
 
 def ok_rate(run: LocustRun, sample_s: float = 1.0) -> float:

@@ -9,6 +9,7 @@ does. Target from the foundation issue: ≤ 1.3×.
 
     python -m bench.hop_overhead [--requests 3000] [--rounds 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,12 @@ def serve(kind: str, port: int, otlp_port: int) -> None:
 
         configure_logging("bench-hop", "bench")
         configure_tracing("bench-hop", "bench")
-        app = create_app("bench-hop", Health(), agent=FaultAgent("bench-hop"),  # an idle fault agent
-                         access_log=kind == "instrumented")
+        app = create_app(
+            "bench-hop",
+            Health(),
+            agent=FaultAgent("bench-hop"),  # an idle fault agent
+            access_log=kind == "instrumented",
+        )
     else:  # the OTLP receiver the instrumented hop exports to, like the lab daemon
         from chaoslab.local.tracestore import TraceStore, decode
 
@@ -77,8 +82,12 @@ def idle_agent_cost() -> tuple[float, float]:
 
     agent = FaultAgent("bench-idle")
     try:
-        hook = min(timeit.repeat(lambda: agent.inbound("/hop") if agent.inbound_faults else None,
-                                 number=200_000, repeat=5)) / 200_000
+        hook = (
+            min(
+                timeit.repeat(lambda: agent.inbound("/hop") if agent.inbound_faults else None, number=200_000, repeat=5)
+            )
+            / 200_000
+        )
         empty = min(timeit.repeat(lambda: None, number=200_000, repeat=5)) / 200_000
     finally:
         agent.close()
@@ -112,10 +121,24 @@ def main() -> int:
     try:
         for kind in ("sink", *kinds):
             with open(logs / f"{kind}.log", "wb") as out:
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "bench.hop_overhead", "--serve", kind, "--port", str(ports[kind]),
-                     "--otlp-port", str(ports["sink"])], stdout=out, stderr=subprocess.STDOUT,
-                    env={**os.environ, "OTEL_BSP_SCHEDULE_DELAY": "200"}))
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "bench.hop_overhead",
+                            "--serve",
+                            kind,
+                            "--port",
+                            str(ports[kind]),
+                            "--otlp-port",
+                            str(ports["sink"]),
+                        ],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        env={**os.environ, "OTEL_BSP_SCHEDULE_DELAY": "200"},
+                    )
+                )
         urls = {kind: f"http://127.0.0.1:{ports[kind]}" for kind in kinds}
         sessions = {kind: requests.Session() for kind in urls}
         deadline = time.monotonic() + 30
@@ -126,7 +149,7 @@ def main() -> int:
                     break
                 except requests.RequestException:
                     if time.monotonic() > deadline:
-                        raise SystemExit(f"{kind} server did not start; see {logs}")
+                        raise SystemExit(f"{kind} server did not start; see {logs}") from None
                     time.sleep(0.1)
         for kind, url in urls.items():  # warm-up
             run_round(sessions[kind], url, 300)
@@ -139,14 +162,20 @@ def main() -> int:
         quiet = statistics.median(results["no-access-log"])
         print(f"hop_overhead: {args.rounds} rounds x {args.requests} sequential keep-alive requests per server")
         print(f"  bare Flask on waitress          {bare * 1e6:8.1f} us/request")
-        print(f"  instrumented service hop        {instrumented * 1e6:8.1f} us/request "
-              "(RED metrics, JSON access log, OTLP spans, idle fault agent)")
+        print(
+            f"  instrumented service hop        {instrumented * 1e6:8.1f} us/request "
+            "(RED metrics, JSON access log, OTLP spans, idle fault agent)"
+        )
         print(f"  ratio instrumented / bare       {instrumented / bare:8.2f}x   (target <= 1.30x)")
-        print(f"  the same without the access log {quiet * 1e6:8.1f} us/request, {quiet / bare:.2f}x "
-              "(CHAOSLAB_ACCESS_LOG=false)")
+        print(
+            f"  the same without the access log {quiet * 1e6:8.1f} us/request, {quiet / bare:.2f}x "
+            "(CHAOSLAB_ACCESS_LOG=false)"
+        )
         hook_ns, empty_ns = idle_agent_cost()
-        print(f"  idle fault agent on the request path: {hook_ns:.0f} ns per request (an empty call: "
-              f"{empty_ns:.0f} ns), {hook_ns / (bare * 1e9):.5%} of the bare hop")
+        print(
+            f"  idle fault agent on the request path: {hook_ns:.0f} ns per request (an empty call: "
+            f"{empty_ns:.0f} ns), {hook_ns / (bare * 1e9):.5%} of the bare hop"
+        )
         return 0
     finally:
         for proc in procs:

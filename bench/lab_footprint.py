@@ -12,6 +12,7 @@ process, measured in the same run.
 
     python -m bench.lab_footprint
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -54,10 +55,16 @@ def main() -> int:
         status = lab.status()
         front = lab.url("service-a")
         for n in range(50):
-            requests.post(f"{front}/checkout", json={"customer_id": 1 + n % 50, "items": [
-                {"sku": "SKU-1001", "quantity": 1}, {"sku": "SKU-1005", "quantity": 2}]},
-                headers={"Idempotency-Key": f"footprint-{n}"}, timeout=30).raise_for_status()
-        base_rss, base_pss = baseline()
+            requests.post(
+                f"{front}/checkout",
+                json={
+                    "customer_id": 1 + n % 50,
+                    "items": [{"sku": "SKU-1001", "quantity": 1}, {"sku": "SKU-1005", "quantity": 2}],
+                },
+                headers={"Idempotency-Key": f"footprint-{n}"},
+                timeout=30,
+            ).raise_for_status()
+        _, base_pss = baseline()
         rows = []
         for proc in status["processes"]:
             rss, pss = memory(proc["pid"])
@@ -71,13 +78,17 @@ def main() -> int:
         target = [r for r in rows if r[0] in FIVE | {"postgres", "redis"}]
         pss_total = sum(r[2] for r in target)
         rss_total = sum(r[1] for r in target)
-        print(f"  five services + PostgreSQL + Redis: {pss_total:.0f} MiB PSS ({rss_total:.0f} MiB RSS summed); "
-              f"target <= 400 MiB -> {pss_total / 400:.2f} of target")
+        print(
+            f"  five services + PostgreSQL + Redis: {pss_total:.0f} MiB PSS ({rss_total:.0f} MiB RSS summed); "
+            f"target <= 400 MiB -> {pss_total / 400:.2f} of target"
+        )
         everything = sum(r[2] for r in rows) + daemon_pss
         print(f"  everything incl. gateway and lab daemon: {everything:.0f} MiB PSS")
         print(f"  bare python baseline: {base_pss:.1f} MiB PSS")
-        print(f"  time to ready: cold {cold:.1f}s (initdb + migrations), warm {warm:.1f}s; "
-              f"target <= 10 s -> {max(cold, warm) / 10:.2f} of target")
+        print(
+            f"  time to ready: cold {cold:.1f}s (initdb + migrations), warm {warm:.1f}s; "
+            f"target <= 10 s -> {max(cold, warm) / 10:.2f} of target"
+        )
     return 0
 
 

@@ -1,4 +1,5 @@
 """A throwaway local lab for one benchmark run: its own state directory, random ports, always torn down."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,13 @@ class BenchLab:
         self.env = {**os.environ, "CHAOSLAB_PORTS": "random", **env}
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(self.state), *args],
-                              env=self.env, capture_output=True, text=True, check=True)
+        return subprocess.run(
+            [sys.executable, "-m", "chaoslab", "--state-dir", str(self.state), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
 
     def timed(self, *args: str) -> float:
         """Seconds from starting ``chaoslab ARGS`` to its return."""
@@ -32,10 +38,13 @@ class BenchLab:
     def url(self, name: str) -> str:
         return next(p["url"] for p in self.status()["processes"] if p["name"] == name)
 
-    def __enter__(self) -> "BenchLab":
+    def __enter__(self) -> BenchLab:
         return self
 
     def __exit__(self, *_exc) -> None:
-        subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(self.state), "down"],
-                       env=self.env, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "chaoslab", "--state-dir", str(self.state), "down"],
+            env=self.env,
+            capture_output=True,
+        )
         shutil.rmtree(self.state.parent, ignore_errors=True)

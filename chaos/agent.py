@@ -15,6 +15,7 @@ state directory the active faults are kept on disk, so a fault outlives a
 restart of the process until its TTL (that is what makes ``crash mode=loop``
 a crash loop).
 """
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,13 @@ class _Active:
 
 
 class FaultAgent:
-    def __init__(self, service: str, flags=None, state_dir: str | os.PathLike | None = None,
-                 exit_process: Callable[[int], None] = os._exit):
+    def __init__(
+        self,
+        service: str,
+        flags=None,
+        state_dir: str | os.PathLike | None = None,
+        exit_process: Callable[[int], None] = os._exit,
+    ):
         self.service = service
         self.flags = flags
         self.route_sources: list[Callable[[], list[str]]] = []
@@ -179,8 +185,13 @@ class FaultAgent:
             self._rebuild()
             self._persist()
             self._changed.notify_all()
-        log.warning("fault %s added: %s, expires in %.0fs", fault.id, fault.describe(), fault.remaining_s(),
-                    extra={"fields": {"fault_id": fault.id, "kind": fault.kind, "actor": actor or fault.actor}})
+        log.warning(
+            "fault %s added: %s, expires in %.0fs",
+            fault.id,
+            fault.describe(),
+            fault.remaining_s(),
+            extra={"fields": {"fault_id": fault.id, "kind": fault.kind, "actor": actor or fault.actor}},
+        )
         return fault
 
     def remove(self, fault_id: str, reason: str = "stop") -> bool:
@@ -192,8 +203,13 @@ class FaultAgent:
             self._rebuild()
             self._persist()
             self._changed.notify_all()
-        log.warning("fault %s removed (%s): %s", fault_id, reason, active.fault.describe(),
-                    extra={"fields": {"fault_id": fault_id, "reason": reason}})
+        log.warning(
+            "fault %s removed (%s): %s",
+            fault_id,
+            reason,
+            active.fault.describe(),
+            extra={"fields": {"fault_id": fault_id, "reason": reason}},
+        )
         return True
 
     def reset(self, reason: str = "reset") -> tuple[int, int]:
@@ -216,15 +232,17 @@ class FaultAgent:
                 typed = self.flags.push(f"deploy:{self._deploys}", changes)
         except SettingsError as exc:
             raise FaultSpecError(str(exc)) from None
-        log.warning("deployed %s: %s %s", self.flags.version, typed, note,
-                    extra={"fields": {"version": self.flags.version}})
+        log.warning(
+            "deployed %s: %s %s", self.flags.version, typed, note, extra={"fields": {"version": self.flags.version}}
+        )
         return {"service": self.service, "version": self.flags.version, "changes": typed}
 
     def faults(self) -> list[dict]:
         now = time.time()
         with self._lock:
-            return [dict(a.fault.to_dict(), remaining_s=round(a.fault.remaining_s(now), 1))
-                    for a in self._active.values()]
+            return [
+                dict(a.fault.to_dict(), remaining_s=round(a.fault.remaining_s(now), 1)) for a in self._active.values()
+            ]
 
     def close(self) -> None:
         """Stop background effects (tests start agents in-process); faults on disk stay."""
@@ -264,8 +282,12 @@ class FaultAgent:
             for n in range(fault.params["threads"]):
                 threading.Thread(target=_burn, args=(active.lifted,), name=f"cpu-burn-{n}", daemon=True).start()
         elif fault.kind == "memory_leak":
-            threading.Thread(target=_leak, args=(active, fault.params["mb_per_s"], fault.params["cap_mb"]),
-                             name="memory-leak", daemon=True).start()
+            threading.Thread(
+                target=_leak,
+                args=(active, fault.params["mb_per_s"], fault.params["cap_mb"]),
+                name="memory-leak",
+                daemon=True,
+            ).start()
         elif fault.kind == "crash":
             threading.Thread(target=self._crash_later, args=(active,), name="crash", daemon=True).start()
 

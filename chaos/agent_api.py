@@ -12,6 +12,7 @@ the call comes through the Kubernetes API server's pod proxy (which keeps the
 Authorization header for itself), as ``X-Chaoslab-Token: <token>``. None is a
 401, a wrong one a 403, and neither changes anything. State never changes on GET.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -35,11 +36,17 @@ def create_admin_app(agent: FaultAgent, token: str) -> Flask:
     @app.before_request
     def authenticate():
         header = request.headers.get("Authorization", "")
-        supplied = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
-            request.headers.get("X-Chaoslab-Token", "").strip()
+        supplied = (
+            header.removeprefix("Bearer ").strip()
+            if header.startswith("Bearer ")
+            else request.headers.get("X-Chaoslab-Token", "").strip()
+        )
         if not supplied:
-            return jsonify(error="unauthorised", message="missing bearer token (Authorization: Bearer <token>)"), \
-                401, {"WWW-Authenticate": "Bearer"}
+            return (
+                jsonify(error="unauthorised", message="missing bearer token (Authorization: Bearer <token>)"),
+                401,
+                {"WWW-Authenticate": "Bearer"},
+            )
         if not hmac.compare_digest(supplied.encode(), expected):
             return jsonify(error="forbidden", message="wrong token"), 403
 

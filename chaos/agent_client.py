@@ -1,4 +1,5 @@
 """The controller's side of the agents' admin API."""
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,15 @@ class AgentClient:
         self.actor = actor
 
     def call(self, target: Target, method: str, path: str, body: dict | None = None) -> dict:
-        headers = {"Authorization": f"Bearer {self.targets.token}", "X-Chaoslab-Token": self.targets.token,
-                   "Content-Type": "application/json", "X-Chaoslab-Actor": self.actor}
-        status, raw = self.targets.call(target, method, path, json.dumps(body).encode() if body is not None else None,
-                                        headers)
+        headers = {
+            "Authorization": f"Bearer {self.targets.token}",
+            "X-Chaoslab-Token": self.targets.token,
+            "Content-Type": "application/json",
+            "X-Chaoslab-Actor": self.actor,
+        }
+        status, raw = self.targets.call(
+            target, method, path, json.dumps(body).encode() if body is not None else None, headers
+        )
         if status == 0:
             raise AgentError(target, 0, f"agent unreachable at {target.admin_url} ({raw.decode(errors='replace')})")
         try:

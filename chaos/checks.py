@@ -8,6 +8,7 @@ same way. A check never changes anything (a *probe*, in chaostoolkit's words).
     {measure: p95_ms, request: POST /checkout, max: 400}
     {measure: metric_rate, service: payment, metric: payment_processed_total, labels: {status: failed}, max: 0}
 """
+
 from __future__ import annotations
 
 import time
@@ -34,20 +35,30 @@ MEASURES: dict[str, Measure] = {
     "error_rate": Measure("load", "Failed share of a request name's requests (0 to 1).", ("request",)),
     "rps": Measure("load", "Requests per second of a request name, failed ones included.", ("request",)),
     "ok_rps": Measure("load", "Successful requests per second of a request name.", ("request",)),
-    "metric_rate": Measure("metrics", "Per-second increase of a counter on a service, summed over the samples "
-                                      "whose labels include `labels`.", ("service", "metric")),
-    "metric_value": Measure("metrics", "A gauge's value at the end of the window, summed the same way.",
-                            ("service", "metric")),
-    "queries_per_request": Measure("metrics", "PostgreSQL statements per request of an HTTP route.",
-                                   ("service", "route")),
+    "metric_rate": Measure(
+        "metrics",
+        "Per-second increase of a counter on a service, summed over the samples whose labels include `labels`.",
+        ("service", "metric"),
+    ),
+    "metric_value": Measure(
+        "metrics", "A gauge's value at the end of the window, summed the same way.", ("service", "metric")
+    ),
+    "queries_per_request": Measure(
+        "metrics", "PostgreSQL statements per request of an HTTP route.", ("service", "route")
+    ),
     "ready": Measure("lab", "1 when the service's /health/ready answers 200, else 0.", ("service",)),
     "restarts": Measure("lab", "Restarts of the service during the window.", ("service",)),
-    "ledger_drift": Measure("data", "Money captured that differs from the money requested (absolute, summed) for "
-                                    "charges made during the window."),
+    "ledger_drift": Measure(
+        "data",
+        "Money captured that differs from the money requested (absolute, summed) for charges made during the window.",
+    ),
     "stuck_orders": Measure("data", "Paid orders not fulfilled 30 s after payment."),
     "unfulfilled_orders": Measure("data", "Orders placed during the window that are paid but not fulfilled."),
-    "mischarged_orders": Measure("data", "Orders placed during the window and paid whose ledger entry is missing or "
-                                         "differs from the order total (a lost or a double charge)."),
+    "mischarged_orders": Measure(
+        "data",
+        "Orders placed during the window and paid whose ledger entry is missing or "
+        "differs from the order total (a lost or a double charge).",
+    ),
 }
 
 
@@ -68,7 +79,7 @@ class Check:
     window_s: float = DEFAULT_WINDOW_S
 
     @classmethod
-    def parse(cls, raw: Any, where: str = "check") -> "Check":
+    def parse(cls, raw: Any, where: str = "check") -> Check:
         if not isinstance(raw, dict):
             raise CheckError(f"{where}: must be a mapping with measure and min or max")
         measure = raw.get("measure")
@@ -87,10 +98,17 @@ class Check:
     def describe(self) -> str:
         subject = " ".join(str(x) for x in (self.request, self.service, self.metric, self.route) if x)
         labels = ",".join(f"{k}={v}" for k, v in self.labels.items())
-        bound = " and ".join(b for b in (f">= {self.min:g}" if self.min is not None else "",
-                                         f"<= {self.max:g}" if self.max is not None else "") if b)
-        return f"{self.measure}" + (f" {subject}" if subject else "") + (f"{{{labels}}}" if labels else "") + \
-            f" {bound}"
+        bound = " and ".join(
+            b
+            for b in (
+                f">= {self.min:g}" if self.min is not None else "",
+                f"<= {self.max:g}" if self.max is not None else "",
+            )
+            if b
+        )
+        return (
+            f"{self.measure}" + (f" {subject}" if subject else "") + (f"{{{labels}}}" if labels else "") + f" {bound}"
+        )
 
     def holds(self, value: float | None) -> bool:
         if value is None:
@@ -140,8 +158,9 @@ def sum_samples(text: str, name: str, labels: dict[str, str]) -> float | None:
 def _load_value(check: Check, stats: dict, window_s: float) -> tuple[float | None, str]:
     name = check.request
     entries = stats.get("stats", [])
-    entry = next((e for e in entries if (e.get("name") == name) or (name == "all" and e.get("name") == "Aggregated")),
-                 None)
+    entry = next(
+        (e for e in entries if (e.get("name") == name) or (name == "all" and e.get("name") == "Aggregated")), None
+    )
     if entry is None or not entry.get("num_requests"):
         return None, f"no {name} requests in the window"
     requests, failures = entry["num_requests"], entry["num_failures"]
@@ -151,8 +170,11 @@ def _load_value(check: Check, stats: dict, window_s: float) -> tuple[float | Non
         return requests / window_s, f"{requests} requests"
     if check.measure == "ok_rps":
         return (requests - failures) / window_s, f"{requests - failures} ok of {requests}"
-    key = {"p50_ms": "response_time_percentile_0.5", "p95_ms": "response_time_percentile_0.95",
-           "p99_ms": "response_time_percentile_0.99"}[check.measure]
+    key = {
+        "p50_ms": "response_time_percentile_0.5",
+        "p95_ms": "response_time_percentile_0.95",
+        "p99_ms": "response_time_percentile_0.99",
+    }[check.measure]
     value = entry.get(key)
     if value is None and check.measure == "p50_ms":
         value = entry.get("median_response_time")
@@ -181,14 +203,16 @@ class Window:
         after = {s: self.probe.scrape(s) for s in self.services}
         results = []
         for check in self.checks:
-            value, note = _value(check, self.probe, self.before, after, stats or {}, self.restarts_before,
-                                 self.started_wall, elapsed)
+            value, note = _value(
+                check, self.probe, self.before, after, stats or {}, self.restarts_before, self.started_wall, elapsed
+            )
             results.append(Result(check, value, check.holds(value), note))
         return results
 
 
-def observe(checks: list[Check], probe: Probe, load: LoadStats | None = None,
-            window_s: float | None = None) -> list[Result]:
+def observe(
+    checks: list[Check], probe: Probe, load: LoadStats | None = None, window_s: float | None = None
+) -> list[Result]:
     """Measure every check over one window (the longest any check asks for) and compare."""
     window_length = window_s or max((c.window_s for c in checks), default=DEFAULT_WINDOW_S)
     window = Window(checks, probe)
@@ -200,8 +224,16 @@ def observe(checks: list[Check], probe: Probe, load: LoadStats | None = None,
     return window.close(load.stats() if window.needs_load else None)
 
 
-def _value(check: Check, probe: Probe, before: dict, after: dict, stats: dict, restarts_before: dict,
-           started_wall: float, elapsed: float) -> tuple[float | None, str]:
+def _value(
+    check: Check,
+    probe: Probe,
+    before: dict,
+    after: dict,
+    stats: dict,
+    restarts_before: dict,
+    started_wall: float,
+    elapsed: float,
+) -> tuple[float | None, str]:
     source = MEASURES[check.measure].source
     if source == "load":
         return _load_value(check, stats, elapsed)
@@ -216,7 +248,9 @@ def _value(check: Check, probe: Probe, before: dict, after: dict, stats: dict, r
         return value, "" if value is not None else f"{check.metric} not exported"
     if check.measure == "queries_per_request":
         labels = {"route": check.route}
-        counts = [sum_samples(t[check.service], "http_server_db_statements_count", labels) or 0.0 for t in (before, after)]
+        counts = [
+            sum_samples(t[check.service], "http_server_db_statements_count", labels) or 0.0 for t in (before, after)
+        ]
         sums = [sum_samples(t[check.service], "http_server_db_statements_sum", labels) or 0.0 for t in (before, after)]
         requests = counts[1] - counts[0]
         if requests <= 0:
@@ -227,23 +261,31 @@ def _value(check: Check, probe: Probe, before: dict, after: dict, stats: dict, r
     if check.measure == "restarts":
         return float(probe.restarts(check.service) - restarts_before[check.service]), ""
     if check.measure == "ledger_drift":
-        rows = probe.query("SELECT coalesce(sum(abs(requested_amount - amount)), 0), count(*) FROM ledger.entries "
-                           "WHERE created_at >= to_timestamp(%s)", (started_wall,))
+        rows = probe.query(
+            "SELECT coalesce(sum(abs(requested_amount - amount)), 0), count(*) FROM ledger.entries "
+            "WHERE created_at >= to_timestamp(%s)",
+            (started_wall,),
+        )
         drift, count = rows[0]
         return float(drift), f"over {count} charges"
     if check.measure == "stuck_orders":
-        rows = probe.query("SELECT count(*) FROM shop.orders WHERE status = 'paid' "
-                           "AND updated_at < now() - interval '30 seconds'")
+        rows = probe.query(
+            "SELECT count(*) FROM shop.orders WHERE status = 'paid' AND updated_at < now() - interval '30 seconds'"
+        )
         return float(rows[0][0]), ""
     if check.measure == "unfulfilled_orders":
-        rows = probe.query("SELECT count(*) FROM shop.orders WHERE status = 'paid' AND created_at >= to_timestamp(%s)",
-                           (started_wall,))
+        rows = probe.query(
+            "SELECT count(*) FROM shop.orders WHERE status = 'paid' AND created_at >= to_timestamp(%s)", (started_wall,)
+        )
         return float(rows[0][0]), ""
     if check.measure == "mischarged_orders":
-        rows = probe.query("""SELECT count(*), coalesce(string_agg(o.id::text, ',' ORDER BY o.id), '')
+        rows = probe.query(
+            """SELECT count(*), coalesce(string_agg(o.id::text, ',' ORDER BY o.id), '')
                               FROM shop.orders o LEFT JOIN ledger.entries e ON e.order_id = o.id
                               WHERE o.status IN ('paid', 'fulfilled') AND o.created_at >= to_timestamp(%s)
-                                AND (e.order_id IS NULL OR e.amount IS DISTINCT FROM o.total)""", (started_wall,))
+                                AND (e.order_id IS NULL OR e.amount IS DISTINCT FROM o.total)""",
+            (started_wall,),
+        )
         count, ids = rows[0]
         return float(count), f"orders {ids[:60]}" if count else ""
     raise CheckError(f"unknown measure {check.measure}")

@@ -5,6 +5,7 @@ them on their own; the controller's journals (audit log, change feed) and the
 note of the running scenario only describe. So ``reset`` works from any CLI
 at any time, even when the process that started a scenario died mid-way.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,15 +79,31 @@ class Controller:
             first = failed[0]
             if all(o.status == 400 for o in failed):  # the agent judged the spec: bad input, not a broken lab
                 raise FaultSpecError(first.detail)
-            raise ControllerError(f"{fault.kind} on {fault.where} did not apply on {first.target.instance}: "
-                                  f"{first.detail}" + ("; nothing was changed" if len(instances) > 1 else ""))
-        self.audit.append("fault.started", fault_id=fault.id, kind=fault.kind, service=fault.service,
-                          where=fault.where, params=fault.params, ttl_s=fault.ttl_s, expires_at=fault.expires_at,
-                          actor=self.actor, scenario=scenario, red_herring=red_herring,
-                          instances=[o.target.instance for o in applied.outcomes])
+            raise ControllerError(
+                f"{fault.kind} on {fault.where} did not apply on {first.target.instance}: "
+                f"{first.detail}" + ("; nothing was changed" if len(instances) > 1 else "")
+            )
+        self.audit.append(
+            "fault.started",
+            fault_id=fault.id,
+            kind=fault.kind,
+            service=fault.service,
+            where=fault.where,
+            params=fault.params,
+            ttl_s=fault.ttl_s,
+            expires_at=fault.expires_at,
+            actor=self.actor,
+            scenario=scenario,
+            red_herring=red_herring,
+            instances=[o.target.instance for o in applied.outcomes],
+        )
         if fault.flag_changes():
-            self._record_change(fault.service, fault.flag_changes(), by="deploy-bot",
-                                note=f"config change ({fault.params.get('change', fault.kind)})")
+            self._record_change(
+                fault.service,
+                fault.flag_changes(),
+                by="deploy-bot",
+                note=f"config change ({fault.params.get('change', fault.kind)})",
+            )
         return applied
 
     def _add_cluster_fault(self, fault: Fault, scenario: str | None, red_herring: bool) -> Applied:
@@ -99,9 +116,20 @@ class Controller:
         except KubernetesError as exc:
             raise ControllerError(str(exc)) from None
         applied = Applied(fault, [Outcome(Target(fault.service, name, ""), True) for name in touched])
-        self.audit.append("fault.started", fault_id=fault.id, kind=fault.kind, service=fault.service,
-                          where=fault.where, params=fault.params, ttl_s=fault.ttl_s, expires_at=fault.expires_at,
-                          actor=self.actor, scenario=scenario, red_herring=red_herring, instances=touched)
+        self.audit.append(
+            "fault.started",
+            fault_id=fault.id,
+            kind=fault.kind,
+            service=fault.service,
+            where=fault.where,
+            params=fault.params,
+            ttl_s=fault.ttl_s,
+            expires_at=fault.expires_at,
+            actor=self.actor,
+            scenario=scenario,
+            red_herring=red_herring,
+            instances=touched,
+        )
         return applied
 
     def remove(self, fault_id: str, reason: str = "stop") -> list[Target]:
@@ -109,12 +137,20 @@ class Controller:
         open_faults = self.audit.open_faults()
         removed = [t for t in self.targets.everything() if self._remove_on(t, fault_id, reason)]
         if hasattr(self.targets, "revert_cluster_fault"):
-            removed += [Target(open_faults.get(fault_id, {}).get("service", ""), name, "")
-                        for name in self.targets.revert_cluster_fault(fault_id)]
+            removed += [
+                Target(open_faults.get(fault_id, {}).get("service", ""), name, "")
+                for name in self.targets.revert_cluster_fault(fault_id)
+            ]
         if removed or fault_id in open_faults:
             started = open_faults.get(fault_id, {})
-            self.audit.append("fault.reverted", fault_id=fault_id, reason=reason, actor=self.actor,
-                              service=started.get("service"), kind=started.get("kind"))
+            self.audit.append(
+                "fault.reverted",
+                fault_id=fault_id,
+                reason=reason,
+                actor=self.actor,
+                service=started.get("service"),
+                kind=started.get("kind"),
+            )
         return removed
 
     def _remove_on(self, target: Target, fault_id: str, reason: str) -> bool:
@@ -138,9 +174,17 @@ class Controller:
         for fault_id, started in self.audit.open_faults().items():
             kind = KINDS.get(started.get("kind", ""))
             if kind is not None and kind.kubernetes_only and started["expires_at"] > now:
-                found.append({"id": fault_id, "kind": started["kind"], "service": started["service"],
-                              "params": started.get("params", {}), "scenario": started.get("scenario"),
-                              "remaining_s": round(started["expires_at"] - now, 1), "instance": "cluster"})
+                found.append(
+                    {
+                        "id": fault_id,
+                        "kind": started["kind"],
+                        "service": started["service"],
+                        "params": started.get("params", {}),
+                        "scenario": started.get("scenario"),
+                        "remaining_s": round(started["expires_at"] - now, 1),
+                        "instance": "cluster",
+                    }
+                )
         return found, unreachable
 
     def reset(self) -> tuple[int, list[str]]:
@@ -159,11 +203,22 @@ class Controller:
         if hasattr(self.targets, "revert_all_cluster_faults"):
             removed += len(self.targets.revert_all_cluster_faults())
         for fault_id, started in self.audit.open_faults().items():
-            self.audit.append("fault.reverted", fault_id=fault_id, reason="reset", actor=self.actor,
-                              service=started.get("service"), kind=started.get("kind"))
+            self.audit.append(
+                "fault.reverted",
+                fault_id=fault_id,
+                reason="reset",
+                actor=self.actor,
+                service=started.get("service"),
+                kind=started.get("kind"),
+            )
         for service in dict.fromkeys(touched):
-            self.changes.append("deploy", service=service, version=self._version(service), by=self.actor,
-                                summary="rollback to the baseline configuration")
+            self.changes.append(
+                "deploy",
+                service=service,
+                version=self._version(service),
+                by=self.actor,
+                summary="rollback to the baseline configuration",
+            )
         running = self.current()
         if running is not None:
             self.audit.append("scenario.stopped", scenario=running["id"], reason="reset", actor=self.actor)
@@ -202,8 +257,13 @@ class Controller:
 
     def _record_change(self, service: str, changes: dict, by: str, note: str = "", version: str = "") -> None:
         shown = ", ".join(f"{k}={v}" for k, v in changes.items())
-        self.changes.append("deploy", service=service, version=version or self._version(service), by=by,
-                            summary=f"{shown}" + (f" ({note})" if note else ""))
+        self.changes.append(
+            "deploy",
+            service=service,
+            version=version or self._version(service),
+            by=by,
+            summary=f"{shown}" + (f" ({note})" if note else ""),
+        )
 
     # ---- scenarios -------------------------------------------------------------------------
     def current(self) -> dict | None:
@@ -227,14 +287,22 @@ class Controller:
         except Exception as exc:
             for done in applied:
                 self.remove(done.fault.id, "rollback")
-            raise ControllerError(f"scenario {scenario.id} not started, everything it applied was reverted: "
-                                  f"{exc}") from None
+            raise ControllerError(
+                f"scenario {scenario.id} not started, everything it applied was reverted: {exc}"
+            ) from None
         now = time.time()
-        note = {"id": scenario.id, "started_at": now, "expires_at": now + ttl, "actor": self.actor,
-                "fault_ids": [a.fault.id for a in applied], "hints_shown": 0}
+        note = {
+            "id": scenario.id,
+            "started_at": now,
+            "expires_at": now + ttl,
+            "actor": self.actor,
+            "fault_ids": [a.fault.id for a in applied],
+            "hints_shown": 0,
+        }
         self.store.write(SCENARIO, json.dumps(note))
-        self.audit.append("scenario.started", scenario=scenario.id, actor=self.actor, ttl_s=ttl,
-                          fault_ids=note["fault_ids"])
+        self.audit.append(
+            "scenario.started", scenario=scenario.id, actor=self.actor, ttl_s=ttl, fault_ids=note["fault_ids"]
+        )
         return applied
 
     def stop(self) -> dict:

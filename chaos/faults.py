@@ -9,6 +9,7 @@ parameters, and a TTL after which it is gone whatever else happens.
 ``validate`` turns a spec (from YAML, JSON or CLI flags) into a ``Fault`` or
 raises ``FaultSpecError`` naming the bad field and what is allowed.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -23,9 +24,24 @@ DEFAULT_TTL_S = 600.0
 MAX_TTL_S = 7200.0
 """No fault outlives two hours: a lab left alone heals by itself."""
 
-GRPC_CODES = ("CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-              "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-              "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED")
+GRPC_CODES = (
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+)
 
 
 class FaultSpecError(ValueError):
@@ -102,76 +118,159 @@ def _users_of(datastore: str) -> tuple[str, ...]:
 BAD_DEPLOYS: dict[str, dict[str, dict[str, Any]]] = {
     "float_money": {"payment": {"money_math": "float"}},
     "n_plus_one": {"service-a": {"orders_query": "n_plus_one"}},
-    "timeouts_off": {"service-a": {"service_b_timeout_s": 0.0, "payment_timeout_s": 0.0},
-                     "service-b": {"service_c_timeout_s": 0.0},
-                     "service-c": {"service_a_timeout_s": 0.0},
-                     "payment": {"gateway_timeout_s": 0.0}},
+    "timeouts_off": {
+        "service-a": {"service_b_timeout_s": 0.0, "payment_timeout_s": 0.0},
+        "service-b": {"service_c_timeout_s": 0.0},
+        "service-c": {"service_a_timeout_s": 0.0},
+        "payment": {"gateway_timeout_s": 0.0},
+    },
     "breaker_off": {"payment": {"gateway_breaker": False}, "service-c": {"loyalty_breaker": False}},
 }
 """Each bad deploy: the runtime settings it changes, per service that has them."""
 
 DEADLOCK_CHANGES = {"loyalty_lookup": "sync"}
 
-KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("latency", "Adds delay to inbound requests on a route, or to outbound calls to a peer.", "inbound|outbound",
-         "route_or_peer", (Param("ms", float, 500.0, "Added delay in milliseconds.", 0, 60000),
-                           Param("jitter_ms", float, 0.0, "Random spread around ms (± jitter).", 0, 60000),
-                           PROBABILITY), analogue="Chaos Mesh NetworkChaos delay, Toxiproxy latency"),
-    Kind("error", "Fails inbound requests on a route, or outbound calls to a peer, with an HTTP status or a gRPC "
-                  "code.", "inbound|outbound", "route_or_peer",
-         (Param("status", int, 503, "HTTP status for HTTP routes and peers.", 400, 599),
-          Param("grpc_code", str, "UNAVAILABLE", "gRPC status for gRPC methods and peers.", choices=GRPC_CODES),
-          PROBABILITY), analogue="Chaos Mesh HTTPChaos abort"),
-    Kind("partition", "The service cannot reach one peer: calls hang until the caller's timeout (blackhole) or "
-                      "are refused at once (refuse).", "outbound", "peer",
-         (Param("mode", str, "blackhole", "blackhole or refuse.", choices=("blackhole", "refuse")),),
-         services=tuple(c.name for c in COMPONENTS if c.peers),
-         analogue="Chaos Mesh NetworkChaos partition, Toxiproxy timeout"),
-    Kind("deadlock", "Turns on service-c's synchronous loyalty lookup into service-a, closing the A→B→C→A ring.",
-         "flags", services=("service-c",)),
-    Kind("cpu_burn", "Busy threads inside the process compete with its request handlers for the CPU.", "process",
-         params=(Param("threads", int, 1, "Busy threads.", 1, 8),), analogue="Chaos Mesh StressChaos cpu"),
-    Kind("memory_leak", "The process allocates memory it never frees, at a rate, up to a cap.", "process",
-         params=(Param("mb_per_s", float, 5.0, "Leak rate in MiB per second.", 0.1, 100),
-                 Param("cap_mb", float, 200.0, "Stop leaking at this many MiB.", 1, 4096)),
-         analogue="Chaos Mesh StressChaos memory"),
-    Kind("crash", "The process exits; the runner restarts it. mode=loop crashes every restart: a crash loop.",
-         "process", params=(Param("mode", str, "once", "once or loop.", choices=("once", "loop")),
-                            Param("delay_s", float, 1.0, "Seconds after injection (or after each restart).",
-                                  0, 600)),
-         analogue="Chaos Mesh PodChaos pod-kill / container-kill"),
-    Kind("db_outage", "Every PostgreSQL call of the service fails as if the database were unreachable.", "db",
-         services=_users_of("postgres")),
-    Kind("db_slow", "Adds delay to the service's PostgreSQL statements.", "db",
-         params=(Param("ms", float, 200.0, "Added delay per statement, in milliseconds.", 0, 30000), PROBABILITY),
-         services=_users_of("postgres")),
-    Kind("redis_outage", "Every Redis call of the service fails as if Redis were unreachable.", "redis",
-         services=_users_of("redis")),
-    Kind("worker_stall", "The worker stops taking jobs (alive and ready, doing nothing): the queue backs up.",
-         "worker", services=("worker",)),
-    Kind("upstream_failure", "The payment gateway fails its charges with an error, or hangs.", "inbound",
-         params=(Param("mode", str, "error", "error or hang.", choices=("error", "hang")),
-                 Param("status", int, 503, "HTTP status in error mode.", 400, 599),
-                 Param("hang_s", float, 60.0, "How long a charge hangs in hang mode (ends early if lifted).",
-                       0.1, 600), PROBABILITY),
-         services=("gateway",), analogue="Toxiproxy timeout on the upstream"),
-    Kind("bad_deploy", "Ships a bad configuration (recorded in the change feed like any deploy).", "flags",
-         params=(Param("change", str, "float_money", "What the deploy gets wrong.",
-                       choices=tuple(BAD_DEPLOYS)),),
-         services=tuple(sorted({s for changes in BAD_DEPLOYS.values() for s in changes}))),
-    Kind("pod_kill", "Deletes pods of the service at once (Kubernetes starts new ones).", "cluster",
-         params=(Param("count", int, 1, "Pods to delete.", 1, 10),),
-         analogue="Chaos Mesh PodChaos pod-kill"),
-    Kind("scale_to_zero", "Scales the service's Deployment to zero replicas until the TTL, then back.",
-         "cluster"),
-    Kind("network_partition", "A NetworkPolicy stops the service's pods reaching the peer's pods (egress).",
-         "cluster", "peer", services=tuple(c.name for c in COMPONENTS if c.peers),
-         analogue="Chaos Mesh NetworkChaos partition"),
-    Kind("oom_kill", "Squeezes the container's memory limit below its working set: the kernel OOM-kills it, "
-                     "over and over, until the TTL restores the limit.", "cluster",
-         params=(Param("limit_mi", int, 40, "Memory limit in MiB while the fault lasts.", 16, 4096),),
-         analogue="a memory limit set too low"),
-)}
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind(
+            "latency",
+            "Adds delay to inbound requests on a route, or to outbound calls to a peer.",
+            "inbound|outbound",
+            "route_or_peer",
+            (
+                Param("ms", float, 500.0, "Added delay in milliseconds.", 0, 60000),
+                Param("jitter_ms", float, 0.0, "Random spread around ms (± jitter).", 0, 60000),
+                PROBABILITY,
+            ),
+            analogue="Chaos Mesh NetworkChaos delay, Toxiproxy latency",
+        ),
+        Kind(
+            "error",
+            "Fails inbound requests on a route, or outbound calls to a peer, with an HTTP status or a gRPC code.",
+            "inbound|outbound",
+            "route_or_peer",
+            (
+                Param("status", int, 503, "HTTP status for HTTP routes and peers.", 400, 599),
+                Param("grpc_code", str, "UNAVAILABLE", "gRPC status for gRPC methods and peers.", choices=GRPC_CODES),
+                PROBABILITY,
+            ),
+            analogue="Chaos Mesh HTTPChaos abort",
+        ),
+        Kind(
+            "partition",
+            "The service cannot reach one peer: calls hang until the caller's timeout (blackhole) or "
+            "are refused at once (refuse).",
+            "outbound",
+            "peer",
+            (Param("mode", str, "blackhole", "blackhole or refuse.", choices=("blackhole", "refuse")),),
+            services=tuple(c.name for c in COMPONENTS if c.peers),
+            analogue="Chaos Mesh NetworkChaos partition, Toxiproxy timeout",
+        ),
+        Kind(
+            "deadlock",
+            "Turns on service-c's synchronous loyalty lookup into service-a, closing the A→B→C→A ring.",
+            "flags",
+            services=("service-c",),
+        ),
+        Kind(
+            "cpu_burn",
+            "Busy threads inside the process compete with its request handlers for the CPU.",
+            "process",
+            params=(Param("threads", int, 1, "Busy threads.", 1, 8),),
+            analogue="Chaos Mesh StressChaos cpu",
+        ),
+        Kind(
+            "memory_leak",
+            "The process allocates memory it never frees, at a rate, up to a cap.",
+            "process",
+            params=(
+                Param("mb_per_s", float, 5.0, "Leak rate in MiB per second.", 0.1, 100),
+                Param("cap_mb", float, 200.0, "Stop leaking at this many MiB.", 1, 4096),
+            ),
+            analogue="Chaos Mesh StressChaos memory",
+        ),
+        Kind(
+            "crash",
+            "The process exits; the runner restarts it. mode=loop crashes every restart: a crash loop.",
+            "process",
+            params=(
+                Param("mode", str, "once", "once or loop.", choices=("once", "loop")),
+                Param("delay_s", float, 1.0, "Seconds after injection (or after each restart).", 0, 600),
+            ),
+            analogue="Chaos Mesh PodChaos pod-kill / container-kill",
+        ),
+        Kind(
+            "db_outage",
+            "Every PostgreSQL call of the service fails as if the database were unreachable.",
+            "db",
+            services=_users_of("postgres"),
+        ),
+        Kind(
+            "db_slow",
+            "Adds delay to the service's PostgreSQL statements.",
+            "db",
+            params=(Param("ms", float, 200.0, "Added delay per statement, in milliseconds.", 0, 30000), PROBABILITY),
+            services=_users_of("postgres"),
+        ),
+        Kind(
+            "redis_outage",
+            "Every Redis call of the service fails as if Redis were unreachable.",
+            "redis",
+            services=_users_of("redis"),
+        ),
+        Kind(
+            "worker_stall",
+            "The worker stops taking jobs (alive and ready, doing nothing): the queue backs up.",
+            "worker",
+            services=("worker",),
+        ),
+        Kind(
+            "upstream_failure",
+            "The payment gateway fails its charges with an error, or hangs.",
+            "inbound",
+            params=(
+                Param("mode", str, "error", "error or hang.", choices=("error", "hang")),
+                Param("status", int, 503, "HTTP status in error mode.", 400, 599),
+                Param("hang_s", float, 60.0, "How long a charge hangs in hang mode (ends early if lifted).", 0.1, 600),
+                PROBABILITY,
+            ),
+            services=("gateway",),
+            analogue="Toxiproxy timeout on the upstream",
+        ),
+        Kind(
+            "bad_deploy",
+            "Ships a bad configuration (recorded in the change feed like any deploy).",
+            "flags",
+            params=(Param("change", str, "float_money", "What the deploy gets wrong.", choices=tuple(BAD_DEPLOYS)),),
+            services=tuple(sorted({s for changes in BAD_DEPLOYS.values() for s in changes})),
+        ),
+        Kind(
+            "pod_kill",
+            "Deletes pods of the service at once (Kubernetes starts new ones).",
+            "cluster",
+            params=(Param("count", int, 1, "Pods to delete.", 1, 10),),
+            analogue="Chaos Mesh PodChaos pod-kill",
+        ),
+        Kind("scale_to_zero", "Scales the service's Deployment to zero replicas until the TTL, then back.", "cluster"),
+        Kind(
+            "network_partition",
+            "A NetworkPolicy stops the service's pods reaching the peer's pods (egress).",
+            "cluster",
+            "peer",
+            services=tuple(c.name for c in COMPONENTS if c.peers),
+            analogue="Chaos Mesh NetworkChaos partition",
+        ),
+        Kind(
+            "oom_kill",
+            "Squeezes the container's memory limit below its working set: the kernel OOM-kills it, "
+            "over and over, until the TTL restores the limit.",
+            "cluster",
+            params=(Param("limit_mi", int, 40, "Memory limit in MiB while the fault lasts.", 16, 4096),),
+            analogue="a memory limit set too low",
+        ),
+    )
+}
 
 
 @dataclass
@@ -223,8 +322,20 @@ def peers_of(service: str) -> tuple[str, ...]:
     return tuple(peer for peer, _ in component(service).peers.values())
 
 
-_TOP_LEVEL = {"kind", "service", "route", "peer", "params", "ttl_s", "id", "created_at", "expires_at", "actor",
-              "scenario", "red_herring"}
+_TOP_LEVEL = {
+    "kind",
+    "service",
+    "route",
+    "peer",
+    "params",
+    "ttl_s",
+    "id",
+    "created_at",
+    "expires_at",
+    "actor",
+    "scenario",
+    "red_herring",
+}
 
 
 def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
@@ -236,8 +347,9 @@ def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
         raise FaultSpecError("a fault must be a mapping with at least kind and service")
     unknown = set(spec) - _TOP_LEVEL
     if unknown:
-        raise FaultSpecError(f"unknown field {sorted(unknown)[0]!r}; a fault has kind, service, route, peer, "
-                             "params, ttl_s")
+        raise FaultSpecError(
+            f"unknown field {sorted(unknown)[0]!r}; a fault has kind, service, route, peer, params, ttl_s"
+        )
     name = spec.get("kind")
     if name not in KINDS:
         raise FaultSpecError(f"kind={name!r}: must be one of {', '.join(KINDS)}")
@@ -254,8 +366,10 @@ def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
     if kind.target == "peer" and not peer:
         raise FaultSpecError(f"{name} needs peer: one of {', '.join(peers_of(service))}")
     if kind.target == "route_or_peer" and bool(route) == bool(peer):
-        raise FaultSpecError(f"{name} needs exactly one of route (an inbound route of {service}, or *) "
-                             f"or peer ({', '.join(peers_of(service)) or 'none'})")
+        raise FaultSpecError(
+            f"{name} needs exactly one of route (an inbound route of {service}, or *) "
+            f"or peer ({', '.join(peers_of(service)) or 'none'})"
+        )
     if peer and peer not in peers_of(service):
         raise FaultSpecError(f"peer={peer!r}: {service} calls {', '.join(peers_of(service)) or 'no other service'}")
     if route is not None and (not isinstance(route, str) or not route.strip()):
@@ -267,12 +381,15 @@ def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
     known = {p.name for p in kind.params}
     extra = set(raw_params) - known
     if extra:
-        raise FaultSpecError(f"params.{sorted(extra)[0]}: {name} takes "
-                             f"{', '.join(sorted(known)) if known else 'no params'}")
+        raise FaultSpecError(
+            f"params.{sorted(extra)[0]}: {name} takes {', '.join(sorted(known)) if known else 'no params'}"
+        )
     params = {p.name: p.parse(raw_params[p.name]) if p.name in raw_params else p.default for p in kind.params}
     if name == "bad_deploy" and service not in BAD_DEPLOYS[params["change"]]:
-        raise FaultSpecError(f"params.change={params['change']!r} does not apply to {service}; it applies to "
-                             f"{', '.join(BAD_DEPLOYS[params['change']])}")
+        raise FaultSpecError(
+            f"params.change={params['change']!r} does not apply to {service}; it applies to "
+            f"{', '.join(BAD_DEPLOYS[params['change']])}"
+        )
 
     ttl = spec.get("ttl_s", DEFAULT_TTL_S)
     if isinstance(ttl, str):
@@ -285,11 +402,20 @@ def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
 
     now = time.time() if now is None else now
     created = float(spec.get("created_at") or now)
-    fault = Fault(kind=name, service=service, params=params, route=route, peer=peer, ttl_s=float(ttl),
-                  id=spec.get("id") or f"f-{secrets.token_hex(4)}", created_at=created,
-                  expires_at=float(spec.get("expires_at") or created + float(ttl)),
-                  actor=spec.get("actor") or actor, scenario=spec.get("scenario"),
-                  red_herring=bool(spec.get("red_herring", False)))
+    fault = Fault(
+        kind=name,
+        service=service,
+        params=params,
+        route=route,
+        peer=peer,
+        ttl_s=float(ttl),
+        id=spec.get("id") or f"f-{secrets.token_hex(4)}",
+        created_at=created,
+        expires_at=float(spec.get("expires_at") or created + float(ttl)),
+        actor=spec.get("actor") or actor,
+        scenario=spec.get("scenario"),
+        red_herring=bool(spec.get("red_herring", False)),
+    )
     return fault
 
 

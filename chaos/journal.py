@@ -5,6 +5,7 @@ which service, which version) and the note of the running scenario.
 They live in a ``Store``: files in the local lab's state directory, or a ConfigMap in a team's
 namespace on Kubernetes, so everyone working on that team's lab reads the same ones.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -91,9 +92,17 @@ class AuditLog(Journal):
         written = []
         for fault_id, started in sorted(self.open_faults().items(), key=lambda kv: kv[1]["expires_at"]):
             if started["expires_at"] <= now:
-                written.append(self.append("fault.reverted", fault_id=fault_id, reason="ttl",
-                                           reverted_at=started["expires_at"], actor="agent",
-                                           service=started.get("service"), kind=started.get("kind")))
+                written.append(
+                    self.append(
+                        "fault.reverted",
+                        fault_id=fault_id,
+                        reason="ttl",
+                        reverted_at=started["expires_at"],
+                        actor="agent",
+                        service=started.get("service"),
+                        kind=started.get("kind"),
+                    )
+                )
         return written
 
     def open_faults(self) -> dict[str, dict]:

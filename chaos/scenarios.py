@@ -5,6 +5,7 @@ against the fault vocabulary, every check against the check vocabulary and
 every fix against the service's runtime settings, so a malformed scenario is
 refused with one line naming the file and the field, before anything runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,8 +95,10 @@ def load(path: Path) -> Scenario:
                 raise ScenarioError(f"{name}: {group}[{index}]: {exc}") from None
     cause = raw["root_cause"]
     if cause["service"] not in SERVICE_NAMES or cause["kind"] not in KINDS:
-        raise ScenarioError(f"{name}: root_cause names service {cause['service']!r} and kind {cause['kind']!r}; "
-                            f"both must exist ({', '.join(SERVICE_NAMES)}; {', '.join(KINDS)})")
+        raise ScenarioError(
+            f"{name}: root_cause names service {cause['service']!r} and kind {cause['kind']!r}; "
+            f"both must exist ({', '.join(SERVICE_NAMES)}; {', '.join(KINDS)})"
+        )
     fixes = []
     for index, fix in enumerate(raw["fixes"]):
         service = fix["deploy"]["service"]
@@ -113,11 +116,23 @@ def load(path: Path) -> Scenario:
             checks[group] = tuple(Check.parse(c, f"{group}[{i}]") for i, c in enumerate(raw[group]))
         except CheckError as exc:
             raise ScenarioError(f"{name}: {exc}") from None
-    return Scenario(id=raw["id"], title=raw["title"], difficulty=raw["difficulty"], summary=raw["summary"],
-                    story=raw["story"].strip(), duration_s=duration, faults=tuple(raw["faults"]),
-                    red_herrings=tuple(raw.get("red_herrings", [])), hints=tuple(raw["hints"]),
-                    root_cause=cause, fixes=tuple(fixes), symptom=checks["symptom"], slo=checks["slo"], path=path,
-                    load={**DEFAULT_LOAD, **raw.get("load", {})})
+    return Scenario(
+        id=raw["id"],
+        title=raw["title"],
+        difficulty=raw["difficulty"],
+        summary=raw["summary"],
+        story=raw["story"].strip(),
+        duration_s=duration,
+        faults=tuple(raw["faults"]),
+        red_herrings=tuple(raw.get("red_herrings", [])),
+        hints=tuple(raw["hints"]),
+        root_cause=cause,
+        fixes=tuple(fixes),
+        symptom=checks["symptom"],
+        slo=checks["slo"],
+        path=path,
+        load={**DEFAULT_LOAD, **raw.get("load", {})},
+    )
 
 
 def catalogue(directory: Path = CATALOGUE) -> list[Scenario]:
@@ -133,6 +148,8 @@ def ids(directory: Path = CATALOGUE) -> list[str]:
 def get(scenario_id: str, directory: Path = CATALOGUE) -> Scenario:
     path = directory / f"{scenario_id}.yaml"
     if not path.exists():
-        raise ScenarioError(f"unknown scenario {scenario_id!r}; `chaoslab scenario list` shows the "
-                            f"{len(ids(directory))} there are ({', '.join(ids(directory))})")
+        raise ScenarioError(
+            f"unknown scenario {scenario_id!r}; `chaoslab scenario list` shows the "
+            f"{len(ids(directory))} there are ({', '.join(ids(directory))})"
+        )
     return load(path)

@@ -3,6 +3,7 @@
 ``LocalTargets`` reads the running local lab; the Kubernetes backend finds
 pods through the Kubernetes API. The controller only sees ``Target``s.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,7 +60,9 @@ class LocalTargets:
         self.token = state.token()
         self._targets = {
             name: [Target(name, "local", f"http://127.0.0.1:{info['ports'][f'{name}.admin']}")]
-            for name in SERVICE_NAMES if f"{name}.admin" in info["ports"]}
+            for name in SERVICE_NAMES
+            if f"{name}.admin" in info["ports"]
+        }
 
     def instances(self, service: str) -> list[Target]:
         return list(self._targets.get(service, []))

@@ -4,6 +4,7 @@
 ``python -m chaoslab.docs`` rewrites the generated sections (``make docs``);
 ``--check`` exits 1 when the README is stale (tests/unit/test_docs.py runs it).
 """
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,13 @@ def components_table() -> str:
     rows = ["| Component | Role | Ports (container / preferred local) | Calls |", "|---|---|---|---|"]
     for c in COMPONENTS:
         ports = ", ".join(f"{name} {port}" for name, port in c.ports.items())
-        calls = ", ".join([peer + (" (deadlock drill only)" if peer in c.dormant else "")
-                           for peer, _ in c.peers.values()] + list(c.uses)) or "nothing"
+        calls = (
+            ", ".join(
+                [peer + (" (deadlock drill only)" if peer in c.dormant else "") for peer, _ in c.peers.values()]
+                + list(c.uses)
+            )
+            or "nothing"
+        )
         rows.append(f"| `{c.name}` | {c.role} | {ports} | {calls} |")
     for d in DEPENDENCIES:
         rows.append(f"| `{d.name}` | {d.role} | {d.port} | |")
@@ -45,10 +51,21 @@ def faults_table() -> str:
     from chaoslab.chaos.faults import DEFAULT_TTL_S, KINDS, MAX_TTL_S
 
     rows = ["| Kind | What it does | Target | Parameters (default, range) |", "|---|---|---|---|"]
-    targets = {"service": "`--service`", "peer": "`--service` `--peer`", "route_or_peer": "`--service` `--route` or `--peer`"}
+    targets = {
+        "service": "`--service`",
+        "peer": "`--service` `--peer`",
+        "route_or_peer": "`--service` `--route` or `--peer`",
+    }
     for kind in KINDS.values():
-        params = "<br>".join(f"`{p.name}={p.default:g}` ({p.allowed()})" if isinstance(p.default, float)
-                             else f"`{p.name}={p.default}` ({p.allowed()})" for p in kind.params) or "none"
+        params = (
+            "<br>".join(
+                f"`{p.name}={p.default:g}` ({p.allowed()})"
+                if isinstance(p.default, float)
+                else f"`{p.name}={p.default}` ({p.allowed()})"
+                for p in kind.params
+            )
+            or "none"
+        )
         services = "any service" if len(kind.services) == 6 else ", ".join(kind.services)
         rows.append(f"| `{kind.name}` | {kind.summary} | {targets[kind.target]} on {services} | {params} |")
     rows.append("")
@@ -74,8 +91,13 @@ def baseline_slo() -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = {"components": components_table, "settings": settings_tables, "faults": faults_table,
-            "scenarios": scenarios_table, "baseline-slo": baseline_slo}
+SECTIONS = {
+    "components": components_table,
+    "settings": settings_tables,
+    "faults": faults_table,
+    "scenarios": scenarios_table,
+    "baseline-slo": baseline_slo,
+}
 
 
 def render(text: str) -> str:
@@ -83,7 +105,8 @@ def render(text: str) -> str:
         pattern = re.compile(rf"(<!-- BEGIN GENERATED: {name} -->\n).*?(<!-- END GENERATED: {name} -->)", re.S)
         if not pattern.search(text):
             raise ValueError(f"README has no generated section {name!r}")
-        text = pattern.sub(lambda m: m.group(1) + build() + m.group(2), text)
+        generated = build()
+        text = pattern.sub(lambda m, generated=generated: m.group(1) + generated + m.group(2), text)
     return text
 
 

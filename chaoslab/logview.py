@@ -1,4 +1,5 @@
 """Reads the lab's log files: the last lines, optionally following, and JSON lines made readable."""
+
 from __future__ import annotations
 
 import json

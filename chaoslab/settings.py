@@ -9,6 +9,7 @@ resolved values and the README's variable tables are generated from here
 OpenTelemetry is configured by its own standard ``OTEL_*`` variables, which
 the SDK reads itself; they are listed in ``OTEL_VARIABLES`` for the docs only.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,8 +26,9 @@ class SettingsError(ValueError):
     """An environment variable has a value the component cannot use."""
 
 
-def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None,
-            runtime: bool = False) -> Any:
+def setting(
+    default: Any, help: str, *, min: float | None = None, max: float | None = None, runtime: bool = False
+) -> Any:
     """Declare one setting: a default, one line of help, an optional range. ``runtime`` settings
     can also be changed while the service runs: by a deploy (``chaoslab deploy``, how trainees
     ship a fix) or by a bad-deploy fault."""
@@ -51,20 +53,28 @@ class Common:
 
     database_url: str = setting(
         f"postgresql://chaoslab@127.0.0.1:{dependency('postgres').port}/chaoslab",
-        "PostgreSQL connection URL (orders, customers, products, ledger).")
+        "PostgreSQL connection URL (orders, customers, products, ledger).",
+    )
     redis_url: str = setting(f"redis://127.0.0.1:{dependency('redis').port}/0", "Redis URL of the fulfilment queue.")
     bind_host: str = setting("127.0.0.1", "Address every listener binds; 0.0.0.0 only inside containers.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting("INFO", "Minimum log level.")
     access_log: bool = setting(True, "Log one JSON line per inbound request.")
     team: str = setting("local", "Team tag added to every span, metric target and log line.")
     db_connect_timeout_s: float = setting(2.0, "Timeout for opening a PostgreSQL connection.", min=0.1, max=60)
-    db_pool_timeout_s: float = setting(3.0, "How long a request waits for a pooled PostgreSQL connection.",
-                                       min=0.1, max=60)
+    db_pool_timeout_s: float = setting(
+        3.0, "How long a request waits for a pooled PostgreSQL connection.", min=0.1, max=60
+    )
     redis_timeout_s: float = setting(2.0, "Socket timeout for Redis commands.", min=0.1, max=60)
-    agent_token: str = setting("", "Bearer token of the fault agents' admin API; empty leaves the admin API off. "
-                                   "The local lab sets it to the token in its state directory.")
-    agent_state_dir: str = setting("", "Where a fault agent keeps its active faults so they outlive a restart "
-                                       "(a crash loop needs that); empty keeps them in memory only.")
+    agent_token: str = setting(
+        "",
+        "Bearer token of the fault agents' admin API; empty leaves the admin API off. "
+        "The local lab sets it to the token in its state directory.",
+    )
+    agent_state_dir: str = setting(
+        "",
+        "Where a fault agent keeps its active faults so they outlive a restart "
+        "(a crash loop needs that); empty keeps them in memory only.",
+    )
 
     prefix = "CHAOSLAB_"
 
@@ -73,27 +83,34 @@ class Common:
 class ServiceA:
     """service-a (orders): the public HTTP API."""
 
-    http_port: int = setting(component("service-a").http_port, "HTTP port (API, health, metrics).",
-                             min=0, max=65535)
-    admin_port: int = setting(component("service-a").ports["admin"],
-                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
+    http_port: int = setting(component("service-a").http_port, "HTTP port (API, health, metrics).", min=0, max=65535)
+    admin_port: int = setting(
+        component("service-a").ports["admin"],
+        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
+        min=0,
+        max=65535,
+    )
     handler_threads: int = setting(8, "Bounded WSGI handler pool; the deadlock fills it.", min=1, max=256)
     service_b_target: str = setting(_address("service-b", "grpc"), "gRPC target of service-b (host:port).")
-    service_b_timeout_s: TimeoutSeconds = setting(5.0, "Deadline of calls to service-b; 0 = none.",
-                                                  min=0, max=600, runtime=True)
+    service_b_timeout_s: TimeoutSeconds = setting(
+        5.0, "Deadline of calls to service-b; 0 = none.", min=0, max=600, runtime=True
+    )
     payment_url: str = setting(_url("payment"), "Base URL of the payment service.")
-    payment_timeout_s: TimeoutSeconds = setting(5.0, "Timeout of calls to payment; 0 = none.", min=0, max=600,
-                                                runtime=True)
+    payment_timeout_s: TimeoutSeconds = setting(
+        5.0, "Timeout of calls to payment; 0 = none.", min=0, max=600, runtime=True
+    )
     orders_query: Literal["batched", "n_plus_one"] = setting(
-        "batched", "How GET /orders loads line items: one batched query or one per order and item.", runtime=True)
-    max_body_bytes: int = setting(16384, "Largest accepted request body; larger gets 413.",
-                                  min=256, max=10_000_000)
+        "batched", "How GET /orders loads line items: one batched query or one per order and item.", runtime=True
+    )
+    max_body_bytes: int = setting(16384, "Largest accepted request body; larger gets 413.", min=256, max=10_000_000)
     max_items: int = setting(50, "Most line items in one checkout.", min=1, max=1000)
     db_pool_size: int = setting(8, "PostgreSQL connections in the pool.", min=1, max=100)
-    outbox_poll_interval_s: float = setting(0.5, "How often the outbox relay looks for unpublished events.",
-                                            min=0.01, max=60)
+    outbox_poll_interval_s: float = setting(
+        0.5, "How often the outbox relay looks for unpublished events.", min=0.01, max=60
+    )
     outbox_redeliver_after_s: float = setting(
-        120.0, "Re-publish an event whose order is still unfulfilled after this long.", min=1, max=86400)
+        120.0, "Re-publish an event whose order is still unfulfilled after this long.", min=1, max=86400
+    )
 
     prefix = component("service-a").env_prefix
 
@@ -103,14 +120,18 @@ class ServiceB:
     """service-b (inventory): reserves stock, then asks service-c for a quote."""
 
     grpc_port: int = setting(component("service-b").ports["grpc"], "gRPC port.", min=0, max=65535)
-    http_port: int = setting(component("service-b").http_port, "HTTP port (health, metrics).",
-                             min=0, max=65535)
-    admin_port: int = setting(component("service-b").ports["admin"],
-                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
+    http_port: int = setting(component("service-b").http_port, "HTTP port (health, metrics).", min=0, max=65535)
+    admin_port: int = setting(
+        component("service-b").ports["admin"],
+        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
+        min=0,
+        max=65535,
+    )
     handler_threads: int = setting(8, "Bounded gRPC handler pool.", min=1, max=256)
     service_c_target: str = setting(_address("service-c", "grpc"), "gRPC target of service-c (host:port).")
-    service_c_timeout_s: TimeoutSeconds = setting(5.0, "Deadline of calls to service-c; 0 = none.",
-                                                  min=0, max=600, runtime=True)
+    service_c_timeout_s: TimeoutSeconds = setting(
+        5.0, "Deadline of calls to service-c; 0 = none.", min=0, max=600, runtime=True
+    )
     initial_stock: int = setting(1_000_000, "Units of stock per product at start.", min=0, max=10**12)
 
     prefix = component("service-b").env_prefix
@@ -121,24 +142,36 @@ class ServiceC:
     """service-c (pricing): quotes an order (discount by loyalty tier, tax)."""
 
     grpc_port: int = setting(component("service-c").ports["grpc"], "gRPC port.", min=0, max=65535)
-    http_port: int = setting(component("service-c").http_port, "HTTP port (health, metrics).",
-                             min=0, max=65535)
-    admin_port: int = setting(component("service-c").ports["admin"],
-                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
+    http_port: int = setting(component("service-c").http_port, "HTTP port (health, metrics).", min=0, max=65535)
+    admin_port: int = setting(
+        component("service-c").ports["admin"],
+        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
+        min=0,
+        max=65535,
+    )
     handler_threads: int = setting(8, "Bounded gRPC handler pool.", min=1, max=256)
     tax_rate: str = setting("0.08", "Sales tax rate applied after the loyalty discount (a decimal).")
     loyalty_lookup: Literal["off", "sync", "async"] = setting(
-        "off", "off: trust the tier sent by service-a; sync: ask service-a's GET /customers/<id> on every "
-               "quote and wait (closes the A→B→C→A ring: the deadlock); async: use a cached tier, refreshed "
-               "in the background (a fix).", runtime=True)
+        "off",
+        "off: trust the tier sent by service-a; sync: ask service-a's GET /customers/<id> on every "
+        "quote and wait (closes the A→B→C→A ring: the deadlock); async: use a cached tier, refreshed "
+        "in the background (a fix).",
+        runtime=True,
+    )
     service_a_url: str = setting(_url("service-a"), "Base URL of service-a, for the loyalty lookup.")
-    service_a_timeout_s: TimeoutSeconds = setting(0.0, "Timeout of the loyalty lookup; 0 = none.",
-                                                  min=0, max=600, runtime=True)
-    loyalty_breaker: bool = setting(False, "Circuit breaker on the loyalty lookup; open means use the tier "
-                                           "service-a sent (a fix for the deadlock, with a timeout).", runtime=True)
+    service_a_timeout_s: TimeoutSeconds = setting(
+        0.0, "Timeout of the loyalty lookup; 0 = none.", min=0, max=600, runtime=True
+    )
+    loyalty_breaker: bool = setting(
+        False,
+        "Circuit breaker on the loyalty lookup; open means use the tier "
+        "service-a sent (a fix for the deadlock, with a timeout).",
+        runtime=True,
+    )
     breaker_fail_max: int = setting(3, "Consecutive lookup failures that open the breaker.", min=1, max=1000)
-    breaker_reset_s: float = setting(10.0, "How long an open breaker skips the lookup before trying again.",
-                                     min=0.1, max=3600)
+    breaker_reset_s: float = setting(
+        10.0, "How long an open breaker skips the lookup before trying again.", min=0.1, max=3600
+    )
 
     prefix = component("service-c").env_prefix
 
@@ -147,22 +180,32 @@ class ServiceC:
 class Payment:
     """payment: charges orders through the gateway and writes the ledger."""
 
-    http_port: int = setting(component("payment").http_port, "HTTP port (API, health, metrics).",
-                             min=0, max=65535)
-    admin_port: int = setting(component("payment").ports["admin"],
-                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
+    http_port: int = setting(component("payment").http_port, "HTTP port (API, health, metrics).", min=0, max=65535)
+    admin_port: int = setting(
+        component("payment").ports["admin"],
+        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
+        min=0,
+        max=65535,
+    )
     handler_threads: int = setting(8, "Bounded WSGI handler pool.", min=1, max=256)
     gateway_url: str = setting(_url("gateway"), "Base URL of the upstream payment gateway.")
-    gateway_timeout_s: TimeoutSeconds = setting(5.0, "Timeout of calls to the gateway; 0 = none.",
-                                                min=0, max=600, runtime=True)
-    gateway_breaker: bool = setting(True, "Circuit breaker on the gateway: after repeated failures, fail fast "
-                                          "instead of queueing behind a dead upstream.", runtime=True)
+    gateway_timeout_s: TimeoutSeconds = setting(
+        5.0, "Timeout of calls to the gateway; 0 = none.", min=0, max=600, runtime=True
+    )
+    gateway_breaker: bool = setting(
+        True,
+        "Circuit breaker on the gateway: after repeated failures, fail fast "
+        "instead of queueing behind a dead upstream.",
+        runtime=True,
+    )
     money_math: Literal["decimal", "float"] = setting(
-        "decimal", "How amounts become minor units: exact Decimal, or float (drifts by cents).", runtime=True)
+        "decimal", "How amounts become minor units: exact Decimal, or float (drifts by cents).", runtime=True
+    )
     db_pool_size: int = setting(4, "PostgreSQL connections in the pool.", min=1, max=100)
     breaker_fail_max: int = setting(5, "Consecutive gateway failures that open the breaker.", min=1, max=1000)
-    breaker_reset_s: float = setting(10.0, "How long an open breaker fails fast before trying again.",
-                                     min=0.1, max=3600)
+    breaker_reset_s: float = setting(
+        10.0, "How long an open breaker fails fast before trying again.", min=0.1, max=3600
+    )
 
     prefix = component("payment").env_prefix
 
@@ -172,8 +215,12 @@ class Gateway:
     """gateway: a small simulated third-party payment provider."""
 
     http_port: int = setting(component("gateway").http_port, "HTTP port.", min=0, max=65535)
-    admin_port: int = setting(component("gateway").ports["admin"],
-                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
+    admin_port: int = setting(
+        component("gateway").ports["admin"],
+        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
+        min=0,
+        max=65535,
+    )
     handler_threads: int = setting(8, "Bounded WSGI handler pool.", min=1, max=256)
     latency_ms: float = setting(20.0, "Processing time of one charge, in milliseconds.", min=0, max=60000)
     decline_rate: float = setting(0.0, "Share of charges the issuer declines (0 to 1).", min=0, max=1)
@@ -185,15 +232,18 @@ class Gateway:
 class Worker:
     """worker: fulfils paid orders from the Redis stream."""
 
-    http_port: int = setting(component("worker").http_port, "HTTP port (health, metrics).",
-                             min=0, max=65535)
-    admin_port: int = setting(component("worker").ports["admin"],
-                              "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).", min=0, max=65535)
+    http_port: int = setting(component("worker").http_port, "HTTP port (health, metrics).", min=0, max=65535)
+    admin_port: int = setting(
+        component("worker").ports["admin"],
+        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
+        min=0,
+        max=65535,
+    )
     consumer: str = setting("", "Consumer name in the group; empty = host name (stable across restarts).")
-    job_duration_ms: float = setting(20.0, "Simulated picking and packing time per order.",
-                                     min=0, max=600000)
-    claim_idle_ms: int = setting(30000, "Take over another consumer's job after it is idle this long.",
-                                 min=100, max=3_600_000)
+    job_duration_ms: float = setting(20.0, "Simulated picking and packing time per order.", min=0, max=600000)
+    claim_idle_ms: int = setting(
+        30000, "Take over another consumer's job after it is idle this long.", min=100, max=3_600_000
+    )
     batch_size: int = setting(10, "Messages read per XREADGROUP.", min=1, max=1000)
     db_pool_size: int = setting(2, "PostgreSQL connections in the pool.", min=1, max=100)
 
@@ -206,10 +256,10 @@ class Local:
 
     state_dir: str = setting(".chaoslab", "Directory holding the lab's data, logs, lock and token.")
     ports: Literal["preferred", "random"] = setting(
-        "preferred", "preferred: each component's documented port when free, else a free one; "
-                     "random: always a free port (tests).")
-    ready_timeout_s: float = setting(60.0, "How long `chaoslab up` waits for every component.",
-                                     min=1, max=3600)
+        "preferred",
+        "preferred: each component's documented port when free, else a free one; random: always a free port (tests).",
+    )
+    ready_timeout_s: float = setting(60.0, "How long `chaoslab up` waits for every component.", min=1, max=3600)
 
     prefix = "CHAOSLAB_"
 

@@ -6,6 +6,7 @@ component's canonical name (``service-a``) maps mechanically to its Python
 package (``service_a``), its environment prefix (``SERVICE_A_``) and its
 telemetry ``service.name`` (``service-a``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,21 +62,38 @@ class Dependency:
 # Start order matters only for tidiness: every service tolerates its peers
 # arriving late and reports that through /health/ready.
 COMPONENTS: tuple[Component, ...] = (
-    Component("gateway", "simulated third-party payment gateway (upstream of payment)",
-              {"http": 8084, "admin": 9084}),
-    Component("payment", "charges orders through the gateway, keeps the ledger",
-              {"http": 8083, "admin": 9083}, peers={"gateway_url": ("gateway", "http")}, uses=("postgres",)),
-    Component("service-c", "pricing: quotes orders (gRPC)",
-              {"grpc": 50052, "http": 8082, "admin": 9082},
-              peers={"service_a_url": ("service-a", "http")}, dormant=("service-a",)),
-    Component("service-b", "inventory: reserves stock, asks service-c for a quote (gRPC)",
-              {"grpc": 50051, "http": 8081, "admin": 9081}, peers={"service_c_target": ("service-c", "grpc")}),
-    Component("service-a", "orders: the public HTTP API",
-              {"http": 8080, "admin": 9080},
-              peers={"service_b_target": ("service-b", "grpc"), "payment_url": ("payment", "http")},
-              uses=("postgres", "redis"), public=True),
-    Component("worker", "fulfils paid orders from the Redis queue",
-              {"http": 8085, "admin": 9085}, uses=("postgres", "redis")),
+    Component("gateway", "simulated third-party payment gateway (upstream of payment)", {"http": 8084, "admin": 9084}),
+    Component(
+        "payment",
+        "charges orders through the gateway, keeps the ledger",
+        {"http": 8083, "admin": 9083},
+        peers={"gateway_url": ("gateway", "http")},
+        uses=("postgres",),
+    ),
+    Component(
+        "service-c",
+        "pricing: quotes orders (gRPC)",
+        {"grpc": 50052, "http": 8082, "admin": 9082},
+        peers={"service_a_url": ("service-a", "http")},
+        dormant=("service-a",),
+    ),
+    Component(
+        "service-b",
+        "inventory: reserves stock, asks service-c for a quote (gRPC)",
+        {"grpc": 50051, "http": 8081, "admin": 9081},
+        peers={"service_c_target": ("service-c", "grpc")},
+    ),
+    Component(
+        "service-a",
+        "orders: the public HTTP API",
+        {"http": 8080, "admin": 9080},
+        peers={"service_b_target": ("service-b", "grpc"), "payment_url": ("payment", "http")},
+        uses=("postgres", "redis"),
+        public=True,
+    ),
+    Component(
+        "worker", "fulfils paid orders from the Redis queue", {"http": 8085, "admin": 9085}, uses=("postgres", "redis")
+    ),
 )
 
 DEPENDENCIES: tuple[Dependency, ...] = (

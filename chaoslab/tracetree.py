@@ -1,10 +1,11 @@
 """Renders a trace as an indented tree: service, operation, duration, status.
 
-    trace 4bf92f35…  POST /checkout  182.4 ms  ok  (14 spans: service-a, service-b, …)
-    └─ service-a  POST /checkout  182.4 ms
-       ├─ service-a  /chaoslab.v1.Inventory/Reserve  120.1 ms
-       │  └─ service-b  /chaoslab.v1.Inventory/Reserve  118.0 ms
+trace 4bf92f35…  POST /checkout  182.4 ms  ok  (14 spans: service-a, service-b, …)
+└─ service-a  POST /checkout  182.4 ms
+   ├─ service-a  /chaoslab.v1.Inventory/Reserve  120.1 ms
+   │  └─ service-b  /chaoslab.v1.Inventory/Reserve  118.0 ms
 """
+
 from __future__ import annotations
 
 
@@ -32,8 +33,10 @@ def render(spans: list[dict], *, show_db: bool = True) -> str:
     status = f"{errors} error{'s' if errors != 1 else ''}" if errors else "ok"
     end = max(s["end_ns"] for s in spans)
     start = min(s["start_ns"] for s in spans)
-    lines = [f"trace {first['trace_id']}  {first['name']}  {(end - start) / 1e6:.1f} ms  {status}  "
-             f"({len(spans)} spans: {', '.join(services)})"]
+    lines = [
+        f"trace {first['trace_id']}  {first['name']}  {(end - start) / 1e6:.1f} ms  {status}  "
+        f"({len(spans)} spans: {', '.join(services)})"
+    ]
 
     def visible(span: dict) -> bool:
         return show_db or not span["name"].startswith(("postgres ", "redis "))

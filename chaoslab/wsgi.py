@@ -1,4 +1,5 @@
 """A production WSGI server (waitress) on its own thread, for the services and the lab daemon."""
+
 from __future__ import annotations
 
 import threading
@@ -13,8 +14,15 @@ class HttpServer:
         # connection_limit above the handler pool so saturation queues requests (the deadlock
         # needs them to wait) instead of refusing connections.
         self._server = waitress.create_server(
-            app, host=host, port=port, threads=threads, ident=name,
-            connection_limit=max(100, threads * 8), channel_timeout=120, clear_untrusted_proxy_headers=True)
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident=name,
+            connection_limit=max(100, threads * 8),
+            channel_timeout=120,
+            clear_untrusted_proxy_headers=True,
+        )
         self.port: int = self._server.effective_port
         self.host = host
         self._thread = threading.Thread(target=self._server.run, name=f"http-{name}", daemon=True)
@@ -23,7 +31,7 @@ class HttpServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "HttpServer":
+    def start(self) -> HttpServer:
         self._thread.start()
         return self
 

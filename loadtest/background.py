@@ -3,6 +3,7 @@
 The running Locust is described in ``load.json`` in the lab's state
 directory (pid, web UI, plan, reports); ``chaoslab down`` stops it with the lab.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,14 @@ def start(state, plan: LoadPlan, started_by: str) -> dict:
     plan.report_dir = plan.report_dir or reports_dir(state, "load")
     state.logs.mkdir(parents=True, exist_ok=True)
     run = LocustRun(plan, log_path=state.log("locust")).start()
-    info = {"pid": run.process.pid, "web_url": run.url, "plan": {k: str(v) if isinstance(v, Path) else v
-                                                                 for k, v in asdict(plan).items()},
-            "started_at": time.time(), "started_by": started_by, "report_dir": str(plan.report_dir)}
+    info = {
+        "pid": run.process.pid,
+        "web_url": run.url,
+        "plan": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(plan).items()},
+        "started_at": time.time(),
+        "started_by": started_by,
+        "report_dir": str(plan.report_dir),
+    }
     state_file(state).write_text(json.dumps(info))
     return info
 

@@ -12,6 +12,7 @@ Every knob is a Locust option with a ``LOCUST_*`` variable: the usual ones
 Request names are stable (``POST /checkout``, ``GET /orders/<id>`` …): SLOs
 in the scenario files refer to them.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,14 +28,30 @@ FOLLOW_UP_LOOKUPS = 5
 
 @events.init_command_line_parser.add_listener
 def _options(parser):
-    parser.add_argument("--think-time", type=float, env_var="LOCUST_THINK_TIME", default=1.0,
-                        help="Max seconds a shopper waits between actions (uniform from 0).")
-    parser.add_argument("--shape", choices=["steady", "ramp", "spike"], env_var="LOCUST_SHAPE", default="steady",
-                        help="steady: -u users throughout; ramp: 1 to -u over the run; spike: -u/4 with bursts to -u.")
-    parser.add_argument("--customers", type=int, env_var="LOCUST_CUSTOMERS", default=50,
-                        help="Customer ids 1..N the shoppers use.")
-    parser.add_argument("--journey", choices=["shop", "rush"], env_var="LOCUST_JOURNEY", default="shop",
-                        help="shop: browse, history and checkout; rush: checkout only (a flash sale).")
+    parser.add_argument(
+        "--think-time",
+        type=float,
+        env_var="LOCUST_THINK_TIME",
+        default=1.0,
+        help="Max seconds a shopper waits between actions (uniform from 0).",
+    )
+    parser.add_argument(
+        "--shape",
+        choices=["steady", "ramp", "spike"],
+        env_var="LOCUST_SHAPE",
+        default="steady",
+        help="steady: -u users throughout; ramp: 1 to -u over the run; spike: -u/4 with bursts to -u.",
+    )
+    parser.add_argument(
+        "--customers", type=int, env_var="LOCUST_CUSTOMERS", default=50, help="Customer ids 1..N the shoppers use."
+    )
+    parser.add_argument(
+        "--journey",
+        choices=["shop", "rush"],
+        env_var="LOCUST_JOURNEY",
+        default="shop",
+        help="shop: browse, history and checkout; rush: checkout only (a flash sale).",
+    )
 
 
 class Shopper(FastHttpUser):
@@ -65,9 +82,13 @@ class Shopper(FastHttpUser):
     def checkout(self):
         items = [{"sku": sku, "quantity": random.randint(1, 3)} for sku in random.sample(SKUS, random.randint(1, 3))]
         key = f"locust-{uuid.uuid4()}"
-        with self.client.post("/checkout", json={"customer_id": self.customer, "items": items},
-                              headers={"Idempotency-Key": key}, name="POST /checkout",
-                              catch_response=True) as response:
+        with self.client.post(
+            "/checkout",
+            json={"customer_id": self.customer, "items": items},
+            headers={"Idempotency-Key": key},
+            name="POST /checkout",
+            catch_response=True,
+        ) as response:
             if response.status_code not in (200, 201):
                 response.failure(f"{response.status_code}: {_message(response)}")
                 raise RescheduleTask()
@@ -85,7 +106,7 @@ def _message(response) -> str:
     try:
         return str(response.json().get("message", ""))[:120]
     except Exception:  # a timeout or a non-JSON body has no message to show
-        return response.error and str(response.error)[:120] or ""
+        return (response.error and str(response.error)[:120]) or ""
 
 
 class LabShape(LoadTestShape):

@@ -3,6 +3,7 @@
 The same runner serves ``chaoslab load`` (until stopped), ``chaoslab verify``
 (for a set time) and the tests. Locust's web UI listens on 127.0.0.1 only.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,19 +40,46 @@ class LoadPlan:
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def command(self, web_port: int) -> list[str]:
-        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", self.host, "--autostart",
-                   "--web-host", "127.0.0.1", "--web-port", str(web_port), "-u", str(self.users),
-                   "-r", str(self.spawn_rate), "--shape", self.shape, "--think-time", str(self.think_time_s),
-                   "--journey", self.journey,
-                   "--loglevel", "WARNING", "--skip-log-setup"]
+        command = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--host",
+            self.host,
+            "--autostart",
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(web_port),
+            "-u",
+            str(self.users),
+            "-r",
+            str(self.spawn_rate),
+            "--shape",
+            self.shape,
+            "--think-time",
+            str(self.think_time_s),
+            "--journey",
+            self.journey,
+            "--loglevel",
+            "WARNING",
+            "--skip-log-setup",
+        ]
         # --autoquit: once the run stops (its run time is up, or /stop was called) Locust writes its
         # reports and exits. Signals are no substitute: a background job may have SIGINT ignored.
         command += ["--autoquit", "1"]
         if self.run_time_s:
             command += ["--run-time", f"{int(self.run_time_s)}s"]
         if self.report_dir is not None:
-            command += ["--csv", str(self.report_dir / "locust"), "--csv-full-history",
-                        "--html", str(self.report_dir / "report.html")]
+            command += [
+                "--csv",
+                str(self.report_dir / "locust"),
+                "--csv-full-history",
+                "--html",
+                str(self.report_dir / "report.html"),
+            ]
         return command
 
 
@@ -66,18 +94,25 @@ class LocustRun:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
-    def start(self, timeout_s: float = 30.0) -> "LocustRun":
+    def start(self, timeout_s: float = 30.0) -> LocustRun:
         if self.plan.report_dir is not None:
             self.plan.report_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(self.plan.command(self.web_port), stdin=subprocess.DEVNULL, stdout=out,
-                                        stderr=subprocess.STDOUT, env={**os.environ, **self.plan.extra_env},
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            self.plan.command(self.web_port),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.plan.extra_env},
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise LoadError(f"locust exited with code {self.process.returncode} before its web UI came up"
-                                + (f"; see {self.log_path}" if self.log_path else ""))
+                raise LoadError(
+                    f"locust exited with code {self.process.returncode} before its web UI came up"
+                    + (f"; see {self.log_path}" if self.log_path else "")
+                )
             try:
                 self.stats()
                 return self

@@ -5,6 +5,7 @@ P50/P95/P99 and error rate, the scenario's SLO (or the lab's baseline SLO),
 and the reconciliation every run gets: no money drift, every order placed
 during the run fulfilled, and charged exactly its total, once.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,8 +42,9 @@ def drain(probe: Probe, since_wall: float) -> None:
     deadline = time.monotonic() + DRAIN_S
     last_count, last_progress = None, time.monotonic()
     while time.monotonic() < deadline:
-        count = probe.query("SELECT count(*) FROM shop.orders WHERE status = 'paid' "
-                            "AND created_at >= to_timestamp(%s)", (since_wall,))[0][0]
+        count = probe.query(
+            "SELECT count(*) FROM shop.orders WHERE status = 'paid' AND created_at >= to_timestamp(%s)", (since_wall,)
+        )[0][0]
         if count == 0:
             return
         if last_count is None or count < last_count:
@@ -65,11 +67,25 @@ class Verdict:
         return all(r.ok for r in self.results)
 
     def to_json(self) -> dict:
-        return {"scenario": self.scenario, "duration_s": self.duration_s, "ok": self.ok, "figures": self.figures,
-                "checks": [{"check": r.check.describe(), "measure": r.check.measure, "value": r.value,
-                            "min": r.check.min, "max": r.check.max, "ok": r.ok, "note": r.note}
-                           for r in self.results],
-                "report_dir": self.report_dir}
+        return {
+            "scenario": self.scenario,
+            "duration_s": self.duration_s,
+            "ok": self.ok,
+            "figures": self.figures,
+            "checks": [
+                {
+                    "check": r.check.describe(),
+                    "measure": r.check.measure,
+                    "value": r.value,
+                    "min": r.check.min,
+                    "max": r.check.max,
+                    "ok": r.ok,
+                    "note": r.note,
+                }
+                for r in self.results
+            ],
+            "report_dir": self.report_dir,
+        }
 
 
 def read_final_stats(report_dir: Path) -> dict:
@@ -77,15 +93,22 @@ def read_final_stats(report_dir: Path) -> dict:
     entries = []
     with open(report_dir / "locust_stats.csv", newline="") as handle:
         for row in csv.DictReader(handle):
-            def number(key: str) -> float | None:
+
+            def number(key: str, row: dict = row) -> float | None:
                 value = row.get(key, "")
                 return float(value) if value not in ("", "N/A") else None
-            entries.append({"name": row["Name"], "num_requests": int(row["Request Count"]),
-                            "num_failures": int(row["Failure Count"]),
-                            "median_response_time": number("50%"),
-                            "response_time_percentile_0.95": number("95%"),
-                            "response_time_percentile_0.99": number("99%"),
-                            "total_rps": number("Requests/s") or 0.0})
+
+            entries.append(
+                {
+                    "name": row["Name"],
+                    "num_requests": int(row["Request Count"]),
+                    "num_failures": int(row["Failure Count"]),
+                    "median_response_time": number("50%"),
+                    "response_time_percentile_0.95": number("95%"),
+                    "response_time_percentile_0.99": number("99%"),
+                    "total_rps": number("Requests/s") or 0.0,
+                }
+            )
     return {"stats": entries}
 
 
@@ -95,19 +118,32 @@ def figures(stats: dict, duration_s: float) -> dict:
     checkout = by_name.get("POST /checkout", {})
 
     def latency(entry: dict) -> dict:
-        return {"p50_ms": entry.get("median_response_time"), "p95_ms": entry.get("response_time_percentile_0.95"),
-                "p99_ms": entry.get("response_time_percentile_0.99")}
+        return {
+            "p50_ms": entry.get("median_response_time"),
+            "p95_ms": entry.get("response_time_percentile_0.95"),
+            "p99_ms": entry.get("response_time_percentile_0.99"),
+        }
 
     requests = total["num_requests"]
-    return {"requests": requests, "throughput_rps": round(requests / duration_s, 2) if duration_s else 0,
-            "error_rate": round(total["num_failures"] / requests, 4) if requests else None,
-            "all": latency(total), "checkout": dict(latency(checkout),
-                                                    count=checkout.get("num_requests", 0),
-                                                    failures=checkout.get("num_failures", 0))}
+    return {
+        "requests": requests,
+        "throughput_rps": round(requests / duration_s, 2) if duration_s else 0,
+        "error_rate": round(total["num_failures"] / requests, 4) if requests else None,
+        "all": latency(total),
+        "checkout": dict(
+            latency(checkout), count=checkout.get("num_requests", 0), failures=checkout.get("num_failures", 0)
+        ),
+    }
 
 
-def verify(probe: Probe, plan: LoadPlan, slo: tuple[Check, ...], scenario: str | None, log_path: Path,
-           on_progress: Callable[[float, dict], None] = lambda elapsed, stats: None) -> Verdict:
+def verify(
+    probe: Probe,
+    plan: LoadPlan,
+    slo: tuple[Check, ...],
+    scenario: str | None,
+    log_path: Path,
+    on_progress: Callable[[float, dict], None] = lambda elapsed, stats: None,
+) -> Verdict:
     """Run ``plan`` (its run_time_s is the duration) and judge it. Raises LoadError if Locust fails."""
     checks = list(slo) + list(RECONCILIATION)
     window = Window(checks, probe)
@@ -128,5 +164,4 @@ def verify(probe: Probe, plan: LoadPlan, slo: tuple[Check, ...], scenario: str |
     final = read_final_stats(plan.report_dir)
     drain(probe, window.started_wall)
     results = window.close(final)
-    return Verdict(scenario, plan.run_time_s or 0, figures(final, plan.run_time_s or 0), results,
-                   str(plan.report_dir))
+    return Verdict(scenario, plan.run_time_s or 0, figures(final, plan.run_time_s or 0), results, str(plan.report_dir))

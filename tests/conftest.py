@@ -1,4 +1,5 @@
 """Fixtures that start real things on 127.0.0.1: PostgreSQL, Redis, the whole local lab."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support import Lab, poll_until, start_lab, stop_lab  # noqa: E402
+from support import Lab, poll_until, start_lab, stop_lab
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 """Helpers for the Kubernetes tests: the chart, its rendering with real helm, and tool lookup."""
+
 from __future__ import annotations
 
 import subprocess
@@ -22,8 +23,11 @@ def need(name: str) -> str:
 
 
 def render(helm: str, *args: str, namespace: str = "chaoslab-lab") -> list[dict]:
-    result = subprocess.run([helm, "template", "lab", str(CHART), "-n", namespace, "--kube-version", KUBE_VERSION,
-                             *args], capture_output=True, text=True)
+    result = subprocess.run(
+        [helm, "template", "lab", str(CHART), "-n", namespace, "--kube-version", KUBE_VERSION, *args],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise AssertionError(f"helm template {' '.join(args)} failed: {result.stderr}")
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]

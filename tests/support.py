@@ -1,4 +1,5 @@
 """Helpers for tests that drive real processes: polling with a deadline, and a local lab handle."""
+
 from __future__ import annotations
 
 import json
@@ -44,14 +45,20 @@ class Lab:
     status: dict = field(default_factory=dict)
 
     def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(self.state_dir), *args],
-                                env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, "-m", "chaoslab", "--state-dir", str(self.state_dir), *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"chaoslab {' '.join(args)} exited {result.returncode}:\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"chaoslab {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
-    def up(self) -> "Lab":
+    def up(self) -> Lab:
         self.cli("up", timeout=180)
         self.refresh()
         return self
@@ -90,15 +97,22 @@ class Lab:
         return pids
 
     def wait_ready(self, timeout: float = 60) -> None:
-        poll_until(lambda: all(p["state"] == "ready" for p in self.refresh()["processes"]),
-                   "every process of the lab to be ready", timeout=timeout)
+        poll_until(
+            lambda: all(p["state"] == "ready" for p in self.refresh()["processes"]),
+            "every process of the lab to be ready",
+            timeout=timeout,
+        )
 
 
 def checkout(base_url: str, customer_id: int = 1, items=None, key: str | None = None, **kwargs) -> requests.Response:
     headers = {"Idempotency-Key": key} if key else {}
-    return requests.post(f"{base_url}/checkout", json={
-        "customer_id": customer_id, "items": items or [{"sku": "SKU-1001", "quantity": 1}]},
-        headers=headers, timeout=30, **kwargs)
+    return requests.post(
+        f"{base_url}/checkout",
+        json={"customer_id": customer_id, "items": items or [{"sku": "SKU-1001", "quantity": 1}]},
+        headers=headers,
+        timeout=30,
+        **kwargs,
+    )
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,8 +123,10 @@ def tool(name: str) -> str | None:
     import os
     import shutil
 
-    cache = Path(os.environ.get("CHAOSLAB_TOOLS_DIR") or
-                 Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chaoslab" / "tools")
+    cache = Path(
+        os.environ.get("CHAOSLAB_TOOLS_DIR")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chaoslab" / "tools"
+    )
     local = cache / "bin" / name
     return str(local) if local.exists() else shutil.which(name)
 

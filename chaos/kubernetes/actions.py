@@ -6,6 +6,7 @@ NetworkPolicy) hold the fault id, its expiry and what to restore. So ``revert``
 needs nothing but the cluster itself: the controller uses it on stop and reset,
 and the reaper CronJob uses it when a TTL has passed.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,20 +39,36 @@ def apply(api, namespace: str, fault: Fault) -> list[str]:
         if fault.kind == "scale_to_zero":
             deployment = apps.read_namespaced_deployment(fault.service, namespace)
             restore = json.dumps({"replicas": deployment.spec.replicas})
-            apps.patch_namespaced_deployment(fault.service, namespace, {
-                "metadata": {"annotations": {**marks, RESTORE: restore}}, "spec": {"replicas": 0}})
+            apps.patch_namespaced_deployment(
+                fault.service,
+                namespace,
+                {"metadata": {"annotations": {**marks, RESTORE: restore}}, "spec": {"replicas": 0}},
+            )
             return [f"deployment/{fault.service}"]
         if fault.kind == "oom_kill":
             deployment = apps.read_namespaced_deployment(fault.service, namespace)
             container = deployment.spec.template.spec.containers[0]
-            restore = json.dumps({"container": container.name, "resources": api.sanitize_for_serialization(
-                container.resources)})
+            restore = json.dumps(
+                {"container": container.name, "resources": api.sanitize_for_serialization(container.resources)}
+            )
             limits = {**(container.resources.limits or {}), "memory": f"{fault.params['limit_mi']}Mi"}
             requests = {**(container.resources.requests or {}), "memory": f"{fault.params['limit_mi']}Mi"}
-            apps.patch_namespaced_deployment(fault.service, namespace, {
-                "metadata": {"annotations": {**marks, RESTORE: restore}},
-                "spec": {"template": {"spec": {"containers": [
-                    {"name": container.name, "resources": {"limits": limits, "requests": requests}}]}}}})
+            apps.patch_namespaced_deployment(
+                fault.service,
+                namespace,
+                {
+                    "metadata": {"annotations": {**marks, RESTORE: restore}},
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "containers": [
+                                    {"name": container.name, "resources": {"limits": limits, "requests": requests}}
+                                ]
+                            }
+                        }
+                    },
+                },
+            )
             return [f"deployment/{fault.service}"]
         if fault.kind == "network_partition":
             name = f"chaoslab-partition-{fault.id}"
@@ -66,15 +83,26 @@ def partition_policy(name: str, fault: Fault) -> dict:
     """Egress from the service's pods to anything but the peer's pods (DNS and other namespaces stay
     reachable). Egress on the caller, because ingress policies only ever add allowances."""
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": name, "labels": {FAULT: fault.id, "app.kubernetes.io/part-of": "chaoslab"},
-                     "annotations": {EXPIRES: f"{fault.expires_at:.0f}"}},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": name,
+            "labels": {FAULT: fault.id, "app.kubernetes.io/part-of": "chaoslab"},
+            "annotations": {EXPIRES: f"{fault.expires_at:.0f}"},
+        },
         "spec": {
             "podSelector": {"matchLabels": {SELECTOR: fault.service}},
             "policyTypes": ["Egress"],
             "egress": [
-                {"to": [{"podSelector": {"matchExpressions": [
-                    {"key": SELECTOR, "operator": "NotIn", "values": [fault.peer]}]}}]},
+                {
+                    "to": [
+                        {
+                            "podSelector": {
+                                "matchExpressions": [{"key": SELECTOR, "operator": "NotIn", "values": [fault.peer]}]
+                            }
+                        }
+                    ]
+                },
                 {"to": [{"namespaceSelector": {}}]},
             ],
         },
@@ -106,8 +134,11 @@ def revert(api, namespace: str, fault_id: str | None = None, expired_before: flo
             if "replicas" in restore:
                 patch["spec"] = {"replicas": restore["replicas"]}
             if "resources" in restore:
-                patch["spec"] = {"template": {"spec": {"containers": [
-                    {"name": restore["container"], "resources": restore["resources"]}]}}}
+                patch["spec"] = {
+                    "template": {
+                        "spec": {"containers": [{"name": restore["container"], "resources": restore["resources"]}]}
+                    }
+                }
             apps.patch_namespaced_deployment(deployment.metadata.name, namespace, patch)
             reverted.append(f"deployment/{deployment.metadata.name}")
         for policy in net.list_namespaced_network_policy(namespace).items:

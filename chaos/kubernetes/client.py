@@ -1,4 +1,5 @@
 """A Kubernetes API client from a kubeconfig (a laptop) or the pod's service account (in-cluster)."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,16 @@ def api_client(context: str | None = None, kubeconfig: str | None = None):
     return api
 
 
-def raw_request(api, method: str, path: str, *, headers: dict | None = None, body=None,
-                form: dict | None = None, timeout_s: float = 10) -> tuple[int, bytes]:
+def raw_request(
+    api,
+    method: str,
+    path: str,
+    *,
+    headers: dict | None = None,
+    body=None,
+    form: dict | None = None,
+    timeout_s: float = 10,
+) -> tuple[int, bytes]:
     """One request to the API server with the client's credentials, for the paths the typed client
     cannot make (the pod and service proxies): (status, body). Never raises for an HTTP status;
     raises KubernetesError when the API server cannot be reached at all."""
@@ -37,13 +46,19 @@ def raw_request(api, method: str, path: str, *, headers: dict | None = None, bod
     if form is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     method, url, headers, body, post_params = api.param_serialize(
-        method, path, header_params=headers, body=body, post_params=list(form.items()) if form else None,
-        auth_settings=["BearerToken"])
+        method,
+        path,
+        header_params=headers,
+        body=body,
+        post_params=list(form.items()) if form else None,
+        auth_settings=["BearerToken"],
+    )
     import urllib3
 
     try:
-        response = api.call_api(method, url, header_params=headers, body=body, post_params=post_params,
-                                _request_timeout=timeout_s)
+        response = api.call_api(
+            method, url, header_params=headers, body=body, post_params=post_params, _request_timeout=timeout_s
+        )
         response.read()
     except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, TLS, timeouts: no API server
         raise explain(exc, f"{method} {path}") from None

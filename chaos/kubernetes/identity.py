@@ -9,6 +9,7 @@ top, so a mistake in RBAC is not the only thing between team red and team blue:
 * a team's ServiceAccount acts only in its own namespace, and a person in group ``chaoslab:team:T``
   only in the namespace labelled ``chaoslab.io/team=T``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,8 +39,11 @@ class Identity:
         return None
 
     def is_instructor(self, platform_namespace: str = PLATFORM_NAMESPACE) -> bool:
-        return (INSTRUCTORS_GROUP in self.groups or "system:masters" in self.groups
-                or self.service_account_namespace == platform_namespace)
+        return (
+            INSTRUCTORS_GROUP in self.groups
+            or "system:masters" in self.groups
+            or self.service_account_namespace == platform_namespace
+        )
 
 
 def whoami(api) -> Identity:
@@ -51,31 +55,38 @@ def whoami(api) -> Identity:
     from chaoslab.chaos.kubernetes.client import explain
 
     try:
-        review = client.AuthenticationV1Api(api).create_self_subject_review({
-            "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}, _request_timeout=10)
+        review = client.AuthenticationV1Api(api).create_self_subject_review(
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}, _request_timeout=10
+        )
     except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise explain(exc, "asking the API server who we are") from None
     user = review.status.user_info
     return Identity(user.username or "", tuple(user.groups or ()))
 
 
-def authorize(identity: Identity, namespace: str, labels: dict[str, str],
-              platform_namespace: str = PLATFORM_NAMESPACE) -> str:
+def authorize(
+    identity: Identity, namespace: str, labels: dict[str, str], platform_namespace: str = PLATFORM_NAMESPACE
+) -> str:
     """The team of ``namespace`` if ``identity`` may act on it; raises NotAllowed otherwise."""
     team = labels.get(TEAM_LABEL)
     if not team:
-        raise NotAllowed(f"namespace {namespace} is not a chaoslab team namespace (no {TEAM_LABEL} label); "
-                         "chaos is only allowed in team namespaces")
+        raise NotAllowed(
+            f"namespace {namespace} is not a chaoslab team namespace (no {TEAM_LABEL} label); "
+            "chaos is only allowed in team namespaces"
+        )
     if identity.is_instructor(platform_namespace):
         return team
     own_namespace = identity.service_account_namespace
     if own_namespace is not None:
         if own_namespace == namespace:
             return team
-        raise NotAllowed(f"{identity.username} belongs to namespace {own_namespace} and may not touch {namespace} "
-                         f"(team {team})")
+        raise NotAllowed(
+            f"{identity.username} belongs to namespace {own_namespace} and may not touch {namespace} (team {team})"
+        )
     teams = {g.removeprefix(TEAM_GROUP_PREFIX) for g in identity.groups if g.startswith(TEAM_GROUP_PREFIX)}
     if team in teams:
         return team
-    raise NotAllowed(f"{identity.username} is not in team {team} and may not touch {namespace}"
-                     + (f" (member of {', '.join(sorted(teams))})" if teams else "; ask an instructor"))
+    raise NotAllowed(
+        f"{identity.username} is not in team {team} and may not touch {namespace}"
+        + (f" (member of {', '.join(sorted(teams))})" if teams else "; ask an instructor")
+    )

@@ -1,4 +1,5 @@
 """The team's in-cluster Locust, driven through the API server's service proxy (its web UI's API)."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,7 @@ LOCUST = "locust:web"
 
 
 def _call(api, namespace: str, method: str, path: str, form: dict | None = None) -> dict:
-    status, data = raw_request(api, method, f"/api/v1/namespaces/{namespace}/services/{LOCUST}/proxy{path}",
-                               form=form)
+    status, data = raw_request(api, method, f"/api/v1/namespaces/{namespace}/services/{LOCUST}/proxy{path}", form=form)
     if not 200 <= status < 300:
         raise KubernetesError(f"talking to Locust in {namespace}: HTTP {status} ({_message(data)})")
     try:
@@ -27,9 +27,19 @@ def _message(data: bytes) -> str:
 
 
 def swarm(api, namespace: str, users: int, spawn_rate: float, think_time_s: float, journey: str) -> dict:
-    return _call(api, namespace, "POST", "/swarm", {"user_count": users, "spawn_rate": spawn_rate,
-                                                    "host": "http://service-a:8080", "think_time": think_time_s,
-                                                    "journey": journey})
+    return _call(
+        api,
+        namespace,
+        "POST",
+        "/swarm",
+        {
+            "user_count": users,
+            "spawn_rate": spawn_rate,
+            "host": "http://service-a:8080",
+            "think_time": think_time_s,
+            "journey": journey,
+        },
+    )
 
 
 def stop(api, namespace: str) -> dict:

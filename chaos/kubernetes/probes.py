@@ -1,6 +1,7 @@
 """Read-only looks at a team's namespace for checks (chaos/checks.py): metrics through the pod proxy,
 readiness and restarts from pod status, Locust's stats through the service proxy. Data checks need
 the database, which is not reachable from here: they report n/a."""
+
 from __future__ import annotations
 
 from chaoslab.chaos.checks import CheckError
@@ -24,8 +25,11 @@ class KubernetesProbe:
         for pod in self._pods(service):
             port = (pod.metadata.annotations or {}).get("prometheus.io/port")
             status, data = raw_request(
-                self.api, "GET", f"/api/v1/namespaces/{self.namespace}/pods/{pod.metadata.name}:{port}/proxy/metrics",
-                timeout_s=5)
+                self.api,
+                "GET",
+                f"/api/v1/namespaces/{self.namespace}/pods/{pod.metadata.name}:{port}/proxy/metrics",
+                timeout_s=5,
+            )
             if status != 200:
                 raise CheckError(f"scraping {pod.metadata.name}: HTTP {status}")
             texts.append(data.decode())
@@ -33,8 +37,9 @@ class KubernetesProbe:
 
     def ready(self, service: str) -> bool:
         pods = self._pods(service)
-        return bool(pods) and all(any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
-                                  for p in pods)
+        return bool(pods) and all(
+            any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or [])) for p in pods
+        )
 
     def restarts(self, service: str) -> int:
         return sum(s.restart_count for p in self._pods(service) for s in (p.status.container_statuses or []))

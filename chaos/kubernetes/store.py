@@ -1,5 +1,6 @@
 """The controller's journals for a team, kept in the team's namespace (ConfigMap ``chaoslab-journal``),
 so trainees and instructors on different laptops read the same audit log, change feed and scenario."""
+
 from __future__ import annotations
 
 from chaoslab.chaos.kubernetes.client import explain
@@ -44,13 +45,23 @@ class ConfigMapStore:
                 data[key] = new
             try:
                 if found is None:
-                    self.core.create_namespaced_config_map(self.namespace, {
-                        "metadata": {"name": NAME, "labels": {"app.kubernetes.io/part-of": "chaoslab"}},
-                        "data": data})
+                    self.core.create_namespaced_config_map(
+                        self.namespace,
+                        {"metadata": {"name": NAME, "labels": {"app.kubernetes.io/part-of": "chaoslab"}}, "data": data},
+                    )
                 else:
-                    self.core.replace_namespaced_config_map(NAME, self.namespace, {
-                        "metadata": {"name": NAME, "resourceVersion": found.metadata.resource_version,
-                                     "labels": found.metadata.labels}, "data": data})
+                    self.core.replace_namespaced_config_map(
+                        NAME,
+                        self.namespace,
+                        {
+                            "metadata": {
+                                "name": NAME,
+                                "resourceVersion": found.metadata.resource_version,
+                                "labels": found.metadata.labels,
+                            },
+                            "data": data,
+                        },
+                    )
                 return
             except ApiException as exc:
                 if exc.status != 409:

@@ -6,6 +6,7 @@ namespace: a team's credentials open its own pods' proxy and nothing else.
 Who may touch which namespace is decided twice: by RBAC at the API server, and by
 ``identity.authorize`` here (only labelled team namespaces; a team only its own).
 """
+
 from __future__ import annotations
 
 import base64
@@ -65,8 +66,12 @@ class KubernetesTargets:
             if service not in SERVICE_NAMES or not port or pod.metadata.deletion_timestamp:
                 continue
             found.setdefault(service, []).append(
-                Target(service, pod.metadata.name, f"/api/v1/namespaces/{self.namespace}/pods/"
-                                                    f"{pod.metadata.name}:{port}/proxy"))
+                Target(
+                    service,
+                    pod.metadata.name,
+                    f"/api/v1/namespaces/{self.namespace}/pods/{pod.metadata.name}:{port}/proxy",
+                )
+            )
         return found
 
     def instances(self, service: str) -> list[Target]:
@@ -82,8 +87,9 @@ class KubernetesTargets:
         agent's, the agent was not reached: status 0, with the API server's words."""
         forwarded = {k: v for k, v in headers.items() if k != "Authorization"}
         try:
-            status, data = raw_request(self.api, method, target.admin_url + path, headers=forwarded,
-                                       body=json.loads(body) if body else None)
+            status, data = raw_request(
+                self.api, method, target.admin_url + path, headers=forwarded, body=json.loads(body) if body else None
+            )
         except KubernetesError as exc:
             return 0, str(exc).encode()
         message = _api_status_message(data)

@@ -7,6 +7,7 @@ bad option, malformed spec). Heavy imports happen inside each command, so
 lab), ``chaos`` (faults, deploys, journals), ``drills`` (scenarios), ``load``
 (Locust, verify), ``cohort`` (teams on a cluster).
 """
+
 from __future__ import annotations
 
 import click
@@ -16,14 +17,36 @@ from chaoslab import __version__
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="chaoslab")
-@click.option("--state-dir", envvar="CHAOSLAB_STATE_DIR", default=".chaoslab", show_default=True,
-              help="Directory of the local lab's data, logs and lock (env CHAOSLAB_STATE_DIR).")
-@click.option("--target", type=click.Choice(["local", "kubernetes"]), envvar="CHAOSLAB_TARGET", default="local",
-              show_default=True, help="Which lab the chaos commands act on (env CHAOSLAB_TARGET).")
-@click.option("--namespace", "-n", envvar="CHAOSLAB_NAMESPACE", default="chaoslab-lab", show_default=True,
-              help="The team namespace, with --target kubernetes (env CHAOSLAB_NAMESPACE).")
-@click.option("--context", "kube_context", envvar="CHAOSLAB_KUBE_CONTEXT", default=None,
-              help="kubeconfig context, with --target kubernetes (default: the current one).")
+@click.option(
+    "--state-dir",
+    envvar="CHAOSLAB_STATE_DIR",
+    default=".chaoslab",
+    show_default=True,
+    help="Directory of the local lab's data, logs and lock (env CHAOSLAB_STATE_DIR).",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["local", "kubernetes"]),
+    envvar="CHAOSLAB_TARGET",
+    default="local",
+    show_default=True,
+    help="Which lab the chaos commands act on (env CHAOSLAB_TARGET).",
+)
+@click.option(
+    "--namespace",
+    "-n",
+    envvar="CHAOSLAB_NAMESPACE",
+    default="chaoslab-lab",
+    show_default=True,
+    help="The team namespace, with --target kubernetes (env CHAOSLAB_NAMESPACE).",
+)
+@click.option(
+    "--context",
+    "kube_context",
+    envvar="CHAOSLAB_KUBE_CONTEXT",
+    default=None,
+    help="kubeconfig context, with --target kubernetes (default: the current one).",
+)
 @click.pass_context
 def cli(ctx: click.Context, state_dir: str, target: str, namespace: str, kube_context: str | None) -> None:
     """chaoslab: break a real multi-service system on purpose, then find and fix it."""

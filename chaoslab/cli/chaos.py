@@ -1,4 +1,5 @@
 """Faults, deploys, the journals, reset and the reaper: the controller's commands."""
+
 from __future__ import annotations
 
 import json
@@ -38,18 +39,33 @@ def fault_kinds() -> None:
 @click.option("--peer", help="Outbound peer (e.g. service-c, gateway).")
 @click.option("--ttl", type=float, default=None, help="Seconds until the fault removes itself (default 600).")
 @click.pass_context
-def fault_add(ctx: click.Context, kind: str, params: tuple[str, ...], service: str, route: str | None,
-              peer: str | None, ttl: float | None) -> None:
+def fault_add(
+    ctx: click.Context,
+    kind: str,
+    params: tuple[str, ...],
+    service: str,
+    route: str | None,
+    peer: str | None,
+    ttl: float | None,
+) -> None:
     """Inject one fault, e.g. `chaoslab fault add latency ms=500 --service service-b --peer service-c`."""
     from chaoslab.chaos.faults import DEFAULT_TTL_S, parse_cli_params
 
     controller = open_controller(ctx)
-    spec = {"kind": kind, "service": service, "route": route, "peer": peer,
-            "params": guard(lambda: parse_cli_params(params)), "ttl_s": DEFAULT_TTL_S if ttl is None else ttl}
+    spec = {
+        "kind": kind,
+        "service": service,
+        "route": route,
+        "peer": peer,
+        "params": guard(lambda: parse_cli_params(params)),
+        "ttl_s": DEFAULT_TTL_S if ttl is None else ttl,
+    }
     applied = guard(lambda: controller.add({k: v for k, v in spec.items() if v is not None}))
     instances = ", ".join(o.target.instance for o in applied.outcomes)
-    click.echo(f"added {applied.fault.id}: {applied.fault.describe()}; expires in {remaining(applied.fault.ttl_s)} "
-               f"(on {instances})")
+    click.echo(
+        f"added {applied.fault.id}: {applied.fault.describe()}; expires in {remaining(applied.fault.ttl_s)} "
+        f"(on {instances})"
+    )
 
 
 @fault.command("list")
@@ -68,7 +84,11 @@ def fault_list(ctx: click.Context, as_json: bool) -> None:
     else:
         click.echo(f"{'ID':<12} {'KIND':<16} {'WHERE':<28} {'LEFT':>7}  SCENARIO")
         for f in found:
-            where = f["service"] + (f" {f['route']}" if f.get("route") else "") +                 (f" → {f['peer']}" if f.get("peer") else "")
+            where = (
+                f["service"]
+                + (f" {f['route']}" if f.get("route") else "")
+                + (f" → {f['peer']}" if f.get("peer") else "")
+            )
             scenario = (f.get("scenario") or "") + (" (red herring)" if f.get("red_herring") else "")
             click.echo(f"{f['id']:<12} {f['kind']:<16} {where:<28} {remaining(f['remaining_s']):>7}  {scenario}")
     for line in unreachable:
@@ -109,9 +129,10 @@ def reset(ctx: click.Context, all_teams: bool) -> None:
             controller = open_controller(ctx, namespace)
             controller.audit.settle()
             removed, unreachable = controller.reset()
-            click.echo(f"{namespace}: removed {removed} fault(s)"
-                       + (f"; {len(unreachable)} agent(s) did not answer (their pods were replaced)" if unreachable
-                          else ""))
+            click.echo(
+                f"{namespace}: removed {removed} fault(s)"
+                + (f"; {len(unreachable)} agent(s) did not answer (their pods were replaced)" if unreachable else "")
+            )
         return
     state = lab_state(ctx)
     if ctx.obj["target"] == "local" and not lock_is_held(state):
@@ -147,8 +168,6 @@ def deploy(ctx: click.Context, service: str, changes: tuple[str, ...], note: str
     click.echo(f"deployed {service} {version}: {', '.join(changes)}")
 
 
-
-
 @cli.command()
 @click.option("--since", default="4h", show_default=True, help="How far back, e.g. 30m, 4h, 2d.")
 @click.option("--json", "as_json", is_flag=True)
@@ -168,8 +187,10 @@ def changes(ctx: click.Context, since: str, as_json: bool) -> None:
     if not entries:
         click.echo(f"no changes in the last {since}")
     for e in entries:
-        click.echo(f"{time.strftime('%H:%M:%S', time.localtime(e['ts']))}  {e['service']:<10} {e['version']:<14} "
-                   f"{e['summary']}  (by {e['by']})")
+        click.echo(
+            f"{time.strftime('%H:%M:%S', time.localtime(e['ts']))}  {e['service']:<10} {e['version']:<14} "
+            f"{e['summary']}  (by {e['by']})"
+        )
 
 
 @cli.command()
@@ -187,8 +208,10 @@ def audit(ctx: click.Context, since: str) -> None:
     log.settle()
     for e in log.entries(since_ts=time.time() - window):
         detail = {k: v for k, v in e.items() if k not in ("ts", "event", "actor")}
-        click.echo(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e['ts']))}  {e['event']:<16} "
-                   f"{e.get('actor', ''):<12} {json.dumps(detail, default=str)}")
+        click.echo(
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e['ts']))}  {e['event']:<16} "
+            f"{e.get('actor', ''):<12} {json.dumps(detail, default=str)}"
+        )
 
 
 @cli.command()
@@ -199,8 +222,11 @@ def reap(ctx: click.Context) -> None:
     from chaoslab.chaos.kubernetes.targets import KubernetesTargets
 
     if ctx.obj["target"] != "kubernetes":
-        fail("reap works on a cluster: chaoslab --target kubernetes --namespace NS reap "
-              "(local faults expire inside their agents)", 2)
+        fail(
+            "reap works on a cluster: chaoslab --target kubernetes --namespace NS reap "
+            "(local faults expire inside their agents)",
+            2,
+        )
     try:
         reverted = KubernetesTargets(ctx.obj["namespace"], ctx.obj["context"]).reap()
     except KubernetesError as exc:

@@ -1,4 +1,5 @@
 """Cohorts on a cluster: every team at a glance, and kubeconfigs for trainees."""
+
 from __future__ import annotations
 
 import time
@@ -27,8 +28,12 @@ def team_namespaces(ctx: click.Context) -> list[str]:
 
 
 @cli.command()
-@click.option("--slo/--no-slo", default=True, show_default=True,
-              help="Also measure whether each team's SLO holds right now (a few seconds per team).")
+@click.option(
+    "--slo/--no-slo",
+    default=True,
+    show_default=True,
+    help="Also measure whether each team's SLO holds right now (a few seconds per team).",
+)
 @click.pass_context
 def teams(ctx: click.Context, slo: bool) -> None:
     """Every team on the cluster: its running scenario, how long it has run, whether its SLO holds."""
@@ -50,20 +55,30 @@ def teams(ctx: click.Context, slo: bool) -> None:
             try:
                 wanted = get(running["id"]).slo if live else BASELINE_SLO
                 evaluable = [c for c in wanted if MEASURES[c.measure].source != "data"]
-                results = observe(evaluable, KubernetesProbe(controller.targets.api, namespace),
-                                  ClusterLoad(controller.targets.api, namespace), window_s=3)
+                results = observe(
+                    evaluable,
+                    KubernetesProbe(controller.targets.api, namespace),
+                    ClusterLoad(controller.targets.api, namespace),
+                    window_s=3,
+                )
                 failed = [r.check.describe() for r in results if not r.ok]
                 verdict = "holds" if not failed else "BREACHED: " + "; ".join(failed)
             except (CheckError, KubernetesError, ScenarioError) as exc:
                 verdict = f"unknown ({exc})"
-        click.echo(f"{controller.targets.team:<10} {namespace:<18} {(running['id'] if live else '-'):<18} "
-                   f"{age:>7}  {verdict}")
+        click.echo(
+            f"{controller.targets.team:<10} {namespace:<18} {(running['id'] if live else '-'):<18} {age:>7}  {verdict}"
+        )
 
 
 @cli.command("team-kubeconfig")
 @click.option("--team", required=True, help="The team whose trainees get the kubeconfig.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="File to write (default: kubeconfig-TEAM.yaml).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="File to write (default: kubeconfig-TEAM.yaml).",
+)
 @click.option("--duration", default="12h", show_default=True, help="Token lifetime, e.g. 8h.")
 @click.pass_context
 def team_kubeconfig(ctx: click.Context, team: str, output: str | None, duration: str) -> None:
@@ -82,8 +97,11 @@ def team_kubeconfig(ctx: click.Context, team: str, output: str | None, duration:
     try:
         seconds = int(parse_since(duration))
         api = api_client(ctx.obj["context"])
-        token = client.CoreV1Api(api).create_namespaced_service_account_token(
-            "trainee", namespace, {"spec": {"expirationSeconds": seconds}}).status.token
+        token = (
+            client.CoreV1Api(api)
+            .create_namespaced_service_account_token("trainee", namespace, {"spec": {"expirationSeconds": seconds}})
+            .status.token
+        )
     except ValueError as exc:
         fail(str(exc).replace("--since", "--duration"), 2)
     except ApiException as exc:
@@ -96,14 +114,21 @@ def team_kubeconfig(ctx: click.Context, team: str, output: str | None, duration:
             cluster["certificate-authority-data"] = base64.b64encode(handle.read()).decode()
     elif not api.configuration.verify_ssl:
         cluster["insecure-skip-tls-verify"] = True
-    config = {"apiVersion": "v1", "kind": "Config", "current-context": f"chaoslab-{team}",
-              "clusters": [{"name": "chaoslab", "cluster": cluster}],
-              "users": [{"name": f"{team}-trainee", "user": {"token": token}}],
-              "contexts": [{"name": f"chaoslab-{team}",
-                            "context": {"cluster": "chaoslab", "user": f"{team}-trainee", "namespace": namespace}}]}
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": f"chaoslab-{team}",
+        "clusters": [{"name": "chaoslab", "cluster": cluster}],
+        "users": [{"name": f"{team}-trainee", "user": {"token": token}}],
+        "contexts": [
+            {
+                "name": f"chaoslab-{team}",
+                "context": {"cluster": "chaoslab", "user": f"{team}-trainee", "namespace": namespace},
+            }
+        ],
+    }
     path = output or f"kubeconfig-{team}.yaml"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         yaml.safe_dump(config, handle)
-    click.echo(f"wrote {path} (team {team}, namespace {namespace}, valid {duration}); "
-               f"export KUBECONFIG={path}")
+    click.echo(f"wrote {path} (team {team}, namespace {namespace}, valid {duration}); export KUBECONFIG={path}")

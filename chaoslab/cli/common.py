@@ -1,4 +1,5 @@
 """Helpers every command module shares: the state directory, failing with one line, the controller."""
+
 from __future__ import annotations
 
 import sys
@@ -57,12 +58,20 @@ def open_controller(ctx: click.Context, namespace: str | None = None):
 
 def team_option(command):
     """``--team T``: act on team T's namespace (chaoslab-T) on the cluster; implies --target kubernetes."""
+
     def apply(ctx: click.Context, _param, team: str | None):
         if team:
             ctx.obj["target"], ctx.obj["namespace"] = "kubernetes", f"chaoslab-{team}"
         return team
-    return click.option("--team", default=None, expose_value=False, callback=apply, is_eager=True,
-                        help="A team's namespace on the cluster (chaoslab-TEAM); implies --target kubernetes.")(command)
+
+    return click.option(
+        "--team",
+        default=None,
+        expose_value=False,
+        callback=apply,
+        is_eager=True,
+        help="A team's namespace on the cluster (chaoslab-TEAM); implies --target kubernetes.",
+    )(command)
 
 
 def guard(action):

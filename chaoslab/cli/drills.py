@@ -1,4 +1,5 @@
 """Training drills: list, show, start (with the drill's traffic), stop, status, hint, fix."""
+
 from __future__ import annotations
 
 import json
@@ -7,16 +8,13 @@ import time
 import click
 
 from chaoslab.cli import cli
-from chaoslab.cli.common import fail, front_door, guard, lab_state, open_controller, remaining, start_load, \
-    team_option
+from chaoslab.cli.common import fail, front_door, guard, lab_state, open_controller, remaining, start_load, team_option
 from chaoslab.cli.common import scenario as load_scenario
 
 
 @cli.group()
 def scenario() -> None:
     """Training drills: list, show, start, stop, status, hint, fix."""
-
-
 
 
 @scenario.command("list")
@@ -35,8 +33,10 @@ def scenario_list() -> None:
 def scenario_show(scenario_id: str, spoilers: bool) -> None:
     """The story handed to trainees (and, with --spoilers, everything else)."""
     s = load_scenario(scenario_id)
-    click.echo(f"{s.title}  [{s.id}, {s.difficulty}]\n\n{s.story}\n\n{len(s.hints)} hints: "
-               f"`chaoslab scenario hint` gives them one at a time.")
+    click.echo(
+        f"{s.title}  [{s.id}, {s.difficulty}]\n\n{s.story}\n\n{len(s.hints)} hints: "
+        f"`chaoslab scenario hint` gives them one at a time."
+    )
     if spoilers:
         click.echo(f"\nsummary: {s.summary}")
         for spec in s.faults:
@@ -55,8 +55,13 @@ def scenario_show(scenario_id: str, spoilers: bool) -> None:
 @team_option
 @click.argument("scenario_id")
 @click.option("--ttl", type=click.FloatRange(min=1), default=None, help="Seconds until its faults expire.")
-@click.option("--load/--no-load", "with_load", default=True, show_default=True,
-              help="Also start the drill's traffic (unless load already runs).")
+@click.option(
+    "--load/--no-load",
+    "with_load",
+    default=True,
+    show_default=True,
+    help="Also start the drill's traffic (unless load already runs).",
+)
 @click.pass_context
 def scenario_start(ctx: click.Context, scenario_id: str, ttl: float | None, with_load: bool) -> None:
     """Start a drill: apply its faults (all or none), start its traffic, print the story."""
@@ -73,22 +78,37 @@ def scenario_start(ctx: click.Context, scenario_id: str, ttl: float | None, with
         from chaoslab.chaos.kubernetes.client import KubernetesError
 
         try:
-            cluster_load.swarm(controller.targets.api, ctx.obj["namespace"], s.load["users"], s.load["spawn_rate"],
-                               s.load["think_time_s"], s.load["journey"])
+            cluster_load.swarm(
+                controller.targets.api,
+                ctx.obj["namespace"],
+                s.load["users"],
+                s.load["spawn_rate"],
+                s.load["think_time_s"],
+                s.load["journey"],
+            )
             controller.note_load_started()
             load_note = f"traffic: {s.load['users']} {s.load['journey']} users from the namespace's Locust\n"
         except KubernetesError as exc:
             click.echo(f"warning: could not start the drill's traffic: {exc}", err=True)
     elif with_load and background.current(lab_state(ctx)) is None:
-        plan = LoadPlan(host=front_door(ctx), users=s.load["users"], spawn_rate=s.load["spawn_rate"],
-                        think_time_s=s.load["think_time_s"], journey=s.load["journey"], shape=s.load["shape"])
+        plan = LoadPlan(
+            host=front_door(ctx),
+            users=s.load["users"],
+            spawn_rate=s.load["spawn_rate"],
+            think_time_s=s.load["think_time_s"],
+            journey=s.load["journey"],
+            shape=s.load["shape"],
+        )
         info = start_load(ctx, plan, f"scenario:{s.id}")
         controller.note_load_started()
         load_note = f"traffic: {s.load['users']} {s.load['journey']} users, web UI {info['web_url']}\n"
-    click.echo(f"scenario {s.id} started: {len(applied)} fault(s) applied, they expire in "
-               f"{remaining(applied[0].fault.ttl_s)}\n{load_note}\n{s.title}\n\n{s.story}\n")
-    click.echo("hints: chaoslab scenario hint    give up: chaoslab scenario stop    prove a fix: chaoslab verify "
-               + s.id)
+    click.echo(
+        f"scenario {s.id} started: {len(applied)} fault(s) applied, they expire in "
+        f"{remaining(applied[0].fault.ttl_s)}\n{load_note}\n{s.title}\n\n{s.story}\n"
+    )
+    click.echo(
+        "hints: chaoslab scenario hint    give up: chaoslab scenario stop    prove a fix: chaoslab verify " + s.id
+    )
 
 
 @scenario.command("stop")
@@ -111,8 +131,10 @@ def scenario_stop(ctx: click.Context) -> None:
     elif running.get("load_started"):
         background.stop(lab_state(ctx))
     s = load_scenario(running["id"])
-    click.echo(f"scenario {s.id} stopped after {remaining(time.time() - running['started_at'])}.\n"
-               f"root cause: {s.root_cause['kind']} on {s.root_cause['service']}: {s.root_cause['explanation']}")
+    click.echo(
+        f"scenario {s.id} stopped after {remaining(time.time() - running['started_at'])}.\n"
+        f"root cause: {s.root_cause['kind']} on {s.root_cause['service']}: {s.root_cause['explanation']}"
+    )
 
 
 @scenario.command("status")
@@ -131,9 +153,11 @@ def scenario_status(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(dict(running, active_fault_ids=alive), indent=2))
         return
-    click.echo(f"{running['id']}: running for {remaining(time.time() - running['started_at'])}, "
-               f"{remaining(running['expires_at'] - time.time())} left, {len(alive)}/{len(running['fault_ids'])} "
-               f"faults active, {running.get('hints_shown', 0)} hint(s) given, started by {running['actor']}")
+    click.echo(
+        f"{running['id']}: running for {remaining(time.time() - running['started_at'])}, "
+        f"{remaining(running['expires_at'] - time.time())} left, {len(alive)}/{len(running['fault_ids'])} "
+        f"faults active, {running.get('hints_shown', 0)} hint(s) given, started by {running['actor']}"
+    )
 
 
 @scenario.command("hint")

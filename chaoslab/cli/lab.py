@@ -1,4 +1,5 @@
 """The local lab: up, down, status, logs, traces, stop/start/restart one process; serve, migrate, config."""
+
 from __future__ import annotations
 
 import json
@@ -16,15 +17,19 @@ PROCESS_NAMES = ("postgres", "redis", *SERVICE_NAMES)
 
 
 @cli.command()
-@click.option("--timeout", type=click.FloatRange(min=1), default=None,
-              help="Seconds to wait for every component (default CHAOSLAB_READY_TIMEOUT_S, 60).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Seconds to wait for every component (default CHAOSLAB_READY_TIMEOUT_S, 60).",
+)
 @click.pass_context
 def up(ctx: click.Context, timeout: float | None) -> None:
     """Start PostgreSQL, Redis, the gateway and the five services on loopback; wait until ready."""
+    import importlib.util
+
     from chaoslab.local.client import LabError, start_daemon, stop_lab, wait_until_ready
     from chaoslab.settings import Local, SettingsError, load
-
-    import importlib.util
 
     try:
         settings = load(Local)
@@ -62,8 +67,9 @@ def _print_urls(status: dict) -> None:
     roles = {c.name: c.role for c in COMPONENTS} | {d.name: d.role for d in DEPENDENCIES}
     for proc in status["processes"]:
         click.echo(f"  {proc['name']:<10} {proc['url']:<48} {roles.get(proc['name'], '')}")
-    click.echo(f"  {'traces':<10} {status['lab']['api'] + '/v1/traces':<48} OTLP/HTTP receiver; "
-               "`chaoslab traces` prints them")
+    click.echo(
+        f"  {'traces':<10} {status['lab']['api'] + '/v1/traces':<48} OTLP/HTTP receiver; `chaoslab traces` prints them"
+    )
     front = next(p["url"] for p in status["processes"] if p["name"] == "service-a")
     click.echo(f"""
 try a checkout:
@@ -117,15 +123,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(doc, indent=2))
     else:
         lab = doc["lab"]
-        click.echo(f"lab in {lab['state_dir']}: daemon pid {lab['pid']}, up {age(time.time() - lab['started_at'])}, "
-                   f"migrations {lab['migrations']}")
+        click.echo(
+            f"lab in {lab['state_dir']}: daemon pid {lab['pid']}, up {age(time.time() - lab['started_at'])}, "
+            f"migrations {lab['migrations']}"
+        )
         click.echo(f"{'NAME':<10} {'STATE':<11} {'PID':>7}  {'PORTS':<22} {'RESTARTS':>8}  URL / REASON")
         for p in doc["processes"]:
             ports = ",".join(f"{k}:{v}" for k, v in p["ports"].items())
             detail = p["url"] if p["state"] == "ready" else p["reason"]
             if p.get("restart_in_s") is not None:
                 detail = f"{detail}; next start in {p['restart_in_s']}s"
-            click.echo(f"{p['name']:<10} {p['state']:<11} {p['pid'] or '-':>7}  {ports:<22} {p['restarts']:>8}  {detail}")
+            click.echo(
+                f"{p['name']:<10} {p['state']:<11} {p['pid'] or '-':>7}  {ports:<22} {p['restarts']:>8}  {detail}"
+            )
     if not all(p["state"] == "ready" for p in doc["processes"]):
         sys.exit(1)
 
@@ -154,8 +164,9 @@ def logs(ctx: click.Context, name: str, lines: int, follow: bool, raw: bool) -> 
 @click.option("--no-db", is_flag=True, help="Hide PostgreSQL and Redis spans.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def traces(ctx: click.Context, last: int, service: str | None, trace_id: str | None, no_db: bool,
-           as_json: bool) -> None:
+def traces(
+    ctx: click.Context, last: int, service: str | None, trace_id: str | None, no_db: bool, as_json: bool
+) -> None:
     """Recent traces as trees: follow one request around the ring."""
     from chaoslab.local.client import LabClient, LabError
     from chaoslab.tracetree import render
@@ -182,15 +193,20 @@ def _control(ctx: click.Context, name: str, action: str) -> None:
     click.echo(f"{name}: {proc['state']}" + (f" (pid {proc['pid']})" if proc["pid"] else ""))
 
 
-for _action, _help in (("stop", "Stop one process of the lab and keep it stopped (e.g. postgres)."),
-                       ("start", "Start a stopped process again."),
-                       ("restart", "Stop and start one process.")):
+for _action, _help in (
+    ("stop", "Stop one process of the lab and keep it stopped (e.g. postgres)."),
+    ("start", "Start a stopped process again."),
+    ("restart", "Stop and start one process."),
+):
+
     def _make(action: str):
         @click.argument("name", type=click.Choice(PROCESS_NAMES))
         @click.pass_context
         def command(ctx: click.Context, name: str) -> None:
             _control(ctx, name, action)
+
         return command
+
     cli.command(name=_action, help=_help)(_make(_action))
 
 
@@ -207,10 +223,14 @@ def serve(name: str) -> None:
 
 
 @cli.command()
-@click.option("--database-url", envvar="CHAOSLAB_DATABASE_URL", required=True,
-              help="PostgreSQL URL (env CHAOSLAB_DATABASE_URL).")
-@click.option("--create-database/--no-create-database", default=False,
-              help="Create the URL's database first if it does not exist.")
+@click.option(
+    "--database-url", envvar="CHAOSLAB_DATABASE_URL", required=True, help="PostgreSQL URL (env CHAOSLAB_DATABASE_URL)."
+)
+@click.option(
+    "--create-database/--no-create-database",
+    default=False,
+    help="Create the URL's database first if it does not exist.",
+)
 def migrate(database_url: str, create_database: bool) -> None:
     """Apply pending schema migrations (idempotent)."""
     import psycopg
@@ -258,8 +278,12 @@ def smoke(url: str, timeout: float) -> None:
     last = ""
     while time.monotonic() < deadline:
         try:
-            response = requests.post(f"{url}/checkout", json={"customer_id": 1, "items": [
-                {"sku": "SKU-1001", "quantity": 1}]}, headers={"Idempotency-Key": f"smoke-{uuid.uuid4()}"}, timeout=10)
+            response = requests.post(
+                f"{url}/checkout",
+                json={"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": 1}]},
+                headers={"Idempotency-Key": f"smoke-{uuid.uuid4()}"},
+                timeout=10,
+            )
             if response.status_code == 201:
                 order = response.json()
                 while time.monotonic() < deadline:

@@ -1,4 +1,5 @@
 """Load: Locust in the background (start, status, stop), verify against an SLO, and locust itself."""
+
 from __future__ import annotations
 
 import json
@@ -25,18 +26,37 @@ def _cluster(ctx: click.Context):
 
 @load.command("start")
 @click.option("-u", "--users", type=click.IntRange(1, 1000), envvar="LOCUST_USERS", default=10, show_default=True)
-@click.option("-r", "--spawn-rate", type=click.FloatRange(min=0.1), envvar="LOCUST_SPAWN_RATE", default=5.0,
-              show_default=True)
-@click.option("--think-time", type=click.FloatRange(min=0), envvar="LOCUST_THINK_TIME", default=1.0,
-              show_default=True, help="Max seconds a user waits between actions.")
-@click.option("--shape", type=click.Choice(["steady", "ramp", "spike"]), envvar="LOCUST_SHAPE", default="steady",
-              show_default=True)
-@click.option("--journey", type=click.Choice(["shop", "rush"]), envvar="LOCUST_JOURNEY", default="shop",
-              show_default=True, help="shop: browse, history, checkout; rush: checkout only.")
+@click.option(
+    "-r", "--spawn-rate", type=click.FloatRange(min=0.1), envvar="LOCUST_SPAWN_RATE", default=5.0, show_default=True
+)
+@click.option(
+    "--think-time",
+    type=click.FloatRange(min=0),
+    envvar="LOCUST_THINK_TIME",
+    default=1.0,
+    show_default=True,
+    help="Max seconds a user waits between actions.",
+)
+@click.option(
+    "--shape",
+    type=click.Choice(["steady", "ramp", "spike"]),
+    envvar="LOCUST_SHAPE",
+    default="steady",
+    show_default=True,
+)
+@click.option(
+    "--journey",
+    type=click.Choice(["shop", "rush"]),
+    envvar="LOCUST_JOURNEY",
+    default="shop",
+    show_default=True,
+    help="shop: browse, history, checkout; rush: checkout only.",
+)
 @click.option("--host", envvar="LOCUST_HOST", default=None, help="Target (default: the local lab's service-a).")
 @click.pass_context
-def load_start(ctx: click.Context, users: int, spawn_rate: float, think_time: float, shape: str, journey: str,
-               host: str | None) -> None:
+def load_start(
+    ctx: click.Context, users: int, spawn_rate: float, think_time: float, shape: str, journey: str, host: str | None
+) -> None:
     """Start Locust headless in the background; its web UI is on a loopback port printed here."""
     from chaoslab.loadtest.runner import LoadPlan
 
@@ -48,15 +68,25 @@ def load_start(ctx: click.Context, users: int, spawn_rate: float, think_time: fl
             cluster_load.swarm(_cluster(ctx), ctx.obj["namespace"], users, spawn_rate, think_time, journey)
         except KubernetesError as exc:
             fail(str(exc))
-        click.echo(f"load started: {users} {journey} users from the Locust in {ctx.obj['namespace']} "
-                   f"(web UI: kubectl -n {ctx.obj['namespace']} port-forward svc/locust 8089)")
+        click.echo(
+            f"load started: {users} {journey} users from the Locust in {ctx.obj['namespace']} "
+            f"(web UI: kubectl -n {ctx.obj['namespace']} port-forward svc/locust 8089)"
+        )
         return
-    plan = LoadPlan(host=host or front_door(ctx), users=users, spawn_rate=spawn_rate, think_time_s=think_time,
-                    shape=shape, journey=journey)
+    plan = LoadPlan(
+        host=host or front_door(ctx),
+        users=users,
+        spawn_rate=spawn_rate,
+        think_time_s=think_time,
+        shape=shape,
+        journey=journey,
+    )
     info = start_load(ctx, plan, "cli")
-    click.echo(f"load started: {users} {journey} users ({shape}) against {plan.host}\n"
-               f"  web UI:  {info['web_url']}\n  reports: {info['report_dir']} (written when it stops)\n"
-               "  chaoslab load status | chaoslab load stop")
+    click.echo(
+        f"load started: {users} {journey} users ({shape}) against {plan.host}\n"
+        f"  web UI:  {info['web_url']}\n  reports: {info['report_dir']} (written when it stops)\n"
+        "  chaoslab load status | chaoslab load stop"
+    )
 
 
 @load.command("status")
@@ -90,14 +120,18 @@ def load_status(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(stats, indent=2))
         return
     p95 = stats.get("current_response_time_percentiles", {}).get("response_time_percentile_0.95")
-    click.echo(f"load {stats['state']}: {stats['user_count']} users, {stats['total_rps']:.1f} req/s "
-               f"({stats['current_rps']:.1f} now), failures {stats['fail_ratio']:.1%}, P95 now {p95} ms, "
-               f"web UI {info['web_url']}")
+    click.echo(
+        f"load {stats['state']}: {stats['user_count']} users, {stats['total_rps']:.1f} req/s "
+        f"({stats['current_rps']:.1f} now), failures {stats['fail_ratio']:.1%}, P95 now {p95} ms, "
+        f"web UI {info['web_url']}"
+    )
     click.echo(f"  {'REQUEST':<22}{'COUNT':>8}{'FAILS':>7}{'P50':>7}{'P95':>7}{'RPS':>7}")
     for entry in stats["stats"]:
-        click.echo(f"  {entry['name']:<22}{entry['num_requests']:>8}{entry['num_failures']:>7}"
-                   f"{entry.get('median_response_time') or 0:>7.0f}"
-                   f"{entry.get('response_time_percentile_0.95') or 0:>7.0f}{entry.get('current_rps', 0):>7.1f}")
+        click.echo(
+            f"  {entry['name']:<22}{entry['num_requests']:>8}{entry['num_failures']:>7}"
+            f"{entry.get('median_response_time') or 0:>7.0f}"
+            f"{entry.get('response_time_percentile_0.95') or 0:>7.0f}{entry.get('current_rps', 0):>7.1f}"
+        )
 
 
 @load.command("stop")
@@ -131,8 +165,14 @@ def load_stop(ctx: click.Context) -> None:
 @click.option("--think-time", type=float, default=None, help="Max seconds between a user's actions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.pass_context
-def verify(ctx: click.Context, scenario_id: str | None, duration: float, users: int | None,
-           think_time: float | None, as_json: bool) -> None:
+def verify(
+    ctx: click.Context,
+    scenario_id: str | None,
+    duration: float,
+    users: int | None,
+    think_time: float | None,
+    as_json: bool,
+) -> None:
     """Run load for a while and judge it against an SLO: the scenario's, or the lab's baseline.
 
     Exit 0 when the SLO holds, 1 when it does not, 2 for bad input or a lab that does not answer.
@@ -142,7 +182,8 @@ def verify(ctx: click.Context, scenario_id: str | None, duration: float, users: 
     from chaoslab.chaos.scenarios import DEFAULT_LOAD, ScenarioError, get
     from chaoslab.loadtest import background
     from chaoslab.loadtest.runner import LoadError, LoadPlan
-    from chaoslab.loadtest.verify import BASELINE_SLO, verify as run_verify
+    from chaoslab.loadtest.verify import BASELINE_SLO
+    from chaoslab.loadtest.verify import verify as run_verify
     from chaoslab.local.client import LabError
     from chaoslab.local.probe import LocalProbe
 
@@ -163,10 +204,16 @@ def verify(ctx: click.Context, scenario_id: str | None, duration: float, users: 
         click.echo("warning: background load is running; its traffic adds to this run's", err=True)
     profile = drill.load if drill else DEFAULT_LOAD
     report_dir = background.reports_dir(state, f"verify-{scenario_id or 'baseline'}")
-    plan = LoadPlan(host=next(p["url"] for p in probe.status["processes"] if p["name"] == "service-a"),
-                    users=users or profile["users"], spawn_rate=max(profile["spawn_rate"], users or 0),
-                    think_time_s=profile["think_time_s"] if think_time is None else think_time,
-                    journey=profile["journey"], shape=profile["shape"], run_time_s=duration, report_dir=report_dir)
+    plan = LoadPlan(
+        host=next(p["url"] for p in probe.status["processes"] if p["name"] == "service-a"),
+        users=users or profile["users"],
+        spawn_rate=max(profile["spawn_rate"], users or 0),
+        think_time_s=profile["think_time_s"] if think_time is None else think_time,
+        journey=profile["journey"],
+        shape=profile["shape"],
+        run_time_s=duration,
+        report_dir=report_dir,
+    )
     tty = _sys.stdout.isatty() and not as_json
     last = [0.0]
 
@@ -175,24 +222,33 @@ def verify(ctx: click.Context, scenario_id: str | None, duration: float, users: 
             return
         last[0] = elapsed
         p95 = stats.get("current_response_time_percentiles", {}).get("response_time_percentile_0.95")
-        line = (f"  {min(elapsed, duration):5.0f}/{duration:.0f}s  {stats.get('user_count', 0):>3} users  "
-                f"{stats.get('current_rps', 0):6.1f} req/s  failures {stats.get('fail_ratio', 0):6.1%}  P95 {p95} ms")
+        line = (
+            f"  {min(elapsed, duration):5.0f}/{duration:.0f}s  {stats.get('user_count', 0):>3} users  "
+            f"{stats.get('current_rps', 0):6.1f} req/s  failures {stats.get('fail_ratio', 0):6.1%}  P95 {p95} ms"
+        )
         click.echo("\r" + line if tty else line, nl=not tty)
 
     if not as_json:
-        click.echo(f"verify {scenario_id or 'baseline'}: {plan.users} {plan.journey} users for {duration:g}s "
-                   f"against {plan.host}")
+        click.echo(
+            f"verify {scenario_id or 'baseline'}: {plan.users} {plan.journey} users for {duration:g}s "
+            f"against {plan.host}"
+        )
     try:
-        verdict = run_verify(probe, plan, drill.slo if drill else BASELINE_SLO, scenario_id, state.log("verify-locust"),
-                             progress)
+        verdict = run_verify(
+            probe, plan, drill.slo if drill else BASELINE_SLO, scenario_id, state.log("verify-locust"), progress
+        )
     except LoadError as exc:
         fail(str(exc), 2)
     if as_json:
         click.echo(json.dumps(verdict.to_json(), indent=2))
         _sys.exit(0 if verdict.ok else 1)
     f = verdict.figures
-    click.echo(("\n" if tty else "") + f"\n  throughput  {f['throughput_rps']} req/s ({f['requests']} requests), "
-               f"error rate {f['error_rate']:.2%}" if f["error_rate"] is not None else "\n  no requests completed")
+    click.echo(
+        ("\n" if tty else "") + f"\n  throughput  {f['throughput_rps']} req/s ({f['requests']} requests), "
+        f"error rate {f['error_rate']:.2%}"
+        if f["error_rate"] is not None
+        else "\n  no requests completed"
+    )
     for label, key in (("all", "all"), ("checkout", "checkout")):
         lat = f[key]
         click.echo(f"  {label:<10}  P50 {lat['p50_ms']} ms  P95 {lat['p95_ms']} ms  P99 {lat['p99_ms']} ms")

@@ -1,4 +1,5 @@
 """The CLI's side of a local lab: find it, ask its daemon, start it, stop it without leftovers."""
+
 from __future__ import annotations
 
 import fcntl
@@ -70,8 +71,9 @@ class LabClient:
 
     def _request(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> dict:
         info = self.info()
-        request = urllib.request.Request(info["api"] + path, method=method,
-                                         data=json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(
+            info["api"] + path, method=method, data=json.dumps(body).encode() if body is not None else None
+        )
         request.add_header("Authorization", f"Bearer {self.state.token()}")
         request.add_header("Content-Type", "application/json")
         try:
@@ -84,14 +86,17 @@ class LabClient:
                 message = exc.reason
             raise LabError(message) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise LabError(f"the lab daemon at {info['api']} does not answer ({exc}); "
-                           "`chaoslab down` cleans up a broken lab") from None
+            raise LabError(
+                f"the lab daemon at {info['api']} does not answer ({exc}); `chaoslab down` cleans up a broken lab"
+            ) from None
 
     def status(self) -> dict:
         return self._request("GET", "/api/status", timeout=5)
 
     def traces(self, last: int, service: str | None = None, trace_id: str | None = None) -> list[list[dict]]:
-        query = f"?last={last}" + (f"&service={service}" if service else "") + (f"&trace_id={trace_id}" if trace_id else "")
+        query = (
+            f"?last={last}" + (f"&service={service}" if service else "") + (f"&trace_id={trace_id}" if trace_id else "")
+        )
         return self._request("GET", "/api/traces" + query, timeout=10)["traces"]
 
     def control(self, name: str, action: str) -> dict:
@@ -102,23 +107,33 @@ def start_daemon(state: StateDir) -> subprocess.Popen:
     """Launch the daemon in its own session, so the lab outlives the shell and dies as one group."""
     if lock_is_held(state):
         info = state.read_info() or {}
-        raise LabError(f"a lab is already running in {state.root} (daemon pid {info.get('pid', '?')}); "
-                       "`chaoslab status` shows it, `chaoslab down` stops it")
+        raise LabError(
+            f"a lab is already running in {state.root} (daemon pid {info.get('pid', '?')}); "
+            "`chaoslab status` shows it, `chaoslab down` stops it"
+        )
     leftovers = lab_processes(state.read_info() or {})
     if leftovers:
-        raise LabError(f"processes of an earlier lab are still running (pids "
-                       f"{', '.join(str(p.pid) for p in leftovers)}); run `chaoslab down` first")
+        raise LabError(
+            f"processes of an earlier lab are still running (pids "
+            f"{', '.join(str(p.pid) for p in leftovers)}); run `chaoslab down` first"
+        )
     state.ensure()
     for old in state.logs.glob("*.log"):
         old.unlink()
     out = open(state.log("labd"), "ab")
-    return subprocess.Popen([sys.executable, "-m", "chaoslab.local.daemon", "--state-dir", str(state.root)],
-                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True, close_fds=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "chaoslab.local.daemon", "--state-dir", str(state.root)],
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        close_fds=True,
+    )
 
 
-def wait_until_ready(state: StateDir, daemon: subprocess.Popen, timeout_s: float,
-                     on_progress: Callable[[dict], None]) -> dict:
+def wait_until_ready(
+    state: StateDir, daemon: subprocess.Popen, timeout_s: float, on_progress: Callable[[dict], None]
+) -> dict:
     """Poll the daemon until every process is ready; raises LabError naming the one that is not."""
     client = LabClient(state)
     deadline = time.monotonic() + timeout_s
@@ -138,17 +153,22 @@ def wait_until_ready(state: StateDir, daemon: subprocess.Popen, timeout_s: float
                 looping = [p for p in processes if p["state"] == "crash-loop"]
                 if looping:
                     p = looping[0]
-                    raise LabError(f"{p['name']} keeps crashing ({p['reason']}); its log ends with:\n"
-                                   + tail(state.log(p["name"]), 15))
+                    raise LabError(
+                        f"{p['name']} keeps crashing ({p['reason']}); its log ends with:\n"
+                        + tail(state.log(p["name"]), 15)
+                    )
                 if status["lab"]["migrations"].startswith("failed"):
                     raise LabError(f"database migrations {status['lab']['migrations']}")
                 if all(p["state"] == "ready" for p in processes):
                     return status
         time.sleep(0.2)
-    waiting = [f"{p['name']} ({p['state']}: {p['reason']})" for p in status.get("processes", [])
-               if p["state"] != "ready"]
-    raise LabError(f"the lab was not ready within {timeout_s:g}s; still waiting for: "
-                   f"{', '.join(waiting) or 'the lab daemon'}. Logs: {state.logs}")
+    waiting = [
+        f"{p['name']} ({p['state']}: {p['reason']})" for p in status.get("processes", []) if p["state"] != "ready"
+    ]
+    raise LabError(
+        f"the lab was not ready within {timeout_s:g}s; still waiting for: "
+        f"{', '.join(waiting) or 'the lab daemon'}. Logs: {state.logs}"
+    )
 
 
 def stop_lab(state: StateDir, say: Callable[[str], None] = print, grace_s: float = 30) -> list[int]:

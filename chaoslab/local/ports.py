@@ -1,4 +1,5 @@
 """Loopback port choice: each component's documented port when it is free, else any free port."""
+
 from __future__ import annotations
 
 import socket

@@ -1,4 +1,5 @@
 """Read-only probes of the local lab, for checks (chaos/checks.py): metrics, readiness, restarts, data."""
+
 from __future__ import annotations
 
 import urllib.error

@@ -1,4 +1,5 @@
 """The lab's one state directory (default ``.chaoslab/``): data, logs, lock, token, lab.json."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ class StateDir:
     root: Path
 
     @classmethod
-    def at(cls, path: str | os.PathLike) -> "StateDir":
+    def at(cls, path: str | os.PathLike) -> StateDir:
         return cls(Path(path).expanduser().resolve())
 
     @property

@@ -4,6 +4,7 @@ Restarts back off like Kubernetes: 0.5 s after the first crash, doubling up to
 30 s; three crashes within two minutes show as ``crash-loop``. A process
 stopped on purpose (``chaoslab stop postgres``) stays stopped until started.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,10 +73,18 @@ class Proc:
 
     def snapshot(self, now: float) -> dict:
         state = self.state(now)
-        doc = {"name": self.spec.name, "kind": self.spec.kind, "state": state, "pid": self.pid,
-               "ports": self.spec.ports, "url": self.spec.url, "restarts": self.restarts,
-               "last_exit": self.last_exit, "reason": None if state == "ready" else self.reason,
-               "uptime_s": round(now - self.started_at, 1) if self.popen is not None and self.started_at else None}
+        doc = {
+            "name": self.spec.name,
+            "kind": self.spec.kind,
+            "state": state,
+            "pid": self.pid,
+            "ports": self.spec.ports,
+            "url": self.spec.url,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "reason": None if state == "ready" else self.reason,
+            "uptime_s": round(now - self.started_at, 1) if self.popen is not None and self.started_at else None,
+        }
         if state in ("restarting", "crash-loop"):
             doc["restart_in_s"] = round(max(0.0, self.next_start - now), 1)
         return doc
@@ -99,8 +108,14 @@ class Supervisor:
                 out.write(f"--- chaoslab: starting {spec.name} at {time.strftime('%H:%M:%S')}\n".encode())
                 out.flush()
                 proc.popen = subprocess.Popen(
-                    spec.command, env={**os.environ, **spec.env}, stdin=subprocess.DEVNULL, stdout=out,
-                    stderr=subprocess.STDOUT, user=spec.user, close_fds=True)
+                    spec.command,
+                    env={**os.environ, **spec.env},
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    user=spec.user,
+                    close_fds=True,
+                )
         except (OSError, subprocess.CalledProcessError) as exc:
             detail = getattr(exc, "stderr", None) or str(exc)
             proc.reason = f"could not start: {detail.strip().splitlines()[-1] if detail.strip() else exc}"

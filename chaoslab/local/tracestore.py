@@ -4,6 +4,7 @@ The services export spans to the lab daemon exactly as they would to an
 OpenTelemetry Collector (``POST /v1/traces``, protobuf). The daemon keeps the
 most recent traces, bounded, and ``chaoslab traces`` prints them as trees.
 """
+
 from __future__ import annotations
 
 import threading
@@ -12,10 +13,21 @@ from collections import OrderedDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-KEPT_ATTRIBUTES = ("http.method", "http.request.method", "http.route", "http.status_code",
-                   "http.response.status_code", "rpc.method", "rpc.grpc.status_code", "db.operation",
-                   "db.statement", "messaging.destination.name", "chaoslab.order_id", "chaoslab.outcome",
-                   "chaoslab.fault")
+KEPT_ATTRIBUTES = (
+    "http.method",
+    "http.request.method",
+    "http.route",
+    "http.status_code",
+    "http.response.status_code",
+    "rpc.method",
+    "rpc.grpc.status_code",
+    "db.operation",
+    "db.statement",
+    "messaging.destination.name",
+    "chaoslab.order_id",
+    "chaoslab.outcome",
+    "chaoslab.fault",
+)
 
 
 def _value(any_value):
@@ -33,15 +45,22 @@ def decode(body: bytes) -> list[dict]:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 attributes = {a.key: _value(a.value) for a in span.attributes if a.key in KEPT_ATTRIBUTES}
-                spans.append({
-                    "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
-                    "parent_id": span.parent_span_id.hex() or None,
-                    "service": service, "team": resource.get("chaoslab.team"),
-                    "name": span.name, "kind": Span.SpanKind.Name(span.kind).removeprefix("SPAN_KIND_").lower(),
-                    "start_ns": span.start_time_unix_nano, "end_ns": span.end_time_unix_nano,
-                    "status": Status.StatusCode.Name(span.status.code).removeprefix("STATUS_CODE_").lower(),
-                    "status_message": span.status.message, "attributes": attributes,
-                })
+                spans.append(
+                    {
+                        "trace_id": span.trace_id.hex(),
+                        "span_id": span.span_id.hex(),
+                        "parent_id": span.parent_span_id.hex() or None,
+                        "service": service,
+                        "team": resource.get("chaoslab.team"),
+                        "name": span.name,
+                        "kind": Span.SpanKind.Name(span.kind).removeprefix("SPAN_KIND_").lower(),
+                        "start_ns": span.start_time_unix_nano,
+                        "end_ns": span.end_time_unix_nano,
+                        "status": Status.StatusCode.Name(span.status.code).removeprefix("STATUS_CODE_").lower(),
+                        "status_message": span.status.message,
+                        "attributes": attributes,
+                    }
+                )
     return spans
 
 
@@ -71,7 +90,10 @@ class TraceStore:
             if trace_id:
                 found = self._traces.get(trace_id)
                 return [list(found)] if found else []
-            traces = [list(spans) for spans in self._traces.values()
-                      if service is None or any(s["service"] == service for s in spans)]
+            traces = [
+                list(spans)
+                for spans in self._traces.values()
+                if service is None or any(s["service"] == service for s in spans)
+            ]
         traces.sort(key=lambda spans: min(s["start_ns"] for s in spans))
         return traces[-last:] if last > 0 else []

@@ -4,6 +4,7 @@ Spans leave the process over OTLP/HTTP in batches: to the local lab daemon
 (``chaoslab traces``) or to the OpenTelemetry Collector on Kubernetes. A
 collector that is down costs dropped spans, never a failed request.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,16 +26,19 @@ def configure_tracing(service_name: str, team: str) -> TracerProvider | None:
     """
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
-    resource = Resource.create({
-        "service.name": service_name,
-        "service.namespace": "chaoslab",
-        "service.version": __version__,
-        "chaoslab.team": team,
-    })
+    resource = Resource.create(
+        {
+            "service.name": service_name,
+            "service.namespace": "chaoslab",
+            "service.version": __version__,
+            "chaoslab.team": team,
+        }
+    )
     provider = TracerProvider(resource=resource)
     exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
     if exporter_name == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     elif exporter_name == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))

@@ -4,6 +4,7 @@ Every statement a service runs goes through ``Tx``, so the N+1 query storm is
 visible as a wall of spans and a jump in ``outbound_requests_total{peer="postgres"}``,
 and a database outage surfaces as ``DependencyDown`` (HTTP 503), never a 500.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,10 +15,10 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.errors import DependencyDown, DependencyTimeout
@@ -57,8 +58,9 @@ class Tx:
         counter = statements_in_request.get()
         if counter is not None:
             counter[0] += 1
-        with _child_span(f"postgres {verb}", {"db.system": "postgresql", "db.operation": verb,
-                                              "db.statement": " ".join(sql.split())}) as span:
+        with _child_span(
+            f"postgres {verb}", {"db.system": "postgresql", "db.operation": verb, "db.statement": " ".join(sql.split())}
+        ) as span:
             try:
                 if self.agent is not None and self.agent.db_faults:
                     effect = self.agent.db()
@@ -90,20 +92,39 @@ class Tx:
 class Database:
     """A pool that opens lazily and survives PostgreSQL restarts (connections are checked on checkout)."""
 
-    def __init__(self, url: str, *, name: str, pool_size: int, connect_timeout_s: float,
-                 pool_timeout_s: float, statement_timeout_ms: int = 10000, agent: FaultAgent | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        pool_size: int,
+        connect_timeout_s: float,
+        pool_timeout_s: float,
+        statement_timeout_ms: int = 10000,
+        agent: FaultAgent | None = None,
+    ):
         self.url = url
         self.agent = agent
         self.pool_timeout_s = pool_timeout_s
         self.pool = ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=False, name=name, timeout=pool_timeout_s,
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            name=name,
+            timeout=pool_timeout_s,
             check=ConnectionPool.check_connection,
             # A long outage must not make the pool give up for good: keep reconnecting.
             reconnect_timeout=365 * 24 * 3600,
-            kwargs={"connect_timeout": max(1, math.ceil(connect_timeout_s)), "application_name": name,
-                    "row_factory": dict_row, "options": f"-c statement_timeout={statement_timeout_ms}"})
+            kwargs={
+                "connect_timeout": max(1, math.ceil(connect_timeout_s)),
+                "application_name": name,
+                "row_factory": dict_row,
+                "options": f"-c statement_timeout={statement_timeout_ms}",
+            },
+        )
 
-    def open(self) -> "Database":
+    def open(self) -> Database:
         self.pool.open(wait=False)
         return self
 
@@ -117,8 +138,11 @@ class Database:
             with self.pool.connection() as conn:
                 yield Tx(conn, self.agent)
         except PoolTimeout:
-            raise DependencyDown(PEER, f"no PostgreSQL connection within {self.pool_timeout_s:g}s "
-                                       f"(pool of {self.pool.max_size}); is the database up?") from None
+            raise DependencyDown(
+                PEER,
+                f"no PostgreSQL connection within {self.pool_timeout_s:g}s "
+                f"(pool of {self.pool.max_size}); is the database up?",
+            ) from None
         except psycopg.errors.QueryCanceled:
             raise DependencyTimeout(PEER, "a PostgreSQL statement hit its timeout") from None
         except psycopg.OperationalError as exc:

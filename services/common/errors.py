@@ -1,4 +1,5 @@
 """Errors a service answers with a clear 4xx or 5xx instead of a stack trace."""
+
 from __future__ import annotations
 
 

@@ -7,6 +7,7 @@ the most recent wins, as with real deploys; removing a change (its TTL ran
 out, or a reset) falls back to the one before it. Every change bumps the
 service's version, which ``chaoslab_build_info`` and the change feed show.
 """
+
 from __future__ import annotations
 
 import threading
@@ -74,6 +75,10 @@ class Flags:
 
     def describe(self) -> dict:
         with self._lock:
-            return {"service": self.service, "version": self.version, "effective": dict(self._effective),
-                    "baseline": dict(self.base),
-                    "changes": [{"source": s, "changes": c, "at": at} for s, c, at in self._changes]}
+            return {
+                "service": self.service,
+                "version": self.version,
+                "effective": dict(self._effective),
+                "baseline": dict(self.base),
+                "changes": [{"source": s, "changes": c, "at": at} for s, c, at in self._changes],
+            }

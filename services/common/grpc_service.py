@@ -1,5 +1,6 @@
 """What a gRPC service of the ring runs beside its servicer: the standard health service,
 and an HTTP listener for /health/*, /metrics (every service has them, gRPC or not)."""
+
 from __future__ import annotations
 
 import grpc
@@ -15,9 +16,20 @@ from chaoslab.services.common.web import HttpServer, create_app
 class GrpcService:
     """A started gRPC server (port 0 allowed) plus its HTTP side, stopped by the runtime."""
 
-    def __init__(self, name: str, register, *, host: str, grpc_port: int, http_port: int, threads: int,
-                 methods: list[str], agent: FaultAgent | None = None, access_log: bool = True,
-                 health_checks: Health | None = None):
+    def __init__(
+        self,
+        name: str,
+        register,
+        *,
+        host: str,
+        grpc_port: int,
+        http_port: int,
+        threads: int,
+        methods: list[str],
+        agent: FaultAgent | None = None,
+        access_log: bool = True,
+        health_checks: Health | None = None,
+    ):
         self.name = name
         self.server = grpc_server(threads, name, agent)
         register(self.server)
@@ -50,6 +62,6 @@ class GrpcService:
         self.server.stop(grace=2).wait(3)
         self._probe_channel.close()
 
-    def attach(self, runtime: ServiceRuntime) -> "GrpcService":
+    def attach(self, runtime: ServiceRuntime) -> GrpcService:
         runtime.on_shutdown(self.stop)
         return self

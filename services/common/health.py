@@ -7,6 +7,7 @@ the service unready (503); a failing non-critical one is reported as
 ``degraded`` (service-a keeps taking orders while Redis is down, because the
 outbox holds them).
 """
+
 from __future__ import annotations
 
 import time

@@ -3,6 +3,7 @@
 ``to_minor_units`` has a second, wrong implementation on purpose: the
 ``float`` path is the bad deploy of the fp-drift scenario.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -18,7 +19,7 @@ class MoneyError(ValueError):
 def parse_amount(raw: object, field: str = "amount") -> Decimal:
     """A positive amount with at most two decimals, from a string (floats are refused: they are inexact)."""
     if not isinstance(raw, str):
-        raise MoneyError(f"{field} must be a decimal string such as \"12.34\", not {type(raw).__name__}")
+        raise MoneyError(f'{field} must be a decimal string such as "12.34", not {type(raw).__name__}')
     try:
         value = Decimal(raw)
     except InvalidOperation:

@@ -4,6 +4,7 @@ A peer is named after its component (``payment``, ``service-b``), so metrics,
 spans and error messages say which hop failed. A timeout of 0 means no
 timeout at all: that is a bad deploy the lab can switch on, not a default.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,18 +21,29 @@ from requests.adapters import HTTPAdapter
 from werkzeug.http import HTTP_STATUS_CODES
 
 from chaoslab.chaos.agent import Effect, FaultAgent
-
 from chaoslab.services.common.errors import DependencyDown, DependencyTimeout
 from chaoslab.telemetry.metrics import (
-    BREAKER_OPEN, OUTBOUND_DURATION, OUTBOUND_REQUESTS, RPC_DURATION, RPC_IN_FLIGHT, RPC_REQUESTS)
+    BREAKER_OPEN,
+    OUTBOUND_DURATION,
+    OUTBOUND_REQUESTS,
+    RPC_DURATION,
+    RPC_IN_FLIGHT,
+    RPC_REQUESTS,
+)
 from chaoslab.telemetry.tracing import tracer
 
 _tracer = tracer("chaoslab.peers")
 
 
 class HttpPeer:
-    def __init__(self, name: str, base_url: str, timeout_s: float | Callable[[], float], pool_size: int = 10,
-                 agent: FaultAgent | None = None):
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        timeout_s: float | Callable[[], float],
+        pool_size: int = 10,
+        agent: FaultAgent | None = None,
+    ):
         """``timeout_s`` may be a callable, so a runtime setting (a deploy) changes it live."""
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -40,8 +52,9 @@ class HttpPeer:
         self.session = requests.Session()
         self.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=pool_size))
 
-    def call(self, method: str, path: str, operation: str, headers: dict | None = None,
-             **kwargs: Any) -> requests.Response:
+    def call(
+        self, method: str, path: str, operation: str, headers: dict | None = None, **kwargs: Any
+    ) -> requests.Response:
         """Send one request in a client span that carries W3C trace context to the peer.
 
         A refused or dropped connection raises DependencyDown, a timeout DependencyTimeout;
@@ -51,20 +64,25 @@ class HttpPeer:
         outcome = "ok"
         headers = dict(headers or {})
         timeout_s = self._timeout()
-        with _tracer.start_as_current_span(f"{operation} → {self.name}", kind=SpanKind.CLIENT, attributes={
-                "http.request.method": method, "url.full": self.base_url + path, "peer.service": self.name}) as span:
+        with _tracer.start_as_current_span(
+            f"{operation} → {self.name}",
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": method, "url.full": self.base_url + path, "peer.service": self.name},
+        ) as span:
             inject(headers)
             try:
-                effect = self.agent.outbound(self.name) if self.agent is not None and self.agent.outbound_faults \
-                    else None
+                effect = (
+                    self.agent.outbound(self.name) if self.agent is not None and self.agent.outbound_faults else None
+                )
                 if effect is not None:
                     injected = self._injected(effect, method, path, operation, timeout_s)
                     if injected is not None:
                         outcome = "error" if injected.status_code >= 500 else "ok"
                         span.set_attribute("http.response.status_code", injected.status_code)
                         return injected
-                response = self.session.request(method, self.base_url + path, headers=headers,
-                                                timeout=timeout_s or None, **kwargs)
+                response = self.session.request(
+                    method, self.base_url + path, headers=headers, timeout=timeout_s or None, **kwargs
+                )
                 span.set_attribute("http.response.status_code", response.status_code)
                 if response.status_code >= 500:
                     outcome = "error"
@@ -73,20 +91,25 @@ class HttpPeer:
             except (requests.Timeout, DependencyTimeout):
                 outcome = "timeout"
                 span.set_status(Status(StatusCode.ERROR, "timeout"))
-                raise DependencyTimeout(self.name, f"{self.name} did not answer {operation} within "
-                                                   f"{timeout_s:g}s") from None
+                raise DependencyTimeout(
+                    self.name, f"{self.name} did not answer {operation} within {timeout_s:g}s"
+                ) from None
             except (requests.ConnectionError, DependencyDown) as exc:
                 outcome = "unavailable"
                 span.set_status(Status(StatusCode.ERROR, "connection failed"))
-                cause = "ConnectionRefusedError" if isinstance(exc, DependencyDown) \
+                cause = (
+                    "ConnectionRefusedError"
+                    if isinstance(exc, DependencyDown)
                     else type(exc.__context__ or exc).__name__
+                )
                 raise DependencyDown(self.name, f"cannot reach {self.name} at {self.base_url}: {cause}") from None
             finally:
                 OUTBOUND_REQUESTS.labels(self.name, operation, outcome).inc()
                 OUTBOUND_DURATION.labels(self.name, operation).observe(time.perf_counter() - started)
 
-    def _injected(self, effect: Effect, method: str, path: str, operation: str,
-                  timeout_s: float) -> requests.Response | None:
+    def _injected(
+        self, effect: Effect, method: str, path: str, operation: str, timeout_s: float
+    ) -> requests.Response | None:
         """Apply an outbound fault: a delay, a refused connection, a black hole, or a made-up answer."""
         effect.sleep()
         if effect.refuse:
@@ -100,8 +123,9 @@ class HttpPeer:
         response.reason = HTTP_STATUS_CODES.get(effect.status, "Error")
         response.url = self.base_url + path
         response.headers["Content-Type"] = "application/json"
-        response._content = json.dumps({"error": response.reason.lower().replace(" ", "_"),
-                                        "message": f"{self.name}: {response.reason}"}).encode()
+        response._content = json.dumps(
+            {"error": response.reason.lower().replace(" ", "_"), "message": f"{self.name}: {response.reason}"}
+        ).encode()
         return response
 
     def close(self) -> None:
@@ -125,6 +149,7 @@ def circuit_breaker(peer: str, fail_max: int, reset_s: float) -> pybreaker.Circu
 
 
 # ---- gRPC ------------------------------------------------------------------------------------
+
 
 def instrument_grpc() -> None:
     """Trace gRPC clients and servers created after this call (W3C context in metadata).
@@ -203,12 +228,10 @@ class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
             OUTBOUND_REQUESTS.labels(self.peer, operation, outcome).inc()
             OUTBOUND_DURATION.labels(self.peer, operation).observe(time.perf_counter() - started)
 
-
     def _injected(self, effect: Effect, timeout_s: float | None) -> None:
         effect.sleep()
         if effect.refuse:
-            raise InjectedRpcError(grpc.StatusCode.UNAVAILABLE, f"failed to connect to {self.peer}: "
-                                                                "Connection refused")
+            raise InjectedRpcError(grpc.StatusCode.UNAVAILABLE, f"failed to connect to {self.peer}: Connection refused")
         if effect.hang is not None and not effect.wait_hang(timeout_s):
             raise InjectedRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
         if effect.grpc_code is not None:
@@ -217,10 +240,13 @@ class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
 
 def grpc_channel(peer: str, target: str, agent: FaultAgent | None = None) -> grpc.Channel:
     instrument_grpc()
-    channel = grpc.insecure_channel(target, options=[
-        ("grpc.keepalive_time_ms", 30000),
-        ("grpc.enable_retries", 0),  # retries are a decision for the caller, visible in traces
-    ])
+    channel = grpc.insecure_channel(
+        target,
+        options=[
+            ("grpc.keepalive_time_ms", 30000),
+            ("grpc.enable_retries", 0),  # retries are a decision for the caller, visible in traces
+        ],
+    )
     return grpc.intercept_channel(channel, _ClientHooks(peer, agent))
 
 
@@ -280,8 +306,8 @@ class _ServerHooks(grpc.ServerInterceptor):
                 RPC_DURATION.labels(method).observe(time.perf_counter() - started)
 
         return grpc.unary_unary_rpc_method_handler(
-            measured, request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
+            measured, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+        )
 
 
 def grpc_server(threads: int, name: str, agent: FaultAgent | None = None) -> grpc.Server:
@@ -289,5 +315,6 @@ def grpc_server(threads: int, name: str, agent: FaultAgent | None = None) -> grp
     from concurrent.futures import ThreadPoolExecutor
 
     instrument_grpc()
-    return grpc.server(ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"grpc-{name}"),
-                       interceptors=[_ServerHooks(agent)])
+    return grpc.server(
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"grpc-{name}"), interceptors=[_ServerHooks(agent)]
+    )

@@ -5,6 +5,7 @@ worker acknowledges it; a worker that dies mid-job leaves it there and the next
 one (or the restarted one) takes it over. Acknowledged entries are deleted, so
 the stream's length is the queue depth.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,18 +33,25 @@ class Queue:
     def __init__(self, url: str, timeout_s: float, agent: FaultAgent | None = None):
         self.agent = agent
         self.redis = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True,
-            health_check_interval=10)
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            decode_responses=True,
+            health_check_interval=10,
+        )
 
     def _call(self, operation: str, fn: Callable[..., T], *args: Any, traced: bool = True, **kwargs: Any) -> T:
         started = time.perf_counter()
         outcome = "ok"
         # A blocking read is mostly idle waiting: counted, but neither traced nor timed. Calls
         # outside any span (the worker's polling) are not traced either.
-        span_cm = _tracer.start_as_current_span(
-            f"redis {operation}", kind=SpanKind.CLIENT,
-            attributes={"db.system": "redis", "db.operation": operation}) \
-            if traced and trace.get_current_span().is_recording() else nullcontext(trace.INVALID_SPAN)
+        span_cm = (
+            _tracer.start_as_current_span(
+                f"redis {operation}", kind=SpanKind.CLIENT, attributes={"db.system": "redis", "db.operation": operation}
+            )
+            if traced and trace.get_current_span().is_recording()
+            else nullcontext(trace.INVALID_SPAN)
+        )
         with span_cm as span:
             try:
                 if self.agent is not None and self.agent.redis_faults:
@@ -81,8 +89,16 @@ class Queue:
         return self._call("XADD", self.redis.xadd, STREAM, fields)
 
     def read_new(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, dict]]:
-        reply = self._call("XREADGROUP", self.redis.xreadgroup, GROUP, consumer, {STREAM: ">"},
-                           count=count, block=block_ms, traced=False)
+        reply = self._call(
+            "XREADGROUP",
+            self.redis.xreadgroup,
+            GROUP,
+            consumer,
+            {STREAM: ">"},
+            count=count,
+            block=block_ms,
+            traced=False,
+        )
         return reply[0][1] if reply else []
 
     def read_own_pending(self, consumer: str, count: int) -> list[tuple[str, dict]]:
@@ -92,8 +108,9 @@ class Queue:
 
     def claim_stale(self, consumer: str, min_idle_ms: int, count: int) -> list[tuple[str, dict]]:
         """Take over entries another consumer has held longer than ``min_idle_ms``."""
-        reply = self._call("XAUTOCLAIM", self.redis.xautoclaim, STREAM, GROUP, consumer, min_idle_ms,
-                           start_id="0-0", count=count)
+        reply = self._call(
+            "XAUTOCLAIM", self.redis.xautoclaim, STREAM, GROUP, consumer, min_idle_ms, start_id="0-0", count=count
+        )
         return self._live(reply[1])
 
     def _live(self, entries: list) -> list[tuple[str, dict]]:

@@ -1,4 +1,5 @@
 """What every service process does around its own logic: settings, logs, traces, clean shutdown."""
+
 from __future__ import annotations
 
 import logging
@@ -9,12 +10,11 @@ from typing import Any
 
 from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.flags import Flags
-from chaoslab.wsgi import HttpServer
-
 from chaoslab.settings import Common, SettingsError, load
 from chaoslab.telemetry.logs import configure_logging
 from chaoslab.telemetry.metrics import describe_process
 from chaoslab.telemetry.tracing import configure_tracing
+from chaoslab.wsgi import HttpServer
 
 log = logging.getLogger("chaoslab.runtime")
 
@@ -45,16 +45,20 @@ class ServiceRuntime:
             return agent
         from chaoslab.chaos.agent_api import create_admin_app
 
-        server = HttpServer(create_admin_app(agent, self.common.agent_token), self.common.bind_host,
-                            settings.admin_port, 2, f"{self.name}-admin").start()
+        server = HttpServer(
+            create_admin_app(agent, self.common.agent_token),
+            self.common.bind_host,
+            settings.admin_port,
+            2,
+            f"{self.name}-admin",
+        ).start()
         self.on_shutdown(server.stop)
         return agent
 
     def serve_http(self, app, settings: Any) -> HttpServer:
         """Serve a service's Flask app on ``settings.http_port`` with its bounded handler pool; on
         shutdown stop taking requests first, then release what the app holds (``chaoslab.stop``)."""
-        server = HttpServer(app, self.common.bind_host, settings.http_port, settings.handler_threads,
-                            self.name).start()
+        server = HttpServer(app, self.common.bind_host, settings.http_port, settings.handler_threads, self.name).start()
         if "chaoslab.stop" in app.extensions:
             self.on_shutdown(app.extensions["chaoslab.stop"])
         self.on_shutdown(server.stop)

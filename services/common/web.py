@@ -4,6 +4,7 @@ Every app gets the same health endpoints, ``/metrics``, RED metrics per route,
 a JSON access log line with trace ids, and JSON errors: a malformed request is
 a 4xx that says what is wrong, never an HTML page or a 500.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,11 +20,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from chaoslab.chaos.agent import Effect, FaultAgent
-
 from chaoslab.services.common.errors import ApiError
 from chaoslab.services.common.health import Health
 from chaoslab.telemetry.metrics import (
-    HTTP_DB_STATEMENTS, HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS, statements_in_request)
+    HTTP_DB_STATEMENTS,
+    HTTP_DURATION,
+    HTTP_IN_FLIGHT,
+    HTTP_REQUESTS,
+    statements_in_request,
+)
 from chaoslab.telemetry.tracing import tracer
 from chaoslab.wsgi import HttpServer
 
@@ -34,12 +39,21 @@ _UNTRACED = ("/health/", "/metrics")
 _tracer = tracer("chaoslab.http")
 
 
-def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
-               access_log: bool = True, agent: FaultAgent | None = None) -> Flask:
+def create_app(
+    name: str,
+    health: Health,
+    *,
+    max_body_bytes: int | None = None,
+    access_log: bool = True,
+    agent: FaultAgent | None = None,
+) -> Flask:
     app = Flask(name)
     if agent is not None:
-        agent.route_sources.append(lambda: [rule.rule for rule in app.url_map.iter_rules()
-                                            if not rule.rule.startswith(_UNTRACED + ("/static",))])
+        agent.route_sources.append(
+            lambda: [
+                rule.rule for rule in app.url_map.iter_rules() if not rule.rule.startswith(_UNTRACED + ("/static",))
+            ]
+        )
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
 
@@ -67,7 +81,9 @@ def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
         if exc.code == 413:
             message = f"request body larger than {max_body_bytes} bytes"
         elif exc.code == 405:
-            message = f"{request.method} is not allowed on {request.path}; allowed: {', '.join(exc.valid_methods or [])}"
+            message = (
+                f"{request.method} is not allowed on {request.path}; allowed: {', '.join(exc.valid_methods or [])}"
+            )
         elif exc.code == 404:
             message = f"no route {request.method} {request.path}"
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=message), exc.code
@@ -88,10 +104,12 @@ def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
             # A server span continuing the caller's W3C trace context. Hand-rolled rather than the
             # opentelemetry-instrumentation-flask middleware, which alone took bench/hop_overhead from
             # 1.3x to 1.6x the bare hop.
-            span = _tracer.start_span(f"{request.method} {route}", context=extract(request.headers),
-                                      kind=SpanKind.SERVER, attributes={
-                                          "http.request.method": request.method, "http.route": route,
-                                          "url.path": request.path})
+            span = _tracer.start_span(
+                f"{request.method} {route}",
+                context=extract(request.headers),
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": request.method, "http.route": route, "url.path": request.path},
+            )
             g.span = span
             g.span_token = context_api.attach(trace.set_span_in_context(span))
             if agent is not None and agent.inbound_faults:
@@ -116,9 +134,20 @@ def create_app(name: str, health: Health, *, max_body_bytes: int | None = None,
         if "statements" in g and not route.startswith(_UNTRACED):
             HTTP_DB_STATEMENTS.labels(route).observe(g.statements[0])
         if access_log and not route.startswith(_UNTRACED):
-            log.info("%s %s %s", request.method, request.path, status, extra={"fields": {
-                "http.method": request.method, "http.route": route, "http.status": status,
-                "duration_ms": round(elapsed * 1000, 2)}})
+            log.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                status,
+                extra={
+                    "fields": {
+                        "http.method": request.method,
+                        "http.route": route,
+                        "http.status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    }
+                },
+            )
         return response
 
     @app.teardown_request

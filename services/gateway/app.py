@@ -1,4 +1,5 @@
 """The gateway's HTTP API: ``POST /v1/charges``."""
+
 from __future__ import annotations
 
 import random
@@ -15,7 +16,8 @@ from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.errors import ApiError, bad_request
 from chaoslab.services.common.health import Health
 from chaoslab.services.common.runtime import ServiceRuntime, run
-from chaoslab.services.common.web import HttpServer, create_app as create_http_app, json_body
+from chaoslab.services.common.web import HttpServer, json_body
+from chaoslab.services.common.web import create_app as create_http_app
 from chaoslab.settings import Common, Gateway, load
 
 NAME = "gateway"
@@ -37,8 +39,9 @@ class ChargeBook:
             existing = self._charges.get(key)
             if existing is not None:
                 if existing["amount_minor"] != amount_minor:
-                    raise ApiError(409, "idempotency_mismatch",
-                                   f"Idempotency-Key {key!r} was used for a different amount")
+                    raise ApiError(
+                        409, "idempotency_mismatch", f"Idempotency-Key {key!r} was used for a different amount"
+                    )
                 return existing
             if key in self._in_flight:
                 raise ApiError(409, "request_in_progress", f"a charge with Idempotency-Key {key!r} is in progress")
@@ -54,8 +57,7 @@ class ChargeBook:
                     self._charges.popitem(last=False)
 
 
-def create_app(settings: Gateway | None = None, common: Common | None = None,
-               agent: FaultAgent | None = None) -> Flask:
+def create_app(settings: Gateway | None = None, common: Common | None = None, agent: FaultAgent | None = None) -> Flask:
     settings = settings or load(Gateway)
     common = common or load(Common)
     app = create_http_app(NAME, Health(), max_body_bytes=8192, access_log=common.access_log, agent=agent)
@@ -82,8 +84,13 @@ def create_app(settings: Gateway | None = None, common: Common | None = None,
             if settings.latency_ms:
                 time.sleep(settings.latency_ms / 1000)  # the third party's own processing time
             status = "declined" if rng.random() < settings.decline_rate else "succeeded"
-            result = {"id": f"ch_{uuid.uuid4().hex[:24]}", "status": status, "amount_minor": amount_minor,
-                      "currency": currency, "reference": str(body.get("reference", ""))[:100]}
+            result = {
+                "id": f"ch_{uuid.uuid4().hex[:24]}",
+                "status": status,
+                "amount_minor": amount_minor,
+                "currency": currency,
+                "reference": str(body.get("reference", ""))[:100],
+            }
         finally:
             book.finish(key, result)
         CHARGES.labels(status).inc()

@@ -5,6 +5,7 @@ its Idempotency-Key and the ledger holds one entry per order, so retries and
 concurrent duplicates charge once. The ``money_math`` setting selects exact
 ``Decimal`` conversion (default) or the float bad deploy that drifts by cents.
 """
+
 from chaoslab.services.payment.app import create_app, main
 
 __all__ = ["create_app", "main"]

@@ -3,6 +3,7 @@
 grpc_tools writes ``import ring_pb2`` as a top-level import; the stubs live in
 a package, so the import is rewritten to a relative one.
 """
+
 from __future__ import annotations
 
 import sys
@@ -17,8 +18,14 @@ OUTPUTS = ("ring_pb2.py", "ring_pb2_grpc.py", "ring_pb2.pyi")
 def generate(out_dir: Path) -> None:
     from grpc_tools import protoc
 
-    args = ["protoc", f"-I{HERE}", f"--python_out={out_dir}", f"--pyi_out={out_dir}",
-            f"--grpc_python_out={out_dir}", str(PROTO)]
+    args = [
+        "protoc",
+        f"-I{HERE}",
+        f"--python_out={out_dir}",
+        f"--pyi_out={out_dir}",
+        f"--grpc_python_out={out_dir}",
+        str(PROTO),
+    ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
     stub = out_dir / "ring_pb2_grpc.py"

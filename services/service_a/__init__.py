@@ -6,6 +6,7 @@ an outbox event in one transaction. The outbox relay publishes the event to
 the Redis stream the worker fulfils from. An ``Idempotency-Key`` makes a
 retried checkout return the same order and charge once.
 """
+
 from chaoslab.services.service_a.app import create_app, main
 
 __all__ = ["create_app", "main"]

@@ -1,4 +1,5 @@
 """service-a's HTTP API."""
+
 from __future__ import annotations
 
 import uuid
@@ -14,7 +15,8 @@ from chaoslab.services.common.migrations import LATEST
 from chaoslab.services.common.peers import HttpPeer, grpc_channel
 from chaoslab.services.common.queue import Queue
 from chaoslab.services.common.runtime import ServiceRuntime, run
-from chaoslab.services.common.web import HttpServer, create_app as create_http_app, json_body
+from chaoslab.services.common.web import HttpServer, json_body
+from chaoslab.services.common.web import create_app as create_http_app
 from chaoslab.services.rpc import ring_pb2_grpc
 from chaoslab.services.service_a.checkout import Checkout
 from chaoslab.services.service_a.outbox import OutboxRelay
@@ -26,20 +28,32 @@ NAME = "service-a"
 MAX_LIST = 100
 
 
-def create_app(settings: ServiceA | None = None, common: Common | None = None,
-               agent: FaultAgent | None = None) -> Flask:
+def create_app(
+    settings: ServiceA | None = None, common: Common | None = None, agent: FaultAgent | None = None
+) -> Flask:
     """The orders API with its own pool, peers and outbox relay (stopped by ``app.extensions['chaoslab.stop']``)."""
     settings = settings or load(ServiceA)
     common = common or load(Common)
     agent = agent or FaultAgent(NAME, Flags(NAME, settings, common.team))
     flags = agent.flags
-    db = Database(common.database_url, name=NAME, pool_size=settings.db_pool_size, agent=agent,
-                  connect_timeout_s=common.db_connect_timeout_s, pool_timeout_s=common.db_pool_timeout_s).open()
+    db = Database(
+        common.database_url,
+        name=NAME,
+        pool_size=settings.db_pool_size,
+        agent=agent,
+        connect_timeout_s=common.db_connect_timeout_s,
+        pool_timeout_s=common.db_pool_timeout_s,
+    ).open()
     queue = Queue(common.redis_url, common.redis_timeout_s, agent)
     store = Store(db)
     relay = OutboxRelay(db, queue, settings.outbox_poll_interval_s, settings.outbox_redeliver_after_s).start()
-    payment = HttpPeer("payment", settings.payment_url, lambda: flags.get("payment_timeout_s"),
-                       pool_size=settings.handler_threads, agent=agent)
+    payment = HttpPeer(
+        "payment",
+        settings.payment_url,
+        lambda: flags.get("payment_timeout_s"),
+        pool_size=settings.handler_threads,
+        agent=agent,
+    )
     inventory = ring_pb2_grpc.InventoryStub(grpc_channel("service-b", settings.service_b_target, agent))
     checkout = Checkout(store, inventory, lambda: flags.get("service_b_timeout_s"), payment, on_paid=relay.nudge)
 
@@ -48,8 +62,9 @@ def create_app(settings: ServiceA | None = None, common: Common | None = None,
     # Redis down delays fulfilment but checkouts go on (the outbox holds the events): degraded, not unready.
     health.ready_check("redis", queue.ping, critical=False)
     health.live_check("outbox-relay", relay.alive)
-    app = create_http_app(NAME, health, max_body_bytes=settings.max_body_bytes, access_log=common.access_log,
-                          agent=agent)
+    app = create_http_app(
+        NAME, health, max_body_bytes=settings.max_body_bytes, access_log=common.access_log, agent=agent
+    )
 
     @app.post("/checkout")
     def post_checkout():
@@ -88,8 +103,11 @@ def create_app(settings: ServiceA | None = None, common: Common | None = None,
 
     @app.get("/products")
     def list_products():
-        return jsonify(products=[{**p, "unit_price": str(p["unit_price"]), "currency": p["currency"].strip()}
-                                 for p in store.products()])
+        return jsonify(
+            products=[
+                {**p, "unit_price": str(p["unit_price"]), "currency": p["currency"].strip()} for p in store.products()
+            ]
+        )
 
     @app.get("/products/<sku>")
     def get_product(sku: str):

@@ -3,6 +3,7 @@
 Every step is idempotent per order, so a retry with the same Idempotency-Key
 resumes a checkout wherever the first attempt stopped and never charges twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,14 @@ LEASE_S = 60.0
 
 
 class Checkout:
-    def __init__(self, store: Store, inventory: ring_pb2_grpc.InventoryStub,
-                 inventory_timeout_s: Callable[[], float], payment: HttpPeer, on_paid: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        store: Store,
+        inventory: ring_pb2_grpc.InventoryStub,
+        inventory_timeout_s: Callable[[], float],
+        payment: HttpPeer,
+        on_paid: Callable[[], None] = lambda: None,
+    ):
         self.store = store
         self.inventory = inventory
         self.inventory_timeout_s = inventory_timeout_s
@@ -43,8 +50,12 @@ class Checkout:
             CHECKOUTS.labels("replayed").inc()
             return order, self.store.order_items(order["id"]), True
         if not created and not self.store.take_lease(order["id"], LEASE_S):
-            raise ApiError(409, "checkout_in_progress", "a checkout with this Idempotency-Key is in progress; "
-                                                        "retry in a moment to get its result", order_id=order["id"])
+            raise ApiError(
+                409,
+                "checkout_in_progress",
+                "a checkout with this Idempotency-Key is in progress; retry in a moment to get its result",
+                order_id=order["id"],
+            )
         try:
             return self._drive(order) + (not created,)
         except ApiError as exc:
@@ -56,28 +67,52 @@ class Checkout:
     def _drive(self, order: dict) -> tuple[dict, list[dict]]:
         items = self.store.order_items(order["id"])
         try:
-            reply = self.inventory.Reserve(ring_pb2.ReserveRequest(
-                order_id=order["id"], customer_id=order["customer_id"], customer_tier=order["customer_tier"] or "",
-                currency=order["currency"].strip(),
-                items=[ring_pb2.LineItem(sku=i["sku"], quantity=i["quantity"], unit_price=str(i["unit_price"]))
-                       for i in items]), timeout=self.inventory_timeout_s() or None)
+            reply = self.inventory.Reserve(
+                ring_pb2.ReserveRequest(
+                    order_id=order["id"],
+                    customer_id=order["customer_id"],
+                    customer_tier=order["customer_tier"] or "",
+                    currency=order["currency"].strip(),
+                    items=[
+                        ring_pb2.LineItem(sku=i["sku"], quantity=i["quantity"], unit_price=str(i["unit_price"]))
+                        for i in items
+                    ],
+                ),
+                timeout=self.inventory_timeout_s() or None,
+            )
         except grpc.RpcError as exc:
             raise grpc_error("service-b", exc) from None
         quote = reply.quote
         self.store.save_quote(order["id"], quote, reply.reservation_id)
 
-        response = self.payment.call("POST", "/payments", "POST /payments", json={
-            "order_id": order["id"], "customer_id": order["customer_id"], "amount": quote.total,
-            "currency": quote.currency})
+        response = self.payment.call(
+            "POST",
+            "/payments",
+            "POST /payments",
+            json={
+                "order_id": order["id"],
+                "customer_id": order["customer_id"],
+                "amount": quote.total,
+                "currency": quote.currency,
+            },
+        )
         if response.status_code == 402:
             self.store.mark_payment_failed(order["id"])
-            raise ApiError(402, "payment_declined", "the payment was declined; retry with the same "
-                                                    "Idempotency-Key to try again", order_id=order["id"])
+            raise ApiError(
+                402,
+                "payment_declined",
+                "the payment was declined; retry with the same Idempotency-Key to try again",
+                order_id=order["id"],
+            )
         if response.status_code not in (200, 201):
             detail = _message(response)
             if response.status_code in (503, 504):
-                raise ApiError(response.status_code, "dependency_unavailable",
-                               f"payment could not charge order {order['id']}: {detail}", dependency="payment")
+                raise ApiError(
+                    response.status_code,
+                    "dependency_unavailable",
+                    f"payment could not charge order {order['id']}: {detail}",
+                    dependency="payment",
+                )
             raise upstream_failed("payment", f"payment answered {response.status_code}: {detail}")
         if self.store.mark_paid(order["id"], response.json()["payment_id"]):
             CHECKOUTS.labels("paid").inc()

@@ -8,6 +8,7 @@ entry vanished (a Redis that lost its data) is published again after
 ``SERVICE_A_OUTBOX_REDELIVER_AFTER_S``; the worker is idempotent, so a
 duplicate costs nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,7 +42,7 @@ class OutboxRelay:
         self._thread = threading.Thread(target=self._loop, name="outbox-relay", daemon=True)
         self._group_ready = False
 
-    def start(self) -> "OutboxRelay":
+    def start(self) -> OutboxRelay:
         self._thread.start()
         return self
 
@@ -87,34 +88,48 @@ class OutboxRelay:
     def publish_pending(self) -> int:
         """Publish up to BATCH events; a failure rolls back the batch (a repeat is harmless)."""
         with self.db.transaction() as tx:
-            rows = tx.all("""SELECT id, order_id, trace_context FROM shop.outbox
-                             WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""", (BATCH,))
+            rows = tx.all(
+                """SELECT id, order_id, trace_context FROM shop.outbox
+                             WHERE published_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                (BATCH,),
+            )
             if not rows:
                 return 0
             if not self._group_ready:
                 self.queue.ensure_group()
                 self._group_ready = True
             for row in rows:
-                with _tracer.start_as_current_span("orders.paid publish", kind=SpanKind.PRODUCER,
-                                                   context=context_from_carrier(row["trace_context"]),
-                                                   attributes={"messaging.system": "redis",
-                                                               "messaging.destination.name": STREAM,
-                                                               "chaoslab.order_id": row["order_id"]}):
-                    entry_id = self.queue.publish({"order_id": str(row["order_id"]), "outbox_id": str(row["id"]),
-                                                   **carrier_from_current()})
-                tx.execute("""UPDATE shop.outbox SET published_at = now(), attempts = attempts + 1,
-                                     stream_id = %s WHERE id = %s""", (entry_id, row["id"]))
+                with _tracer.start_as_current_span(
+                    "orders.paid publish",
+                    kind=SpanKind.PRODUCER,
+                    context=context_from_carrier(row["trace_context"]),
+                    attributes={
+                        "messaging.system": "redis",
+                        "messaging.destination.name": STREAM,
+                        "chaoslab.order_id": row["order_id"],
+                    },
+                ):
+                    entry_id = self.queue.publish(
+                        {"order_id": str(row["order_id"]), "outbox_id": str(row["id"]), **carrier_from_current()}
+                    )
+                tx.execute(
+                    """UPDATE shop.outbox SET published_at = now(), attempts = attempts + 1,
+                                     stream_id = %s WHERE id = %s""",
+                    (entry_id, row["id"]),
+                )
             PUBLISHED.inc(len(rows))
             return len(rows)
 
     def redeliver_lost(self) -> int:
         """Queue again the events of still-unfulfilled orders whose stream entry no longer exists."""
         with self.db.transaction() as tx:
-            stale = tx.all("""SELECT o.id, o.stream_id FROM shop.outbox o JOIN shop.orders ord ON ord.id = o.order_id
+            stale = tx.all(
+                """SELECT o.id, o.stream_id FROM shop.outbox o JOIN shop.orders ord ON ord.id = o.order_id
                               WHERE ord.status = 'paid' AND o.published_at < now() - make_interval(secs => %s)
-                              LIMIT 1000""", (self.redeliver_after_s,))
-            lost = [row["id"] for row in stale
-                    if not row["stream_id"] or not self.queue.contains(row["stream_id"])]
+                              LIMIT 1000""",
+                (self.redeliver_after_s,),
+            )
+            lost = [row["id"] for row in stale if not row["stream_id"] or not self.queue.contains(row["stream_id"])]
             if lost:
                 tx.execute("UPDATE shop.outbox SET published_at = NULL WHERE id = ANY(%s)", (lost,))
                 REDELIVERED.inc(len(lost))

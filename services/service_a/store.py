@@ -1,4 +1,5 @@
 """service-a's reads and writes on PostgreSQL: customers, products, orders, the outbox."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -17,12 +18,24 @@ def order_json(order: dict, items: Iterable[dict]) -> dict:
         return None if value is None else str(value)
 
     return {
-        "id": order["id"], "customer_id": order["customer_id"], "status": order["status"],
+        "id": order["id"],
+        "customer_id": order["customer_id"],
+        "status": order["status"],
         "currency": order["currency"].strip(),
-        "subtotal": money(order["subtotal"]), "discount": money(order["discount"]), "tax": money(order["tax"]),
+        "subtotal": money(order["subtotal"]),
+        "discount": money(order["discount"]),
+        "tax": money(order["tax"]),
         "total": money(order["total"]),
-        "items": [{"sku": i["sku"], "name": i.get("name"), "quantity": i["quantity"],
-                   "unit_price": money(i["unit_price"]), "line_total": money(i["line_total"])} for i in items],
+        "items": [
+            {
+                "sku": i["sku"],
+                "name": i.get("name"),
+                "quantity": i["quantity"],
+                "unit_price": money(i["unit_price"]),
+                "line_total": money(i["line_total"]),
+            }
+            for i in items
+        ],
         "payment_id": order["payment_id"],
         "created_at": order["created_at"].isoformat(),
         "fulfilled_at": order["fulfilled_at"].isoformat() if order["fulfilled_at"] else None,
@@ -57,38 +70,57 @@ class Store:
         with self.db.transaction() as tx:
             customer = tx.one("SELECT id, tier FROM shop.customers WHERE id = %s", (request.customer_id,))
             if customer is None:
-                raise unprocessable("unknown_customer", f"no customer {request.customer_id}; "
-                                                        "GET /customers/<id> shows who exists")
+                raise unprocessable(
+                    "unknown_customer", f"no customer {request.customer_id}; GET /customers/<id> shows who exists"
+                )
             skus = [sku for sku, _ in request.items]
-            prices = {row["sku"]: row for row in tx.all(
-                "SELECT sku, unit_price, currency FROM shop.products WHERE sku = ANY(%s)", (skus,))}
+            prices = {
+                row["sku"]: row
+                for row in tx.all("SELECT sku, unit_price, currency FROM shop.products WHERE sku = ANY(%s)", (skus,))
+            }
             unknown = [sku for sku in skus if sku not in prices]
             if unknown:
-                raise unprocessable("unknown_product", f"unknown product {', '.join(unknown)}; "
-                                                       "GET /products lists the catalogue", skus=unknown)
-            order = tx.one(f"""INSERT INTO shop.orders (customer_id, idempotency_key, request_hash, customer_tier,
+                raise unprocessable(
+                    "unknown_product",
+                    f"unknown product {', '.join(unknown)}; GET /products lists the catalogue",
+                    skus=unknown,
+                )
+            order = tx.one(
+                f"""INSERT INTO shop.orders (customer_id, idempotency_key, request_hash, customer_tier,
                                                        lease_until)
                                VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s))
                                ON CONFLICT (idempotency_key) DO NOTHING RETURNING {ORDER_COLUMNS}""",
-                           (request.customer_id, key, request.fingerprint(), customer["tier"], lease_s))
+                (request.customer_id, key, request.fingerprint(), customer["tier"], lease_s),
+            )
             if order is None:
-                existing = tx.one(f"SELECT {ORDER_COLUMNS}, request_hash FROM shop.orders "
-                                  "WHERE idempotency_key = %s", (key,))
+                existing = tx.one(
+                    f"SELECT {ORDER_COLUMNS}, request_hash FROM shop.orders WHERE idempotency_key = %s", (key,)
+                )
                 if existing["request_hash"] != request.fingerprint():
-                    raise ApiError(422, "idempotency_key_reused",
-                                   "this Idempotency-Key was used for a different checkout; use a new key")
+                    raise ApiError(
+                        422,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was used for a different checkout; use a new key",
+                    )
                 return existing, False
             with tx.conn.cursor() as cur:
-                cur.executemany("""INSERT INTO shop.order_items (order_id, line_no, sku, quantity, unit_price)
+                cur.executemany(
+                    """INSERT INTO shop.order_items (order_id, line_no, sku, quantity, unit_price)
                                    VALUES (%s, %s, %s, %s, %s)""",
-                                [(order["id"], n, sku, qty, prices[sku]["unit_price"])
-                                 for n, (sku, qty) in enumerate(request.items, start=1)])
+                    [
+                        (order["id"], n, sku, qty, prices[sku]["unit_price"])
+                        for n, (sku, qty) in enumerate(request.items, start=1)
+                    ],
+                )
             return order, True
 
     def items(self, tx: Tx, order_id: int) -> list[dict]:
-        return tx.all("""SELECT i.sku, p.name, i.quantity, i.unit_price, i.line_total
+        return tx.all(
+            """SELECT i.sku, p.name, i.quantity, i.unit_price, i.line_total
                          FROM shop.order_items i JOIN shop.products p USING (sku)
-                         WHERE i.order_id = %s ORDER BY i.line_no""", (order_id,))
+                         WHERE i.order_id = %s ORDER BY i.line_no""",
+            (order_id,),
+        )
 
     def order_items(self, order_id: int) -> list[dict]:
         with self.db.transaction() as tx:
@@ -97,9 +129,14 @@ class Store:
     def take_lease(self, order_id: int, seconds: float) -> bool:
         """Claim the right to drive this checkout; False while another request holds it."""
         with self.db.transaction() as tx:
-            return tx.one("""UPDATE shop.orders SET lease_until = now() + make_interval(secs => %s)
+            return (
+                tx.one(
+                    """UPDATE shop.orders SET lease_until = now() + make_interval(secs => %s)
                              WHERE id = %s AND (lease_until IS NULL OR lease_until < now()) RETURNING id""",
-                          (seconds, order_id)) is not None
+                    (seconds, order_id),
+                )
+                is not None
+            )
 
     def release_lease(self, order_id: int) -> None:
         with self.db.transaction() as tx:
@@ -107,31 +144,41 @@ class Store:
 
     def save_quote(self, order_id: int, quote, reservation_id: str) -> None:
         with self.db.transaction() as tx:
-            tx.execute("""UPDATE shop.orders SET subtotal = %s, discount = %s, tax = %s, total = %s,
+            tx.execute(
+                """UPDATE shop.orders SET subtotal = %s, discount = %s, tax = %s, total = %s,
                                  customer_tier = %s, reservation_id = %s, updated_at = now()
                           WHERE id = %s""",
-                       (quote.subtotal, quote.discount, quote.tax, quote.total, quote.customer_tier,
-                        reservation_id, order_id))
+                (quote.subtotal, quote.discount, quote.tax, quote.total, quote.customer_tier, reservation_id, order_id),
+            )
             with tx.conn.cursor() as cur:
-                cur.executemany("UPDATE shop.order_items SET line_total = %s WHERE order_id = %s AND sku = %s",
-                                [(line.line_total, order_id, line.sku) for line in quote.lines])
+                cur.executemany(
+                    "UPDATE shop.order_items SET line_total = %s WHERE order_id = %s AND sku = %s",
+                    [(line.line_total, order_id, line.sku) for line in quote.lines],
+                )
 
     def mark_paid(self, order_id: int, payment_id: str) -> bool:
         """Paid and queued for fulfilment in one transaction (the outbox). False if already paid."""
         with self.db.transaction() as tx:
-            row = tx.one("""UPDATE shop.orders SET status = 'paid', payment_id = %s, updated_at = now()
+            row = tx.one(
+                """UPDATE shop.orders SET status = 'paid', payment_id = %s, updated_at = now()
                             WHERE id = %s AND status IN ('pending', 'payment_failed') RETURNING id""",
-                         (payment_id, order_id))
+                (payment_id, order_id),
+            )
             if row is None:
                 return False
-            tx.execute("INSERT INTO shop.outbox (topic, order_id, trace_context) VALUES ('order.paid', %s, %s)",
-                       (order_id, _json(carrier_from_current())))
+            tx.execute(
+                "INSERT INTO shop.outbox (topic, order_id, trace_context) VALUES ('order.paid', %s, %s)",
+                (order_id, _json(carrier_from_current())),
+            )
             return True
 
     def mark_payment_failed(self, order_id: int) -> None:
         with self.db.transaction() as tx:
-            tx.execute("""UPDATE shop.orders SET status = 'payment_failed', updated_at = now()
-                          WHERE id = %s AND status = 'pending'""", (order_id,))
+            tx.execute(
+                """UPDATE shop.orders SET status = 'payment_failed', updated_at = now()
+                          WHERE id = %s AND status = 'pending'""",
+                (order_id,),
+            )
 
     def order(self, order_id: int) -> tuple[dict, list[dict]] | None:
         with self.db.transaction() as tx:
@@ -143,26 +190,37 @@ class Store:
     # ---- listing: the batched path and the N+1 bad deploy --------------------------------
     def orders_batched(self, customer_id: int, limit: int) -> list[tuple[dict, list[dict]]]:
         with self.db.transaction() as tx:
-            orders = tx.all(f"""SELECT {ORDER_COLUMNS} FROM shop.orders WHERE customer_id = %s
-                                ORDER BY id DESC LIMIT %s""", (customer_id, limit))
+            orders = tx.all(
+                f"""SELECT {ORDER_COLUMNS} FROM shop.orders WHERE customer_id = %s
+                                ORDER BY id DESC LIMIT %s""",
+                (customer_id, limit),
+            )
             by_order: dict[int, list[dict]] = {o["id"]: [] for o in orders}
             if orders:
-                for item in tx.all("""SELECT i.order_id, i.sku, p.name, i.quantity, i.unit_price, i.line_total
+                for item in tx.all(
+                    """SELECT i.order_id, i.sku, p.name, i.quantity, i.unit_price, i.line_total
                                       FROM shop.order_items i JOIN shop.products p USING (sku)
                                       WHERE i.order_id = ANY(%s) ORDER BY i.order_id, i.line_no""",
-                                   (list(by_order),)):
+                    (list(by_order),),
+                ):
                     by_order[item["order_id"]].append(item)
             return [(o, by_order[o["id"]]) for o in orders]
 
     def orders_n_plus_one(self, customer_id: int, limit: int) -> list[tuple[dict, list[dict]]]:
         """One query for the orders, one per order for its lines, one per line for the product name."""
         with self.db.transaction() as tx:
-            orders = tx.all(f"""SELECT {ORDER_COLUMNS} FROM shop.orders WHERE customer_id = %s
-                                ORDER BY id DESC LIMIT %s""", (customer_id, limit))
+            orders = tx.all(
+                f"""SELECT {ORDER_COLUMNS} FROM shop.orders WHERE customer_id = %s
+                                ORDER BY id DESC LIMIT %s""",
+                (customer_id, limit),
+            )
             result = []
             for order in orders:
-                items = tx.all("""SELECT sku, quantity, unit_price, line_total FROM shop.order_items
-                                  WHERE order_id = %s ORDER BY line_no""", (order["id"],))
+                items = tx.all(
+                    """SELECT sku, quantity, unit_price, line_total FROM shop.order_items
+                                  WHERE order_id = %s ORDER BY line_no""",
+                    (order["id"],),
+                )
                 for item in items:
                     product = tx.one("SELECT name FROM shop.products WHERE sku = %s", (item["sku"],))
                     item["name"] = product["name"] if product else None

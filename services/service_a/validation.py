@@ -1,4 +1,5 @@
 """Turns request input into typed values, or a 4xx that names the bad field and the allowed range."""
+
 from __future__ import annotations
 
 import hashlib

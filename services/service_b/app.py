@@ -1,4 +1,5 @@
 """service-b's Inventory servicer."""
+
 from __future__ import annotations
 
 import threading
@@ -37,8 +38,9 @@ class Stock:
                 return self._by_order[order_id], False
             short = [sku for sku, qty in wanted.items() if self._available[sku] < qty]
             if short:
-                raise LookupError(", ".join(f"{sku} (have {self._available[sku]}, want {wanted[sku]})"
-                                            for sku in short))
+                raise LookupError(
+                    ", ".join(f"{sku} (have {self._available[sku]}, want {wanted[sku]})" for sku in short)
+                )
             for sku, qty in wanted.items():
                 self._available[sku] -= qty
             reservation = f"res_{uuid.uuid4().hex[:16]}"
@@ -73,10 +75,15 @@ class Inventory(ring_pb2_grpc.InventoryServicer):
             RESERVED_UNITS.inc(sum(wanted.values()))
         try:
             quote = self.pricing.Quote(
-                ring_pb2.QuoteRequest(order_id=request.order_id, customer_id=request.customer_id,
-                                      customer_tier=request.customer_tier, currency=request.currency,
-                                      items=request.items),
-                timeout=self.flags.get("service_c_timeout_s") or None)
+                ring_pb2.QuoteRequest(
+                    order_id=request.order_id,
+                    customer_id=request.customer_id,
+                    customer_tier=request.customer_tier,
+                    currency=request.currency,
+                    items=request.items,
+                ),
+                timeout=self.flags.get("service_c_timeout_s") or None,
+            )
         except grpc.RpcError as exc:
             context.abort(exc.code(), f"service-c: {exc.details() or exc.code().name}")
         return ring_pb2.ReserveReply(reservation_id=reservation, quote=quote)
@@ -86,10 +93,17 @@ def build(runtime: ServiceRuntime) -> GrpcService:
     settings = load(ServiceB)
     agent = runtime.agent(settings)
     inventory = Inventory(settings, agent)
-    return GrpcService(NAME, lambda server: ring_pb2_grpc.add_InventoryServicer_to_server(inventory, server),
-                       host=runtime.common.bind_host, grpc_port=settings.grpc_port, http_port=settings.http_port,
-                       threads=settings.handler_threads, methods=["Reserve"], agent=agent,
-                       access_log=runtime.common.access_log).attach(runtime)
+    return GrpcService(
+        NAME,
+        lambda server: ring_pb2_grpc.add_InventoryServicer_to_server(inventory, server),
+        host=runtime.common.bind_host,
+        grpc_port=settings.grpc_port,
+        http_port=settings.http_port,
+        threads=settings.handler_threads,
+        methods=["Reserve"],
+        agent=agent,
+        access_log=runtime.common.access_log,
+    ).attach(runtime)
 
 
 def main() -> int:

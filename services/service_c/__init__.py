@@ -5,6 +5,7 @@ The loyalty tier normally arrives with the request. With
 (``GET /customers/<id>``) while service-a is still waiting on the same
 checkout: the A→B→C→A ring that becomes the lab's deadlock.
 """
+
 from chaoslab.services.service_c.app import Pricing, main
 
 __all__ = ["Pricing", "main"]

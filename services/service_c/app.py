@@ -1,4 +1,5 @@
 """service-c's Pricing servicer."""
+
 from __future__ import annotations
 
 import logging
@@ -23,9 +24,12 @@ from chaoslab.settings import ServiceC, load
 NAME = "service-c"
 TIER_DISCOUNT = {"bronze": Decimal("0"), "silver": Decimal("0.05"), "gold": Decimal("0.10")}
 QUOTES = Counter("pricing_quotes", "Quotes computed, by the tier the discount used.", ["tier"])
-LOOKUPS = Counter("pricing_loyalty_lookups", "Loyalty lookups against service-a, by outcome: ok, unavailable, "
-                                            "fallback (breaker open or lookup failed, the sent tier was used).",
-                  ["outcome"])
+LOOKUPS = Counter(
+    "pricing_loyalty_lookups",
+    "Loyalty lookups against service-a, by outcome: ok, unavailable, "
+    "fallback (breaker open or lookup failed, the sent tier was used).",
+    ["outcome"],
+)
 log = logging.getLogger("chaoslab.pricing")
 
 
@@ -72,8 +76,13 @@ class Pricing(ring_pb2_grpc.PricingServicer):
     def __init__(self, settings: ServiceC, agent: FaultAgent):
         self.flags = agent.flags
         self.tax_rate = Decimal(settings.tax_rate)
-        self.service_a = HttpPeer("service-a", settings.service_a_url, lambda: self.flags.get("service_a_timeout_s"),
-                                  pool_size=settings.handler_threads, agent=agent)
+        self.service_a = HttpPeer(
+            "service-a",
+            settings.service_a_url,
+            lambda: self.flags.get("service_a_timeout_s"),
+            pool_size=settings.handler_threads,
+            agent=agent,
+        )
         self.breaker = circuit_breaker("service-a", settings.breaker_fail_max, settings.breaker_reset_s)
         self.cache = TierCache(self._lookup)
 
@@ -102,8 +111,9 @@ class Pricing(ring_pb2_grpc.PricingServicer):
             return self._lookup(request.customer_id)
         except ApiError as exc:
             LOOKUPS.labels("unavailable").inc()
-            code = grpc.StatusCode.DEADLINE_EXCEEDED if isinstance(exc, DependencyTimeout) \
-                else grpc.StatusCode.UNAVAILABLE
+            code = (
+                grpc.StatusCode.DEADLINE_EXCEEDED if isinstance(exc, DependencyTimeout) else grpc.StatusCode.UNAVAILABLE
+            )
             context.abort(code, f"service-c loyalty lookup: {exc.message}")
 
     def Quote(self, request: ring_pb2.QuoteRequest, context: grpc.ServicerContext) -> ring_pb2.QuoteReply:
@@ -117,8 +127,14 @@ class Pricing(ring_pb2_grpc.PricingServicer):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unit_price {item.unit_price!r} of {item.sku}")
             if item.quantity <= 0 or not unit.is_finite() or unit <= 0:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"line {item.sku}: quantity and price must be > 0")
-            lines.append(ring_pb2.QuoteLine(sku=item.sku, quantity=item.quantity, unit_price=str(unit),
-                                            line_total=str(quantize(unit * item.quantity))))
+            lines.append(
+                ring_pb2.QuoteLine(
+                    sku=item.sku,
+                    quantity=item.quantity,
+                    unit_price=str(unit),
+                    line_total=str(quantize(unit * item.quantity)),
+                )
+            )
         tier = self._tier(request, context)
         if tier not in TIER_DISCOUNT:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown loyalty tier {tier!r}")
@@ -127,18 +143,32 @@ class Pricing(ring_pb2_grpc.PricingServicer):
         tax = quantize((subtotal - discount) * self.tax_rate)
         total = subtotal - discount + tax
         QUOTES.labels(tier).inc()
-        return ring_pb2.QuoteReply(lines=lines, subtotal=str(subtotal), discount=str(discount), tax=str(tax),
-                                   total=str(total), currency=request.currency or "USD", customer_tier=tier)
+        return ring_pb2.QuoteReply(
+            lines=lines,
+            subtotal=str(subtotal),
+            discount=str(discount),
+            tax=str(tax),
+            total=str(total),
+            currency=request.currency or "USD",
+            customer_tier=tier,
+        )
 
 
 def build(runtime: ServiceRuntime) -> GrpcService:
     settings = load(ServiceC)
     agent = runtime.agent(settings)
     pricing = Pricing(settings, agent)
-    return GrpcService(NAME, lambda server: ring_pb2_grpc.add_PricingServicer_to_server(pricing, server),
-                       host=runtime.common.bind_host, grpc_port=settings.grpc_port, http_port=settings.http_port,
-                       threads=settings.handler_threads, methods=["Quote"], agent=agent,
-                       access_log=runtime.common.access_log).attach(runtime)
+    return GrpcService(
+        NAME,
+        lambda server: ring_pb2_grpc.add_PricingServicer_to_server(pricing, server),
+        host=runtime.common.bind_host,
+        grpc_port=settings.grpc_port,
+        http_port=settings.http_port,
+        threads=settings.handler_threads,
+        methods=["Quote"],
+        agent=agent,
+        access_log=runtime.common.access_log,
+    ).attach(runtime)
 
 
 def main() -> int:

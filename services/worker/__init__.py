@@ -6,6 +6,7 @@ leaves its entry pending and takes it back on restart (or another worker
 claims it after ``WORKER_CLAIM_IDLE_MS``), and ``shop.fulfilments`` holds one
 row per order however often a job runs.
 """
+
 from chaoslab.services.worker.app import Fulfiller, main
 
 __all__ = ["Fulfiller", "main"]

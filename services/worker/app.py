@@ -1,4 +1,5 @@
 """The worker's consumer loop and its health/metrics listener."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,9 @@ from chaoslab.telemetry.tracing import context_from_carrier, tracer
 
 NAME = "worker"
 log = logging.getLogger("chaoslab.worker")
-JOBS = Counter("worker_jobs_processed", "Queue entries processed, by outcome: fulfilled, duplicate, rejected.",
-               ["outcome"])
+JOBS = Counter(
+    "worker_jobs_processed", "Queue entries processed, by outcome: fulfilled, duplicate, rejected.", ["outcome"]
+)
 JOB_DURATION = Histogram("worker_job_duration_seconds", "Time to fulfil one order.")
 QUEUE_DEPTH = Gauge("queue_depth", "Fulfilment entries waiting or in progress on the stream.")
 QUEUE_PENDING = Gauge("queue_pending", "Entries delivered to a worker and not yet acknowledged.")
@@ -34,8 +36,9 @@ GAUGES_EVERY_S = 1.0
 
 
 class Fulfiller:
-    def __init__(self, settings: Worker, db: Database, queue: Queue, stopping: threading.Event,
-                 agent: FaultAgent | None = None):
+    def __init__(
+        self, settings: Worker, db: Database, queue: Queue, stopping: threading.Event, agent: FaultAgent | None = None
+    ):
         self.settings = settings
         self.agent = agent
         self.db = db
@@ -47,7 +50,7 @@ class Fulfiller:
         self._last_gauges = 0.0
         self.current_job: str | None = None
 
-    def start(self) -> "Fulfiller":
+    def start(self) -> Fulfiller:
         self._thread.start()
         return self
 
@@ -75,8 +78,9 @@ class Fulfiller:
                     recovering = bool(entries)
                 elif time.monotonic() - self._last_claim > CLAIM_EVERY_S:
                     self._last_claim = time.monotonic()
-                    entries = self.queue.claim_stale(self.consumer, self.settings.claim_idle_ms,
-                                                     self.settings.batch_size)
+                    entries = self.queue.claim_stale(
+                        self.consumer, self.settings.claim_idle_ms, self.settings.batch_size
+                    )
                 else:
                     entries = self.queue.read_new(self.consumer, self.settings.batch_size, block_ms=1000)
                 for entry_id, fields in entries:
@@ -106,10 +110,17 @@ class Fulfiller:
             return
         order_id = int(raw_order)
         with _tracer.start_as_current_span(
-                "orders.paid process", kind=SpanKind.CONSUMER, context=context_from_carrier(fields),
-                attributes={"messaging.system": "redis", "messaging.destination.name": STREAM,
-                            "messaging.consumer.group.name": GROUP, "messaging.message.id": entry_id,
-                            "chaoslab.order_id": order_id}) as span:
+            "orders.paid process",
+            kind=SpanKind.CONSUMER,
+            context=context_from_carrier(fields),
+            attributes={
+                "messaging.system": "redis",
+                "messaging.destination.name": STREAM,
+                "messaging.consumer.group.name": GROUP,
+                "messaging.message.id": entry_id,
+                "chaoslab.order_id": order_id,
+            },
+        ) as span:
             started = time.perf_counter()
             self.current_job = entry_id
             log.info("fulfilling order %d", order_id, extra={"fields": {"order_id": order_id, "entry": entry_id}})
@@ -117,11 +128,16 @@ class Fulfiller:
                 if self.settings.job_duration_ms:
                     time.sleep(self.settings.job_duration_ms / 1000)  # simulated picking and packing
                 with self.db.transaction() as tx:
-                    first = tx.one("""INSERT INTO shop.fulfilments (order_id, worker) VALUES (%s, %s)
+                    first = tx.one(
+                        """INSERT INTO shop.fulfilments (order_id, worker) VALUES (%s, %s)
                                       ON CONFLICT (order_id) DO NOTHING RETURNING order_id""",
-                                   (order_id, self.consumer))
-                    tx.execute("""UPDATE shop.orders SET status = 'fulfilled', fulfilled_at = now(), updated_at = now()
-                                  WHERE id = %s AND status = 'paid'""", (order_id,))
+                        (order_id, self.consumer),
+                    )
+                    tx.execute(
+                        """UPDATE shop.orders SET status = 'fulfilled', fulfilled_at = now(), updated_at = now()
+                                  WHERE id = %s AND status = 'paid'""",
+                        (order_id,),
+                    )
                 self.queue.done(entry_id)
             except Exception as exc:
                 span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
@@ -150,16 +166,27 @@ def build(runtime: ServiceRuntime) -> Fulfiller:
     settings = load(Worker)
     common = runtime.common
     agent = runtime.agent(settings)
-    db = Database(common.database_url, name=NAME, pool_size=settings.db_pool_size, agent=agent,
-                  connect_timeout_s=common.db_connect_timeout_s, pool_timeout_s=common.db_pool_timeout_s).open()
+    db = Database(
+        common.database_url,
+        name=NAME,
+        pool_size=settings.db_pool_size,
+        agent=agent,
+        connect_timeout_s=common.db_connect_timeout_s,
+        pool_timeout_s=common.db_pool_timeout_s,
+    ).open()
     queue = Queue(common.redis_url, common.redis_timeout_s, agent)
     fulfiller = Fulfiller(settings, db, queue, runtime.stopping, agent)
     health = Health()
     health.ready_check("postgres", lambda: db.check_schema(LATEST))
     health.ready_check("redis", queue.ping)
     health.live_check("consumer", fulfiller.alive)
-    server = HttpServer(create_app(NAME, health, max_body_bytes=1024, access_log=common.access_log, agent=agent),
-                        common.bind_host, settings.http_port, 2, NAME).start()
+    server = HttpServer(
+        create_app(NAME, health, max_body_bytes=1024, access_log=common.access_log, agent=agent),
+        common.bind_host,
+        settings.http_port,
+        2,
+        NAME,
+    ).start()
     fulfiller.start()
     runtime.on_shutdown(db.close)
     runtime.on_shutdown(queue.close)

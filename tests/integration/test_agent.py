@@ -1,4 +1,5 @@
 """The fault agent in-process, and its admin API over real HTTP on a loopback port."""
+
 from __future__ import annotations
 
 import threading
@@ -122,11 +123,14 @@ def test_cpu_burn_uses_cpu_until_lifted(agent):
     start = sum(me.cpu_times()[:2])
     poll_until(lambda: sum(me.cpu_times()[:2]) - start > 0.5, "the burn thread to use half a CPU second")
     agent.remove(fault.id)
-    poll_until(lambda: not any(t.name.startswith("cpu-burn") for t in threading.enumerate()),
-               "the burn thread to stop once the fault is lifted")
+    poll_until(
+        lambda: not any(t.name.startswith("cpu-burn") for t in threading.enumerate()),
+        "the burn thread to stop once the fault is lifted",
+    )
 
 
 # ---- the admin API --------------------------------------------------------------------------
+
 
 def test_no_token_is_401_and_changes_nothing(admin, agent):
     response = requests.post(f"{admin}/faults", json={"kind": "db_outage", "service": "service-a"}, timeout=5)
@@ -135,8 +139,9 @@ def test_no_token_is_401_and_changes_nothing(admin, agent):
 
 
 def test_wrong_token_is_403_and_changes_nothing(admin, agent):
-    response = requests.post(f"{admin}/faults", json={"kind": "db_outage", "service": "service-a"},
-                             headers=auth("nope"), timeout=5)
+    response = requests.post(
+        f"{admin}/faults", json={"kind": "db_outage", "service": "service-a"}, headers=auth("nope"), timeout=5
+    )
     assert response.status_code == 403
     assert requests.get(f"{admin}/faults", headers=auth("nope"), timeout=5).status_code == 403
     assert agent.faults() == []
@@ -149,12 +154,15 @@ def test_get_never_changes_state(admin, agent):
     assert len(agent.faults()) == 1
 
 
-@pytest.mark.parametrize("spec,message", [
-    ({"kind": "latency", "service": "service-a", "route": "/nope"}, "route='/nope': service-a serves /checkout"),
-    ({"kind": "latency", "service": "service-a", "route": "/checkout", "params": {"ms": -1}}, "params.ms=-1"),
-    ({"kind": "gremlins", "service": "service-a"}, "kind='gremlins'"),
-    ({"kind": "db_outage", "service": "payment"}, "this agent runs in service-a"),
-])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ({"kind": "latency", "service": "service-a", "route": "/nope"}, "route='/nope': service-a serves /checkout"),
+        ({"kind": "latency", "service": "service-a", "route": "/checkout", "params": {"ms": -1}}, "params.ms=-1"),
+        ({"kind": "gremlins", "service": "service-a"}, "kind='gremlins'"),
+        ({"kind": "db_outage", "service": "payment"}, "this agent runs in service-a"),
+    ],
+)
 def test_invalid_specs_are_400_naming_the_field(admin, agent, spec, message):
     response = requests.post(f"{admin}/faults", json=spec, headers=auth(), timeout=5)
     assert response.status_code == 400 and message in response.json()["message"]
@@ -162,8 +170,12 @@ def test_invalid_specs_are_400_naming_the_field(admin, agent, spec, message):
 
 
 def test_add_list_delete_reset_and_deploy(admin, agent):
-    added = requests.post(f"{admin}/faults", json={"kind": "latency", "service": "service-a", "route": "*",
-                                                   "params": {"ms": 1}, "ttl_s": 30}, headers=auth(), timeout=5)
+    added = requests.post(
+        f"{admin}/faults",
+        json={"kind": "latency", "service": "service-a", "route": "*", "params": {"ms": 1}, "ttl_s": 30},
+        headers=auth(),
+        timeout=5,
+    )
     assert added.status_code == 201
     fault_id = added.json()["id"]
     listed = requests.get(f"{admin}/faults", headers=auth(), timeout=5).json()["faults"]
@@ -172,7 +184,9 @@ def test_add_list_delete_reset_and_deploy(admin, agent):
     assert requests.delete(f"{admin}/faults/{fault_id}", headers=auth(), timeout=5).status_code == 404
     bad = requests.post(f"{admin}/deploys", json={"changes": {"orders_query": "sideways"}}, headers=auth(), timeout=5)
     assert bad.status_code == 400 and "orders_query='sideways'" in bad.json()["message"]
-    good = requests.post(f"{admin}/deploys", json={"changes": {"orders_query": "n_plus_one"}}, headers=auth(), timeout=5)
+    good = requests.post(
+        f"{admin}/deploys", json={"changes": {"orders_query": "n_plus_one"}}, headers=auth(), timeout=5
+    )
     assert good.status_code == 201 and good.json()["version"].startswith("0.")
     requests.post(f"{admin}/faults", json={"kind": "db_outage", "service": "service-a"}, headers=auth(), timeout=5)
     reset = requests.post(f"{admin}/faults/reset", headers=auth(), timeout=5).json()
@@ -181,9 +195,13 @@ def test_add_list_delete_reset_and_deploy(admin, agent):
 
 
 def test_expiry_needs_no_controller(admin, agent):
-    requests.post(f"{admin}/faults", json={"kind": "db_outage", "service": "service-a", "ttl_s": 1},
-                  headers=auth(), timeout=5)
+    requests.post(
+        f"{admin}/faults", json={"kind": "db_outage", "service": "service-a", "ttl_s": 1}, headers=auth(), timeout=5
+    )
     assert agent.db().refuse
-    poll_until(lambda: requests.get(f"{admin}/faults", headers=auth(), timeout=5).json()["faults"] == [],
-               "the fault to expire", timeout=5)
+    poll_until(
+        lambda: requests.get(f"{admin}/faults", headers=auth(), timeout=5).json()["faults"] == [],
+        "the fault to expire",
+        timeout=5,
+    )
     assert agent.db() is None

@@ -1,4 +1,5 @@
 """The chaos controller through its CLI, against a real local lab: faults, TTLs, audit, reset, rollback."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ import requests
 
 from support import checkout, module_lab, poll_until, reset_around
 
-
 lab = module_lab("chaos-lab")
 
 
@@ -25,8 +25,9 @@ def agent_faults(lab) -> list[dict]:
     found = []
     for name, port in lab.refresh()["lab"]["ports"].items():
         if name.endswith(".admin"):
-            found += requests.get(f"http://127.0.0.1:{port}/faults", headers={"Authorization": f"Bearer {token}"},
-                                  timeout=5).json()["faults"]
+            found += requests.get(
+                f"http://127.0.0.1:{port}/faults", headers={"Authorization": f"Bearer {token}"}, timeout=5
+            ).json()["faults"]
     return found
 
 
@@ -49,17 +50,20 @@ def test_add_list_remove_and_the_audit_trail(lab):
     assert started["actor"] and started["service"] == "service-b" and started["expires_at"] > started["ts"]
 
 
-@pytest.mark.parametrize("args,message", [
-    (("fault", "add", "gremlins", "--service", "service-a"), "kind='gremlins'"),
-    (("fault", "add", "latency", "ms=-5", "--service", "service-b", "--peer", "service-c"), "params.ms='-5'"),
-    (("fault", "add", "latency", "ms", "--service", "service-b", "--peer", "service-c"), "write it as name=value"),
-    (("fault", "add", "latency", "--service", "service-b", "--route", "/nope"), "route='/nope'"),
-    (("fault", "add", "db_outage", "--service", "service-a", "--ttl", "99999"), "ttl_s=99999"),
-    (("scenario", "start", "no-such-drill"), "unknown scenario 'no-such-drill'"),
-    (("scenario", "show", "nope"), "unknown scenario"),
-    (("deploy", "payment", "money_math=cash"), "money_math='cash'"),
-    (("changes", "--since", "yesterday"), "use a number and a unit"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("fault", "add", "gremlins", "--service", "service-a"), "kind='gremlins'"),
+        (("fault", "add", "latency", "ms=-5", "--service", "service-b", "--peer", "service-c"), "params.ms='-5'"),
+        (("fault", "add", "latency", "ms", "--service", "service-b", "--peer", "service-c"), "write it as name=value"),
+        (("fault", "add", "latency", "--service", "service-b", "--route", "/nope"), "route='/nope'"),
+        (("fault", "add", "db_outage", "--service", "service-a", "--ttl", "99999"), "ttl_s=99999"),
+        (("scenario", "start", "no-such-drill"), "unknown scenario 'no-such-drill'"),
+        (("scenario", "show", "nope"), "unknown scenario"),
+        (("deploy", "payment", "money_math=cash"), "money_math='cash'"),
+        (("changes", "--since", "yesterday"), "use a number and a unit"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(lab, args, message):
     result = lab.cli(*args, check=False)
     assert result.returncode == 2, result.stderr
@@ -77,10 +81,22 @@ def test_a_fault_expires_on_its_own_and_the_audit_says_ttl(lab):
 
 
 def test_killing_the_controller_mid_scenario_still_leaves_no_fault(lab):
-    command = [sys.executable, "-m", "chaoslab", "--state-dir", str(lab.state_dir), "scenario", "start",
-               "multi-component", "--ttl", "3", "--no-load"]
-    controller = subprocess.Popen(command, env={**os.environ, **lab.env}, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "chaoslab",
+        "--state-dir",
+        str(lab.state_dir),
+        "scenario",
+        "start",
+        "multi-component",
+        "--ttl",
+        "3",
+        "--no-load",
+    ]
+    controller = subprocess.Popen(
+        command, env={**os.environ, **lab.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     poll_until(lambda: agent_faults(lab), "the controller to apply a first fault")
     controller.send_signal(signal.SIGKILL)
     controller.wait(10)
@@ -97,8 +113,11 @@ def test_reset_clears_every_fault_and_deploy_everywhere(lab):
     assert agent_faults(lab) == []
     assert lab.cli("scenario", "status", check=False).returncode == 1
     token = (lab.state_dir / "token").read_text().strip()
-    flags = requests.get(f"http://127.0.0.1:{lab.status['lab']['ports']['service-a.admin']}/flags",
-                         headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    flags = requests.get(
+        f"http://127.0.0.1:{lab.status['lab']['ports']['service-a.admin']}/flags",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    ).json()
     assert flags["effective"] == flags["baseline"]
 
 
@@ -126,9 +145,13 @@ def test_a_scenario_that_fails_part_way_reverts_what_it_applied(lab):
     state = StateDir.at(lab.state_dir)
     controller = Controller(LocalTargets(state), FileStore(state.root), "test")
     drill = get("multi-component")
-    broken = drill.__class__(**{**drill.__dict__, "faults": drill.faults + (
-        {"kind": "latency", "service": "service-b", "route": "NoSuchMethod"},)})
-    with pytest.raises(ControllerError, match="not started, everything it applied was reverted.*NoSuchMethod"):
+    broken = drill.__class__(
+        **{
+            **drill.__dict__,
+            "faults": drill.faults + ({"kind": "latency", "service": "service-b", "route": "NoSuchMethod"},),
+        }
+    )
+    with pytest.raises(ControllerError, match=r"not started, everything it applied was reverted.*NoSuchMethod"):
         controller.start(broken, ttl_s=60)
     assert agent_faults(lab) == []
     assert not (lab.state_dir / "scenario.json").exists()

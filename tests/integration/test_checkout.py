@@ -1,4 +1,5 @@
 """A checkout through the running lab, end to end: order, stock, price, charge, ledger, fulfilment, trace."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,12 @@ def order_status(lab, order_id: int) -> str:
 
 
 def test_checkout_goes_around_the_ring_and_is_one_trace(lab):
-    response = checkout(lab.url("service-a"), customer_id=8,
-                        items=[{"sku": "SKU-1001", "quantity": 2}, {"sku": "SKU-1005", "quantity": 3}], key="ring-1")
+    response = checkout(
+        lab.url("service-a"),
+        customer_id=8,
+        items=[{"sku": "SKU-1001", "quantity": 2}, {"sku": "SKU-1005", "quantity": 3}],
+        key="ring-1",
+    )
     assert response.status_code == 201, response.text
     order = response.json()
     assert order["status"] == "paid"
@@ -28,10 +33,12 @@ def test_checkout_goes_around_the_ring_and_is_one_trace(lab):
     poll_until(lambda: order_status(lab, order["id"]) == "fulfilled", "the worker to fulfil the order")
 
     with psycopg.connect(lab.database_url) as conn:
-        ledger = conn.execute("SELECT amount, requested_amount FROM ledger.entries WHERE order_id = %s",
-                              (order["id"],)).fetchall()
-        fulfilments = conn.execute("SELECT count(*) FROM shop.fulfilments WHERE order_id = %s",
-                                   (order["id"],)).fetchone()[0]
+        ledger = conn.execute(
+            "SELECT amount, requested_amount FROM ledger.entries WHERE order_id = %s", (order["id"],)
+        ).fetchall()
+        fulfilments = conn.execute(
+            "SELECT count(*) FROM shop.fulfilments WHERE order_id = %s", (order["id"],)
+        ).fetchone()[0]
     assert [(str(a), str(r)) for a, r in ledger] == [(order["total"], order["total"])]
     assert fulfilments == 1
 
@@ -55,8 +62,9 @@ def test_retry_with_the_same_idempotency_key_returns_the_same_order_and_charges_
     assert second.headers["Idempotent-Replayed"] == "true"
     assert first.json()["id"] == second.json()["id"]
     with psycopg.connect(lab.database_url) as conn:
-        entries = conn.execute("SELECT count(*) FROM ledger.entries WHERE order_id = %s",
-                               (first.json()["id"],)).fetchone()[0]
+        entries = conn.execute(
+            "SELECT count(*) FROM ledger.entries WHERE order_id = %s", (first.json()["id"],)
+        ).fetchone()[0]
     assert entries == 1
 
 
@@ -79,21 +87,44 @@ def test_reusing_a_key_for_a_different_checkout_is_refused(lab):
     assert other.json()["error"] == "idempotency_key_reused"
 
 
-@pytest.mark.parametrize("data,headers,status,message", [
-    ("{bad json", {"Content-Type": "application/json"}, 400, "not valid JSON"),
-    ("[1, 2]", {"Content-Type": "application/json"}, 400, "must be a JSON object"),
-    ("customer_id=1", {"Content-Type": "application/x-www-form-urlencoded"}, 400, "Content-Type: application/json"),
-    ('{"customer_id": 1, "items": [{"sku": "SKU-9999", "quantity": 1}]}', {"Content-Type": "application/json"},
-     422, "unknown product SKU-9999"),
-    ('{"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": -3}]}', {"Content-Type": "application/json"},
-     400, "quantity must be an integer between 1 and 1000"),
-    ('{"customer_id": 424242, "items": [{"sku": "SKU-1001", "quantity": 1}]}', {"Content-Type": "application/json"},
-     422, "no customer 424242"),
-    ('{"customer_id": 1, "items": [], "pad": "' + "x" * 20000 + '"}', {"Content-Type": "application/json"},
-     413, "larger than 16384 bytes"),
-    ('{"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": 1}]}',
-     {"Content-Type": "application/json", "Idempotency-Key": "has spaces in it"}, 400, "Idempotency-Key"),
-])
+@pytest.mark.parametrize(
+    "data,headers,status,message",
+    [
+        ("{bad json", {"Content-Type": "application/json"}, 400, "not valid JSON"),
+        ("[1, 2]", {"Content-Type": "application/json"}, 400, "must be a JSON object"),
+        ("customer_id=1", {"Content-Type": "application/x-www-form-urlencoded"}, 400, "Content-Type: application/json"),
+        (
+            '{"customer_id": 1, "items": [{"sku": "SKU-9999", "quantity": 1}]}',
+            {"Content-Type": "application/json"},
+            422,
+            "unknown product SKU-9999",
+        ),
+        (
+            '{"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": -3}]}',
+            {"Content-Type": "application/json"},
+            400,
+            "quantity must be an integer between 1 and 1000",
+        ),
+        (
+            '{"customer_id": 424242, "items": [{"sku": "SKU-1001", "quantity": 1}]}',
+            {"Content-Type": "application/json"},
+            422,
+            "no customer 424242",
+        ),
+        (
+            '{"customer_id": 1, "items": [], "pad": "' + "x" * 20000 + '"}',
+            {"Content-Type": "application/json"},
+            413,
+            "larger than 16384 bytes",
+        ),
+        (
+            '{"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": 1}]}',
+            {"Content-Type": "application/json", "Idempotency-Key": "has spaces in it"},
+            400,
+            "Idempotency-Key",
+        ),
+    ],
+)
 def test_malformed_checkouts_get_a_clear_4xx_and_create_nothing(lab, data, headers, status, message):
     with psycopg.connect(lab.database_url) as conn:
         before = conn.execute("SELECT count(*) FROM shop.orders").fetchone()[0]
@@ -104,10 +135,19 @@ def test_malformed_checkouts_get_a_clear_4xx_and_create_nothing(lab, data, heade
         assert conn.execute("SELECT count(*) FROM shop.orders").fetchone()[0] == before
 
 
-@pytest.mark.parametrize("path,status", [
-    ("/orders/abc", 400), ("/orders/987654321", 404), ("/orders", 400), ("/orders?customer=x", 400),
-    ("/customers/0", 400), ("/customers/99999", 404), ("/products/NOPE", 404), ("/no/such/route", 404),
-])
+@pytest.mark.parametrize(
+    "path,status",
+    [
+        ("/orders/abc", 400),
+        ("/orders/987654321", 404),
+        ("/orders", 400),
+        ("/orders?customer=x", 400),
+        ("/customers/0", 400),
+        ("/customers/99999", 404),
+        ("/products/NOPE", 404),
+        ("/no/such/route", 404),
+    ],
+)
 def test_bad_reads_are_4xx_json(lab, path, status):
     response = requests.get(lab.url("service-a") + path, timeout=5)
     assert response.status_code == status

@@ -4,6 +4,7 @@ every fix restores the SLO while the fault is still on.
 Each scenario brings its own traffic (``scenario start`` starts it); recovery
 is judged under the default shop traffic, started the same way a trainee would.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -41,12 +42,20 @@ def describe(lab, wanted) -> str:
 def test_symptom_appears_under_load_and_the_lab_recovers_after_stop(lab, scenario_id):
     drill = scenarios.get(scenario_id)
     lab.cli("scenario", "start", scenario_id, "--ttl", "600")
-    poll_until(lambda: holding(lab, drill.symptom), f"{scenario_id}'s symptom ({describe(lab, drill.symptom)})",
-               timeout=SYMPTOM_DEADLINE_S, interval=0)
+    poll_until(
+        lambda: holding(lab, drill.symptom),
+        f"{scenario_id}'s symptom ({describe(lab, drill.symptom)})",
+        timeout=SYMPTOM_DEADLINE_S,
+        interval=0,
+    )
     lab.cli("scenario", "stop")
     lab.cli("load", "start", "-u", "10", "-r", "10", "--think-time", "0.5")
-    poll_until(lambda: holding(lab, drill.slo), f"{scenario_id}: the SLO after stop ({describe(lab, drill.slo)})",
-               timeout=RECOVERY_DEADLINE_S, interval=0)
+    poll_until(
+        lambda: holding(lab, drill.slo),
+        f"{scenario_id}: the SLO after stop ({describe(lab, drill.slo)})",
+        timeout=RECOVERY_DEADLINE_S,
+        interval=0,
+    )
 
 
 FIXES = [(s.id, f.id) for s in scenarios.catalogue() for f in s.fixes]
@@ -57,8 +66,12 @@ def test_a_fix_restores_the_slo_with_the_fault_still_on(lab, scenario_id, fix_id
     drill = scenarios.get(scenario_id)
     lab.cli("scenario", "start", scenario_id, "--ttl", "600")  # its symptom test proved the faults bite
     lab.cli("scenario", "fix", fix_id)
-    poll_until(lambda: holding(lab, drill.slo), f"{scenario_id} with fix {fix_id}: {describe(lab, drill.slo)}",
-               timeout=RECOVERY_DEADLINE_S, interval=0)
+    poll_until(
+        lambda: holding(lab, drill.slo),
+        f"{scenario_id} with fix {fix_id}: {describe(lab, drill.slo)}",
+        timeout=RECOVERY_DEADLINE_S,
+        interval=0,
+    )
     still_on = lab.cli("scenario", "status").stdout
     assert f"{len(drill.faults) + len(drill.red_herrings)}/" in still_on and " faults active" in still_on
     active = still_on.split(", ")[2].split("/")

@@ -1,4 +1,5 @@
 """The local runner's promises: one lab per state directory, dead processes reported, nothing left behind."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,10 @@ def test_lab_lifecycle(tmp_path):
 
         victim = lab.process("service-b")
         os.kill(victim["pid"], signal.SIGKILL)
-        report = poll_until(lambda: (lambda r: r if "signal SIGKILL" in r.stdout else None)(lab.cli("status", check=False)),
-                            "status to report the killed service")
+        report = poll_until(
+            lambda: (lambda r: r if "signal SIGKILL" in r.stdout else None)(lab.cli("status", check=False)),
+            "status to report the killed service",
+        )
         assert report.returncode == 1
         line = next(line for line in report.stdout.splitlines() if line.startswith("service-b"))
         assert "exited with signal SIGKILL" in line

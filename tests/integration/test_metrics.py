@@ -1,4 +1,5 @@
 """Every service's /metrics is valid Prometheus exposition and carries its RED and business metrics."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,9 +10,16 @@ import requests
 from support import checkout, poll_until, tool
 
 EXPECTED = {
-    "service-a": ["http_server_requests_total", "http_server_request_duration_seconds_bucket",
-                  "outbound_requests_total", "orders_created_total", "checkouts_total", "orders_paid_amount_total",
-                  "outbox_backlog", "chaoslab_build_info"],
+    "service-a": [
+        "http_server_requests_total",
+        "http_server_request_duration_seconds_bucket",
+        "outbound_requests_total",
+        "orders_created_total",
+        "checkouts_total",
+        "orders_paid_amount_total",
+        "outbox_backlog",
+        "chaoslab_build_info",
+    ],
     "service-b": ["rpc_server_requests_total", "inventory_reservations_total", "outbound_requests_total"],
     "service-c": ["rpc_server_requests_total", "pricing_quotes_total"],
     "payment": ["payment_processed_total", "ledger_amount_total", "ledger_entries_total", "outbound_requests_total"],
@@ -23,8 +31,10 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def scraped(lab):
     order = checkout(lab.url("service-a"), customer_id=10, key="metrics-1").json()
-    poll_until(lambda: requests.get(f"{lab.url('service-a')}/orders/{order['id']}", timeout=5).json()["status"]
-               == "fulfilled", "the order to be fulfilled")
+    poll_until(
+        lambda: requests.get(f"{lab.url('service-a')}/orders/{order['id']}", timeout=5).json()["status"] == "fulfilled",
+        "the order to be fulfilled",
+    )
     return {name: requests.get(lab.url(name) + "/metrics", timeout=5).text for name in EXPECTED}
 
 

@@ -1,4 +1,5 @@
 """payment against a real PostgreSQL and a real gateway process-local server on port 0."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -52,8 +53,11 @@ def processed(status: str) -> float:
 
 
 def charge(url, order_id, amount="0.29"):
-    return requests.post(f"{url}/payments", json={"order_id": order_id, "customer_id": 1, "amount": amount,
-                                                  "currency": "USD"}, timeout=10)
+    return requests.post(
+        f"{url}/payments",
+        json={"order_id": order_id, "customer_id": 1, "amount": amount, "currency": "USD"},
+        timeout=10,
+    )
 
 
 def test_decimal_money_charges_exactly_and_replays(pay, postgres_url):
@@ -72,14 +76,16 @@ def test_float_money_math_drifts_by_a_cent_and_says_so_in_the_ledger(pay, postgr
     assert response.status_code == 201
     assert response.json()["amount"] == "0.28" and response.json()["requested_amount"] == "0.29"
     with psycopg.connect(postgres_url) as conn:
-        row = conn.execute("SELECT amount, requested_amount, money_math FROM ledger.entries WHERE order_id = 9002"
-                           ).fetchone()
+        row = conn.execute(
+            "SELECT amount, requested_amount, money_math FROM ledger.entries WHERE order_id = 9002"
+        ).fetchone()
     assert row == (Decimal("0.28"), Decimal("0.29"), "float")
 
 
 def test_declines_are_402_and_counted(postgres_url, pay):
-    declining = served(gateway.create_app(load(Gateway, {}, latency_ms=0.0, decline_rate=1.0),
-                                          load(Common, {}, access_log=False)))
+    declining = served(
+        gateway.create_app(load(Gateway, {}, latency_ms=0.0, decline_rate=1.0), load(Common, {}, access_log=False))
+    )
     try:
         app, server = payment_server(postgres_url, declining.url)
         before = processed("declined")
@@ -97,27 +103,39 @@ def test_gateway_down_is_503_counted_as_failed_and_writes_nothing(pay, postgres_
     before = processed("failed")
     response = charge(url, 9004)
     assert response.status_code == 503
-    assert response.json() == {"error": "dependency_unavailable", "dependency": "gateway",
-                               "message": response.json()["message"]}
+    assert response.json() == {
+        "error": "dependency_unavailable",
+        "dependency": "gateway",
+        "message": response.json()["message"],
+    }
     assert processed("failed") == before + 1
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT count(*) FROM ledger.entries WHERE order_id = 9004").fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("body,message", [
-    ({"order_id": 1, "customer_id": 1, "amount": 1.5}, "decimal string"),
-    ({"order_id": 1, "customer_id": 1, "amount": "1.005"}, "more than two decimals"),
-    ({"order_id": 0, "customer_id": 1, "amount": "1.00"}, "order_id must be a positive integer"),
-    ({"order_id": 1, "customer_id": 1, "amount": "1.00", "currency": "usd"}, "three-letter"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ({"order_id": 1, "customer_id": 1, "amount": 1.5}, "decimal string"),
+        ({"order_id": 1, "customer_id": 1, "amount": "1.005"}, "more than two decimals"),
+        ({"order_id": 0, "customer_id": 1, "amount": "1.00"}, "order_id must be a positive integer"),
+        ({"order_id": 1, "customer_id": 1, "amount": "1.00", "currency": "usd"}, "three-letter"),
+    ],
+)
 def test_bad_charges_are_400(pay, body, message):
     response = requests.post(f"{pay()}/payments", json=body, timeout=10)
     assert response.status_code == 400 and message in response.json()["message"]
 
 
 def test_gateway_is_idempotent_per_key(gateway_url):
-    send = lambda amount: requests.post(f"{gateway_url}/v1/charges", json={"amount_minor": amount, "currency": "USD"},
-                                        headers={"Idempotency-Key": "gw-1"}, timeout=5)
+    def send(amount):
+        return requests.post(
+            f"{gateway_url}/v1/charges",
+            json={"amount_minor": amount, "currency": "USD"},
+            headers={"Idempotency-Key": "gw-1"},
+            timeout=5,
+        )
+
     first, second = send(100), send(100)
     assert first.status_code == 201 and second.status_code == 200 and first.json()["id"] == second.json()["id"]
     assert send(200).status_code == 409

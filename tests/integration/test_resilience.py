@@ -2,6 +2,7 @@
 
 These break their own lab (a slow worker job so a kill lands mid-job), and run last.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,15 +39,16 @@ def test_a_worker_killed_mid_job_loses_nothing_and_fulfils_once(fragile_lab):
     lab = fragile_lab
     order = checkout(lab.url("service-a"), customer_id=11, key="kill-1").json()
     queue = redis.Redis.from_url(lab.redis_url)
-    poll_until(lambda: queue.xpending("orders.paid", "fulfilment")["pending"] == 1,
-               "the worker to take the job (one entry pending)")
+    poll_until(
+        lambda: queue.xpending("orders.paid", "fulfilment")["pending"] == 1,
+        "the worker to take the job (one entry pending)",
+    )
     assert status_of(lab, order["id"]) == "paid"
     victim = lab.process("worker")
     os.kill(victim["pid"], signal.SIGKILL)
 
     poll_until(lambda: lab.process("worker")["restarts"] >= 1, "the lab to restart the killed worker")
-    poll_until(lambda: status_of(lab, order["id"]) == "fulfilled", "the restarted worker to finish the job",
-               timeout=30)
+    poll_until(lambda: status_of(lab, order["id"]) == "fulfilled", "the restarted worker to finish the job", timeout=30)
     assert fulfilments(lab, order["id"]) == 1
     poll_until(lambda: queue.xpending("orders.paid", "fulfilment")["pending"] == 0, "the entry to be acknowledged")
     assert "exited with signal SIGKILL" in lab.cli("logs", "labd").stdout
@@ -62,19 +64,25 @@ def test_checkouts_survive_a_redis_outage_and_are_fulfilled_after_it(fragile_lab
             assert response.status_code == 201, response.text
             orders.append(response.json()["id"])
         with psycopg.connect(lab.database_url) as conn:
-            waiting = conn.execute("SELECT count(*) FROM shop.outbox WHERE published_at IS NULL AND order_id = ANY(%s)",
-                                   (orders,)).fetchone()[0]
+            waiting = conn.execute(
+                "SELECT count(*) FROM shop.outbox WHERE published_at IS NULL AND order_id = ANY(%s)", (orders,)
+            ).fetchone()[0]
         assert waiting == 3, "the events should wait in the outbox while Redis is down"
         ready = requests.get(lab.url("service-a") + "/health/ready", timeout=5)
         assert ready.status_code == 200 and ready.json()["checks"]["redis"]["status"] == "degraded"
         assert requests.get(lab.url("worker") + "/health/ready", timeout=5).status_code == 503
-        poll_until(lambda: "\noutbox_backlog 3.0\n" in requests.get(lab.url("service-a") + "/metrics", timeout=5).text,
-                   "outbox_backlog to report the three waiting events")
+        poll_until(
+            lambda: "\noutbox_backlog 3.0\n" in requests.get(lab.url("service-a") + "/metrics", timeout=5).text,
+            "outbox_backlog to report the three waiting events",
+        )
     finally:
         lab.cli("start", "redis")
     for order_id in orders:
-        poll_until(lambda: status_of(lab, order_id) == "fulfilled", f"order {order_id} to be fulfilled after Redis "
-                                                                     "returns", timeout=40)
+        poll_until(
+            lambda order_id=order_id: status_of(lab, order_id) == "fulfilled",
+            f"order {order_id} to be fulfilled after Redis returns",
+            timeout=40,
+        )
         assert fulfilments(lab, order_id) == 1
 
 
@@ -83,8 +91,10 @@ def test_readiness_follows_postgres_and_nothing_is_a_500(fragile_lab):
     lab.cli("stop", "postgres")
     try:
         for name in ("service-a", "payment", "worker"):
-            poll_until(lambda: requests.get(lab.url(name) + "/health/ready", timeout=5).status_code == 503,
-                       f"{name} to report unready without PostgreSQL")
+            poll_until(
+                lambda name=name: requests.get(lab.url(name) + "/health/ready", timeout=5).status_code == 503,
+                f"{name} to report unready without PostgreSQL",
+            )
         assert requests.get(lab.url("service-a") + "/health/live", timeout=5).status_code == 200
         response = checkout(lab.url("service-a"), customer_id=13, key="pg-down-1")
         assert response.status_code == 503
@@ -92,7 +102,10 @@ def test_readiness_follows_postgres_and_nothing_is_a_500(fragile_lab):
     finally:
         lab.cli("start", "postgres")
     for name in ("service-a", "payment", "worker"):
-        poll_until(lambda: requests.get(lab.url(name) + "/health/ready", timeout=5).status_code == 200,
-                   f"{name} to be ready again once PostgreSQL is back", timeout=40)
+        poll_until(
+            lambda name=name: requests.get(lab.url(name) + "/health/ready", timeout=5).status_code == 200,
+            f"{name} to be ready again once PostgreSQL is back",
+            timeout=40,
+        )
     retried = checkout(lab.url("service-a"), customer_id=13, key="pg-down-1")
     assert retried.status_code == 201, retried.text

@@ -1,4 +1,5 @@
 """``chaoslab verify`` and ``chaoslab load`` against a real lab with real Locust."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,13 @@ def test_a_healthy_lab_passes_the_baseline(lab):
     verdict = json.loads(result.stdout)
     assert result.returncode == 0, result.stdout
     assert verdict["ok"] and verdict["figures"]["requests"] > 0 and verdict["figures"]["checkout"]["count"] > 0
-    assert {c["measure"] for c in verdict["checks"]} >= {"p95_ms", "error_rate", "ledger_drift", "unfulfilled_orders",
-                                                         "mischarged_orders"}
+    assert {c["measure"] for c in verdict["checks"]} >= {
+        "p95_ms",
+        "error_rate",
+        "ledger_drift",
+        "unfulfilled_orders",
+        "mischarged_orders",
+    }
     assert (lab.state_dir / "reports").exists()
     report = next(p for p in (lab.state_dir / "reports").iterdir() if p.name.endswith("verify-baseline"))
     assert (report / "locust_stats.csv").exists() and (report / "report.html").exists()
@@ -46,15 +52,19 @@ def test_a_500ms_latency_fault_fails_naming_the_breached_figure(lab):
 @pytest.mark.parametrize("case", ["lost", "double-charged"])
 def test_reconciliation_catches_a_broken_order(lab, case):
     with psycopg.connect(lab.database_url) as conn:
-        order = conn.execute("""INSERT INTO shop.orders (customer_id, idempotency_key, request_hash, status, total,
+        order = conn.execute(
+            """INSERT INTO shop.orders (customer_id, idempotency_key, request_hash, status, total,
                                                          subtotal, created_at)
                                 VALUES (7, %s, 'x', %s, 10.00, 10.00, now() + interval '3 seconds') RETURNING id""",
-                             (f"broken-{case}", "paid" if case == "lost" else "fulfilled")).fetchone()[0]
+            (f"broken-{case}", "paid" if case == "lost" else "fulfilled"),
+        ).fetchone()[0]
         if case == "double-charged":
-            conn.execute("""INSERT INTO ledger.entries (order_id, gateway_charge_id, amount, requested_amount,
+            conn.execute(
+                """INSERT INTO ledger.entries (order_id, gateway_charge_id, amount, requested_amount,
                                                         currency, money_math, created_at)
                             VALUES (%s, 'ch_twice', 20.00, 10.00, 'USD', 'decimal', now() + interval '3 seconds')""",
-                         (order,))
+                (order,),
+            )
     try:
         result = verify(lab, "--json")
     finally:
@@ -71,11 +81,14 @@ def test_reconciliation_catches_a_broken_order(lab, case):
         assert failed["ledger_drift"]["value"] == 10.0
 
 
-@pytest.mark.parametrize("args,message", [
-    (("no-such-drill",), "unknown scenario 'no-such-drill'"),
-    (("--duration", "0"), "--duration must be more than 0 seconds"),
-    (("--duration", "-5"), "--duration must be more than 0 seconds"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("no-such-drill",), "unknown scenario 'no-such-drill'"),
+        (("--duration", "0"), "--duration must be more than 0 seconds"),
+        (("--duration", "-5"), "--duration must be more than 0 seconds"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(lab, args, message):
     result = lab.cli("verify", *args, check=False)
     assert result.returncode == 2 and message in result.stderr

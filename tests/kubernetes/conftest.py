@@ -1,5 +1,6 @@
 """Real tools for the Kubernetes side: helm for the chart, promtool for the rules, and a real
 kube-apiserver with etcd (envtest style: objects are stored and served, no pod ever runs)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,6 +10,7 @@ import yaml
 
 from kubesupport import need
 from support import poll_until
+
 
 @pytest.fixture(scope="session")
 def helm() -> str:
@@ -23,39 +25,80 @@ def apiserver(tmp_path_factory):
     etcd, kube_apiserver = need("etcd"), need("kube-apiserver")
     work = tmp_path_factory.mktemp("apiserver")
     subprocess.run(["openssl", "genrsa", "-out", str(work / "sa.key"), "2048"], check=True, capture_output=True)
-    subprocess.run(["openssl", "rsa", "-in", str(work / "sa.key"), "-pubout", "-out", str(work / "sa.pub")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["openssl", "rsa", "-in", str(work / "sa.key"), "-pubout", "-out", str(work / "sa.pub")],
+        check=True,
+        capture_output=True,
+    )
     # Static tokens: a cluster admin; a person in team green; an instructor (by group).
-    (work / "tokens.csv").write_text("admin-token,admin,admin-uid,system:masters\n"
-                                     'alice-token,alice,alice-uid,"chaoslab:team:green"\n'
-                                     'ingrid-token,ingrid,ingrid-uid,"chaoslab:instructors"\n')
+    (work / "tokens.csv").write_text(
+        "admin-token,admin,admin-uid,system:masters\n"
+        'alice-token,alice,alice-uid,"chaoslab:team:green"\n'
+        'ingrid-token,ingrid,ingrid-uid,"chaoslab:instructors"\n'
+    )
     client_port, peer_port, secure_port = free_port(), free_port(), free_port()
     etcd_proc = subprocess.Popen(
-        [etcd, "--data-dir", str(work / "etcd"), "--listen-client-urls", f"http://127.0.0.1:{client_port}",
-         "--advertise-client-urls", f"http://127.0.0.1:{client_port}",
-         "--listen-peer-urls", f"http://127.0.0.1:{peer_port}"],
-        stdout=open(work / "etcd.log", "wb"), stderr=subprocess.STDOUT)
+        [
+            etcd,
+            "--data-dir",
+            str(work / "etcd"),
+            "--listen-client-urls",
+            f"http://127.0.0.1:{client_port}",
+            "--advertise-client-urls",
+            f"http://127.0.0.1:{client_port}",
+            "--listen-peer-urls",
+            f"http://127.0.0.1:{peer_port}",
+        ],
+        stdout=open(work / "etcd.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     api_proc = subprocess.Popen(
-        [kube_apiserver, f"--etcd-servers=http://127.0.0.1:{client_port}", f"--secure-port={secure_port}",
-         "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--cert-dir={work / 'certs'}",
-         "--service-account-issuer=https://chaoslab.test", f"--service-account-key-file={work / 'sa.pub'}",
-         f"--service-account-signing-key-file={work / 'sa.key'}", f"--token-auth-file={work / 'tokens.csv'}",
-         "--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/24",
-         "--endpoint-reconciler-type=none", "--disable-admission-plugins=ServiceAccount"],
-        stdout=open(work / "apiserver.log", "wb"), stderr=subprocess.STDOUT)
+        [
+            kube_apiserver,
+            f"--etcd-servers=http://127.0.0.1:{client_port}",
+            f"--secure-port={secure_port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--cert-dir={work / 'certs'}",
+            "--service-account-issuer=https://chaoslab.test",
+            f"--service-account-key-file={work / 'sa.pub'}",
+            f"--service-account-signing-key-file={work / 'sa.key'}",
+            f"--token-auth-file={work / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.96.0.0/24",
+            "--endpoint-reconciler-type=none",
+            "--disable-admission-plugins=ServiceAccount",
+        ],
+        stdout=open(work / "apiserver.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     kubeconfig = work / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": f"https://127.0.0.1:{secure_port}",
-                                                  "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "admin", "user": {"token": "admin-token"}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin"}}]}))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "test",
+                "clusters": [
+                    {
+                        "name": "test",
+                        "cluster": {"server": f"https://127.0.0.1:{secure_port}", "insecure-skip-tls-verify": True},
+                    }
+                ],
+                "users": [{"name": "admin", "user": {"token": "admin-token"}}],
+                "contexts": [{"name": "test", "context": {"cluster": "test", "user": "admin"}}],
+            }
+        )
+    )
 
     def ready():
         if api_proc.poll() is not None:
             raise AssertionError("kube-apiserver exited: " + (work / "apiserver.log").read_text()[-2000:])
-        result = subprocess.run(["curl", "-sk", "-H", "Authorization: Bearer admin-token",
-                                 f"https://127.0.0.1:{secure_port}/readyz"], capture_output=True, text=True)
+        result = subprocess.run(
+            ["curl", "-sk", "-H", "Authorization: Bearer admin-token", f"https://127.0.0.1:{secure_port}/readyz"],
+            capture_output=True,
+            text=True,
+        )
         return result.stdout.strip() == "ok"
 
     poll_until(ready, "kube-apiserver to be ready", timeout=90, interval=0.5)
@@ -73,4 +116,3 @@ def api(apiserver):
     from kubernetes import config
 
     return config.new_client_from_config(config_file=str(apiserver))
-

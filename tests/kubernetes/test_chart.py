@@ -1,4 +1,5 @@
 """The Helm chart, checked with real helm and the Kubernetes 1.34 schemas, and its house rules."""
+
 from __future__ import annotations
 
 import subprocess
@@ -64,8 +65,9 @@ def test_every_long_running_container_has_liveness_and_readiness_probes(default)
         if doc["kind"] not in WORKLOADS:
             continue
         for container in spec["containers"]:
-            assert "livenessProbe" in container and "readinessProbe" in container, \
+            assert "livenessProbe" in container and "readinessProbe" in container, (
                 f"{doc['metadata']['name']}/{container['name']}"
+            )
 
 
 def test_services_probe_their_health_endpoints(default):
@@ -78,21 +80,28 @@ def test_services_probe_their_health_endpoints(default):
 
 
 def test_no_image_is_latest_or_untagged(helm, default):
-    for doc, spec in pod_specs(default):
+    for _doc, spec in pod_specs(default):
         for container in spec["containers"]:
             image = container["image"]
             assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), image
-    result = subprocess.run([helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION, "--set",
-                             "image.tag=latest"], capture_output=True, text=True)
+    result = subprocess.run(
+        [helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION, "--set", "image.tag=latest"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and "/image/tag" in result.stderr
 
 
 def test_selectors_are_stable_across_upgrades(helm, default):
-    upgraded = render(helm, "--set", "image.tag=9.9.9", "--set", "components.service-a.replicas=3",
-                      "--set", "team=lab")
+    upgraded = render(helm, "--set", "image.tag=9.9.9", "--set", "components.service-a.replicas=3", "--set", "team=lab")
+
     def selectors(docs):
-        return {(d["kind"], d["metadata"]["name"]): d["spec"]["selector"] for d in docs
-                if d["kind"] in WORKLOADS + ("Service",)}
+        return {
+            (d["kind"], d["metadata"]["name"]): d["spec"]["selector"]
+            for d in docs
+            if d["kind"] in WORKLOADS + ("Service",)
+        }
+
     assert selectors(default) == selectors(upgraded)
     for doc in default:
         if doc["kind"] in WORKLOADS:
@@ -114,23 +123,31 @@ def test_ports_and_peers_agree_with_the_topology(default):
             assert env[f"{component.env_prefix}{port_name.upper()}_PORT"] == str(port)
         for setting, (peer, port_name) in component.peers.items():
             from chaoslab.topology import component as lookup
-            assert env[component.env_prefix + setting.upper()] == \
-                peer_address(port_name, peer, lookup(peer).ports[port_name]), f"{component.name}.{setting}"
+
+            assert env[component.env_prefix + setting.upper()] == peer_address(
+                port_name, peer, lookup(peer).ports[port_name]
+            ), f"{component.name}.{setting}"
         exposed = {p["name"]: p["port"] for p in services[component.name]["spec"]["ports"]}
         assert exposed == {k: v for k, v in component.ports.items() if k != "admin"}, component.name
 
 
 def test_the_schema_refuses_bad_values(helm):
     for setting in ("components.service-a.replicas=-1", "team=Not_A_Label", "frontDoor.nodePort=80"):
-        result = subprocess.run([helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION, "--set",
-                                 setting], capture_output=True, text=True)
+        result = subprocess.run(
+            [helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION, "--set", setting],
+            capture_output=True,
+            text=True,
+        )
         assert result.returncode != 0 and "at '/" in result.stderr, setting
 
 
 def test_helm_test_hook_checks_a_checkout(default):
     hooks = [d for d in default if d["kind"] == "Pod" and d["metadata"]["annotations"].get("helm.sh/hook") == "test"]
-    assert len(hooks) == 1 and hooks[0]["spec"]["containers"][0]["args"][:3] == ["smoke", "--url",
-                                                                                  "http://service-a:8080"]
+    assert len(hooks) == 1 and hooks[0]["spec"]["containers"][0]["args"][:3] == [
+        "smoke",
+        "--url",
+        "http://service-a:8080",
+    ]
 
 
 def test_memory_requests_of_one_team_fit_the_budget(helm):
@@ -155,14 +172,15 @@ def test_three_teams_render_valid_and_isolated(helm):
     """The cohort layout: one release per team namespace, each with its own fence."""
     for team in ("red", "blue", "green"):
         namespace = f"chaoslab-{team}"
-        docs = render(helm, "-f", str(CHART / "profiles" / "team.yaml"), "--set", f"team={team}",
-                      namespace=namespace)
+        docs = render(helm, "-f", str(CHART / "profiles" / "team.yaml"), "--set", f"team={team}", namespace=namespace)
         for doc in docs:
             kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
         by_kind = {(d["kind"], d["metadata"]["name"]): d for d in docs}
         binding = by_kind[("RoleBinding", "chaoslab-trainee")]
         assert {(s["kind"], s["name"], s.get("namespace")) for s in binding["subjects"]} == {
-            ("ServiceAccount", "trainee", namespace), ("Group", f"chaoslab:team:{team}", None)}
+            ("ServiceAccount", "trainee", namespace),
+            ("Group", f"chaoslab:team:{team}", None),
+        }
         assert by_kind[("ClusterRole", f"chaoslab-team-{team}-namespace")]["rules"][0]["resourceNames"] == [namespace]
         assert ("ResourceQuota", "chaoslab-team") in by_kind and ("LimitRange", "chaoslab-team") in by_kind
         policy = by_kind[("NetworkPolicy", "chaoslab-team-isolation")]["spec"]

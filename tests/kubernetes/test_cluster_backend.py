@@ -2,6 +2,7 @@
 team's objects installed by real helm from the chart. Nothing is scheduled here, so pods exist but
 never run: agent calls through the pod proxy fail (and must fail cleanly); faults the Kubernetes API
 does itself (scale to zero, NetworkPolicy partition, memory limits, pod kill) are real."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,22 @@ def team(helm, api, apiserver):
     pod per Deployment made from its pod template (no controllers run here to make them)."""
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     core.create_namespace({"metadata": {"name": NAMESPACE, "labels": {"chaoslab.io/team": "red"}}})
-    result = subprocess.run([helm, "install", "lab", str(CHART), "-n", NAMESPACE, "--kubeconfig", str(apiserver),
-                             "-f", str(CHART / "profiles" / "team.yaml")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            helm,
+            "install",
+            "lab",
+            str(CHART),
+            "-n",
+            NAMESPACE,
+            "--kubeconfig",
+            str(apiserver),
+            "-f",
+            str(CHART / "profiles" / "team.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     for deployment in apps.list_namespaced_deployment(NAMESPACE).items:
         pod_from_template(api, deployment.metadata.name)
@@ -37,8 +52,9 @@ def team(helm, api, apiserver):
 
 def pod_from_template(api, deployment: str) -> None:
     """What the ReplicaSet controller would do, were one running: a pod from the Deployment's template."""
-    template = api.sanitize_for_serialization(client.AppsV1Api(api).read_namespaced_deployment(
-        deployment, NAMESPACE).spec.template)
+    template = api.sanitize_for_serialization(
+        client.AppsV1Api(api).read_namespaced_deployment(deployment, NAMESPACE).spec.template
+    )
     template["metadata"]["name"] = f"{deployment}-0"
     client.CoreV1Api(api).create_namespaced_pod(NAMESPACE, {"apiVersion": "v1", "kind": "Pod", **template})
 
@@ -48,15 +64,37 @@ def controller(api, tmp_path) -> Controller:
 
 
 def cli(apiserver, state, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(state), "--target", "kubernetes",
-                           "--namespace", NAMESPACE, *args], capture_output=True, text=True,
-                          env={**os.environ, "KUBECONFIG": str(apiserver)})
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chaoslab",
+            "--state-dir",
+            str(state),
+            "--target",
+            "kubernetes",
+            "--namespace",
+            NAMESPACE,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KUBECONFIG": str(apiserver)},
+    )
 
 
 def test_helm_installs_the_team_release_and_its_notes_say_how_to_reach_it(team, api):
     apps = client.AppsV1Api(api)
     assert {d.metadata.name for d in apps.list_namespaced_deployment(NAMESPACE).items} >= {
-        "service-a", "service-b", "service-c", "payment", "gateway", "worker", "redis", "locust"}
+        "service-a",
+        "service-b",
+        "service-c",
+        "payment",
+        "gateway",
+        "worker",
+        "redis",
+        "locust",
+    }
     assert apps.read_namespaced_stateful_set("postgres", NAMESPACE).spec.volume_claim_templates
     assert "kubectl -n chaoslab-red port-forward svc/service-a 8080:8080" in team
     assert "helm test lab -n chaoslab-red" in team
@@ -64,8 +102,14 @@ def test_helm_installs_the_team_release_and_its_notes_say_how_to_reach_it(team, 
 
 def test_discovery_finds_every_agent_and_the_token(team, api):
     targets = KubernetesTargets(NAMESPACE, api=api)
-    assert {t.service for t in targets.everything()} == {"service-a", "service-b", "service-c", "payment",
-                                                         "gateway", "worker"}
+    assert {t.service for t in targets.everything()} == {
+        "service-a",
+        "service-b",
+        "service-c",
+        "payment",
+        "gateway",
+        "worker",
+    }
     target = targets.instances("service-b")[0]
     assert target.instance == "service-b-0"
     assert target.admin_url == f"/api/v1/namespaces/{NAMESPACE}/pods/service-b-0:9081/proxy"
@@ -84,8 +128,10 @@ def test_an_agent_that_cannot_be_reached_is_reported_and_nothing_changes(team, a
         lab.add({"kind": "latency", "service": "service-b", "peer": "service-c"})
     # The request went through the API server's pod proxy; its answer (no address for a pod that
     # never ran) is what comes back.
-    assert "agent unreachable at /api/v1/namespaces/chaoslab-red/pods/service-b-0:9081/proxy (the API server " \
-           "answered" in str(refused.value)
+    assert (
+        "agent unreachable at /api/v1/namespaces/chaoslab-red/pods/service-b-0:9081/proxy (the API server "
+        "answered" in str(refused.value)
+    )
     assert "TypeError" not in str(refused.value) and "unexpected keyword" not in str(refused.value)
     assert AuditLog(FileStore(tmp_path), "audit.jsonl").entries() == []
 
@@ -129,8 +175,11 @@ def test_a_partition_is_a_networkpolicy_until_reset(team, api, tmp_path):
     blocked = policy.spec.egress[0].to[0].pod_selector.match_expressions[0]
     assert (blocked.key, blocked.operator, blocked.values) == ("app.kubernetes.io/name", "NotIn", ["service-c"])
     lab.reset()
-    assert [p.metadata.name for p in net.list_namespaced_network_policy(NAMESPACE).items
-            if p.metadata.name.startswith("chaoslab-partition-")] == []
+    assert [
+        p.metadata.name
+        for p in net.list_namespaced_network_policy(NAMESPACE).items
+        if p.metadata.name.startswith("chaoslab-partition-")
+    ] == []
 
 
 def test_oom_kill_squeezes_the_memory_limit_and_restores_it(team, api, tmp_path):
@@ -152,8 +201,10 @@ def test_pod_kill_deletes_a_pod(team, api, tmp_path):
     lab = controller(api, tmp_path)
     applied = lab.add({"kind": "pod_kill", "service": "payment"})
     assert [o.target.instance for o in applied.outcomes] == ["pod/payment-0"]
-    poll_until(lambda: "payment-0" not in {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE).items},
-               "the payment pod to be gone")
+    poll_until(
+        lambda: "payment-0" not in {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE).items},
+        "the payment pod to be gone",
+    )
     with pytest.raises(ControllerError, match="no pod of payment to kill"):
         lab.add({"kind": "pod_kill", "service": "payment"})
 
@@ -163,10 +214,12 @@ def test_reset_deletes_pods_whose_agent_cannot_be_told(team, api, tmp_path):
     core = client.CoreV1Api(api)
     if "worker-0" not in {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE).items}:
         pod_from_template(api, "worker")
-    removed, unreachable = controller(api, tmp_path).reset()
+    _, unreachable = controller(api, tmp_path).reset()
     assert any("worker (worker-0)" in line for line in unreachable)
-    poll_until(lambda: "worker-0" not in {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE).items},
-               "reset to delete the unreachable worker pod")
+    poll_until(
+        lambda: "worker-0" not in {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE).items},
+        "reset to delete the unreachable worker pod",
+    )
 
 
 def test_the_partition_policy_validates_against_the_schema():
@@ -196,7 +249,8 @@ def test_an_unreachable_cluster_is_one_line_and_exit_1(tmp_path):
         "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
         f"clusters: [{{name: gone, cluster: {{server: 'https://127.0.0.1:{free_port()}', "
         "insecure-skip-tls-verify: true}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: gone, context: {cluster: gone, user: u}}]\n")
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: gone, context: {cluster: gone, user: u}}]\n"
+    )
     result = cli(kubeconfig, tmp_path, "fault", "list")
     assert result.returncode == 1
     assert result.stderr.startswith("chaoslab: asking the API server who we are: the Kubernetes API did not answer")

@@ -1,6 +1,7 @@
 """A cohort cluster: the platform release and two team releases installed by real helm into a real
 API server; isolation checked by RBAC itself (SelfSubjectAccessReview and real requests) and by the
 controller's own rule on top."""
+
 from __future__ import annotations
 
 import os
@@ -25,16 +26,28 @@ TEAMS = ("blue", "green")
 def cohort(helm, api, apiserver):
     core = client.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": "chaoslab-platform"}})
-    run = lambda *args: subprocess.run([helm, *args, "--kubeconfig", str(apiserver)], capture_output=True,  # noqa
-                                       text=True)
-    result = run("install", "platform", str(CHART), "-n", "chaoslab-platform", "-f",
-                 str(CHART / "profiles" / "platform.yaml"))
+
+    def run(*args):
+        return subprocess.run([helm, *args, "--kubeconfig", str(apiserver)], capture_output=True, text=True)
+
+    result = run(
+        "install", "platform", str(CHART), "-n", "chaoslab-platform", "-f", str(CHART / "profiles" / "platform.yaml")
+    )
     assert result.returncode == 0, result.stderr
     for team in TEAMS:
         namespace = f"chaoslab-{team}"
         core.create_namespace({"metadata": {"name": namespace, "labels": {"chaoslab.io/team": team}}})
-        result = run("install", team, str(CHART), "-n", namespace, "-f", str(CHART / "profiles" / "team.yaml"),
-                     "--set", f"team={team}")
+        result = run(
+            "install",
+            team,
+            str(CHART),
+            "-n",
+            namespace,
+            "-f",
+            str(CHART / "profiles" / "team.yaml"),
+            "--set",
+            f"team={team}",
+        )
         assert result.returncode == 0, result.stderr
         for deployment in client.AppsV1Api(api).list_namespaced_deployment(namespace).items:
             template = api.sanitize_for_serialization(deployment.spec.template)
@@ -54,8 +67,12 @@ def as_user(apiserver, token: str):
 
 
 def cli(kubeconfig, tmp_path, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chaoslab", "--state-dir", str(tmp_path), *args],
-                          capture_output=True, text=True, env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+    return subprocess.run(
+        [sys.executable, "-m", "chaoslab", "--state-dir", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +90,9 @@ def test_every_team_has_its_isolation_objects_with_the_right_subjects(cohort, ap
         namespace = f"chaoslab-{team}"
         binding = rbac.read_namespaced_role_binding("chaoslab-trainee", namespace)
         assert {(s.kind, s.name, s.namespace) for s in binding.subjects} == {
-            ("ServiceAccount", "trainee", namespace), ("Group", f"chaoslab:team:{team}", None)}
+            ("ServiceAccount", "trainee", namespace),
+            ("Group", f"chaoslab:team:{team}", None),
+        }
         assert binding.role_ref.name == "chaoslab-trainee"
         namespace_role = rbac.read_cluster_role(f"chaoslab-team-{team}-namespace")
         assert namespace_role.rules[0].resource_names == [namespace]
@@ -84,8 +103,10 @@ def test_every_team_has_its_isolation_objects_with_the_right_subjects(cohort, ap
         peers = policy.spec.ingress[0]._from
         assert peers[1].namespace_selector.match_labels == {"kubernetes.io/metadata.name": "chaoslab-platform"}
     instructor = rbac.read_cluster_role_binding("chaoslab-instructor")
-    assert {(s.kind, s.name) for s in instructor.subjects} == {("Group", "chaoslab:instructors"),
-                                                                ("ServiceAccount", "instructor")}
+    assert {(s.kind, s.name) for s in instructor.subjects} == {
+        ("Group", "chaoslab:instructors"),
+        ("ServiceAccount", "instructor"),
+    }
 
 
 def test_rbac_itself_denies_a_team_the_other_teams_namespace(blue_trainee):
@@ -93,8 +114,18 @@ def test_rbac_itself_denies_a_team_the_other_teams_namespace(blue_trainee):
     auth = client.AuthorizationV1Api(blue)
 
     def can(verb, resource, namespace=None, subresource=None):
-        review = auth.create_self_subject_access_review({"spec": {"resourceAttributes": {
-            "verb": verb, "resource": resource, "namespace": namespace, "subresource": subresource}}})
+        review = auth.create_self_subject_access_review(
+            {
+                "spec": {
+                    "resourceAttributes": {
+                        "verb": verb,
+                        "resource": resource,
+                        "namespace": namespace,
+                        "subresource": subresource,
+                    }
+                }
+            }
+        )
         return review.status.allowed
 
     assert can("list", "pods", "chaoslab-blue") and can("create", "pods", "chaoslab-blue", "proxy")
@@ -124,8 +155,21 @@ def test_the_controller_lets_a_team_act_only_in_its_own_namespace(blue_trainee, 
 
 def test_a_team_uses_the_controller_on_its_own_lab(blue_trainee, tmp_path):
     kubeconfig, blue = blue_trainee
-    added = cli(kubeconfig, tmp_path, "--target", "kubernetes", "-n", "chaoslab-blue", "fault", "add",
-                "scale_to_zero", "--service", "worker", "--ttl", "60")
+    added = cli(
+        kubeconfig,
+        tmp_path,
+        "--target",
+        "kubernetes",
+        "-n",
+        "chaoslab-blue",
+        "fault",
+        "add",
+        "scale_to_zero",
+        "--service",
+        "worker",
+        "--ttl",
+        "60",
+    )
     assert added.returncode == 0, added.stderr
     assert client.AppsV1Api(blue).read_namespaced_deployment("worker", "chaoslab-blue").spec.replicas == 0
     refused = cli(kubeconfig, tmp_path, "--target", "kubernetes", "-n", "chaoslab-green", "reset")

@@ -1,5 +1,6 @@
 """The controller's own authorisation rule, directly (tests/kubernetes/test_teams.py checks it with a
 real API server and real RBAC)."""
+
 import pytest
 
 from chaoslab.chaos.kubernetes.identity import Identity, NotAllowed, authorize
@@ -18,17 +19,20 @@ def test_a_team_service_account_acts_only_in_its_namespace():
 def test_a_team_member_acts_only_on_the_namespace_labelled_with_their_team():
     alice = Identity("alice", ("chaoslab:team:red", "system:authenticated"))
     assert authorize(alice, "chaoslab-red", RED) == "red"
-    with pytest.raises(NotAllowed, match="alice is not in team blue .*member of red"):
+    with pytest.raises(NotAllowed, match=r"alice is not in team blue .*member of red"):
         authorize(alice, "chaoslab-blue", BLUE)
     with pytest.raises(NotAllowed, match="ask an instructor"):
         authorize(Identity("bob"), "chaoslab-blue", BLUE)
 
 
-@pytest.mark.parametrize("instructor", [
-    Identity("ingrid", ("chaoslab:instructors",)),
-    Identity("system:serviceaccount:chaoslab-platform:instructor"),
-    Identity("admin", ("system:masters",)),
-])
+@pytest.mark.parametrize(
+    "instructor",
+    [
+        Identity("ingrid", ("chaoslab:instructors",)),
+        Identity("system:serviceaccount:chaoslab-platform:instructor"),
+        Identity("admin", ("system:masters",)),
+    ],
+)
 def test_instructors_act_on_every_team(instructor):
     assert authorize(instructor, "chaoslab-red", RED) == "red"
     assert authorize(instructor, "chaoslab-blue", BLUE) == "blue"

@@ -11,35 +11,53 @@ def test_defaults_are_filled_and_expiry_computed():
     assert fault.id.startswith("f-") and fault.where == "service-b → service-c"
 
 
-@pytest.mark.parametrize("spec,message", [
-    ({"kind": "lag", "service": "service-a"}, "kind='lag': must be one of latency"),
-    ({"kind": "latency", "service": "service-z", "peer": "x"}, "service='service-z': must be one of"),
-    ({"kind": "latency", "service": "service-b"}, "needs exactly one of route"),
-    ({"kind": "latency", "service": "service-b", "route": "Reserve", "peer": "service-c"}, "exactly one of"),
-    ({"kind": "latency", "service": "service-b", "peer": "payment"}, "peer='payment': service-b calls service-c"),
-    ({"kind": "latency", "service": "service-b", "peer": "service-c", "params": {"ms": 70000}},
-     r"params.ms=70000: must be a number from 0 to 60000"),
-    ({"kind": "latency", "service": "service-b", "peer": "service-c", "params": {"ms": "fast"}}, "params.ms='fast'"),
-    ({"kind": "latency", "service": "service-b", "peer": "service-c", "params": {"probability": 1.5}},
-     "params.probability=1.5: must be a number from 0 to 1"),
-    ({"kind": "latency", "service": "service-b", "peer": "service-c", "params": {"delay": 1}},
-     "params.delay: latency takes jitter_ms, ms, probability"),
-    ({"kind": "error", "service": "service-a", "route": "/checkout", "params": {"status": 200}},
-     "params.status=200: must be a whole number from 400 to 599"),
-    ({"kind": "error", "service": "service-b", "route": "Reserve", "params": {"grpc_code": "OK"}},
-     "params.grpc_code='OK': must be one of"),
-    ({"kind": "deadlock", "service": "service-a"}, "deadlock applies to service-c"),
-    ({"kind": "worker_stall", "service": "worker", "peer": "redis"}, "takes no route or peer"),
-    ({"kind": "partition", "service": "worker", "peer": "x"}, "partition applies to"),
-    ({"kind": "db_outage", "service": "service-b"}, "db_outage applies to"),
-    ({"kind": "bad_deploy", "service": "service-b", "params": {"change": "float_money"}},
-     "does not apply to service-b"),
-    ({"kind": "crash", "service": "worker", "params": {"mode": "sometimes"}}, "params.mode='sometimes'"),
-    ({"kind": "crash", "service": "worker", "ttl_s": 0}, "ttl_s=0: must be seconds from 1 to 7200"),
-    ({"kind": "crash", "service": "worker", "ttl_s": MAX_TTL_S + 1}, "ttl_s=7201"),
-    ({"kind": "crash", "service": "worker", "target": "x"}, "unknown field 'target'"),
-    ("latency", "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ({"kind": "lag", "service": "service-a"}, "kind='lag': must be one of latency"),
+        ({"kind": "latency", "service": "service-z", "peer": "x"}, "service='service-z': must be one of"),
+        ({"kind": "latency", "service": "service-b"}, "needs exactly one of route"),
+        ({"kind": "latency", "service": "service-b", "route": "Reserve", "peer": "service-c"}, "exactly one of"),
+        ({"kind": "latency", "service": "service-b", "peer": "payment"}, "peer='payment': service-b calls service-c"),
+        (
+            {"kind": "latency", "service": "service-b", "peer": "service-c", "params": {"ms": 70000}},
+            r"params.ms=70000: must be a number from 0 to 60000",
+        ),
+        (
+            {"kind": "latency", "service": "service-b", "peer": "service-c", "params": {"ms": "fast"}},
+            "params.ms='fast'",
+        ),
+        (
+            {"kind": "latency", "service": "service-b", "peer": "service-c", "params": {"probability": 1.5}},
+            "params.probability=1.5: must be a number from 0 to 1",
+        ),
+        (
+            {"kind": "latency", "service": "service-b", "peer": "service-c", "params": {"delay": 1}},
+            "params.delay: latency takes jitter_ms, ms, probability",
+        ),
+        (
+            {"kind": "error", "service": "service-a", "route": "/checkout", "params": {"status": 200}},
+            "params.status=200: must be a whole number from 400 to 599",
+        ),
+        (
+            {"kind": "error", "service": "service-b", "route": "Reserve", "params": {"grpc_code": "OK"}},
+            "params.grpc_code='OK': must be one of",
+        ),
+        ({"kind": "deadlock", "service": "service-a"}, "deadlock applies to service-c"),
+        ({"kind": "worker_stall", "service": "worker", "peer": "redis"}, "takes no route or peer"),
+        ({"kind": "partition", "service": "worker", "peer": "x"}, "partition applies to"),
+        ({"kind": "db_outage", "service": "service-b"}, "db_outage applies to"),
+        (
+            {"kind": "bad_deploy", "service": "service-b", "params": {"change": "float_money"}},
+            "does not apply to service-b",
+        ),
+        ({"kind": "crash", "service": "worker", "params": {"mode": "sometimes"}}, "params.mode='sometimes'"),
+        ({"kind": "crash", "service": "worker", "ttl_s": 0}, "ttl_s=0: must be seconds from 1 to 7200"),
+        ({"kind": "crash", "service": "worker", "ttl_s": MAX_TTL_S + 1}, "ttl_s=7201"),
+        ({"kind": "crash", "service": "worker", "target": "x"}, "unknown field 'target'"),
+        ("latency", "must be a mapping"),
+    ],
+)
 def test_bad_specs_name_the_field_and_the_allowed_values(spec, message):
     with pytest.raises(FaultSpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
         validate(spec)
@@ -51,6 +69,7 @@ def test_every_kind_validates_with_its_defaults_on_each_service_it_names():
             spec = {"kind": kind.name, "service": service}
             if kind.target in ("peer", "route_or_peer"):
                 from chaoslab.chaos.faults import peers_of
+
                 if not peers_of(service):
                     spec["route"] = "*"
                 else:
@@ -61,7 +80,7 @@ def test_every_kind_validates_with_its_defaults_on_each_service_it_names():
 
 
 def test_bad_deploys_only_change_runtime_settings_with_valid_values():
-    for change, per_service in BAD_DEPLOYS.items():
+    for per_service in BAD_DEPLOYS.values():
         for service, settings in per_service.items():
             for name, value in settings.items():
                 coerce(SERVICE_SETTINGS[service], name, value)

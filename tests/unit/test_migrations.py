@@ -9,7 +9,10 @@ def test_migrations_are_numbered_without_gaps():
 def test_migrations_are_written_to_be_rerun_safely():
     for version, name, sql in migrations():
         for statement in ("CREATE TABLE ", "CREATE INDEX ", "CREATE SCHEMA "):
-            assert sql.count(statement) == sql.count(statement + "IF NOT EXISTS"), \
+            assert sql.count(statement) == sql.count(statement + "IF NOT EXISTS"), (
                 f"{version:04d}_{name}: {statement.strip()} without IF NOT EXISTS"
+            )
         if "INSERT INTO" in sql:
-            assert sql.count("INSERT INTO") == sql.count("ON CONFLICT"), f"{version:04d}_{name}: seed without ON CONFLICT"
+            assert sql.count("INSERT INTO") == sql.count("ON CONFLICT"), (
+                f"{version:04d}_{name}: seed without ON CONFLICT"
+            )

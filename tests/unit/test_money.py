@@ -10,10 +10,18 @@ def test_parse_amount_accepts_decimal_strings(raw):
     assert parse_amount(raw) == Decimal(raw)
 
 
-@pytest.mark.parametrize("raw,message", [
-    (12.34, "decimal string"), ("abc", "not a decimal"), ("0", "greater than 0"), ("-1.00", "greater than 0"),
-    ("1.234", "more than two decimals"), ("NaN", "greater than 0"), ("10000000000.00", "at most"),
-])
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (12.34, "decimal string"),
+        ("abc", "not a decimal"),
+        ("0", "greater than 0"),
+        ("-1.00", "greater than 0"),
+        ("1.234", "more than two decimals"),
+        ("NaN", "greater than 0"),
+        ("10000000000.00", "at most"),
+    ],
+)
 def test_parse_amount_rejects_with_a_reason(raw, message):
     with pytest.raises(MoneyError, match=message):
         parse_amount(raw)

@@ -1,4 +1,5 @@
 """Every package folder is listed in pyproject.toml, so a non-editable install (the image) has it."""
+
 import tomllib
 from pathlib import Path
 

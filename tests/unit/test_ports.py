@@ -1,7 +1,7 @@
 import socket
 
-from chaoslab.local.ports import allocate, is_free
 from chaoslab.local.daemon import preferred_ports, service_env
+from chaoslab.local.ports import allocate, is_free
 
 
 def test_preferred_mode_keeps_free_documented_ports_and_moves_taken_ones():

@@ -1,4 +1,5 @@
 """Every scenario file is valid, and a malformed one is refused with the file and field named."""
+
 from pathlib import Path
 
 import pytest
@@ -6,14 +7,28 @@ import pytest
 from chaoslab.chaos import scenarios
 from chaoslab.chaos.scenarios import ScenarioError
 
-REQUIRED = {"latency-500ms", "payment-failure", "db-connection", "worker-failure", "redis-outage", "deadlock",
-            "partition", "fp-drift", "n-plus-one", "red-herring", "memory-leak", "process-crash", "upstream-failure",
-            "silent-corruption", "multi-component"}
+REQUIRED = {
+    "latency-500ms",
+    "payment-failure",
+    "db-connection",
+    "worker-failure",
+    "redis-outage",
+    "deadlock",
+    "partition",
+    "fp-drift",
+    "n-plus-one",
+    "red-herring",
+    "memory-leak",
+    "process-crash",
+    "upstream-failure",
+    "silent-corruption",
+    "multi-component",
+}
 
 
 def test_the_catalogue_has_every_drill_and_each_loads():
     loaded = scenarios.catalogue()
-    assert REQUIRED <= {s.id for s in loaded}
+    assert {s.id for s in loaded} >= REQUIRED
     assert {s.difficulty for s in loaded} == set(scenarios.DIFFICULTIES)
     for scenario in loaded:
         assert scenario.hints and scenario.symptom and scenario.slo
@@ -28,16 +43,21 @@ def test_each_scenario_passes_the_schema(scenario_id):
 GOOD = (scenarios.CATALOGUE / "latency-500ms.yaml").read_text()
 
 
-@pytest.mark.parametrize("text,message", [
-    ("id: [unclosed", "not valid YAML at line 1"),
-    (GOOD.replace("difficulty: junior", "difficulty: wizard"), "difficulty: 'wizard' is not one of"),
-    (GOOD.replace("hints:", "tips:"), "(top level): Additional properties are not allowed"),
-    (GOOD.replace("ms: 500", "ms: -5"), "faults[0]: params.ms=-5: must be a number from 0 to 60000"),
-    (GOOD.replace("peer: service-c", "peer: payment"), "faults[0]: peer='payment'"),
-    (GOOD.replace("measure: p95_ms, request: POST /checkout, min: 450", "measure: p42, min: 1"),
-     "symptom[0].measure='p42'"),
-    (GOOD.replace("id: latency-500ms", "id: other-name"), "must match the file name"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("id: [unclosed", "not valid YAML at line 1"),
+        (GOOD.replace("difficulty: junior", "difficulty: wizard"), "difficulty: 'wizard' is not one of"),
+        (GOOD.replace("hints:", "tips:"), "(top level): Additional properties are not allowed"),
+        (GOOD.replace("ms: 500", "ms: -5"), "faults[0]: params.ms=-5: must be a number from 0 to 60000"),
+        (GOOD.replace("peer: service-c", "peer: payment"), "faults[0]: peer='payment'"),
+        (
+            GOOD.replace("measure: p95_ms, request: POST /checkout, min: 450", "measure: p42, min: 1"),
+            "symptom[0].measure='p42'",
+        ),
+        (GOOD.replace("id: latency-500ms", "id: other-name"), "must match the file name"),
+    ],
+)
 def test_malformed_scenarios_are_refused_with_file_and_field(tmp_path: Path, text, message):
     path = tmp_path / "latency-500ms.yaml"
     path.write_text(text)
@@ -48,7 +68,7 @@ def test_malformed_scenarios_are_refused_with_file_and_field(tmp_path: Path, tex
 
 
 def test_unknown_scenario_lists_the_known_ones():
-    with pytest.raises(ScenarioError, match="unknown scenario 'nope'.*deadlock"):
+    with pytest.raises(ScenarioError, match=r"unknown scenario 'nope'.*deadlock"):
         scenarios.get("nope")
 
 

@@ -11,18 +11,27 @@ def test_defaults_load_from_an_empty_environment():
 
 
 def test_environment_overrides_with_types():
-    loaded = load(ServiceA, {"SERVICE_A_HANDLER_THREADS": "3", "SERVICE_A_ORDERS_QUERY": "n_plus_one",
-                             "SERVICE_A_PAYMENT_TIMEOUT_S": "0.5"})
+    loaded = load(
+        ServiceA,
+        {
+            "SERVICE_A_HANDLER_THREADS": "3",
+            "SERVICE_A_ORDERS_QUERY": "n_plus_one",
+            "SERVICE_A_PAYMENT_TIMEOUT_S": "0.5",
+        },
+    )
     assert (loaded.handler_threads, loaded.orders_query, loaded.payment_timeout_s) == (3, "n_plus_one", 0.5)
     assert load(Common, {"CHAOSLAB_ACCESS_LOG": "off"}).access_log is False
 
 
-@pytest.mark.parametrize("variable,value,expected", [
-    ("SERVICE_A_HANDLER_THREADS", "many", "SERVICE_A_HANDLER_THREADS='many': expected an integer"),
-    ("SERVICE_A_HANDLER_THREADS", "0", "must be between 1 and 256"),
-    ("SERVICE_A_ORDERS_QUERY", "fast", "expected one of batched, n_plus_one"),
-    ("SERVICE_A_PAYMENT_TIMEOUT_S", "-1", "must be between 0 and 600"),
-])
+@pytest.mark.parametrize(
+    "variable,value,expected",
+    [
+        ("SERVICE_A_HANDLER_THREADS", "many", "SERVICE_A_HANDLER_THREADS='many': expected an integer"),
+        ("SERVICE_A_HANDLER_THREADS", "0", "must be between 1 and 256"),
+        ("SERVICE_A_ORDERS_QUERY", "fast", "expected one of batched, n_plus_one"),
+        ("SERVICE_A_PAYMENT_TIMEOUT_S", "-1", "must be between 0 and 600"),
+    ],
+)
 def test_bad_values_name_the_variable_and_the_allowed_range(variable, value, expected):
     with pytest.raises(SettingsError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         load(ServiceA, {variable: value})

@@ -2,9 +2,19 @@ from chaoslab.tracetree import render
 
 
 def span(span_id, parent, service, name, start, end, status="unset", message=""):
-    return {"trace_id": "ab" * 16, "span_id": span_id, "parent_id": parent, "service": service, "name": name,
-            "kind": "server", "start_ns": start, "end_ns": end, "status": status, "status_message": message,
-            "attributes": {}}
+    return {
+        "trace_id": "ab" * 16,
+        "span_id": span_id,
+        "parent_id": parent,
+        "service": service,
+        "name": name,
+        "kind": "server",
+        "start_ns": start,
+        "end_ns": end,
+        "status": status,
+        "status_message": message,
+        "attributes": {},
+    }
 
 
 def test_tree_nests_children_under_parents_and_reports_errors():

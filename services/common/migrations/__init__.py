@@ -4,6 +4,7 @@
 Kubernetes a Helm hook Job does). Services never migrate; their readiness
 waits until the schema is at ``LATEST``.
 """
+
 from __future__ import annotations
 
 import re
@@ -58,8 +59,9 @@ def apply(url: str, say: Callable[[str], None] = lambda _: None) -> list[int]:
                     continue
                 with conn.transaction():
                     conn.execute(statements)
-                    conn.execute("INSERT INTO public.schema_migrations (version, name) VALUES (%s, %s)",
-                                 (version, name))
+                    conn.execute(
+                        "INSERT INTO public.schema_migrations (version, name) VALUES (%s, %s)", (version, name)
+                    )
                 say(f"applied migration {version:04d} {name}")
                 applied_now.append(version)
         finally:
