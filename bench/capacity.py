@@ -27,6 +27,7 @@ from pathlib import Path
 import psutil
 
 from bench.labs import BenchLab
+from chaoslab.backend import LoadProfile
 from chaoslab.loadtest.runner import LoadPlan, LocustRun
 from chaoslab.loadtest.verify import BASELINE_SLO
 
@@ -126,7 +127,7 @@ def step(run: LocustRun, users: int, step_s: float) -> tuple[float, float | None
 
 
 def capacity(host: str, steps: list[int], step_s: float, label: str, on_best=None) -> float:
-    run = LocustRun(LoadPlan(host=host, users=steps[0], spawn_rate=steps[0], think_time_s=0, journey="rush")).start()
+    run = LocustRun(LoadPlan(host=host, profile=LoadProfile(steps[0], steps[0], 0, "rush"))).start()
     best = 0.0
     try:
         print(f"{label}:")
@@ -250,9 +251,7 @@ def main() -> int:
             f"where the CPU goes in the hottest lab process ({target['name']}, {min(steps[-1], 16)} users, "
             "py-spy --gil):"
         )
-        run = LocustRun(
-            LoadPlan(host=front, users=min(steps[-1], 16), spawn_rate=16, think_time_s=0, journey="rush")
-        ).start()
+        run = LocustRun(LoadPlan(host=front, profile=LoadProfile(min(steps[-1], 16), 16, 0, "rush"))).start()
         try:
             time.sleep(3)  # settle
             print(profile(target["pid"], 10))

@@ -24,6 +24,7 @@ import time
 import requests
 
 from bench.labs import BenchLab
+from chaoslab.backend import LoadProfile
 from chaoslab.loadtest.runner import LoadPlan, LocustRun
 
 
@@ -84,7 +85,7 @@ def ok_rate(run: LocustRun, sample_s: float = 1.0) -> float:
 
 
 def deadlock(lab: BenchLab, front: str) -> None:
-    run = LocustRun(LoadPlan(host=front, users=24, spawn_rate=24, think_time_s=0.1, journey="rush")).start()
+    run = LocustRun(LoadPlan(host=front, profile=LoadProfile(24, 24, 0.1, "rush"))).start()
     try:
         baseline = statistics.median(ok_rate(run, 2.0) for _ in range(3))
         started = time.monotonic()

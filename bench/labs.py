@@ -36,7 +36,9 @@ class BenchLab:
         return json.loads(self.cli("status", "--json").stdout)
 
     def url(self, name: str) -> str:
-        return next(p["url"] for p in self.status()["processes"] if p["name"] == name)
+        from chaoslab.local.client import url_of
+
+        return url_of(self.status(), name)
 
     def __enter__(self) -> BenchLab:
         return self

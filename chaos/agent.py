@@ -61,6 +61,11 @@ class Effect:
         return self.hang.wait(min(limits) if limits else None)
 
 
+def saved_faults(state_dir: str | os.PathLike, service: str) -> Path:
+    """Where ``service``'s agent keeps its active faults between restarts (CHAOSLAB_AGENT_STATE_DIR)."""
+    return Path(state_dir) / f"{service}.faults.json"
+
+
 class _Active:
     def __init__(self, fault: Fault):
         self.fault = fault
@@ -81,7 +86,7 @@ class FaultAgent:
         self.route_sources: list[Callable[[], list[str]]] = []
         """Where the inbound routes come from (the Flask app's rules, the gRPC servicer's methods)."""
         self._exit = exit_process
-        self._state_file = Path(state_dir) / f"{service}.faults.json" if state_dir else None
+        self._state_file = saved_faults(state_dir, service) if state_dir else None
         self._active: dict[str, _Active] = {}
         self._deploys = 0
         self._lock = threading.RLock()

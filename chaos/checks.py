@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from chaoslab.errors import BadInput
+
 DEFAULT_WINDOW_S = 5.0
 
 
@@ -62,7 +64,7 @@ MEASURES: dict[str, Measure] = {
 }
 
 
-class CheckError(ValueError):
+class CheckError(BadInput):
     """A malformed check in a scenario file; the message names the field."""
 
 
@@ -126,6 +128,9 @@ class Result:
 
 class Probe(Protocol):
     """Read-only access to a running lab (local or one team's namespace)."""
+
+    sources: frozenset[str]
+    """Which measure sources (Measure.source) it can answer: a namespace's database is out of reach."""
 
     def scrape(self, service: str) -> str:
         """Prometheus text of every instance of ``service``, concatenated."""

@@ -1,4 +1,4 @@
-"""The controller: applies faults to every instance of their target, runs scenarios, keeps the audit log.
+"""The controller: applies faults to every instance of their service, runs scenarios, keeps the audit log.
 
 It holds no state the lab depends on. Faults live in the agents, which expire
 them on their own; the controller's journals (audit log, change feed) and the
@@ -13,22 +13,23 @@ import time
 from dataclasses import dataclass, field
 
 from chaoslab.chaos.agent_client import AgentClient, AgentError
-from chaoslab.chaos.faults import KINDS, MAX_TTL_S, Fault, FaultSpecError, validate
+from chaoslab.chaos.agents import Agents, Instance
+from chaoslab.chaos.faults import KINDS, MAX_TTL_S, Fault, FaultSpecError, new_fault_id, validate
 from chaoslab.chaos.journal import AuditLog, Journal, Store
 from chaoslab.chaos.scenarios import Fix, Scenario
-from chaoslab.chaos.targets import Target, Targets
+from chaoslab.errors import Refused
 from chaoslab.settings import SERVICE_SETTINGS, coerce
 
 
-class ControllerError(RuntimeError):
+class ControllerError(Refused):
     """The operation did not happen (or was rolled back); the message says why."""
 
 
 @dataclass
 class Outcome:
-    """Per target: did the operation take?"""
+    """Per instance: did the operation take?"""
 
-    target: Target
+    instance: Instance
     ok: bool
     detail: str = ""
     status: int = 0
@@ -44,59 +45,58 @@ AUDIT, CHANGES, SCENARIO = "audit.jsonl", "changes.jsonl", "scenario.json"
 
 
 class Controller:
-    def __init__(self, targets: Targets, store: Store, actor: str):
-        self.targets = targets
+    def __init__(self, agents: Agents, store: Store, actor: str):
+        self.agents = agents
         self.store = store
         self.audit = AuditLog(store, AUDIT)
         self.changes = Journal(store, CHANGES)
         self.actor = actor
-        self.client = AgentClient(targets, actor)
+        self.client = AgentClient(agents, actor)
 
     # ---- single faults --------------------------------------------------------------------
     def add(self, spec: dict, *, scenario: str | None = None, red_herring: bool = False) -> Applied:
         """Apply one fault on every instance of its service, or on none (the ones that took are reverted).
 
-        Raises FaultSpecError for a bad spec, ControllerError when an instance refused or is missing.
+        The intent is in the audit log before any agent is told (``fault.requested``), so a CLI killed
+        half-way leaves a record that reset, stop and the TTL account for. Raises FaultSpecError for a
+        bad spec, ControllerError when an instance refused or is missing.
         """
         fault = validate({**spec, "scenario": scenario, "red_herring": red_herring}, actor=self.actor)
         if KINDS[fault.kind].kubernetes_only:
-            return self._add_cluster_fault(fault, scenario, red_herring)
-        instances = self.targets.instances(fault.service)
+            self._record(fault, "fault.requested", [])
+            try:
+                touched = self.agents.apply_cluster_fault(fault)
+            except Exception:
+                self.agents.revert_cluster_fault(fault.id)
+                self._record_reverted(fault.id, "not applied", fault.service, fault.kind)
+                raise
+            self._record(fault, "fault.started", touched)
+            return Applied(fault, [Outcome(Instance(fault.service, name, ""), True) for name in touched])
+        instances = self.agents.instances(fault.service)
         if not instances:
             raise ControllerError(f"no running instance of {fault.service} to apply {fault.kind} to")
+        self._record(fault, "fault.requested", [i.name for i in instances])
         applied = Applied(fault)
-        for target in instances:
+        for instance in instances:
             try:
-                self.client.add(target, fault.to_dict())
-                applied.outcomes.append(Outcome(target, True))
+                self.client.add(instance, fault.to_dict())
+                applied.outcomes.append(Outcome(instance, True))
             except AgentError as exc:
-                applied.outcomes.append(Outcome(target, False, exc.message, exc.status))
+                applied.outcomes.append(Outcome(instance, False, exc.message, exc.status))
         failed = [o for o in applied.outcomes if not o.ok]
         if failed:
             for outcome in applied.outcomes:
                 if outcome.ok:
-                    self._remove_on(outcome.target, fault.id, "rollback")
+                    self._remove_on(outcome.instance, fault.id, "rollback")
+            self._record_reverted(fault.id, "not applied", fault.service, fault.kind)
             first = failed[0]
             if all(o.status == 400 for o in failed):  # the agent judged the spec: bad input, not a broken lab
                 raise FaultSpecError(first.detail)
             raise ControllerError(
-                f"{fault.kind} on {fault.where} did not apply on {first.target.instance}: "
+                f"{fault.kind} on {fault.where} did not apply on {first.instance.name}: "
                 f"{first.detail}" + ("; nothing was changed" if len(instances) > 1 else "")
             )
-        self.audit.append(
-            "fault.started",
-            fault_id=fault.id,
-            kind=fault.kind,
-            service=fault.service,
-            where=fault.where,
-            params=fault.params,
-            ttl_s=fault.ttl_s,
-            expires_at=fault.expires_at,
-            actor=self.actor,
-            scenario=scenario,
-            red_herring=red_herring,
-            instances=[o.target.instance for o in applied.outcomes],
-        )
+        self._record(fault, "fault.started", [o.instance.name for o in applied.outcomes])
         if fault.flag_changes():
             self._record_change(
                 fault.service,
@@ -106,18 +106,9 @@ class Controller:
             )
         return applied
 
-    def _add_cluster_fault(self, fault: Fault, scenario: str | None, red_herring: bool) -> Applied:
-        from chaoslab.chaos.kubernetes.client import KubernetesError
-
-        if not hasattr(self.targets, "apply_cluster_fault"):
-            raise FaultSpecError(f"{fault.kind} is done by the Kubernetes API: use --target kubernetes")
-        try:
-            touched = self.targets.apply_cluster_fault(fault)
-        except KubernetesError as exc:
-            raise ControllerError(str(exc)) from None
-        applied = Applied(fault, [Outcome(Target(fault.service, name, ""), True) for name in touched])
+    def _record(self, fault: Fault, event: str, instances: list[str]) -> None:
         self.audit.append(
-            "fault.started",
+            event,
             fault_id=fault.id,
             kind=fault.kind,
             service=fault.service,
@@ -126,48 +117,44 @@ class Controller:
             ttl_s=fault.ttl_s,
             expires_at=fault.expires_at,
             actor=self.actor,
-            scenario=scenario,
-            red_herring=red_herring,
-            instances=touched,
+            scenario=fault.scenario,
+            red_herring=fault.red_herring,
+            instances=instances,
         )
-        return applied
 
-    def remove(self, fault_id: str, reason: str = "stop") -> list[Target]:
+    def remove(self, fault_id: str, reason: str = "stop") -> list[Instance]:
         """Remove a fault wherever it is active; returns where it was found."""
         open_faults = self.audit.open_faults()
-        removed = [t for t in self.targets.everything() if self._remove_on(t, fault_id, reason)]
-        if hasattr(self.targets, "revert_cluster_fault"):
-            removed += [
-                Target(open_faults.get(fault_id, {}).get("service", ""), name, "")
-                for name in self.targets.revert_cluster_fault(fault_id)
-            ]
+        removed = [i for i in self.agents.everything() if self._remove_on(i, fault_id, reason)]
+        removed += [
+            Instance(open_faults.get(fault_id, {}).get("service", ""), name, "")
+            for name in self.agents.revert_cluster_fault(fault_id)
+        ]
         if removed or fault_id in open_faults:
             started = open_faults.get(fault_id, {})
-            self.audit.append(
-                "fault.reverted",
-                fault_id=fault_id,
-                reason=reason,
-                actor=self.actor,
-                service=started.get("service"),
-                kind=started.get("kind"),
-            )
+            self._record_reverted(fault_id, reason, started.get("service"), started.get("kind"))
         return removed
 
-    def _remove_on(self, target: Target, fault_id: str, reason: str) -> bool:
+    def _record_reverted(self, fault_id: str, reason: str, service: str | None, kind: str | None) -> None:
+        self.audit.append(
+            "fault.reverted", fault_id=fault_id, reason=reason, actor=self.actor, service=service, kind=kind
+        )
+
+    def _remove_on(self, instance: Instance, fault_id: str, reason: str) -> bool:
         try:
-            return self.client.remove(target, fault_id, reason)
+            return self.client.remove(instance, fault_id, reason)
         except AgentError as exc:
             if exc.status == 0:  # down (a crash loop, say): it must not bring the fault back when it starts
-                self.targets.forget(target, fault_id)
+                self.agents.forget(instance, fault_id)
             return False
 
     def faults(self) -> tuple[list[dict], list[str]]:
         """(every active fault with its instance, agents that did not answer). Faults the Kubernetes
         API performed live in the cluster, not in an agent: they come from the audit log."""
         found, unreachable = [], []
-        for target in self.targets.everything():
+        for instance in self.agents.everything():
             try:
-                found += [dict(f, instance=target.instance) for f in self.client.faults(target)]
+                found += [dict(f, instance=instance.name) for f in self.client.faults(instance)]
             except AgentError as exc:
                 unreachable.append(str(exc))
         now = time.time()
@@ -191,26 +178,18 @@ class Controller:
         """Every fault and every deploy removed everywhere it can be reached; returns (faults removed,
         agents that did not answer). Never raises for an unreachable agent: reset must always work."""
         removed, unreachable, touched = 0, [], []
-        for target in self.targets.everything():
+        for instance in self.agents.everything():
             try:
-                answer = self.client.reset(target)
+                answer = self.client.reset(instance)
                 removed += answer.get("removed", 0)
                 if answer.get("deploys_removed"):
-                    touched.append(target.service)
+                    touched.append(instance.service)
             except AgentError as exc:
                 unreachable.append(str(exc))
-                self.targets.forget(target, None)
-        if hasattr(self.targets, "revert_all_cluster_faults"):
-            removed += len(self.targets.revert_all_cluster_faults())
+                self.agents.forget(instance, None)
+        removed += len(self.agents.revert_all_cluster_faults())
         for fault_id, started in self.audit.open_faults().items():
-            self.audit.append(
-                "fault.reverted",
-                fault_id=fault_id,
-                reason="reset",
-                actor=self.actor,
-                service=started.get("service"),
-                kind=started.get("kind"),
-            )
+            self._record_reverted(fault_id, "reset", started.get("service"), started.get("kind"))
         for service in dict.fromkeys(touched):
             self.changes.append(
                 "deploy",
@@ -234,23 +213,23 @@ class Controller:
         """
         for name, value in changes.items():
             coerce(SERVICE_SETTINGS[service], name, value)
-        instances = self.targets.instances(service)
+        instances = self.agents.instances(service)
         if not instances:
             raise ControllerError(f"no running instance of {service} to deploy to")
         version = ""
-        for target in instances:
+        for instance in instances:
             try:
-                version = self.client.deploy(target, changes, note)["version"]
+                version = self.client.deploy(instance, changes, note)["version"]
             except AgentError as exc:
-                raise ControllerError(f"deploy to {service} ({target.instance}) refused: {exc.message}") from None
+                raise ControllerError(f"deploy to {service} ({instance.name}) refused: {exc.message}") from None
         self.audit.append("deploy", service=service, changes=changes, version=version, actor=self.actor, note=note)
         self._record_change(service, changes, by=self.actor, note=note, version=version)
         return version
 
     def _version(self, service: str) -> str:
-        for target in self.targets.instances(service):
+        for instance in self.agents.instances(service):
             try:
-                return self.client.flags(target).get("version") or ""
+                return self.client.flags(instance).get("version") or ""
             except AgentError:
                 continue
         return ""
@@ -273,32 +252,40 @@ class Controller:
             return None
 
     def start(self, scenario: Scenario, ttl_s: float | None = None) -> list[Applied]:
-        """Apply every fault and red herring of a scenario, all or nothing."""
+        """Apply every fault and red herring of a scenario, all or nothing.
+
+        The scenario and the ids of every fault it will place are written down first (state
+        ``starting``), so a start killed half-way is still seen, and undone, by ``scenario stop``,
+        ``scenario status`` and ``reset``."""
         running = self.current()
         if running and running["expires_at"] > time.time():
             raise ControllerError(f"scenario {running['id']} is running; `chaoslab scenario stop` first")
         ttl = min(ttl_s or scenario.duration_s, MAX_TTL_S)
-        applied: list[Applied] = []
-        try:
-            for spec in scenario.faults:
-                applied.append(self.add({**spec, "ttl_s": ttl}, scenario=scenario.id))
-            for spec in scenario.red_herrings:
-                applied.append(self.add({**spec, "ttl_s": ttl}, scenario=scenario.id, red_herring=True))
-        except Exception as exc:
-            for done in applied:
-                self.remove(done.fault.id, "rollback")
-            raise ControllerError(
-                f"scenario {scenario.id} not started, everything it applied was reverted: {exc}"
-            ) from None
+        planned = [({**spec, "ttl_s": ttl, "id": new_fault_id()}, False) for spec in scenario.faults]
+        planned += [({**spec, "ttl_s": ttl, "id": new_fault_id()}, True) for spec in scenario.red_herrings]
         now = time.time()
         note = {
             "id": scenario.id,
+            "state": "starting",
             "started_at": now,
             "expires_at": now + ttl,
             "actor": self.actor,
-            "fault_ids": [a.fault.id for a in applied],
+            "fault_ids": [spec["id"] for spec, _ in planned],
             "hints_shown": 0,
         }
+        self.store.write(SCENARIO, json.dumps(note))
+        applied: list[Applied] = []
+        try:
+            for spec, red_herring in planned:
+                applied.append(self.add(spec, scenario=scenario.id, red_herring=red_herring))
+        except Exception as exc:
+            for fault_id in note["fault_ids"]:
+                self.remove(fault_id, "rollback")
+            self.store.delete(SCENARIO)
+            raise ControllerError(
+                f"scenario {scenario.id} not started, everything it applied was reverted: {exc}"
+            ) from None
+        note["state"] = "running"
         self.store.write(SCENARIO, json.dumps(note))
         self.audit.append(
             "scenario.started", scenario=scenario.id, actor=self.actor, ttl_s=ttl, fault_ids=note["fault_ids"]

@@ -3,7 +3,7 @@
 The agent, the controller, the CLI, the scenario files and the docs all read
 these definitions, so a parameter's name, default and range exist in one
 place. A fault is declared, not scripted (Chaos Mesh, Toxiproxy): a kind, a
-target (a service, and a route or a peer where the kind needs one),
+scope (a service, and a route or a peer where the kind needs one),
 parameters, and a TTL after which it is gone whatever else happens.
 
 ``validate`` turns a spec (from YAML, JSON or CLI flags) into a ``Fault`` or
@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from chaoslab.errors import BadInput
 from chaoslab.topology import COMPONENTS, SERVICE_NAMES, component
 
 DEFAULT_TTL_S = 600.0
@@ -44,7 +45,7 @@ GRPC_CODES = (
 )
 
 
-class FaultSpecError(ValueError):
+class FaultSpecError(BadInput):
     """A fault spec the lab cannot apply; the message names the field and the allowed values."""
 
 
@@ -57,16 +58,20 @@ class Param:
     min: float | None = None
     max: float | None = None
     choices: tuple[str, ...] = ()
+    unit: str = ""
+    """What the number counts (``seconds``), when the name does not say it plainly."""
 
     def allowed(self) -> str:
         if self.choices:
             return "one of " + ", ".join(self.choices)
         if self.min is not None and self.max is not None:
-            return f"a {'number' if self.type is float else 'whole number'} from {self.min:g} to {self.max:g}"
+            noun = self.unit or ("a number" if self.type is float else "a whole number")
+            return f"{noun} from {self.min:g} to {self.max:g}"
         return f"a {self.type.__name__}"
 
-    def parse(self, raw: Any) -> Any:
-        field_name = f"params.{self.name}"
+    def parse(self, raw: Any, field_name: str = "") -> Any:
+        """The value in range and of the right type; FaultSpecError naming the field otherwise."""
+        field_name = field_name or f"params.{self.name}"
         if self.choices:
             if raw not in self.choices:
                 raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}")
@@ -88,6 +93,7 @@ class Param:
 
 
 PROBABILITY = Param("probability", float, 1.0, "Share of matching calls the fault hits.", 0.0, 1.0)
+TTL = Param("ttl_s", float, DEFAULT_TTL_S, "Seconds until the fault removes itself.", 1, MAX_TTL_S, unit="seconds")
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class Kind:
     hook: str
     """Where it applies: inbound, outbound, inbound|outbound (by route or peer), db, redis, worker,
     process, flags (runtime settings) or cluster (done by the Kubernetes API, not an agent)."""
-    target: str = "service"
+    scope: str = "service"
     """What besides the service it needs: ``service`` only, ``peer``, or ``route_or_peer``."""
     params: tuple[Param, ...] = ()
     services: tuple[str, ...] = SERVICE_NAMES
@@ -317,6 +323,11 @@ class Fault:
         return {k: v for k, v in asdict(self).items() if v not in (None, "") or k in ("id",)}
 
 
+def new_fault_id() -> str:
+    """A fresh fault id: ``f-`` and eight hex digits, the same on every instance the fault reaches."""
+    return f"f-{secrets.token_hex(4)}"
+
+
 def peers_of(service: str) -> tuple[str, ...]:
     """HTTP and gRPC peers a service calls (a partition or outbound fault must name one of these)."""
     return tuple(peer for peer, _ in component(service).peers.values())
@@ -361,11 +372,11 @@ def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
         raise FaultSpecError(f"service={service!r}: {name} applies to {', '.join(kind.services)}")
 
     route, peer = spec.get("route"), spec.get("peer")
-    if kind.target == "service" and (route or peer):
+    if kind.scope == "service" and (route or peer):
         raise FaultSpecError(f"{name} takes no route or peer, only a service")
-    if kind.target == "peer" and not peer:
+    if kind.scope == "peer" and not peer:
         raise FaultSpecError(f"{name} needs peer: one of {', '.join(peers_of(service))}")
-    if kind.target == "route_or_peer" and bool(route) == bool(peer):
+    if kind.scope == "route_or_peer" and bool(route) == bool(peer):
         raise FaultSpecError(
             f"{name} needs exactly one of route (an inbound route of {service}, or *) "
             f"or peer ({', '.join(peers_of(service)) or 'none'})"
@@ -391,14 +402,7 @@ def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
             f"{', '.join(BAD_DEPLOYS[params['change']])}"
         )
 
-    ttl = spec.get("ttl_s", DEFAULT_TTL_S)
-    if isinstance(ttl, str):
-        try:
-            ttl = float(ttl)
-        except ValueError:
-            raise FaultSpecError(f"ttl_s={ttl!r}: must be seconds from 1 to {MAX_TTL_S:g}") from None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 1 <= ttl <= MAX_TTL_S:
-        raise FaultSpecError(f"ttl_s={ttl!r}: must be seconds from 1 to {MAX_TTL_S:g}")
+    ttl = TTL.parse(spec.get("ttl_s", DEFAULT_TTL_S), "ttl_s")
 
     now = time.time() if now is None else now
     created = float(spec.get("created_at") or now)
@@ -409,7 +413,7 @@ def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
         route=route,
         peer=peer,
         ttl_s=float(ttl),
-        id=spec.get("id") or f"f-{secrets.token_hex(4)}",
+        id=spec.get("id") or new_fault_id(),
         created_at=created,
         expires_at=float(spec.get("expires_at") or created + float(ttl)),
         actor=spec.get("actor") or actor,

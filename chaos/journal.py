@@ -106,10 +106,12 @@ class AuditLog(Journal):
         return written
 
     def open_faults(self) -> dict[str, dict]:
-        """Faults started and not yet reverted, by id (after settle(), these are all still alive)."""
+        """Faults requested or started and not yet reverted, by id (after settle(), these may all
+        still be alive: a ``fault.requested`` with no ``fault.started`` is a start that was cut short,
+        and an agent may still have applied it)."""
         found: dict[str, dict] = {}
         for entry in self.entries():
-            if entry["event"] == "fault.started":
+            if entry["event"] in ("fault.requested", "fault.started"):
                 found[entry["fault_id"]] = entry
             elif entry["event"] == "fault.reverted":
                 found.pop(entry["fault_id"], None)

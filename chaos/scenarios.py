@@ -9,14 +9,16 @@ refused with one line naming the file and the field, before anything runs.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jsonschema
 import yaml
 
+from chaoslab.backend import LoadProfile
 from chaoslab.chaos.checks import Check, CheckError
 from chaoslab.chaos.faults import KINDS, MAX_TTL_S, FaultSpecError, validate
+from chaoslab.errors import BadInput
 from chaoslab.settings import SERVICE_SETTINGS, SettingsError, coerce
 from chaoslab.topology import SERVICE_NAMES
 
@@ -25,12 +27,12 @@ CATALOGUE = HERE / "scenarios"
 SCHEMA = json.loads((HERE / "scenario.schema.json").read_text())
 DIFFICULTIES = ("intern", "junior", "senior", "staff")
 DEFAULT_DURATION_S = 900.0
-DEFAULT_LOAD = {"users": 10, "spawn_rate": 10.0, "think_time_s": 0.5, "journey": "shop", "shape": "steady"}
+DEFAULT_LOAD = LoadProfile(users=10, spawn_rate=10.0, think_time_s=0.5, journey="shop", shape="steady")
 """The traffic a drill runs with unless its file says otherwise: steady shoppers, enough for every
 symptom to show in metrics and traces within seconds."""
 
 
-class ScenarioError(ValueError):
+class ScenarioError(BadInput):
     """An unknown or malformed scenario; the message says which and how to fix it."""
 
 
@@ -58,7 +60,7 @@ class Scenario:
     symptom: tuple[Check, ...]
     slo: tuple[Check, ...]
     path: Path
-    load: dict
+    load: LoadProfile
 
     def fix(self, fix_id: str | None) -> Fix:
         if not self.fixes:
@@ -131,7 +133,7 @@ def load(path: Path) -> Scenario:
         symptom=checks["symptom"],
         slo=checks["slo"],
         path=path,
-        load={**DEFAULT_LOAD, **raw.get("load", {})},
+        load=replace(DEFAULT_LOAD, **raw.get("load", {})),
     )
 
 

@@ -50,8 +50,8 @@ def settings_tables() -> str:
 def faults_table() -> str:
     from chaoslab.chaos.faults import DEFAULT_TTL_S, KINDS, MAX_TTL_S
 
-    rows = ["| Kind | What it does | Target | Parameters (default, range) |", "|---|---|---|---|"]
-    targets = {
+    rows = ["| Kind | What it does | Where | Parameters (default, range) |", "|---|---|---|---|"]
+    scopes = {
         "service": "`--service`",
         "peer": "`--service` `--peer`",
         "route_or_peer": "`--service` `--route` or `--peer`",
@@ -67,7 +67,7 @@ def faults_table() -> str:
             or "none"
         )
         services = "any service" if len(kind.services) == 6 else ", ".join(kind.services)
-        rows.append(f"| `{kind.name}` | {kind.summary} | {targets[kind.target]} on {services} | {params} |")
+        rows.append(f"| `{kind.name}` | {kind.summary} | {scopes[kind.scope]} on {services} | {params} |")
     rows.append("")
     rows.append(f"Every fault has a TTL: `--ttl` seconds, default {DEFAULT_TTL_S:g}, at most {MAX_TTL_S:g}.")
     return "\n".join(rows) + "\n"

@@ -19,10 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chaoslab.errors import BadInput
 from chaoslab.topology import component, dependency, peer_address
 
 
-class SettingsError(ValueError):
+class SettingsError(BadInput):
     """An environment variable has a value the component cannot use."""
 
 
@@ -35,12 +36,31 @@ def setting(
     return dataclasses.field(default=default, metadata={"help": help, "min": min, "max": max, "runtime": runtime})
 
 
-def _address(name: str, port: str) -> str:
-    return peer_address(port, "127.0.0.1", component(name).ports[port])
+PORT_HELP = {
+    "http": "HTTP port (its API, if it has one; health; metrics).",
+    "grpc": "gRPC port.",
+    "admin": "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
+}
 
 
-def _url(name: str) -> str:
-    return _address(name, "http")
+def _service_base(name: str, handler_pool: str | None) -> type:
+    """The settings every service has, from its row in chaoslab.topology: one ``<name>_port`` per named
+    port, one address per peer it calls (``host:port`` for gRPC, a URL for HTTP), and, where it serves
+    requests from a bounded pool (``handler_pool`` says which kind), ``handler_threads``."""
+    c = component(name)
+    fields: list[tuple[str, type, Any]] = [
+        (f"{port_name}_port", int, setting(port, PORT_HELP[port_name], min=0, max=65535))
+        for port_name, port in c.ports.items()
+    ]
+    if handler_pool:
+        fields.append(("handler_threads", int, setting(8, f"Bounded {handler_pool} handler pool.", min=1, max=256)))
+    for setting_name, (peer, port_name) in c.peers.items():
+        kind = "gRPC address (host:port)" if port_name == "grpc" else "Base URL"
+        default = peer_address(port_name, "127.0.0.1", component(peer).ports[port_name])
+        fields.append((setting_name, str, setting(default, f"{kind} of {peer}.")))
+    base = dataclasses.make_dataclass(f"{c.package}_base", fields, frozen=True)
+    base.prefix = c.env_prefix
+    return base
 
 
 TimeoutSeconds = float
@@ -80,22 +100,12 @@ class Common:
 
 
 @dataclass(frozen=True)
-class ServiceA:
+class ServiceA(_service_base("service-a", "WSGI")):
     """service-a (orders): the public HTTP API."""
 
-    http_port: int = setting(component("service-a").http_port, "HTTP port (API, health, metrics).", min=0, max=65535)
-    admin_port: int = setting(
-        component("service-a").ports["admin"],
-        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
-        min=0,
-        max=65535,
-    )
-    handler_threads: int = setting(8, "Bounded WSGI handler pool; the deadlock fills it.", min=1, max=256)
-    service_b_target: str = setting(_address("service-b", "grpc"), "gRPC target of service-b (host:port).")
     service_b_timeout_s: TimeoutSeconds = setting(
         5.0, "Deadline of calls to service-b; 0 = none.", min=0, max=600, runtime=True
     )
-    payment_url: str = setting(_url("payment"), "Base URL of the payment service.")
     payment_timeout_s: TimeoutSeconds = setting(
         5.0, "Timeout of calls to payment; 0 = none.", min=0, max=600, runtime=True
     )
@@ -112,44 +122,21 @@ class ServiceA:
         120.0, "Re-publish an event whose order is still unfulfilled after this long.", min=1, max=86400
     )
 
-    prefix = component("service-a").env_prefix
-
 
 @dataclass(frozen=True)
-class ServiceB:
+class ServiceB(_service_base("service-b", "gRPC")):
     """service-b (inventory): reserves stock, then asks service-c for a quote."""
 
-    grpc_port: int = setting(component("service-b").ports["grpc"], "gRPC port.", min=0, max=65535)
-    http_port: int = setting(component("service-b").http_port, "HTTP port (health, metrics).", min=0, max=65535)
-    admin_port: int = setting(
-        component("service-b").ports["admin"],
-        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
-        min=0,
-        max=65535,
-    )
-    handler_threads: int = setting(8, "Bounded gRPC handler pool.", min=1, max=256)
-    service_c_target: str = setting(_address("service-c", "grpc"), "gRPC target of service-c (host:port).")
     service_c_timeout_s: TimeoutSeconds = setting(
         5.0, "Deadline of calls to service-c; 0 = none.", min=0, max=600, runtime=True
     )
     initial_stock: int = setting(1_000_000, "Units of stock per product at start.", min=0, max=10**12)
 
-    prefix = component("service-b").env_prefix
-
 
 @dataclass(frozen=True)
-class ServiceC:
+class ServiceC(_service_base("service-c", "gRPC")):
     """service-c (pricing): quotes an order (discount by loyalty tier, tax)."""
 
-    grpc_port: int = setting(component("service-c").ports["grpc"], "gRPC port.", min=0, max=65535)
-    http_port: int = setting(component("service-c").http_port, "HTTP port (health, metrics).", min=0, max=65535)
-    admin_port: int = setting(
-        component("service-c").ports["admin"],
-        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
-        min=0,
-        max=65535,
-    )
-    handler_threads: int = setting(8, "Bounded gRPC handler pool.", min=1, max=256)
     tax_rate: str = setting("0.08", "Sales tax rate applied after the loyalty discount (a decimal).")
     loyalty_lookup: Literal["off", "sync", "async"] = setting(
         "off",
@@ -158,7 +145,6 @@ class ServiceC:
         "in the background (a fix).",
         runtime=True,
     )
-    service_a_url: str = setting(_url("service-a"), "Base URL of service-a, for the loyalty lookup.")
     service_a_timeout_s: TimeoutSeconds = setting(
         0.0, "Timeout of the loyalty lookup; 0 = none.", min=0, max=600, runtime=True
     )
@@ -173,22 +159,11 @@ class ServiceC:
         10.0, "How long an open breaker skips the lookup before trying again.", min=0.1, max=3600
     )
 
-    prefix = component("service-c").env_prefix
-
 
 @dataclass(frozen=True)
-class Payment:
+class Payment(_service_base("payment", "WSGI")):
     """payment: charges orders through the gateway and writes the ledger."""
 
-    http_port: int = setting(component("payment").http_port, "HTTP port (API, health, metrics).", min=0, max=65535)
-    admin_port: int = setting(
-        component("payment").ports["admin"],
-        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
-        min=0,
-        max=65535,
-    )
-    handler_threads: int = setting(8, "Bounded WSGI handler pool.", min=1, max=256)
-    gateway_url: str = setting(_url("gateway"), "Base URL of the upstream payment gateway.")
     gateway_timeout_s: TimeoutSeconds = setting(
         5.0, "Timeout of calls to the gateway; 0 = none.", min=0, max=600, runtime=True
     )
@@ -207,38 +182,19 @@ class Payment:
         10.0, "How long an open breaker fails fast before trying again.", min=0.1, max=3600
     )
 
-    prefix = component("payment").env_prefix
-
 
 @dataclass(frozen=True)
-class Gateway:
+class Gateway(_service_base("gateway", "WSGI")):
     """gateway: a small simulated third-party payment provider."""
 
-    http_port: int = setting(component("gateway").http_port, "HTTP port.", min=0, max=65535)
-    admin_port: int = setting(
-        component("gateway").ports["admin"],
-        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
-        min=0,
-        max=65535,
-    )
-    handler_threads: int = setting(8, "Bounded WSGI handler pool.", min=1, max=256)
     latency_ms: float = setting(20.0, "Processing time of one charge, in milliseconds.", min=0, max=60000)
     decline_rate: float = setting(0.0, "Share of charges the issuer declines (0 to 1).", min=0, max=1)
 
-    prefix = component("gateway").env_prefix
-
 
 @dataclass(frozen=True)
-class Worker:
+class Worker(_service_base("worker", None)):
     """worker: fulfils paid orders from the Redis stream."""
 
-    http_port: int = setting(component("worker").http_port, "HTTP port (health, metrics).", min=0, max=65535)
-    admin_port: int = setting(
-        component("worker").ports["admin"],
-        "Fault agent admin API port (on when CHAOSLAB_AGENT_TOKEN is set).",
-        min=0,
-        max=65535,
-    )
     consumer: str = setting("", "Consumer name in the group; empty = host name (stable across restarts).")
     job_duration_ms: float = setting(20.0, "Simulated picking and packing time per order.", min=0, max=600000)
     claim_idle_ms: int = setting(
@@ -246,8 +202,6 @@ class Worker:
     )
     batch_size: int = setting(10, "Messages read per XREADGROUP.", min=1, max=1000)
     db_pool_size: int = setting(2, "PostgreSQL connections in the pool.", min=1, max=100)
-
-    prefix = component("worker").env_prefix
 
 
 @dataclass(frozen=True)

@@ -81,13 +81,13 @@ COMPONENTS: tuple[Component, ...] = (
         "service-b",
         "inventory: reserves stock, asks service-c for a quote (gRPC)",
         {"grpc": 50051, "http": 8081, "admin": 9081},
-        peers={"service_c_target": ("service-c", "grpc")},
+        peers={"service_c_addr": ("service-c", "grpc")},
     ),
     Component(
         "service-a",
         "orders: the public HTTP API",
         {"http": 8080, "admin": 9080},
-        peers={"service_b_target": ("service-b", "grpc"), "payment_url": ("payment", "http")},
+        peers={"service_b_addr": ("service-b", "grpc"), "payment_url": ("payment", "http")},
         uses=("postgres", "redis"),
         public=True,
     ),
@@ -104,6 +104,9 @@ DEPENDENCIES: tuple[Dependency, ...] = (
 
 SERVICE_NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)
 """Names accepted wherever a CLI command takes a service."""
+
+FRONT_DOOR: str = next(c.name for c in COMPONENTS if c.public)
+"""The component trainees and the load generator call (service-a)."""
 
 
 def component(name: str) -> Component:

@@ -6,6 +6,7 @@ The same runner serves ``chaoslab load`` (until stopped), ``chaoslab verify``
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -14,30 +15,30 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chaoslab.backend import LoadProfile, TimedRun
+from chaoslab.errors import Refused
 from chaoslab.local.ports import free_port
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
 
-class LoadError(RuntimeError):
+class LoadError(Refused):
     """Locust could not start or answer; the message says why."""
 
 
 @dataclass
 class LoadPlan:
+    """One Locust run: where, which traffic, for how long, and where its reports go."""
+
     host: str
-    users: int = 10
-    spawn_rate: float = 5.0
+    profile: LoadProfile = field(default_factory=LoadProfile)
     run_time_s: float | None = None
-    shape: str = "steady"
-    think_time_s: float = 1.0
-    journey: str = "shop"
+    """None: until stopped."""
     report_dir: Path | None = None
-    web_port: int = 0
-    extra_env: dict[str, str] = field(default_factory=dict)
 
     def command(self, web_port: int) -> list[str]:
         command = [
@@ -54,15 +55,15 @@ class LoadPlan:
             "--web-port",
             str(web_port),
             "-u",
-            str(self.users),
+            str(self.profile.users),
             "-r",
-            str(self.spawn_rate),
+            str(self.profile.spawn_rate),
             "--shape",
-            self.shape,
+            self.profile.shape,
             "--think-time",
-            str(self.think_time_s),
+            str(self.profile.think_time_s),
             "--journey",
-            self.journey,
+            self.profile.journey,
             "--loglevel",
             "WARNING",
             "--skip-log-setup",
@@ -84,9 +85,11 @@ class LoadPlan:
 
 
 class LocustRun:
-    def __init__(self, plan: LoadPlan, log_path: Path | None = None):
+    def __init__(self, plan: LoadPlan, log_path: Path | None = None, web_port: int = 0, env: dict | None = None):
         self.plan = plan
-        self.web_port = plan.web_port or free_port()
+        self.web_port = web_port or free_port()
+        self.env = env or {}
+        """Added to Locust's environment: the lab's mark (chaoslab.local.registry), so it is never orphaned."""
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
@@ -103,7 +106,7 @@ class LocustRun:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.plan.extra_env},
+            env={**os.environ, **self.env},
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
@@ -165,3 +168,49 @@ def stop_locust(pid: int, web_url: str, grace_s: float = 15.0) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def run_for(
+    plan: LoadPlan, log_path: Path, on_progress: Callable[[float, dict], None], env: dict | None = None
+) -> TimedRun:
+    """Run ``plan`` (its run_time_s is the duration) to the end, reporting live stats as it goes;
+    returns the final figures from Locust's CSV. Raises LoadError if Locust fails."""
+    run = LocustRun(plan, log_path=log_path, env=env).start()
+    started = time.monotonic()
+    try:
+        while run.running:
+            try:
+                on_progress(time.monotonic() - started, run.stats())
+            except LoadError:  # the web UI goes away as Locust quits; progress is best effort
+                pass
+            try:
+                run.wait(2.0)
+            except subprocess.TimeoutExpired:  # still running: report progress again
+                continue
+    finally:
+        run.stop()
+    return TimedRun(read_final_stats(plan.report_dir), str(plan.report_dir))
+
+
+def read_final_stats(report_dir: Path) -> dict:
+    """Locust's final per-request figures from its CSV, shaped like its /stats/requests JSON."""
+    entries = []
+    with open(report_dir / "locust_stats.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+
+            def number(key: str, row: dict = row) -> float | None:
+                value = row.get(key, "")
+                return float(value) if value not in ("", "N/A") else None
+
+            entries.append(
+                {
+                    "name": row["Name"],
+                    "num_requests": int(row["Request Count"]),
+                    "num_failures": int(row["Failure Count"]),
+                    "median_response_time": number("50%"),
+                    "response_time_percentile_0.95": number("95%"),
+                    "response_time_percentile_0.99": number("99%"),
+                    "total_rps": number("Requests/s") or 0.0,
+                }
+            )
+    return {"stats": entries}

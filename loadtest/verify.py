@@ -8,15 +8,12 @@ during the run fulfilled, and charged exactly its total, once.
 
 from __future__ import annotations
 
-import csv
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from chaoslab.chaos.checks import Check, Probe, Result, Window
-from chaoslab.loadtest.runner import LoadPlan, LocustRun
+from chaoslab.backend import LoadDriver, LoadProfile
+from chaoslab.chaos.checks import MEASURES, Check, Probe, Result, Window
 
 BASELINE_SLO: tuple[Check, ...] = (
     Check("p95_ms", request="POST /checkout", max=400),
@@ -61,6 +58,8 @@ class Verdict:
     figures: dict
     results: list[Result] = field(default_factory=list)
     report_dir: str = ""
+    skipped: list[Check] = field(default_factory=list)
+    """Checks this lab cannot measure from here (data checks on a namespace)."""
 
     @property
     def ok(self) -> bool:
@@ -84,32 +83,9 @@ class Verdict:
                 }
                 for r in self.results
             ],
+            "skipped": [c.describe() for c in self.skipped],
             "report_dir": self.report_dir,
         }
-
-
-def read_final_stats(report_dir: Path) -> dict:
-    """Locust's final per-request figures from its CSV, shaped like its /stats/requests JSON."""
-    entries = []
-    with open(report_dir / "locust_stats.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-
-            def number(key: str, row: dict = row) -> float | None:
-                value = row.get(key, "")
-                return float(value) if value not in ("", "N/A") else None
-
-            entries.append(
-                {
-                    "name": row["Name"],
-                    "num_requests": int(row["Request Count"]),
-                    "num_failures": int(row["Failure Count"]),
-                    "median_response_time": number("50%"),
-                    "response_time_percentile_0.95": number("95%"),
-                    "response_time_percentile_0.99": number("99%"),
-                    "total_rps": number("Requests/s") or 0.0,
-                }
-            )
-    return {"stats": entries}
 
 
 def figures(stats: dict, duration_s: float) -> dict:
@@ -138,30 +114,21 @@ def figures(stats: dict, duration_s: float) -> dict:
 
 def verify(
     probe: Probe,
-    plan: LoadPlan,
+    load: LoadDriver,
+    profile: LoadProfile,
+    duration_s: float,
     slo: tuple[Check, ...],
     scenario: str | None,
-    log_path: Path,
     on_progress: Callable[[float, dict], None] = lambda elapsed, stats: None,
 ) -> Verdict:
-    """Run ``plan`` (its run_time_s is the duration) and judge it. Raises LoadError if Locust fails."""
-    checks = list(slo) + list(RECONCILIATION)
+    """Run ``profile`` for ``duration_s`` and judge it against ``slo`` and the reconciliation. Checks
+    the probe cannot measure (data checks on a namespace) are reported as skipped. Raises LoadError
+    if the load generator fails."""
+    checks = [c for c in (*slo, *RECONCILIATION) if MEASURES[c.measure].source in probe.sources]
+    skipped = [c for c in (*slo, *RECONCILIATION) if c not in checks]
     window = Window(checks, probe)
-    run = LocustRun(plan, log_path=log_path).start()
-    started = time.monotonic()
-    try:
-        while run.running:
-            try:
-                on_progress(time.monotonic() - started, run.stats())
-            except Exception:  # the web UI goes away as Locust quits; progress is best effort
-                pass
-            try:
-                run.wait(2.0)
-            except subprocess.TimeoutExpired:  # still running: report progress again
-                continue
-    finally:
-        run.stop()
-    final = read_final_stats(plan.report_dir)
-    drain(probe, window.started_wall)
-    results = window.close(final)
-    return Verdict(scenario, plan.run_time_s or 0, figures(final, plan.run_time_s or 0), results, str(plan.report_dir))
+    run = load.run(profile, duration_s, f"verify-{scenario or 'baseline'}", on_progress)
+    if any(MEASURES[c.measure].source == "data" for c in checks):
+        drain(probe, window.started_wall)
+    results = window.close(run.stats)
+    return Verdict(scenario, duration_s, figures(run.stats, duration_s), results, run.report, skipped)

@@ -66,6 +66,30 @@ def _no_proxy(monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
+def pytest_configure(config):
+    """Each session gets a base directory of its own under /tmp (unless --basetemp is given): the
+    embedded PostgreSQL runs as an unprivileged user that must reach its data directory, and another
+    pytest session on the machine resets /tmp/pytest-of-USER to 0700 and prunes its old runs."""
+    import tempfile
+
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="chaoslab-tests-")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A green run leaves nothing behind in /tmp; a red one keeps its labs' logs for a look."""
+    import shutil
+
+    if exitstatus == 0 and session.config.option.basetemp.startswith(tempfile_dir()):
+        shutil.rmtree(session.config.option.basetemp, ignore_errors=True)
+
+
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
 def pytest_collection_modifyitems(items):
     """Tests that disrupt a lab of their own run after the rest (like kopf's e2e tests)."""
     items.sort(key=lambda item: 1 if item.get_closest_marker("disruptive") else 0)

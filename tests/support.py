@@ -74,7 +74,9 @@ class Lab:
         return next(p for p in self.refresh()["processes"] if p["name"] == name)
 
     def url(self, name: str) -> str:
-        return next(p["url"] for p in self.status["processes"] if p["name"] == name)
+        from chaoslab.local.client import url_of
+
+        return url_of(self.status, name)
 
     @property
     def database_url(self) -> str:

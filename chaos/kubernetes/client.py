@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+from chaoslab.errors import Refused
 
-class KubernetesError(RuntimeError):
+
+class KubernetesError(Refused):
     """The Kubernetes API refused or could not be reached; the message says what to check."""
 
 

@@ -90,3 +90,22 @@ def authorize(
         f"{identity.username} is not in team {team} and may not touch {namespace}"
         + (f" (member of {', '.join(sorted(teams))})" if teams else "; ask an instructor")
     )
+
+
+def authorize_namespace(api, namespace: str) -> tuple[Identity, str]:
+    """Who is calling and the team of ``namespace`` they may act on; raises NotAllowed or, when the
+    namespace cannot be read, KubernetesError."""
+    import urllib3
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from chaoslab.chaos.kubernetes.client import explain
+
+    identity = whoami(api)
+    try:
+        labels = client.CoreV1Api(api).read_namespace(namespace).metadata.labels or {}
+    except ApiException as exc:
+        raise explain(exc, f"{identity.username} reading namespace {namespace}") from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, TLS, timeouts: no API server
+        raise explain(exc, f"reading namespace {namespace}") from None
+    return identity, authorize(identity, namespace, labels)

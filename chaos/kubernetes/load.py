@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+from chaoslab.backend import LoadProfile
 from chaoslab.chaos.kubernetes.client import KubernetesError, raw_request
+from chaoslab.topology import FRONT_DOOR, component
 
 LOCUST = "locust:web"
 
@@ -26,20 +28,26 @@ def _message(data: bytes) -> str:
         return data.decode(errors="replace")[:200]
 
 
-def swarm(api, namespace: str, users: int, spawn_rate: float, think_time_s: float, journey: str) -> dict:
+def swarm(api, namespace: str, profile: LoadProfile, host: str | None = None) -> dict:
+    """Start the namespace's Locust with ``profile`` against ``host`` (service-a by default)."""
     return _call(
         api,
         namespace,
         "POST",
         "/swarm",
         {
-            "user_count": users,
-            "spawn_rate": spawn_rate,
-            "host": "http://service-a:8080",
-            "think_time": think_time_s,
-            "journey": journey,
+            "user_count": profile.users,
+            "spawn_rate": profile.spawn_rate,
+            "host": host or f"http://{FRONT_DOOR}:{component(FRONT_DOOR).http_port}",
+            "think_time": profile.think_time_s,
+            "journey": profile.journey,
         },
     )
+
+
+def reset(api, namespace: str) -> dict:
+    """Zero Locust's statistics (a measurement window starts now)."""
+    return _call(api, namespace, "POST", "/stats/reset")
 
 
 def stop(api, namespace: str) -> dict:

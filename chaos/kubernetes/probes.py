@@ -10,6 +10,8 @@ from chaoslab.chaos.kubernetes.client import raw_request
 
 
 class KubernetesProbe:
+    sources = frozenset({"load", "metrics", "lab"})
+
     def __init__(self, api, namespace: str):
         from kubernetes import client
 
@@ -56,7 +58,7 @@ class ClusterLoad:
         self.namespace = namespace
 
     def reset(self) -> None:
-        cluster_load._call(self.api, self.namespace, "POST", "/stats/reset")
+        cluster_load.reset(self.api, self.namespace)
 
     def stats(self) -> dict:
         return cluster_load.stats(self.api, self.namespace)

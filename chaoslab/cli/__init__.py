@@ -2,20 +2,39 @@
 
 Exit codes: 0 success, 1 the lab is not in the state asked for (not ready, not
 running, a check failed, an operation was refused), 2 bad input (unknown name,
-bad option, malformed spec). Heavy imports happen inside each command, so
-``chaoslab serve`` stays lean. Commands live by topic: ``lab`` (the local
-lab), ``chaos`` (faults, deploys, journals), ``drills`` (scenarios), ``load``
-(Locust, verify), ``cohort`` (teams on a cluster).
+bad option, malformed spec). Commands raise ``chaoslab.errors`` exceptions and
+``ChaoslabGroup.invoke`` below is the one place that turns them into a line on
+stderr and an exit code. Heavy imports happen inside each command, so
+``chaoslab serve`` stays lean. Commands live by topic: ``lab`` (the local lab),
+``chaos`` (faults, deploys, journals), ``drills`` (scenarios), ``load`` (Locust,
+verify), ``cohort`` (teams on a cluster).
 """
 
 from __future__ import annotations
 
+import getpass
+import os
+from pathlib import Path
+
 import click
 
 from chaoslab import __version__
+from chaoslab.backend import TARGETS, Options
+from chaoslab.errors import ChaoslabError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ChaoslabGroup(click.Group):
+    """Maps every ChaoslabError to ``chaoslab: <message>`` on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ChaoslabError as exc:
+            click.echo(f"chaoslab: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=ChaoslabGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="chaoslab")
 @click.option(
     "--state-dir",
@@ -26,11 +45,11 @@ from chaoslab import __version__
 )
 @click.option(
     "--target",
-    type=click.Choice(["local", "kubernetes"]),
+    type=click.Choice(TARGETS),
     envvar="CHAOSLAB_TARGET",
     default="local",
     show_default=True,
-    help="Which lab the chaos commands act on (env CHAOSLAB_TARGET).",
+    help="Which lab the commands act on (env CHAOSLAB_TARGET).",
 )
 @click.option(
     "--namespace",
@@ -50,7 +69,8 @@ from chaoslab import __version__
 @click.pass_context
 def cli(ctx: click.Context, state_dir: str, target: str, namespace: str, kube_context: str | None) -> None:
     """chaoslab: break a real multi-service system on purpose, then find and fix it."""
-    ctx.obj = {"state_dir": state_dir, "target": target, "namespace": namespace, "context": kube_context}
+    actor = os.environ.get("CHAOSLAB_ACTOR") or getpass.getuser()
+    ctx.obj = Options(Path(state_dir).expanduser(), target, namespace, kube_context, actor)
 
 
 def main() -> int:

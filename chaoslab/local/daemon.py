@@ -26,10 +26,11 @@ from flask import Flask, Response, jsonify, request
 from chaoslab import __version__
 from chaoslab.local.embedded import EmbeddedPostgres, EmbeddedRedis
 from chaoslab.local.ports import allocate
+from chaoslab.local.registry import mark
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.supervisor import Spec, Supervisor
 from chaoslab.local.tracestore import TraceStore, decode
-from chaoslab.settings import Local, load
+from chaoslab.settings import ALL_GROUPS, SERVICE_SETTINGS, Common, Local, describe, env_name, load
 from chaoslab.topology import COMPONENTS, DEPENDENCIES, peer_address
 from chaoslab.wsgi import HttpServer
 
@@ -50,28 +51,42 @@ def service_env(
 ) -> dict[str, dict[str, str]]:
     """Each service's environment: its ports, its peers' addresses, its datastores, its telemetry,
     and its fault agent's token and state directory."""
+    common = {
+        env_name(Common, "database_url"): database_url,
+        env_name(Common, "redis_url"): redis_url,
+        env_name(Common, "bind_host"): "127.0.0.1",
+        env_name(Common, "agent_token"): token,
+        env_name(Common, "agent_state_dir"): agent_state_dir,
+        "PYTHONUNBUFFERED": "1",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports['labd']}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
+    }
     envs = {}
     for c in COMPONENTS:
-        env = {
-            "CHAOSLAB_DATABASE_URL": database_url,
-            "CHAOSLAB_REDIS_URL": redis_url,
-            "CHAOSLAB_BIND_HOST": "127.0.0.1",
-            "PYTHONUNBUFFERED": "1",
-            "CHAOSLAB_AGENT_TOKEN": token,
-            "CHAOSLAB_AGENT_STATE_DIR": agent_state_dir,
-            "OTEL_SERVICE_NAME": c.name,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports['labd']}",
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-            "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
-        }
+        group = SERVICE_SETTINGS[c.name]
+        env = {**common, "OTEL_SERVICE_NAME": c.name}
         for port_name in c.ports:
-            env[f"{c.env_prefix}{port_name.upper()}_PORT"] = str(ports[f"{c.name}.{port_name}"])
+            env[env_name(group, f"{port_name}_port")] = str(ports[f"{c.name}.{port_name}"])
         for setting_name, (peer, port_name) in c.peers.items():
-            env[c.env_prefix + setting_name.upper()] = peer_address(
-                port_name, "127.0.0.1", ports[f"{peer}.{port_name}"]
-            )
+            env[env_name(group, setting_name)] = peer_address(port_name, "127.0.0.1", ports[f"{peer}.{port_name}"])
         envs[c.name] = env
     return envs
+
+
+def settings_in_effect(envs: dict[str, dict[str, str]], state_dir: str) -> dict[str, str]:
+    """Every documented variable as the lab's processes see it (this daemon's environment, then what
+    it set for them), the agents' token masked: what `chaoslab config` prints for a running lab."""
+    seen = {**os.environ, **{k: v for env in envs.values() for k, v in env.items()}}
+    seen[env_name(Local, "state_dir")] = state_dir
+    variables = {}
+    for group in ALL_GROUPS:
+        for variable, _, _ in describe(group):
+            if variable in seen:
+                variables[variable] = seen[variable]
+    if variables.get(env_name(Common, "agent_token")):
+        variables[env_name(Common, "agent_token")] = "(set; in the state directory's token file)"
+    return variables
 
 
 def http_ready(url: str) -> None:
@@ -143,25 +158,27 @@ class Lab:
                 "dependency",
                 pg.command(),
                 self.state.log("postgres"),
-                probe=lambda: postgres_ready(pg.url),
+                readiness=lambda: postgres_ready(pg.url),
                 ports={"tcp": pg.port},
                 url=pg.url,
                 stop_signal=pg.stop_signal,
                 user=pg.user,
                 prepare=pg.prepare,
+                env=mark(self.state, "postgres"),
             ),
             Spec(
                 "redis",
                 "dependency",
                 rd.command(),
                 self.state.log("redis"),
-                probe=lambda: redis_ready(rd.url),
+                readiness=lambda: redis_ready(rd.url),
                 ports={"tcp": rd.port},
                 url=rd.url,
                 prepare=rd.prepare,
+                env=mark(self.state, "redis"),
             ),
         ]
-        envs = service_env(self.ports, pg.url, rd.url, self.token, str(self.state.agents))
+        envs = self.envs = service_env(self.ports, pg.url, rd.url, self.token, str(self.state.agents))
         for c in COMPONENTS:
             url = f"http://127.0.0.1:{self.ports[c.name + '.http']}"
             specs.append(
@@ -170,8 +187,8 @@ class Lab:
                     "service",
                     [sys.executable, "-m", "chaoslab", "serve", c.name],
                     self.state.log(c.name),
-                    probe=lambda url=url: http_ready(url),
-                    env=envs[c.name],
+                    readiness=lambda url=url: http_ready(url),
+                    env={**envs[c.name], **mark(self.state, c.name)},
                     ports={p: self.ports[f"{c.name}.{p}"] for p in c.ports},
                     url=url,
                 )
@@ -225,7 +242,7 @@ class Lab:
         self.persist()
         log.info("lab daemon %d serving %s for %s", os.getpid(), self.api_url, self.state.root)
         self.supervisor.start_all()
-        threading.Thread(target=self.supervisor.probe_forever, args=(self.stopping,), daemon=True).start()
+        threading.Thread(target=self.supervisor.watch_readiness, args=(self.stopping,), daemon=True).start()
         threading.Thread(target=self.migrate_when_ready, daemon=True).start()
         while not self.stopping.wait(0.2):
             self.supervisor.tick()
@@ -268,6 +285,10 @@ def create_api(lab: Lab) -> Flask:
     @app.get("/api/status")
     def status():
         return jsonify(lab=lab.info(), processes=lab.supervisor.snapshot())
+
+    @app.get("/api/config")
+    def config():
+        return jsonify(variables=settings_in_effect(lab.envs, str(lab.state.root)))
 
     @app.post("/api/processes/<name>/<action>")
     def control(name: str, action: str):

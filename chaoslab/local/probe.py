@@ -12,6 +12,8 @@ from chaoslab.local.statedir import StateDir
 
 
 class LocalProbe:
+    sources = frozenset({"load", "metrics", "lab", "data"})
+
     def __init__(self, state: StateDir):
         self.client = LabClient(state)
         self.status = self.client.status()

@@ -32,7 +32,7 @@ class Spec:
     """``dependency`` (postgres, redis) or ``service``."""
     command: list[str]
     log: Path
-    probe: Callable[[], None]
+    readiness: Callable[[], None]
     """Returns when ready, raises with a reason when not."""
     env: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
@@ -95,7 +95,7 @@ class Supervisor:
         self.procs = {spec.name: Proc(spec) for spec in specs}
         self.on_change = on_change
         self._lock = threading.RLock()
-        self._probing = threading.Event()
+        self._checking = threading.Event()
 
     # ---- lifecycle ------------------------------------------------------------------------
     def _spawn(self, proc: Proc) -> None:
@@ -184,7 +184,7 @@ class Supervisor:
             proc.crashes.clear()
             if proc.popen is None:
                 self._spawn(proc)
-            self._probing.set()
+            self._checking.set()
             return proc.snapshot(time.monotonic())
 
     def restart(self, name: str) -> dict:
@@ -209,26 +209,26 @@ class Supervisor:
         self.on_change()
 
     # ---- readiness ------------------------------------------------------------------------
-    def probe_once(self) -> None:
+    def check_readiness(self) -> None:
         for proc in list(self.procs.values()):
             if proc.popen is None:
                 continue
             try:
-                proc.spec.probe()
-            except Exception as exc:  # every probe failure is a "not ready" with its reason
+                proc.spec.readiness()
+            except Exception as exc:  # every failure is a "not ready" with its reason
                 proc.ready = False
                 proc.reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
             else:
                 proc.ready = proc.popen is not None
                 proc.ever_ready = proc.ever_ready or proc.ready
 
-    def probe_forever(self, stop: threading.Event) -> None:
-        """Probe fast while something is not ready (``up`` is waiting), slowly otherwise."""
+    def watch_readiness(self, stop: threading.Event) -> None:
+        """Check fast while something is not ready (``up`` is waiting), slowly otherwise."""
         while not stop.is_set():
-            self.probe_once()
+            self.check_readiness()
             everyone_ready = all(p.ready or p.desired == "stopped" for p in self.procs.values())
-            self._probing.clear()
-            self._probing.wait(2.0 if everyone_ready else 0.25)
+            self._checking.clear()
+            self._checking.wait(2.0 if everyone_ready else 0.25)
 
     def snapshot(self) -> list[dict]:
         now = time.monotonic()

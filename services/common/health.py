@@ -16,35 +16,35 @@ from dataclasses import dataclass
 
 
 @dataclass
-class Check:
+class DependencyCheck:
     name: str
-    probe: Callable[[], None]
+    test: Callable[[], None]
     """Returns on success, raises with a short reason on failure."""
     critical: bool = True
 
 
 class Health:
     def __init__(self) -> None:
-        self._checks: list[Check] = []
-        self._live_checks: list[Check] = []
+        self._checks: list[DependencyCheck] = []
+        self._live_checks: list[DependencyCheck] = []
 
-    def ready_check(self, name: str, probe: Callable[[], None], *, critical: bool = True) -> None:
-        self._checks.append(Check(name, probe, critical))
+    def ready_check(self, name: str, test: Callable[[], None], *, critical: bool = True) -> None:
+        self._checks.append(DependencyCheck(name, test, critical))
 
-    def live_check(self, name: str, probe: Callable[[], None]) -> None:
+    def live_check(self, name: str, test: Callable[[], None]) -> None:
         """For a process that is up but wedged, such as a worker whose consumer thread died."""
-        self._live_checks.append(Check(name, probe, True))
+        self._live_checks.append(DependencyCheck(name, test, True))
 
     @staticmethod
-    def _run(checks: list[Check]) -> tuple[bool, dict]:
+    def _run(checks: list[DependencyCheck]) -> tuple[bool, dict]:
         ok = True
         results = {}
         for check in checks:
             started = time.perf_counter()
             try:
-                check.probe()
+                check.test()
                 results[check.name] = {"status": "ok"}
-            except Exception as exc:  # any failure of a probe is a failed check, reported, not raised
+            except Exception as exc:  # any failure is a failed check, reported, not raised
                 results[check.name] = {
                     "status": "down" if check.critical else "degraded",
                     "reason": (str(exc) or type(exc).__name__).splitlines()[0][:200],

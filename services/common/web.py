@@ -22,6 +22,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from chaoslab.chaos.agent import Effect, FaultAgent
 from chaoslab.services.common.errors import ApiError
 from chaoslab.services.common.health import Health
+from chaoslab.telemetry.logs import access_log as access_log_of_this_process
 from chaoslab.telemetry.metrics import (
     HTTP_DB_STATEMENTS,
     HTTP_DURATION,
@@ -48,6 +49,7 @@ def create_app(
     agent: FaultAgent | None = None,
 ) -> Flask:
     app = Flask(name)
+    requests_log = access_log_of_this_process() if access_log else None
     if agent is not None:
         agent.route_sources.append(
             lambda: [
@@ -133,20 +135,14 @@ def create_app(
         HTTP_DURATION.labels(request.method, route).observe(elapsed)
         if "statements" in g and not route.startswith(_UNTRACED):
             HTTP_DB_STATEMENTS.labels(route).observe(g.statements[0])
-        if access_log and not route.startswith(_UNTRACED):
-            log.info(
-                "%s %s %s",
+        if requests_log is not None and not route.startswith(_UNTRACED):
+            requests_log.record(
                 request.method,
                 request.path,
+                route,
                 status,
-                extra={
-                    "fields": {
-                        "http.method": request.method,
-                        "http.route": route,
-                        "http.status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    }
-                },
+                round(elapsed * 1000, 2),
+                span.get_span_context() if span is not None else None,
             )
         return response
 

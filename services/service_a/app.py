@@ -54,7 +54,7 @@ def create_app(
         pool_size=settings.handler_threads,
         agent=agent,
     )
-    inventory = ring_pb2_grpc.InventoryStub(grpc_channel("service-b", settings.service_b_target, agent))
+    inventory = ring_pb2_grpc.InventoryStub(grpc_channel("service-b", settings.service_b_addr, agent))
     checkout = Checkout(store, inventory, lambda: flags.get("service_b_timeout_s"), payment, on_paid=relay.nudge)
 
     health = Health()

@@ -55,7 +55,7 @@ class Inventory(ring_pb2_grpc.InventoryServicer):
     def __init__(self, settings: ServiceB, agent: FaultAgent):
         self.flags = agent.flags
         self.stock = Stock(settings.initial_stock)
-        self.pricing = ring_pb2_grpc.PricingStub(grpc_channel("service-c", settings.service_c_target, agent))
+        self.pricing = ring_pb2_grpc.PricingStub(grpc_channel("service-c", settings.service_c_addr, agent))
 
     def Reserve(self, request: ring_pb2.ReserveRequest, context: grpc.ServicerContext) -> ring_pb2.ReserveReply:
         if request.order_id <= 0 or not request.items:

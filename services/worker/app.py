@@ -48,7 +48,6 @@ class Fulfiller:
         self._thread = threading.Thread(target=self._loop, name="fulfiller", daemon=True)
         self._last_claim = 0.0
         self._last_gauges = 0.0
-        self.current_job: str | None = None
 
     def start(self) -> Fulfiller:
         self._thread.start()
@@ -122,7 +121,6 @@ class Fulfiller:
             },
         ) as span:
             started = time.perf_counter()
-            self.current_job = entry_id
             log.info("fulfilling order %d", order_id, extra={"fields": {"order_id": order_id, "entry": entry_id}})
             try:
                 if self.settings.job_duration_ms:
@@ -142,8 +140,6 @@ class Fulfiller:
             except Exception as exc:
                 span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
                 raise
-            finally:
-                self.current_job = None
             outcome = "fulfilled" if first else "duplicate"
             span.set_attribute("chaoslab.outcome", outcome)
             JOBS.labels(outcome).inc()

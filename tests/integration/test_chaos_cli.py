@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -45,8 +46,8 @@ def test_add_list_remove_and_the_audit_trail(lab):
     assert lab.cli("fault", "rm", fault_id).returncode == 0
     assert agent_faults(lab) == []
     events = [(e["event"], e.get("reason")) for e in audit(lab) if e.get("fault_id") == fault_id]
-    assert events == [("fault.started", None), ("fault.reverted", "stop")]
-    started = next(e for e in audit(lab) if e.get("fault_id") == fault_id)
+    assert events == [("fault.requested", None), ("fault.started", None), ("fault.reverted", "stop")]
+    started = next(e for e in audit(lab) if e.get("fault_id") == fault_id and e["event"] == "fault.started")
     assert started["actor"] and started["service"] == "service-b" and started["expires_at"] > started["ts"]
 
 
@@ -103,6 +104,37 @@ def test_killing_the_controller_mid_scenario_still_leaves_no_fault(lab):
     poll_until(lambda: agent_faults(lab) == [], "every agent to drop its faults at their TTL", timeout=20)
 
 
+def test_a_start_killed_half_way_is_seen_and_undone_by_stop(lab):
+    """Issue 9.6: the CLI dies while an agent still holds its request; the agent applies the fault
+    after the CLI is gone. The scenario and every fault it may place were written down first."""
+    payment = lab.process("payment")["pid"]
+    since = time.time()
+    command = [sys.executable, "-m", "chaoslab", "--state-dir", str(lab.state_dir)]
+    command += ["scenario", "start", "multi-component", "--no-load"]
+    os.kill(payment, signal.SIGSTOP)  # payment's agent (the third fault) takes the request but cannot answer
+    try:
+        starter = subprocess.Popen(
+            command, env={**os.environ, **lab.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        poll_until(
+            lambda: any(e["event"] == "fault.requested" and e["service"] == "payment" for e in audit(lab)),
+            "the start to ask payment's agent for its fault",
+        )
+        starter.send_signal(signal.SIGKILL)
+        starter.wait(10)
+    finally:
+        os.kill(payment, signal.SIGCONT)
+    poll_until(lambda: any(f["service"] == "payment" for f in agent_faults(lab)), "payment to apply it late")
+    status = lab.cli("scenario", "status").stdout
+    assert status.startswith("multi-component: starting") and "3/4 faults active" in status
+    lab.cli("scenario", "stop")
+    assert agent_faults(lab) == []
+    log = [e for e in audit(lab) if e["ts"] >= since]
+    requested = {e["fault_id"] for e in log if e["event"] == "fault.requested"}
+    reverted = {e["fault_id"] for e in log if e["event"] == "fault.reverted"}
+    assert len(requested) == 3 and requested <= reverted
+
+
 def test_reset_clears_every_fault_and_deploy_everywhere(lab):
     lab.cli("scenario", "start", "silent-corruption", "--no-load")
     lab.cli("fault", "add", "worker_stall", "--service", "worker")
@@ -139,11 +171,11 @@ def test_a_scenario_that_fails_part_way_reverts_what_it_applied(lab):
     from chaoslab.chaos.controller import Controller, ControllerError
     from chaoslab.chaos.journal import FileStore
     from chaoslab.chaos.scenarios import get
-    from chaoslab.chaos.targets import LocalTargets
+    from chaoslab.local.agents import LocalAgents
     from chaoslab.local.statedir import StateDir
 
     state = StateDir.at(lab.state_dir)
-    controller = Controller(LocalTargets(state), FileStore(state.root), "test")
+    controller = Controller(LocalAgents(state), FileStore(state.root), "test")
     drill = get("multi-component")
     broken = drill.__class__(
         **{

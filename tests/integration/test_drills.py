@@ -10,9 +10,7 @@ from __future__ import annotations
 import pytest
 
 from chaoslab.chaos import checks, scenarios
-from chaoslab.loadtest import background
-from chaoslab.local.probe import LocalProbe
-from chaoslab.local.statedir import StateDir
+from chaoslab.local.backend import LocalBackend
 from support import module_lab, poll_until, reset_around
 
 pytestmark = pytest.mark.disruptive
@@ -28,9 +26,9 @@ clean = reset_around()
 
 def holding(lab, wanted: tuple[checks.Check, ...]):
     """A poll_until check: every check holds over one window (returns the results, or None)."""
-    state = StateDir.at(lab.state_dir)
-    info = background.current(state)
-    results = checks.observe(list(wanted), LocalProbe(state), background.attach(info) if info else None)
+    local = LocalBackend(lab.state_dir, "test")
+    traffic = local.load()
+    results = checks.observe(list(wanted), local.probe(), traffic.stats_source() if traffic.stats() else None)
     return results if all(r.ok for r in results) else None
 
 

@@ -14,8 +14,9 @@ from kubernetes import client
 
 from chaoslab.chaos.controller import Controller, ControllerError
 from chaoslab.chaos.journal import AuditLog, FileStore
+from chaoslab.chaos.kubernetes.agents import KubernetesAgents
 from chaoslab.chaos.kubernetes.client import KubernetesError
-from chaoslab.chaos.kubernetes.targets import KubernetesTargets
+from chaoslab.errors import Refused
 from kubesupport import CHART, KUBE_VERSION
 from support import poll_until
 
@@ -60,7 +61,7 @@ def pod_from_template(api, deployment: str) -> None:
 
 
 def controller(api, tmp_path) -> Controller:
-    return Controller(KubernetesTargets(NAMESPACE, api=api), FileStore(tmp_path), "instructor")
+    return Controller(KubernetesAgents(NAMESPACE, api=api), FileStore(tmp_path), "instructor")
 
 
 def cli(apiserver, state, *args) -> subprocess.CompletedProcess:
@@ -101,8 +102,8 @@ def test_helm_installs_the_team_release_and_its_notes_say_how_to_reach_it(team, 
 
 
 def test_discovery_finds_every_agent_and_the_token(team, api):
-    targets = KubernetesTargets(NAMESPACE, api=api)
-    assert {t.service for t in targets.everything()} == {
+    agents = KubernetesAgents(NAMESPACE, api=api)
+    assert {i.service for i in agents.everything()} == {
         "service-a",
         "service-b",
         "service-c",
@@ -110,16 +111,16 @@ def test_discovery_finds_every_agent_and_the_token(team, api):
         "gateway",
         "worker",
     }
-    target = targets.instances("service-b")[0]
-    assert target.instance == "service-b-0"
-    assert target.admin_url == f"/api/v1/namespaces/{NAMESPACE}/pods/service-b-0:9081/proxy"
-    assert len(targets.token) == 32 and targets.team == "red"
+    instance = agents.instances("service-b")[0]
+    assert instance.name == "service-b-0"
+    assert instance.admin_url == f"/api/v1/namespaces/{NAMESPACE}/pods/service-b-0:9081/proxy"
+    assert len(agents.token) == 32 and agents.team == "red"
 
 
 def test_an_unlabelled_namespace_is_refused(api):
     client.CoreV1Api(api).create_namespace({"metadata": {"name": "not-a-team"}})
     with pytest.raises(KubernetesError, match="not a chaoslab team namespace"):
-        KubernetesTargets("not-a-team", api=api)
+        KubernetesAgents("not-a-team", api=api)
 
 
 def test_an_agent_that_cannot_be_reached_is_reported_and_nothing_changes(team, api, tmp_path):
@@ -133,7 +134,12 @@ def test_an_agent_that_cannot_be_reached_is_reported_and_nothing_changes(team, a
         "answered" in str(refused.value)
     )
     assert "TypeError" not in str(refused.value) and "unexpected keyword" not in str(refused.value)
-    assert AuditLog(FileStore(tmp_path), "audit.jsonl").entries() == []
+    log = AuditLog(FileStore(tmp_path), "audit.jsonl")
+    assert [(e["event"], e.get("reason")) for e in log.entries()] == [
+        ("fault.requested", None),
+        ("fault.reverted", "not applied"),
+    ]
+    assert log.open_faults() == {}
 
 
 def test_scale_to_zero_and_back_on_stop(team, api, tmp_path):
@@ -200,12 +206,12 @@ def test_pod_kill_deletes_a_pod(team, api, tmp_path):
         pod_from_template(api, "payment")  # a reset in an earlier test deleted the unreachable pods
     lab = controller(api, tmp_path)
     applied = lab.add({"kind": "pod_kill", "service": "payment"})
-    assert [o.target.instance for o in applied.outcomes] == ["pod/payment-0"]
+    assert [o.instance.name for o in applied.outcomes] == ["pod/payment-0"]
     poll_until(
         lambda: "payment-0" not in {p.metadata.name for p in core.list_namespaced_pod(NAMESPACE).items},
         "the payment pod to be gone",
     )
-    with pytest.raises(ControllerError, match="no pod of payment to kill"):
+    with pytest.raises(Refused, match="no pod of payment to kill"):
         lab.add({"kind": "pod_kill", "service": "payment"})
 
 

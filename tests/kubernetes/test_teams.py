@@ -14,9 +14,9 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from chaoslab.chaos.kubernetes.agents import KubernetesAgents
 from chaoslab.chaos.kubernetes.client import KubernetesError
 from chaoslab.chaos.kubernetes.identity import NotAllowed
-from chaoslab.chaos.kubernetes.targets import KubernetesTargets
 from kubesupport import CHART
 
 TEAMS = ("blue", "green")
@@ -143,14 +143,14 @@ def test_rbac_itself_denies_a_team_the_other_teams_namespace(blue_trainee):
 
 def test_the_controller_lets_a_team_act_only_in_its_own_namespace(blue_trainee, apiserver):
     _, blue = blue_trainee
-    own = KubernetesTargets("chaoslab-blue", api=blue)
+    own = KubernetesAgents("chaoslab-blue", api=blue)
     assert own.team == "blue" and own.identity.username == "system:serviceaccount:chaoslab-blue:trainee"
     with pytest.raises(KubernetesError, match="forbidden by RBAC"):
-        KubernetesTargets("chaoslab-green", api=blue)
+        KubernetesAgents("chaoslab-green", api=blue)
     alice = as_user(apiserver, "alice-token")  # a person in group chaoslab:team:green
-    assert KubernetesTargets("chaoslab-green", api=alice).team == "green"
+    assert KubernetesAgents("chaoslab-green", api=alice).team == "green"
     with pytest.raises(KubernetesError, match="forbidden by RBAC"):
-        KubernetesTargets("chaoslab-blue", api=alice)
+        KubernetesAgents("chaoslab-blue", api=alice)
 
 
 def test_a_team_uses_the_controller_on_its_own_lab(blue_trainee, tmp_path):
@@ -184,14 +184,14 @@ def test_a_team_uses_the_controller_on_its_own_lab(blue_trainee, tmp_path):
 def test_an_unlabelled_namespace_is_refused_even_to_an_instructor(cohort, apiserver):
     ingrid = as_user(apiserver, "ingrid-token")
     with pytest.raises(NotAllowed, match="not a chaoslab team namespace"):
-        KubernetesTargets("unlabelled", api=ingrid)
+        KubernetesAgents("unlabelled", api=ingrid)
 
 
 def test_instructors_span_every_team(cohort, apiserver, tmp_path):
     ingrid = apiserver.with_name("kubeconfig-ingrid")
     ingrid.write_text(apiserver.read_text().replace("admin-token", "ingrid-token"))
     for team in TEAMS:
-        assert KubernetesTargets(f"chaoslab-{team}", api=config.new_client_from_config(str(ingrid))).team == team
+        assert KubernetesAgents(f"chaoslab-{team}", api=config.new_client_from_config(str(ingrid))).team == team
     listing = cli(ingrid, tmp_path, "teams", "--no-slo")
     assert listing.returncode == 0, listing.stderr
     rows = {line.split()[0]: line for line in listing.stdout.splitlines()[1:]}

@@ -67,7 +67,7 @@ def test_every_kind_validates_with_its_defaults_on_each_service_it_names():
     for kind in KINDS.values():
         for service in kind.services:
             spec = {"kind": kind.name, "service": service}
-            if kind.target in ("peer", "route_or_peer"):
+            if kind.scope in ("peer", "route_or_peer"):
                 from chaoslab.chaos.faults import peers_of
 
                 if not peers_of(service):

@@ -26,7 +26,7 @@ def test_random_mode_gives_distinct_free_ports():
 def test_local_wiring_points_every_peer_at_the_peers_allocated_port():
     ports = allocate(preferred_ports(), "random")
     env = service_env(ports, "postgresql://x", "redis://y")
-    assert env["service-a"]["SERVICE_A_SERVICE_B_TARGET"] == f"127.0.0.1:{ports['service-b.grpc']}"
+    assert env["service-a"]["SERVICE_A_SERVICE_B_ADDR"] == f"127.0.0.1:{ports['service-b.grpc']}"
     assert env["service-a"]["SERVICE_A_PAYMENT_URL"] == f"http://127.0.0.1:{ports['payment.http']}"
     assert env["service-c"]["SERVICE_C_SERVICE_A_URL"] == f"http://127.0.0.1:{ports['service-a.http']}"
     assert env["payment"]["PAYMENT_GATEWAY_URL"] == f"http://127.0.0.1:{ports['gateway.http']}"

@@ -53,7 +53,7 @@ def test_every_component_has_a_settings_group_with_its_env_prefix_and_ports():
 
 def test_peer_defaults_point_at_the_documented_ports():
     assert load(ServiceC, {}).service_a_url == "http://127.0.0.1:8080"
-    assert load(ServiceA, {}).service_b_target == "127.0.0.1:50051"
+    assert load(ServiceA, {}).service_b_addr == "127.0.0.1:50051"
 
 
 def test_local_state_dir_default():

@@ -11,62 +11,61 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 
+from chaoslab.chaos.agents import Instance
 from chaoslab.chaos.faults import Fault
 from chaoslab.chaos.kubernetes import actions
 from chaoslab.chaos.kubernetes.client import KubernetesError, api_client, explain, raw_request
-from chaoslab.chaos.kubernetes.identity import authorize, whoami
-from chaoslab.chaos.targets import Target
+from chaoslab.chaos.kubernetes.identity import authorize_namespace
+from chaoslab.settings import Common, env_name
 from chaoslab.topology import SERVICE_NAMES
 
 AGENT_SELECTOR = "chaoslab.io/agent=true"
 
 
-class KubernetesTargets:
+class KubernetesAgents:
     def __init__(self, namespace: str, context: str | None = None, api=None):
-        import urllib3
         from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
 
         self.namespace = namespace
         self.api = api or api_client(context)
         self.core = client.CoreV1Api(self.api)
-        self.identity = whoami(self.api)
-        try:
-            labels = self.core.read_namespace(namespace).metadata.labels or {}
-        except ApiException as exc:
-            raise explain(exc, f"{self.identity.username} reading namespace {namespace}") from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, TLS, timeouts: no API server
-            raise explain(exc, f"reading namespace {namespace}") from None
-        self.team = authorize(self.identity, namespace, labels)
-        self.token = self._token()
-        self._targets = self._discover()
+        self.identity, self.team = authorize_namespace(self.api, namespace)
+        pods = self._pods()
+        self.token = self._token(pods)
+        self._instances = self._discover(pods)
 
-    def _token(self) -> str:
+    def _pods(self) -> list:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            secret = self.core.read_namespaced_secret("chaoslab-agent", self.namespace)
-        except ApiException as exc:
-            raise explain(exc, f"reading the agents' token (secret chaoslab-agent in {self.namespace})") from None
-        return base64.b64decode(secret.data["token"]).decode()
-
-    def _discover(self) -> dict[str, list[Target]]:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            pods = self.core.list_namespaced_pod(self.namespace, label_selector=AGENT_SELECTOR).items
+            return self.core.list_namespaced_pod(self.namespace, label_selector=AGENT_SELECTOR).items
         except ApiException as exc:
             raise explain(exc, f"listing pods in {self.namespace}") from None
-        found: dict[str, list[Target]] = {}
+
+    def _token(self, pods: list) -> str:
+        """The agents' token, from the Secret the pods themselves read it from (the chart's own, or the
+        one named by agent.existingSecret)."""
+        from kubernetes.client.exceptions import ApiException
+
+        name, key = token_secret(pods)
+        try:
+            secret = self.core.read_namespaced_secret(name, self.namespace)
+        except ApiException as exc:
+            raise explain(exc, f"reading the agents' token (secret {name} in {self.namespace})") from None
+        if key not in (secret.data or {}):
+            raise KubernetesError(f"secret {name} in {self.namespace} has no key {key!r} (the agents' token)")
+        return base64.b64decode(secret.data[key]).decode()
+
+    def _discover(self, pods: list) -> dict[str, list[Instance]]:
+        found: dict[str, list[Instance]] = {}
         for pod in pods:
             service = (pod.metadata.labels or {}).get("app.kubernetes.io/name")
             port = (pod.metadata.annotations or {}).get("chaoslab.io/admin-port")
             if service not in SERVICE_NAMES or not port or pod.metadata.deletion_timestamp:
                 continue
             found.setdefault(service, []).append(
-                Target(
+                Instance(
                     service,
                     pod.metadata.name,
                     f"/api/v1/namespaces/{self.namespace}/pods/{pod.metadata.name}:{port}/proxy",
@@ -74,13 +73,13 @@ class KubernetesTargets:
             )
         return found
 
-    def instances(self, service: str) -> list[Target]:
-        return list(self._targets.get(service, []))
+    def instances(self, service: str) -> list[Instance]:
+        return list(self._instances.get(service, []))
 
-    def everything(self) -> list[Target]:
-        return [t for name in SERVICE_NAMES for t in self._targets.get(name, [])]
+    def everything(self) -> list[Instance]:
+        return [i for name in SERVICE_NAMES for i in self._instances.get(name, [])]
 
-    def call(self, target: Target, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes]:
+    def call(self, instance: Instance, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes]:
         """Through the API server's pod proxy; the agent's token rides in X-Chaoslab-Token (the API
         server keeps the Authorization header for itself). When the answer is the API server's own
         (a Kubernetes Status: the pod has no address, the proxy failed, RBAC said no) rather than the
@@ -88,7 +87,7 @@ class KubernetesTargets:
         forwarded = {k: v for k, v in headers.items() if k != "Authorization"}
         try:
             status, data = raw_request(
-                self.api, method, target.admin_url + path, headers=forwarded, body=json.loads(body) if body else None
+                self.api, method, instance.admin_url + path, headers=forwarded, body=json.loads(body) if body else None
             )
         except KubernetesError as exc:
             return 0, str(exc).encode()
@@ -97,12 +96,12 @@ class KubernetesTargets:
             return 0, f"the API server answered {status}: {message}".encode()
         return status, data
 
-    def forget(self, target: Target, fault_id: str | None) -> None:
+    def forget(self, instance: Instance, fault_id: str | None) -> None:
         """An agent that cannot be told (a crash loop): delete its pod; the new pod starts clean."""
         from kubernetes.client.exceptions import ApiException
 
         try:
-            self.core.delete_namespaced_pod(target.instance, self.namespace, grace_period_seconds=0)
+            self.core.delete_namespaced_pod(instance.name, self.namespace, grace_period_seconds=0)
         except ApiException:
             pass
 
@@ -117,9 +116,6 @@ class KubernetesTargets:
     def revert_all_cluster_faults(self) -> list[str]:
         return actions.revert(self.api, self.namespace)
 
-    def reap(self, now: float | None = None) -> list[str]:
-        return actions.revert(self.api, self.namespace, expired_before=time.time() if now is None else now)
-
 
 def _api_status_message(data: bytes) -> str | None:
     """The message of a Kubernetes Status document (the API server speaking), else None."""
@@ -130,3 +126,16 @@ def _api_status_message(data: bytes) -> str | None:
     if isinstance(document, dict) and document.get("kind") == "Status":
         return document.get("message") or document.get("reason") or "no message"
     return None
+
+
+def token_secret(pods: list) -> tuple[str, str]:
+    """(secret name, key) that the agents' CHAOSLAB_AGENT_TOKEN comes from, read off a pod's spec;
+    the chart's default when no agent pod runs yet."""
+    variable = env_name(Common, "agent_token")
+    for pod in pods:
+        for container in pod.spec.containers or []:
+            for env in container.env or []:
+                ref = env.value_from.secret_key_ref if env.name == variable and env.value_from else None
+                if ref is not None:
+                    return ref.name, ref.key
+    return "chaoslab-agent", "token"

@@ -1,0 +1,124 @@
+"""A team's namespace as a backend (chaoslab.backend): agents through the API server's pod proxy,
+journals in a ConfigMap, the namespace's own Locust, and the faults only the Kubernetes API can do."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import cached_property
+
+from chaoslab.backend import Journals, LoadProfile, ResetReport, TimedRun
+from chaoslab.chaos.kubernetes import load as cluster_load
+from chaoslab.chaos.kubernetes.client import api_client
+from chaoslab.errors import Refused
+from chaoslab.topology import FRONT_DOOR, component
+
+STOPPED_STATES = (None, "ready", "stopped")
+"""Locust's states in which no users run."""
+
+
+class KubernetesBackend:
+    target = "kubernetes"
+
+    def __init__(self, namespace: str, context: str | None = None, api=None):
+        self.namespace = namespace
+        self.where = f"namespace {namespace}"
+        self._context = context
+        self._api = api
+
+    @cached_property
+    def api(self):
+        return self._api or api_client(self._context)
+
+    @cached_property
+    def agents(self):
+        """Who is calling, whether they may touch this namespace, and where its agents are (the
+        authorisation runs here, before anything else touches the namespace)."""
+        from chaoslab.chaos.kubernetes.agents import KubernetesAgents
+
+        return KubernetesAgents(self.namespace, api=self.api)
+
+    def controller(self):
+        from chaoslab.chaos.controller import Controller
+        from chaoslab.chaos.kubernetes.store import ConfigMapStore
+
+        agents = self.agents
+        return Controller(agents, ConfigMapStore(self.api, self.namespace), agents.identity.username)
+
+    def journals(self) -> Journals:
+        controller = self.controller()
+        return Journals(controller.audit, controller.changes)
+
+    def reset(self) -> ResetReport:
+        controller = self.controller()
+        controller.audit.settle()
+        removed, unreachable = controller.reset()
+        return ResetReport(removed, unreachable)
+
+    def load(self) -> ClusterLoadDriver:
+        self.agents  # noqa: B018 - the authorisation check, before touching the namespace's Locust
+        return ClusterLoadDriver(self.api, self.namespace)
+
+    def probe(self):
+        from chaoslab.chaos.kubernetes.probes import KubernetesProbe
+
+        self.agents  # noqa: B018 - the authorisation check
+        return KubernetesProbe(self.api, self.namespace)
+
+    def front_door(self) -> str:
+        """service-a as the namespace's own pods (its Locust) reach it."""
+        return f"http://{FRONT_DOOR}:{component(FRONT_DOOR).http_port}"
+
+    def reap(self) -> list[str]:
+        """Needs no agent token: the reaper's ServiceAccount may change deployments and policies only."""
+        from chaoslab.chaos.kubernetes import actions
+        from chaoslab.chaos.kubernetes.identity import authorize_namespace
+
+        authorize_namespace(self.api, self.namespace)
+        return actions.revert(self.api, self.namespace, expired_before=time.time())
+
+
+class ClusterLoadDriver:
+    """The namespace's Locust Deployment, driven through the API server's service proxy."""
+
+    def __init__(self, api, namespace: str):
+        self.api = api
+        self.namespace = namespace
+
+    def start(self, profile: LoadProfile, started_by: str, host: str | None = None) -> str:
+        if self.stats() is not None:
+            raise Refused(f"load is already running in {self.namespace}; `chaoslab load stop` stops it")
+        cluster_load.swarm(self.api, self.namespace, profile, host)
+        return f"web UI: kubectl -n {self.namespace} port-forward svc/locust 8089"
+
+    def stats(self) -> dict | None:
+        stats = cluster_load.stats(self.api, self.namespace)
+        return None if stats.get("state") in STOPPED_STATES else stats
+
+    def stop(self) -> str | None:
+        if self.stats() is None:
+            return None
+        cluster_load.stop(self.api, self.namespace)
+        return f"load stopped in {self.namespace}"
+
+    def run(
+        self, profile: LoadProfile, duration_s: float, label: str, on_progress: Callable[[float, dict], None]
+    ) -> TimedRun:
+        if self.stats() is not None:
+            raise Refused(f"load is already running in {self.namespace}; stop it first (`chaoslab load stop`)")
+        cluster_load.swarm(self.api, self.namespace, profile)
+        cluster_load.reset(self.api, self.namespace)
+        started = time.monotonic()
+        try:
+            while (elapsed := time.monotonic() - started) < duration_s:
+                on_progress(elapsed, cluster_load.stats(self.api, self.namespace))
+                time.sleep(min(2.0, max(0.0, duration_s - elapsed)))  # the run's own length, not a wait
+            final = cluster_load.stats(self.api, self.namespace)
+        finally:
+            cluster_load.stop(self.api, self.namespace)
+        return TimedRun(final, f"svc/locust in {self.namespace}")
+
+    def stats_source(self):
+        from chaoslab.chaos.kubernetes.probes import ClusterLoad
+
+        return ClusterLoad(self.api, self.namespace)

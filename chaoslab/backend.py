@@ -1,0 +1,151 @@
+"""One backend per target: the local lab or a team's namespace, behind the same methods.
+
+The CLI picks a backend once (``open_backend``) and never asks which target it
+has again. A backend opens the chaos controller for its lab, reads its journals,
+drives its load, probes it read-only for checks, names its front door and reaps
+what outlived its TTL. ``chaoslab.local.backend`` and
+``chaos.kubernetes.backend`` implement it; heavy imports stay inside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from chaoslab.chaos.checks import LoadStats, Probe
+    from chaoslab.chaos.controller import Controller
+    from chaoslab.chaos.journal import AuditLog, Journal
+
+Target = Literal["local", "kubernetes"]
+TARGETS: tuple[str, ...] = ("local", "kubernetes")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the CLI was pointed at, from its global options and their environment variables."""
+
+    state_dir: Path
+    """The local lab's state directory (--state-dir, CHAOSLAB_STATE_DIR)."""
+    target: Target = "local"
+    """Which lab the commands act on (--target, CHAOSLAB_TARGET)."""
+    namespace: str = "chaoslab-lab"
+    """The team namespace on Kubernetes (--namespace, CHAOSLAB_NAMESPACE)."""
+    context: str | None = None
+    """kubeconfig context on Kubernetes; None is the current one."""
+    actor: str = ""
+    """Who is acting, for the audit log locally (CHAOSLAB_ACTOR or the login name); on Kubernetes the
+    API server's own idea of the caller wins."""
+
+    def for_team(self, team: str | None) -> Options:
+        """The same options pointed at team ``team``'s namespace (``--team``); unchanged for None."""
+        return self if not team else replace(self, target="kubernetes", namespace=team_namespace(team))
+
+    def for_namespace(self, namespace: str) -> Options:
+        return replace(self, target="kubernetes", namespace=namespace)
+
+
+def team_namespace(team: str) -> str:
+    """Team T's lab lives in namespace chaoslab-T (the Makefile and the chart say the same)."""
+    return f"chaoslab-{team}"
+
+
+@dataclass
+class Journals:
+    """The audit log and the change feed of one lab."""
+
+    audit: AuditLog
+    changes: Journal
+
+
+@dataclass
+class ResetReport:
+    removed: int
+    """Faults removed from running agents and the platform."""
+    unreachable: list[str] = field(default_factory=list)
+    """Agents that did not answer (their saved faults were cleared, so they restart clean)."""
+    cleared: int = 0
+    """Saved faults cleared while no lab ran."""
+    running: bool = True
+    """Whether a lab was running to be reset."""
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    """The traffic to run: how many users, how fast they arrive, what they do."""
+
+    users: int = 10
+    spawn_rate: float = 5.0
+    think_time_s: float = 1.0
+    journey: str = "shop"
+    shape: str = "steady"
+
+
+@dataclass
+class TimedRun:
+    """What a load run for a set time left behind."""
+
+    stats: dict
+    """Locust's final per-request figures, shaped like its /stats/requests document."""
+    report: str = ""
+    """Where its reports are, if anywhere."""
+
+
+class LoadDriver(Protocol):
+    """The lab's load generator: background traffic until stopped, or a run for a set time."""
+
+    def start(self, profile: LoadProfile, started_by: str, host: str | None = None) -> str:
+        """Start background traffic; returns lines saying where to watch it. Refused when some runs."""
+
+    def stats(self) -> dict | None:
+        """Locust's live /stats/requests document, or None when no load runs."""
+
+    def stop(self) -> str | None:
+        """Stop background traffic; returns what was stopped (None when nothing ran)."""
+
+    def run(
+        self, profile: LoadProfile, duration_s: float, label: str, on_progress: Callable[[float, dict], None]
+    ) -> TimedRun:
+        """Traffic for ``duration_s`` seconds, progress reported as it goes; raises LoadError."""
+
+    def stats_source(self) -> LoadStats:
+        """The running load as a source of live stats for checks (chaos.checks.observe)."""
+
+
+class Backend(Protocol):
+    target: Target
+    where: str
+    """Which lab, for messages: "the lab in /path/.chaoslab" or "namespace chaoslab-red"."""
+
+    def controller(self) -> Controller:
+        """The chaos controller for this lab; raises Refused when the lab cannot be reached."""
+
+    def journals(self) -> Journals:
+        """The audit log and change feed, readable whether or not the lab runs."""
+
+    def reset(self) -> ResetReport:
+        """Every fault and deploy gone, the scenario stopped; always safe, even with no lab running."""
+
+    def load(self) -> LoadDriver: ...
+
+    def probe(self) -> Probe:
+        """Read-only access to the running lab for checks."""
+
+    def front_door(self) -> str:
+        """The base URL trainees and the load generator call (service-a)."""
+
+    def reap(self) -> list[str]:
+        """Revert platform faults whose TTL has passed; returns what was reverted."""
+
+
+def open_backend(options: Options) -> Backend:
+    """The backend for ``options.target``: the one place that knows which class serves which target."""
+    if options.target == "kubernetes":
+        from chaoslab.chaos.kubernetes.backend import KubernetesBackend
+
+        return KubernetesBackend(options.namespace, options.context)
+    from chaoslab.local.backend import LocalBackend
+
+    return LocalBackend(options.state_dir, options.actor)

@@ -1,0 +1,127 @@
+"""The local lab as a backend (chaoslab.backend): processes on loopback under one state directory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from chaoslab.backend import Journals, LoadProfile, ResetReport, TimedRun
+from chaoslab.errors import BadInput
+from chaoslab.local.client import LabClient, LabError
+from chaoslab.local.registry import mark
+from chaoslab.local.statedir import StateDir
+from chaoslab.topology import FRONT_DOOR, SERVICE_NAMES
+
+
+class LocalBackend:
+    target = "local"
+
+    def __init__(self, state_dir: Path, actor: str):
+        self.state = StateDir.at(state_dir)
+        self.actor = actor
+        self.where = f"the lab in {self.state.root}"
+
+    def controller(self):
+        from chaoslab.chaos.controller import Controller
+        from chaoslab.chaos.journal import FileStore
+        from chaoslab.local.agents import LocalAgents
+
+        return Controller(LocalAgents(self.state), FileStore(self.state.root), self.actor)
+
+    def journals(self) -> Journals:
+        from chaoslab.chaos.controller import AUDIT, CHANGES
+        from chaoslab.chaos.journal import AuditLog, FileStore, Journal
+
+        store = FileStore(self.state.root)
+        return Journals(AuditLog(store, AUDIT), Journal(store, CHANGES))
+
+    def reset(self) -> ResetReport:
+        """With the services running (even if their daemon is not), through every agent; without, by
+        clearing the faults the agents saved (they would restore them on the next `up`) and the note
+        of the running scenario."""
+        try:
+            controller = self.controller()  # the services answer, with or without their daemon
+        except LabError:
+            controller = None
+        if controller is not None:
+            controller.audit.settle()
+            removed, unreachable = controller.reset()
+            return ResetReport(removed, unreachable)
+        from chaoslab.chaos.controller import SCENARIO
+        from chaoslab.chaos.journal import FileStore
+        from chaoslab.local.agents import forget_saved_faults
+
+        cleared = sum(forget_saved_faults(self.state, service) for service in SERVICE_NAMES)
+        FileStore(self.state.root).delete(SCENARIO)
+        return ResetReport(0, cleared=cleared, running=False)
+
+    def load(self) -> LocalLoad:
+        return LocalLoad(self.state)
+
+    def probe(self):
+        from chaoslab.local.probe import LocalProbe
+
+        return LocalProbe(self.state)
+
+    def front_door(self) -> str:
+        return LabClient(self.state).url(FRONT_DOOR)
+
+    def reap(self) -> list[str]:
+        raise BadInput(
+            "reap reverts Kubernetes-level faults: use --target kubernetes (local faults expire inside "
+            "their agents by themselves)"
+        )
+
+
+class LocalLoad:
+    """Locust as a background process of the lab (``load.json`` in the state directory), or for a set time."""
+
+    def __init__(self, state: StateDir):
+        self.state = state
+
+    def start(self, profile: LoadProfile, started_by: str, host: str | None = None) -> str:
+        from chaoslab.loadtest import background
+        from chaoslab.loadtest.runner import LoadPlan
+
+        plan = LoadPlan(host=host or LabClient(self.state).url(FRONT_DOOR), profile=profile)
+        info = background.start(self.state, plan, started_by)
+        return f"web UI {info['web_url']}, reports in {info['report_dir']} (written when it stops)"
+
+    def stats(self) -> dict | None:
+        from chaoslab.loadtest import background
+
+        info = background.current(self.state)
+        return None if info is None else background.attach(info).stats()
+
+    def stop(self) -> str | None:
+        from chaoslab.loadtest import background
+        from chaoslab.timefmt import duration
+
+        info = background.stop(self.state)
+        if info is None:
+            return None
+        return f"load stopped after {duration(time.time() - info['started_at'])}; reports in {info['report_dir']}"
+
+    def run(
+        self, profile: LoadProfile, duration_s: float, label: str, on_progress: Callable[[float, dict], None]
+    ) -> TimedRun:
+        from chaoslab.loadtest import background
+        from chaoslab.loadtest.runner import LoadPlan, run_for
+
+        plan = LoadPlan(
+            host=LabClient(self.state).url(FRONT_DOOR),
+            profile=profile,
+            run_time_s=duration_s,
+            report_dir=background.reports_dir(self.state, label),
+        )
+        return run_for(plan, self.state.log("verify-locust"), on_progress, env=mark(self.state, "verify"))
+
+    def stats_source(self):
+        from chaoslab.loadtest import background
+        from chaoslab.loadtest.runner import LoadError
+
+        info = background.current(self.state)
+        if info is None:
+            raise LoadError("no load is running; start it with `chaoslab load start`")
+        return background.attach(info)

@@ -1,0 +1,47 @@
+"""One place maps errors to exit codes: bad input 2, a lab not in the state asked for 1, one line each."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from chaoslab.backend import Options, open_backend
+from chaoslab.cli import cli
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_a_local_only_command_with_the_kubernetes_target_is_bad_input(tmp_path):
+    result = run("--state-dir", str(tmp_path), "--target", "kubernetes", "status")
+    assert result.exit_code == 2
+    assert result.output.startswith("chaoslab: this command runs the local lab") and result.output.count("\n") == 1
+
+
+def test_no_lab_is_exit_1_and_says_where_it_looked(tmp_path):
+    result = run("--state-dir", str(tmp_path / "nowhere"), "status")
+    assert result.exit_code == 1
+    assert f"no lab is running in {tmp_path / 'nowhere'}" in result.output and "--state-dir" in result.output
+
+
+def test_reap_on_the_local_lab_is_bad_input(tmp_path):
+    result = run("--state-dir", str(tmp_path), "reap")
+    assert result.exit_code == 2 and "use --target kubernetes" in result.output
+
+
+def test_reset_without_a_lab_clears_saved_faults(tmp_path):
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    (agents / "payment.faults.json").write_text('[{"id": "f-00000001", "kind": "db_outage"}]')
+    result = run("--state-dir", str(tmp_path), "reset")
+    assert result.exit_code == 0 and "cleared 1 saved fault(s)" in result.output
+    assert (agents / "payment.faults.json").read_text() == "[]"
+
+
+def test_team_options_point_at_the_team_namespace_without_touching_a_cluster(tmp_path):
+    options = Options(tmp_path).for_team("red")
+    assert (options.target, options.namespace) == ("kubernetes", "chaoslab-red")
+    assert Options(tmp_path).for_team(None).target == "local"
+    backend = open_backend(options)  # lazy: no API call until a method needs one
+    assert backend.target == "kubernetes" and backend.where == "namespace chaoslab-red"
+    assert open_backend(Options(tmp_path)).front_door  # the local backend, also without a lab
