@@ -42,13 +42,17 @@ help: ## List the targets
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chaoslab needs Python 3.11 or newer; set PYTHON=python3.11")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'  # test pulls in local and kubernetes too
+	@echo "installing chaoslab and its test extras into $(VENV) (a minute or two the first time; log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@# pip's and setuptools' chatter goes to the log, shown only when the install fails
+	@{ $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e '.[test]'; } > $(VENV)/install.log 2>&1 \
+	  || { tail -n 40 $(VENV)/install.log; echo "make: installing into $(VENV) failed; the whole log: $(VENV)/install.log"; exit 1; }
 	@touch $@
 
 lab: $(STAMP) ## Install into $(VENV) and start the local lab (embedded PostgreSQL and Redis, no Docker)
-	$(CHAOSLAB) up
+	@$(CHAOSLAB) up
+	@echo
+	@echo "the chaoslab command is in $(BIN): \`source $(BIN)/activate\` puts it on this shell's PATH"
 
 up: lab ## Same as lab
 
@@ -65,9 +69,7 @@ traces: $(STAMP) ## The last three traces as trees
 	$(CHAOSLAB) traces --last 3 --no-db
 
 checkout: $(STAMP) ## Place one order through the running lab and print it
-	@url=$$($(CHAOSLAB) status --json | $(BIN)/python -c 'import json,sys; print(next(p["url"] for p in json.load(sys.stdin)["processes"] if p["name"] == "service-a"))') && \
-	curl -sS -X POST "$$url/checkout" -H 'Content-Type: application/json' -H "Idempotency-Key: make-$$(date +%s%N)" \
-	     -d '{"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": 2}, {"sku": "SKU-1005", "quantity": 1}]}' && echo
+	$(CHAOSLAB) checkout
 
 scenarios: $(STAMP) ## List the drills, easiest first
 	$(CHAOSLAB) scenario list
@@ -107,9 +109,7 @@ unit: $(STAMP) ## Only the fast unit tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 tools: ## Install the tools the tests use: promtool, helm, kube-apiserver and etcd (~/.cache/chaoslab/tools)
-	@tools/install-promtool
-	@tools/install-helm
-	@tools/install-apiserver
+	@tools/install
 
 docs: $(STAMP) ## Regenerate the README's component and environment-variable tables
 	$(BIN)/python -m chaoslab.docs

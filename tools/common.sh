@@ -8,3 +8,10 @@ say() { echo "tools: $*"; }
 need() {
     command -v "$1" >/dev/null 2>&1 || { echo "tools: $1 is needed to $2" >&2; exit 1; }
 }
+# `install-X --plan` prints what it would do (nothing when X is already installed) and does nothing.
+planned() {
+    [ "${PLAN:-}" = 1 ] || return 1
+    [ -z "$1" ] || echo "  $1"
+    return 0
+}
+case "${1:-}" in --plan) PLAN=1 ;; esac
