@@ -18,7 +18,7 @@ import psutil
 
 from chaoslab import command
 from chaoslab.errors import Refused
-from chaoslab.local.registry import mark
+from chaoslab.local.registry import kill, mark
 from chaoslab.local.statedir import StateDir
 
 
@@ -243,14 +243,7 @@ def stop_lab(state: StateDir, say: Callable[[str], None] = print, grace_s: float
         deadline = time.monotonic() + grace_s
         while _alive(daemon_pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-    leftovers = lab_processes(state)
-    for proc in leftovers:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(leftovers, timeout=5)
-    killed = [proc.pid for proc in leftovers]
+    killed = kill(lab_processes(state), grace_s=2)
     state.info.unlink(missing_ok=True)
     if state.lock.exists() and not lock_is_held(state):
         state.lock.unlink(missing_ok=True)
