@@ -79,6 +79,11 @@ class Common:
     bind_host: str = setting("127.0.0.1", "Address every listener binds; 0.0.0.0 only inside containers.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting("INFO", "Minimum log level.")
     access_log: bool = setting(True, "Log one JSON line per inbound request.")
+    inflight_spans: bool = setting(
+        False,
+        "Also report spans still open after a second (a stuck checkout is visible while it hangs). "
+        "The local lab turns it on; Jaeger would show the reports as extra spans.",
+    )
     team: str = setting("local", "Team tag added to every span, metric target and log line.")
     db_connect_timeout_s: float = setting(2.0, "Timeout for opening a PostgreSQL connection.", min=0.1, max=60)
     db_pool_timeout_s: float = setting(

@@ -30,7 +30,10 @@ def render(spans: list[dict], *, show_db: bool = True) -> str:
     first = roots[0]
     services = list(dict.fromkeys(s["service"] for s in sorted(spans, key=lambda s: s["start_ns"])))
     errors = sum(1 for s in spans if s["status"] == "error")
+    still_open = sum(1 for s in spans if s.get("open"))
     status = f"{errors} error{'s' if errors != 1 else ''}" if errors else "ok"
+    if still_open:
+        status += f", {still_open} still open"
     end = max(s["end_ns"] for s in spans)
     start = min(s["start_ns"] for s in spans)
     lines = [
@@ -46,7 +49,8 @@ def render(spans: list[dict], *, show_db: bool = True) -> str:
         flag = ""
         if span["status"] == "error":
             flag = "  ERROR" + (f": {span['status_message']}" if span["status_message"] else "")
-        lines.append(f"{prefix}{mark}{span['service']}  {span['name']}  {_ms(span):.1f} ms{flag}")
+        took = f">= {_ms(span):.1f} ms, still open" if span.get("open") else f"{_ms(span):.1f} ms"
+        lines.append(f"{prefix}{mark}{span['service']}  {span['name']}  {took}{flag}")
         kids = [k for k in children.get(span["span_id"], []) if visible(k)]
         for index, child in enumerate(kids):
             walk(child, prefix + ("   " if last else "│  "), index == len(kids) - 1)

@@ -57,6 +57,7 @@ def service_env(
         env_name(Common, "bind_host"): "127.0.0.1",
         env_name(Common, "agent_token"): token,
         env_name(Common, "agent_state_dir"): agent_state_dir,
+        env_name(Common, "inflight_spans"): "true",
         "PYTHONUNBUFFERED": "1",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports['labd']}",
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",

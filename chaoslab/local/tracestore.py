@@ -13,21 +13,14 @@ from collections import OrderedDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-KEPT_ATTRIBUTES = (
-    "http.method",
-    "http.request.method",
-    "http.route",
-    "http.status_code",
-    "http.response.status_code",
-    "rpc.method",
-    "rpc.grpc.status_code",
-    "db.operation",
-    "db.statement",
-    "messaging.destination.name",
-    "chaoslab.order_id",
-    "chaoslab.outcome",
-    "chaoslab.fault",
-)
+from chaoslab.telemetry.inflight import IN_FLIGHT
+
+MAX_ATTRIBUTE_CHARS = 300
+"""Attribute values are kept, but long ones (SQL text) cut: the store is bounded in memory."""
+
+
+def _short(value):
+    return value[:MAX_ATTRIBUTE_CHARS] if isinstance(value, str) else value
 
 
 def _value(any_value):
@@ -44,7 +37,8 @@ def decode(body: bytes) -> list[dict]:
         service = resource.get("service.name", "unknown")
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                attributes = {a.key: _value(a.value) for a in span.attributes if a.key in KEPT_ATTRIBUTES}
+                attributes = {a.key: _short(_value(a.value)) for a in span.attributes}
+                in_flight = bool(attributes.pop(IN_FLIGHT, False))
                 spans.append(
                     {
                         "trace_id": span.trace_id.hex(),
@@ -59,27 +53,35 @@ def decode(body: bytes) -> list[dict]:
                         "status": Status.StatusCode.Name(span.status.code).removeprefix("STATUS_CODE_").lower(),
                         "status_message": span.status.message,
                         "attributes": attributes,
+                        "open": in_flight,
                     }
                 )
     return spans
 
 
 class TraceStore:
-    """The last ``max_traces`` traces, oldest evicted first; spans of one trace arrive in several batches."""
+    """The last ``max_traces`` traces, oldest evicted first; spans of one trace arrive in several batches.
+
+    A span that is still open arrives as a provisional copy (``open: true``, end = when it was last
+    seen, chaoslab.telemetry.inflight); the real span replaces it when it ends, and a late copy never
+    replaces a real span."""
 
     def __init__(self, max_traces: int = 1000, max_spans_per_trace: int = 2000):
         self.max_traces = max_traces
         self.max_spans = max_spans_per_trace
-        self._traces: OrderedDict[str, list[dict]] = OrderedDict()
+        self._traces: OrderedDict[str, dict[str, dict]] = OrderedDict()
         self._lock = threading.Lock()
         self.received = 0
 
     def add(self, spans: list[dict]) -> None:
         with self._lock:
             for span in spans:
-                bucket = self._traces.setdefault(span["trace_id"], [])
-                if len(bucket) < self.max_spans:
-                    bucket.append(span)
+                bucket = self._traces.setdefault(span["trace_id"], {})
+                known = bucket.get(span["span_id"])
+                if known is None and len(bucket) >= self.max_spans:
+                    continue
+                if known is None or known["open"]:
+                    bucket[span["span_id"]] = span
                 self.received += 1
             while len(self._traces) > self.max_traces:
                 self._traces.popitem(last=False)
@@ -89,11 +91,11 @@ class TraceStore:
         with self._lock:
             if trace_id:
                 found = self._traces.get(trace_id)
-                return [list(found)] if found else []
+                return [list(found.values())] if found else []
             traces = [
-                list(spans)
+                list(spans.values())
                 for spans in self._traces.values()
-                if service is None or any(s["service"] == service for s in spans)
+                if service is None or any(s["service"] == service for s in spans.values())
             ]
         traces.sort(key=lambda spans: min(s["start_ns"] for s in spans))
         return traces[-last:] if last > 0 else []

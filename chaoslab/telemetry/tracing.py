@@ -19,10 +19,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from chaoslab import __version__
 
 
-def configure_tracing(service_name: str, team: str) -> TracerProvider | None:
+def configure_tracing(service_name: str, team: str, in_flight: bool = False) -> TracerProvider | None:
     """Install the global tracer provider; returns it so the caller can flush it on exit.
 
-    Honours OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER (otlp, console, none).
+    Honours OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER (otlp, console, none). ``in_flight`` also
+    reports spans that are still open (chaoslab.telemetry.inflight; CHAOSLAB_INFLIGHT_SPANS).
     """
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
@@ -40,6 +41,10 @@ def configure_tracing(service_name: str, team: str) -> TracerProvider | None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        if in_flight:
+            from chaoslab.telemetry.inflight import InFlightSpans
+
+            provider.add_span_processor(InFlightSpans(OTLPSpanExporter(timeout=2)))
     elif exporter_name == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)

@@ -27,7 +27,7 @@ class ServiceRuntime:
         self.name = name
         self.common = common if common is not None else load(Common)
         configure_logging(name, self.common.team, self.common.log_level)
-        self.tracer_provider = configure_tracing(name, self.common.team)
+        self.tracer_provider = configure_tracing(name, self.common.team, self.common.inflight_spans)
         describe_process(name, self.common.team)
         self.stopping = threading.Event()
         self._cleanups: list[Callable[[], None]] = []

@@ -194,3 +194,29 @@ def test_a_second_scenario_is_refused_while_one_runs(lab):
     second = lab.cli("scenario", "start", "deadlock", "--no-load", check=False)
     assert second.returncode == 1 and "latency-500ms is running" in second.stderr
     assert len(agent_faults(lab)) == 1
+
+
+def test_a_checkout_that_hangs_is_visible_while_it_hangs(lab):
+    """Spans still open are reported while open (chaoslab.telemetry.inflight), then replaced."""
+    import threading
+
+    lab.cli("fault", "add", "latency", "ms=4000", "--service", "service-b", "--peer", "service-c", "--ttl", "60")
+    answered = {}
+    slow = threading.Thread(target=lambda: answered.update(r=checkout(lab.url("service-a"), key="in-flight-1")))
+    slow.start()
+
+    def stuck_trace():
+        for spans in json.loads(lab.cli("traces", "--last", "20", "--json").stdout):
+            hanging = [s for s in spans if s["open"] and s["service"] == "service-b" and s["kind"] == "server"]
+            if hanging:
+                return spans[0]["trace_id"]
+        return None
+
+    trace_id = poll_until(stuck_trace, "service-b's open Reserve to be reported while it waits", timeout=10)
+    assert "still open" in lab.cli("traces", "--trace", trace_id).stdout
+    slow.join(30)
+    assert answered["r"].status_code == 201
+    poll_until(
+        lambda: not any(s["open"] for s in json.loads(lab.cli("traces", "--trace", trace_id, "--json").stdout)[0]),
+        "the real spans to replace the open ones once the checkout answered",
+    )
