@@ -18,10 +18,11 @@ from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.common.web import HttpServer, json_body
 from chaoslab.services.common.web import create_app as create_http_app
 from chaoslab.services.rpc import ring_pb2_grpc
-from chaoslab.services.service_a.checkout import Checkout
+from chaoslab.services.service_a.checkout import LEASE_S, Checkout
 from chaoslab.services.service_a.outbox import OutboxRelay
+from chaoslab.services.service_a.recovery import PendingRecovery
 from chaoslab.services.service_a.store import Store, order_json
-from chaoslab.services.service_a.validation import checkout_request, idempotency_key, positive_int
+from chaoslab.services.service_a.validation import checkout_request, idempotency_key, parse_sku, positive_int
 from chaoslab.settings import Common, ServiceA, load
 
 NAME = "service-a"
@@ -56,12 +57,14 @@ def create_app(
     )
     inventory = ring_pb2_grpc.InventoryStub(grpc_channel("service-b", settings.service_b_target, agent))
     checkout = Checkout(store, inventory, lambda: flags.get("service_b_timeout_s"), payment, on_paid=relay.nudge)
+    recovery = PendingRecovery(store, payment, settings.pending_deadline_s, LEASE_S, on_paid=relay.nudge).start()
 
     health = Health()
     health.ready_check("postgres", lambda: db.check_schema(LATEST))
     # Redis down delays fulfilment but checkouts go on (the outbox holds the events): degraded, not unready.
     health.ready_check("redis", queue.ping, critical=False)
     health.live_check("outbox-relay", relay.alive)
+    health.live_check("pending-recovery", recovery.alive)
     app = create_http_app(
         NAME, health, max_body_bytes=settings.max_body_bytes, access_log=common.access_log, agent=agent
     )
@@ -111,18 +114,20 @@ def create_app(
 
     @app.get("/products/<sku>")
     def get_product(sku: str):
-        product = store.product(sku)
+        product = store.product(parse_sku(sku))
         if product is None:
             raise not_found(f"no product {sku}; GET /products lists the catalogue")
         return jsonify({**product, "unit_price": str(product["unit_price"]), "currency": product["currency"].strip()})
 
     def stop() -> None:
+        recovery.stop()
         relay.stop()
         payment.close()
         queue.close()
         db.close()
 
     app.extensions["chaoslab.stop"] = stop
+    app.extensions["chaoslab.recovery"] = recovery
     return app
 
 
