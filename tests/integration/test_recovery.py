@@ -7,6 +7,7 @@ Its own lab, with a short recovery deadline so the loop acts within the test.
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -96,3 +97,21 @@ def test_an_order_that_never_reached_payment_becomes_payment_failed(lab):
     lab.cli("reset")
     retried = checkout(lab.url("service-a"), customer_id=6, key="never-reached-payment")
     assert retried.status_code == 201 and retried.json()["status"] == "paid"  # a retry may still buy it
+
+
+def test_chaoslab_reconcile_reports_the_whole_database(lab):
+    poll_until(lambda: lab.cli("reconcile", check=False).returncode == 0, "the books to balance once settled")
+    with psycopg.connect(lab.database_url) as conn:
+        conn.execute(
+            """INSERT INTO ledger.entries (order_id, gateway_charge_id, amount, requested_amount, currency,
+                                           money_math, created_at)
+                    VALUES (777777, 'ch_orphan', 5.00, 5.00, 'USD', 'decimal', now() - interval '1 day')"""
+        )
+    try:
+        result = lab.cli("reconcile", check=False)
+        report = json.loads(lab.cli("reconcile", "--json", check=False).stdout)
+    finally:
+        with psycopg.connect(lab.database_url) as conn:
+            conn.execute("DELETE FROM ledger.entries WHERE order_id = 777777")
+    assert result.returncode == 1 and "charge_without_order: 1 (orders 777777)" in result.stdout
+    assert report["findings"]["charge_without_order"]["order_ids"] == [777777] and not report["ok"]

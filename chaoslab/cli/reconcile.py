@@ -1,0 +1,46 @@
+"""``chaoslab reconcile``: every order in the database against payment's ledger, now."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from chaoslab.cli import cli
+from chaoslab.cli.common import fail, lab_state
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="The full reconciliation as JSON.")
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Spare orders younger than this many seconds (checkouts still in flight).",
+)
+@click.pass_context
+def reconcile(ctx: click.Context, as_json: bool, settle: float) -> None:
+    """Reconcile every order with payment's ledger, over the whole database (what verify checks after
+    load). Exit 0 when the books balance, 1 when any money is wrong or an order is stuck, 2 without a lab."""
+    from chaoslab.chaos.reconcile import reconcile as run_reconcile
+    from chaoslab.local.client import LabError
+    from chaoslab.local.probe import LocalProbe
+    from chaoslab.settings import ServiceA, load
+
+    try:
+        probe = LocalProbe(lab_state(ctx))
+    except LabError as exc:
+        fail(str(exc), 2)
+    books = run_reconcile(probe.query, settle_s=settle, pending_deadline_s=load(ServiceA).pending_deadline_s)
+    if as_json:
+        click.echo(json.dumps(books.to_json(), indent=2))
+    else:
+        click.echo(
+            f"{books.orders} orders, {books.charges} charges, {books.charged} charged; "
+            f"{books.mischarged.count} mischarged"
+        )
+        click.echo(books.summary())
+        if books.explained_drift:
+            click.echo(f"(plus {books.explained_drift} drift from the float-money drill, explained by the ledger)")
+    ctx.exit(0 if books.ok else 1)
