@@ -63,6 +63,10 @@ class AgentClient:
     def reset(self, target: Target, reason: str = "reset") -> dict:
         return self.call(target, "POST", f"/faults/reset?reason={reason}")
 
+    def records(self, target: Target) -> list[dict]:
+        """The agent's own record of what happened to it (``GET /records``)."""
+        return self.call(target, "GET", "/records")["records"]
+
     def flags(self, target: Target) -> dict:
         return self.call(target, "GET", "/flags")
 

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 
 from chaoslab.chaos.agent_client import AgentClient, AgentError
-from chaoslab.chaos.faults import KINDS, MAX_TTL_S, Fault, FaultSpecError, validate
-from chaoslab.chaos.journal import AuditLog, Journal, Store
+from chaoslab.chaos.faults import KINDS, MAX_TTL_S, Fault, FaultSpecError, spec_of, validate
+from chaoslab.chaos.journal import AuditLog, Journal, Store, fold_agent_records
 from chaoslab.chaos.scenarios import Fix, Scenario
 from chaoslab.chaos.targets import Target, Targets
 from chaoslab.settings import SERVICE_SETTINGS, coerce
@@ -47,7 +47,7 @@ class Controller:
     def __init__(self, targets: Targets, store: Store, actor: str):
         self.targets = targets
         self.store = store
-        self.audit = AuditLog(store, AUDIT)
+        self.audit = AuditLog(store, AUDIT, fold=self._fold_agent_records)
         self.changes = Journal(store, CHANGES)
         self.actor = actor
         self.client = AgentClient(targets, actor)
@@ -67,7 +67,7 @@ class Controller:
         applied = Applied(fault)
         for target in instances:
             try:
-                self.client.add(target, fault.to_dict())
+                self.client.add(target, spec_of(fault))
                 applied.outcomes.append(Outcome(target, True))
             except AgentError as exc:
                 applied.outcomes.append(Outcome(target, False, exc.message, exc.status))
@@ -153,6 +153,16 @@ class Controller:
             )
         return removed
 
+    def _fold_agent_records(self) -> None:
+        """Before the audit log is read (settle): what the agents recorded themselves, folded in."""
+        records = []
+        for target in self.targets.everything():
+            try:
+                records += self.client.records(target)
+            except AgentError:
+                continue  # an agent that does not answer is settled by its faults' TTLs instead
+        fold_agent_records(self.audit, self.changes, records)
+
     def _remove_on(self, target: Target, fault_id: str, reason: str) -> bool:
         try:
             return self.client.remove(target, fault_id, reason)
@@ -195,7 +205,7 @@ class Controller:
             try:
                 answer = self.client.reset(target)
                 removed += answer.get("removed", 0)
-                if answer.get("deploys_removed"):
+                if answer.get("version_changed", answer.get("deploys_removed")):  # a new version to record
                     touched.append(target.service)
             except AgentError as exc:
                 unreachable.append(str(exc))

@@ -9,6 +9,7 @@ import click
 
 from chaoslab.cli import cli
 from chaoslab.cli.common import fail, guard, journals, lab_state, open_controller, remaining, team_option
+from chaoslab.escape import printable
 from chaoslab.topology import SERVICE_NAMES
 
 
@@ -90,9 +91,12 @@ def fault_list(ctx: click.Context, as_json: bool) -> None:
                 + (f" → {f['peer']}" if f.get("peer") else "")
             )
             scenario = (f.get("scenario") or "") + (" (red herring)" if f.get("red_herring") else "")
-            click.echo(f"{f['id']:<12} {f['kind']:<16} {where:<28} {remaining(f['remaining_s']):>7}  {scenario}")
+            click.echo(
+                f"{printable(f['id']):<12} {printable(f['kind']):<16} {printable(where):<28} "
+                f"{remaining(f['remaining_s']):>7}  {printable(scenario)}"
+            )
     for line in unreachable:
-        click.echo(f"warning: {line}", err=True)
+        click.echo(f"warning: {printable(line)}", err=True)
 
 
 @fault.command("rm")
@@ -180,7 +184,9 @@ def changes(ctx: click.Context, since: str, as_json: bool) -> None:
         window = parse_since(since)
     except ValueError as exc:
         fail(str(exc), 2)
-    entries = journals(ctx).changes.entries(since_ts=time.time() - window)
+    feed = journals(ctx)
+    feed.audit.settle()  # folds in the versions agents made on their own (a TTL ending a bad deploy)
+    entries = feed.changes.entries(since_ts=time.time() - window)
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
@@ -188,8 +194,8 @@ def changes(ctx: click.Context, since: str, as_json: bool) -> None:
         click.echo(f"no changes in the last {since}")
     for e in entries:
         click.echo(
-            f"{time.strftime('%H:%M:%S', time.localtime(e['ts']))}  {e['service']:<10} {e['version']:<14} "
-            f"{e['summary']}  (by {e['by']})"
+            f"{time.strftime('%H:%M:%S', time.localtime(e['ts']))}  {printable(e['service']):<10} "
+            f"{printable(e['version']):<14} {printable(e['summary'])}  (by {printable(e['by'])})"
         )
 
 
@@ -209,8 +215,8 @@ def audit(ctx: click.Context, since: str) -> None:
     for e in log.entries(since_ts=time.time() - window):
         detail = {k: v for k, v in e.items() if k not in ("ts", "event", "actor")}
         click.echo(
-            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e['ts']))}  {e['event']:<16} "
-            f"{e.get('actor', ''):<12} {json.dumps(detail, default=str)}"
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e['ts']))}  {printable(e['event']):<16} "
+            f"{printable(e.get('actor', '')):<12} {json.dumps(detail, default=str)}"
         )
 
 

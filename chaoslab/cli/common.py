@@ -15,7 +15,9 @@ def lab_state(ctx: click.Context):
 
 
 def fail(message: str, code: int = 1) -> None:
-    click.echo(f"chaoslab: {message}", err=True)
+    from chaoslab.escape import printable
+
+    click.echo(f"chaoslab: {printable(message)}", err=True)  # one line, whatever an agent or a file said
     sys.exit(code)
 
 
@@ -95,7 +97,8 @@ def remaining(seconds: float) -> str:
 
 
 def journals(ctx: click.Context):
-    """The audit log and change feed, readable with or without a running lab."""
+    """The audit log and change feed, readable with or without a running lab; with one, settling them
+    folds in what the agents recorded themselves (chaos.journal.fold_agent_records)."""
     from types import SimpleNamespace
 
     from chaoslab.chaos.controller import AUDIT, CHANGES
@@ -104,8 +107,16 @@ def journals(ctx: click.Context):
     if ctx.obj["target"] == "kubernetes":
         controller = open_controller(ctx)
         return SimpleNamespace(audit=controller.audit, changes=controller.changes)
+    from chaoslab.chaos.controller import Controller
+    from chaoslab.chaos.targets import LocalTargets
+    from chaoslab.local.client import LabError
+
     store = FileStore(lab_state(ctx).root)
-    return SimpleNamespace(audit=AuditLog(store, AUDIT), changes=Journal(store, CHANGES))
+    try:
+        controller = Controller(LocalTargets(lab_state(ctx)), store, "")
+        return SimpleNamespace(audit=controller.audit, changes=controller.changes)
+    except LabError:
+        return SimpleNamespace(audit=AuditLog(store, AUDIT), changes=Journal(store, CHANGES))
 
 
 def scenario(scenario_id: str):

@@ -210,3 +210,14 @@ def test_logs_are_json_with_the_requests_trace_id(lab):
     assert line["service"] == "service-a" and line["http.route"] == "/checkout" and len(line["span_id"]) == 16
     readable = lab.cli("logs", "service-a", "-n", "200").stdout
     assert f"trace={trace_id}" in readable
+
+
+def test_a_newline_in_a_request_path_cannot_forge_a_line_of_chaoslab_logs(lab):
+    forged = "12:00:00.000 INFO    POST /checkout 201  forged=yes"
+    response = requests.get(lab.url("service-a") + "/products/x%0a" + forged.replace(" ", "%20"), timeout=5)
+    assert response.status_code == 400
+    trace_id = response.headers["X-Trace-Id"]
+    poll_until(lambda: trace_id in lab.cli("logs", "service-a", "-n", "50").stdout, "the request to be logged")
+    lines = lab.cli("logs", "service-a", "-n", "50").stdout.splitlines()
+    assert not any(line.startswith("12:00:00.000") for line in lines)
+    assert any("/products/x\\n12:00:00.000" in line for line in lines)
