@@ -32,6 +32,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from chaoslab.chaos.agent import FaultAgent
+from chaoslab.chaos.agent_openapi import document
 from chaoslab.chaos.faults import FAULT_ID, FaultSpecError
 from chaoslab.inputs import InputError, has_control, parse_json, text_int
 
@@ -94,6 +95,12 @@ def create_admin_app(agent: FaultAgent, token: str) -> Flask:
         if not isinstance(payload, dict):
             raise FaultSpecError("expected a JSON object body")
         return payload
+
+    spec = document(agent.service)
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(spec)
 
     @app.get("/faults")
     def list_faults():

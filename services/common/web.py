@@ -36,7 +36,7 @@ from chaoslab.wsgi import HttpServer
 __all__ = ["HttpServer", "create_app", "json_body"]
 
 log = logging.getLogger("chaoslab.http")
-_UNTRACED = ("/health/", "/metrics")
+_UNTRACED = ("/health/", "/metrics", "/openapi.json")
 _tracer = tracer("chaoslab.http")
 
 

@@ -19,6 +19,7 @@ from chaoslab.services.common.web import HttpServer, json_body
 from chaoslab.services.common.web import create_app as create_http_app
 from chaoslab.services.rpc import ring_pb2_grpc
 from chaoslab.services.service_a.checkout import LEASE_S, Checkout
+from chaoslab.services.service_a.openapi import document
 from chaoslab.services.service_a.outbox import OutboxRelay
 from chaoslab.services.service_a.recovery import PendingRecovery
 from chaoslab.services.service_a.store import Store, order_json
@@ -103,6 +104,12 @@ def create_app(
         if customer is None:
             raise not_found(f"no customer {customer_id}")
         return jsonify(customer)
+
+    spec = document(settings.max_items, MAX_LIST)
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(spec)
 
     @app.get("/products")
     def list_products():

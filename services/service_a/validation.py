@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 
 from chaoslab.inputs import BIGINT_MAX, InputError, idempotency_key, json_int, text_int
+from chaoslab.services.common.lines import MAX_QUANTITY, SKU, SKU_PATTERN
 
-__all__ = ["BIGINT_MAX", "CheckoutRequest", "checkout_request", "idempotency_key", "parse_sku", "positive_int"]
+__all__ = [
+    "BIGINT_MAX",
+    "SKU_PATTERN",
+    "CheckoutRequest",
+    "checkout_request",
+    "idempotency_key",
+    "parse_sku",
+    "positive_int",
+]
 
-_SKU = re.compile(r"[A-Za-z0-9._-]{1,64}")
-MAX_QUANTITY = 1000
 _CHECKOUT_FIELDS = {"customer_id", "items"}
 _ITEM_FIELDS = {"sku", "quantity"}
 
@@ -40,7 +46,7 @@ def positive_int(raw: str, field: str, maximum: int = BIGINT_MAX) -> int:
 
 def parse_sku(raw: object, field: str = "sku") -> str:
     """A product code: 1-64 letters, digits, '.', '_' or '-' (the catalogue's own alphabet)."""
-    if not isinstance(raw, str) or not _SKU.fullmatch(raw):
+    if not isinstance(raw, str) or not SKU.fullmatch(raw):
         raise InputError(f"{field} must be 1-64 letters, digits, '.', '_' or '-'")
     return raw
 
