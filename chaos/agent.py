@@ -433,6 +433,12 @@ class FaultAgent:
         tmp = self._records_file.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in self._records))
         tmp.replace(self._records_file)
+        # Versions go on from the last one recorded, so the change feed never sees a number twice; the
+        # restart itself is a new version (runtime deploys are not kept across it: back to the baseline).
+        last = max((_revision(r) for r in self._records if r.get("event") == "deploy"), default=0)
+        if last and self.flags is not None:
+            self.flags.continue_from(last + 1)
+            self._record_revision({}, "agent", "restarted: runtime settings back to the baseline")
 
     def _persist(self) -> None:
         if self._state_file is None:
@@ -467,6 +473,12 @@ def _expiry(fault: Fault) -> float:
     if isinstance(expires, bool) or not isinstance(expires, (int, float)) or not math.isfinite(expires):
         return 0.0
     return float(expires)
+
+
+def _revision(record: dict) -> int:
+    """The revision number in a recorded version (``0.1.0+r7`` → 7), 0 when it has none."""
+    _, _, number = str(record.get("version", "")).rpartition("+r")
+    return int(number) if number.isdigit() else 0
 
 
 def _what(fault: Fault) -> tuple:

@@ -213,11 +213,8 @@ class Window:
         after = {s: self.probe.scrape(s) for s in self.services}
         if self.needs_books:
             from chaoslab.chaos.reconcile import reconcile
-            from chaoslab.settings import ServiceA, load
 
-            self.books = reconcile(
-                self.probe.query, since=self.started_wall, pending_deadline_s=load(ServiceA).pending_deadline_s
-            )
+            self.books = reconcile(self.probe.query, since=self.started_wall)
         results = []
         for check in self.checks:
             if MEASURES[check.measure].source == "books":

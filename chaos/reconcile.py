@@ -121,14 +121,23 @@ class Reconciliation:
         }
 
 
+def recovery_deadline_s() -> float:
+    """service-a's recovery deadline (SERVICE_A_PENDING_DEADLINE_S) as this process's environment sets
+    it: the lab runs with the environment of the ``chaoslab up`` that started it."""
+    from chaoslab.settings import ServiceA, load
+
+    return load(ServiceA).pending_deadline_s
+
+
 def reconcile(
-    query: Query, *, since: float = 0.0, settle_s: float = 0.0, pending_deadline_s: float = 30.0
+    query: Query, *, since: float = 0.0, settle_s: float = 0.0, pending_deadline_s: float | None = None
 ) -> Reconciliation:
     """Reconcile the whole database; ``since`` (epoch seconds) separates the float-money drift a drill
     already explained from drift made since; ``settle_s`` spares orders younger than that (a checkout
     in flight between its charge and its ``paid``); ``pending_deadline_s`` is service-a's recovery
-    deadline (``SERVICE_A_PENDING_DEADLINE_S``), past which a pending order is unresolved."""
-    params = {"settle": settle_s, "deadline": pending_deadline_s, "since": since}
+    deadline (default: ``recovery_deadline_s()``), past which a pending order is unresolved."""
+    deadline = recovery_deadline_s() if pending_deadline_s is None else pending_deadline_s
+    params = {"settle": settle_s, "deadline": deadline, "since": since}
     findings: dict[str, Finding] = {}
     mischarged: set[int] = set()
     for kind, sql in _FINDING_SQL.items():

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaoslab.chaos.checks import Check, Probe, Result, Window
+from chaoslab.chaos.reconcile import recovery_deadline_s
 from chaoslab.loadtest.runner import LoadPlan, LocustRun
-from chaoslab.settings import ServiceA, load
 
 BASELINE_SLO: tuple[Check, ...] = (
     Check("p95_ms", request="POST /checkout", max=400),
@@ -172,7 +172,7 @@ def verify(
     finally:
         run.stop()
     final = read_final_stats(plan.report_dir)
-    drain(probe, load(ServiceA).pending_deadline_s)
+    drain(probe, recovery_deadline_s())
     results = window.close(final)
     return Verdict(
         scenario,

@@ -26,13 +26,12 @@ def reconcile(ctx: click.Context, as_json: bool, settle: float) -> None:
     from chaoslab.chaos.reconcile import reconcile as run_reconcile
     from chaoslab.local.client import LabError
     from chaoslab.local.probe import LocalProbe
-    from chaoslab.settings import ServiceA, load
 
     try:
         probe = LocalProbe(lab_state(ctx))
     except LabError as exc:
         fail(str(exc), 2)
-    books = run_reconcile(probe.query, settle_s=settle, pending_deadline_s=load(ServiceA).pending_deadline_s)
+    books = run_reconcile(probe.query, settle_s=settle)
     if as_json:
         click.echo(json.dumps(books.to_json(), indent=2))
     else:

@@ -71,6 +71,12 @@ class Flags:
             self._changes = []
             return dropped, self._recompute()
 
+    def continue_from(self, revision: int) -> None:
+        """Number versions on from ``revision`` (a restarted process whose earlier versions were recorded)."""
+        with self._lock:
+            self.revision = revision
+            BUILD.info({"service": self.service, "version": self.version, "team": self.team})
+
     def _recompute(self, new_version: bool = False) -> dict[str, Any]:
         effective = dict(self.base)
         for _, changes, _ in self._changes:

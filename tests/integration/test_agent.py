@@ -358,3 +358,22 @@ def test_the_agent_records_who_added_and_removed_each_fault(admin, agent):
     assert [
         r["seq"] for r in requests.get(f"{admin}/records?after={after}", headers=auth(), timeout=5).json()["records"]
     ] == [r["seq"] for r in records[2:]]
+
+
+def test_versions_go_on_across_a_restart(tmp_path):
+    """A restarted agent must not number its settings' versions from r1 again: the change feed would
+    see a version twice (and skip the second)."""
+    first = FaultAgent("payment", Flags("payment", load(Payment, {})), tmp_path)
+    first.deploy({"money_math": "float"})
+    first.deploy({"money_math": "decimal"})
+    assert first.flags.version.endswith("+r2")
+    first.close()
+    second = FaultAgent("payment", Flags("payment", load(Payment, {})), tmp_path)
+    try:
+        assert second.flags.version.endswith("+r3")  # the restart itself, back to the baseline
+        versions = [r["version"] for r in second.records() if r["event"] == "deploy"]
+        assert [v.rsplit("+r", 1)[1] for v in versions] == ["1", "2", "3"]
+        second.deploy({"gateway_breaker": False})
+        assert second.flags.version.endswith("+r4")
+    finally:
+        second.close()
