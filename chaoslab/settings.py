@@ -117,6 +117,7 @@ class ServiceA:
         "never asked): paid if payment holds its charge, payment_failed and never charged otherwise.",
         min=1,
         max=86400,
+        runtime=True,
     )
 
     prefix = component("service-a").env_prefix

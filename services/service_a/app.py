@@ -58,7 +58,9 @@ def create_app(
     )
     inventory = ring_pb2_grpc.InventoryStub(grpc_channel("service-b", settings.service_b_target, agent))
     checkout = Checkout(store, inventory, lambda: flags.get("service_b_timeout_s"), payment, on_paid=relay.nudge)
-    recovery = PendingRecovery(store, payment, settings.pending_deadline_s, LEASE_S, on_paid=relay.nudge).start()
+    recovery = PendingRecovery(
+        store, payment, lambda: flags.get("pending_deadline_s"), LEASE_S, on_paid=relay.nudge
+    ).start()
 
     health = Health()
     health.ready_check("postgres", lambda: db.check_schema(LATEST))
@@ -134,7 +136,6 @@ def create_app(
         db.close()
 
     app.extensions["chaoslab.stop"] = stop
-    app.extensions["chaoslab.recovery"] = recovery
     return app
 
 

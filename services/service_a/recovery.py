@@ -2,7 +2,8 @@
 
 A checkout whose payment call failed or timed out leaves its order ``pending`` with the charge
 attempt's key recorded (``Store.begin_charge``). Payment may still have charged it: the gateway
-captured the money and the answer came too late. After ``SERVICE_A_PENDING_DEADLINE_S`` this loop
+captured the money and the answer came too late. After ``SERVICE_A_PENDING_DEADLINE_S`` (a runtime
+setting: ``chaoslab deploy service-a pending_deadline_s=10`` changes it live) this loop
 asks payment to resolve the attempt by its key (``POST /payments/resolve``): ``paid`` (with its one
 fulfilment event, through the outbox) if the money was taken, ``payment_failed`` otherwise. Payment
 voids an uncharged key at the gateway first, so a charge still on its way cannot land after the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
@@ -41,16 +43,16 @@ class PendingRecovery:
         self,
         store: Store,
         payment: HttpPeer,
-        deadline_s: float,
+        deadline_s: Callable[[], float],
         lease_s: float,
-        on_paid=lambda: None,
+        on_paid: Callable[[], None] = lambda: None,
     ):
+        """``deadline_s`` is read every round, so a deploy changes it live."""
         self.store = store
         self.payment = payment
         self.deadline_s = deadline_s
         self.lease_s = lease_s
         self.on_paid = on_paid
-        self.interval_s = min(5.0, deadline_s / 3)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="pending-recovery", daemon=True)
 
@@ -67,7 +69,7 @@ class PendingRecovery:
             raise RuntimeError("pending-order recovery thread has stopped")
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._stop.wait(min(5.0, self.deadline_s() / 3)):
             try:
                 self.resolve_stale()
             except ApiError as exc:  # PostgreSQL or payment is down: the next round tries again
@@ -78,7 +80,7 @@ class PendingRecovery:
     def resolve_stale(self) -> dict[str, int]:
         """Resolve every pending order past the deadline (up to BATCH); returns outcomes counted."""
         outcomes: dict[str, int] = {}
-        for order in self.store.stale_pending(self.deadline_s, BATCH):
+        for order in self.store.stale_pending(self.deadline_s(), BATCH):
             if not self.store.take_lease(order["id"], self.lease_s):
                 continue  # a retry of the checkout is driving it right now
             try:
@@ -131,7 +133,7 @@ class PendingRecovery:
         log.warning(
             "order %d left pending past %gs: now %s",
             order["id"],
-            self.deadline_s,
+            self.deadline_s(),
             outcome,
             extra={"fields": {"order_id": order["id"], "outcome": outcome}},
         )

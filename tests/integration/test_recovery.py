@@ -2,7 +2,8 @@
 gateway captured the money. Every order must end paid (charged once) or payment_failed (not charged),
 a 504 must say which order it was, and the reconciliation must see the whole database.
 
-Its own lab, with a short recovery deadline so the loop acts within the test.
+On the shared lab, with the recovery deadline shortened by a deploy (reset after each test) so the
+loop acts within the test.
 """
 
 from __future__ import annotations
@@ -15,13 +16,19 @@ import pytest
 import requests
 
 from chaoslab.chaos.reconcile import reconcile
-from support import checkout, module_lab, poll_until, reset_around
+from support import checkout, poll_until, reset_around
 
-pytestmark = pytest.mark.disruptive
 DEADLINE_S = 2
-
-lab = module_lab("recovery-lab", SERVICE_A_PENDING_DEADLINE_S=str(DEADLINE_S))
 clean = reset_around()
+
+
+def short_deadline(lab):
+    lab.cli("deploy", "service-a", f"pending_deadline_s={DEADLINE_S}")
+
+
+@pytest.fixture(autouse=True)
+def deadline(lab, clean):
+    short_deadline(lab)
 
 
 def query(lab):
@@ -47,6 +54,7 @@ def test_checkouts_timed_out_by_a_slow_payment_database_end_paid_or_failed_never
     for response in failed:
         assert response.status_code in (503, 504) and isinstance(response.json().get("order_id"), int), response.text
     lab.cli("reset")
+    short_deadline(lab)
     order_ids = {r.json().get("id") or r.json()["order_id"] for r in responses}
 
     def settled():
