@@ -21,7 +21,7 @@ from chaoslab.services.rpc import ring_pb2_grpc
 from chaoslab.services.service_a.checkout import LEASE_S, Checkout
 from chaoslab.services.service_a.openapi import document
 from chaoslab.services.service_a.outbox import OutboxRelay
-from chaoslab.services.service_a.recovery import PendingRecovery
+from chaoslab.services.service_a.recovery import RESOLVE_TIMEOUT_S, PendingRecovery
 from chaoslab.services.service_a.store import Store, order_json
 from chaoslab.services.service_a.validation import checkout_request, idempotency_key, parse_sku, positive_int
 from chaoslab.settings import Common, ServiceA, load
@@ -59,7 +59,11 @@ def create_app(
     inventory = ring_pb2_grpc.InventoryStub(grpc_channel("service-b", settings.service_b_target, agent))
     checkout = Checkout(store, inventory, lambda: flags.get("service_b_timeout_s"), payment, on_paid=relay.nudge)
     recovery = PendingRecovery(
-        store, payment, lambda: flags.get("pending_deadline_s"), LEASE_S, on_paid=relay.nudge
+        store,
+        HttpPeer("payment", settings.payment_url, RESOLVE_TIMEOUT_S, pool_size=1, agent=agent),
+        lambda: flags.get("pending_deadline_s"),
+        LEASE_S,
+        on_paid=relay.nudge,
     ).start()
 
     health = Health()
@@ -130,6 +134,7 @@ def create_app(
 
     def stop() -> None:
         recovery.stop()
+        recovery.payment.close()
         relay.stop()
         payment.close()
         queue.close()

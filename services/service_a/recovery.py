@@ -36,6 +36,9 @@ RECOVERED = Counter(
 )
 _tracer = tracer("chaoslab.recovery")
 BATCH = 50
+RESOLVE_TIMEOUT_S = 30.0
+"""How long the loop waits for one answer from payment: longer than a checkout would (nobody waits on
+it), so a payment whose database is slow still resolves orders, one at a time, instead of timing out."""
 
 
 class PendingRecovery:
