@@ -10,30 +10,47 @@ queue) turns into a delay, an error, a refusal or a hang. Process faults
 take effect when added and are undone when removed.
 
 Every fault expires on its own: a sweeper thread removes it at its
-``expires_at``, whether or not anyone who added it is still around. With a
+``expires_at``, whether or not anyone who added it is still around, and no
+fault record, however malformed, stops it (it expires such a record at once).
+The agent sets ``created_at``, ``expires_at`` (at most MAX_TTL_S ahead) and
+``actor`` itself; callers give a spec (``chaos.faults.validate``). With a
 state directory the active faults are kept on disk, so a fault outlives a
 restart of the process until its TTL (that is what makes ``crash mode=loop``
 a crash loop).
+
+The agent also keeps its own record of what happened to it (``records``):
+faults started and reverted, with who asked (as authenticated) and why,
+including the ones added directly through its admin API and the ones its
+TTL ended. The controller folds these into its audit log when it settles
+(``chaos.journal.fold_agent_records``), so a fault nobody told the
+controller about is still in the audit log.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 import mmap
 import os
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoslab.chaos.faults import KINDS, Fault, FaultSpecError, validate
+from chaoslab.chaos.faults import KINDS, Fault, FaultSpecError, restore, validate
 from chaoslab.settings import SettingsError
 
 log = logging.getLogger("chaoslab.agent")
 CRASH_EXIT_CODE = 70  # EX_SOFTWARE: "internal software error"
+RECORDS_KEPT = 1000
+"""The agent's own record keeps this many events (the controller folds them in when it settles)."""
+SWEEP_MAX_WAIT_S = 60.0
+"""The sweeper looks at least this often, whatever the clock or the records say."""
 
 
 @dataclass
@@ -87,6 +104,9 @@ class FaultAgent:
         """Where the inbound routes come from (the Flask app's rules, the gRPC servicer's methods)."""
         self._exit = exit_process
         self._state_file = saved_faults(state_dir, service) if state_dir else None
+        self._records_file = Path(state_dir) / f"{service}.records.jsonl" if state_dir else None
+        self._records: deque[dict] = deque(maxlen=RECORDS_KEPT)
+        self._seq = itertools.count(1)
         self._active: dict[str, _Active] = {}
         self._deploys = 0
         self._lock = threading.RLock()
@@ -98,6 +118,7 @@ class FaultAgent:
         self.redis_faults: tuple[_Active, ...] = ()
         self.stall: threading.Event | None = None
         self._closed = False
+        self._load_records()
         self._load()
         self._sweeper = threading.Thread(target=self._sweep, name="fault-sweeper", daemon=True)
         self._sweeper.start()
@@ -165,7 +186,12 @@ class FaultAgent:
 
     # ---- adding and removing ----------------------------------------------------------------
     def add(self, spec: dict | Fault, actor: str = "", *, restored: bool = False) -> Fault:
-        """Validate and apply a fault; raises FaultSpecError (HTTP 400) when it cannot apply here."""
+        """Validate and apply a fault; raises FaultSpecError (HTTP 400) when it cannot apply here.
+
+        ``actor`` is who asked, as the caller authenticated; the agent stamps it, with its own creation
+        and expiry times, on the fault. The same id again is the same fault (the controller retrying):
+        it is returned as it is, unless the spec differs.
+        """
         fault = spec if isinstance(spec, Fault) else validate(spec, actor=actor)
         if fault.service != self.service:
             raise FaultSpecError(f"service={fault.service!r}: this agent runs in {self.service}")
@@ -175,57 +201,73 @@ class FaultAgent:
             raise FaultSpecError(f"route={fault.route!r}: {self.service} serves {served}; or route=* for all")
         with self._lock:
             if fault.id in self._active:
-                return self._active[fault.id].fault
+                existing = self._active[fault.id].fault
+                if _what(existing) != _what(fault):
+                    raise FaultSpecError(f"id={fault.id!r}: already names a different fault here; leave id out")
+                return existing
             active = _Active(fault)
             changes = fault.flag_changes()
             if changes:
                 if self.flags is None:
                     raise FaultSpecError(f"{self.service} has no runtime settings to change")
                 try:
-                    self.flags.push(f"fault:{fault.id}", changes)
+                    typed = self.flags.push(f"fault:{fault.id}", changes)
                 except SettingsError as exc:
                     raise FaultSpecError(str(exc)) from None
+                # as the change feed shows every bad deploy: shipped by the deploy bot
+                self._record_revision(typed, "deploy-bot", f"config change ({fault.params.get('change', fault.kind)})")
             self._active[fault.id] = active
             self._start_process_effect(active)
             self._rebuild()
             self._persist()
+            if not restored:
+                self._record("fault.started", fault, actor=fault.actor)
             self._changed.notify_all()
         log.warning(
             "fault %s added: %s, expires in %.0fs",
             fault.id,
             fault.describe(),
             fault.remaining_s(),
-            extra={"fields": {"fault_id": fault.id, "kind": fault.kind, "actor": actor or fault.actor}},
+            extra={"fields": {"fault_id": fault.id, "kind": fault.kind, "actor": fault.actor}},
         )
         return fault
 
-    def remove(self, fault_id: str, reason: str = "stop") -> bool:
+    def remove(self, fault_id: str, reason: str = "stop", actor: str = "agent") -> bool:
         with self._lock:
             active = self._active.pop(fault_id, None)
             if active is None:
                 return False
-            self._lift(active)
-            self._rebuild()
-            self._persist()
-            self._changed.notify_all()
+            try:
+                self._lift(active)
+            finally:
+                self._rebuild()
+                self._persist()
+                self._record("fault.reverted", active.fault, reason=reason, actor=actor)
+                self._changed.notify_all()
         log.warning(
             "fault %s removed (%s): %s",
             fault_id,
             reason,
-            active.fault.describe(),
+            _described(active.fault),
             extra={"fields": {"fault_id": fault_id, "reason": reason}},
         )
         return True
 
-    def reset(self, reason: str = "reset") -> tuple[int, int]:
-        """Remove every fault and every deploy; returns (faults, deploys) removed."""
+    def reset(self, reason: str = "reset", actor: str = "agent") -> tuple[int, int, bool]:
+        """Remove every fault and every deploy; returns (faults removed, deploys removed, whether the
+        version changed). The settings go back to the baseline first, in one revision however many
+        faults and deploys had changed them, and in none when no effective value changes."""
+        deploys, moved = 0, {}
         with self._lock:
+            if self.flags is not None:
+                deploys = sum(c["source"].startswith("deploy:") for c in self.flags.describe()["changes"])
+                _, moved = self.flags.reset()
+                self._record_revision(moved, actor, "rollback to the baseline configuration", only_if_moved=True)
             ids = list(self._active)
-        removed = sum(self.remove(fault_id, reason) for fault_id in ids)
-        deploys = self.flags.reset() if self.flags is not None else 0
-        return removed, deploys
+        removed = sum(self.remove(fault_id, reason, actor) for fault_id in ids)
+        return removed, deploys, bool(moved)
 
-    def deploy(self, changes: dict, note: str = "") -> dict:
+    def deploy(self, changes: dict, note: str = "", actor: str = "agent") -> dict:
         """A runtime configuration change that stays until reset (how a fix is shipped)."""
         if self.flags is None:
             raise FaultSpecError(f"{self.service} has no runtime settings")
@@ -235,6 +277,7 @@ class FaultAgent:
             with self._lock:
                 self._deploys += 1
                 typed = self.flags.push(f"deploy:{self._deploys}", changes)
+                self._record_revision(typed, actor, note)
         except SettingsError as exc:
             raise FaultSpecError(str(exc)) from None
         log.warning(
@@ -246,8 +289,14 @@ class FaultAgent:
         now = time.time()
         with self._lock:
             return [
-                dict(a.fault.to_dict(), remaining_s=round(a.fault.remaining_s(now), 1)) for a in self._active.values()
+                dict(a.fault.to_dict(), remaining_s=round(max(0.0, _expiry(a.fault) - now), 1))
+                for a in self._active.values()
             ]
+
+    def records(self, after: int = 0) -> list[dict]:
+        """The agent's own record, oldest first: events with a sequence number above ``after``."""
+        with self._lock:
+            return [r for r in self._records if r["seq"] > after]
 
     def close(self) -> None:
         """Stop background effects (tests start agents in-process); faults on disk stay."""
@@ -279,7 +328,9 @@ class FaultAgent:
     def _lift(self, active: _Active) -> None:
         active.lifted.set()
         if active.fault.flag_changes() and self.flags is not None:
-            self.flags.pop(f"fault:{active.fault.id}")
+            moved = self.flags.pop(f"fault:{active.fault.id}")
+            if moved:
+                self._record_revision(moved, "deploy-bot", "rollback")
 
     def _start_process_effect(self, active: _Active) -> None:
         fault = active.fault
@@ -309,14 +360,90 @@ class FaultAgent:
         self._exit(CRASH_EXIT_CODE)
 
     def _sweep(self) -> None:
+        """Drop each fault at its expiry. Survives any record: one it cannot read expires now, one it
+        cannot remove cleanly is dropped anyway, and an error in a round never ends the thread."""
         with self._lock:
             while not self._closed:
-                now = time.time()
-                expired = [fid for fid, a in self._active.items() if a.fault.expires_at <= now]
-                for fault_id in expired:
-                    self.remove(fault_id, "ttl")
-                upcoming = [a.fault.expires_at for a in self._active.values()]
-                self._changed.wait(timeout=max(0.01, min(upcoming) - time.time()) if upcoming else None)
+                wait = SWEEP_MAX_WAIT_S
+                try:
+                    now = time.time()
+                    # ids and times only: a reference to an _Active kept while waiting would keep a
+                    # lifted memory leak's memory alive
+                    expiries = [(fault_id, _expiry(active.fault)) for fault_id, active in self._active.items()]
+                    for fault_id, expires in expiries:
+                        if expires > now:
+                            wait = min(wait, expires - now)
+                            continue
+                        try:
+                            self.remove(fault_id, "ttl")
+                        except Exception:
+                            log.exception("dropping fault %r that could not be removed cleanly", fault_id)
+                            self._active.pop(fault_id, None)
+                            self._rebuild()
+                except Exception:
+                    log.exception("fault sweeper round failed; trying again")
+                    wait = 1.0
+                self._changed.wait(timeout=max(0.01, wait))
+
+    def _record_revision(self, changes: dict, actor: str, note: str, only_if_moved: bool = False) -> None:
+        """A new version of the runtime settings, for the change feed: every version gets a record."""
+        if only_if_moved and not changes:
+            return
+        shown = ", ".join(f"{k}={v}" for k, v in changes.items()) or "no effective change"
+        self._record(
+            "deploy", None, version=self.flags.version, by=actor, summary=f"{shown} ({note})" if note else shown
+        )
+
+    def _record(self, event: str, fault: Fault | None, **fields) -> None:
+        """Append to the agent's own record (and its file, with a state directory). Never raises."""
+        try:
+            entry = {"seq": next(self._seq), "ts": round(time.time(), 3), "event": event, "service": self.service}
+            if fault is not None:
+                entry |= {
+                    "fault_id": fault.id,
+                    "kind": fault.kind,
+                    "where": fault.where,
+                    "params": fault.params,
+                    "ttl_s": fault.ttl_s,
+                    "expires_at": fault.expires_at,
+                    "scenario": fault.scenario,
+                    "red_herring": fault.red_herring,
+                }
+            entry |= fields
+            line = json.dumps(entry, default=str)
+            self._records.append(json.loads(line))
+            if self._records_file is not None:
+                self._records_file.parent.mkdir(parents=True, exist_ok=True)
+                with open(self._records_file, "a") as handle:
+                    handle.write(line + "\n")
+        except Exception:
+            log.exception("could not record %s of fault %r", event, getattr(fault, "id", "?"))
+
+    def _load_records(self) -> None:
+        """The record of this agent's earlier lives, trimmed to the last RECORDS_KEPT events."""
+        if self._records_file is None or not self._records_file.exists():
+            return
+        try:
+            lines = self._records_file.read_text().splitlines()[-RECORDS_KEPT:]
+        except OSError:
+            return
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a torn last line from a crash mid-write
+            if isinstance(entry, dict) and isinstance(entry.get("seq"), int):
+                self._records.append(entry)
+        self._seq = itertools.count(max((r["seq"] for r in self._records), default=0) + 1)
+        tmp = self._records_file.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in self._records))
+        tmp.replace(self._records_file)
+        # Versions go on from the last one recorded, so the change feed never sees a number twice; the
+        # restart itself is a new version (runtime deploys are not kept across it: back to the baseline).
+        last = max((_revision(r) for r in self._records if r.get("event") == "deploy"), default=0)
+        if last and self.flags is not None:
+            self.flags.continue_from(last + 1)
+            self._record_revision({}, "agent", "restarted: runtime settings back to the baseline")
 
     def _persist(self) -> None:
         if self._state_file is None:
@@ -335,14 +462,40 @@ class FaultAgent:
         except (OSError, ValueError):
             log.error("ignoring unreadable fault state %s", self._state_file)
             return
-        for spec in saved:
+        for record in saved if isinstance(saved, list) else []:
             try:
-                fault = validate(spec)
+                fault = restore(record)
             except FaultSpecError as exc:
-                log.error("ignoring saved fault %s: %s", spec.get("id"), exc)
+                log.error("ignoring a saved fault: %s", exc)
                 continue
             if fault.expires_at > time.time():
                 self.add(fault, restored=True)
+
+
+def _expiry(fault: Fault) -> float:
+    """When the sweeper drops ``fault``: its ``expires_at``, or now (0) when that is not a finite number."""
+    expires = fault.expires_at
+    if isinstance(expires, bool) or not isinstance(expires, (int, float)) or not math.isfinite(expires):
+        return 0.0
+    return float(expires)
+
+
+def _revision(record: dict) -> int:
+    """The revision number in a recorded version (``0.1.0+r7`` → 7), 0 when it has none."""
+    _, _, number = str(record.get("version", "")).rpartition("+r")
+    return int(number) if number.isdigit() else 0
+
+
+def _what(fault: Fault) -> tuple:
+    """What a fault does and where, without when and who: two adds of one fault compare equal."""
+    return (fault.kind, fault.service, fault.route, fault.peer, fault.params)
+
+
+def _described(fault: Fault) -> str:
+    try:
+        return fault.describe()
+    except Exception:
+        return f"a malformed fault {fault.id!r}"
 
 
 def _burn(lifted: threading.Event) -> None:

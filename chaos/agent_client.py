@@ -64,6 +64,10 @@ class AgentClient:
     def reset(self, instance: Instance, reason: str = "reset") -> dict:
         return self.call(instance, "POST", f"/faults/reset?reason={reason}")
 
+    def records(self, instance: Instance) -> list[dict]:
+        """The agent's own record of what happened to it (``GET /records``)."""
+        return self.call(instance, "GET", "/records")["records"]
+
     def flags(self, instance: Instance) -> dict:
         return self.call(instance, "GET", "/flags")
 

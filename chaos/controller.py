@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from chaoslab.chaos.agent_client import AgentClient, AgentError
 from chaoslab.chaos.agents import Agents, Instance
-from chaoslab.chaos.faults import KINDS, MAX_TTL_S, Fault, FaultSpecError, new_fault_id, validate
-from chaoslab.chaos.journal import AuditLog, Journal, Store
+from chaoslab.chaos.faults import KINDS, MAX_TTL_S, Fault, FaultSpecError, new_fault_id, spec_of, validate
+from chaoslab.chaos.journal import AuditLog, Journal, Store, fold_agent_records
 from chaoslab.chaos.scenarios import Fix, Scenario
 from chaoslab.errors import Refused
 from chaoslab.settings import SERVICE_SETTINGS, coerce
@@ -48,7 +48,7 @@ class Controller:
     def __init__(self, agents: Agents, store: Store, actor: str):
         self.agents = agents
         self.store = store
-        self.audit = AuditLog(store, AUDIT)
+        self.audit = AuditLog(store, AUDIT, fold=self._fold_agent_records)
         self.changes = Journal(store, CHANGES)
         self.actor = actor
         self.client = AgentClient(agents, actor)
@@ -79,7 +79,7 @@ class Controller:
         applied = Applied(fault)
         for instance in instances:
             try:
-                self.client.add(instance, fault.to_dict())
+                self.client.add(instance, spec_of(fault))
                 applied.outcomes.append(Outcome(instance, True))
             except AgentError as exc:
                 applied.outcomes.append(Outcome(instance, False, exc.message, exc.status))
@@ -140,6 +140,16 @@ class Controller:
             "fault.reverted", fault_id=fault_id, reason=reason, actor=self.actor, service=service, kind=kind
         )
 
+    def _fold_agent_records(self) -> None:
+        """Before the audit log is read (settle): what the agents recorded themselves, folded in."""
+        records = []
+        for instance in self.agents.everything():
+            try:
+                records += self.client.records(instance)
+            except AgentError:
+                continue  # an agent that does not answer is settled by its faults' TTLs instead
+        fold_agent_records(self.audit, self.changes, records)
+
     def _remove_on(self, instance: Instance, fault_id: str, reason: str) -> bool:
         try:
             return self.client.remove(instance, fault_id, reason)
@@ -182,7 +192,7 @@ class Controller:
             try:
                 answer = self.client.reset(instance)
                 removed += answer.get("removed", 0)
-                if answer.get("deploys_removed"):
+                if answer.get("version_changed", answer.get("deploys_removed")):  # a new version to record
                     touched.append(instance.service)
             except AgentError as exc:
                 unreachable.append(str(exc))

@@ -12,6 +12,7 @@ raises ``FaultSpecError`` naming the bad field and what is allowed.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -73,23 +74,22 @@ class Param:
         """The value in range and of the right type; FaultSpecError naming the field otherwise."""
         field_name = field_name or f"params.{self.name}"
         if self.choices:
-            if raw not in self.choices:
-                raise FaultSpecError(f"{field_name}={raw!r}: must be {self.allowed()}")
+            if not isinstance(raw, str) or raw not in self.choices:
+                raise FaultSpecError(f"{field_name}={_shown(raw)}: must be {self.allowed()}")
             return raw
-        given = raw
+        wrong = FaultSpecError(f"{field_name}={_shown(raw)}: must be {self.allowed()}")
         if isinstance(raw, str):
             try:
                 raw = float(raw)
             except ValueError:
-                raise FaultSpecError(f"{field_name}={given!r}: must be {self.allowed()}") from None
+                raise wrong from None
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw:
-            raise FaultSpecError(f"{field_name}={given!r}: must be {self.allowed()}")
+            raise wrong
+        if (self.min is not None and raw < self.min) or (self.max is not None and raw > self.max):
+            raise wrong  # before int(): int(inf) raises
         if self.type is int and raw != int(raw):
-            raise FaultSpecError(f"{field_name}={given!r}: must be {self.allowed()}")
-        value = self.type(raw)
-        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise FaultSpecError(f"{field_name}={given!r}: must be {self.allowed()}")
-        return value
+            raise wrong
+        return self.type(raw)
 
 
 PROBABILITY = Param("probability", float, 1.0, "Share of matching calls the fault hits.", 0.0, 1.0)
@@ -333,45 +333,66 @@ def peers_of(service: str) -> tuple[str, ...]:
     return tuple(peer for peer, _ in component(service).peers.values())
 
 
-_TOP_LEVEL = {
-    "kind",
-    "service",
-    "route",
-    "peer",
-    "params",
-    "ttl_s",
-    "id",
-    "created_at",
-    "expires_at",
-    "actor",
-    "scenario",
-    "red_herring",
-}
+FAULT_ID = re.compile(r"f-[0-9a-f]{8}")
+"""A fault id: what ``validate`` makes (``f-`` and eight hex digits), and the only id an agent accepts.
+
+The controller applies one fault on every replica of a service under one id, so that ``fault rm``,
+``scenario stop`` and the audit log name it once; so an agent takes the caller's id, but only in this
+strict format: it cannot carry a newline into ``fault list``, a ``/`` into ``DELETE /faults/<id>``,
+or collide with the ``fault:``/``deploy:`` sources of runtime settings."""
+SPEC_FIELDS = ("kind", "service", "route", "peer", "params", "ttl_s", "id", "scenario", "red_herring")
+"""What a caller may say about a fault."""
+SET_BY_AGENT = ("created_at", "expires_at", "actor")
+"""What only the agent says: when (from its own clock and ``ttl_s``, so no caller outlives the cap) and
+who (from how the caller authenticated)."""
+_ROUTE = re.compile(r"[\x21-\x7e]{1,200}")
+_SCENARIO = re.compile(r"[a-z0-9][a-z0-9-]{1,40}")
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: short, one line, and safe whatever its nesting."""
+    if isinstance(value, dict):
+        return "<a mapping>"
+    if isinstance(value, (list, tuple)):
+        return "<a list>"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(spec: dict, field_name: str, allowed: str) -> str | None:
+    value = spec.get(field_name)
+    if value is not None and not isinstance(value, str):
+        raise FaultSpecError(f"{field_name}={_shown(value)}: must be {allowed}")
+    return value
 
 
 def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
-    """Check a spec against its kind's definition; fill defaults, id and expiry.
+    """Check a spec against its kind's definition; fill defaults, id, creation and expiry (``now`` plus
+    ``ttl_s``, never more than MAX_TTL_S) and the actor the caller authenticated as.
 
     Raises FaultSpecError with a one-line message naming the bad field.
     """
     if not isinstance(spec, dict):
         raise FaultSpecError("a fault must be a mapping with at least kind and service")
-    unknown = set(spec) - _TOP_LEVEL
+    by_agent = sorted(set(spec) & set(SET_BY_AGENT))
+    if by_agent:
+        raise FaultSpecError(f"{by_agent[0]} is set by the agent (from ttl_s and the caller); leave it out")
+    unknown = set(spec) - set(SPEC_FIELDS)
     if unknown:
-        raise FaultSpecError(
-            f"unknown field {sorted(unknown)[0]!r}; a fault has kind, service, route, peer, params, ttl_s"
-        )
-    name = spec.get("kind")
+        first = sorted(map(str, unknown))[0]
+        raise FaultSpecError(f"unknown field {_shown(first)}; a fault has kind, service, route, peer, params, ttl_s")
+    name = _text(spec, "kind", f"one of {', '.join(KINDS)}")
     if name not in KINDS:
-        raise FaultSpecError(f"kind={name!r}: must be one of {', '.join(KINDS)}")
+        raise FaultSpecError(f"kind={_shown(name)}: must be one of {', '.join(KINDS)}")
     kind = KINDS[name]
-    service = spec.get("service")
+    service = _text(spec, "service", f"one of {', '.join(SERVICE_NAMES)}")
     if service not in SERVICE_NAMES:
-        raise FaultSpecError(f"service={service!r}: must be one of {', '.join(SERVICE_NAMES)}")
+        raise FaultSpecError(f"service={_shown(service)}: must be one of {', '.join(SERVICE_NAMES)}")
     if service not in kind.services:
         raise FaultSpecError(f"service={service!r}: {name} applies to {', '.join(kind.services)}")
 
-    route, peer = spec.get("route"), spec.get("peer")
+    route = _text(spec, "route", "a route such as /checkout, a gRPC method such as Reserve, or *")
+    peer = _text(spec, "peer", f"a peer {service} calls")
     if kind.scope == "service" and (route or peer):
         raise FaultSpecError(f"{name} takes no route or peer, only a service")
     if kind.scope == "peer" and not peer:
@@ -382,18 +403,25 @@ def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
             f"or peer ({', '.join(peers_of(service)) or 'none'})"
         )
     if peer and peer not in peers_of(service):
-        raise FaultSpecError(f"peer={peer!r}: {service} calls {', '.join(peers_of(service)) or 'no other service'}")
-    if route is not None and (not isinstance(route, str) or not route.strip()):
-        raise FaultSpecError("route must be a route such as /checkout, a gRPC method such as Reserve, or *")
+        raise FaultSpecError(
+            f"peer={_shown(peer)}: {service} calls {', '.join(peers_of(service)) or 'no other service'}"
+        )
+    if route is not None and not _ROUTE.fullmatch(route):
+        raise FaultSpecError(
+            f"route={_shown(route)}: must be a route such as /checkout, a gRPC method such as Reserve, or * "
+            "(printable, no spaces, at most 200 characters)"
+        )
 
     raw_params = spec.get("params") or {}
     if not isinstance(raw_params, dict):
-        raise FaultSpecError("params must be a mapping")
+        raise FaultSpecError(f"params={_shown(raw_params)}: must be a mapping")
     known = {p.name for p in kind.params}
     extra = set(raw_params) - known
     if extra:
+        first = sorted(str(k) for k in extra)[0]
         raise FaultSpecError(
-            f"params.{sorted(extra)[0]}: {name} takes {', '.join(sorted(known)) if known else 'no params'}"
+            f"params.{first if first.isidentifier() else _shown(first)}: "
+            f"{name} takes {', '.join(sorted(known)) if known else 'no params'}"
         )
     params = {p.name: p.parse(raw_params[p.name]) if p.name in raw_params else p.default for p in kind.params}
     if name == "bad_deploy" and service not in BAD_DEPLOYS[params["change"]]:
@@ -404,23 +432,52 @@ def validate(spec: dict, *, now: float | None = None, actor: str = "") -> Fault:
 
     ttl = TTL.parse(spec.get("ttl_s", DEFAULT_TTL_S), "ttl_s")
 
-    now = time.time() if now is None else now
-    created = float(spec.get("created_at") or now)
-    fault = Fault(
+    fault_id = _text(spec, "id", "an id such as f-1a2b3c4d")
+    if fault_id is not None and not FAULT_ID.fullmatch(fault_id):
+        raise FaultSpecError(f"id={_shown(fault_id)}: must look like f-1a2b3c4d (f- and 8 hex digits), or leave it out")
+    scenario = _text(spec, "scenario", "a scenario id")
+    if scenario is not None and not _SCENARIO.fullmatch(scenario):
+        raise FaultSpecError(f"scenario={_shown(scenario)}: must be a scenario id such as deadlock")
+    red_herring = spec.get("red_herring", False)
+    if not isinstance(red_herring, bool):
+        raise FaultSpecError(f"red_herring={_shown(red_herring)}: must be true or false")
+
+    created = time.time() if now is None else now
+    return Fault(
         kind=name,
         service=service,
         params=params,
         route=route,
         peer=peer,
         ttl_s=float(ttl),
-        id=spec.get("id") or new_fault_id(),
+        id=fault_id or new_fault_id(),
         created_at=created,
-        expires_at=float(spec.get("expires_at") or created + float(ttl)),
-        actor=spec.get("actor") or actor,
-        scenario=spec.get("scenario"),
-        red_herring=bool(spec.get("red_herring", False)),
+        expires_at=created + float(ttl),
+        actor=actor,
+        scenario=scenario,
+        red_herring=red_herring,
     )
+
+
+def restore(record: Any, now: float | None = None) -> Fault:
+    """A fault an agent saved itself (it outlives a restart): the spec validated again, its creation time
+    and actor kept. A record from the future or without a creation time is refused, so a saved fault
+    can never live longer than its TTL from when it was first added."""
+    if not isinstance(record, dict):
+        raise FaultSpecError("a saved fault must be a mapping")
+    now = time.time() if now is None else now
+    created = record.get("created_at")
+    if isinstance(created, bool) or not isinstance(created, (int, float)) or not 0 < created <= now + 1:
+        raise FaultSpecError(f"created_at={_shown(created)}: must be a time in the past")
+    actor = record.get("actor", "")
+    fault = validate({k: v for k, v in record.items() if k in SPEC_FIELDS}, now=float(created))
+    fault.actor = actor[:200] if isinstance(actor, str) else ""
     return fault
+
+
+def spec_of(fault: Fault) -> dict:
+    """What the controller sends an agent for ``fault``: the caller's fields only (SPEC_FIELDS)."""
+    return {k: v for k, v in fault.to_dict().items() if k in SPEC_FIELDS}
 
 
 def parse_cli_params(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -62,32 +63,46 @@ class Journal:
         self.store = store
         self.key = key
 
-    def append(self, event: str, **fields) -> dict:
-        entry = {"ts": round(time.time(), 3), "event": event, **fields}
+    def append(self, event: str, ts: float | None = None, **fields) -> dict:
+        """Write one entry, dated now or at ``ts`` (an event folded in from an agent's own record)."""
+        entry = {"ts": round(time.time() if ts is None else ts, 3), "event": event, **fields}
         self.store.append(self.key, json.dumps(entry, default=str))
         return entry
 
     def entries(self, since_ts: float = 0.0) -> list[dict]:
+        """Entries in time order (folded-in ones are written late, dated when they happened)."""
         found = []
         for line in self.store.read(self.key).splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
                 continue  # a torn last line from a crash mid-write is skipped, never fatal
-            if entry.get("ts", 0) >= since_ts:
+            if (
+                isinstance(entry, dict)
+                and isinstance(entry.get("ts", 0), (int, float))
+                and entry.get("ts", 0) >= since_ts
+            ):
                 found.append(entry)
-        return found
+        return sorted(found, key=lambda e: e.get("ts", 0))
 
 
 class AuditLog(Journal):
     """``fault.started`` / ``fault.reverted`` pairs (and scenario and deploy events).
 
-    Agents drop expired faults without telling anyone, so before the log is read
-    ``settle`` writes the missing ``fault.reverted reason=ttl`` lines, dated at each
-    fault's expiry, the moment its agent dropped it.
+    Agents drop expired faults without telling anyone, and a fault can be added through an agent's
+    admin API without the controller. So before the log is read ``settle`` first folds in what the
+    agents recorded themselves (``fold``, when the controller gives one: see ``fold_agent_records``),
+    then writes the ``fault.reverted reason=ttl`` lines still missing, dated at each fault's expiry,
+    the moment its agent dropped it (for agents that could not be asked).
     """
 
+    def __init__(self, store: Store, key: str, fold: Callable[[], None] | None = None):
+        super().__init__(store, key)
+        self.fold = fold
+
     def settle(self, now: float | None = None) -> list[dict]:
+        if self.fold is not None:
+            self.fold()
         now = time.time() if now is None else now
         written = []
         for fault_id, started in sorted(self.open_faults().items(), key=lambda kv: kv[1]["expires_at"]):
@@ -116,6 +131,43 @@ class AuditLog(Journal):
             elif entry["event"] == "fault.reverted":
                 found.pop(entry["fault_id"], None)
         return found
+
+
+def fold_agent_records(audit: AuditLog, changes: Journal, records: list[dict]) -> int:
+    """Write into the audit log and the change feed what agents recorded that they lack: faults added
+    or removed through an agent's admin API directly (with the caller as the agent authenticated it),
+    faults a TTL ended, and every version of a service's runtime settings (so the change feed has no
+    gaps). Entries are dated when they happened; an event already written (by the controller, or by an
+    earlier fold, or by another replica's record) is not written again. Returns the entries written."""
+    seen = {(e["event"], e.get("fault_id")) for e in audit.entries() if e.get("fault_id")}
+    versions = {(e.get("service"), e.get("version")) for e in changes.entries()}
+    written = 0
+    for record in sorted(records, key=lambda r: r.get("ts", 0)):
+        event, fault_id = record.get("event"), record.get("fault_id")
+        if event == "deploy":
+            key = (record.get("service"), record.get("version"))
+            if key in versions:
+                continue
+            versions.add(key)
+            changes.append(
+                "deploy",
+                ts=record["ts"],
+                service=record.get("service"),
+                version=record.get("version"),
+                by=record.get("by", "agent"),
+                summary=record.get("summary", ""),
+            )
+            written += 1
+            continue
+        if event not in ("fault.started", "fault.reverted") or (event, fault_id) in seen:
+            continue
+        if event == "fault.reverted" and ("fault.started", fault_id) not in seen:
+            continue  # the start predates the agent's record (it keeps the last events only)
+        seen.add((event, fault_id))
+        fields = {k: v for k, v in record.items() if k not in ("seq", "ts", "event")}
+        audit.append(event, ts=record["ts"], **fields, source="agent")
+        written += 1
+    return written
 
 
 def parse_since(text: str) -> float:

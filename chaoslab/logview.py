@@ -1,4 +1,9 @@
-"""Reads the lab's log files: the last lines, optionally following, and JSON lines made readable."""
+"""Reads the lab's log files: the last lines, optionally following, and JSON lines made readable.
+
+Every field of a readable line is escaped (``chaoslab.escape``): a request path with ``%0a`` is
+logged decoded, and printed raw it forged a whole log line. A traceback keeps its lines, each
+indented, so none of them can pass for a log line either.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
+
+from chaoslab.escape import printable
 
 _SKIP = {"ts", "level", "service", "team", "logger", "msg", "trace_id", "span_id", "exc"}
 
@@ -30,13 +37,17 @@ def pretty(line: str) -> str:
     try:
         doc = json.loads(line)
     except ValueError:
-        return line
+        return printable(line)
     if not isinstance(doc, dict) or "msg" not in doc:
-        return line
-    clock = doc.get("ts", "")[11:23]
-    extras = " ".join(f"{k}={v}" for k, v in doc.items() if k not in _SKIP)
-    trace = f" trace={doc['trace_id']}" if "trace_id" in doc else ""
-    text = f"{clock} {doc.get('level', ''):<7} {doc['msg']}" + (f"  {extras}" if extras else "") + trace
+        return printable(line)
+    clock = printable(str(doc.get("ts", ""))[11:23])
+    extras = " ".join(f"{printable(k)}={printable(v)}" for k, v in doc.items() if k not in _SKIP)
+    trace = f" trace={printable(doc['trace_id'])}" if "trace_id" in doc else ""
+    text = (
+        f"{clock} {printable(doc.get('level', '')):<7} {printable(doc['msg'])}"
+        + (f"  {extras}" if extras else "")
+        + trace
+    )
     if "exc" in doc:
-        text += "\n" + doc["exc"]
+        text += "".join(f"\n    {printable(exc_line)}" for exc_line in str(doc["exc"]).splitlines())
     return text

@@ -126,6 +126,14 @@ class ServiceA(_service_base("service-a", "WSGI")):
     outbox_redeliver_after_s: float = setting(
         120.0, "Re-publish an event whose order is still unfulfilled after this long.", min=1, max=86400
     )
+    pending_deadline_s: float = setting(
+        30.0,
+        "Resolve an order still pending this long after its charge attempt (or creation, if payment was "
+        "never asked): paid if payment holds its charge, payment_failed and never charged otherwise.",
+        min=1,
+        max=86400,
+        runtime=True,
+    )
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 Runs Locust for a set time against the lab, then judges the run: throughput,
 P50/P95/P99 and error rate, the scenario's SLO (or the lab's baseline SLO),
-and the reconciliation every run gets: no money drift, every order placed
-during the run fulfilled, and charged exactly its total, once.
+and the reconciliation every run gets, over the whole database and not only
+the run's orders (``chaos/reconcile.py``): no money drift, no order charged
+but unpaid, paid but uncharged, charged a wrong amount or twice, no charge
+without its order, every paid order fulfilled and none left pending.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 
 from chaoslab.backend import LoadDriver, LoadProfile
 from chaoslab.chaos.checks import MEASURES, Check, Probe, Result, Window
+from chaoslab.chaos.reconcile import recovery_deadline_s
 
 BASELINE_SLO: tuple[Check, ...] = (
     Check("p95_ms", request="POST /checkout", max=400),
@@ -24,29 +27,33 @@ BASELINE_SLO: tuple[Check, ...] = (
 
 RECONCILIATION: tuple[Check, ...] = (
     Check("ledger_drift", max=0),
-    Check("unfulfilled_orders", max=0),
     Check("mischarged_orders", max=0),
+    Check("unfulfilled_orders", max=0),
+    Check("unresolved_orders", max=0),
 )
-"""Checked after every run, once the queue has drained (see drain)."""
+"""Checked after every run over the whole database, once the lab has settled (see drain)."""
 
 DRAIN_S = 30.0
 STALL_S = 5.0
 
 
-def drain(probe: Probe, since_wall: float) -> None:
-    """Give the worker time to fulfil the run's last orders: until none waits, DRAIN_S at most, and
-    no longer than STALL_S without one more being fulfilled (a lost order never will be)."""
-    deadline = time.monotonic() + DRAIN_S
+def drain(probe: Probe, pending_deadline_s: float) -> None:
+    """Let the lab finish what the run started: the worker fulfils paid orders, service-a's recovery
+    resolves orders left pending (after ``pending_deadline_s``). Until none waits, and no longer than
+    DRAIN_S plus that deadline; gives up after STALL_S without progress on paid orders (a lost order
+    never will be fulfilled), or after the deadline plus STALL_S while pending ones wait."""
+    deadline = time.monotonic() + DRAIN_S + pending_deadline_s
     last_count, last_progress = None, time.monotonic()
     while time.monotonic() < deadline:
-        count = probe.query(
-            "SELECT count(*) FROM shop.orders WHERE status = 'paid' AND created_at >= to_timestamp(%s)", (since_wall,)
-        )[0][0]
-        if count == 0:
+        paid, pending = probe.query(
+            "SELECT count(*) FILTER (WHERE status = 'paid'), count(*) FILTER (WHERE status = 'pending') "
+            "FROM shop.orders"
+        )[0]
+        if paid + pending == 0:
             return
-        if last_count is None or count < last_count:
-            last_count, last_progress = count, time.monotonic()
-        elif time.monotonic() - last_progress > STALL_S:
+        if last_count is None or paid + pending < last_count:
+            last_count, last_progress = paid + pending, time.monotonic()
+        elif time.monotonic() - last_progress > STALL_S + (pending_deadline_s if pending else 0):
             return
         time.sleep(0.5)
 
@@ -60,6 +67,8 @@ class Verdict:
     report_dir: str = ""
     skipped: list[Check] = field(default_factory=list)
     """Checks this lab cannot measure from here (data checks on a namespace)."""
+    books: dict | None = None
+    """The reconciliation of the whole database (``chaos.reconcile.Reconciliation.to_json``)."""
 
     @property
     def ok(self) -> bool:
@@ -85,6 +94,7 @@ class Verdict:
             ],
             "skipped": [c.describe() for c in self.skipped],
             "report_dir": self.report_dir,
+            "reconciliation": self.books,
         }
 
 
@@ -129,6 +139,14 @@ def verify(
     window = Window(checks, probe)
     run = load.run(profile, duration_s, f"verify-{scenario or 'baseline'}", on_progress)
     if any(MEASURES[c.measure].source == "data" for c in checks):
-        drain(probe, window.started_wall)
+        drain(probe, recovery_deadline_s())
     results = window.close(run.stats)
-    return Verdict(scenario, duration_s, figures(run.stats, duration_s), results, run.report, skipped)
+    return Verdict(
+        scenario,
+        duration_s,
+        figures(run.stats, duration_s),
+        results,
+        run.report,
+        skipped,
+        window.books.to_json() if window.books else None,
+    )

@@ -21,6 +21,7 @@ import click
 from chaoslab import __version__
 from chaoslab.backend import TARGETS, Options
 from chaoslab.errors import ChaoslabError
+from chaoslab.escape import printable
 
 
 class ChaoslabGroup(click.Group):
@@ -30,7 +31,7 @@ class ChaoslabGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ChaoslabError as exc:
-            click.echo(f"chaoslab: {exc}", err=True)
+            click.echo(f"chaoslab: {printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -82,4 +83,4 @@ def main() -> int:
 
 
 # Each module registers its commands on `cli` when imported.
-from chaoslab.cli import chaos, cohort, drills, lab, load  # noqa: E402,F401 isort:skip
+from chaoslab.cli import chaos, cohort, drills, lab, load, reconcile  # noqa: E402,F401 isort:skip

@@ -11,6 +11,7 @@ from chaoslab.backend import Options
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.errors import BadInput, Refused
+from chaoslab.escape import printable
 from chaoslab.timefmt import duration
 from chaoslab.topology import SERVICE_NAMES
 
@@ -94,9 +95,12 @@ def fault_list(options: Options, team: str | None, as_json: bool) -> None:
                 + (f" → {f['peer']}" if f.get("peer") else "")
             )
             scenario = (f.get("scenario") or "") + (" (red herring)" if f.get("red_herring") else "")
-            click.echo(f"{f['id']:<12} {f['kind']:<16} {where:<28} {duration(f['remaining_s']):>7}  {scenario}")
+            click.echo(
+                f"{printable(f['id']):<12} {printable(f['kind']):<16} {printable(where):<28} "
+                f"{duration(f['remaining_s']):>7}  {printable(scenario)}"
+            )
     for line in unreachable:
-        click.echo(f"warning: {line}", err=True)
+        click.echo(f"warning: {printable(line)}", err=True)
 
 
 @fault.command("rm")
@@ -173,7 +177,9 @@ def _since(text: str) -> float:
 @pass_options
 def changes(options: Options, team: str | None, since: str, as_json: bool) -> None:
     """What changed: every deploy (good or bad), newest last. The first question in triage."""
-    entries = backend(options, team).journals().changes.entries(since_ts=_since(since))
+    feed = backend(options, team).journals()
+    feed.audit.settle()  # folds in the versions agents made on their own (a TTL ending a bad deploy)
+    entries = feed.changes.entries(since_ts=_since(since))
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
@@ -181,8 +187,8 @@ def changes(options: Options, team: str | None, since: str, as_json: bool) -> No
         click.echo(f"no changes in the last {since}")
     for e in entries:
         click.echo(
-            f"{time.strftime('%H:%M:%S', time.localtime(e['ts']))}  {e['service']:<10} {e['version']:<14} "
-            f"{e['summary']}  (by {e['by']})"
+            f"{time.strftime('%H:%M:%S', time.localtime(e['ts']))}  {printable(e['service']):<10} "
+            f"{printable(e['version']):<14} {printable(e['summary'])}  (by {printable(e['by'])})"
         )
 
 
@@ -197,8 +203,8 @@ def audit(options: Options, team: str | None, since: str) -> None:
     for e in log.entries(since_ts=_since(since)):
         detail = {k: v for k, v in e.items() if k not in ("ts", "event", "actor")}
         click.echo(
-            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e['ts']))}  {e['event']:<16} "
-            f"{e.get('actor', ''):<12} {json.dumps(detail, default=str)}"
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e['ts']))}  {printable(e['event']):<16} "
+            f"{printable(e.get('actor', '')):<12} {json.dumps(detail, default=str)}"
         )
 
 

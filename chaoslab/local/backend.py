@@ -30,11 +30,17 @@ class LocalBackend:
         return Controller(LocalAgents(self.state), FileStore(self.state.root), self.actor)
 
     def journals(self) -> Journals:
+        """Through the controller while the lab runs (settling folds in what the agents recorded
+        themselves), straight from the files when it does not."""
         from chaoslab.chaos.controller import AUDIT, CHANGES
         from chaoslab.chaos.journal import AuditLog, FileStore, Journal
 
-        store = FileStore(self.state.root)
-        return Journals(AuditLog(store, AUDIT), Journal(store, CHANGES))
+        try:
+            controller = self.controller()
+            return Journals(controller.audit, controller.changes)
+        except LabError:
+            store = FileStore(self.state.root)
+            return Journals(AuditLog(store, AUDIT), Journal(store, CHANGES))
 
     def reset(self) -> ResetReport:
         """With the services running (even if their daemon is not), through every agent; without, by

@@ -4,8 +4,12 @@ Code on the request path reads ``flags.get("money_math")`` rather than the
 settings object, so a deploy (a trainee shipping a fix) or a bad-deploy fault
 changes behaviour without a restart. When several changes touch one setting,
 the most recent wins, as with real deploys; removing a change (its TTL ran
-out, or a reset) falls back to the one before it. Every change bumps the
-service's version, which ``chaoslab_build_info`` and the change feed show.
+out, or a reset) falls back to the one before it. The service's version, which
+``chaoslab_build_info`` and the change feed show, moves on with every deploy
+and with every removal that changes an effective value, and with nothing else
+(a reset with nothing to reset once bumped it silently: the feed went r1, r2,
+r4). Whoever changes flags learns the settings that changed, so it can record
+the revision (the fault agent does, in its own record).
 """
 
 from __future__ import annotations
@@ -42,36 +46,47 @@ class Flags:
         return {name: coerce(self.group, name, value) for name, value in changes.items()}
 
     def push(self, source: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply a deploy (always a new version); returns the typed changes."""
         typed = self.validate(changes)
         with self._lock:
             self._changes = [c for c in self._changes if c[0] != source]
             self._changes.append((source, typed, time.time()))
-            self._recompute()
+            self._recompute(new_version=True)
         return typed
 
-    def pop(self, source: str) -> bool:
+    def pop(self, source: str) -> dict[str, Any] | None:
+        """Remove one change; returns the settings whose effective value changed ({} for none), or None
+        when ``source`` had no change here."""
         with self._lock:
             before = len(self._changes)
             self._changes = [c for c in self._changes if c[0] != source]
             if len(self._changes) == before:
-                return False
-            self._recompute()
-            return True
+                return None
+            return self._recompute()
 
-    def reset(self) -> int:
+    def reset(self) -> tuple[int, dict[str, Any]]:
+        """Back to the baseline: (changes dropped, settings whose effective value changed)."""
         with self._lock:
             dropped = len(self._changes)
             self._changes = []
-            self._recompute()
-            return dropped
+            return dropped, self._recompute()
 
-    def _recompute(self) -> None:
+    def continue_from(self, revision: int) -> None:
+        """Number versions on from ``revision`` (a restarted process whose earlier versions were recorded)."""
+        with self._lock:
+            self.revision = revision
+            BUILD.info({"service": self.service, "version": self.version, "team": self.team})
+
+    def _recompute(self, new_version: bool = False) -> dict[str, Any]:
         effective = dict(self.base)
         for _, changes, _ in self._changes:
             effective.update(changes)
+        moved = {name: value for name, value in effective.items() if self._effective.get(name) != value}
         self._effective = effective
-        self.revision += 1
-        BUILD.info({"service": self.service, "version": self.version, "team": self.team})
+        if new_version or moved:
+            self.revision += 1
+            BUILD.info({"service": self.service, "version": self.version, "team": self.team})
+        return moved
 
     def describe(self) -> dict:
         with self._lock:

@@ -270,7 +270,9 @@ def grpc_error(peer: str, exc: grpc.RpcError) -> Exception:
 
 
 class _ServerHooks(grpc.ServerInterceptor):
-    """RED metrics per method and the agent's inbound faults, for a gRPC server."""
+    """RED metrics per method and the agent's inbound faults, for a gRPC server. It also decodes the
+    request itself: grpc answers bytes that are not the method's message with INTERNAL ("Exception
+    deserializing request!"), which is the caller's mistake, so it is INVALID_ARGUMENT here."""
 
     def __init__(self, agent: FaultAgent | None):
         self.agent = agent
@@ -281,13 +283,18 @@ class _ServerHooks(grpc.ServerInterceptor):
             return handler
         method = handler_call_details.method.rsplit("/", 1)[-1]
         behaviour = handler.unary_unary
+        decode = handler.request_deserializer
         agent = self.agent
 
-        def measured(request, context):
+        def measured(raw, context):
             started = time.perf_counter()
             RPC_IN_FLIGHT.inc()
             raised = False
             try:
+                try:
+                    request = decode(raw) if decode is not None else raw
+                except Exception as exc:  # DecodeError, or invalid UTF-8 in a string field
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not a valid {method} request: {exc}")
                 if agent is not None and agent.inbound_faults:
                     effect = agent.inbound(method)
                     if effect is not None:
@@ -306,7 +313,7 @@ class _ServerHooks(grpc.ServerInterceptor):
                 RPC_DURATION.labels(method).observe(time.perf_counter() - started)
 
         return grpc.unary_unary_rpc_method_handler(
-            measured, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+            measured, request_deserializer=None, response_serializer=handler.response_serializer
         )
 
 

@@ -20,7 +20,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from chaoslab.chaos.agent import Effect, FaultAgent
-from chaoslab.services.common.errors import ApiError
+from chaoslab.inputs import InputError, has_control, parse_json
+from chaoslab.services.common.errors import ApiError, bad_request
 from chaoslab.services.common.health import Health
 from chaoslab.telemetry.logs import access_log as access_log_of_this_process
 from chaoslab.telemetry.metrics import (
@@ -36,7 +37,7 @@ from chaoslab.wsgi import HttpServer
 __all__ = ["HttpServer", "create_app", "json_body"]
 
 log = logging.getLogger("chaoslab.http")
-_UNTRACED = ("/health/", "/metrics")
+_UNTRACED = ("/health/", "/metrics", "/openapi.json")
 _tracer = tracer("chaoslab.http")
 
 
@@ -76,6 +77,10 @@ def create_app(
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
         return jsonify(exc.body()), exc.status
+
+    @app.errorhandler(InputError)
+    def input_error(exc: InputError):
+        return jsonify(bad_request(str(exc)).body()), 400
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -118,6 +123,8 @@ def create_app(
                 effect = agent.inbound(route)
                 if effect is not None:
                     return _inbound_fault(effect)
+        if has_control(request.path):  # %00 would reach PostgreSQL (a 500), %0a a log line
+            raise bad_request("the path contains a control character (NUL, newline, ...); remove it")
 
     @app.after_request
     def record(response):
@@ -172,15 +179,11 @@ def _inbound_fault(effect: Effect):
     return jsonify(error=reason.lower().replace(" ", "_"), message=f"{reason}; try again later"), status
 
 
-def json_body(max_bytes: int | None = None) -> dict:
-    """The request's JSON object, or an ApiError(400) saying what is wrong with it."""
-    from chaoslab.services.common.errors import bad_request
-
+def json_body() -> dict:
+    """The request's JSON object (strict: ``chaoslab.inputs.parse_json``), or a 400 saying what is wrong."""
     if not request.is_json:
         raise bad_request("expected a JSON body with Content-Type: application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise bad_request("request body is not valid JSON")
+    body = parse_json(request.get_data(cache=True))
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object")
     return body

@@ -18,10 +18,12 @@ from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.common.web import HttpServer, json_body
 from chaoslab.services.common.web import create_app as create_http_app
 from chaoslab.services.rpc import ring_pb2_grpc
-from chaoslab.services.service_a.checkout import Checkout
+from chaoslab.services.service_a.checkout import LEASE_S, Checkout
+from chaoslab.services.service_a.openapi import document
 from chaoslab.services.service_a.outbox import OutboxRelay
+from chaoslab.services.service_a.recovery import RESOLVE_TIMEOUT_S, PendingRecovery
 from chaoslab.services.service_a.store import Store, order_json
-from chaoslab.services.service_a.validation import checkout_request, idempotency_key, positive_int
+from chaoslab.services.service_a.validation import checkout_request, idempotency_key, parse_sku, positive_int
 from chaoslab.settings import Common, ServiceA, load
 
 NAME = "service-a"
@@ -56,12 +58,20 @@ def create_app(
     )
     inventory = ring_pb2_grpc.InventoryStub(grpc_channel("service-b", settings.service_b_addr, agent))
     checkout = Checkout(store, inventory, lambda: flags.get("service_b_timeout_s"), payment, on_paid=relay.nudge)
+    recovery = PendingRecovery(
+        store,
+        HttpPeer("payment", settings.payment_url, RESOLVE_TIMEOUT_S, pool_size=1, agent=agent),
+        lambda: flags.get("pending_deadline_s"),
+        LEASE_S,
+        on_paid=relay.nudge,
+    ).start()
 
     health = Health()
     health.ready_check("postgres", lambda: db.check_schema(LATEST))
     # Redis down delays fulfilment but checkouts go on (the outbox holds the events): degraded, not unready.
     health.ready_check("redis", queue.ping, critical=False)
     health.live_check("outbox-relay", relay.alive)
+    health.live_check("pending-recovery", recovery.alive)
     app = create_http_app(
         NAME, health, max_body_bytes=settings.max_body_bytes, access_log=common.access_log, agent=agent
     )
@@ -101,6 +111,12 @@ def create_app(
             raise not_found(f"no customer {customer_id}")
         return jsonify(customer)
 
+    spec = document(settings.max_items, MAX_LIST)
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(spec)
+
     @app.get("/products")
     def list_products():
         return jsonify(
@@ -111,12 +127,14 @@ def create_app(
 
     @app.get("/products/<sku>")
     def get_product(sku: str):
-        product = store.product(sku)
+        product = store.product(parse_sku(sku))
         if product is None:
             raise not_found(f"no product {sku}; GET /products lists the catalogue")
         return jsonify({**product, "unit_price": str(product["unit_price"]), "currency": product["currency"].strip()})
 
     def stop() -> None:
+        recovery.stop()
+        recovery.payment.close()
         relay.stop()
         payment.close()
         queue.close()

@@ -42,7 +42,13 @@ class Checkout:
         self.on_paid = on_paid
 
     def run(self, request: CheckoutRequest, key: str) -> tuple[dict, list[dict], bool]:
-        """Returns (order, items, replayed). Raises ApiError for every failure a client can see."""
+        """Returns (order, items, replayed). Raises ApiError for every failure a client can see; once
+        the order exists, the error carries its ``order_id`` (a 504 included), so a client can look it up.
+
+        ``replayed`` is true only when this request changed nothing: the order was already paid when it
+        arrived, or paid by someone else meanwhile. The retry that performs the first successful charge
+        is not a replay (issue 9: ``Idempotent-Replayed`` must not say so).
+        """
         order, created = self.store.open_order(request, key, LEASE_S)
         if created:
             ORDERS_CREATED.inc()
@@ -57,14 +63,15 @@ class Checkout:
                 order_id=order["id"],
             )
         try:
-            return self._drive(order) + (not created,)
+            return self._drive(order)
         except ApiError as exc:
             CHECKOUTS.labels("declined" if exc.status == 402 else "failed").inc()
+            exc.details.setdefault("order_id", order["id"])
             raise
         finally:
             self.store.release_lease(order["id"])
 
-    def _drive(self, order: dict) -> tuple[dict, list[dict]]:
+    def _drive(self, order: dict) -> tuple[dict, list[dict], bool]:
         items = self.store.order_items(order["id"])
         try:
             reply = self.inventory.Reserve(
@@ -85,6 +92,7 @@ class Checkout:
         quote = reply.quote
         self.store.save_quote(order["id"], quote, reply.reservation_id)
 
+        charge_key = self.store.begin_charge(order["id"])  # written down before payment is asked
         response = self.payment.call(
             "POST",
             "/payments",
@@ -94,10 +102,11 @@ class Checkout:
                 "customer_id": order["customer_id"],
                 "amount": quote.total,
                 "currency": quote.currency,
+                "idempotency_key": charge_key,
             },
         )
         if response.status_code == 402:
-            self.store.mark_payment_failed(order["id"])
+            self.store.mark_payment_failed(order["id"], charge_key)
             raise ApiError(
                 402,
                 "payment_declined",
@@ -106,21 +115,37 @@ class Checkout:
             )
         if response.status_code not in (200, 201):
             detail = _message(response)
-            if response.status_code in (503, 504):
+            if response.status_code == 409 and _error(response) == "charge_voided":
+                self.store.mark_payment_failed(order["id"], charge_key)
                 raise ApiError(
-                    response.status_code,
+                    409,
+                    "payment_voided",
+                    f"order {order['id']} was not charged; retry with the same Idempotency-Key to try again",
+                )
+            if response.status_code in (409, 503, 504):
+                raise ApiError(
+                    503 if response.status_code == 409 else response.status_code,
                     "dependency_unavailable",
-                    f"payment could not charge order {order['id']}: {detail}",
+                    f"payment could not charge order {order['id']} yet: {detail}; retry with the same "
+                    "Idempotency-Key (it never charges twice)",
                     dependency="payment",
                 )
             raise upstream_failed("payment", f"payment answered {response.status_code}: {detail}")
-        if self.store.mark_paid(order["id"], response.json()["payment_id"]):
+        paid = self.store.mark_paid(order["id"], response.json()["payment_id"])
+        if paid:
             CHECKOUTS.labels("paid").inc()
             ORDERS_PAID_AMOUNT.labels(quote.currency).inc(float(quote.total))
             self.on_paid()
         else:
             CHECKOUTS.labels("replayed").inc()
-        return self.store.order(order["id"])
+        return *self.store.order(order["id"]), not paid
+
+
+def _error(response) -> str:
+    try:
+        return str(response.json().get("error", ""))
+    except ValueError:
+        return ""
 
 
 def _message(response) -> str:

@@ -156,6 +156,29 @@ class Store:
                     [(line.line_total, order_id, line.sku) for line in quote.lines],
                 )
 
+    def begin_charge(self, order_id: int) -> str:
+        """Record the charge attempt before payment is asked, and return its idempotency key.
+
+        A pending order whose attempt never ended (payment timed out) keeps its key, so a retry asks
+        payment about the same charge and never makes a second one; a first attempt, or one after a
+        decline or a void (``payment_failed``), gets a new key. The recovery loop finds the order by
+        ``charge_started_at`` if nobody finishes it.
+        """
+        with self.db.transaction() as tx:
+            new_attempt = "(charge_key IS NULL OR status = 'payment_failed')"
+            row = tx.one(
+                f"""UPDATE shop.orders SET
+                           charge_key = CASE WHEN {new_attempt}
+                                             THEN 'order-' || id || '-' || (charge_attempts + 1) ELSE charge_key END,
+                           charge_attempts = charge_attempts + CASE WHEN {new_attempt} THEN 1 ELSE 0 END,
+                           status = 'pending', charge_started_at = now(), updated_at = now()
+                     WHERE id = %s AND status IN ('pending', 'payment_failed') RETURNING charge_key""",
+                (order_id,),
+            )
+            if row is None:
+                raise ApiError(409, "order_settled", f"order {order_id} is already paid", order_id=order_id)
+            return row["charge_key"]
+
     def mark_paid(self, order_id: int, payment_id: str) -> bool:
         """Paid and queued for fulfilment in one transaction (the outbox). False if already paid."""
         with self.db.transaction() as tx:
@@ -172,12 +195,30 @@ class Store:
             )
             return True
 
-    def mark_payment_failed(self, order_id: int) -> None:
+    def mark_payment_failed(self, order_id: int, charge_key: str | None) -> bool:
+        """Failed, and not charged: only while pending under this attempt (``None``: never attempted)."""
         with self.db.transaction() as tx:
-            tx.execute(
-                """UPDATE shop.orders SET status = 'payment_failed', updated_at = now()
-                          WHERE id = %s AND status = 'pending'""",
-                (order_id,),
+            return (
+                tx.one(
+                    """UPDATE shop.orders SET status = 'payment_failed', updated_at = now()
+                            WHERE id = %s AND status = 'pending' AND charge_key IS NOT DISTINCT FROM %s
+                            RETURNING id""",
+                    (order_id, charge_key),
+                )
+                is not None
+            )
+
+    def stale_pending(self, older_than_s: float, limit: int) -> list[dict]:
+        """Pending orders whose charge attempt (or creation, if payment was never asked) is older than
+        ``older_than_s`` and that no request is driving (no live lease), oldest first."""
+        with self.db.transaction() as tx:
+            return tx.all(
+                """SELECT id, customer_id, charge_key, total, currency FROM shop.orders
+                    WHERE status = 'pending'
+                      AND coalesce(charge_started_at, created_at) < now() - make_interval(secs => %s)
+                      AND (lease_until IS NULL OR lease_until < now())
+                    ORDER BY created_at LIMIT %s""",
+                (older_than_s, limit),
             )
 
     def order(self, order_id: int) -> tuple[dict, list[dict]] | None:

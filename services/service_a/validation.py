@@ -1,17 +1,30 @@
-"""Turns request input into typed values, or a 4xx that names the bad field and the allowed range."""
+"""Turns request input into typed values, or a 400 that names the bad field and the allowed range.
+
+The type rules themselves (JSON integers in bodies, ASCII digits in paths and queries, strict JSON)
+live in ``chaoslab.inputs`` and raise ``InputError``, which every service answers with a 400.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 
-from chaoslab.services.common.errors import bad_request
+from chaoslab.inputs import BIGINT_MAX, InputError, idempotency_key, json_int, text_int
+from chaoslab.services.common.lines import MAX_QUANTITY, SKU, SKU_PATTERN
 
-_SKU = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-MAX_QUANTITY = 1000
+__all__ = [
+    "BIGINT_MAX",
+    "SKU_PATTERN",
+    "CheckoutRequest",
+    "checkout_request",
+    "idempotency_key",
+    "parse_sku",
+    "positive_int",
+]
+
+_CHECKOUT_FIELDS = {"customer_id", "items"}
+_ITEM_FIELDS = {"sku", "quantity"}
 
 
 @dataclass(frozen=True)
@@ -26,44 +39,40 @@ class CheckoutRequest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-BIGINT_MAX = 2**63 - 1
+def positive_int(raw: str, field: str, maximum: int = BIGINT_MAX) -> int:
+    """A positive integer from a path segment or a query parameter (ASCII digits only)."""
+    return text_int(raw, field, 1, maximum)
 
 
-def positive_int(raw: object, field: str, maximum: int = BIGINT_MAX) -> int:
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw.strip())
-    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 < raw <= maximum:
-        allowed = "a positive integer" if maximum == BIGINT_MAX else f"an integer between 1 and {maximum}"
-        raise bad_request(f"{field} must be {allowed}")
+def parse_sku(raw: object, field: str = "sku") -> str:
+    """A product code: 1-64 letters, digits, '.', '_' or '-' (the catalogue's own alphabet)."""
+    if not isinstance(raw, str) or not SKU.fullmatch(raw):
+        raise InputError(f"{field} must be 1-64 letters, digits, '.', '_' or '-'")
     return raw
+
+
+def _unknown(body: dict, allowed: set[str], where: str, what: str) -> None:
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise InputError(f"unknown field {where}{extra[0][:64]!r}; {what} has only {' and '.join(sorted(allowed))}")
 
 
 def checkout_request(body: dict, max_items: int) -> CheckoutRequest:
-    customer_id = positive_int(body.get("customer_id"), "customer_id")
+    _unknown(body, _CHECKOUT_FIELDS, "", "a checkout")
+    customer_id = json_int(body.get("customer_id"), "customer_id")
     items = body.get("items")
     if not isinstance(items, list) or not items:
-        raise bad_request('items must be a non-empty list of {"sku": ..., "quantity": ...}')
+        raise InputError('items must be a non-empty list of {"sku": ..., "quantity": ...}')
     if len(items) > max_items:
-        raise bad_request(f"at most {max_items} items per checkout, got {len(items)}")
+        raise InputError(f"at most {max_items} items per checkout, got {len(items)}")
     merged: dict[str, int] = {}
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise bad_request(f"items[{index}] must be an object with sku and quantity")
-        sku = item.get("sku")
-        if not isinstance(sku, str) or not _SKU.match(sku):
-            raise bad_request(f"items[{index}].sku must be 1-64 letters, digits, '.', '_' or '-'")
-        quantity = item.get("quantity")
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
-            raise bad_request(f"items[{index}].quantity must be an integer between 1 and {MAX_QUANTITY}")
-        merged[sku] = merged.get(sku, 0) + quantity
-        if merged[sku] > MAX_QUANTITY:
-            raise bad_request(f"quantity of {sku} must total at most {MAX_QUANTITY}")
+            raise InputError(f"items[{index}] must be an object with sku and quantity")
+        _unknown(item, _ITEM_FIELDS, f"items[{index}].", "an item")
+        code = parse_sku(item.get("sku"), f"items[{index}].sku")
+        quantity = json_int(item.get("quantity"), f"items[{index}].quantity", 1, MAX_QUANTITY)
+        merged[code] = merged.get(code, 0) + quantity
+        if merged[code] > MAX_QUANTITY:
+            raise InputError(f"quantity of {code} must total at most {MAX_QUANTITY}")
     return CheckoutRequest(customer_id, tuple(merged.items()))
-
-
-def idempotency_key(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    if not _KEY.match(raw):
-        raise bad_request("Idempotency-Key must be 1-255 printable ASCII characters without spaces")
-    return raw

@@ -11,6 +11,7 @@ from prometheus_client import Counter, Gauge
 
 from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.grpc_service import GrpcService
+from chaoslab.services.common.lines import order_problem
 from chaoslab.services.common.peers import grpc_channel
 from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
@@ -58,12 +59,11 @@ class Inventory(ring_pb2_grpc.InventoryServicer):
         self.pricing = ring_pb2_grpc.PricingStub(grpc_channel("service-c", settings.service_c_addr, agent))
 
     def Reserve(self, request: ring_pb2.ReserveRequest, context: grpc.ServicerContext) -> ring_pb2.ReserveReply:
-        if request.order_id <= 0 or not request.items:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "order_id and at least one item are required")
+        problem = order_problem(request)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         wanted: dict[str, int] = {}
         for item in request.items:
-            if not item.sku or item.quantity <= 0:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "every item needs a sku and a quantity > 0")
             wanted[item.sku] = wanted.get(item.sku, 0) + item.quantity
         try:
             reservation, new = self.stock.reserve(request.order_id, wanted)

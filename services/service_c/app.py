@@ -6,7 +6,7 @@ import logging
 import queue
 import threading
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import grpc
 from prometheus_client import Counter
@@ -15,7 +15,8 @@ from pybreaker import CircuitBreakerError
 from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.errors import ApiError, DependencyDown, DependencyTimeout
 from chaoslab.services.common.grpc_service import GrpcService
-from chaoslab.services.common.money import quantize
+from chaoslab.services.common.lines import order_problem
+from chaoslab.services.common.money import MoneyError, parse_amount, quantize
 from chaoslab.services.common.peers import HttpPeer, circuit_breaker
 from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
@@ -117,16 +118,15 @@ class Pricing(ring_pb2_grpc.PricingServicer):
             context.abort(code, f"service-c loyalty lookup: {exc.message}")
 
     def Quote(self, request: ring_pb2.QuoteRequest, context: grpc.ServicerContext) -> ring_pb2.QuoteReply:
-        if not request.items:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a quote needs at least one line item")
+        problem = order_problem(request)
+        if problem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         lines = []
-        for item in request.items:
+        for index, item in enumerate(request.items):
             try:
-                unit = Decimal(item.unit_price)
-            except InvalidOperation:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unit_price {item.unit_price!r} of {item.sku}")
-            if item.quantity <= 0 or not unit.is_finite() or unit <= 0:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"line {item.sku}: quantity and price must be > 0")
+                unit = parse_amount(item.unit_price, f"items[{index}].unit_price")
+            except MoneyError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             lines.append(
                 ring_pb2.QuoteLine(
                     sku=item.sku,

@@ -190,7 +190,7 @@ def test_add_list_delete_reset_and_deploy(admin, agent):
     assert good.status_code == 201 and good.json()["version"].startswith("0.")
     requests.post(f"{admin}/faults", json={"kind": "db_outage", "service": "service-a"}, headers=auth(), timeout=5)
     reset = requests.post(f"{admin}/faults/reset", headers=auth(), timeout=5).json()
-    assert reset == {"service": "service-a", "removed": 1, "deploys_removed": 1}
+    assert reset == {"service": "service-a", "removed": 1, "deploys_removed": 1, "version_changed": True}
     assert agent.flags.get("orders_query") == "batched"
 
 
@@ -205,3 +205,175 @@ def test_expiry_needs_no_controller(admin, agent):
         timeout=5,
     )
     assert agent.db() is None
+
+
+# ---- what only the agent may say, and what no record may break (issue 9, item 4) -----------------
+
+
+def add(admin, spec, **headers):
+    return requests.post(f"{admin}/faults", json=spec, headers={**auth(), **headers}, timeout=5)
+
+
+@pytest.mark.parametrize("field,value", [("expires_at", 1e15), ("created_at", 0), ("actor", "root")])
+def test_times_and_actor_are_the_agents_to_set(admin, agent, field, value):
+    response = add(admin, {"kind": "db_outage", "service": "service-a", field: value})
+    assert response.status_code == 400 and f"{field} is set by the agent" in response.json()["message"]
+    assert agent.faults() == []
+
+
+def test_the_agent_stamps_creation_expiry_and_the_authenticated_caller(admin, agent):
+    import time
+
+    before = time.time()
+    fault = add(admin, {"kind": "db_outage", "service": "service-a", "ttl_s": 30}, **{"X-Chaoslab-Actor": "alice"})
+    assert fault.status_code == 201, fault.text
+    body = fault.json()
+    assert before <= body["created_at"] <= time.time() and body["expires_at"] == body["created_at"] + 30
+    assert body["actor"] == "alice@agent-token"
+    unnamed = add(admin, {"kind": "db_slow", "service": "service-a"}, **{"X-Chaoslab-Actor": "a b;c"})
+    assert unnamed.json()["actor"] == "agent-token"  # a claim that is not a plain name is not kept
+
+
+DEEP = {"kind": "db_slow", "service": "service-a", "params": {"ms": 1}}
+for _ in range(40):
+    DEEP = {"kind": "db_slow", "service": "service-a", "params": {"ms": DEEP}}
+
+
+@pytest.mark.parametrize(
+    "spec,field",
+    [
+        ({"kind": ["latency"], "service": "service-a"}, "kind=<a list>"),
+        ({"kind": {"a": 1}, "service": "service-a"}, "kind=<a mapping>"),
+        ({"kind": "db_outage", "service": ["service-a"]}, "service=<a list>"),
+        ({"kind": "db_outage", "service": "service-a", "id": {"x": 1}}, "id=<a mapping>"),
+        ({"kind": "db_outage", "service": "service-a", "id": 7}, "id=7"),
+        ({"kind": "db_outage", "service": "service-a", "id": "f-1\nf-2 forged"}, "id='f-1\\nf-2 forged'"),
+        ({"kind": "db_outage", "service": "service-a", "id": "../../x"}, "id='../../x'"),
+        ({"kind": "latency", "service": "service-a", "route": ["/checkout"]}, "route=<a list>"),
+        ({"kind": "latency", "service": "service-a", "route": "/checkout\n"}, "route='/checkout\\n'"),
+        ({"kind": "latency", "service": "service-a", "peer": {"p": 1}}, "peer=<a mapping>"),
+        ({"kind": "latency", "service": "service-a", "route": "*", "params": [1]}, "params=<a list>"),
+        ({"kind": "latency", "service": "service-a", "route": "*", "params": {"ms": [5]}}, "params.ms=<a list>"),
+        ({"kind": "crash", "service": "service-a", "params": {"mode": ["loop"]}}, "params.mode=<a list>"),
+        ({"kind": "db_outage", "service": "service-a", "ttl_s": [60]}, "ttl_s=<a list>"),
+        ({"kind": "db_outage", "service": "service-a", "ttl_s": "1e15"}, "ttl_s='1e15'"),
+        ({"kind": "db_outage", "service": "service-a", "red_herring": "yes"}, "red_herring='yes'"),
+        ({"kind": "db_outage", "service": "service-a", "scenario": 5}, "scenario=5"),
+        (DEEP, "nested more than 32 levels"),
+    ],
+)
+def test_a_wrong_type_anywhere_is_400_naming_the_field(admin, agent, spec, field):
+    response = add(admin, spec)
+    assert response.status_code == 400, response.text
+    assert field in response.json()["message"] and "\n" not in response.json()["message"]
+    assert agent.faults() == []
+
+
+def test_the_controllers_id_is_kept_and_one_id_names_one_fault(admin, agent):
+    spec = {"kind": "db_slow", "service": "service-a", "params": {"ms": 5}, "id": "f-0123abcd"}
+    assert add(admin, spec).json()["id"] == "f-0123abcd"
+    assert add(admin, spec).status_code == 201  # the controller retrying: the same fault
+    clash = add(admin, {**spec, "params": {"ms": 6}})
+    assert clash.status_code == 400 and "already names a different fault" in clash.json()["message"]
+    assert requests.delete(f"{admin}/faults/f-0123abcd%0a", headers=auth(), timeout=5).status_code == 400
+
+
+def test_the_sweeper_survives_any_fault_record(agent):
+    """A poisoned record (as the old agent took ``expires_at: 1e15`` from a caller, which killed the
+    expiry thread) must not stop other faults from expiring."""
+    import math
+
+    from chaoslab.chaos.agent import _Active
+    from chaoslab.chaos.faults import Fault
+
+    poisoned = {
+        "f-0000000a": Fault("db_slow", "service-a", {"ms": 1}, id="f-0000000a", expires_at=1e15),
+        "f-0000000b": Fault("db_slow", "service-a", {"ms": 1}, id="f-0000000b", expires_at=math.nan),
+        "f-0000000c": Fault("db_slow", "service-a", {"ms": 1}, id="f-0000000c", expires_at="soon"),
+        "f-0000000d": Fault("bad_deploy", "service-a", {}, id="f-0000000d", expires_at=0),  # flag_changes raises
+    }
+    with agent._lock:
+        for fault_id, fault in poisoned.items():
+            agent._active[fault_id] = _Active(fault)
+    healthy = agent.add({"kind": "db_outage", "service": "service-a", "ttl_s": 1})
+    poll_until(lambda: healthy.id not in {f["id"] for f in agent.faults()}, "the healthy fault to expire", timeout=10)
+    remaining = {f["id"] for f in agent.faults()}
+    assert remaining <= {"f-0000000a"} and agent._sweeper.is_alive()
+    later = agent.add({"kind": "db_outage", "service": "service-a", "ttl_s": 1})
+    poll_until(lambda: later.id not in {f["id"] for f in agent.faults()}, "a later fault to expire too", timeout=10)
+
+
+def test_a_saved_fault_cannot_outlive_its_ttl(tmp_path):
+    import json
+    import time
+
+    now = time.time()
+    saved = [
+        {
+            "kind": "db_slow",
+            "service": "payment",
+            "params": {"ms": 5},
+            "ttl_s": 60,
+            "id": "f-000000aa",
+            "created_at": now,
+            "expires_at": 1e15,
+        },
+        {
+            "kind": "db_slow",
+            "service": "payment",
+            "params": {"ms": 5},
+            "ttl_s": 60,
+            "id": "f-000000bb",
+            "created_at": now + 10**9,
+            "expires_at": now + 10**9,
+        },
+        {"kind": ["db_slow"], "service": "payment", "id": "f-000000cc", "created_at": now},
+        "not even a mapping",
+    ]
+    (tmp_path / "payment.faults.json").write_text(json.dumps(saved))
+    restored = FaultAgent("payment", Flags("payment", load(Payment, {})), tmp_path)
+    try:
+        faults = restored.faults()
+        assert [f["id"] for f in faults] == ["f-000000aa"]
+        assert faults[0]["expires_at"] <= now + 60.001 and faults[0]["remaining_s"] <= 60
+    finally:
+        restored.close()
+
+
+def test_the_agent_records_who_added_and_removed_each_fault(admin, agent):
+    spec = {"kind": "db_slow", "service": "service-a", "params": {"ms": 5}, "ttl_s": 1}
+    fault_id = add(admin, spec, **{"X-Chaoslab-Actor": "mallory"}).json()["id"]
+    other = add(admin, {"kind": "db_outage", "service": "service-a"}).json()["id"]
+    requests.delete(f"{admin}/faults/{other}?reason=stop", headers={**auth(), "X-Chaoslab-Actor": "bob"}, timeout=5)
+    poll_until(lambda: agent.faults() == [], "the first fault's TTL to end it")
+    records = requests.get(f"{admin}/records", headers=auth(), timeout=5).json()["records"]
+    events = [(r["event"], r["fault_id"], r.get("reason"), r["actor"]) for r in records]
+    assert events == [
+        ("fault.started", fault_id, None, "mallory@agent-token"),
+        ("fault.started", other, None, "agent-token"),
+        ("fault.reverted", other, "stop", "bob@agent-token"),
+        ("fault.reverted", fault_id, "ttl", "agent"),
+    ]
+    after = records[1]["seq"]
+    assert [
+        r["seq"] for r in requests.get(f"{admin}/records?after={after}", headers=auth(), timeout=5).json()["records"]
+    ] == [r["seq"] for r in records[2:]]
+
+
+def test_versions_go_on_across_a_restart(tmp_path):
+    """A restarted agent must not number its settings' versions from r1 again: the change feed would
+    see a version twice (and skip the second)."""
+    first = FaultAgent("payment", Flags("payment", load(Payment, {})), tmp_path)
+    first.deploy({"money_math": "float"})
+    first.deploy({"money_math": "decimal"})
+    assert first.flags.version.endswith("+r2")
+    first.close()
+    second = FaultAgent("payment", Flags("payment", load(Payment, {})), tmp_path)
+    try:
+        assert second.flags.version.endswith("+r3")  # the restart itself, back to the baseline
+        versions = [r["version"] for r in second.records() if r["event"] == "deploy"]
+        assert [v.rsplit("+r", 1)[1] for v in versions] == ["1", "2", "3"]
+        second.deploy({"gateway_breaker": False})
+        assert second.flags.version.endswith("+r4")
+    finally:
+        second.close()

@@ -220,3 +220,81 @@ def test_a_checkout_that_hangs_is_visible_while_it_hangs(lab):
         lambda: not any(s["open"] for s in json.loads(lab.cli("traces", "--trace", trace_id, "--json").stdout)[0]),
         "the real spans to replace the open ones once the checkout answered",
     )
+
+
+def admin_url(lab, service: str) -> str:
+    return f"http://127.0.0.1:{lab.refresh()['lab']['ports'][f'{service}.admin']}"
+
+
+def token_header(lab, **extra) -> dict:
+    return {"Authorization": f"Bearer {(lab.state_dir / 'token').read_text().strip()}", **extra}
+
+
+def test_a_fault_added_through_an_agents_api_directly_is_in_the_audit_log_with_its_caller(lab):
+    added = requests.post(
+        f"{admin_url(lab, 'service-b')}/faults",
+        json={"kind": "latency", "service": "service-b", "peer": "service-c", "params": {"ms": 1}, "ttl_s": 2},
+        headers=token_header(lab, **{"X-Chaoslab-Actor": "mallory"}),
+        timeout=5,
+    )
+    assert added.status_code == 201, added.text
+    fault_id = added.json()["id"]
+    poll_until(lambda: agent_faults(lab) == [], "the fault's TTL to end it")
+    entries = [e for e in audit(lab) if e.get("fault_id") == fault_id]
+    assert [(e["event"], e.get("reason")) for e in entries] == [("fault.started", None), ("fault.reverted", "ttl")]
+    assert entries[0]["actor"] == "mallory@agent-token" and entries[0]["source"] == "agent"
+    assert entries[0]["ts"] == pytest.approx(added.json()["created_at"], abs=1)
+    shown = lab.cli("audit").stdout
+    assert "mallory@agent-token" in shown
+
+
+def test_a_fault_id_with_a_newline_is_refused_and_cannot_forge_a_line_of_fault_list(lab):
+    forged = "f-00000001\nf-deadbeef     latency          service-a                   9m59s  FORGED"
+    response = requests.post(
+        f"{admin_url(lab, 'service-a')}/faults",
+        json={"kind": "latency", "service": "service-a", "route": "*", "params": {"ms": 1}, "id": forged},
+        headers=token_header(lab),
+        timeout=5,
+    )
+    assert response.status_code == 400 and "id=" in response.json()["message"]
+    listed = lab.cli("fault", "list").stdout
+    assert "FORGED" not in listed and listed.strip() == "no active faults"
+
+
+def test_the_change_feed_skips_no_version(lab):
+    """Issue 9: the feed read r1, r2, r4. A reset with nothing to reset bumped the version silently, and
+    a bad deploy ended by its TTL changed it with no entry; every version must be in the feed."""
+    import time
+
+    started = time.time()
+    lab.cli("reset")  # nothing to reset: no new version
+    lab.cli("fault", "add", "bad_deploy", "change=float_money", "--service", "payment", "--ttl", "2")
+    poll_until(lambda: agent_faults(lab) == [], "the bad deploy's TTL to end it")
+    refused = lab.cli("deploy", "payment", "gateway_breaker=false", "--note", "fix\nforged line", check=False)
+    assert refused.returncode == 1 and "note must be one line" in refused.stderr
+    lab.cli("deploy", "payment", "gateway_breaker=false", "--note", "fix")
+    lab.cli("reset")
+    lab.cli("deploy", "payment", "money_math=decimal")
+    feed = [e for e in json.loads(lab.cli("changes", "--json").stdout) if e["service"] == "payment"]
+    new = [e for e in feed if e["ts"] >= started]
+    numbers = [int(e["version"].rsplit("+r", 1)[1]) for e in new]
+    assert len(numbers) == 5, new  # bad deploy, its TTL rollback, the deploy, the reset's rollback, the deploy
+    earlier = [int(e["version"].rsplit("+r", 1)[1]) for e in feed if e["ts"] < started and "+r" in e["version"]]
+    first = (max(earlier) + 1) if earlier else 1
+    assert numbers == list(range(first, first + 5)), [(e["version"], e["summary"]) for e in new]
+    with open(lab.state_dir / "changes.jsonl", "a") as journal:  # a journal written by something else
+        journal.write(
+            json.dumps(
+                {
+                    "ts": time.time(),
+                    "event": "deploy",
+                    "service": "payment",
+                    "version": "x\n12:00:00  forged",
+                    "summary": "\x1b[2J",
+                    "by": "me",
+                }
+            )
+            + "\n"
+        )
+    shown = lab.cli("changes").stdout
+    assert "x\\n12:00:00  forged" in shown and "\n12:00:00  forged" not in shown and "\x1b" not in shown

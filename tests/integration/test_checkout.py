@@ -12,6 +12,7 @@ import requests
 from support import checkout, poll_until
 
 RING = {"service-a", "service-b", "service-c", "payment", "gateway", "worker"}
+JSON = {"Content-Type": "application/json"}
 
 
 def order_status(lab, order_id: int) -> str:
@@ -123,6 +124,14 @@ def test_reusing_a_key_for_a_different_checkout_is_refused(lab):
             400,
             "Idempotency-Key",
         ),
+        # issue 9: hostile input is a clear 400, never a 500
+        ('{"customer_id": 1, "items": ' + "[" * 1000 + "]" * 1000 + "}", JSON, 400, "nested more than 32"),
+        ('{"customer_id": 1, "customer_id": 2, "items": [{"sku": "SKU-1001", "quantity": 1}]}', JSON, 400, "duplicate"),
+        ('{"customer_id": "²", "items": [{"sku": "SKU-1001", "quantity": 1}]}', JSON, 400, "customer_id must be"),
+        ('{"customer_id": "1", "items": [{"sku": "SKU-1001", "quantity": 1}]}', JSON, 400, "not a string"),
+        ('{"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": "①"}]}', JSON, 400, "quantity must be"),
+        ('{"customer_id": 1, "items": [{"sku": "' + "S" * 65 + '", "quantity": 1}]}', JSON, 400, "sku must be 1-64"),
+        ('{"customer_id": 1, "items": [{"sku": "SKU\\u0000", "quantity": 1}]}', JSON, 400, "sku must be 1-64"),
     ],
 )
 def test_malformed_checkouts_get_a_clear_4xx_and_create_nothing(lab, data, headers, status, message):
@@ -146,12 +155,27 @@ def test_malformed_checkouts_get_a_clear_4xx_and_create_nothing(lab, data, heade
         ("/customers/99999", 404),
         ("/products/NOPE", 404),
         ("/no/such/route", 404),
+        # issue 9: NUL, Unicode digits and over-long codes in paths and queries
+        ("/products/%00", 400),
+        ("/products/SKU-1001%00", 400),
+        ("/products/" + "S" * 65, 400),
+        ("/orders/%C2%B2", 400),  # ²
+        ("/orders/%E2%91%A0", 400),  # ①
+        ("/orders/%EF%BC%91", 400),  # fullwidth 1
+        ("/orders/%D9%A3", 400),  # Arabic-Indic 3
+        ("/customers/%D9%A3", 400),
+        ("/orders?customer=1&limit=%C2%B2", 400),
+        ("/orders?customer=%EF%BC%91", 400),
+        ("/orders?customer=%00", 400),
+        ("/orders/1%0a12:00:00.000 INFO forged", 400),
+        ("/no/such%00route", 400),
     ],
 )
 def test_bad_reads_are_4xx_json(lab, path, status):
     response = requests.get(lab.url("service-a") + path, timeout=5)
-    assert response.status_code == status
-    assert response.json()["message"]
+    assert response.status_code == status, response.text
+    message = response.json()["message"]
+    assert message and "\n" not in message
 
 
 def test_order_history_lists_a_customers_orders_with_lines(lab):
@@ -186,3 +210,14 @@ def test_logs_are_json_with_the_requests_trace_id(lab):
     assert line["service"] == "service-a" and line["http.route"] == "/checkout" and len(line["span_id"]) == 16
     readable = lab.cli("logs", "service-a", "-n", "200").stdout
     assert f"trace={trace_id}" in readable
+
+
+def test_a_newline_in_a_request_path_cannot_forge_a_line_of_chaoslab_logs(lab):
+    forged = "12:00:00.000 INFO    POST /checkout 201  forged=yes"
+    response = requests.get(lab.url("service-a") + "/products/x%0a" + forged.replace(" ", "%20"), timeout=5)
+    assert response.status_code == 400
+    trace_id = response.headers["X-Trace-Id"]
+    poll_until(lambda: trace_id in lab.cli("logs", "service-a", "-n", "50").stdout, "the request to be logged")
+    lines = lab.cli("logs", "service-a", "-n", "50").stdout.splitlines()
+    assert not any(line.startswith("12:00:00.000") for line in lines)
+    assert any("/products/x\\n12:00:00.000" in line for line in lines)

@@ -52,10 +52,16 @@ def processed(status: str) -> float:
     return REGISTRY.get_sample_value("payment_processed_total", {"status": status}) or 0.0
 
 
-def charge(url, order_id, amount="0.29"):
+def charge(url, order_id, amount="0.29", key=None, path="/payments"):
     return requests.post(
-        f"{url}/payments",
-        json={"order_id": order_id, "customer_id": 1, "amount": amount, "currency": "USD"},
+        f"{url}{path}",
+        json={
+            "order_id": order_id,
+            "customer_id": 1,
+            "amount": amount,
+            "currency": "USD",
+            "idempotency_key": key or f"order-{order_id}-1",
+        },
         timeout=10,
     )
 
@@ -116,15 +122,41 @@ def test_gateway_down_is_503_counted_as_failed_and_writes_nothing(pay, postgres_
 @pytest.mark.parametrize(
     "body,message",
     [
-        ({"order_id": 1, "customer_id": 1, "amount": 1.5}, "decimal string"),
-        ({"order_id": 1, "customer_id": 1, "amount": "1.005"}, "more than two decimals"),
-        ({"order_id": 0, "customer_id": 1, "amount": "1.00"}, "order_id must be a positive integer"),
-        ({"order_id": 1, "customer_id": 1, "amount": "1.00", "currency": "usd"}, "three-letter"),
+        ({"amount": 1.5}, "decimal string"),
+        ({"amount": "1.005"}, "more than two decimals"),
+        ({"order_id": 0}, "order_id must be a positive integer"),
+        ({"order_id": "7"}, "order_id must be a positive integer (a JSON number, not a string)"),
+        ({"customer_id": "²"}, "customer_id must be a positive integer"),
+        ({"currency": "usd"}, "three-letter"),
+        ({"currency": "USD\n"}, "three-letter"),
+        ({"idempotency_key": None}, "idempotency_key is required"),
+        ({"idempotency_key": "has space"}, "idempotency_key must be 1-255 printable ASCII"),
+        ({"tip": "1.00"}, "unknown field 'tip'"),
     ],
 )
 def test_bad_charges_are_400(pay, body, message):
-    response = requests.post(f"{pay()}/payments", json=body, timeout=10)
-    assert response.status_code == 400 and message in response.json()["message"]
+    valid = {"order_id": 1, "customer_id": 1, "amount": "1.00", "currency": "USD", "idempotency_key": "k-1"}
+    for path in ("/payments", "/payments/resolve"):
+        response = requests.post(f"{pay()}{path}", json={**valid, **body}, timeout=10)
+        assert response.status_code == 400 and message in response.json()["message"], response.text
+
+
+@pytest.mark.parametrize(
+    "method,path,data",
+    [
+        ("GET", "/payments/²", None),
+        ("GET", "/payments/%EF%BC%91", None),  # fullwidth 1
+        ("GET", "/payments/%00", None),
+        ("POST", "/payments", '{"order_id": 1, "order_id": 2}'),
+        ("POST", "/payments", "[" * 1000 + "]" * 1000),
+    ],
+)
+def test_hostile_input_to_payment_is_a_clear_400(pay, method, path, data):
+    response = requests.request(
+        method, pay() + path, data=data, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "bad_request" and "\n" not in response.json()["message"]
 
 
 def test_gateway_is_idempotent_per_key(gateway_url):
@@ -139,6 +171,21 @@ def test_gateway_is_idempotent_per_key(gateway_url):
     first, second = send(100), send(100)
     assert first.status_code == 201 and second.status_code == 200 and first.json()["id"] == second.json()["id"]
     assert send(200).status_code == 409
+
+
+@pytest.mark.parametrize(
+    "body,headers,message",
+    [
+        ({"amount_minor": "100", "currency": "USD"}, {}, "amount_minor must be an integer"),
+        ({"amount_minor": 100, "currency": "USD", "reference": {"a": 1}}, {}, "reference must be a string"),
+        ({"amount_minor": 100, "currency": "USD"}, {"Idempotency-Key": "a b"}, "Idempotency-Key must be"),
+    ],
+)
+def test_bad_gateway_input_is_400(gateway_url, body, headers, message):
+    response = requests.post(
+        f"{gateway_url}/v1/charges", json=body, headers={"Idempotency-Key": "gw-bad", **headers}, timeout=5
+    )
+    assert response.status_code == 400 and message in response.json()["message"], response.text
 
 
 def test_the_circuit_breaker_does_not_serialise_gateway_calls(postgres_url):
@@ -173,3 +220,82 @@ def test_the_circuit_breaker_does_not_serialise_gateway_calls(postgres_url):
         upstream.stop()
     assert codes == [201] * 4
     assert most[0] >= 2, "gateway calls went one at a time through the circuit breaker"
+
+
+# ---- resolving a charge attempt by its key (service-a's recovery asks this) ------------------------
+
+
+def ledger_rows(postgres_url, order_id):
+    with psycopg.connect(postgres_url) as conn:
+        return conn.execute("SELECT charge_key, amount FROM ledger.entries WHERE order_id = %s", (order_id,)).fetchall()
+
+
+def test_resolving_an_uncharged_key_voids_it_so_a_late_charge_cannot_land(pay, postgres_url):
+    url = pay()
+    resolved = charge(url, 9201, key="order-9201-1", path="/payments/resolve")
+    assert resolved.status_code == 200 and resolved.json()["status"] == "voided"
+    assert charge(url, 9201, key="order-9201-1", path="/payments/resolve").json()["status"] == "voided"  # idempotent
+    late = charge(url, 9201, key="order-9201-1")  # the attempt that was still on its way
+    assert late.status_code == 409 and late.json()["error"] == "charge_voided", late.text
+    assert ledger_rows(postgres_url, 9201) == []
+    retry = charge(url, 9201, key="order-9201-2")  # a new attempt has a new key and may charge
+    assert retry.status_code == 201
+    assert [key for key, _ in ledger_rows(postgres_url, 9201)] == ["order-9201-2"]
+
+
+def test_a_void_reaches_the_gateway_so_a_charge_payment_let_through_is_refused_there(pay, gateway_url):
+    """The race: payment checked the key before the void, then called the gateway after it."""
+    url = pay()
+    assert charge(url, 9202, key="order-9202-1", path="/payments/resolve").json()["status"] == "voided"
+    at_gateway = requests.post(
+        f"{gateway_url}/v1/charges",
+        json={"amount_minor": 29, "currency": "USD"},
+        headers={"Idempotency-Key": "order-9202-1"},
+        timeout=5,
+    )
+    assert at_gateway.status_code == 409 and at_gateway.json()["error"] == "charge_voided"
+
+
+def test_resolving_records_a_charge_the_gateway_captured_but_payment_never_did(pay, gateway_url, postgres_url):
+    captured = requests.post(
+        f"{gateway_url}/v1/charges",
+        json={"amount_minor": 29, "currency": "USD"},
+        headers={"Idempotency-Key": "order-9203-1"},
+        timeout=5,
+    )
+    assert captured.status_code == 201
+    resolved = charge(pay(), 9203, "0.29", key="order-9203-1", path="/payments/resolve")
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["status"] == "succeeded" and resolved.json()["gateway_charge_id"] == captured.json()["id"]
+    assert ledger_rows(postgres_url, 9203) == [("order-9203-1", Decimal("0.29"))]
+
+
+def test_a_charge_in_flight_is_not_resolved_until_it_ends(postgres_url):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    slow = gateway.create_app(load(Gateway, {}, latency_ms=1500.0), load(Common, {}, access_log=False))
+    in_flight = threading.Event()
+    slow.before_request(lambda: in_flight.set() if request_path() == "/v1/charges" else None)
+    upstream = served(slow)
+    app, server = payment_server(postgres_url, upstream.url)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(charge, server.url, 9204, "1.00", "order-9204-1")
+            in_flight.wait(10)
+            during = charge(server.url, 9204, "1.00", key="order-9204-1", path="/payments/resolve")
+            assert during.status_code == 409 and during.json()["error"] == "charge_in_progress", during.text
+            assert first.result().status_code == 201
+        after = charge(server.url, 9204, "1.00", key="order-9204-1", path="/payments/resolve")
+        assert after.status_code == 200 and after.json()["status"] == "succeeded"
+    finally:
+        server.stop()
+        app.extensions["chaoslab.stop"]()
+        upstream.stop()
+    assert len(ledger_rows(postgres_url, 9204)) == 1
+
+
+def request_path() -> str:
+    from flask import request
+
+    return request.path

@@ -8,7 +8,7 @@ def test_migrations_are_numbered_without_gaps():
 
 def test_migrations_are_written_to_be_rerun_safely():
     for version, name, sql in migrations():
-        for statement in ("CREATE TABLE ", "CREATE INDEX ", "CREATE SCHEMA "):
+        for statement in ("CREATE TABLE ", "CREATE INDEX ", "CREATE UNIQUE INDEX ", "CREATE SCHEMA ", "ADD COLUMN "):
             assert sql.count(statement) == sql.count(statement + "IF NOT EXISTS"), (
                 f"{version:04d}_{name}: {statement.strip()} without IF NOT EXISTS"
             )

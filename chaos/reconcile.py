@@ -1,0 +1,165 @@
+"""Reconciliation: every order in the shop against payment's ledger, over the whole database.
+
+What a payments team runs every night, and what ``chaoslab verify``, ``chaoslab reconcile``, the
+soak and the tests run after load: not "were this run's orders fine" but "is any money wrong
+anywhere". It only reads (a probe), through any ``query(sql, params)`` (``chaos.checks.Probe``).
+
+Money findings, each a list of order ids:
+
+* ``pending_with_charge``: the order is ``pending`` but its charge was captured (money taken, not paid);
+* ``failed_with_charge``: the order is ``payment_failed`` but its charge was captured;
+* ``paid_without_charge``: ``paid`` or ``fulfilled`` with no ledger entry (goods given away);
+* ``charge_without_order``: a ledger entry for an order that does not exist;
+* ``amount_mismatch``: the charge asked for, or captured, a different amount than the order's total;
+* ``doubled``: charged more than once, or queued for fulfilment more than once.
+
+Beside them: ``unfulfilled`` (paid, never fulfilled), ``unresolved`` (pending past service-a's recovery
+deadline: lost in between) and ``ledger_drift``, captured money that differs from the money requested.
+Charges the float-money bad deploy (the fp-drift and silent-corruption drills) made before ``since``
+are that drill's known damage, marked ``money_math = 'float'`` in the ledger: they are reported
+(``explained_drift``) but not counted as drift, or a lab could never pass again after the drill.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+Query = Callable[..., list[tuple]]
+
+MONEY_FINDINGS: dict[str, str] = {
+    "pending_with_charge": "pending although its charge was captured",
+    "failed_with_charge": "payment_failed although its charge was captured",
+    "paid_without_charge": "paid or fulfilled without a charge",
+    "charge_without_order": "a charge whose order does not exist",
+    "amount_mismatch": "charged a different amount than its total",
+    "doubled": "charged or queued for fulfilment more than once",
+}
+SHOWN_IDS = 20
+"""Order ids kept per finding (the counts are exact)."""
+
+_AGED = "now() - make_interval(secs => %(settle)s)"
+_EXPLAINED = "(e.money_math = 'float' AND e.created_at < to_timestamp(%(since)s))"
+"""A charge the float-money drill made before ``since``: its drift is that drill's known damage."""
+_FINDING_SQL: dict[str, str] = {
+    "pending_with_charge": f"""
+        SELECT o.id FROM shop.orders o JOIN ledger.entries e ON e.order_id = o.id
+         WHERE o.status = 'pending' AND e.created_at < {_AGED}""",
+    "failed_with_charge": """
+        SELECT o.id FROM shop.orders o JOIN ledger.entries e ON e.order_id = o.id
+         WHERE o.status = 'payment_failed'""",
+    "paid_without_charge": """
+        SELECT o.id FROM shop.orders o LEFT JOIN ledger.entries e ON e.order_id = o.id
+         WHERE o.status IN ('paid', 'fulfilled') AND e.order_id IS NULL""",
+    "charge_without_order": """
+        SELECT e.order_id FROM ledger.entries e LEFT JOIN shop.orders o ON o.id = e.order_id
+         WHERE o.id IS NULL""",
+    "amount_mismatch": f"""
+        SELECT o.id FROM shop.orders o JOIN ledger.entries e ON e.order_id = o.id
+         WHERE o.total IS DISTINCT FROM e.requested_amount
+            OR (o.total IS DISTINCT FROM e.amount AND NOT {_EXPLAINED})""",
+    "doubled": """
+        SELECT order_id FROM ledger.entries GROUP BY order_id HAVING count(*) > 1
+        UNION SELECT order_id FROM shop.outbox WHERE topic = 'order.paid' GROUP BY order_id HAVING count(*) > 1""",
+    "unfulfilled": f"""
+        SELECT id FROM shop.orders WHERE status = 'paid' AND updated_at < {_AGED}""",
+    "unresolved": """
+        SELECT id FROM shop.orders
+         WHERE status = 'pending'
+           AND coalesce(charge_started_at, created_at) < now() - make_interval(secs => %(deadline)s + %(settle)s)""",
+}
+
+
+@dataclass
+class Finding:
+    count: int
+    order_ids: list[int] = field(default_factory=list)
+
+    def note(self) -> str:
+        more = f" and {self.count - len(self.order_ids)} more" if self.count > len(self.order_ids) else ""
+        return f"orders {', '.join(map(str, self.order_ids))}{more}" if self.count else ""
+
+
+@dataclass
+class Reconciliation:
+    orders: int
+    charges: int
+    charged: Decimal
+    findings: dict[str, Finding]
+    mischarged: Finding
+    """Every order (or orphan charge's order id) with any money finding, counted once."""
+    ledger_drift: Decimal
+    explained_drift: Decimal
+    checked_at: float
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.count for f in self.findings.values()) and self.ledger_drift == 0
+
+    def summary(self) -> str:
+        """One line per finding that is not zero; ``books balance`` when none is."""
+        wrong = [
+            f"{kind}: {finding.count} ({finding.note()})" for kind, finding in self.findings.items() if finding.count
+        ]
+        if self.ledger_drift:
+            wrong.append(f"ledger_drift: {self.ledger_drift}")
+        return "\n".join(wrong) or "books balance"
+
+    def to_json(self) -> dict:
+        return {
+            "orders": self.orders,
+            "charges": self.charges,
+            "charged": str(self.charged),
+            "ok": self.ok,
+            "mischarged_orders": self.mischarged.count,
+            "findings": {kind: {"count": f.count, "order_ids": f.order_ids} for kind, f in self.findings.items()},
+            "ledger_drift": str(self.ledger_drift),
+            "explained_drift": str(self.explained_drift),
+            "checked_at": self.checked_at,
+        }
+
+
+def recovery_deadline_s() -> float:
+    """service-a's recovery deadline (SERVICE_A_PENDING_DEADLINE_S) as this process's environment sets
+    it: the lab runs with the environment of the ``chaoslab up`` that started it."""
+    from chaoslab.settings import ServiceA, load
+
+    return load(ServiceA).pending_deadline_s
+
+
+def reconcile(
+    query: Query, *, since: float = 0.0, settle_s: float = 0.0, pending_deadline_s: float | None = None
+) -> Reconciliation:
+    """Reconcile the whole database; ``since`` (epoch seconds) separates the float-money drift a drill
+    already explained from drift made since; ``settle_s`` spares orders younger than that (a checkout
+    in flight between its charge and its ``paid``); ``pending_deadline_s`` is service-a's recovery
+    deadline (default: ``recovery_deadline_s()``), past which a pending order is unresolved."""
+    deadline = recovery_deadline_s() if pending_deadline_s is None else pending_deadline_s
+    params = {"settle": settle_s, "deadline": deadline, "since": since}
+    findings: dict[str, Finding] = {}
+    mischarged: set[int] = set()
+    for kind, sql in _FINDING_SQL.items():
+        ids = sorted(row[0] for row in query(sql, params if "%(" in sql else ()))
+        findings[kind] = Finding(len(ids), ids[:SHOWN_IDS])
+        if kind in MONEY_FINDINGS:
+            mischarged.update(ids)
+    orders = query("SELECT count(*) FROM shop.orders")[0][0]
+    charges, charged, drift, explained = query(
+        f"""SELECT count(*), coalesce(sum(amount), 0),
+                   coalesce(sum(abs(requested_amount - amount)) FILTER (WHERE NOT {_EXPLAINED}), 0),
+                   coalesce(sum(abs(requested_amount - amount)) FILTER (WHERE {_EXPLAINED}), 0)
+              FROM ledger.entries e""",
+        params,
+    )[0]
+    return Reconciliation(
+        orders=orders,
+        charges=charges,
+        charged=Decimal(charged),
+        findings=findings,
+        mischarged=Finding(len(mischarged), sorted(mischarged)[:SHOWN_IDS]),
+        ledger_drift=Decimal(drift),
+        explained_drift=Decimal(explained),
+        checked_at=time.time(),
+    )
