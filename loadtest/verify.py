@@ -138,7 +138,7 @@ def verify(
     skipped = [c for c in (*slo, *RECONCILIATION) if c not in checks]
     window = Window(checks, probe)
     run = load.run(profile, duration_s, f"verify-{scenario or 'baseline'}", on_progress)
-    if any(MEASURES[c.measure].source == "data" for c in checks):
+    if any(MEASURES[c.measure].source in ("data", "books") for c in checks):
         drain(probe, recovery_deadline_s())
     results = window.close(run.stats)
     return Verdict(

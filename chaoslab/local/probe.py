@@ -12,7 +12,7 @@ from chaoslab.local.statedir import StateDir
 
 
 class LocalProbe:
-    sources = frozenset({"load", "metrics", "lab", "data"})
+    sources = frozenset({"load", "metrics", "lab", "data", "books"})
 
     def __init__(self, state: StateDir):
         self.client = LabClient(state)
