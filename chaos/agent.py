@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoslab.chaos.faults import KINDS, Fault, FaultSpecError, validate
+from chaoslab.chaos.faults import KINDS, MYSTERY, Fault, FaultSpecError, validate
 from chaoslab.settings import SettingsError
 
 log = logging.getLogger("chaoslab.agent")
@@ -190,6 +190,8 @@ class FaultAgent:
             self._rebuild()
             self._persist()
             self._changed.notify_all()
+        if fault.scenario == MYSTERY:  # a mystery drill leaves no trace in the service's own log (issue 10)
+            return fault
         log.warning(
             "fault %s added: %s, expires in %.0fs",
             fault.id,
@@ -208,6 +210,8 @@ class FaultAgent:
             self._rebuild()
             self._persist()
             self._changed.notify_all()
+        if active.fault.scenario == MYSTERY:
+            return True
         log.warning(
             "fault %s removed (%s): %s",
             fault_id,

@@ -31,10 +31,15 @@ class LocalBackend:
 
     def journals(self) -> Journals:
         from chaoslab.chaos.controller import AUDIT, CHANGES
-        from chaoslab.chaos.journal import AuditLog, FileStore, Journal
+        from chaoslab.chaos.journal import AuditLog, Journal
 
-        store = FileStore(self.state.root)
+        store = self.store()
         return Journals(AuditLog(store, AUDIT), Journal(store, CHANGES))
+
+    def store(self):
+        from chaoslab.chaos.journal import FileStore
+
+        return FileStore(self.state.root)
 
     def reset(self) -> ResetReport:
         """With the services running (even if their daemon is not), through every agent; without, by
