@@ -73,6 +73,8 @@ class Scenario:
     path: Path
     load: LoadProfile
     feed: tuple[FeedEntry, ...] = ()
+    scope: str | None = None
+    """all, partial or none: how many customers it affects (triage's SCOPE in words)."""
 
     @property
     def trigger(self) -> FeedEntry | None:
@@ -166,6 +168,7 @@ def load(path: Path) -> Scenario:
         path=path,
         load=replace(DEFAULT_LOAD, **raw.get("load", {})),
         feed=feed,
+        scope=raw.get("scope"),
     )
 
 

@@ -274,6 +274,8 @@ def draft(
             "detected": _when(incident.declared_at),
             "acknowledged": _when(incident.acknowledged_at),
             "mitigated": _when(incident.mitigated_at),
+            "root_cause_named": _when(None if score.ttrc_s is None else score.t0 + score.ttrc_s),
+            "verified": _when(None if score.ttvf_s is None else score.t0 + score.ttvf_s),
             "resolved": _when(incident.resolved_at),
             "ttd_s": score.ttd_s,
             "tta_s": score.tta_s,
@@ -400,14 +402,14 @@ def markdown(doc: dict) -> str:
     else:
         out.append("| Checkouts | not measured (the lab did not answer) |")
     out.append(f"| Duration | {duration(t['duration_s'])} (from {t['measured_from']}) |")
-    out += ["", "## Times", "", "| Moment | At | Since the impact started |", "|---|---|---|"]
+    out += ["", "## Times", "", f"| Moment | At | Since {t['measured_from']} |", "|---|---|---|"]
     for label, key, since in (
         ("Impact started", "impact_started", None),
-        ("Detected (declared)", "detected", "ttd_s"),
+        ("Detected (TTD: the ack, or WHAT and WHEN answered right)", "detected", "ttd_s"),
         ("Acknowledged", "acknowledged", "tta_s"),
-        ("Root cause named", None, "ttrc_s"),
+        ("Root cause named", "root_cause_named", "ttrc_s"),
         ("Mitigated (SLIs in target)", "mitigated", "ttm_s"),
-        ("Verified fix", None, "ttvf_s"),
+        ("Verified fix", "verified", "ttvf_s"),
         ("Resolved", "resolved", None),
     ):
         at = t.get(key) if key else None
@@ -478,7 +480,7 @@ def markdown(doc: dict) -> str:
     for row in doc["timeline"]:
         at = row["at"][11:] if row["at"] else "-"
         who = f" ({_cell(row['actor'])})" if row["actor"] and row["column"] != "truth" else ""
-        text = f"{row['kind']}{who}: {_cell(row['text'])}"
+        text = f"{row['kind']}{who}: {_cell(row['text'].splitlines()[0] if row['text'] else '')}"
         if doc["truth_shown"]:
             out.append(
                 f"| {at} | {text if row['column'] != 'truth' else ''} | {text if row['column'] == 'truth' else ''} |"
@@ -486,9 +488,11 @@ def markdown(doc: dict) -> str:
         else:
             out.append(f"| {at} | {text} |")
     out += ["", "## Communication", ""]
-    out += [f"- {m['at']} {m['moment']} ({m['audience']}): {_cell(m['text'])}" for m in doc["communication"]] or [
-        "- No status update was sent."
-    ]
+    for m in doc["communication"]:
+        out.append(f"- {m['at']} {m['moment']} ({m['audience']}):")
+        out += [f"  > {printable(line)}" for line in m["text"].splitlines()]
+    if not doc["communication"]:
+        out.append("- No status update was sent.")
     s = doc["score"]
     out += [
         "",

@@ -2,9 +2,11 @@
 
 Four of the five come from dashboards and the change feed, and the lab knows all five answers, so it
 grades them: WHAT against the drill's primary alert (or the first paging alert of the incident),
-WHEN within ±2 min of the first fault, SCOPE within ±10 points of the share of checkouts that failed or
-were slow since then (or all ≥ 90 %, none ≤ 5 %, partial in between), RECENT CHANGE against the feed
-entry that set the drill off (or none), OWNER against the team owning the root cause's service.
+WHEN within ±2 min of the first fault, SCOPE in words (all / partial / none) against the drill's
+declared scope, and as a percentage within ±10 points of the measured share of checkouts that failed
+or took over a second since then (or inside the declared word's band: none ≤ 10 %, all ≥ 90 %),
+RECENT CHANGE against the feed entry that set the drill off (or none), OWNER against the team owning
+the root cause's service.
 Only a question's first answer counts for the score; later ones are recorded and graded too.
 """
 
@@ -28,7 +30,7 @@ PROMPTS = {
 }
 WHEN_TOLERANCE_S = 120.0
 SCOPE_TOLERANCE = 0.10
-ALL_AT, NONE_AT = 0.90, 0.05
+ALL_AT, NONE_AT = 0.90, 0.10
 TEAMS = tuple(sorted({c.owner for c in COMPONENTS} | {d.owner for d in DEPENDENCIES}))
 
 
@@ -121,6 +123,8 @@ def grade(answer: Answer, key: dict) -> Answer:
     """Mark ``answer`` right or wrong against ``key`` (question → true value, or absent when unknown;
     ``key["scope_note"]`` says why SCOPE could not be measured). The note never tells the truth."""
     truth = key.get(answer.question)
+    if answer.question == "scope" and key.get("scope_word") is not None:
+        return _grade_scope(answer, truth, key["scope_word"])
     if truth is None:
         answer.correct, answer.note = (
             None,
@@ -162,8 +166,19 @@ def answer_key(incident, truth, scope_share: float | None, scope_note: str = "")
         "change": truth.trigger_change or "none",
         "owner": truth.owner,
     }
+    key["scope_word"] = truth.scenario.scope
     if scope_share is None:
         key["scope_note"] = f"recorded, not graded ({scope_note or 'the share could not be measured'})"
     else:
         key["scope"] = scope_share
     return key
+
+
+def _grade_scope(answer: Answer, measured: float | None, declared: str) -> Answer:
+    if isinstance(answer.value, str):
+        answer.correct = answer.value == declared
+    else:
+        near = measured is not None and abs(float(answer.value) - measured) <= SCOPE_TOLERANCE
+        answer.correct = near or scope_word(float(answer.value)) == declared
+    answer.note = "right" if answer.correct else "wrong: neither the measured share nor the drill's scope"
+    return answer

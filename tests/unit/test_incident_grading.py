@@ -73,6 +73,12 @@ def test_grading_uses_the_documented_tolerances():
     assert graded("change", "chg-abc123") and not graded("change", "none")
     answer = triage.grade(triage.Answer("owner", "pricing", "pricing"), key)
     assert answer.correct is False and "payments" not in answer.note  # feedback never tells the truth
+    declared = dict(key, scope_word="all", scope=0.42)
+    assert triage.grade(triage.Answer("scope", "all", "all"), declared).correct  # words: the drill's declared scope
+    assert not triage.grade(triage.Answer("scope", "partial", "partial"), declared).correct
+    assert triage.grade(triage.Answer("scope", "95", 0.95), declared).correct  # inside the declared word's band
+    assert triage.grade(triage.Answer("scope", "35", 0.35), declared).correct  # or near the measured share
+    assert not triage.grade(triage.Answer("scope", "70", 0.70), declared).correct
     unknown = triage.grade(triage.Answer("scope", "40", 0.4), {"scope_note": "recorded, not graded (why)"})
     assert unknown.correct is None and unknown.note == "recorded, not graded (why)"
 
@@ -82,7 +88,7 @@ def counters(ts, total, failed, fast, paid=0.0, amount=0.0, drift=0.0) -> dict:
         "ts": ts,
         "total": total,
         "failed": failed,
-        "buckets": {"0.25": fast, "0.5": fast, "5.0": total, "+Inf": total},
+        "buckets": {"0.25": fast, "1.0": fast, "5.0": total, "+Inf": total},
         "paid": paid,
         "paid_amount": amount,
         "ledger_drift": drift,

@@ -29,6 +29,7 @@ def words(text: str) -> str:
 @pytest.mark.parametrize("scenario_id", scenarios.ids())
 def test_what_a_trainee_sees_never_names_the_drill_or_its_faults(scenario_id):
     drill = scenarios.get(scenario_id)
+    assert drill.scope in ("all", "partial", "none"), "triage grades SCOPE in words against it"
     shown = words(" ".join([drill.story, *(f"{e.service} {e.summary} {e.by}" for e in drill.feed)]))
     assert drill.id.replace("-", " ") not in shown.replace("-", " ")
     for spec in (*drill.faults, *drill.red_herrings):
