@@ -76,13 +76,13 @@ class KubernetesBackend:
         return ResetReport(removed, unreachable)
 
     def load(self) -> ClusterLoadDriver:
-        self.agents  # noqa: B018 - the authorisation check, before touching the namespace's Locust
+        self.caller  # noqa: B018 - the authorisation check, before touching the namespace's Locust
         return ClusterLoadDriver(self.api, self.namespace)
 
     def probe(self):
         from chaoslab.chaos.kubernetes.probes import KubernetesProbe
 
-        self.agents  # noqa: B018 - the authorisation check
+        self.caller  # noqa: B018 - the authorisation check
         return KubernetesProbe(self.api, self.namespace)
 
     def front_door(self) -> str:

@@ -184,10 +184,13 @@ def changes(options: Options, team: str | None, since: str, as_json: bool) -> No
         return
     if not entries:
         click.echo(f"no changes in the last {since}")
+    from chaoslab.topology import owner
+
     for e in sorted(entries, key=lambda e: e["ts"]):
+        team = owner(e["service"]) if e["service"] in SERVICE_NAMES else "-"
         click.echo(
             f"{time.strftime('%m-%d %H:%M:%S', time.localtime(e['ts']))}  {e.get('id', '-'):<10} {e['service']:<10} "
-            f"{e['version']:<14} {printable(e['summary'])}  (by {printable(e['by'])})"
+            f"{team:<10} {e['version']:<14} {printable(e['summary'])}  (by {printable(e['by'])})"
         )
 
 

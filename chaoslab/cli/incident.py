@@ -36,7 +36,7 @@ def id_option(command_function):
 
 @cli.group()
 def incident() -> None:
-    """Incidents: list, show, open, page, ack, severity, note, update, rootcause, resolve, pir."""
+    """Incidents: list, show, open, page, ack, commander, severity, note, update, rootcause, resolve, pir."""
 
 
 @incident.command("list")
@@ -166,6 +166,17 @@ def incident_ack(options: Options, team: str | None, incident_id: str | None, co
         f"{found.id} acknowledged {duration(found.acknowledged_at - found.declared_at)} after it was declared; "
         f"commander {printable(found.commander)}"
     )
+
+
+@incident.command("commander")
+@team_option
+@click.argument("name")
+@id_option
+@pass_options
+def incident_commander(options: Options, team: str | None, name: str, incident_id: str | None) -> None:
+    """Hand command over to NAME (recorded on the timeline)."""
+    found = _desk(options, team).commander(incident_id, name)
+    click.echo(f"{found.id} commander: {printable(found.commander)}")
 
 
 @incident.command("severity")

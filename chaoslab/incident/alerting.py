@@ -8,14 +8,13 @@ the SLIs are back in target: the incident is *mitigated* (the lab says so, not t
 
 ``AlertEvent`` is the interface: the alerts evaluation on the lab daemon (``chaoslab.alerts``, on its
 own branch) produces ``Event`` records; ``AlertEvent.from_evaluator`` reads one. An instructor can
-page a team by hand with the same call (``chaoslab incident page``), which is also how tests feed an
-alert before the evaluation exists.
+page a team by hand through the same call (``chaoslab incident page``), which is also how tests feed
+an alert before the evaluation exists.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -160,11 +159,3 @@ def on_alert(
             ts=event.ts,
         )
     return log.get(incident.id)
-
-
-def page(store: Store, name: str, tier: str, owner: str, summary: str, actor: str) -> Incident | None:
-    """A page by hand (an instructor, or a team's own monitoring): the same path as a fired alert."""
-    event = AlertEvent(
-        name=name, tier=tiers.normalise(tier), state="fired", ts=time.time(), owner=owner, summary=summary
-    )
-    return on_alert(store, event, source="instructor", actor=actor)

@@ -72,9 +72,7 @@ def render(moment: str, audience: str, incident: Incident, deploys: list[dict], 
     extra = f"\n{printable(say)}" if say else ""
     if audience == "external":
         if moment == "ack":
-            body = (
-                f"Investigating: we are aware that {title.lower()} and are investigating. {_next_update(incident, now)}"
-            )
+            body = f"Investigating: we are looking into reports of a problem: {title}. {_next_update(incident, now)}"
         elif moment == "status":
             body = (
                 f"Update: we have identified the area affected and are working on a fix; "
@@ -82,7 +80,7 @@ def render(moment: str, audience: str, incident: Incident, deploys: list[dict], 
             )
         else:
             body = (
-                f"Resolved: {title.lower()} is resolved as of {clock(now)}. The problem started at {_since(incident)}. "
+                f"Resolved: the problem ({title}) is resolved as of {clock(now)}. It started at {_since(incident)}. "
                 "We are sorry for the disruption and will publish a review."
             )
         return body.strip() + extra

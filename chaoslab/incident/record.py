@@ -109,10 +109,6 @@ class Incident:
         found = self.of_kind(kind)
         return found[0] if found else None
 
-    def last_deploy_after(self, entries: list[dict]) -> float | None:
-        deploys = [e["ts"] for e in entries if e["kind"] == "deploy"]
-        return max(deploys) if deploys else None
-
     def to_json(self) -> dict:
         return {
             "id": self.id,

@@ -169,7 +169,7 @@ def record_baseline(lab) -> dict | None:
 
     try:
         counters = snapshot(lab.probe())
-    except (ChaoslabError, OSError, ValueError):
+    except Exception:  # best effort on any target (a lab not answering, an API error): the drill starts anyway
         return None
     lab.store().write(BASELINE, json.dumps(counters))
     return counters
