@@ -95,8 +95,8 @@ def scenario_start(
     lab = backend(options, team)
     controller = lab.controller()
     controller.audit.settle()
-    record_baseline(lab)  # the counters before the faults: where the impact window starts
     applied = controller.start(s, ttl, mystery=mystery)
+    record_baseline(lab)  # the counters a moment into the impact (a stuck service would delay the faults)
     load_note = ""
     if with_load:
         try:

@@ -13,8 +13,8 @@ from chaoslab import command
 from chaoslab.backend import Options
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
-from chaoslab.errors import BadInput
 from chaoslab.escape import printable
+from chaoslab.incident.severity import VERIFY_DEFAULT_S
 from chaoslab.timefmt import duration
 
 
@@ -237,7 +237,7 @@ def incident_rootcause(options: Options, team: str | None, service: str, kind: s
 @click.option(
     "--duration",
     type=float,
-    default=60.0,
+    default=VERIFY_DEFAULT_S,
     show_default=True,
     help="Seconds of load the verify runs (a verified fix holds its SLO this long).",
 )
@@ -304,13 +304,12 @@ QUESTION_OPTIONS = ("what", "when", "scope", "change", "owner")
 def triage(options: Options, team: str | None, incident_id: str | None, **given: str | None) -> None:
     """The 5-question drill (WHAT, WHEN, SCOPE, RECENT CHANGE, OWNER), graded against the lab's truth.
 
-    Answer by flags, or run it without flags in a terminal to be asked each question in turn."""
+    Answer by flags, or run it without flags to be asked each question in turn."""
     from chaoslab.incident.triage import PROMPTS
 
     answers = {q: given.get(q) for q in QUESTION_OPTIONS if given.get(q) is not None}
     if not answers:
-        if not sys.stdin.isatty():
-            raise BadInput("answer by flags (--what --when --scope --change --owner), or run triage in a terminal")
+        click.echo("Five questions; press Enter to skip one (a skipped question can be answered later).")
         for question in QUESTION_OPTIONS:
             reply = click.prompt(PROMPTS[question], default="", show_default=False).strip()
             if reply:

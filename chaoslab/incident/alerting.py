@@ -159,3 +159,11 @@ def on_alert(
             ts=event.ts,
         )
     return log.get(incident.id)
+
+
+def on_evaluator_event(store: Store, event: dict, snapshot: Callable[[], dict | None] = lambda: None) -> None:
+    """The wiring point for the lab daemon's alert loop: call it with ``dataclasses.asdict`` of each
+    ``chaoslab.alerts.evaluator.Event`` an evaluation returns (pending ones are ignored)."""
+    read = AlertEvent.from_evaluator(event)
+    if read is not None:
+        on_alert(store, read, snapshot)

@@ -11,15 +11,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chaoslab import command
 from chaoslab.errors import BadInput, Refused
 from chaoslab.incident import comms, impact, review, score, severity, triage
 from chaoslab.incident import truth as answer_key
 from chaoslab.incident.alerting import AlertEvent, on_alert
 from chaoslab.incident.record import Incident, IncidentLog
 from chaoslab.topology import SERVICE_NAMES
-
-VERIFY_DEFAULT_S = 60.0
-"""TRAINING.md: a verified fix holds the SLO for a 60 s window under load."""
 
 
 @dataclass
@@ -28,7 +26,6 @@ class Resolution:
     verified: bool
     verdict: object | None = None
     """The chaoslab.loadtest.verify.Verdict of the run, if one ran."""
-    said: list[str] | None = None
 
 
 class Desk:
@@ -49,7 +46,7 @@ class Desk:
     def open_one(self, incident_id: str | None) -> Incident:
         found = self.get(incident_id)
         if not found.open:
-            raise Refused(f"{found.id} is resolved; `chaoslab incident open TITLE` starts a new one")
+            raise Refused(f"{found.id} is resolved; `{command('incident open TITLE')}` starts a new one")
         return found
 
     def deploys(self) -> list[dict]:
@@ -68,10 +65,11 @@ class Desk:
 
     # ---- opening and paging -------------------------------------------------------------------
     def declare(self, title: str, tier: str, detected_by: str, report: str, new: bool) -> Incident:
+        tier = severity.normalise(tier)  # bad input first: exit 2 before any refusal
         current = self.log.current()
         if current is not None and not new:
             raise Refused(
-                f"{current.id} is open ({current.title}); add to it with `chaoslab incident note`, or pass --new "
+                f"{current.id} is open ({current.title}); add to it with `{command('incident note')}`, or pass --new "
                 "for a separate incident"
             )
         return self.log.declare(title, tier, detected_by, report=report, snapshot=self.snapshot())
@@ -93,7 +91,7 @@ class Desk:
         if incident.acknowledged_at is not None:
             raise Refused(
                 f"{incident.id} was acknowledged at {comms.clock(incident.acknowledged_at)} by "
-                f"{incident.commander}; `chaoslab incident update status` tells people where it stands"
+                f"{incident.commander}; `{command('incident update status')}` tells people where it stands"
             )
         who = commander or self.lab.actor
         self.log.write(incident, "acknowledged", f"acknowledged; incident commander: {who}", {"commander": who})
@@ -174,7 +172,7 @@ class Desk:
         if service not in SERVICE_NAMES:
             raise BadInput(f"--service {service!r}: use one of {', '.join(SERVICE_NAMES)}")
         if kind not in KINDS:
-            raise BadInput(f"--kind {kind!r}: use one of {', '.join(KINDS)} (`chaoslab fault kinds` explains each)")
+            raise BadInput(f"--kind {kind!r}: use one of {', '.join(KINDS)} (`{command('fault kinds')}` explains each)")
         incident = self.open_one(incident_id)
         truth = self.truth(incident)
         if hasattr(truth, "scenario"):
@@ -183,7 +181,7 @@ class Desk:
         else:
             correct = None
             reason = getattr(truth, "reason", "") or "no drill was running"
-            said = f"recorded, not graded ({reason}); the instructor's `chaoslab score` grades it"
+            said = f"recorded, not graded ({reason}); the instructor's `{command('score')}` grades it"
         self.log.write(
             incident,
             "root_cause_answer",
@@ -220,7 +218,7 @@ class Desk:
             breached = "; ".join(r.check.describe() for r in verdict.results if not r.ok)
             raise Refused(
                 f"{incident.id} stays open: verify failed ({breached}). Fix and resolve again, or "
-                "`chaoslab incident resolve --unverified` to close it as resolved, unverified"
+                f"`{command('incident resolve --unverified')}` to close it as resolved, unverified"
             )
         self._resolved(incident, True, end, f"resolved: verify passed for {duration_s:g}s under load")
         return Resolution(self.log.get(incident.id), True, verdict)

@@ -13,13 +13,10 @@ import json
 import random
 import time
 
+from chaoslab import command
 from chaoslab.chaos.journal import AuditLog, Store
 from chaoslab.errors import BadInput, Refused
 from chaoslab.incident.truth import AUDIT, SCENARIO, running_mystery
-
-HIDDEN = (
-    "hidden in a mystery drill (instructors: add --reveal; `chaoslab scenario reveal` ends the mystery for everyone)"
-)
 
 
 def draw(difficulty: str | None = None, seed: int | None = None, drills: list | None = None):
@@ -41,7 +38,10 @@ def hidden(store: Store, reveal: bool = False) -> bool:
 def refuse_if_hidden(store: Store, reveal: bool, what: str) -> None:
     """Refused (exit 1) naming ``what`` when a mystery is being played and --reveal was not given."""
     if hidden(store, reveal):
-        raise Refused(f"{what} is {HIDDEN}")
+        raise Refused(
+            f"{what} is hidden in a mystery drill (instructors: add --reveal; `{command('scenario reveal')}` ends "
+            "the mystery for everyone)"
+        )
 
 
 def reveal(store: Store, actor: str) -> dict:
@@ -53,7 +53,7 @@ def reveal(store: Store, actor: str) -> dict:
     if not note or note.get("expires_at", 0) <= time.time():
         raise Refused("no drill is running to reveal")
     if not note.get("mystery"):
-        raise Refused(f"the running drill ({note['id']}) is no mystery: `chaoslab scenario status` names it")
+        raise Refused(f"the running drill ({note['id']}) is no mystery: `{command('scenario status')}` names it")
     if not note.get("revealed"):
         note["revealed"] = True
         store.write(SCENARIO, json.dumps(note))

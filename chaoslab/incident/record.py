@@ -24,6 +24,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from chaoslab import command
 from chaoslab.chaos.journal import Store
 from chaoslab.errors import BadInput, Refused
 from chaoslab.incident import severity as tiers
@@ -190,14 +191,14 @@ class IncidentLog:
                 if incident.id == wanted:
                     return incident
             known = ", ".join(i.id for i in found[-5:]) or "none yet"
-            raise NoIncident(f"no incident {incident_id!r} (latest: {known}); `chaoslab incident list` shows them")
+            raise NoIncident(f"no incident {incident_id!r} (latest: {known}); `{command('incident list')}` shows them")
         open_ones = [i for i in found if i.open]
         if open_ones:
             return open_ones[-1]
         if found:
             return found[-1]
         raise NoIncident(
-            "no incident yet: open one from a report with `chaoslab incident open TITLE`, or wait for a page"
+            f"no incident yet: open one from a report with `{command('incident open TITLE')}`, or wait for a page"
         )
 
     def current(self) -> Incident | None:

@@ -51,3 +51,8 @@ def contract(name: str) -> Contract:
 def rank(name: str) -> int:
     """1 for P1 … 4 for P4: lower is more severe."""
     return int(normalise(name)[1])
+
+
+VERIFY_DEFAULT_S = 60.0
+"""How long a verify runs before an incident is resolved: a verified fix holds its SLO for a 60 s window
+under load (TRAINING.md, "Scores")."""

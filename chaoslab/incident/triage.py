@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chaoslab import command
 from chaoslab.errors import BadInput
 from chaoslab.topology import COMPONENTS, DEPENDENCIES
 
@@ -65,7 +66,7 @@ def parse(question: str, raw: str, now: float | None = None, change_ids: set[str
             return Answer(question, text, "none")
         wanted = text.lower()
         if change_ids is not None and wanted not in change_ids:
-            raise BadInput(f"change: no change {text!r} in the feed; `chaoslab changes --since 1d` lists their ids")
+            raise BadInput(f"change: no change {text!r} in the feed; `{command('changes --since 1d')}` lists their ids")
         return Answer(question, text, wanted)
     if question == "owner":
         team = text.lower()

@@ -2,8 +2,8 @@
 
 The audit log says which scenario ran, when its faults went in and out, whether it was a mystery,
 which change in the feed set it off and which hints were given; the catalogue says the root cause
-and its owner; ``drill-baseline.json`` holds the services' counters just before the faults went in
-(the start of the impact window). Together they are the answer key that triage, root-cause answers,
+and its owner; ``drill-baseline.json`` holds the services' counters as the faults went in (the start
+of the impact window). Together they are the answer key that triage, root-cause answers,
 scores and the review's "what was true" column are graded against.
 
 On Kubernetes a team in a graded cohort may not read these journals (RBAC, see docs/scoring.md): then
@@ -23,7 +23,7 @@ from chaoslab.errors import ChaoslabError
 AUDIT = "audit.jsonl"
 SCENARIO = "scenario.json"
 BASELINE = "drill-baseline.json"
-"""The services' counters just before a drill's faults went in (instructor's side: it dates the impact)."""
+"""The services' counters as a drill's faults went in (instructor's side: the impact window's start)."""
 ROOT_CAUSE_BAR_S = 40 * 60
 """The seeds' bar: the root cause within 40 minutes."""
 
@@ -163,8 +163,9 @@ def read(store: Store, start: float, end: float | None = None) -> Truth | Unread
 
 
 def record_baseline(lab) -> dict | None:
-    """Write the services' counters now as the next drill's baseline (call it just before the faults
-    go in); returns them, or None when the lab's metrics do not answer (SCOPE is then not graded)."""
+    """Write the services' counters now as the running drill's baseline (right after its faults went in,
+    so that a stuck service cannot delay them); returns them, or None when the lab's metrics do not
+    answer (SCOPE is then graded in words only)."""
     from chaoslab.incident.impact import snapshot
 
     try:

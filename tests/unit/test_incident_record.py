@@ -8,7 +8,7 @@ import pytest
 
 from chaoslab.chaos.journal import FileStore
 from chaoslab.errors import BadInput
-from chaoslab.incident.alerting import AlertEvent, on_alert
+from chaoslab.incident.alerting import AlertEvent, on_alert, on_evaluator_event
 from chaoslab.incident.record import INCIDENTS, IncidentLog, NoIncident, entry
 
 T0 = 1_800_000_000.0
@@ -114,6 +114,15 @@ def test_the_alerts_evaluators_event_reads_as_an_alert_event():
         True,
     )
     assert AlertEvent.from_evaluator(dict(event, kind="alert_pending")) is None
+
+
+def test_the_daemons_wiring_point_opens_an_incident_from_an_evaluator_event(store):
+    event = {"seq": 1, "ts": T0, "kind": "alert_fired", "alert": "TargetDown", "severity": "P1", "owner": "orders"}
+    on_evaluator_event(store, dict(event, kind="alert_pending"))
+    assert IncidentLog(store).current() is None
+    on_evaluator_event(store, event, snapshot=lambda: {"ts": T0, "total": 1.0})
+    opened = IncidentLog(store).current()
+    assert opened.firing.keys() == {"TargetDown"} and opened.first("declared")["data"]["snapshot"]["total"] == 1.0
 
 
 def test_an_unacknowledged_p1_escalates_once_at_its_deadline(store):
