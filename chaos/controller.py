@@ -195,13 +195,7 @@ class Controller:
         for fault_id, started in self.audit.open_faults().items():
             self._record_reverted(fault_id, "reset", started.get("service"), started.get("kind"))
         for service in dict.fromkeys(touched):
-            self.changes.append(
-                "deploy",
-                service=service,
-                version=self._version(service),
-                by=self.actor,
-                summary="rollback to the baseline configuration",
-            )
+            self._record_change(service, {}, by=self.actor, note="rollback to the baseline configuration")
         running = self.current()
         if running is not None:
             self.audit.append("scenario.stopped", scenario=running["id"], reason="reset", actor=self.actor)

@@ -127,6 +127,12 @@ class Desk:
 
     def update(self, incident_id: str | None, moment: str, audience: str, say: str) -> str:
         incident = self.get(incident_id)
+        if moment == "ack" and incident.acknowledged_at is None:
+            raise Refused(f"{incident.id} is not acknowledged yet: `{command('incident ack')}` first")
+        if moment == "resolved" and incident.open:
+            raise Refused(f"{incident.id} is not resolved yet: `{command('incident resolve')}` first")
+        if moment == "status" and not incident.open:
+            raise Refused(f"{incident.id} is resolved: announce it with `{command('incident update resolved')}`")
         text = comms.render(moment, audience, incident, self.deploys(), say)
         self.log.write(incident, "status_update", text, {"moment": moment, "audience": audience})
         return text

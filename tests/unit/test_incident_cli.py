@@ -23,7 +23,9 @@ def test_an_incident_from_a_report_to_an_unverified_resolution(run):
     opened = run("incident", "open", "checkout spins forever", "--severity", "P0", "--report", "my cart hangs")
     assert opened.exit_code == 0 and "INC-1 opened: P1" in opened.output
     assert run("incident", "open", "another", "--severity", "P3").exit_code == 1  # one open at a time
+    assert run("incident", "update", "ack").exit_code == 1  # announce an acknowledgment once there is one
     assert "commander dana" in run("incident", "ack", "--commander", "dana").output
+    assert "not resolved yet" in run("incident", "update", "resolved").output
     assert run("incident", "ack").exit_code == 1  # once
     assert "INC-1 hypothesis" in run("incident", "note", "the pool is full", "--hypothesis").output
     update = run("incident", "update", "status", "--say", "rolling back pricing")
