@@ -88,8 +88,9 @@ def on_alert(
     """Put one alert transition on the record; returns the incident it joined or opened (None when it
     touched none: a P3/P4 with nothing open, or a resolution of an alert no incident knew).
 
-    ``snapshot`` is called only when an incident opens: the services' counters at detection (see
-    chaoslab.incident.impact), for the review's numbers. Never raises for an unreadable snapshot.
+    ``snapshot`` is called when an incident opens and when it is mitigated: the services' counters at
+    detection and at mitigation (see chaoslab.incident.impact), the review's impact window. Never raises
+    for an unreadable snapshot.
     """
     log = IncidentLog(store, actor)
     log.settle(event.ts)
@@ -99,10 +100,7 @@ def on_alert(
         if incident is None:
             if not event.pages:
                 return None
-            try:
-                counters = snapshot()
-            except Exception:  # the review then counts from the ack instead; paging must never fail
-                counters = None
+            counters = _safely(snapshot)
             incident = log.declare(
                 event.summary or f"{event.name} is firing",
                 event.tier,
@@ -150,15 +148,24 @@ def on_alert(
     incident = log.get(incident.id)
     still_paging = [name for name, data in incident.firing.items() if tiers.contract(data.get("severity", "P4")).pages]
     if not still_paging and incident.mitigated_at is None and incident.of_kind("alert_fired"):
+        counters = _safely(snapshot)
         log.write(
             incident,
             "mitigated",
             "every paging alert has resolved: the SLIs are back in target",
+            {"snapshot": counters} if counters else None,
             source="lab",
             actor="lab",
             ts=event.ts,
         )
     return log.get(incident.id)
+
+
+def _safely(snapshot: Callable[[], dict | None]) -> dict | None:
+    try:
+        return snapshot()
+    except Exception:  # the review then has one number fewer; paging must never fail
+        return None
 
 
 def on_evaluator_event(store: Store, event: dict, snapshot: Callable[[], dict | None] = lambda: None) -> None:

@@ -255,6 +255,7 @@ class Desk:
                 "the queue to drain, so verify's unfulfilled_orders check could never pass with it running"
             )
         probe = self.lab.probe()
+        before = self.snapshot()  # the impact window ends here at the latest: the run's own load is no customer
         slo = drill.slo if drill else BASELINE_SLO
         profile = drill.load if drill else DEFAULT_LOAD
         say(
@@ -264,7 +265,7 @@ class Desk:
             + "; ".join(c.describe() for c in slo)
         )
         verdict = run_verify(probe, traffic, profile, duration_s, slo, f"incident-{incident.id}", progress)
-        self.record_verify(incident, verdict, "the drill's SLO" if drill else "the baseline SLO")
+        self.record_verify(incident, verdict, "the drill's SLO" if drill else "the baseline SLO", before)
         return verdict
 
     def record_verify_run(self, verdict, scenario_id: str | None) -> None:
@@ -282,7 +283,7 @@ class Desk:
         outcome = "passed" if verdict.ok else "failed"
         self.log.write(incident, "note", f"verify of {label} {outcome} (not the SLO this incident resolves against)")
 
-    def record_verify(self, incident: Incident, verdict, slo_label: str) -> None:
+    def record_verify(self, incident: Incident, verdict, slo_label: str, before: dict | None = None) -> None:
         breached = [r.check.describe() for r in verdict.results if not r.ok]
         figures = verdict.figures
         text = (
@@ -297,7 +298,8 @@ class Desk:
             {
                 "duration_s": verdict.duration_s,
                 "checks": [{"check": r.check.describe(), "value": r.value, "ok": r.ok} for r in verdict.results],
-            },
+            }
+            | ({"snapshot": before} if before else {}),
             source="lab",
         )
 
@@ -327,6 +329,20 @@ class Desk:
             return score.measure(incident, None, score.first_answers(incident))
         return score.measure(incident, truth, self.graded_first_answers(incident, truth))
 
+    def _window_end(self, incident: Incident) -> tuple[dict | None, str]:
+        """Where the impact window ends: the lab's mitigation (the paging alerts resolved), else the first
+        verify run (the team believed it fixed; the run's own traffic is no customer's), else the
+        resolution, else now."""
+        for kinds, until in (
+            (("mitigated",), "the mitigation (paging alerts resolved)"),
+            (("verified", "verify_failed"), "the first verify run"),
+            (("resolved",), "the resolution"),
+        ):
+            found = [e for e in incident.of_kind(*kinds) if (e.get("data") or {}).get("snapshot")]
+            if found:
+                return found[0]["data"]["snapshot"], until
+        return (self.snapshot() if incident.open else None), "now (still open)"
+
     def review(self, incident: Incident, reveal: bool) -> dict:
         truth = self.truth(incident)
         readable = hasattr(truth, "scenario")
@@ -334,17 +350,13 @@ class Desk:
         measured = score.measure(incident, truth if show_truth else None, self.graded_first_answers(incident, truth))
         if readable and not show_truth:
             measured.graded = False  # the score's times would date the impact: hidden with the rest
-        resolved = incident.first("resolved")
-        end = (resolved or {}).get("data", {}).get("snapshot") if resolved else None
-        end = end or (self.snapshot() if incident.open else None)
+        end, until = self._window_end(incident)
         declared = incident.first("declared")["data"].get("snapshot")
         if show_truth and truth.baseline:
-            before, basis = truth.baseline, "the impact window (first fault to resolution)"
+            before, basis = truth.baseline, f"the impact window, from the first fault to {until}"
         elif declared:
-            before, basis = declared, "the time from detection to resolution"
+            before, basis = declared, f"the time from the declaration to {until}"
         else:
-            before, basis = None, "the counters' whole life (no snapshot at detection)"
+            before, basis = None, f"the counters' whole life (none was taken at the declaration) up to {until}"
         figures = impact.window(before, end) if end else None
-        if incident.open:
-            basis += " (still open: up to now)"
         return review.draft(incident, truth, show_truth, self.deploys(), figures, basis, measured)

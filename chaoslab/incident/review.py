@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timedelta
 
 from chaoslab.escape import printable
+from chaoslab.incident.impact import SLOW_S
 from chaoslab.incident.record import Incident
 from chaoslab.timefmt import duration
 from chaoslab.topology import owner
@@ -82,10 +83,13 @@ def _timeline(incident: Incident, truth, show_truth: bool, deploys: list[dict]) 
         }
         for e in incident.entries
     ]
-    start = min([incident.declared_at] + ([truth.started_at] if show_truth else [])) - 3600
+    start = min([incident.declared_at] + ([truth.started_at] if show_truth else [])) - 900
     end = incident.resolved_at or time.time()
+    named = {e["data"].get("value") for e in incident.of_kind("triage_answer") if e["data"].get("question") == "change"}
+    if show_truth:
+        named.add(truth.trigger_change)
     for d in deploys:
-        if start <= d["ts"] <= end:
+        if start <= d["ts"] <= end or d.get("id") in named:
             rows.append(
                 {
                     "ts": d["ts"],
@@ -271,7 +275,8 @@ def draft(
         "alerts": alerts,
         "times": {
             "impact_started": _when(truth.started_at) if show_truth else None,
-            "detected": _when(incident.declared_at),
+            "declared": _when(incident.declared_at),
+            "detected": _when(None if score.ttd_s is None else score.t0 + score.ttd_s),
             "acknowledged": _when(incident.acknowledged_at),
             "mitigated": _when(incident.mitigated_at),
             "root_cause_named": _when(None if score.ttrc_s is None else score.t0 + score.ttrc_s),
@@ -328,7 +333,7 @@ def _five_whys(incident: Incident, impact: dict | None, root: dict | None, truth
     answer = incident.title
     if impact and impact.get("checkouts"):
         answer = (
-            f"{impact['affected']} of {impact['checkouts']} checkouts failed or were slower than 0.5 s "
+            f"{impact['affected']} of {impact['checkouts']} checkouts failed or took over {SLOW_S:g} s "
             f"({incident.title})"
         )
     whys = [{"why": first, "because": answer}]
@@ -393,7 +398,7 @@ def markdown(doc: dict) -> str:
         out += [
             f"| Checkouts | {i['checkouts']} |",
             f"| Failed (5xx) | {i['failed']} |",
-            f"| Slower than 0.5 s | {i['slow']} |",
+            f"| Slower than {SLOW_S:g} s | {i['slow']} |",
             f"| Affected | {i['affected']}" + (f" ({share:.0%})" if share is not None else "") + " |",
             f"| p95 checkout latency | {i['p95_ms']} ms |",
             f"| Revenue at risk (failed × average order {i.get('average_order')}) | {i.get('revenue_at_risk')} |",
@@ -405,7 +410,8 @@ def markdown(doc: dict) -> str:
     out += ["", "## Times", "", f"| Moment | At | Since {t['measured_from']} |", "|---|---|---|"]
     for label, key, since in (
         ("Impact started", "impact_started", None),
-        ("Detected (TTD: the ack, or WHAT and WHEN answered right)", "detected", "ttd_s"),
+        ("Declared", "declared", None),
+        ("Detected (the ack, or WHAT and WHEN answered right)", "detected", "ttd_s"),
         ("Acknowledged", "acknowledged", "tta_s"),
         ("Root cause named", "root_cause_named", "ttrc_s"),
         ("Mitigated (SLIs in target)", "mitigated", "ttm_s"),
