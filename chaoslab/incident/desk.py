@@ -221,7 +221,7 @@ class Desk:
             return Resolution(self.log.get(incident.id), True)
         verdict = self.verify(incident, duration_s, say, progress)
         if not verdict.ok:
-            breached = "; ".join(r.check.describe() for r in verdict.results if not r.ok)
+            breached = "; ".join(_breach(r) for r in verdict.results if not r.ok)
             raise Refused(
                 f"{incident.id} stays open: verify failed ({breached}). Fix and resolve again, or "
                 f"`{command('incident resolve --unverified')}` to close it as resolved, unverified"
@@ -284,7 +284,7 @@ class Desk:
         self.log.write(incident, "note", f"verify of {label} {outcome} (not the SLO this incident resolves against)")
 
     def record_verify(self, incident: Incident, verdict, slo_label: str, before: dict | None = None) -> None:
-        breached = [r.check.describe() for r in verdict.results if not r.ok]
+        breached = [_breach(r) for r in verdict.results if not r.ok]
         figures = verdict.figures
         text = (
             f"verify of {slo_label} passed for {verdict.duration_s:g}s ({figures.get('requests')} requests)"
@@ -360,3 +360,9 @@ class Desk:
             before, basis = None, f"the counters' whole life (none was taken at the declaration) up to {until}"
         figures = impact.window(before, end) if end else None
         return review.draft(incident, truth, show_truth, self.deploys(), figures, basis, measured)
+
+
+def _breach(result) -> str:
+    """One breached check with what was measured: ``p95_ms POST /checkout <= 1500 (measured 2310)``."""
+    value = "n/a" if result.value is None else f"{result.value:.4g}"
+    return f"{result.check.describe()} (measured {value})"
