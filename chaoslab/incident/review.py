@@ -216,7 +216,8 @@ def _lessons(incident: Incident, score, root: dict | None) -> dict:
         good.append(f"root cause named {duration(score.ttrc_s)} after the impact started")
     if score.wrong_root_causes:
         bad.append(
-            f"{score.wrong_root_causes} root-cause answer(s) were wrong before the right one (or none was right)"
+            f"{score.wrong_root_causes} wrong root-cause answer(s)"
+            + (" before the right one" if score.ttrc_s is not None else ", and no right one")
         )
     if incident.verified:
         good.append("the fix was verified under load before the incident was resolved")
