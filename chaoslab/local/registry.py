@@ -53,5 +53,5 @@ def kill(processes: list[psutil.Process], grace_s: float = 5.0) -> list[int]:
             proc.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(alive, timeout=5)
+    psutil.wait_procs(alive, timeout=15)  # SIGKILL is not instant on a busy machine
     return [proc.pid for proc in processes]

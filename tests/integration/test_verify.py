@@ -8,7 +8,7 @@ import psutil
 import psycopg
 import pytest
 
-from support import alive, module_lab, reset_around
+from support import alive, module_lab, poll_until, reset_around
 
 pytestmark = pytest.mark.disruptive
 
@@ -105,8 +105,13 @@ def test_an_unreachable_lab_exits_2(tmp_path):
 def test_load_stop_leaves_no_locust_behind(lab):
     lab.cli("load", "start", "-u", "3")
     info = json.loads((lab.state_dir / "load.json").read_text())
-    status = lab.cli("load", "status").stdout
-    assert status.startswith("load running") and ("POST /checkout" in status or "GET /products" in status)
+    status = poll_until(
+        lambda: (lambda out: out if "POST /checkout" in out or "GET /products" in out else None)(
+            lab.cli("load", "status").stdout
+        ),
+        "load status to show the first requests",
+    )
+    assert status.startswith("load running")
     group = [p.pid for p in psutil.process_iter() if _pgid(p.pid) == info["pid"]]
     assert info["pid"] in group
     lab.cli("load", "stop")
