@@ -76,7 +76,10 @@ def _print_incident(desk, found, reveal: bool) -> None:
         )
     if found.firing:
         click.echo(f"  firing: {', '.join(sorted(found.firing))}")
-    rows = [(e["ts"], e["source"], e.get("actor", ""), e["kind"], e["text"]) for e in found.entries]
+    rows = [
+        (e["ts"], e["source"], e.get("actor", ""), e["kind"], e["text"] + "".join(f" [{link}]" for link in e["links"]))
+        for e in found.entries
+    ]
     start = found.declared_at - 3600
     end = found.resolved_at or time.time()
     rows += [
@@ -196,10 +199,13 @@ def incident_severity(options: Options, team: str | None, level: str, incident_i
 @click.argument("text")
 @id_option
 @click.option("--hypothesis", is_flag=True, help="Record it as a hypothesis being tested.")
+@click.option("--link", "links", multiple=True, help="Evidence: a trace id, a metric query or a URL (repeatable).")
 @pass_options
-def incident_note(options: Options, team: str | None, text: str, incident_id: str | None, hypothesis: bool) -> None:
-    """Add a note (or --hypothesis) to the timeline."""
-    item = _desk(options, team).note(incident_id, text, "hypothesis" if hypothesis else "note")
+def incident_note(
+    options: Options, team: str | None, text: str, incident_id: str | None, hypothesis: bool, links: tuple[str, ...]
+) -> None:
+    """Add a note (or --hypothesis) to the timeline, with --link evidence."""
+    item = _desk(options, team).note(incident_id, text, "hypothesis" if hypothesis else "note", links)
     click.echo(f"{item['incident']} {item['kind']} at {_clock(item['ts'])}")
 
 

@@ -118,12 +118,17 @@ class Desk:
         self.log.write(incident, "commander", f"incident commander is now {who}", {"commander": who})
         return self.log.get(incident.id)
 
-    def note(self, incident_id: str | None, text: str, kind: str) -> dict:
+    def note(self, incident_id: str | None, text: str, kind: str, links: tuple[str, ...] = ()) -> dict:
         incident = self.get(incident_id)
         text = " ".join(text.split())
         if not text:
             raise BadInput("a note needs some text")
-        return self.log.write(incident, kind, text[:2000])
+        bad = [link for link in links if not link.strip() or len(link) > 500 or any(c.isspace() for c in link)]
+        if bad:
+            raise BadInput(
+                f"--link {bad[0][:60]!r}: a trace id, a query or a URL, without spaces, up to 500 characters"
+            )
+        return self.log.write(incident, kind, text[:2000], links=list(links))
 
     def update(self, incident_id: str | None, moment: str, audience: str, say: str) -> str:
         incident = self.get(incident_id)

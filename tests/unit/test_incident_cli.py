@@ -27,7 +27,9 @@ def test_an_incident_from_a_report_to_an_unverified_resolution(run):
     assert "commander dana" in run("incident", "ack", "--commander", "dana").output
     assert "not resolved yet" in run("incident", "update", "resolved").output
     assert run("incident", "ack").exit_code == 1  # once
-    assert "INC-1 hypothesis" in run("incident", "note", "the pool is full", "--hypothesis").output
+    noted = run("incident", "note", "the pool is full", "--hypothesis", "--link", "4bf92f3577b34da6a3ce929d0e0e4736")
+    assert "INC-1 hypothesis" in noted.output
+    assert run("incident", "note", "x", "--link", "two words").exit_code == 2
     update = run("incident", "update", "status", "--say", "rolling back pricing")
     assert "What we know: the pool is full." in update.output and update.output.rstrip().endswith(
         "rolling back pricing"
