@@ -248,7 +248,7 @@ def draft(
     trigger = _team_trigger(incident, deploys)
     responders = sorted({e.get("actor") for e in incident.entries if e["source"] == "team" and e.get("actor")})
     start = truth.started_at if show_truth else incident.declared_at
-    end = incident.resolved_at or now
+    end = incident.resolved_at or (min(now, truth.ends_at) if show_truth else now)  # a stopped drill ended it
     alerts = [e["data"] for e in incident.of_kind("alert_fired")]
     messages = [
         {
