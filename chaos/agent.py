@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoslab.chaos.faults import KINDS, Fault, FaultSpecError, restore, validate
+from chaoslab.chaos.faults import KINDS, MYSTERY, Fault, FaultSpecError, restore, validate
 from chaoslab.settings import SettingsError
 
 log = logging.getLogger("chaoslab.agent")
@@ -223,6 +223,8 @@ class FaultAgent:
             if not restored:
                 self._record("fault.started", fault, actor=fault.actor)
             self._changed.notify_all()
+        if fault.scenario == MYSTERY:  # a mystery drill leaves no trace in the service's own log (issue 10)
+            return fault
         log.warning(
             "fault %s added: %s, expires in %.0fs",
             fault.id,
@@ -244,6 +246,8 @@ class FaultAgent:
                 self._persist()
                 self._record("fault.reverted", active.fault, reason=reason, actor=actor)
                 self._changed.notify_all()
+        if active.fault.scenario == MYSTERY:
+            return True
         log.warning(
             "fault %s removed (%s): %s",
             fault_id,

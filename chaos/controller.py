@@ -9,12 +9,13 @@ at any time, even when the process that started a scenario died mid-way.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 
 from chaoslab.chaos.agent_client import AgentClient, AgentError
 from chaoslab.chaos.agents import Agents, Instance
-from chaoslab.chaos.faults import KINDS, MAX_TTL_S, Fault, FaultSpecError, new_fault_id, spec_of, validate
+from chaoslab.chaos.faults import KINDS, MAX_TTL_S, MYSTERY, Fault, FaultSpecError, new_fault_id, spec_of, validate
 from chaoslab.chaos.journal import AuditLog, Journal, Store, fold_agent_records
 from chaoslab.chaos.scenarios import Fix, Scenario
 from chaoslab.errors import Refused
@@ -54,8 +55,11 @@ class Controller:
         self.client = AgentClient(agents, actor)
 
     # ---- single faults --------------------------------------------------------------------
-    def add(self, spec: dict, *, scenario: str | None = None, red_herring: bool = False) -> Applied:
+    def add(self, spec: dict, *, scenario: str | None = None, red_herring: bool = False, feed: bool = True) -> Applied:
         """Apply one fault on every instance of its service, or on none (the ones that took are reverted).
+
+        A fault that changes settings (a bad deploy) shows in the change feed, unless ``feed`` is False
+        (a scenario whose own feed says how the team sees it).
 
         The intent is in the audit log before any agent is told (``fault.requested``), so a CLI killed
         half-way leaves a record that reset, stop and the TTL account for. Raises FaultSpecError for a
@@ -97,7 +101,7 @@ class Controller:
                 f"{first.detail}" + ("; nothing was changed" if len(instances) > 1 else "")
             )
         self._record(fault, "fault.started", [o.instance.name for o in applied.outcomes])
-        if fault.flag_changes():
+        if fault.flag_changes() and feed:
             self._record_change(
                 fault.service,
                 fault.flag_changes(),
@@ -201,13 +205,7 @@ class Controller:
         for fault_id, started in self.audit.open_faults().items():
             self._record_reverted(fault_id, "reset", started.get("service"), started.get("kind"))
         for service in dict.fromkeys(touched):
-            self.changes.append(
-                "deploy",
-                service=service,
-                version=self._version(service),
-                by=self.actor,
-                summary="rollback to the baseline configuration",
-            )
+            self._record_change(service, {}, by=self.actor, note="rollback to the baseline configuration")
         running = self.current()
         if running is not None:
             self.audit.append("scenario.stopped", scenario=running["id"], reason="reset", actor=self.actor)
@@ -244,15 +242,23 @@ class Controller:
                 continue
         return ""
 
-    def _record_change(self, service: str, changes: dict, by: str, note: str = "", version: str = "") -> None:
+    def _record_change(
+        self, service: str, changes: dict, by: str, note: str = "", version: str = "", ago_s: float = 0.0
+    ) -> str:
+        """One deploy in the change feed; returns its id (triage names a change by it)."""
         shown = ", ".join(f"{k}={v}" for k, v in changes.items())
+        change_id = f"chg-{secrets.token_hex(3)}"
+        when = {"ts": round(time.time() - ago_s, 3)} if ago_s else {}
         self.changes.append(
             "deploy",
+            id=change_id,
             service=service,
             version=version or self._version(service),
             by=by,
-            summary=f"{shown}" + (f" ({note})" if note else ""),
+            summary=f"{shown}" + (f" ({note})" if note and shown else note),
+            **when,
         )
+        return change_id
 
     # ---- scenarios -------------------------------------------------------------------------
     def current(self) -> dict | None:
@@ -261,12 +267,13 @@ class Controller:
         except ValueError:
             return None
 
-    def start(self, scenario: Scenario, ttl_s: float | None = None) -> list[Applied]:
-        """Apply every fault and red herring of a scenario, all or nothing.
+    def start(self, scenario: Scenario, ttl_s: float | None = None, mystery: bool = False) -> list[Applied]:
+        """Apply every fault and red herring of a scenario, all or nothing, then write its feed.
 
         The scenario and the ids of every fault it will place are written down first (state
         ``starting``), so a start killed half-way is still seen, and undone, by ``scenario stop``,
-        ``scenario status`` and ``reset``."""
+        ``scenario status`` and ``reset``. A mystery drill's faults carry no scenario id (they say
+        ``mystery``); only the scenario note and the audit log name it."""
         running = self.current()
         if running and running["expires_at"] > time.time():
             raise ControllerError(f"scenario {running['id']} is running; `chaoslab scenario stop` first")
@@ -282,12 +289,20 @@ class Controller:
             "actor": self.actor,
             "fault_ids": [spec["id"] for spec, _ in planned],
             "hints_shown": 0,
+            "mystery": mystery,
         }
         self.store.write(SCENARIO, json.dumps(note))
         applied: list[Applied] = []
         try:
             for spec, red_herring in planned:
-                applied.append(self.add(spec, scenario=scenario.id, red_herring=red_herring))
+                applied.append(
+                    self.add(
+                        spec,
+                        scenario=MYSTERY if mystery else scenario.id,
+                        red_herring=red_herring,
+                        feed=not scenario.feed,
+                    )
+                )
         except Exception as exc:
             for fault_id in note["fault_ids"]:
                 self.remove(fault_id, "rollback")
@@ -295,12 +310,29 @@ class Controller:
             raise ControllerError(
                 f"scenario {scenario.id} not started, everything it applied was reverted: {exc}"
             ) from None
+        trigger = self._record_feed(scenario, [a.fault for a in applied])
         note["state"] = "running"
         self.store.write(SCENARIO, json.dumps(note))
         self.audit.append(
-            "scenario.started", scenario=scenario.id, actor=self.actor, ttl_s=ttl, fault_ids=note["fault_ids"]
+            "scenario.started",
+            scenario=scenario.id,
+            actor=self.actor,
+            ttl_s=ttl,
+            fault_ids=note["fault_ids"],
+            mystery=mystery,
+            trigger_change=trigger,
         )
         return applied
+
+    def _record_feed(self, scenario: Scenario, faults: list[Fault]) -> str | None:
+        """The deploys a team sees for this drill (its ``feed``), oldest first; the settings its faults
+        change on a service ride on that service's entry. Returns the trigger's change id."""
+        trigger = None
+        for entry in sorted(scenario.feed, key=lambda e: -e.ago_s):
+            changes = {k: v for f in faults if f.service == entry.service for k, v in f.flag_changes().items()}
+            change_id = self._record_change(entry.service, changes, by=entry.by, note=entry.summary, ago_s=entry.ago_s)
+            trigger = change_id if entry.trigger else trigger
+        return trigger
 
     def stop(self) -> dict:
         running = self.current()

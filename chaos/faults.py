@@ -489,3 +489,8 @@ def parse_cli_params(pairs: tuple[str, ...]) -> dict[str, str]:
             raise FaultSpecError(f"parameter {pair!r}: write it as name=value, e.g. ms=500")
         params[key.strip()] = value.strip()
     return params
+
+
+MYSTERY = "mystery"
+"""The ``scenario`` a mystery drill's faults carry instead of its id (issue 10): agents keep such faults
+out of their service's log, and nothing a trainee can read names the drill."""

@@ -45,6 +45,17 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class FeedEntry:
+    """A deploy the change feed shows when the drill starts (the trigger, as a team would see it, or a decoy)."""
+
+    service: str
+    summary: str
+    by: str
+    ago_s: float = 0.0
+    trigger: bool = False
+
+
+@dataclass(frozen=True)
 class Scenario:
     id: str
     title: str
@@ -61,6 +72,14 @@ class Scenario:
     slo: tuple[Check, ...]
     path: Path
     load: LoadProfile
+    feed: tuple[FeedEntry, ...] = ()
+    scope: str | None = None
+    """all, partial or none: how many customers it affects (triage's SCOPE in words)."""
+
+    @property
+    def trigger(self) -> FeedEntry | None:
+        """The change that set the drill off, as the feed shows it (None: no change did)."""
+        return next((entry for entry in self.feed if entry.trigger), None)
 
     def fix(self, fix_id: str | None) -> Fix:
         if not self.fixes:
@@ -112,6 +131,20 @@ def load(path: Path) -> Scenario:
             except SettingsError as exc:
                 raise ScenarioError(f"{name}: fixes[{index}].deploy.changes: {exc}") from None
         fixes.append(Fix(fix["id"], fix["summary"], service, dict(fix["deploy"]["changes"])))
+    feed = tuple(FeedEntry(**entry) for entry in raw.get("feed", []))
+    for index, entry in enumerate(feed):
+        if entry.service not in SERVICE_NAMES:
+            raise ScenarioError(f"{name}: feed[{index}].service={entry.service!r}: no such service")
+    if sum(entry.trigger for entry in feed) > 1:
+        raise ScenarioError(f"{name}: feed: at most one entry is the trigger")
+    if feed:
+        changed = {s["service"] for s in (*raw["faults"], *raw.get("red_herrings", [])) if _changes_settings(s)}
+        unlisted = changed - {entry.service for entry in feed}
+        if unlisted:
+            raise ScenarioError(
+                f"{name}: feed: a fault changes settings on {', '.join(sorted(unlisted))}; give it a feed entry "
+                "(the feed replaces the faults' own change-feed lines)"
+            )
     checks = {}
     for group in ("symptom", "slo"):
         try:
@@ -134,7 +167,13 @@ def load(path: Path) -> Scenario:
         slo=checks["slo"],
         path=path,
         load=replace(DEFAULT_LOAD, **raw.get("load", {})),
+        feed=feed,
+        scope=raw.get("scope"),
     )
+
+
+def _changes_settings(spec: dict) -> bool:
+    return bool(validate({**spec, "ttl_s": 60}).flag_changes())
 
 
 def catalogue(directory: Path = CATALOGUE) -> list[Scenario]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 if TYPE_CHECKING:
     from chaoslab.chaos.checks import LoadStats, Probe
     from chaoslab.chaos.controller import Controller
-    from chaoslab.chaos.journal import AuditLog, Journal
+    from chaoslab.chaos.journal import AuditLog, Journal, Store
 
 Target = Literal["local", "kubernetes"]
 TARGETS: tuple[str, ...] = ("local", "kubernetes")
@@ -124,6 +124,13 @@ class Backend(Protocol):
 
     def journals(self) -> Journals:
         """The audit log and change feed, readable whether or not the lab runs."""
+
+    def store(self) -> Store:
+        """The lab's journal store (incidents live there too), readable whether or not the lab runs."""
+
+    @property
+    def actor(self) -> str:
+        """Who is acting, as this lab knows them."""
 
     def reset(self) -> ResetReport:
         """Every fault and deploy gone, the scenario stopped; always safe, even with no lab running."""

@@ -38,16 +38,36 @@ class KubernetesBackend:
 
         return KubernetesAgents(self.namespace, api=self.api)
 
+    @cached_property
+    def caller(self):
+        """Who is calling and the team of this namespace they may act on (the authorisation, without
+        reading the agents' token: a trainee in a graded cohort may read the board, not the agents)."""
+        from chaoslab.chaos.kubernetes.identity import authorize_namespace
+
+        return authorize_namespace(self.api, self.namespace)
+
+    @property
+    def actor(self) -> str:
+        return self.caller[0].username
+
     def controller(self):
         from chaoslab.chaos.controller import Controller
-        from chaoslab.chaos.kubernetes.store import ConfigMapStore
 
         agents = self.agents
-        return Controller(agents, ConfigMapStore(self.api, self.namespace), agents.identity.username)
+        return Controller(agents, self.store(), agents.identity.username)
+
+    def store(self):
+        from chaoslab.chaos.kubernetes.store import ConfigMapStore
+
+        self.caller  # noqa: B018 - the authorisation check, before touching the namespace's ConfigMaps
+        return ConfigMapStore(self.api, self.namespace)
 
     def journals(self) -> Journals:
-        controller = self.controller()
-        return Journals(controller.audit, controller.changes)
+        from chaoslab.chaos.controller import AUDIT, CHANGES
+        from chaoslab.chaos.journal import AuditLog, Journal
+
+        store = self.store()
+        return Journals(AuditLog(store, AUDIT), Journal(store, CHANGES))
 
     def reset(self) -> ResetReport:
         controller = self.controller()
@@ -56,13 +76,13 @@ class KubernetesBackend:
         return ResetReport(removed, unreachable)
 
     def load(self) -> ClusterLoadDriver:
-        self.agents  # noqa: B018 - the authorisation check, before touching the namespace's Locust
+        self.caller  # noqa: B018 - the authorisation check, before touching the namespace's Locust
         return ClusterLoadDriver(self.api, self.namespace)
 
     def probe(self):
         from chaoslab.chaos.kubernetes.probes import KubernetesProbe
 
-        self.agents  # noqa: B018 - the authorisation check
+        self.caller  # noqa: B018 - the authorisation check
         return KubernetesProbe(self.api, self.namespace)
 
     def front_door(self) -> str:

@@ -1,11 +1,27 @@
-"""The controller's journals for a team, kept in the team's namespace (ConfigMap ``chaoslab-journal``),
-so trainees and instructors on different laptops read the same audit log, change feed and scenario."""
+"""The controller's journals for a team, kept in the team's namespace, so trainees and instructors on
+different laptops read the same audit log, change feed, scenario and incidents.
+
+Two ConfigMaps, so that RBAC can tell them apart: ``chaoslab-journal`` holds what only instructors may
+read in a graded cohort (the audit log, the running scenario, the drill's baseline: the answer key),
+``chaoslab-board`` what the team reads and writes (the change feed, the incidents). The chart's
+``isolation.traineeChaos=false`` gives trainees the board and not the journal (docs/scoring.md).
+"""
 
 from __future__ import annotations
 
 from chaoslab.chaos.kubernetes.client import explain
 
 NAME = "chaoslab-journal"
+BOARD = "chaoslab-board"
+BOARD_KEYS = frozenset({"changes.jsonl", "incidents.jsonl"})
+"""Keys on the team's board; every other key is in the journal."""
+
+
+def configmap_of(key: str) -> str:
+    """The ConfigMap that holds ``key``."""
+    return BOARD if key in BOARD_KEYS else NAME
+
+
 MAX_LINES = 2000
 """Per journal: a ConfigMap holds 1 MiB, so the oldest lines go first."""
 
@@ -17,26 +33,27 @@ class ConfigMapStore:
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
 
-    def _get(self):
+    def _get(self, name: str):
         from kubernetes.client.exceptions import ApiException
 
         try:
-            return self.core.read_namespaced_config_map(NAME, self.namespace)
+            return self.core.read_namespaced_config_map(name, self.namespace)
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise explain(exc, f"reading {NAME} in {self.namespace}") from None
+            raise explain(exc, f"reading {name} in {self.namespace}") from None
 
     def read(self, key: str) -> str:
-        found = self._get()
+        found = self._get(configmap_of(key))
         return ((found.data or {}) if found else {}).get(key, "")
 
     def _update(self, key: str, change) -> None:
         """Read, change, write back with the resourceVersion read; on a conflict, start again."""
         from kubernetes.client.exceptions import ApiException
 
+        name = configmap_of(key)
         for _ in range(10):
-            found = self._get()
+            found = self._get(name)
             data = dict((found.data or {}) if found else {})
             new = change(data.get(key, ""))
             if new is None:
@@ -47,15 +64,15 @@ class ConfigMapStore:
                 if found is None:
                     self.core.create_namespaced_config_map(
                         self.namespace,
-                        {"metadata": {"name": NAME, "labels": {"app.kubernetes.io/part-of": "chaoslab"}}, "data": data},
+                        {"metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "chaoslab"}}, "data": data},
                     )
                 else:
                     self.core.replace_namespaced_config_map(
-                        NAME,
+                        name,
                         self.namespace,
                         {
                             "metadata": {
-                                "name": NAME,
+                                "name": name,
                                 "resourceVersion": found.metadata.resource_version,
                                 "labels": found.metadata.labels,
                             },
@@ -65,8 +82,8 @@ class ConfigMapStore:
                 return
             except ApiException as exc:
                 if exc.status != 409:
-                    raise explain(exc, f"writing {NAME} in {self.namespace}") from None
-        raise explain(RuntimeError("kept conflicting with other writers"), f"writing {NAME} in {self.namespace}")
+                    raise explain(exc, f"writing {name} in {self.namespace}") from None
+        raise explain(RuntimeError("kept conflicting with other writers"), f"writing {name} in {self.namespace}")
 
     def append(self, key: str, line: str) -> None:
         self._update(key, lambda text: "\n".join((text.splitlines() + [line])[-MAX_LINES:]) + "\n")

@@ -75,10 +75,14 @@ def fault_add(
 @fault.command("list")
 @team_option
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--reveal", is_flag=True, help="Also while a mystery drill runs (instructors).")
 @pass_options
-def fault_list(options: Options, team: str | None, as_json: bool) -> None:
+def fault_list(options: Options, team: str | None, as_json: bool, reveal: bool) -> None:
     """Every active fault, read from the agents themselves."""
+    from chaoslab.incident.mystery import refuse_if_hidden
+
     controller = backend(options, team).controller()
+    refuse_if_hidden(controller.store, reveal, "the fault list")
     controller.audit.settle()
     found, unreachable = controller.faults()
     if as_json:
@@ -185,20 +189,29 @@ def changes(options: Options, team: str | None, since: str, as_json: bool) -> No
         return
     if not entries:
         click.echo(f"no changes in the last {since}")
-    for e in entries:
+    from chaoslab.topology import owner
+
+    for e in sorted(entries, key=lambda e: e["ts"]):
+        team = owner(e["service"]) if e["service"] in SERVICE_NAMES else "-"
         click.echo(
-            f"{time.strftime('%H:%M:%S', time.localtime(e['ts']))}  {printable(e['service']):<10} "
-            f"{printable(e['version']):<14} {printable(e['summary'])}  (by {printable(e['by'])})"
+            f"{time.strftime('%m-%d %H:%M:%S', time.localtime(e['ts']))}  {printable(e.get('id', '-')):<10} "
+            f"{printable(e['service']):<10} {team:<10} {printable(e['version']):<14} {printable(e['summary'])}  "
+            f"(by {printable(e['by'])})"
         )
 
 
 @cli.command()
 @team_option
 @click.option("--since", default="24h", show_default=True)
+@click.option("--reveal", is_flag=True, help="Also while a mystery drill runs (instructors).")
 @pass_options
-def audit(options: Options, team: str | None, since: str) -> None:
+def audit(options: Options, team: str | None, since: str, reveal: bool) -> None:
     """The audit log: who started and reverted which fault, where, when and why."""
-    log = backend(options, team).journals().audit
+    from chaoslab.incident.mystery import refuse_if_hidden
+
+    lab = backend(options, team)
+    refuse_if_hidden(lab.store(), reveal, "the audit log")
+    log = lab.journals().audit
     log.settle()
     for e in log.entries(since_ts=_since(since)):
         detail = {k: v for k, v in e.items() if k not in ("ts", "event", "actor")}

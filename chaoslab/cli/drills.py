@@ -1,4 +1,5 @@
-"""Training drills: list, show, start (with the drill's traffic), stop, status, hint, fix."""
+"""Training drills: list, show, start (with the drill's traffic, or a hidden one: --mystery), stop, status,
+hint, fix, reveal."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from chaoslab.backend import Options
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.cli.common import scenario as load_scenario
-from chaoslab.errors import Refused
+from chaoslab.errors import BadInput, Refused
 from chaoslab.timefmt import duration
 
 
@@ -57,8 +58,13 @@ def scenario_show(scenario_id: str, spoilers: bool) -> None:
 
 @scenario.command("start")
 @team_option
-@click.argument("scenario_id")
+@click.argument("scenario_id", required=False)
 @click.option("--ttl", type=click.FloatRange(min=1), default=None, help="Seconds until its faults expire.")
+@click.option(
+    "--mystery", is_flag=True, help="Hide the drill from trainees (only its story); without SCENARIO_ID, draw one."
+)
+@click.option("--difficulty", default=None, help="With --mystery: draw from intern, junior, senior or staff only.")
+@click.option("--seed", type=int, default=None, help="With --mystery: a repeatable draw.")
 @click.option(
     "--load/--no-load",
     "with_load",
@@ -67,23 +73,50 @@ def scenario_show(scenario_id: str, spoilers: bool) -> None:
     help="Also start the drill's traffic (unless load already runs).",
 )
 @pass_options
-def scenario_start(options: Options, team: str | None, scenario_id: str, ttl: float | None, with_load: bool) -> None:
+def scenario_start(
+    options: Options,
+    team: str | None,
+    scenario_id: str | None,
+    ttl: float | None,
+    with_load: bool,
+    mystery: bool,
+    difficulty: str | None,
+    seed: int | None,
+) -> None:
     """Start a drill: apply its faults (all or none), start its traffic, print the story."""
-    s = load_scenario(scenario_id)
+    from chaoslab.incident.mystery import draw
+    from chaoslab.incident.truth import record_baseline
+
+    if not mystery and (difficulty or seed is not None):
+        raise BadInput("--difficulty and --seed choose a mystery drill: add --mystery")
+    if not mystery and not scenario_id:
+        raise BadInput(f"name a drill (`{command('scenario list')}`), or draw a hidden one with --mystery")
+    s = load_scenario(scenario_id) if scenario_id else draw(difficulty, seed)
     lab = backend(options, team)
     controller = lab.controller()
     controller.audit.settle()
-    applied = controller.start(s, ttl)
+    applied = controller.start(s, ttl, mystery=mystery)
+    record_baseline(lab)  # the counters a moment into the impact (a stuck service would delay the faults)
     load_note = ""
     if with_load:
         try:
             traffic = lab.load()
             if traffic.stats() is None:
-                where = traffic.start(s.load, f"scenario:{s.id}")
+                where = traffic.start(s.load, "scenario" if mystery else f"scenario:{s.id}")
                 controller.note_load_started()
                 load_note = f"traffic: {s.load.users} {s.load.journey} users; {where}\n"
         except Refused as exc:
             click.echo(f"warning: could not start the drill's traffic: {exc}", err=True)
+    if mystery:
+        click.echo(
+            f"a mystery drill started; it ends by itself in {duration(applied[0].fault.ttl_s)}\n{load_note}\n"
+            f"{s.story}\n"
+        )
+        click.echo(
+            f"open an incident: {command('incident open TITLE')}    hints: {command('scenario hint')}    "
+            f"prove a fix: {command('incident resolve')}"
+        )
+        return
     click.echo(
         f"scenario {s.id} started: {len(applied)} fault(s) applied, they expire in "
         f"{duration(applied[0].fault.ttl_s)}\n{load_note}\n{s.title}\n\n{s.story}\n"
@@ -107,6 +140,8 @@ def scenario_stop(options: Options, team: str | None) -> None:
         except Refused as exc:
             click.echo(f"warning: could not stop the drill's traffic: {exc}", err=True)
     s = load_scenario(running["id"])
+    if running.get("mystery"):
+        click.echo(f"the mystery drill was {s.id}: {s.title}")
     click.echo(
         f"scenario {s.id} stopped after {duration(time.time() - running['started_at'])}.\n"
         f"root cause: {s.root_cause['kind']} on {s.root_cause['service']}: {s.root_cause['explanation']}"
@@ -116,14 +151,23 @@ def scenario_stop(options: Options, team: str | None) -> None:
 @scenario.command("status")
 @team_option
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--reveal", is_flag=True, help="Name a mystery drill and its faults (instructors).")
 @pass_options
-def scenario_status(options: Options, team: str | None, as_json: bool) -> None:
+def scenario_status(options: Options, team: str | None, as_json: bool, reveal: bool) -> None:
     """The running scenario, its age, and which of its faults are still active. Exit 1 if none runs."""
+    from chaoslab.incident.mystery import hidden
+
     controller = backend(options, team).controller()
     controller.audit.settle()
     running = controller.current()
     if running is None or running["expires_at"] <= time.time():
         raise Refused("no scenario is running" + (f" ({running['id']} expired)" if running else ""))
+    if hidden(controller.store, reveal):
+        click.echo(
+            f"a mystery drill: running for {duration(time.time() - running['started_at'])}, "
+            f"{duration(running['expires_at'] - time.time())} left, {running.get('hints_shown', 0)} hint(s) given"
+        )
+        return
     active = {f["id"] for f in controller.faults()[0]}
     alive = [fid for fid in running["fault_ids"] if fid in active]
     if as_json:
@@ -163,11 +207,34 @@ def scenario_hint(options: Options, team: str | None) -> None:
 @scenario.command("fix")
 @team_option
 @click.argument("fix_id", required=False)
+@click.option("--reveal", is_flag=True, help="In a mystery drill too (instructors).")
 @pass_options
-def scenario_fix(options: Options, team: str | None, fix_id: str | None) -> None:
+def scenario_fix(options: Options, team: str | None, fix_id: str | None, reveal: bool) -> None:
     """Deploy one of the running scenario's fixes (the first one unless FIX_ID is given)."""
+    from chaoslab.incident.mystery import hidden
+
     controller = backend(options, team).controller()
+    if hidden(controller.store, reveal):
+        raise Refused(
+            f"in a mystery drill the fix is yours to find: ship it with `{command('deploy SERVICE setting=value')}`"
+        )
     s = _running_scenario(controller)
     fix = s.fix(fix_id)
     version = controller.apply_fix(s, fix)
     click.echo(f"deployed {fix.service} {version}: {fix.summary}")
+
+
+@scenario.command("reveal")
+@team_option
+@pass_options
+def scenario_reveal(options: Options, team: str | None) -> None:
+    """End a mystery drill's secrecy for everyone (instructors): name it; reviews show the truth."""
+    from chaoslab.incident.mystery import reveal
+
+    lab = backend(options, team)
+    note = reveal(lab.store(), lab.actor)
+    s = load_scenario(note["id"])
+    click.echo(
+        f"the drill is {s.id}: {s.title}\nroot cause: {s.root_cause['kind']} on {s.root_cause['service']}: "
+        f"{' '.join(s.root_cause['explanation'].split())}"
+    )

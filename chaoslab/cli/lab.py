@@ -132,14 +132,17 @@ def status(options: Options, as_json: bool) -> None:
             f"lab in {lab['state_dir']}: daemon pid {lab['pid']}, up {duration(time.time() - lab['started_at'])}, "
             f"migrations {lab['migrations']}"
         )
-        click.echo(f"{'NAME':<10} {'STATE':<11} {'PID':>7}  {'PORTS':<22} {'RESTARTS':>8}  URL / REASON")
+        from chaoslab.topology import owner
+
+        click.echo(f"{'NAME':<10} {'OWNER':<10} {'STATE':<11} {'PID':>7}  {'PORTS':<22} {'RESTARTS':>8}  URL / REASON")
         for p in doc["processes"]:
             ports = ",".join(f"{k}:{v}" for k, v in p["ports"].items())
             detail = p["url"] if p["state"] == "ready" else p["reason"]
             if p.get("restart_in_s") is not None:
                 detail = f"{detail}; next start in {p['restart_in_s']}s"
             click.echo(
-                f"{p['name']:<10} {p['state']:<11} {p['pid'] or '-':>7}  {ports:<22} {p['restarts']:>8}  {detail}"
+                f"{p['name']:<10} {owner(p['name']):<10} {p['state']:<11} {p['pid'] or '-':>7}  {ports:<22} "
+                f"{p['restarts']:>8}  {detail}"
             )
     if not all(p["state"] == "ready" for p in doc["processes"]):
         sys.exit(1)

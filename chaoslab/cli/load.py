@@ -11,7 +11,7 @@ from chaoslab import command
 from chaoslab.backend import LoadProfile, Options
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
-from chaoslab.errors import BadInput, Refused
+from chaoslab.errors import BadInput, ChaoslabError, Refused
 
 
 @cli.group()
@@ -145,7 +145,12 @@ def verify(
         raise BadInput(str(exc)) from None  # no lab to verify: the command cannot run at all
     traffic = lab.load()
     if traffic.stats() is not None:
-        click.echo("warning: background load is running; its traffic adds to this run's", err=True)
+        click.echo(
+            "warning: background load is running (a drill's traffic?): it adds to this run's, and its orders keep "
+            "arriving while verify waits for the queue to drain, so unfulfilled_orders cannot reach 0; "
+            f"`{command('load stop')}` first (`{command('incident resolve')}` does that itself)",
+            err=True,
+        )
     profile = drill.load if drill else DEFAULT_LOAD
     if users is not None:
         profile = replace(profile, users=users, spawn_rate=max(profile.spawn_rate, users))
@@ -176,6 +181,12 @@ def verify(
         )
     except Refused as exc:
         raise BadInput(str(exc)) from None
+    from chaoslab.incident.desk import Desk
+
+    try:
+        Desk(lab).record_verify_run(verdict, scenario_id)  # on the open incident's timeline, if there is one
+    except ChaoslabError as exc:
+        click.echo(f"warning: the verify run is not on the incident's record: {exc}", err=True)
     if as_json:
         click.echo(json.dumps(verdict.to_json(), indent=2))
         sys.exit(0 if verdict.ok else 1)

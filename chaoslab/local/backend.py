@@ -33,14 +33,19 @@ class LocalBackend:
         """Through the controller while the lab runs (settling folds in what the agents recorded
         themselves), straight from the files when it does not."""
         from chaoslab.chaos.controller import AUDIT, CHANGES
-        from chaoslab.chaos.journal import AuditLog, FileStore, Journal
+        from chaoslab.chaos.journal import AuditLog, Journal
 
         try:
             controller = self.controller()
             return Journals(controller.audit, controller.changes)
         except LabError:
-            store = FileStore(self.state.root)
+            store = self.store()
             return Journals(AuditLog(store, AUDIT), Journal(store, CHANGES))
+
+    def store(self):
+        from chaoslab.chaos.journal import FileStore
+
+        return FileStore(self.state.root)
 
     def reset(self) -> ResetReport:
         """With the services running (even if their daemon is not), through every agent; without, by

@@ -157,7 +157,7 @@ def test_change_feed_shows_bad_deploys_and_fixes(lab):
     lab.cli("scenario", "start", "fp-drift", "--no-load")
     lab.cli("scenario", "fix")
     feed = lab.cli("changes", "--since", "5m").stdout.splitlines()
-    assert "payment" in feed[-2] and "money_math=float" in feed[-2] and "deploy-bot" in feed[-2]
+    assert "payment" in feed[-2] and "money_math=float" in feed[-2] and "payments-ci" in feed[-2]  # the drill's feed
     assert "payment" in feed[-1] and "money_math=decimal" in feed[-1]
     status = lab.cli("scenario", "status").stdout
     assert status.startswith("fp-drift: running") and "1/1 faults active" in status

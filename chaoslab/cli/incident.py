@@ -1,0 +1,381 @@
+"""Incidents: open, acknowledge, triage, communicate, name the root cause, resolve with proof, review,
+score (issue 10). The work happens in chaoslab.incident.desk; these commands parse and print."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from chaoslab import command
+from chaoslab.backend import Options
+from chaoslab.cli import cli
+from chaoslab.cli.common import backend, pass_options, team_option
+from chaoslab.escape import printable
+from chaoslab.incident.severity import VERIFY_DEFAULT_S
+from chaoslab.timefmt import duration
+
+
+def _desk(options: Options, team: str | None):
+    from chaoslab.incident.desk import Desk
+
+    return Desk(backend(options, team))
+
+
+def _clock(ts: float | None) -> str:
+    return "-" if ts is None else time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def id_option(command_function):
+    return click.option("--id", "incident_id", default=None, help="The incident (default: the open one).")(
+        command_function
+    )
+
+
+@cli.group()
+def incident() -> None:
+    """Incidents: list, show, open, page, ack, commander, severity, note, update, rootcause, resolve, pir."""
+
+
+@incident.command("list")
+@team_option
+@click.option("--json", "as_json", is_flag=True)
+@pass_options
+def incident_list(options: Options, team: str | None, as_json: bool) -> None:
+    """Every incident of the lab, oldest first."""
+    found = _desk(options, team).incidents()
+    if as_json:
+        click.echo(json.dumps([i.to_json() | {"timeline": len(i.entries)} for i in found], indent=2))
+        return
+    if not found:
+        click.echo(f"no incidents; `{command('incident open TITLE')}` opens one from a report")
+        return
+    click.echo(f"{'ID':<7} {'SEV':<4} {'STATE':<21} {'DECLARED':<9} {'COMMANDER':<12} TITLE")
+    for i in found:
+        click.echo(
+            f"{i.id:<7} {i.severity:<4} {i.describe_state():<21} {_clock(i.declared_at):<9} "
+            f"{printable(i.commander or '-'):<12} {printable(i.title)}"
+        )
+
+
+def _print_incident(desk, found, reveal: bool) -> None:
+    from chaoslab.incident.severity import contract
+
+    rule = contract(found.severity)
+    click.echo(f"{found.id}  {found.severity}  {found.describe_state()}  {printable(found.title)}")
+    click.echo(
+        f"  declared {_clock(found.declared_at)} by {printable(found.declared_by or '-')} "
+        f"(detected by {found.detected_by}); commander {printable(found.commander or 'none yet')}"
+    )
+    if rule.ack_within_s:
+        click.echo(
+            f"  {found.severity} contract: acknowledge within {rule.ack_within_s / 60:g} min, "
+            f"status update every {rule.update_every_s / 60:g} min"
+        )
+    if found.firing:
+        click.echo(f"  firing: {', '.join(sorted(found.firing))}")
+    rows = [
+        (e["ts"], e["source"], e.get("actor", ""), e["kind"], e["text"] + "".join(f" [{link}]" for link in e["links"]))
+        for e in found.entries
+    ]
+    start = found.declared_at - 3600
+    end = found.resolved_at or time.time()
+    rows += [
+        (d["ts"], "lab", d.get("by", ""), "deploy", f"{d.get('id', '-')} {d['service']}: {d.get('summary', '')}")
+        for d in desk.deploys()
+        if start <= d["ts"] <= end
+    ]
+    truth = desk.truth(found)
+    if hasattr(truth, "scenario") and (reveal or not truth.hidden):
+        rows.append((truth.started_at, "truth", "", "impact_started", truth.scenario.summary))
+        for f in truth.faults:
+            what = f"{f.get('kind')} on {f.get('where') or f.get('service')}"
+            kind = "fault_injected" if f["event"] == "fault.started" else "fault_cleared"
+            rows.append((f["ts"], "truth", f.get("actor", ""), kind, what))
+    click.echo("")
+    for ts, source, actor, kind, text in sorted(rows, key=lambda r: r[0]):
+        click.echo(f"  {_clock(ts)}  {source:<10} {printable(actor)[:12]:<12} {kind:<18} {printable(text)}")
+
+
+@incident.command("show")
+@team_option
+@click.argument("incident_id", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--reveal", is_flag=True, help="Also what was true (instructors; hidden in a mystery drill).")
+@pass_options
+def incident_show(options: Options, team: str | None, incident_id: str | None, as_json: bool, reveal: bool) -> None:
+    """One incident with its timeline (the open one by default); deploys come from the change feed."""
+    desk = _desk(options, team)
+    found = desk.get(incident_id)
+    if as_json:
+        click.echo(json.dumps(found.to_json(), indent=2))
+        return
+    _print_incident(desk, found, reveal)
+
+
+@incident.command("open")
+@team_option
+@click.argument("title")
+@click.option("--severity", "tier", default="P2", show_default=True, help="P1 to P4 (P0 is P1).")
+@click.option(
+    "--detected-by",
+    type=click.Choice(["user-report", "monitoring", "alerting"]),
+    default="user-report",
+    show_default=True,
+    help="How it came to light (a user's report, someone watching a dashboard, a page).",
+)
+@click.option("--report", default="", help="The report's words, as the user gave them.")
+@click.option("--new", is_flag=True, help="Open a second incident while one is open.")
+@pass_options
+def incident_open(
+    options: Options, team: str | None, title: str, tier: str, detected_by: str, report: str, new: bool
+) -> None:
+    """Declare an incident, e.g. `chaoslab incident open "checkout hangs" --severity P1`."""
+    found = _desk(options, team).declare(title, tier, detected_by, report, new)
+    click.echo(f"{found.id} opened: {found.severity} {printable(found.title)}")
+    click.echo(f"next: `{command('incident ack')}`, then `{command('triage')}` and `{command('incident update ack')}`")
+
+
+@incident.command("page")
+@team_option
+@click.argument("alert")
+@click.option("--severity", "tier", default="P1", show_default=True)
+@click.option("--owner", default="", help="The team the alert routes to.")
+@click.option("--summary", default="", help="One line on what fires.")
+@click.option("--resolved", is_flag=True, help="The alert resolved.")
+@pass_options
+def incident_page(
+    options: Options, team: str | None, alert: str, tier: str, owner: str, summary: str, resolved: bool
+) -> None:
+    """Page by hand (a game master's page, or an alert seen elsewhere): the path a firing alert takes."""
+    found = _desk(options, team).page(alert, tier, owner, summary, resolved)
+    if found is None:
+        click.echo(f"{alert} {'resolved' if resolved else 'fired'}: no incident touched (not a paging tier)")
+    else:
+        click.echo(f"{alert} {'resolved' if resolved else 'fired'}: on {found.id} ({found.describe_state()})")
+
+
+@incident.command("ack")
+@team_option
+@click.argument("incident_id", required=False)
+@click.option("--commander", default=None, help="Who commands (default: you).")
+@pass_options
+def incident_ack(options: Options, team: str | None, incident_id: str | None, commander: str | None) -> None:
+    """Acknowledge the page and take command (stops the escalation clock)."""
+    found = _desk(options, team).ack(incident_id, commander)
+    click.echo(
+        f"{found.id} acknowledged {duration(found.acknowledged_at - found.declared_at)} after it was declared; "
+        f"commander {printable(found.commander)}"
+    )
+
+
+@incident.command("commander")
+@team_option
+@click.argument("name")
+@id_option
+@pass_options
+def incident_commander(options: Options, team: str | None, name: str, incident_id: str | None) -> None:
+    """Hand command over to NAME (recorded on the timeline)."""
+    found = _desk(options, team).commander(incident_id, name)
+    click.echo(f"{found.id} commander: {printable(found.commander)}")
+
+
+@incident.command("severity")
+@team_option
+@click.argument("level")
+@id_option
+@click.option("--reason", default="", help="Why.")
+@pass_options
+def incident_severity(options: Options, team: str | None, level: str, incident_id: str | None, reason: str) -> None:
+    """Change the severity (P1 total outage … P4 cosmetic; P0 is P1)."""
+    found = _desk(options, team).set_severity(incident_id, level, reason)
+    click.echo(f"{found.id} is now {found.severity}")
+
+
+@incident.command("note")
+@team_option
+@click.argument("text")
+@id_option
+@click.option("--hypothesis", is_flag=True, help="Record it as a hypothesis being tested.")
+@click.option("--link", "links", multiple=True, help="Evidence: a trace id, a metric query or a URL (repeatable).")
+@pass_options
+def incident_note(
+    options: Options, team: str | None, text: str, incident_id: str | None, hypothesis: bool, links: tuple[str, ...]
+) -> None:
+    """Add a note (or --hypothesis) to the timeline, with --link evidence."""
+    item = _desk(options, team).note(incident_id, text, "hypothesis" if hypothesis else "note", links)
+    click.echo(f"{item['incident']} {item['kind']} at {_clock(item['ts'])}")
+
+
+@incident.command("update")
+@team_option
+@click.argument("moment", type=click.Choice(["ack", "status", "resolved"]))
+@id_option
+@click.option("--audience", type=click.Choice(["internal", "external"]), default="internal", show_default=True)
+@click.option("--say", default="", help="Your own words, added to the template's.")
+@pass_options
+def incident_update(
+    options: Options, team: str | None, moment: str, incident_id: str | None, audience: str, say: str
+) -> None:
+    """Write and record the acknowledgment, a status update or the resolution announcement."""
+    click.echo(_desk(options, team).update(incident_id, moment, audience, say))
+
+
+@incident.command("rootcause")
+@team_option
+@click.option("--service", required=True, help="The service where the fault is.")
+@click.option("--kind", required=True, help="The fault kind (`chaoslab fault kinds` lists them).")
+@id_option
+@pass_options
+def incident_rootcause(options: Options, team: str | None, service: str, kind: str, incident_id: str | None) -> None:
+    """Name the root cause; graded against the drill, and wrong answers count."""
+    correct, said = _desk(options, team).rootcause(incident_id, service, kind)
+    click.echo(f"root cause {kind} on {service}: {said}")
+    if correct is False:
+        sys.exit(1)
+
+
+@incident.command("resolve")
+@team_option
+@click.argument("incident_id", required=False)
+@click.option(
+    "--duration",
+    type=float,
+    default=VERIFY_DEFAULT_S,
+    show_default=True,
+    help="Seconds of load the verify runs (a verified fix holds its SLO this long).",
+)
+@click.option("--unverified", is_flag=True, help="Resolve without proof: recorded as resolved, unverified.")
+@pass_options
+def incident_resolve(
+    options: Options, team: str | None, incident_id: str | None, duration: float, unverified: bool
+) -> None:
+    """Resolve after a passing verify of the drill's SLO after the last deploy (run now if needed)."""
+    last = [0.0]
+
+    def progress(elapsed: float, stats: dict) -> None:
+        if elapsed - last[0] >= 10:
+            last[0] = elapsed
+            rps, failed = stats.get("current_rps", 0), stats.get("fail_ratio", 0)
+            click.echo(f"  {elapsed:4.0f}s  {rps:6.1f} req/s  failures {failed:.1%}")
+
+    done = _desk(options, team).resolve(incident_id, duration, unverified, click.echo, progress)
+    found = done.incident
+    click.echo(f"{found.id} {found.describe_state()} after {duration_text(found)}")
+    click.echo(f"announce it: `{command('incident update resolved')}`; review: `{command('incident pir')}`")
+
+
+def duration_text(found) -> str:
+    return duration((found.resolved_at or time.time()) - found.declared_at)
+
+
+@incident.command("pir")
+@team_option
+@click.argument("incident_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="The review as JSON.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write it to a file.")
+@click.option("--reveal", is_flag=True, help="Put the truth beside the team's timeline (instructors).")
+@pass_options
+def incident_pir(
+    options: Options, team: str | None, incident_id: str | None, as_json: bool, output: str | None, reveal: bool
+) -> None:
+    """Draft the post-incident review (Markdown, or --json) with the incident's real numbers."""
+    from chaoslab.incident.review import markdown
+
+    desk = _desk(options, team)
+    doc = desk.review(desk.get(incident_id), reveal)
+    text = json.dumps(doc, indent=2, default=str) + "\n" if as_json else markdown(doc)
+    if output:
+        with open(output, "w") as handle:
+            handle.write(text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+QUESTION_OPTIONS = ("what", "when", "scope", "change", "owner")
+
+
+@cli.command()
+@team_option
+@id_option
+@click.option("--what", default=None, help="WHAT fired: the alert's name, or none.")
+@click.option("--when", default=None, help="WHEN the impact started: 14:05, 14:05:30, or 5m ago.")
+@click.option("--scope", default=None, help="SCOPE: percent of checkouts affected, or all / partial / none.")
+@click.option("--change", default=None, help="RECENT CHANGE: a change id from `chaoslab changes`, or none.")
+@click.option("--owner", default=None, help="OWNER: the team that owns it.")
+@pass_options
+def triage(options: Options, team: str | None, incident_id: str | None, **given: str | None) -> None:
+    """The 5-question drill (WHAT, WHEN, SCOPE, RECENT CHANGE, OWNER), graded against the lab's truth.
+
+    Answer by flags, or run it without flags to be asked each question in turn."""
+    from chaoslab.incident.triage import PROMPTS
+
+    answers = {q: given.get(q) for q in QUESTION_OPTIONS if given.get(q) is not None}
+    if not answers:
+        click.echo("Five questions; press Enter to skip one (a skipped question can be answered later).")
+        for question in QUESTION_OPTIONS:
+            reply = click.prompt(PROMPTS[question], default="", show_default=False).strip()
+            if reply:
+                answers[question] = reply
+    graded = _desk(options, team).triage(incident_id, answers)
+    for answer in graded:
+        click.echo(f"{answer.question.upper():<7} {printable(answer.given):<28} {answer.note}")
+    right = sum(a.correct is True for a in graded)
+    click.echo(
+        f"{right}/{len(graded)} right" + ("" if all(a.correct is not None for a in graded) else " (some not graded)")
+    )
+
+
+@cli.command()
+@team_option
+@click.argument("incident_id", required=False)
+@click.option("--all-teams", is_flag=True, help="A scoreboard of every team namespace on the cluster (instructors).")
+@click.option("--reveal", is_flag=True, help="Grade a mystery drill still being played (instructors).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_options
+def score(
+    options: Options, team: str | None, incident_id: str | None, all_teams: bool, reveal: bool, as_json: bool
+) -> None:
+    """Times (TTD, TTA, TTRC, TTM, TTVF), counts and the ranking time; docs/scoring.md has the formula."""
+    from chaoslab.incident.desk import Desk
+    from chaoslab.incident.score import ranked
+
+    if all_teams:
+        from chaoslab.cli.cohort import team_namespaces
+
+        scores = []
+        for namespace in team_namespaces(options):
+            desk = Desk(backend(options.for_namespace(namespace)))
+            for found in desk.incidents():
+                scored = desk.score_of(found, reveal=True)
+                scored.team = namespace.removeprefix("chaoslab-")
+                scores.append(scored)
+    else:
+        desk = _desk(options, team)
+        chosen = [desk.get(incident_id)] if incident_id else desk.incidents()
+        if not chosen:
+            desk.get(None)  # NoIncident with its hint
+        scores = [desk.score_of(found, reveal) for found in chosen]
+    board = ranked(scores)
+    if as_json:
+        click.echo(json.dumps([s.to_json() for s in board], indent=2))
+        return
+
+    def t(seconds):
+        return duration(seconds) if seconds is not None else "-"
+
+    click.echo(
+        f"{'#':>2} {'TEAM':<8} {'INCIDENT':<8} {'SCENARIO':<17} {'STAGE':<12} {'RANK MIN':>8} {'NORM':>5} "
+        f"{'TTD':>6} {'TTA':>6} {'TTRC':>6} {'TTM':>6} {'TTVF':>6} TRIAGE WRONG HINTS OVERDUE"
+    )
+    for n, s in enumerate(board, 1):
+        scenario = s.scenario if s.scenario else ("(not graded)" if not s.graded else "-")
+        click.echo(
+            f"{n:>2} {(s.team or '-'):<8} {s.incident:<8} {scenario:<17} {s.stage:<12} "
+            f"{(s.effective_min if s.effective_min is not None else '-'):>8} {(s.normalised or '-'):>5} "
+            f"{t(s.ttd_s):>6} {t(s.tta_s):>6} {t(s.ttrc_s):>6} {t(s.ttm_s):>6} {t(s.ttvf_s):>6} "
+            f"{s.triage_right}/5{'':<2} {s.wrong_root_causes:>5} {s.hints:>5} {s.overdue_updates:>7}"
+        )

@@ -1,0 +1,176 @@
+"""The one call the lab makes when an alert fires or resolves: ``on_alert(store, event)``.
+
+A firing alert of a paging tier (P1, P2) opens an incident, or joins the one already open (a lab has
+one incident at a time in a drill; a second page is part of the same story until someone resolves
+it). Any alert that fires or resolves while an incident is open goes on its timeline, so the review
+shows the P3 CPU warning next to the P1 page. When the last paging alert of an incident resolves,
+the SLIs are back in target: the incident is *mitigated* (the lab says so, not the team).
+
+``AlertEvent`` is the interface: the alerts evaluation on the lab daemon (``chaoslab.alerts``, on its
+own branch) produces ``Event`` records; ``AlertEvent.from_evaluator`` reads one. An instructor can
+page a team by hand through the same call (``chaoslab incident page``), which is also how tests feed
+an alert before the evaluation exists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chaoslab.chaos.journal import Store
+from chaoslab.incident import severity as tiers
+from chaoslab.incident.record import Incident, IncidentLog
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """One alert transition: what an incident's timeline needs to know about it."""
+
+    name: str
+    """The alert's name (``CheckoutAvailabilityFastBurn``): the answer to triage's WHAT."""
+    tier: str
+    """P1 to P4."""
+    state: str
+    """``fired`` or ``resolved``."""
+    ts: float
+    """When it fired or resolved (seconds since the epoch)."""
+    owner: str = ""
+    """The team it routes to."""
+    summary: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    value: float | None = None
+    runbook_url: str = ""
+
+    @classmethod
+    def from_evaluator(cls, event: dict) -> AlertEvent | None:
+        """From ``dataclasses.asdict`` of a ``chaoslab.alerts.evaluator.Event`` (``kind`` alert_fired or
+        alert_resolved); None for the transitions incidents ignore (alert_pending)."""
+        state = {"alert_fired": "fired", "alert_resolved": "resolved"}.get(event.get("kind", ""))
+        if state is None:
+            return None
+        value = event.get("value")
+        return cls(
+            name=str(event["alert"]),
+            tier=tiers.normalise(event["severity"]),
+            state=state,
+            ts=float(event["ts"]),
+            owner=str(event.get("owner") or ""),
+            summary=str(event.get("summary") or ""),
+            labels={str(k): str(v) for k, v in (event.get("labels") or {}).items()},
+            value=None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value),
+            runbook_url=str(event.get("runbook_url") or ""),
+        )
+
+    @property
+    def pages(self) -> bool:
+        return tiers.contract(self.tier).pages
+
+    def data(self) -> dict:
+        return {
+            "alert": self.name,
+            "severity": self.tier,
+            "owner": self.owner,
+            "labels": self.labels,
+            "value": self.value,
+            "summary": self.summary,
+            "runbook_url": self.runbook_url,
+        }
+
+
+def on_alert(
+    store: Store,
+    event: AlertEvent,
+    snapshot: Callable[[], dict | None] = lambda: None,
+    source: str = "alert",
+    actor: str = "alertmanager",
+) -> Incident | None:
+    """Put one alert transition on the record; returns the incident it joined or opened (None when it
+    touched none: a P3/P4 with nothing open, or a resolution of an alert no incident knew).
+
+    ``snapshot`` is called when an incident opens and when it is mitigated: the services' counters at
+    detection and at mitigation (see chaoslab.incident.impact), the review's impact window. Never raises
+    for an unreadable snapshot.
+    """
+    log = IncidentLog(store, actor)
+    log.settle(event.ts)
+    incident = log.current()
+    links = [event.runbook_url] if event.runbook_url else []
+    if event.state == "fired":
+        if incident is None:
+            if not event.pages:
+                return None
+            counters = _safely(snapshot)
+            incident = log.declare(
+                event.summary or f"{event.name} is firing",
+                event.tier,
+                "alerting",
+                source=source,
+                actor=actor,
+                ts=event.ts,
+                snapshot=counters,
+            )
+        elif event.name in incident.firing:
+            return incident  # the same alert again (a second reader of the same evaluation): once is enough
+        log.write(
+            incident,
+            "alert_fired",
+            f"{event.tier} {event.name} fired" + (f": {event.summary}" if event.summary else ""),
+            source=source,
+            actor=actor,
+            ts=event.ts,
+            links=links,
+            data=event.data(),
+        )
+        if event.pages and tiers.rank(event.tier) < tiers.rank(incident.severity):
+            log.write(
+                incident,
+                "severity",
+                f"severity raised to {event.tier} by {event.name}",
+                {"severity": event.tier},
+                source="lab",
+                actor="lab",
+                ts=event.ts,
+            )
+        return log.get(incident.id)
+    if incident is None or event.name not in incident.firing:
+        return None
+    log.write(
+        incident,
+        "alert_resolved",
+        f"{event.name} resolved",
+        source=source,
+        actor=actor,
+        ts=event.ts,
+        links=links,
+        data=event.data(),
+    )
+    incident = log.get(incident.id)
+    still_paging = [name for name, data in incident.firing.items() if tiers.contract(data.get("severity", "P4")).pages]
+    if not still_paging and incident.mitigated_at is None and incident.of_kind("alert_fired"):
+        counters = _safely(snapshot)
+        log.write(
+            incident,
+            "mitigated",
+            "every paging alert has resolved: the SLIs are back in target",
+            {"snapshot": counters} if counters else None,
+            source="lab",
+            actor="lab",
+            ts=event.ts,
+        )
+    return log.get(incident.id)
+
+
+def _safely(snapshot: Callable[[], dict | None]) -> dict | None:
+    try:
+        return snapshot()
+    except Exception:  # the review then has one number fewer; paging must never fail
+        return None
+
+
+def on_evaluator_event(store: Store, event: dict, snapshot: Callable[[], dict | None] = lambda: None) -> None:
+    """The wiring point for the lab daemon's alert loop: call it with ``dataclasses.asdict`` of each
+    ``chaoslab.alerts.evaluator.Event`` an evaluation returns (pending ones are ignored)."""
+    read = AlertEvent.from_evaluator(event)
+    if read is not None:
+        on_alert(store, read, snapshot)

@@ -1,0 +1,516 @@
+"""The post-incident review draft: one JSON document, and the same rendered as Markdown.
+
+The floor is Google's postmortem template (summary, impact, root causes, trigger, resolution,
+detection, action items, lessons learned: what went well, what went wrong, where we got lucky,
+timeline, supporting information), with Kehoe's times and "detected by", typed action items with an
+owner, a priority and a due date, and PagerDuty's exact impact numbers, responders and messaging.
+It is blameless by construction: it names roles and systems, says what the team knew at each
+moment, and puts the truth beside it (Chef's template) only once the drill is revealed.
+
+Every number is measured (chaoslab.incident.impact, .score); every sentence that is not is marked
+for the team to write.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from chaoslab.escape import printable
+from chaoslab.incident.impact import SLOW_S
+from chaoslab.incident.record import Incident
+from chaoslab.timefmt import duration
+from chaoslab.topology import owner
+
+BLAMELESS = (
+    "Blameless: this review is about the system and the conditions people worked in. Everyone acted on the "
+    "best information they had at the time; where a step was missed, ask what made it easy to miss."
+)
+TO_WRITE = "_(to be written by the team)_"
+PRIORITY = {"mitigate": "P1", "prevent": "P2", "detect": "P2", "process": "P3"}
+DUE_DAYS = {"mitigate": 2, "prevent": 30, "detect": 14, "process": 14}
+
+
+def _when(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts).isoformat(timespec="seconds")
+
+
+def _due(now: float, kind: str) -> str:
+    return (datetime.fromtimestamp(now) + timedelta(days=DUE_DAYS[kind])).date().isoformat()
+
+
+def _team_root_cause(incident: Incident) -> dict | None:
+    answers = incident.of_kind("root_cause_answer")
+    right = [a for a in answers if a["data"].get("correct")]
+    chosen = right[0] if right else (answers[-1] if answers else None)
+    if chosen is None:
+        return None
+    return {
+        "service": chosen["data"]["service"],
+        "kind": chosen["data"]["kind"],
+        "correct": chosen["data"].get("correct"),
+        "at": _when(chosen["ts"]),
+        "guesses": len(answers),
+    }
+
+
+def _team_trigger(incident: Incident, deploys: list[dict]) -> dict | None:
+    answers = [e for e in incident.of_kind("triage_answer") if e["data"].get("question") == "change"]
+    if not answers:
+        return None
+    value = answers[-1]["data"].get("value")
+    change = next((d for d in deploys if d.get("id") == value), None)
+    return {
+        "answer": value,
+        "correct": answers[-1]["data"].get("correct"),
+        "change": None
+        if change is None
+        else {k: change.get(k) for k in ("id", "service", "version", "summary", "by")} | {"at": _when(change["ts"])},
+    }
+
+
+def _timeline(incident: Incident, truth, show_truth: bool, deploys: list[dict]) -> list[dict]:
+    rows = [
+        {
+            "ts": e["ts"],
+            "at": _when(e["ts"]),
+            "column": "team" if e["source"] in ("team",) else "lab",
+            "source": e["source"],
+            "actor": e.get("actor", ""),
+            "kind": e["kind"],
+            "text": e["text"],
+            "links": e.get("links", []),
+        }
+        for e in incident.entries
+    ]
+    start = min([incident.declared_at] + ([truth.started_at] if show_truth else [])) - 900
+    end = incident.resolved_at or time.time()
+    named = {e["data"].get("value") for e in incident.of_kind("triage_answer") if e["data"].get("question") == "change"}
+    if show_truth:
+        named.add(truth.trigger_change)
+    for d in deploys:
+        if start <= d["ts"] <= end or d.get("id") in named:
+            rows.append(
+                {
+                    "ts": d["ts"],
+                    "at": _when(d["ts"]),
+                    "column": "lab",
+                    "source": "lab",
+                    "actor": d.get("by", ""),
+                    "kind": "deploy",
+                    "text": f"deploy {d.get('id', '')} {d['service']} {d.get('version', '')}: {d.get('summary', '')}",
+                    "links": [],
+                }
+            )
+    if show_truth:
+        rows.append(_truth_row(truth.started_at, "impact_started", f"impact started: {truth.scenario.summary}"))
+        for f in truth.faults:
+            if f["event"] == "fault.started":
+                what = f"{f.get('kind')} on {f.get('where') or f.get('service')}" + (
+                    " (red herring)" if f.get("red_herring") else ""
+                )
+                rows.append(_truth_row(f["ts"], "fault_injected", f"fault injected: {what}"))
+            else:
+                rows.append(
+                    _truth_row(
+                        f["ts"],
+                        "fault_cleared",
+                        f"fault cleared ({f.get('reason')}): {f.get('kind')} on {f.get('service')}",
+                    )
+                )
+        for h in truth.hints:
+            rows.append(_truth_row(h["ts"], "hint", f"hint {h.get('hint')} given"))
+    return sorted(rows, key=lambda r: r["ts"])
+
+
+def _truth_row(ts: float, kind: str, text: str) -> dict:
+    return {
+        "ts": ts,
+        "at": _when(ts),
+        "column": "truth",
+        "source": "instructor",
+        "actor": "",
+        "kind": kind,
+        "text": text,
+        "links": [],
+    }
+
+
+def _action_items(incident: Incident, score, root: dict | None, truth, show_truth: bool, now: float) -> list[dict]:
+    """Typed items (Kehoe: mitigate / prevent / process; plus detect), each with an owner, a priority
+    and a due date. The prevent items are the problem record: they outlive the incident."""
+    items = []
+    commander = incident.commander or "the incident commander"
+    cause = (
+        {"service": truth.root_service, "kind": truth.root_kind}
+        if show_truth
+        else (root if root and root.get("correct") is not False else None)
+    )
+    if cause:
+        team = owner(cause["service"])
+        items.append(
+            {
+                "type": "prevent",
+                "item": f"Make {cause['kind']} on {cause['service']} impossible or harmless (a test, a guard, a safer "
+                "default) and add it to the service's failure-mode list",
+                "owner": team,
+            }
+        )
+        items.append(
+            {
+                "type": "prevent",
+                "item": f"Add a runbook entry for {cause['kind']} on {cause['service']}: how it looks, how to "
+                "confirm it",
+                "owner": team,
+            }
+        )
+    else:
+        items.append(
+            {
+                "type": "prevent",
+                "item": "Find and record the root cause (the problem record stays open)",
+                "owner": commander,
+            }
+        )
+    if not incident.verified:
+        items.append(
+            {
+                "type": "mitigate",
+                "item": "Prove the fix under load: `chaoslab verify` after the last deploy",
+                "owner": commander,
+            }
+        )
+    if incident.detected_by != "alerting" or (score.ttd_s or 0) > 300:
+        items.append(
+            {
+                "type": "detect",
+                "item": "Alert on the symptom customers saw, so that it pages before a user reports it",
+                "owner": owner("service-a"),
+            }
+        )
+    if score.overdue_updates or score.escalations:
+        items.append(
+            {
+                "type": "process",
+                "item": f"Rehearse the response contract: {score.escalations} escalation(s), "
+                f"{score.overdue_updates} overdue status update(s) in this incident",
+                "owner": commander,
+            }
+        )
+    for item in items:
+        item["priority"] = PRIORITY[item["type"]]
+        item["due"] = _due(now, item["type"])
+    return items
+
+
+def _lessons(incident: Incident, score, root: dict | None) -> dict:
+    good, bad = [], []
+    if score.tta_s is not None:
+        (good if score.escalations == 0 else bad).append(
+            f"acknowledged {duration(score.tta_s)} after the impact started"
+            + (" (escalated first)" if score.escalations else "")
+        )
+    else:
+        bad.append("never acknowledged")
+    if score.ttrc_s is not None:
+        good.append(f"root cause named {duration(score.ttrc_s)} after the impact started")
+    if score.wrong_root_causes:
+        bad.append(
+            f"{score.wrong_root_causes} wrong root-cause answer(s)"
+            + (" before the right one" if score.ttrc_s is not None else ", and no right one")
+        )
+    if incident.verified:
+        good.append("the fix was verified under load before the incident was resolved")
+    elif incident.resolved_at:
+        bad.append("resolved without a passing verify: the fix is not proven")
+    if score.triage_right:
+        good.append(f"{score.triage_right} of 5 triage answers right")
+    if score.overdue_updates:
+        bad.append(f"{score.overdue_updates} status update(s) overdue")
+    if score.hints:
+        bad.append(f"{score.hints} hint(s) needed")
+    return {"went_well": good, "went_wrong": bad, "got_lucky": []}
+
+
+def draft(
+    incident: Incident,
+    truth,
+    show_truth: bool,
+    deploys: list[dict],
+    impact: dict | None,
+    impact_basis: str,
+    score,
+    now: float | None = None,
+) -> dict:
+    """The review as one JSON document (``markdown`` renders it)."""
+    now = time.time() if now is None else now
+    root = _team_root_cause(incident)
+    trigger = _team_trigger(incident, deploys)
+    responders = sorted({e.get("actor") for e in incident.entries if e["source"] == "team" and e.get("actor")})
+    start = truth.started_at if show_truth else incident.declared_at
+    end = incident.resolved_at or (min(now, truth.ends_at) if show_truth else now)  # a stopped drill ended it
+    alerts = [e["data"] for e in incident.of_kind("alert_fired")]
+    messages = [
+        {
+            "at": _when(e["ts"]),
+            "moment": e["data"].get("moment"),
+            "audience": e["data"].get("audience"),
+            "text": e["text"],
+        }
+        for e in incident.of_kind("status_update")
+    ]
+    verify_runs = [
+        {"at": _when(e["ts"]), "passed": e["kind"] == "verified", "text": e["text"]}
+        for e in incident.of_kind("verified", "verify_failed")
+    ]
+    doc = {
+        "incident": incident.id,
+        "title": incident.title,
+        "status": "draft",
+        "blameless": BLAMELESS,
+        "severity": incident.severity,
+        "state": incident.describe_state(),
+        "commander": incident.commander,
+        "responders": responders,
+        "detected_by": incident.detected_by,
+        "alerts": alerts,
+        "times": {
+            "impact_started": _when(truth.started_at) if show_truth else None,
+            "declared": _when(incident.declared_at),
+            "detected": _when(None if score.ttd_s is None else score.t0 + score.ttd_s),
+            "acknowledged": _when(incident.acknowledged_at),
+            "mitigated": _when(incident.mitigated_at),
+            "root_cause_named": _when(None if score.ttrc_s is None else score.t0 + score.ttrc_s),
+            "verified": _when(None if score.ttvf_s is None else score.t0 + score.ttvf_s),
+            "resolved": _when(incident.resolved_at),
+            "ttd_s": score.ttd_s,
+            "tta_s": score.tta_s,
+            "ttrc_s": score.ttrc_s,
+            "ttm_s": score.ttm_s,
+            "ttvf_s": score.ttvf_s,
+            "duration_s": round(end - start, 1),
+            "measured_from": "the first fault (the drill's truth)" if show_truth else "the declaration",
+        },
+        "impact": dict(impact or {}, basis=impact_basis),
+        "root_cause": {
+            "team": root,
+            "truth": {
+                "service": truth.root_service,
+                "kind": truth.root_kind,
+                "explanation": " ".join(truth.scenario.root_cause["explanation"].split()),
+            }
+            if show_truth
+            else None,
+        },
+        "trigger": {
+            "team": trigger,
+            "truth": (truth.trigger_change or "none") if show_truth else None,
+        },
+        "resolution": {
+            "deploys": [
+                {k: d.get(k) for k in ("id", "service", "version", "summary", "by")} | {"at": _when(d["ts"])}
+                for d in deploys
+                if incident.declared_at <= d["ts"] <= end
+            ],
+            "verify_runs": verify_runs,
+            "verified": incident.verified,
+        },
+        "communication": messages,
+        "action_items": _action_items(incident, score, root, truth, show_truth, now),
+        "lessons": _lessons(incident, score, root),
+        "five_whys": _five_whys(incident, impact, root, truth, show_truth),
+        "timeline": _timeline(incident, truth, show_truth, deploys),
+        "score": score.to_json(),
+        "scenario": {"id": truth.scenario.id, "title": truth.scenario.title} if show_truth else None,
+        "truth_shown": show_truth,
+        "drafted_at": _when(now),
+    }
+    doc["summary"] = _summary(doc, incident)
+    return doc
+
+
+def _five_whys(incident: Incident, impact: dict | None, root: dict | None, truth, show_truth: bool) -> list[dict]:
+    first = "Why did customers notice?"
+    answer = incident.title
+    if impact and impact.get("checkouts"):
+        answer = (
+            f"{impact['affected']} of {impact['checkouts']} checkouts failed or took over {SLOW_S:g} s "
+            f"({incident.title})"
+        )
+    whys = [{"why": first, "because": answer}]
+    cause = (
+        f"{truth.root_kind} on {truth.root_service}"
+        if show_truth
+        else (f"{root['kind']} on {root['service']} (the team's answer)" if root else None)
+    )
+    whys.append({"why": "Why did that happen?", "because": cause or TO_WRITE})
+    for _ in range(3):
+        whys.append({"why": "Why?", "because": TO_WRITE})
+    return whys
+
+
+def _summary(doc: dict, incident: Incident) -> str:
+    impact = doc["impact"]
+    parts = [f"{incident.severity} incident {incident.id}: {incident.title}."]
+    if impact.get("checkouts"):
+        share = impact.get("affected_share")
+        parts.append(
+            f"{impact['affected']} of {impact['checkouts']} checkouts were affected"
+            + (f" ({share:.0%})" if share is not None else "")
+            + f", p95 {impact.get('p95_ms')} ms."
+        )
+    parts.append(f"It lasted {duration(doc['times']['duration_s'])}, measured from {doc['times']['measured_from']}.")
+    root = doc["root_cause"]["truth"] or doc["root_cause"]["team"]
+    if root:
+        parts.append(f"Cause: {root['kind']} on {root['service']}.")
+    parts.append("The fix was verified under load." if incident.verified else f"State: {incident.describe_state()}.")
+    return " ".join(parts)
+
+
+def _cell(text: object) -> str:
+    return printable(text).replace("|", "\\|")
+
+
+def markdown(doc: dict) -> str:
+    """The review as Markdown (a draft to edit; every table cell escaped)."""
+    t, i = doc["times"], doc["impact"]
+    out = [
+        f"# Post-incident review: {doc['incident']}, {_cell(doc['title'])}",
+        "",
+        f"> {doc['blameless']}",
+        "",
+        f"Status: {doc['status']} · Severity {doc['severity']} · {doc['state']} · Commander "
+        f"{_cell(doc['commander'] or 'none')} · Responders: {_cell(', '.join(doc['responders']) or 'none')} · "
+        f"Drafted {doc['drafted_at']}",
+        "",
+        "## Summary",
+        "",
+        _cell(doc["summary"]),
+        "",
+        "## Impact",
+        "",
+        f"Measured from the services' metrics over {i.get('basis', 'the incident')}.",
+        "",
+        "| Measure | Value |",
+        "|---|---|",
+    ]
+    if i.get("checkouts") is not None:
+        share = i.get("affected_share")
+        out += [
+            f"| Checkouts | {i['checkouts']} |",
+            f"| Failed (5xx) | {i['failed']} |",
+            f"| Slower than {SLOW_S:g} s | {i['slow']} |",
+            f"| Affected | {i['affected']}" + (f" ({share:.0%})" if share is not None else "") + " |",
+            f"| p95 checkout latency | {i['p95_ms']} ms |",
+            f"| Revenue at risk (failed × average order {i.get('average_order')}) | {i.get('revenue_at_risk')} |",
+            f"| Ledger drift (charged but not captured) | {i.get('ledger_drift')} |",
+        ]
+    else:
+        out.append("| Checkouts | not measured (the lab did not answer) |")
+    out.append(f"| Duration | {duration(t['duration_s'])} (from {t['measured_from']}) |")
+    out += ["", "## Times", "", f"| Moment | At | Since {t['measured_from']} |", "|---|---|---|"]
+    for label, key, since in (
+        ("Impact started", "impact_started", None),
+        ("Declared", "declared", None),
+        ("Detected (the ack, or WHAT and WHEN answered right)", "detected", "ttd_s"),
+        ("Acknowledged", "acknowledged", "tta_s"),
+        ("Root cause named", "root_cause_named", "ttrc_s"),
+        ("Mitigated (SLIs in target)", "mitigated", "ttm_s"),
+        ("Verified fix", "verified", "ttvf_s"),
+        ("Resolved", "resolved", None),
+    ):
+        at = t.get(key) if key else None
+        elapsed = t.get(since) if since else None
+        shown_at = at or ("hidden until the drill is revealed" if key == "impact_started" else "-")
+        out.append(f"| {label} | {shown_at} | {duration(elapsed) if elapsed is not None else '-'} |")
+    alerts = ", ".join(f"{a['alert']} ({a['severity']})" for a in doc["alerts"]) or "none"
+    out += ["", "## Detection", "", f"Detected by: {doc['detected_by']}. Alerts: {_cell(alerts)}.", ""]
+    out += ["## Root causes and trigger", ""]
+    team_root = doc["root_cause"]["team"]
+    if team_root:
+        mark = {True: "right", False: "wrong", None: "not graded"}[team_root["correct"]]
+        out.append(
+            f"- The team's answer: {team_root['kind']} on {team_root['service']} ({mark}; "
+            f"{team_root['guesses']} answer(s) given)."
+        )
+    else:
+        out.append("- The team's answer: none given.")
+    if doc["root_cause"]["truth"]:
+        truth = doc["root_cause"]["truth"]
+        out.append(f"- What was true: {truth['kind']} on {truth['service']}: {_cell(truth['explanation'])}")
+    trig = doc["trigger"]["team"]
+    if trig:
+        change = trig["change"]
+        shown = f"{change['id']} {change['service']}: {_cell(change['summary'])}" if change else trig["answer"]
+        out.append(f"- Trigger, the team's answer: {shown}.")
+    if doc["trigger"]["truth"] is not None:
+        out.append(f"- Trigger, what was true: {doc['trigger']['truth']}.")
+    out += ["", "## Resolution", ""]
+    for d in doc["resolution"]["deploys"]:
+        out.append(
+            f"- {d['at']} deploy {d.get('id') or ''} {d['service']} {d.get('version') or ''}: {_cell(d['summary'])}"
+        )
+    for v in doc["resolution"]["verify_runs"]:
+        out.append(f"- {v['at']} verify {'passed' if v['passed'] else 'failed'}: {_cell(v['text'])}")
+    if not doc["resolution"]["deploys"] and not doc["resolution"]["verify_runs"]:
+        out.append("- No deploy and no verify run during the incident.")
+    out += ["", "## Action items", "", "| Type | Item | Owner | Priority | Due |", "|---|---|---|---|---|"]
+    for item in doc["action_items"]:
+        out.append(
+            f"| {item['type']} | {_cell(item['item'])} | {_cell(item['owner'])} | {item['priority']} | {item['due']} |"
+        )
+    out += [
+        "",
+        "The prevent items are the problem record: the incident is closed once service is restored, the "
+        "problem only when they are done.",
+        "",
+        "## Lessons learned",
+        "",
+    ]
+    for title, key in (
+        ("What went well", "went_well"),
+        ("What went wrong", "went_wrong"),
+        ("Where we got lucky", "got_lucky"),
+    ):
+        out.append(f"### {title}")
+        out.append("")
+        out += [f"- {_cell(x)}" for x in doc["lessons"][key]] or [f"- {TO_WRITE}"]
+        out.append("")
+    out += ["## Five Whys", ""]
+    for n, why in enumerate(doc["five_whys"], 1):
+        out.append(f"{n}. {why['why']} {_cell(why['because']) if why['because'] != TO_WRITE else TO_WRITE}")
+    out += ["", "## Timeline", ""]
+    if doc["truth_shown"]:
+        out += ["| Time | What the team knew and did | What was true |", "|---|---|---|"]
+    else:
+        out += ["| Time | What the team knew and did |", "|---|---|"]
+    for row in doc["timeline"]:
+        at = row["at"][11:] if row["at"] else "-"
+        who = f" ({_cell(row['actor'])})" if row["actor"] and row["column"] != "truth" else ""
+        text = f"{row['kind']}{who}: {_cell(row['text'].splitlines()[0] if row['text'] else '')}"
+        if doc["truth_shown"]:
+            out.append(
+                f"| {at} | {text if row['column'] != 'truth' else ''} | {text if row['column'] == 'truth' else ''} |"
+            )
+        else:
+            out.append(f"| {at} | {text} |")
+    out += ["", "## Communication", ""]
+    for m in doc["communication"]:
+        out.append(f"- {m['at']} {m['moment']} ({m['audience']}):")
+        out += [f"  > {printable(line)}" for line in m["text"].splitlines()]
+    if not doc["communication"]:
+        out.append("- No status update was sent.")
+    s = doc["score"]
+    out += [
+        "",
+        "## Supporting information",
+        "",
+        f"- Score: {s['stage']}, effective {s['effective_min']} min (penalties {s['penalty_min']} min); "
+        f"triage {s['triage_right']}/5; wrong root-cause answers {s['wrong_root_causes']}; hints {s['hints']}; "
+        f"overdue updates {s['overdue_updates']} (formula: docs/scoring.md).",
+    ]
+    if doc["scenario"]:
+        out.append(f"- Drill: {doc['scenario']['id']} ({_cell(doc['scenario']['title'])}).")
+    links = sorted({link for row in doc["timeline"] for link in row["links"]})
+    out += [f"- {_cell(link)}" for link in links]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,159 @@
+"""Scores: the incident's times and counts, one number to rank by, and medians per scenario.
+
+All times count from the impact's start (the drill's first fault; TRAINING.md, "Scores"):
+
+* TTD: to detection, the acknowledgment or the moment WHAT and WHEN were both answered right,
+  whichever came first;
+* TTA: to the acknowledgment;
+* TTRC: to the first right root-cause answer (service and fault kind);
+* TTM: to mitigation, the SLIs back in target (the incident's paging alerts resolved, or a passing
+  verify);
+* TTVF: to a verified fix: a passing ``verify`` of the drill's SLO after the last deploy.
+
+The ranking is penalty time in the manner of a programming contest (docs/scoring.md):
+``effective = TTVF + 2 min × wrong root-cause answers + 3 min × hints + 1 min × triage questions not
+answered right + 2 min × overdue status updates``. Teams with a verified fix rank first by it; then
+those that named the root cause, by TTRC plus penalties; then those that only detected it, by TTD
+plus penalties. Ties break on TTRC, then TTD. ``normalised`` divides a team's effective time by the
+median of every incident of the same scenario in the comparison, so a hard drill and an easy one
+read alike (1.0 is the median; only incidents that reached the same stage are compared).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+
+from chaoslab.incident.record import Incident
+from chaoslab.incident.triage import QUESTIONS
+from chaoslab.incident.truth import ROOT_CAUSE_BAR_S
+
+PENALTY_MIN = {"wrong_root_causes": 2, "hints": 3, "triage_missed": 1, "overdue_updates": 2}
+"""Minutes added to the ranking time per count (docs/scoring.md)."""
+STAGES = ("verified fix", "root cause", "detected", "nothing yet")
+
+
+@dataclass
+class Score:
+    incident: str
+    scenario: str | None
+    graded: bool
+    """False when no answer key was readable: times count from the declaration, answers are unmarked."""
+    t0: float
+    ttd_s: float | None = None
+    tta_s: float | None = None
+    ttrc_s: float | None = None
+    ttm_s: float | None = None
+    ttvf_s: float | None = None
+    first_update_s: float | None = None
+    """From the declaration to the first status update."""
+    wrong_root_causes: int = 0
+    hints: int = 0
+    triage_right: int = 0
+    triage_answered: int = 0
+    overdue_updates: int = 0
+    escalations: int = 0
+    penalty_min: float = 0.0
+    stage: str = "nothing yet"
+    effective_min: float | None = None
+    root_cause_bar_met: bool | None = None
+    normalised: float | None = None
+    team: str = ""
+    triage: dict = field(default_factory=dict)
+    """Question → right / wrong / not graded / unanswered (first answers)."""
+
+    def rank_key(self) -> tuple:
+        big = float("inf")
+        return (
+            STAGES.index(self.stage),
+            self.effective_min if self.effective_min is not None else big,
+            self.ttrc_s if self.ttrc_s is not None else big,
+            self.ttd_s if self.ttd_s is not None else big,
+        )
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _after(ts: float | None, t0: float) -> float | None:
+    return None if ts is None else round(max(0.0, ts - t0), 1)
+
+
+def measure(incident: Incident, truth, graded_triage: dict[str, dict], now: float | None = None) -> Score:
+    """The score of one incident. ``truth`` is a chaoslab.incident.truth.Truth (None or Unreadable: not
+    graded); ``graded_triage`` maps each question to its first answer's entry, marked right or wrong
+    (see chaoslab.incident.triage.grade)."""
+    now = time.time() if now is None else now
+    graded = hasattr(truth, "scenario")
+    t0 = truth.started_at if graded else incident.declared_at
+    end = incident.resolved_at or now
+    score = Score(incident.id, truth.scenario.id if graded else None, graded, t0)
+    score.tta_s = _after(incident.acknowledged_at, t0)
+    what, when = graded_triage.get("what"), graded_triage.get("when")
+    detected = [incident.acknowledged_at] if incident.acknowledged_at is not None else []
+    if what and when and what["data"].get("correct") and when["data"].get("correct"):
+        detected.append(max(what["ts"], when["ts"]))
+    score.ttd_s = _after(min(detected), t0) if detected else None
+    answers = incident.of_kind("root_cause_answer")
+    if graded:
+        for item in answers:
+            item["data"]["correct"] = truth.is_root_cause(item["data"]["service"], item["data"]["kind"])
+    right = [a for a in answers if a["data"].get("correct")]
+    score.wrong_root_causes = len([a for a in answers if a["data"].get("correct") is False])
+    score.ttrc_s = _after(right[0]["ts"], t0) if right else None
+    score.ttm_s = _after(incident.mitigated_at, t0)
+    verified = incident.of_kind("verified")
+    score.ttvf_s = _after(verified[0]["ts"], t0) if verified else None
+    updates = incident.of_kind("status_update")
+    score.first_update_s = _after(updates[0]["ts"], incident.declared_at) if updates else None
+    score.hints = len([h for h in getattr(truth, "hints", []) if t0 - 1 <= h["ts"] <= end])
+    score.overdue_updates = len(incident.of_kind("update_overdue"))
+    score.escalations = len(incident.of_kind("escalated"))
+    for question in QUESTIONS:
+        first = graded_triage.get(question)
+        if first is None:
+            score.triage[question] = "unanswered"
+            continue
+        score.triage_answered += 1
+        correct = first["data"].get("correct")
+        score.triage[question] = {True: "right", False: "wrong", None: "not graded"}[correct]
+        score.triage_right += correct is True
+    missed = len(QUESTIONS) - score.triage_right
+    score.penalty_min = float(
+        PENALTY_MIN["wrong_root_causes"] * score.wrong_root_causes
+        + PENALTY_MIN["hints"] * score.hints
+        + PENALTY_MIN["triage_missed"] * missed
+        + PENALTY_MIN["overdue_updates"] * score.overdue_updates
+    )
+    for stage, seconds in (("verified fix", score.ttvf_s), ("root cause", score.ttrc_s), ("detected", score.ttd_s)):
+        if seconds is not None:
+            score.stage = stage
+            score.effective_min = round(seconds / 60 + score.penalty_min, 1)
+            break
+    if graded:
+        score.root_cause_bar_met = score.ttrc_s is not None and score.ttrc_s <= ROOT_CAUSE_BAR_S
+    return score
+
+
+def first_answers(incident: Incident) -> dict[str, dict]:
+    """Each triage question's first answer entry (the one that counts)."""
+    found: dict[str, dict] = {}
+    for item in incident.of_kind("triage_answer"):
+        found.setdefault(item["data"]["question"], item)
+    return found
+
+
+def ranked(scores: list[Score]) -> list[Score]:
+    """Best first, with ``normalised`` filled in against the median effective time of the incidents of the
+    same scenario that reached the same stage."""
+    by_scenario: dict[tuple, list[float]] = {}
+    for s in scores:
+        if s.effective_min is not None:
+            by_scenario.setdefault((s.scenario, s.stage), []).append(s.effective_min)
+    for s in scores:
+        times = by_scenario.get((s.scenario, s.stage))
+        if s.effective_min is not None and times:
+            median = statistics.median(times)
+            s.normalised = round(s.effective_min / median, 2) if median else None
+    return sorted(scores, key=Score.rank_key)

@@ -1,0 +1,73 @@
+"""The incident commands on a state directory with no lab running: the record works without one (a
+report can come in while the lab is down), nothing is graded without a drill, bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from chaoslab.cli import cli
+
+
+@pytest.fixture
+def run(tmp_path):
+    def invoke(*args: str, stdin: str | None = None):
+        return CliRunner().invoke(cli, ["--state-dir", str(tmp_path), *args], input=stdin)
+
+    return invoke
+
+
+def test_an_incident_from_a_report_to_an_unverified_resolution(run):
+    opened = run("incident", "open", "checkout spins forever", "--severity", "P0", "--report", "my cart hangs")
+    assert opened.exit_code == 0 and "INC-1 opened: P1" in opened.output
+    assert run("incident", "open", "another", "--severity", "P3").exit_code == 1  # one open at a time
+    assert run("incident", "update", "ack").exit_code == 1  # announce an acknowledgment once there is one
+    assert "commander dana" in run("incident", "ack", "--commander", "dana").output
+    assert "not resolved yet" in run("incident", "update", "resolved").output
+    assert run("incident", "ack").exit_code == 1  # once
+    noted = run("incident", "note", "the pool is full", "--hypothesis", "--link", "4bf92f3577b34da6a3ce929d0e0e4736")
+    assert "INC-1 hypothesis" in noted.output
+    assert run("incident", "note", "x", "--link", "two words").exit_code == 2
+    update = run("incident", "update", "status", "--say", "rolling back pricing")
+    assert "What we know: the pool is full." in update.output and update.output.rstrip().endswith(
+        "rolling back pricing"
+    )
+    asked = run("triage", stdin="CheckoutHang\n5m ago\n\nnone\norders\n")
+    graded = [line.split()[0] for line in asked.output.splitlines() if "recorded, not graded" in line]
+    assert asked.exit_code == 0 and graded == ["WHAT", "WHEN", "CHANGE", "OWNER"]  # SCOPE was skipped
+    assert "not graded" in asked.output  # no drill ran: nothing to grade against
+    said = run("incident", "rootcause", "--service", "service-c", "--kind", "deadlock")
+    assert said.exit_code == 0 and "recorded, not graded (no drill was running)" in said.output
+    assert "resolved, unverified" in run("incident", "resolve", "--unverified").output
+    review = json.loads(run("incident", "pir", "--json").output)
+    assert review["state"] == "resolved, unverified" and review["impact"]["basis"].startswith("the counters")
+    assert any(item["type"] == "mitigate" for item in review["action_items"])  # prove the fix
+    listing = run("incident", "list").output
+    assert "INC-1" in listing and "resolved, unverified" in listing
+    scored = json.loads(run("score", "--json").output)[0]
+    assert scored["graded"] is False and scored["tta_s"] is not None and scored["triage_answered"] == 4
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("incident", "open", "x", "--severity", "P9"), "unknown severity 'P9'"),
+        (("incident", "rootcause", "--service", "nope", "--kind", "deadlock"), "--service 'nope'"),
+        (("incident", "rootcause", "--service", "payment", "--kind", "gremlins"), "--kind 'gremlins'"),
+        (("triage", "--owner", "nobody"), "not a team"),
+        (("triage", "--when", "lunchtime"), "is not a time"),
+        (("incident", "resolve", "--duration", "0"), "--duration must be more than 0"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(run, args, message):
+    run("incident", "open", "something is off")
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_with_nothing_open_the_commands_say_how_to_start(run):
+    result = run("incident", "ack")
+    assert result.exit_code == 1 and "incident open TITLE" in result.output

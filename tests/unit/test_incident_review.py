@@ -1,0 +1,122 @@
+"""The post-incident review draft and the announcements: the template's fields, real numbers, blameless
+wording, the truth only when shown, and text from data escaped."""
+
+from __future__ import annotations
+
+from chaoslab.chaos.journal import FileStore
+from chaoslab.chaos.scenarios import get
+from chaoslab.incident import comms, review, score
+from chaoslab.incident.record import IncidentLog, entry
+from chaoslab.incident.truth import Truth
+
+T0 = 1_800_000_000.0
+FIGURES = {
+    "from": T0,
+    "to": T0 + 900,
+    "checkouts": 412,
+    "failed": 0,
+    "slow": 3,
+    "affected": 3,
+    "affected_share": 0.0073,
+    "p95_ms": 230,
+    "average_order": 41.5,
+    "revenue_at_risk": 0.0,
+    "ledger_drift": 0.58,
+}
+
+
+def incident_with_moves(tmp_path):
+    log = IncidentLog(FileStore(tmp_path), "alice")
+    incident = log.declare("books | off\nby cents", "P2", "user-report", ts=T0 + 120)
+    for kind, at, data in [
+        ("acknowledged", 180, {"commander": "alice"}),
+        ("status_update", 200, {"moment": "ack", "audience": "internal"}),
+        ("root_cause_answer", 400, {"service": "payment", "kind": "bad_deploy", "correct": True}),
+        ("verified", 700, {}),
+        ("resolved", 710, {"verified": True}),
+    ]:
+        log.write(log.get(), kind, f"{kind} text", data, ts=T0 + at)
+    log.add(entry(incident.id, "note", "one line\n| forged | row |", ts=T0 + 500))  # as a hand-edited journal might
+    return log.get(incident.id)
+
+
+def truth() -> Truth:
+    faults = [
+        {"event": "fault.started", "ts": T0, "kind": "bad_deploy", "service": "payment", "where": "payment"},
+        {"event": "fault.reverted", "ts": T0 + 800, "kind": "bad_deploy", "service": "payment", "reason": "stop"},
+    ]
+    return Truth(
+        scenario=get("fp-drift"),
+        started_at=T0,
+        ends_at=T0 + 800,
+        mystery=True,
+        trigger_change="chg-abc123",
+        faults=faults,
+    )
+
+
+def drafted(tmp_path, show_truth: bool):
+    incident = incident_with_moves(tmp_path)
+    measured = score.measure(incident, truth() if show_truth else None, score.first_answers(incident), now=T0 + 1000)
+    deploys = [
+        {
+            "ts": T0 + 600,
+            "id": "chg-fix001",
+            "service": "payment",
+            "version": "r9",
+            "summary": "money_math=decimal",
+            "by": "alice",
+        }
+    ]
+    return review.draft(incident, truth(), show_truth, deploys, FIGURES, "the impact window", measured, now=T0 + 1000)
+
+
+def test_the_draft_has_the_templates_fields_and_the_real_numbers(tmp_path):
+    doc = drafted(tmp_path, show_truth=True)
+    text = review.markdown(doc)
+    for heading in (
+        "## Summary",
+        "## Impact",
+        "## Times",
+        "## Detection",
+        "## Root causes and trigger",
+        "## Resolution",
+        "## Action items",
+        "### What went well",
+        "### What went wrong",
+        "### Where we got lucky",
+        "## Five Whys",
+        "## Timeline",
+        "## Communication",
+        "## Supporting information",
+    ):
+        assert heading in text
+    assert text.count("> Blameless:") == 1
+    assert "| Checkouts | 412 |" in text and "| p95 checkout latency | 230 ms |" in text
+    assert "| Ledger drift (charged but not captured) | 0.58 |" in text
+    assert doc["times"]["ttvf_s"] == 700 and doc["times"]["duration_s"] == 710
+    types = {item["type"] for item in doc["action_items"]}
+    assert "prevent" in types and all(item["owner"] and item["due"] for item in doc["action_items"])
+    assert any(i["owner"] == "payments" for i in doc["action_items"] if i["type"] == "prevent")
+    assert "| What the team knew and did | What was true |" in text
+    assert "fault_injected: fault injected: bad_deploy on payment" in text
+    assert "books \\| off by cents" in text  # a cell stays a cell
+    assert "note: one line |" in text and "forged" not in text  # a timeline row is one line of its entry
+
+
+def test_before_the_reveal_the_review_holds_only_what_the_team_knew(tmp_path):
+    doc = drafted(tmp_path, show_truth=False)
+    text = review.markdown(doc)
+    assert doc["root_cause"]["truth"] is None and doc["scenario"] is None and doc["times"]["impact_started"] is None
+    assert "What was true" not in text and "fault_injected" not in text and "fp-drift" not in text
+    assert "hidden until the drill is revealed" in text
+
+
+def test_announcements_are_filled_from_the_record_and_external_ones_name_nothing_internal(tmp_path):
+    incident = incident_with_moves(tmp_path)
+    internal = comms.render("status", "internal", incident, [], "rolling back", now=T0 + 300)
+    assert incident.id in internal and "bad_deploy on payment" in internal and internal.endswith("rolling back")
+    external = comms.render("ack", "external", incident, [], now=T0 + 300)
+    assert incident.id not in external and "payment" not in external and "Next update by" in external
+    resolved = comms.render("resolved", "internal", incident, [], now=T0 + 900)
+    assert "verified under load" in resolved and "post-incident review" in resolved
