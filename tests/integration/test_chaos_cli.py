@@ -124,7 +124,9 @@ def test_a_start_killed_half_way_is_seen_and_undone_by_stop(lab):
         starter.wait(10)
     finally:
         os.kill(payment, signal.SIGCONT)
-    poll_until(lambda: any(f["service"] == "payment" for f in agent_faults(lab)), "payment to apply it late")
+    poll_until(
+        lambda: any(f["service"] == "payment" for f in agent_faults(lab)), "payment to apply it late", timeout=60
+    )
     status = lab.cli("scenario", "status").stdout
     assert status.startswith("multi-component: starting") and "3/4 faults active" in status
     lab.cli("scenario", "stop")
