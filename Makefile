@@ -108,7 +108,7 @@ format: $(STAMP) ## Fix what ruff can and reformat the tree
 unit: $(STAMP) ## Only the fast unit tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-tools: ## Install the tools the tests use: promtool, helm, kube-apiserver and etcd (~/.cache/chaoslab/tools)
+tools: ## Install the tools the tests use: promtool, helm, kube-apiserver, etcd (~/.cache/chaoslab/tools), chromium
 	@tools/install
 
 docs: $(STAMP) ## Regenerate the README's component and environment-variable tables

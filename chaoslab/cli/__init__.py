@@ -82,4 +82,4 @@ def main() -> int:
 
 
 # Each module registers its commands on `cli` when imported.
-from chaoslab.cli import chaos, cohort, drills, lab, load  # noqa: E402,F401 isort:skip
+from chaoslab.cli import chaos, cohort, console, drills, lab, load  # noqa: E402,F401 isort:skip

@@ -11,3 +11,11 @@ instructor's view (the lab's token) adds the active faults, the scenario and the
 
 A panel is one module under chaoslab/console/panels/ and one line in its ``PANELS`` list.
 """
+
+PREFIX = "/console"
+"""Where the console is mounted on the host's HTTP API."""
+
+
+def url(api: str, instructor: bool = False) -> str:
+    """The console's address on a host whose API is at ``api`` (the trainee's view, or the instructor's)."""
+    return f"{api.rstrip('/')}{PREFIX}/" + ("instructor" if instructor else "")

@@ -99,7 +99,11 @@ def figures(before: dict[str, float], after: dict[str, float]) -> Figures:
     """What happened between two flattened scrapes (``after`` gives the gauges)."""
 
     def delta(key: str) -> float | None:
-        return increase(before.get(key), after.get(key))
+        earlier = before.get(key)
+        if earlier is None and ":" in key:  # a new label value of a metric the service already had
+            family = key.split(":", 1)[0] + ":"
+            earlier = 0.0 if any(k.startswith(family) for k in before) else None
+        return increase(earlier, after.get(key))
 
     def total(prefix: str) -> tuple[float | None, dict[str, float]]:
         parts = {k.split(":", 1)[1]: delta(k) for k in after if k.startswith(prefix + ":")}

@@ -23,7 +23,7 @@ PLACES: dict[str, tuple[float, float]] = {
     "service-c": (680, 100),
     "payment": (450, 240),
     "gateway": (680, 240),
-    "worker": (600, 380),
+    "worker": (640, 400),
     "redis": (300, 480),
     "postgres": (560, 490),
 }
@@ -45,9 +45,11 @@ class Layout:
         return self._extra[name]
 
 
-def curve(start: tuple[float, float], end: tuple[float, float], bend: float = 0.15) -> tuple[str, tuple[float, float]]:
-    """An SVG path from node edge to node edge bowing left of its direction, and its midpoint (for a
-    label)."""
+def curve(
+    start: tuple[float, float], end: tuple[float, float], bend: float = 0.15, label_at: float = 0.5
+) -> tuple[str, tuple[float, float]]:
+    """An SVG path from node edge to node edge bowing left of its direction, and the point ``label_at``
+    of the way along it (for a label)."""
     (x1, y1), (x2, y2) = start, end
     dx, dy = x2 - x1, y2 - y1
     length = math.hypot(dx, dy) or 1.0
@@ -55,8 +57,12 @@ def curve(start: tuple[float, float], end: tuple[float, float], bend: float = 0.
     cx, cy = (x1 + x2) / 2 + nx * bend * length, (y1 + y2) / 2 + ny * bend * length
     sx, sy = _towards((x1, y1), (cx, cy), NODE_R + 2)
     ex, ey = _towards((x2, y2), (cx, cy), NODE_R + 6)
-    mid = (0.25 * sx + 0.5 * cx + 0.25 * ex, 0.25 * sy + 0.5 * cy + 0.25 * ey)
-    return f"M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}", mid
+    t = label_at
+    point = (
+        (1 - t) ** 2 * sx + 2 * (1 - t) * t * cx + t**2 * ex,
+        (1 - t) ** 2 * sy + 2 * (1 - t) * t * cy + t**2 * ey,
+    )
+    return f"M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}", point
 
 
 def _towards(point: tuple[float, float], target: tuple[float, float], distance: float) -> tuple[float, float]:

@@ -113,10 +113,11 @@ def service_graph() -> ServiceGraph:
 def mount(app, lab) -> None:
     """Serve the console at /console on the lab daemon's API (``lab``: chaoslab.local.daemon.Lab). Alerts
     come from the daemon's alert evaluation where it has one (chaoslab/alerts)."""
+    from chaoslab.console import PREFIX
     from chaoslab.console.web import create_blueprint
 
     alerts = getattr(lab, "alerts", None)
     source = LocalSource(
         lab.state, lab.traces, lab.graph, lab.supervisor.snapshot, alerts=alerts.snapshot if alerts else None
     )
-    app.register_blueprint(create_blueprint(source, lambda: lab.token), url_prefix="/console")
+    app.register_blueprint(create_blueprint(source, lambda: lab.token), url_prefix=PREFIX)

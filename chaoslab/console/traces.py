@@ -67,13 +67,13 @@ def waterfall(trace_id: str, spans: list[dict] | None) -> Markup:
         width = max((span["end_ns"] - span["start_ns"]) / total * 100, 0.3)
         took = ms((span["end_ns"] - span["start_ns"]) / 1e6)
         classes = ["span"]
+        if depth == 0:
+            classes.append("root")
         if span["status"] == "error":
             classes.append("error")
         if span.get("open"):
             classes.append("open")
             took = f"≥ {took}, still open"
-        if span is root or depth == 0:
-            classes.append("root")
         attributes = "".join(
             f"<tr><td>{esc(k)}</td><td>{esc(str(v))}</td></tr>" for k, v in sorted(span["attributes"].items())
         )
