@@ -122,6 +122,7 @@ bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against 
 	$(BIN)/python -m bench.lab_footprint
 	$(BIN)/python -m bench.chaos
 	$(BIN)/python -m bench.capacity
+	$(BIN)/python -m bench.console_cost
 
 # ---- Kubernetes on kind (docs/kubernetes.md) ---------------------------------------------------
 need-%:

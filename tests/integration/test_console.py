@@ -137,17 +137,32 @@ def trainee_text(console: str, page) -> str:
     ).lower()
 
 
+def p95_ms(console: str, source: str, target: str) -> float | None:
+    graph = requests.get(console + "api/graph", params={"window": 60}, timeout=20).json()
+    found = next((e for e in graph["edges"] if (e["source"], e["target"]) == (source, target)), None)
+    return found["p95_ms"] if found else None
+
+
 def test_latency_on_a_hop_turns_its_edge_red_and_the_trainee_never_reads_the_drill(lab, console, page, shots):
+    # The fault delays service-b's calls to service-c before their client span starts, so the time shows
+    # in service-b's server span: service-a → service-b is the edge whose calls got slow.
+    poll_until(
+        lambda: (p95_ms(console, "service-a", "service-b") or 1e9) < 400,
+        "service-a → service-b to answer within 400 ms before the fault",
+        timeout=60,
+        interval=1,
+    )
     lab.cli("load", "stop")
     page.goto(console)
     updated(page)
     lab.cli("scenario", "start", "latency-500ms", "--ttl", "300")
     started = time.monotonic()
-    # The fault delays service-b's calls to service-c before their client span starts, so the time shows
-    # in service-b's server span: service-a → service-b is the edge whose calls got slow.
     poll_until(
-        lambda: page.locator(edge("service-a", "service-b") + ".h-failed").count(),
-        "service-a → service-b to turn red",
+        lambda: (
+            page.locator(edge("service-a", "service-b") + ".h-failed").count()
+            and (p95_ms(console, "service-a", "service-b") or 0) >= 500
+        ),
+        "service-a → service-b to turn red with a p95 of 500 ms or more",
         timeout=RED_WITHIN_S,
     )
     print(f"service-a → service-b red {time.monotonic() - started:.1f}s after the fault")
@@ -163,7 +178,7 @@ def test_the_deadlock_draws_service_c_to_service_a_as_new_and_stays_hidden_from_
     lab.cli("scenario", "start", "deadlock", "--ttl", "300")
     page.goto(console)
     updated(page)
-    page.wait_for_selector(edge("service-c", "service-a") + ".new", timeout=30000)
+    page.wait_for_selector(edge("service-c", "service-a") + ".new.h-failed", timeout=30000)
     assert "service-c → service-a" in page.inner_text("#panel-graph")
     page.locator(edge("service-c", "service-a") + " text.label").click()
     page.wait_for_selector("#trace-list .trace-link")

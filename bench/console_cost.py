@@ -1,0 +1,124 @@
+"""What an open console costs the lab: checkout capacity (bench/capacity's measure) and the lab daemon's
+resident memory, with the console closed and with it open and updating in a real browser, in one run.
+
+The runs alternate (closed, open, closed, open) so drift on a shared machine hits both sides alike.
+The budget (issue 11): capacity drops at most 5 %, the daemon grows at most 30 MiB.
+
+    python -m bench.console_cost [--steps 8,16,24,32] [--step-s 15] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import statistics
+import tempfile
+import threading
+
+import psutil
+
+from bench.capacity import capacity
+from bench.labs import BenchLab
+
+MIB = 1024 * 1024
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+class PeakRss:
+    """The highest resident memory of one process, sampled every half second while in use."""
+
+    def __init__(self, pid: int):
+        self.process = psutil.Process(pid)
+        self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextlib.contextmanager
+def console_open(url: str):
+    """Headless Chromium showing the console's trainee view, taking its updates, until the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="console-bench-chromium-")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch_persistent_context(
+                profile, executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_FLAGS
+            )
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_function("document.getElementById('live').textContent.startsWith('live')", timeout=30000)
+            try:
+                yield page
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="8,16,24,32")
+    parser.add_argument("--step-s", type=float, default=15.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    steps = [int(s) for s in args.steps.split(",")]
+    from chaoslab import console
+
+    with BenchLab("console-cost") as lab:
+        lab.cli("up")
+        status = lab.status()
+        daemon = status["lab"]["pid"]
+        front = lab.url("service-a")
+        url = console.url(status["lab"]["api"])
+        print(f"lab daemon {daemon}: {psutil.Process(daemon).memory_info().rss / MIB:.0f} MiB after start")
+        rates: dict[str, list[float]] = {"closed": [], "open": []}
+        peaks: dict[str, list[int]] = {"closed": [], "open": []}
+        for round_ in range(1, args.rounds + 1):
+            for mode in ("closed", "open"):
+                with PeakRss(daemon) as rss:
+                    label = f"round {round_}, console {mode}"
+                    if mode == "open":
+                        with console_open(url) as page:
+                            rate = capacity(front, steps, args.step_s, label)
+                            updated = page.inner_text("#panel-graph .graph-meta")
+                        print(f"  the page was still updating at the end: {updated}")
+                    else:
+                        rate = capacity(front, steps, args.step_s, label)
+                rates[mode].append(rate)
+                peaks[mode].append(rss.peak)
+                print(f"  capacity {rate:.1f} checkouts/s, daemon peak {rss.peak / MIB:.0f} MiB")
+        closed, opened = statistics.mean(rates["closed"]), statistics.mean(rates["open"])
+        drop = (1 - opened / closed) if closed else float("nan")
+        growth = (max(peaks["open"]) - max(peaks["closed"])) / MIB
+        print(
+            f"capacity: console closed {closed:.1f}/s, open {opened:.1f}/s: a drop of {drop:.1%} (budget 5 %)\n"
+            f"lab daemon peak memory: closed {max(peaks['closed']) / MIB:.0f} MiB, open {max(peaks['open']) / MIB:.0f}"
+            f" MiB: {growth:+.0f} MiB with the console open (budget 30 MiB)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
