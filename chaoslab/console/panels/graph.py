@@ -48,8 +48,10 @@ def edge_title(edge: Edge, window_s: float) -> str:
 def _edge(edge: Edge, graph_ctx: Context, window_s: float) -> str:
     start, end = graph_ctx.layout.place(edge.source), graph_ctx.layout.place(edge.target)
     backwards = end[0] < start[0] - 40  # the ring's way back: nearly straight, between the rows of nodes
-    label_at = 0.3 if backwards else 0.7 if edge.connection == MESSAGING else 0.5
+    label_at = 0.25 if backwards else 0.7 if edge.connection == MESSAGING else 0.5
     path, (mx, my) = curve(start, end, bend=-0.06 if backwards else 0.12, label_at=label_at)
+    if backwards:  # below its line, clear of the names of the ring's top row
+        my += 16
     classes = ["edge", f"h-{edge.health}", edge.connection]
     if edge.new:
         classes.append("new")
