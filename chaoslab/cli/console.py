@@ -34,3 +34,14 @@ def console(options: Options, instructor: bool, open_browser: bool) -> None:
     click.echo(f"console: {shown if open_browser else address}")
     if open_browser and not webbrowser.open(address):
         click.echo(f"no browser found here; open the address yourself:\n  {address}")
+
+
+@cli.command(name="console-server", hidden=True)
+def console_server() -> None:
+    """The platform's console: every team's console in one process (the chart's console Deployment runs
+    this; settings CHAOSLAB_CONSOLE_*)."""
+    import sys
+
+    from chaoslab.console.server import main
+
+    sys.exit(main())
