@@ -225,7 +225,7 @@ class Local:
 
 @dataclass(frozen=True)
 class Console:
-    """The console on Kubernetes (``python -m chaoslab.console.server`` in the platform namespace); locally
+    """The console on Kubernetes (``chaoslab console-server``, the platform's console Deployment); locally
     the lab daemon serves it and none of these apply."""
 
     teams: str = setting("", "Teams to show, comma-separated (team T's lab is in namespace chaoslab-T).")

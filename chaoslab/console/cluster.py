@@ -2,8 +2,8 @@
 built from them with the same code as locally), the team's services' /metrics by their Service names,
 Prometheus's alerts for the team, and the team's journals in its namespace's ConfigMap.
 
-What runs it: ``python -m chaoslab.console.server`` in the platform namespace (chaoslab/console/server.py),
-with a ServiceAccount that may read the teams' ConfigMaps (the instructors' ClusterRole does).
+What runs it: ``chaoslab console-server`` in the platform namespace (chaoslab/console/server.py), with a
+ServiceAccount that may read the teams' ConfigMaps (charts/chaoslab/templates/console.yaml).
 """
 
 from __future__ import annotations

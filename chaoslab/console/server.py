@@ -1,8 +1,9 @@
 """The console as a process of its own: the container entry point of the platform's console Deployment.
 
-``python -m chaoslab.console.server`` serves, for every team of CHAOSLAB_CONSOLE_TEAMS, the same pages
-the lab daemon serves locally, at /teams/<team>/console/, each reading its team's telemetry through a
-``ClusterSource``; / lists the teams. Settings: chaoslab.settings.Console (CHAOSLAB_CONSOLE_*).
+``chaoslab console-server`` (or ``python -m chaoslab.console.server``) serves, for every team of
+CHAOSLAB_CONSOLE_TEAMS, the same pages the lab daemon serves locally, at /teams/<team>/console/, each
+reading its team's telemetry through a ``ClusterSource``; / lists the teams. Settings:
+chaoslab.settings.Console (CHAOSLAB_CONSOLE_*).
 """
 
 from __future__ import annotations
