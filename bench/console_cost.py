@@ -15,6 +15,7 @@ import shutil
 import statistics
 import tempfile
 import threading
+import time
 
 import psutil
 
@@ -36,13 +37,16 @@ CHROMIUM_FLAGS = [
 
 
 class PeakRss:
-    """The highest resident memory of one process, sampled every half second while in use."""
+    """The highest resident memory of one process, sampled every half second while in use, and the CPU
+    it used per second of wall time (less at the mercy of a busy machine than a throughput)."""
 
     def __init__(self, pid: int):
         self.process = psutil.Process(pid)
         self.peak = self.process.memory_info().rss
+        self.cpu_per_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._started = (time.monotonic(), sum(self.process.cpu_times()[:2]))
 
     def _sample(self) -> None:
         while not self._stop.wait(0.5):
@@ -55,6 +59,8 @@ class PeakRss:
     def __exit__(self, *_exc) -> None:
         self._stop.set()
         self._thread.join()
+        wall, cpu = time.monotonic() - self._started[0], sum(self.process.cpu_times()[:2]) - self._started[1]
+        self.cpu_per_s = cpu / wall if wall else 0.0
 
 
 def measure(host: str, steps: list[int], step_s: float, label: str) -> tuple[float, float]:
@@ -117,6 +123,7 @@ def main() -> int:
         rates: dict[str, list[float]] = {"closed": [], "open": []}
         saturation: dict[str, list[float]] = {"closed": [], "open": []}
         peaks: dict[str, list[int]] = {"closed": [], "open": []}
+        cpu: dict[str, list[float]] = {"closed": [], "open": []}
         for round_ in range(1, args.rounds + 1):
             for mode in ("closed", "open"):
                 with PeakRss(daemon) as rss:
@@ -131,7 +138,11 @@ def main() -> int:
                 rates[mode].append(rate)
                 saturation[mode].append(top)
                 peaks[mode].append(rss.peak)
-                print(f"  capacity {rate:.1f}/s, saturation {top:.1f}/s, daemon peak {rss.peak / MIB:.0f} MiB")
+                cpu[mode].append(rss.cpu_per_s)
+                print(
+                    f"  capacity {rate:.1f}/s, saturation {top:.1f}/s, daemon peak {rss.peak / MIB:.0f} MiB, "
+                    f"daemon CPU {rss.cpu_per_s:.1%} of a core"
+                )
         closed, opened = statistics.mean(rates["closed"]), statistics.mean(rates["open"])
         drop = (1 - opened / closed) if closed else float("nan")
         full_closed, full_open = statistics.mean(saturation["closed"]), statistics.mean(saturation["open"])
@@ -141,7 +152,9 @@ def main() -> int:
             f"capacity: console closed {closed:.1f}/s, open {opened:.1f}/s: a drop of {drop:.1%} (budget 5 %)\n"
             f"saturation: console closed {full_closed:.1f}/s, open {full_open:.1f}/s: a drop of {full_drop:.1%}\n"
             f"lab daemon peak memory: closed {max(peaks['closed']) / MIB:.0f} MiB, open {max(peaks['open']) / MIB:.0f}"
-            f" MiB: {growth:+.0f} MiB with the console open (budget 30 MiB)"
+            f" MiB: {growth:+.0f} MiB with the console open (budget 30 MiB)\n"
+            f"lab daemon CPU under load: closed {statistics.mean(cpu['closed']):.1%} of a core, open "
+            f"{statistics.mean(cpu['open']):.1%}"
         )
     return 0
 

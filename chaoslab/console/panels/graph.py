@@ -20,8 +20,8 @@ LEGEND = (
 
 
 def edge_label(edge: Edge) -> str:
-    if edge.requests == 0 and edge.in_flight == 0:
-        return ""
+    if edge.requests == 0:
+        return f"{edge.in_flight} open" if edge.in_flight else ""
     parts = [rate(edge.rate), share(edge.error_share), f"p95 {ms(edge.p95_ms)}"]
     if edge.in_flight:
         parts.append(f"{edge.in_flight} open")
