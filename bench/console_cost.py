@@ -4,7 +4,7 @@ resident memory, with the console closed and with it open and updating in a real
 The runs alternate (closed, open, closed, open) so drift on a shared machine hits both sides alike.
 The budget (issue 11): capacity drops at most 5 %, the daemon grows at most 30 MiB.
 
-    python -m bench.console_cost [--steps 2,4,8,16] [--step-s 15] [--rounds 2]
+    python -m bench.console_cost [--steps 2,4,8,16] [--step-s 15] [--rounds 1] [--users 8] [--pairs 6]
 """
 
 from __future__ import annotations
@@ -104,11 +104,44 @@ def console_open(url: str):
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def interleaved(front: str, url: str, daemon: int, users: int, step_s: float, pairs: int) -> dict[str, list]:
+    """Checkout throughput at a fixed load, the console closed (the tab on about:blank) and open in
+    alternation, ``pairs`` times: neighbouring windows share the machine's mood, so the median of the
+    pairwise ratios is what the console costs, whatever else runs."""
+    found: dict[str, list] = {"closed": [], "open": [], "cpu_closed": [], "cpu_open": []}
+    run = LocustRun(LoadPlan(host=front, profile=LoadProfile(users, users, 0, "rush"))).start()
+    try:
+        with console_open(url) as page:
+            print(f"alternating at {users} users, {step_s:g} s each:")
+            for pair in range(1, pairs + 1):
+                for mode in ("closed", "open"):
+                    if mode == "closed":
+                        page.goto("about:blank")
+                    else:
+                        page.goto(url)
+                        page.wait_for_function(
+                            "document.getElementById('live').textContent.startsWith('live')", timeout=30000
+                        )
+                    with PeakRss(daemon) as rss:
+                        rate, p95 = step(run, users, step_s)
+                    found[mode].append(rate)
+                    found[f"cpu_{mode}"].append(rss.cpu_per_s)
+                    print(
+                        f"  pair {pair} console {mode:<6} {rate:6.1f} checkouts/s  P95 {p95} ms  "
+                        f"daemon CPU {rss.cpu_per_s:.1%}"
+                    )
+    finally:
+        run.stop()
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="2,4,8,16")
     parser.add_argument("--step-s", type=float, default=15.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1, help="capacity rounds (closed, open) over --steps")
+    parser.add_argument("--users", type=int, default=8, help="users of the alternating fixed-load runs")
+    parser.add_argument("--pairs", type=int, default=6, help="closed/open pairs at --users")
     args = parser.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
     from chaoslab import console
@@ -155,6 +188,14 @@ def main() -> int:
             f" MiB: {growth:+.0f} MiB with the console open (budget 30 MiB)\n"
             f"lab daemon CPU under load: closed {statistics.mean(cpu['closed']):.1%} of a core, open "
             f"{statistics.mean(cpu['open']):.1%}"
+        )
+        alternating = interleaved(front, url, daemon, args.users, args.step_s, args.pairs)
+        ratios = [o / c for c, o in zip(alternating["closed"], alternating["open"], strict=True) if c]
+        print(
+            f"at {args.users} users, open/closed throughput: median {statistics.median(ratios):.3f} over "
+            f"{len(ratios)} pairs (range {min(ratios):.2f}-{max(ratios):.2f}); daemon CPU closed "
+            f"{statistics.median(alternating['cpu_closed']):.1%}, open {statistics.median(alternating['cpu_open']):.1%}"
+            " of a core (medians)"
         )
     return 0
 

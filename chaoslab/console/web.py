@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 import threading
 import time
@@ -27,7 +28,7 @@ from markupsafe import Markup
 
 from chaoslab.console.business import MetricsHistory
 from chaoslab.console.layout import Layout
-from chaoslab.console.panels import Context, panels
+from chaoslab.console.panels import Context, Panel, panels
 from chaoslab.console.render import esc
 from chaoslab.console.source import Source
 from chaoslab.console.traces import trace_list, waterfall
@@ -39,8 +40,18 @@ STREAM_LIFETIME_S = 60.0
 """A stream ends after this; the browser's EventSource reconnects on its own (``retry``)."""
 TICK_S = 0.5
 COOKIE = "chaoslab_console"
+log = logging.getLogger("chaoslab.console")
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def render(panel: Panel, ctx: Context) -> Markup:
+    """A panel's HTML; a panel that fails says so in its own box and the rest of the page carries on."""
+    try:
+        return panel.render(ctx)
+    except Exception as exc:
+        log.exception("console panel %s failed", panel.id)
+        return Markup('<p class="alert-line">This panel failed: {}</p>').format(f"{type(exc).__name__}: {exc}"[:300])
 
 
 class BadRequest(Exception):
@@ -81,7 +92,7 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
         return Context(source, window_s, as_instructor, history, layout)
 
     def render_all(ctx: Context) -> dict[str, str]:
-        return {p.id: str(p.render(ctx)) for p in panels() if p.visible_to(ctx.instructor)}
+        return {p.id: str(render(p, ctx)) for p in panels() if p.visible_to(ctx.instructor)}
 
     @console.errorhandler(BadRequest)
     def bad_request(exc: BadRequest):
@@ -122,7 +133,7 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
     def page(as_instructor: bool, window_s: int) -> Response:
         ctx = context(as_instructor, window_s)
         rendered = {p.id: p for p in panels() if p.visible_to(as_instructor)}
-        body = {p.id: p.render(ctx) for p in rendered.values()}
+        body = {p.id: render(p, ctx) for p in rendered.values()}
         return Response(_page(source.where, as_instructor, window_s, rendered, body), mimetype="text/html")
 
     @console.get("/panels")
@@ -147,7 +158,7 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
                     update = {}
                     for p in visible:
                         if now >= due[p.id]:
-                            update[p.id] = str(p.render(ctx))
+                            update[p.id] = str(render(p, ctx))
                             due[p.id] = now + p.every_s
                     yield f"data: {json.dumps(update)}\n\n" if update else ": tick\n\n"
                     time.sleep(TICK_S)

@@ -67,6 +67,7 @@ def console(lab) -> str:
     lab.cli("load", "start", "-u", "6", "-r", "6", "--think-time", "0.3")
     address = lab.cli("console", "--no-open").stdout.strip().removeprefix("console: ")
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/console/", address), address
+    assert re.search(rf"^  console +{re.escape(address)} ", lab.cli("up").stdout, re.MULTILINE), "up prints it"
     yield address
     lab.cli("scenario", "stop", check=False)
     lab.cli("load", "stop")

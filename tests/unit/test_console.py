@@ -155,3 +155,21 @@ def test_trainees_never_get_the_instructors_panel(tmp_path):
     ids = {p.id for p in panels() if p.visible_to(False)}
     assert "instructor" not in ids and {"graph", "business", "changes"} <= ids
     assert "instructor" in {p.id for p in panels() if p.visible_to(True)}
+
+
+def test_unknown_nodes_get_a_spot_of_their_own_and_keep_it():
+    layout = Layout()
+    first, second = layout.place("ledger-api"), layout.place("fraud-check")
+    assert first != second and layout.place("ledger-api") == first
+    assert layout.place("service-a") != first
+
+
+def test_a_panel_that_fails_says_so_and_escapes_the_reason(tmp_path):
+    from chaoslab.console.panels import Panel
+    from chaoslab.console.web import render
+
+    def broken(ctx):
+        raise ValueError("<no> journal")
+
+    html = str(render(Panel("broken", "Broken", broken), None))
+    assert "This panel failed: ValueError: &lt;no&gt; journal" in html
