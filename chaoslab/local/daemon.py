@@ -274,7 +274,10 @@ def create_api(lab: Lab) -> Flask:
         except Exception as exc:  # a malformed export is the exporter's problem: answer 400, keep running
             return jsonify(error="bad_request", message=f"not an OTLP protobuf trace export: {exc}"), 400
         lab.traces.add(spans)
-        lab.graph.add(spans)
+        try:
+            lab.graph.add(spans)
+        except Exception:  # the console's graph must never cost the exporter its spans
+            log.exception("service graph: a batch of %d spans was not counted", len(spans))
         return Response(b"", mimetype="application/x-protobuf")
 
     @app.get("/api/traces")
