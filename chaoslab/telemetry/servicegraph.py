@@ -438,10 +438,15 @@ class ServiceGraph:
         if not slices or slices[-1].start < start:
             slices.append(_Slice(start))
             current = slices[-1]
-        else:  # a late span: find its slice, or drop it if it is older than what is kept
-            current = next((s for s in reversed(slices) if s.start == start), None)
-            if current is None:
-                return
+        else:  # a late span (it waited for its partner): its slice, made in its place if need be
+            index = len(slices)
+            while index > 0 and slices[index - 1].start > start:
+                index -= 1
+            if index > 0 and slices[index - 1].start == start:
+                current = slices[index - 1]
+            else:
+                current = _Slice(start)
+                slices.insert(index, current)
         error = span["status"] == "error" or server_error
         current.requests += 1
         current.errors += error

@@ -237,3 +237,16 @@ def test_every_grpc_service_of_the_topology_is_in_the_ring_proto():
 
     served = {s.full_name for s in ring_pb2.DESCRIPTOR.services_by_name.values()}
     assert set(rpc_components()) == served
+
+
+def test_a_call_that_waited_for_its_partner_lands_in_its_own_slice():
+    clock = Clock(T0 + 1)
+    graph = ServiceGraph(clock=clock, pairing_wait_s=2.0)
+    graph.add([span("service-a", "client", T0, 100, **{"peer.service": "payment"})])  # never answered
+    clock.now = T0 + 20
+    graph.add(call("service-a", "payment", T0 + 19, 10))  # a newer slice exists before the first resolves
+    edge = graph.snapshot(60).edge("service-a", "payment")
+    assert edge.requests == 2 and edge.unanswered == 1
+    assert [s.start for s in graph._slices[("service-a", "payment")]] == sorted(
+        s.start for s in graph._slices[("service-a", "payment")]
+    )
