@@ -280,7 +280,7 @@ class _Slice:
     """One edge's calls that ended within SLICE_S seconds, and a few of them to show (exemplars)."""
 
     __slots__ = ("client", "errors", "failed", "requests", "server", "slow", "start", "unanswered")
-    KEEP_FAILED, KEEP_SLOW = 3, 2
+    KEEP_FAILED, KEEP_SLOW = 3, 2  # KEEP_SLOW is 2: keep() compares the two it has
 
     def __init__(self, start: int):
         self.start = start
@@ -290,18 +290,19 @@ class _Slice:
         self.failed: list[TraceRef] = []
         self.slow: list[TraceRef] = []
 
-    def keep(self, ref: TraceRef) -> None:
-        """The latest failed calls and the slowest others."""
-        if ref.error:
-            self.failed.append(ref)
+    def keep(self, error: bool, duration_ms: float, make: Callable[[], TraceRef]) -> None:
+        """The latest failed calls and the slowest others (``make`` builds the reference only if it is kept:
+        this runs for every span the lab receives)."""
+        if error:
+            self.failed.append(make())
             if len(self.failed) > self.KEEP_FAILED:
                 self.failed.pop(0)
         elif len(self.slow) < self.KEEP_SLOW:
-            self.slow.append(ref)
+            self.slow.append(make())
         else:
-            fastest = min(range(len(self.slow)), key=lambda i: self.slow[i].duration_ms)
-            if ref.duration_ms > self.slow[fastest].duration_ms:
-                self.slow[fastest] = ref
+            fastest = 0 if self.slow[0].duration_ms <= self.slow[1].duration_ms else 1
+            if duration_ms > self.slow[fastest].duration_ms:
+                self.slow[fastest] = make()
 
 
 @dataclass
@@ -455,7 +456,11 @@ class ServiceGraph:
         if server_ms is not None:
             current.server.add(server_ms)
         current.keep(
-            TraceRef(span["trace_id"], source, target, span["end_ns"] / 1e9, round(client_ms, 1), error, unanswered)
+            error,
+            client_ms,
+            lambda: TraceRef(
+                span["trace_id"], source, target, span["end_ns"] / 1e9, round(client_ms, 1), error, unanswered
+            ),
         )
 
     def _settle(self, now: float) -> None:
