@@ -7,7 +7,7 @@ ratio is steadier on a shared machine; the CPU the daemon and the browser spend 
 since on a busy machine it says more than a throughput. The budget (issue 11): capacity drops at most
 5 %, the daemon grows at most 30 MiB.
 
-    python -m bench.console_cost [--steps 2,4,8,16] [--step-s 15] [--rounds 1] [--users 8] [--pairs 6]
+    python -m bench.console_cost [--steps 2,4,8,16] [--step-s 15] [--rounds 2] [--users 8] [--pairs 6]
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ def browser_cpu() -> float:
 
 def interleaved(front: str, url: str, daemon: int, users: int, step_s: float, pairs: int) -> dict[str, list]:
     """Checkout throughput at a fixed load, the console closed (the tab on about:blank) and open in
-    alternation, ``pairs`` times: neighbouring windows share the machine's mood, so the median of the
-    pairwise ratios is what the console costs, whatever else runs."""
+    alternation, ``pairs`` times (in ABBA order): neighbouring windows share the machine's mood, so the
+    median of the pairwise ratios is what the console costs, whatever else runs."""
     found: dict[str, list] = {k: [] for k in ("closed", "open", "cpu_closed", "cpu_open")}
     found |= {"browser_closed": [], "browser_open": []}
     run = LocustRun(LoadPlan(host=front, profile=LoadProfile(users, users, 0, "rush"))).start()
@@ -131,7 +131,9 @@ def interleaved(front: str, url: str, daemon: int, users: int, step_s: float, pa
         with console_open(url) as page:
             print(f"alternating at {users} users, {step_s:g} s each:")
             for pair in range(1, pairs + 1):
-                for mode in ("closed", "open"):
+                # ABBA order: a lab under checkout load slows as its tables grow, so the second window
+                # of a pair would always lose; alternating which goes first cancels that drift.
+                for mode in ("closed", "open") if pair % 2 else ("open", "closed"):
                     if mode == "closed":
                         page.goto("about:blank")
                     else:
@@ -155,11 +157,27 @@ def interleaved(front: str, url: str, daemon: int, users: int, step_s: float, pa
     return found
 
 
+def summarise(rates: dict, saturation: dict, peaks: dict, cpu: dict) -> None:
+    closed, opened = statistics.mean(rates["closed"]), statistics.mean(rates["open"])
+    drop = (1 - opened / closed) if closed else float("nan")
+    full_closed, full_open = statistics.mean(saturation["closed"]), statistics.mean(saturation["open"])
+    full_drop = (1 - full_open / full_closed) if full_closed else float("nan")
+    growth = (max(peaks["open"]) - max(peaks["closed"])) / MIB
+    print(
+        f"capacity: console closed {closed:.1f}/s, open {opened:.1f}/s: a drop of {drop:.1%} (budget 5 %)\n"
+        f"saturation: console closed {full_closed:.1f}/s, open {full_open:.1f}/s: a drop of {full_drop:.1%}\n"
+        f"lab daemon peak memory: closed {max(peaks['closed']) / MIB:.0f} MiB, open {max(peaks['open']) / MIB:.0f}"
+        f" MiB: {growth:+.0f} MiB with the console open (budget 30 MiB)\n"
+        f"lab daemon CPU under load: closed {statistics.mean(cpu['closed']):.1%} of a core, open "
+        f"{statistics.mean(cpu['open']):.1%}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="2,4,8,16")
     parser.add_argument("--step-s", type=float, default=15.0)
-    parser.add_argument("--rounds", type=int, default=1, help="capacity rounds (closed, open) over --steps")
+    parser.add_argument("--rounds", type=int, default=2, help="capacity rounds (closed, open) over --steps; 0: none")
     parser.add_argument("--users", type=int, default=8, help="users of the alternating fixed-load runs")
     parser.add_argument("--pairs", type=int, default=6, help="closed/open pairs at --users")
     args = parser.parse_args()
@@ -178,7 +196,7 @@ def main() -> int:
         peaks: dict[str, list[int]] = {"closed": [], "open": []}
         cpu: dict[str, list[float]] = {"closed": [], "open": []}
         for round_ in range(1, args.rounds + 1):
-            for mode in ("closed", "open"):
+            for mode in ("closed", "open") if round_ % 2 else ("open", "closed"):  # ABBA, see interleaved()
                 with PeakRss(daemon) as rss:
                     label = f"round {round_}, console {mode}"
                     if mode == "open":
@@ -196,19 +214,8 @@ def main() -> int:
                     f"  capacity {rate:.1f}/s, saturation {top:.1f}/s, daemon peak {rss.peak / MIB:.0f} MiB, "
                     f"daemon CPU {rss.cpu_per_s:.1%} of a core"
                 )
-        closed, opened = statistics.mean(rates["closed"]), statistics.mean(rates["open"])
-        drop = (1 - opened / closed) if closed else float("nan")
-        full_closed, full_open = statistics.mean(saturation["closed"]), statistics.mean(saturation["open"])
-        full_drop = (1 - full_open / full_closed) if full_closed else float("nan")
-        growth = (max(peaks["open"]) - max(peaks["closed"])) / MIB
-        print(
-            f"capacity: console closed {closed:.1f}/s, open {opened:.1f}/s: a drop of {drop:.1%} (budget 5 %)\n"
-            f"saturation: console closed {full_closed:.1f}/s, open {full_open:.1f}/s: a drop of {full_drop:.1%}\n"
-            f"lab daemon peak memory: closed {max(peaks['closed']) / MIB:.0f} MiB, open {max(peaks['open']) / MIB:.0f}"
-            f" MiB: {growth:+.0f} MiB with the console open (budget 30 MiB)\n"
-            f"lab daemon CPU under load: closed {statistics.mean(cpu['closed']):.1%} of a core, open "
-            f"{statistics.mean(cpu['open']):.1%}"
-        )
+        if args.rounds:
+            summarise(rates, saturation, peaks, cpu)
         alternating = interleaved(front, url, daemon, args.users, args.step_s, args.pairs)
         ratios = [o / c for c, o in zip(alternating["closed"], alternating["open"], strict=True) if c]
         print(
