@@ -152,13 +152,16 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
             try:
                 yield "retry: 1000\n\n"
                 due = {p.id: 0.0 for p in visible}
+                sent: dict[str, str] = {}
                 ends = time.monotonic() + STREAM_LIFETIME_S
                 while time.monotonic() < ends:
                     now = time.monotonic()
                     update = {}
                     for p in visible:
                         if now >= due[p.id]:
-                            update[p.id] = str(render(p, ctx))
+                            html = str(render(p, ctx))
+                            if sent.get(p.id) != html:  # unchanged panels cost the browser nothing
+                                update[p.id] = sent[p.id] = html
                             due[p.id] = now + p.every_s
                     yield f"data: {json.dumps(update)}\n\n" if update else ": tick\n\n"
                     time.sleep(TICK_S)
