@@ -108,7 +108,7 @@ format: $(STAMP) ## Fix what ruff can and reformat the tree
 unit: $(STAMP) ## Only the fast unit tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-tools: ## Install the tools the tests use: promtool, helm, kube-apiserver and etcd (~/.cache/chaoslab/tools)
+tools: ## Install the tools the tests use: promtool, helm, kube-apiserver, etcd (~/.cache/chaoslab/tools), chromium
 	@tools/install
 
 docs: $(STAMP) ## Regenerate the README's component and environment-variable tables
@@ -122,6 +122,7 @@ bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against 
 	$(BIN)/python -m bench.lab_footprint
 	$(BIN)/python -m bench.chaos
 	$(BIN)/python -m bench.capacity
+	$(BIN)/python -m bench.console_cost
 
 # ---- Kubernetes on kind (docs/kubernetes.md) ---------------------------------------------------
 need-%:

@@ -231,6 +231,20 @@ class Local:
     prefix = "CHAOSLAB_"
 
 
+@dataclass(frozen=True)
+class Console:
+    """The console on Kubernetes (``chaoslab console-server``, the platform's console Deployment); locally
+    the lab daemon serves it and none of these apply."""
+
+    teams: str = setting("", "Teams to show, comma-separated (team T's lab is in namespace chaoslab-T).")
+    jaeger_url: str = setting("http://jaeger:16686", "Jaeger's query API, where every team's traces are.")
+    prometheus_url: str = setting("http://prometheus:9090", "Prometheus, for the teams' alerts.")
+    port: int = setting(8090, "HTTP port of the console.", min=0, max=65535)
+    token: str = setting("", "The instructors' token (from a Secret); empty turns the instructor view off.")
+
+    prefix = "CHAOSLAB_CONSOLE_"
+
+
 SERVICE_SETTINGS: dict[str, type] = {
     "service-a": ServiceA,
     "service-b": ServiceB,
@@ -240,7 +254,7 @@ SERVICE_SETTINGS: dict[str, type] = {
     "worker": Worker,
 }
 
-ALL_GROUPS: tuple[type, ...] = (Common, Local, *SERVICE_SETTINGS.values())
+ALL_GROUPS: tuple[type, ...] = (Common, Local, *SERVICE_SETTINGS.values(), Console)
 
 OTEL_VARIABLES: dict[str, str] = {
     "OTEL_SERVICE_NAME": "service.name of the spans; the runner and the chart set it to the component name.",

@@ -34,6 +34,12 @@ class Component:
     """Peers it is wired to but calls only when a scenario turns the call on."""
     public: bool = False
     """Whether trainees and the load generator call it directly."""
+    rpc_services: tuple[str, ...] = ()
+    """Fully qualified gRPC services it serves: a gRPC client span names its callee only by these
+    (``rpc.service``), so the service graph maps them back to the component."""
+    feeds: tuple[str, ...] = ()
+    """Components that consume the messages it publishes (the Redis stream): edges of the graph
+    that no address setting declares."""
 
     @property
     def package(self) -> str:
@@ -88,6 +94,7 @@ COMPONENTS: tuple[Component, ...] = (
         {"grpc": 50052, "http": 8082, "admin": 9082},
         peers={"service_a_url": ("service-a", "http")},
         dormant=("service-a",),
+        rpc_services=("chaoslab.v1.Pricing",),
     ),
     Component(
         "service-b",
@@ -95,6 +102,7 @@ COMPONENTS: tuple[Component, ...] = (
         "inventory",
         {"grpc": 50051, "http": 8081, "admin": 9081},
         peers={"service_c_addr": ("service-c", "grpc")},
+        rpc_services=("chaoslab.v1.Inventory",),
     ),
     Component(
         "service-a",
@@ -104,6 +112,7 @@ COMPONENTS: tuple[Component, ...] = (
         peers={"service_b_addr": ("service-b", "grpc"), "payment_url": ("payment", "http")},
         uses=("postgres", "redis"),
         public=True,
+        feeds=("worker",),
     ),
     Component(
         "worker",

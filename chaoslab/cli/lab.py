@@ -78,8 +78,13 @@ def _print_urls(status: dict) -> None:
     roles = {c.name: c.role for c in COMPONENTS} | {d.name: d.role for d in DEPENDENCIES}
     for proc in status["processes"]:
         click.echo(f"  {proc['name']:<10} {proc['url']:<48} {roles.get(proc['name'], '')}")
+    from chaoslab import console
+
     receiver = status["lab"]["api"] + "/v1/traces"
     click.echo(f"  {'traces':<10} {receiver:<48} OTLP/HTTP receiver; `{command('traces')}` prints them")
+    click.echo(
+        f"  {'console':<10} {console.url(status['lab']['api']):<48} service graph, traces; `{command('console')}`"
+    )
     click.echo(f"""
 try a checkout:
   curl -s -X POST {url_of(status, FRONT_DOOR)}/checkout -H 'Content-Type: application/json' \\

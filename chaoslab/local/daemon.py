@@ -24,6 +24,8 @@ from pathlib import Path
 from flask import Flask, Response, jsonify, request
 
 from chaoslab import __version__
+from chaoslab.console.local import mount as mount_console
+from chaoslab.console.local import service_graph
 from chaoslab.local.embedded import EmbeddedPostgres, EmbeddedRedis
 from chaoslab.local.ports import allocate
 from chaoslab.local.registry import mark
@@ -144,6 +146,7 @@ class Lab:
         self.token = state.token()
         self.ports = allocate(preferred_ports(), settings.ports)
         self.traces = TraceStore()
+        self.graph = service_graph()
         self.migrations = "pending"
         self.started_at = time.time()
         self.stopping = threading.Event()
@@ -267,9 +270,14 @@ def create_api(lab: Lab) -> Flask:
         if request.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         try:
-            lab.traces.add(decode(body))
+            spans = decode(body)
         except Exception as exc:  # a malformed export is the exporter's problem: answer 400, keep running
             return jsonify(error="bad_request", message=f"not an OTLP protobuf trace export: {exc}"), 400
+        lab.traces.add(spans)
+        try:
+            lab.graph.add(spans)
+        except Exception:  # the console's graph must never cost the exporter its spans
+            log.exception("service graph: a batch of %d spans was not counted", len(spans))
         return Response(b"", mimetype="application/x-protobuf")
 
     @app.get("/api/traces")
@@ -304,6 +312,7 @@ def create_api(lab: Lab) -> Flask:
             return jsonify(error="bad_request", message=f"action must be one of {', '.join(actions)}"), 400
         return jsonify(actions[action](name))
 
+    mount_console(app, lab)
     return app
 
 

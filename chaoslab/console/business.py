@@ -1,0 +1,191 @@
+"""Business figures from the services' /metrics: checkout success and p95, payment success, queue depth
+and outbox backlog, the ledger's drift, and statements per request (an N+1 query shows there).
+
+``MetricsHistory`` scrapes through the console's source at most every ``every_s`` while somebody
+looks, keeps only the few series the panels read, for ``keep_s``, and answers over a window the way
+PromQL would (``increase`` of counters with resets, ``histogram_quantile`` of bucket increases).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from prometheus_client.parser import text_string_to_metric_families
+
+CHECKOUT_ROUTE = ("POST", "/checkout")
+
+
+def flatten(text: str) -> dict[str, float]:
+    """The samples the business panels read from one /metrics text, as ``name:label`` → value."""
+    found: dict[str, float] = {}
+
+    def put(key: str, value: float) -> None:
+        found[key] = found.get(key, 0.0) + value
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name, labels, value = sample.name, sample.labels, sample.value
+            if name == "checkouts_total":
+                put(f"checkouts:{labels.get('outcome')}", value)
+            elif name == "http_server_request_duration_seconds_bucket":
+                if (labels.get("method"), labels.get("route")) == CHECKOUT_ROUTE:
+                    put(f"checkout_le:{labels['le']}", value)
+            elif name == "payment_processed_total":
+                put(f"payments:{labels.get('status')}", value)
+            elif name in ("queue_depth", "queue_pending", "outbox_backlog"):
+                put(name, value)
+            elif name == "ledger_drift_amount":
+                put("ledger_drift", value)
+            elif name == "ledger_amount_total":
+                put("ledger_total", value)
+            elif name == "orders_paid_amount_total":
+                put("orders_paid_total", value)
+            elif name in ("http_server_db_statements_sum", "http_server_db_statements_count"):
+                put(f"{name.rsplit('_', 1)[1]}:{labels.get('route')}", value)
+    return found
+
+
+def increase(before: float | None, after: float | None) -> float | None:
+    """A counter's increase between two samples; a drop is a restart, counted from zero (PromQL)."""
+    if after is None:
+        return None
+    if before is None:
+        return None
+    return after - before if after >= before else after
+
+
+def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """PromQL's histogram_quantile over cumulative bucket counts (upper bound → count), in the
+    buckets' unit; None with no observations."""
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] <= 0:
+        return None
+    rank = q * buckets[bounds[-1]]
+    previous_bound, previous_count = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if bound == float("inf"):
+                return previous_bound
+            width = count - previous_count
+            share = (rank - previous_count) / width if width > 0 else 0.0
+            return previous_bound + (bound - previous_bound) * share
+        previous_bound, previous_count = bound, count
+    return previous_bound
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The business panels' numbers over one interval (None: no data for it)."""
+
+    checkouts: float | None
+    checkout_success: float | None
+    checkout_p95_ms: float | None
+    payments: float | None
+    payment_success: float | None
+    queue_depth: float | None
+    outbox_backlog: float | None
+    ledger_drift: float | None
+    ledger_total: float | None
+    orders_paid_total: float | None
+    statements_per_request: dict[str, float]
+
+
+def figures(before: dict[str, float], after: dict[str, float]) -> Figures:
+    """What happened between two flattened scrapes (``after`` gives the gauges)."""
+
+    def delta(key: str) -> float | None:
+        earlier = before.get(key)
+        if earlier is None and ":" in key:  # a new label value of a metric the service already had
+            family = key.split(":", 1)[0] + ":"
+            earlier = 0.0 if any(k.startswith(family) for k in before) else None
+        return increase(earlier, after.get(key))
+
+    def total(prefix: str) -> tuple[float | None, dict[str, float]]:
+        parts = {k.split(":", 1)[1]: delta(k) for k in after if k.startswith(prefix + ":")}
+        known = {k: v for k, v in parts.items() if v is not None}
+        return (sum(known.values()) if known else None), known
+
+    checkouts, outcomes = total("checkouts")
+    payments, statuses = total("payments")
+    buckets = {}
+    for key in after:
+        if key.startswith("checkout_le:"):
+            grown = delta(key)
+            if grown is not None:
+                buckets[float(key.split(":", 1)[1])] = grown
+    p95 = histogram_quantile(0.95, buckets)
+    statements = {}
+    for key in after:
+        if key.startswith("sum:"):
+            route = key.split(":", 1)[1]
+            count = delta(f"count:{route}")
+            summed = delta(key)
+            if count and summed is not None:
+                statements[route] = round(summed / count, 1)
+    return Figures(
+        checkouts=checkouts,
+        checkout_success=(1 - outcomes.get("failed", 0.0) / checkouts) if checkouts else None,
+        checkout_p95_ms=round(p95 * 1000, 1) if p95 is not None else None,
+        payments=payments,
+        payment_success=(statuses.get("succeeded", 0.0) / payments) if payments else None,
+        queue_depth=after.get("queue_depth"),
+        outbox_backlog=after.get("outbox_backlog"),
+        ledger_drift=after.get("ledger_drift"),
+        ledger_total=after.get("ledger_total"),
+        orders_paid_total=after.get("orders_paid_total"),
+        statements_per_request=statements,
+    )
+
+
+class MetricsHistory:
+    """Flattened scrapes of every service, newest last, ``keep_s`` of them."""
+
+    def __init__(self, every_s: float = 5.0, keep_s: float = 330.0, clock=time.time):
+        self.every_s = every_s
+        self.clock = clock
+        self._samples: deque[tuple[float, dict[str, float], set[str]]] = deque(maxlen=int(keep_s / every_s) + 2)
+        self._lock = threading.Lock()
+        self._scraping = threading.Lock()
+
+    def refresh(self, scrape) -> None:
+        """Scrape (``scrape()`` → service → /metrics text or None) unless the last scrape is recent;
+        one caller scrapes at a time, the others read what is there."""
+        if self._samples and self.clock() - self._samples[-1][0] < self.every_s:
+            return
+        if not self._scraping.acquire(blocking=False):
+            return
+        try:
+            at = self.clock()
+            merged: dict[str, float] = {}
+            silent: set[str] = set()
+            for service, text in scrape().items():
+                if text is None:
+                    silent.add(service)
+                    continue
+                try:
+                    merged.update(flatten(text))
+                except ValueError:
+                    silent.add(service)
+            with self._lock:
+                self._samples.append((at, merged, silent))
+        finally:
+            self._scraping.release()
+
+    def window(self, window_s: float) -> tuple[Figures | None, list[tuple[float, Figures]], set[str]]:
+        """(figures over the window, figures per scrape interval within it, services that did not
+        answer the last scrape)."""
+        with self._lock:
+            samples = list(self._samples)
+        if len(samples) < 2:
+            return None, [], samples[-1][2] if samples else set()
+        newest = samples[-1][0]
+        inside = [s for s in samples if s[0] >= newest - window_s - self.every_s / 2]
+        if len(inside) < 2:
+            inside = samples[-2:]
+        series = [(after[0], figures(before[1], after[1])) for before, after in itertools.pairwise(inside)]
+        return figures(inside[0][1], inside[-1][1]), series, samples[-1][2]

@@ -1,0 +1,132 @@
+"""The console's data for one team on a cluster: the platform's Jaeger (traces, and the service graph
+built from them with the same code as locally), the team's services' /metrics by their Service names,
+Prometheus's alerts for the team, and the team's journals in its namespace's ConfigMap.
+
+What runs it: ``chaoslab console-server`` in the platform namespace (chaoslab/console/server.py), with a
+ServiceAccount that may read the teams' ConfigMaps (charts/chaoslab/templates/console.yaml).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from chaoslab.backend import team_namespace
+from chaoslab.console.jaeger import JaegerQuery
+from chaoslab.telemetry.servicegraph import Baseline, Graph, ServiceGraph, TraceRef, from_spans
+from chaoslab.topology import COMPONENTS, FRONT_DOOR, SERVICE_NAMES
+
+GRAPH_EVERY_S = 5.0
+"""How often the graph is rebuilt from Jaeger (each rebuild queries every service)."""
+TRACES_PER_SERVICE = 300
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class ClusterSource:
+    def __init__(self, team: str, jaeger_url: str, prometheus_url: str, api=None, clock=time.time):
+        self.team = team
+        self.namespace = team_namespace(team)
+        self.where = f"team {team} (namespace {self.namespace})"
+        self.jaeger = JaegerQuery(jaeger_url, team)
+        self.prometheus_url = prometheus_url.rstrip("/")
+        self._api = api
+        self.clock = clock
+        self._built: dict[float, tuple[float, ServiceGraph]] = {}
+        self._lock = threading.Lock()
+
+    def _graph(self, window_s: float) -> ServiceGraph:
+        """The graph of the window's traces, rebuilt at most every GRAPH_EVERY_S."""
+        with self._lock:
+            built = self._built.get(window_s)
+            if built is not None and time.monotonic() - built[0] < GRAPH_EVERY_S:
+                return built[1]
+            traces: dict[str, list[dict]] = {}
+            for service in (FRONT_DOOR, *(s for s in SERVICE_NAMES if s != FRONT_DOOR)):
+                for spans in self.jaeger.recent(service, window_s, TRACES_PER_SERVICE):
+                    traces.setdefault(spans[0]["trace_id"], spans)
+            graph = from_spans(
+                [s for spans in traces.values() for s in spans],
+                now=self.clock(),
+                baseline=Baseline.from_topology(),
+                retention_s=max(window_s, 300.0),
+            )
+            self._built[window_s] = (time.monotonic(), graph)
+            return graph
+
+    def graph(self, window_s: float) -> Graph:
+        return self._graph(window_s).snapshot(window_s)
+
+    def traces_through(
+        self, window_s: float, source: str | None = None, target: str | None = None, node: str | None = None
+    ) -> dict[str, list[TraceRef]]:
+        return self._graph(window_s).traces(window_s, source=source, target=target, node=node)
+
+    def trace(self, trace_id: str) -> list[dict] | None:
+        return self.jaeger.trace(trace_id)
+
+    def processes(self) -> dict[str, str]:
+        return {}
+
+    def metrics(self) -> dict[str, str | None]:
+        texts = {}
+        for c in COMPONENTS:
+            try:
+                with _DIRECT.open(f"http://{c.name}.{self.namespace}:{c.http_port}/metrics", timeout=1.0) as answer:
+                    texts[c.name] = answer.read().decode(errors="replace")
+            except (urllib.error.URLError, OSError, ValueError):
+                texts[c.name] = None
+        return texts
+
+    def changes(self, since: float) -> list[dict]:
+        from chaoslab.chaos.controller import CHANGES
+        from chaoslab.chaos.journal import Journal
+
+        return Journal(self._store(), CHANGES).entries(since_ts=since)
+
+    def alerts(self) -> dict | None:
+        """Prometheus's alerts of this team, shaped like the lab daemon's GET /api/alerts."""
+        try:
+            with _DIRECT.open(f"{self.prometheus_url}/api/v1/alerts", timeout=2.0) as answer:
+                found = json.loads(answer.read())["data"]["alerts"]
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            return None
+        mine = [a for a in found if a.get("labels", {}).get("team") in (self.team, None)]
+        return {
+            "alerts": [
+                {
+                    "name": a["labels"].get("alertname", "?"),
+                    "state": a.get("state", ""),
+                    "severity": a["labels"].get("severity", ""),
+                    "summary": a.get("annotations", {}).get("summary", ""),
+                }
+                for a in mine
+            ]
+        }
+
+    def faults(self) -> list[dict]:
+        from chaoslab.chaos.controller import AUDIT
+        from chaoslab.chaos.journal import AuditLog
+
+        now = time.time()
+        opened = AuditLog(self._store(), AUDIT).open_faults()
+        return sorted((f for f in opened.values() if f.get("expires_at", 0) > now), key=lambda f: f["ts"])
+
+    def scenario(self) -> dict | None:
+        from chaoslab.chaos.controller import SCENARIO
+
+        try:
+            note = json.loads(self._store().read(SCENARIO) or "null")
+        except ValueError:
+            return None
+        return note if note and note.get("expires_at", 0) > time.time() else None
+
+    def _store(self):
+        from chaoslab.chaos.kubernetes.client import api_client
+        from chaoslab.chaos.kubernetes.store import ConfigMapStore
+
+        if self._api is None:
+            self._api = api_client()
+        return ConfigMapStore(self._api, self.namespace)

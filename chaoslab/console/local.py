@@ -1,0 +1,123 @@
+"""The console's data on the local lab: the lab daemon's own trace store, service graph, processes and
+the journals in its state directory."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from chaoslab.local.statedir import StateDir
+from chaoslab.local.tracestore import TraceStore
+from chaoslab.telemetry.servicegraph import Graph, ServiceGraph, TraceRef
+from chaoslab.topology import SERVICE_NAMES
+
+SCRAPE_TIMEOUT_S = 1.0
+"""A service that does not answer /metrics within this is shown as not answering (its pool may be full)."""
+
+
+class LocalSource:
+    def __init__(
+        self,
+        state: StateDir,
+        traces: TraceStore,
+        graph: ServiceGraph,
+        processes: Callable[[], list[dict]],
+        alerts: Callable[[], dict] | None = None,
+    ):
+        self.state = state
+        self.where = f"the lab in {state.root}"
+        self._traces = traces
+        self._graph = graph
+        self._processes = processes
+        self._alerts = alerts
+
+    def graph(self, window_s: float) -> Graph:
+        return self._graph.snapshot(window_s)
+
+    def traces_through(
+        self, window_s: float, source: str | None = None, target: str | None = None, node: str | None = None
+    ) -> dict[str, list[TraceRef]]:
+        return self._graph.traces(window_s, source=source, target=target, node=node)
+
+    def trace(self, trace_id: str) -> list[dict] | None:
+        found = self._traces.recent(1, trace_id=trace_id)
+        return found[0] if found else None
+
+    def processes(self) -> dict[str, str]:
+        return {p["name"]: p["state"] for p in self._processes()}
+
+    def metrics(self) -> dict[str, str | None]:
+        urls = {p["name"]: p["url"] for p in self._processes() if p["name"] in SERVICE_NAMES and p.get("url")}
+        with ThreadPoolExecutor(max_workers=max(1, len(urls)), thread_name_prefix="console-scrape") as pool:
+            texts = dict(zip(urls, pool.map(_scrape, urls.values()), strict=True))
+        return texts
+
+    def changes(self, since: float) -> list[dict]:
+        from chaoslab.chaos.controller import CHANGES
+
+        return self._journal(CHANGES).entries(since_ts=since)
+
+    def alerts(self) -> dict | None:
+        return self._alerts() if self._alerts is not None else None
+
+    def faults(self) -> list[dict]:
+        from chaoslab.chaos.controller import AUDIT
+        from chaoslab.chaos.journal import AuditLog, FileStore
+
+        now = time.time()
+        opened = AuditLog(FileStore(self.state.root), AUDIT).open_faults()
+        return sorted((f for f in opened.values() if f.get("expires_at", 0) > now), key=lambda f: f["ts"])
+
+    def scenario(self) -> dict | None:
+        from chaoslab.chaos.controller import SCENARIO
+        from chaoslab.chaos.journal import FileStore
+
+        try:
+            note = json.loads(FileStore(self.state.root).read(SCENARIO) or "null")
+        except ValueError:
+            return None
+        return note if note and note.get("expires_at", 0) > time.time() else None
+
+    def _journal(self, key: str):
+        from chaoslab.chaos.journal import FileStore, Journal
+
+        return Journal(FileStore(self.state.root), key)
+
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""Loopback only: never through a proxy from the environment."""
+
+
+def _scrape(url: str) -> str | None:
+    try:
+        with _DIRECT.open(f"{url}/metrics", timeout=SCRAPE_TIMEOUT_S) as response:
+            return response.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def service_graph() -> ServiceGraph:
+    """The lab daemon's service graph: new edges against the lab's design (chaoslab.topology), the
+    front door judged against the baseline SLO's checkout p95."""
+    from chaoslab.loadtest.verify import BASELINE_SLO
+    from chaoslab.telemetry.servicegraph import Baseline, Thresholds
+
+    checkout_p95 = next(c.max for c in BASELINE_SLO if c.measure == "p95_ms" and c.request == "POST /checkout")
+    return ServiceGraph(baseline=Baseline.from_topology(), thresholds=Thresholds(front_door_p95_ms=checkout_p95))
+
+
+def mount(app, lab) -> None:
+    """Serve the console at /console on the lab daemon's API (``lab``: chaoslab.local.daemon.Lab). Alerts
+    come from the daemon's alert evaluation where it has one (chaoslab/alerts)."""
+    from chaoslab.console import PREFIX
+    from chaoslab.console.web import create_blueprint
+
+    alerts = getattr(lab, "alerts", None)
+    source = LocalSource(
+        lab.state, lab.traces, lab.graph, lab.supervisor.snapshot, alerts=alerts.snapshot if alerts else None
+    )
+    app.register_blueprint(create_blueprint(source, lambda: lab.token), url_prefix=PREFIX)

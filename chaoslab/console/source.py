@@ -1,0 +1,51 @@
+"""Where the console's data comes from: one interface, one implementation per place the lab runs.
+
+``Source`` is all a page may read. The trainee's half (graph, traces, metrics, changes, alerts,
+processes) is what an on-call engineer could read at work; ``faults`` and ``scenario`` come from the
+fault journals and only the instructor's panels call them. ``LocalSource`` (chaoslab/console/local.py)
+reads the lab daemon's stores; a cluster source would read Jaeger's query API and Prometheus.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from chaoslab.telemetry.servicegraph import Graph, TraceRef
+
+
+class Source(Protocol):
+    where: str
+    """Which lab, for the page's title: "the lab in /path/.chaoslab"."""
+
+    # ---- what a trainee may see ----------------------------------------------------------------
+    def graph(self, window_s: float) -> Graph:
+        """The service graph over the last ``window_s`` seconds."""
+
+    def traces_through(
+        self, window_s: float, source: str | None = None, target: str | None = None, node: str | None = None
+    ) -> dict[str, list[TraceRef]]:
+        """Recent failed, slow and open calls through an edge or touching a node."""
+
+    def trace(self, trace_id: str) -> list[dict] | None:
+        """Every span of one trace that is still kept (span dicts, chaoslab/local/tracestore.py), or None."""
+
+    def metrics(self) -> dict[str, str | None]:
+        """Each service's /metrics text now (None: it did not answer)."""
+
+    def processes(self) -> dict[str, str]:
+        """Each process's state (ready, unready, restarting, crash-loop, stopped), as `kubectl get pods`
+        would show it."""
+
+    def changes(self, since: float) -> list[dict]:
+        """The change feed (deploys) since ``since`` (wall seconds), oldest first."""
+
+    def alerts(self) -> dict | None:
+        """Firing and pending alerts (GET /api/alerts's document), or None where alert evaluation is
+        not available yet."""
+
+    # ---- the instructor's only ---------------------------------------------------------------
+    def faults(self) -> list[dict]:
+        """Active faults from the audit log, with kind, service, where, params, expiry, scenario."""
+
+    def scenario(self) -> dict | None:
+        """The running scenario's note (id, started_at, hints_shown, ...), or None."""

@@ -1,0 +1,243 @@
+"""The console's pages and their data as a Flask blueprint under /console, for whichever process hosts it.
+
+GET /console/                       the trainee's view
+GET /console/instructor             the instructor's view (?token=… once: sets a cookie, then redirects)
+GET /console/stream?view=&window=   Server-Sent Events: {panel id: html} as each panel falls due
+GET /console/panels?view=&window=   every panel once (the page polls this when it cannot stream)
+GET /console/traces?source=&target= (or ?node=) &window=   recent failed, slow, open traces (fragment)
+GET /console/trace/<trace id>       one trace as a waterfall (fragment)
+GET /console/api/graph?window=      the service graph as JSON
+
+Streams are capped (``MAX_STREAMS``) so open consoles can never take every handler thread of the
+host (the lab daemon also receives the traces on them); a page refused a stream polls instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from flask import Blueprint, Response, jsonify, redirect, request
+from markupsafe import Markup
+
+from chaoslab.console.business import MetricsHistory
+from chaoslab.console.layout import Layout
+from chaoslab.console.panels import Context, Panel, panels
+from chaoslab.console.render import esc
+from chaoslab.console.source import Source
+from chaoslab.console.traces import trace_list, waterfall
+from chaoslab.telemetry.servicegraph import SERVICE_NAMES
+
+WINDOWS = {60: "1 min", 300: "5 min"}
+MAX_STREAMS = 4
+STREAM_LIFETIME_S = 60.0
+"""A stream ends after this; the browser's EventSource reconnects on its own (``retry``)."""
+TICK_S = 0.5
+COOKIE = "chaoslab_console"
+log = logging.getLogger("chaoslab.console")
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def render(panel: Panel, ctx: Context) -> Markup:
+    """A panel's HTML; a panel that fails says so in its own box and the rest of the page carries on."""
+    try:
+        return panel.render(ctx)
+    except Exception as exc:
+        log.exception("console panel %s failed", panel.id)
+        return Markup('<p class="alert-line">This panel failed: {}</p>').format(f"{type(exc).__name__}: {exc}"[:300])
+
+
+class BadRequest(Exception):
+    """Input the console refuses: a 400 with one line saying what is wrong."""
+
+
+def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
+    """The console over ``source``; ``token()`` is the instructor's token (locally, the lab's)."""
+    console = Blueprint("console", __name__, static_folder="static", static_url_path="/static")
+    history = MetricsHistory()
+    layout = Layout()
+    streams = threading.BoundedSemaphore(MAX_STREAMS)
+
+    def session_value() -> str:
+        return hmac.new(token().encode(), b"chaoslab console instructor", hashlib.sha256).hexdigest()
+
+    def instructor() -> bool:
+        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if supplied and hmac.compare_digest(supplied.encode(), token().encode()):
+            return True
+        return hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), session_value().encode())
+
+    def window() -> int:
+        raw = request.args.get("window", "60")
+        if not raw.isdigit() or int(raw) not in WINDOWS:
+            raise BadRequest(f"window must be one of {', '.join(map(str, WINDOWS))} (seconds)")
+        return int(raw)
+
+    def wants_instructor() -> bool:
+        view = request.args.get("view", "trainee")
+        if view not in ("trainee", "instructor"):
+            raise BadRequest("view must be trainee or instructor")
+        if view == "instructor" and not instructor():
+            raise PermissionError
+        return view == "instructor"
+
+    def context(as_instructor: bool, window_s: int) -> Context:
+        return Context(source, window_s, as_instructor, history, layout)
+
+    def render_all(ctx: Context) -> dict[str, str]:
+        return {p.id: str(render(p, ctx)) for p in panels() if p.visible_to(ctx.instructor)}
+
+    @console.errorhandler(BadRequest)
+    def bad_request(exc: BadRequest):
+        return jsonify(error="bad_request", message=str(exc)), 400
+
+    @console.errorhandler(PermissionError)
+    def unauthorised(_exc):
+        return jsonify(
+            error="unauthorised",
+            message="the instructor's view needs the lab's token: run `chaoslab console --instructor`",
+        ), 401
+
+    @console.get("/")
+    def trainee_page():
+        return page(False, window())
+
+    @console.get("/instructor")
+    def instructor_page():
+        supplied = request.args.get("token")
+        if supplied is not None:
+            if not hmac.compare_digest(supplied.encode(), token().encode()):
+                return Response(
+                    _refusal("That is not the lab's token. Run `chaoslab console --instructor` to open this view."),
+                    401,
+                    mimetype="text/html",
+                )
+            response = redirect(request.path)  # the token leaves the address bar at once
+            response.set_cookie(COOKIE, session_value(), httponly=True, samesite="Strict", path="/console")
+            return response
+        if not instructor():
+            return Response(
+                _refusal("The instructor's view needs the lab's token: run `chaoslab console --instructor`."),
+                401,
+                mimetype="text/html",
+            )
+        return page(True, window())
+
+    def page(as_instructor: bool, window_s: int) -> Response:
+        ctx = context(as_instructor, window_s)
+        rendered = {p.id: p for p in panels() if p.visible_to(as_instructor)}
+        body = {p.id: render(p, ctx) for p in rendered.values()}
+        return Response(_page(source.where, as_instructor, window_s, rendered, body), mimetype="text/html")
+
+    @console.get("/panels")
+    def all_panels():
+        return jsonify(render_all(context(wants_instructor(), window())))
+
+    @console.get("/stream")
+    def stream():
+        as_instructor, window_s = wants_instructor(), window()
+        if not streams.acquire(blocking=False):
+            return jsonify(error="busy", message=f"{MAX_STREAMS} consoles stream already; this one polls"), 503
+        ctx = context(as_instructor, window_s)
+        visible = [p for p in panels() if p.visible_to(as_instructor)]
+
+        def events() -> Iterator[str]:
+            try:
+                yield "retry: 1000\n\n"
+                due = {p.id: 0.0 for p in visible}
+                sent: dict[str, str] = {}
+                ends = time.monotonic() + STREAM_LIFETIME_S
+                while time.monotonic() < ends:
+                    now = time.monotonic()
+                    update = {}
+                    for p in visible:
+                        if now >= due[p.id]:
+                            html = str(render(p, ctx))
+                            if sent.get(p.id) != html:  # unchanged panels cost the browser nothing
+                                update[p.id] = sent[p.id] = html
+                            due[p.id] = now + p.every_s
+                    yield f"data: {json.dumps(update)}\n\n" if update else ": tick\n\n"
+                    time.sleep(TICK_S)
+            finally:
+                streams.release()
+
+        return Response(events(), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    @console.get("/traces")
+    def traces():
+        window_s = window()
+        node = request.args.get("node")
+        edge_source, edge_target = request.args.get("source"), request.args.get("target")
+        for value in (node, edge_source, edge_target):
+            if value is not None and not _NAME.match(value):
+                raise BadRequest("node, source and target are node names such as service-a")
+        if node:
+            refs, title = source.traces_through(window_s, node=node), f"Traces through {node}"
+        elif edge_source and edge_target:
+            refs = source.traces_through(window_s, source=edge_source, target=edge_target)
+            title = f"Traces {edge_source} → {edge_target}"
+        else:
+            raise BadRequest("give node=NAME, or source=NAME and target=NAME")
+        return Response(trace_list(f"{title} (last {WINDOWS[window_s]})", refs), mimetype="text/html")
+
+    @console.get("/trace/<trace_id>")
+    def trace(trace_id: str):
+        if not _TRACE_ID.match(trace_id):
+            raise BadRequest("a trace id is 32 lowercase hex digits")
+        return Response(waterfall(trace_id, source.trace(trace_id)), mimetype="text/html")
+
+    @console.get("/api/graph")
+    def graph_json():
+        return jsonify(source.graph(window()).to_dict())
+
+    return console
+
+
+def _refusal(message: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+        f"<title>chaoslab console</title></head><body><p>{esc(message)}</p></body></html>"
+    )
+
+
+def _page(where: str, as_instructor: bool, window_s: int, rendered: dict, body: dict[str, Markup]) -> str:
+    def section(area: str) -> str:
+        return "".join(
+            f'<section class="panel" data-panel="{esc(p.id)}"><h2>{esc(p.title)}</h2>'
+            f'<div id="panel-{esc(p.id)}">{body[p.id]}</div></section>'
+            for p in rendered.values()
+            if p.area == area
+        )
+
+    view = "instructor" if as_instructor else "trainee"
+    windows = "".join(
+        f'<button type="button" data-window="{seconds}"{" class=on" if seconds == window_s else ""}>{label}</button>'
+        for seconds, label in WINDOWS.items()
+    )
+    other = (
+        '<a href="./" class="switch">trainee view</a>'
+        if as_instructor
+        else '<a href="instructor" class="switch">instructor</a>'
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,"><title>chaoslab console</title><link rel="stylesheet" href="static/console.css">
+</head><body data-view="{view}" data-window="{window_s}" data-services="{esc(",".join(SERVICE_NAMES))}">
+<header><h1>chaoslab console</h1><span class="where">{esc(where)}</span>
+<nav class="windows" aria-label="window">{windows}</nav><span class="view {view}">{view} view</span>{other}
+<span id="live" class="live">connecting…</span></header>
+<main>
+<div class="graph-area">{section("graph")}{section("main")}</div>
+<div class="side-area"><section class="panel" id="detail"><h2>Traces</h2>
+<div id="trace-list"><p class="muted">Click a node or an edge of the graph to list its recent failed, slow and
+still-open traces.</p></div><div id="waterfall"></div></section>{section("side")}</div>
+</main>
+<script src="static/console.js"></script>
+</body></html>"""

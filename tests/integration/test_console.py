@@ -1,0 +1,243 @@
+"""The console in a real browser (Playwright driving Debian's Chromium) against a real lab under load,
+and its HTTP contract. One lab and one browser for the whole module; screenshots are kept as test
+artefacts (CHAOSLAB_TEST_ARTEFACTS, else ``console-screenshots`` under pytest's base temp)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from chaoslab.topology import SERVICE_NAMES
+from support import module_lab, poll_until
+
+pytestmark = pytest.mark.disruptive  # it breaks its own lab with two drills
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+NODES = ("client", *SERVICE_NAMES, "postgres", "redis")
+RED_WITHIN_S = 10
+
+lab = module_lab("console-lab")
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(found).exists():
+        pytest.fail("Debian's chromium is missing: `make tools` (tools/install-chromium) installs it")
+    return found
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("CHAOSLAB_TEST_ARTEFACTS") or tmp_path_factory.getbasetemp()) / "console-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=chromium(),
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1500, "height": 1000},
+        )
+        yield context
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def console(lab) -> str:
+    lab.cli("load", "start", "-u", "6", "-r", "6", "--think-time", "0.3")
+    address = lab.cli("console", "--no-open").stdout.strip().removeprefix("console: ")
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/console/", address), address
+    assert re.search(rf"^  console +{re.escape(address)} ", lab.cli("up").stdout, re.MULTILINE), "up prints it"
+    yield address
+    lab.cli("scenario", "stop", check=False)
+    lab.cli("load", "stop")
+    lab.cli("reset")
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh tab that records console errors and uncaught exceptions."""
+    tab = browser.new_page()
+    tab.problems = []
+    tab.on("console", lambda m: tab.problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+    tab.on("pageerror", lambda e: tab.problems.append(f"uncaught: {e}"))
+    yield tab
+    tab.close()
+
+
+def edge(source: str, target: str) -> str:
+    return f"#graph-svg .edge[data-source='{source}'][data-target='{target}']"
+
+
+def updated(page) -> None:
+    """Wait until the page has taken at least one update from the server (the stream works)."""
+    page.wait_for_function("document.getElementById('live').textContent.startsWith('live')", timeout=15000)
+
+
+def test_the_page_loads_without_errors_and_draws_every_node_of_the_ring(console, page, shots):
+    page.goto(console)
+    updated(page)
+    page.wait_for_selector(
+        edge("service-b", "service-c") + ".h-healthy, " + edge("service-b", "service-c") + ".h-degraded"
+    )
+    for name in NODES:
+        assert page.locator(f"#graph-svg .node[data-node='{name}']").count() == 1, f"{name} is not drawn"
+    for source, target in (("client", "service-a"), ("service-a", "service-b"), ("service-b", "service-c")):
+        assert page.locator(edge(source, target)).count() == 1, f"{source} → {target} is not drawn"
+    first = page.inner_text("#panel-graph .graph-meta")
+    poll_until(lambda: page.inner_text("#panel-graph .graph-meta") != first, "the graph to update without a reload")
+    page.screenshot(path=shots / "healthy.png")
+    assert page.problems == []
+
+
+def test_a_click_on_an_edge_lists_its_traces_and_one_opens_as_a_waterfall(console, page, shots):
+    page.goto(console)
+    updated(page)
+    label = page.locator(edge("service-a", "service-b") + " text.label")
+    poll_until(lambda: label.count() and label.text_content(), "traffic on service-a → service-b")
+    label.click()
+    page.wait_for_selector("#trace-list .trace-link")
+    page.locator("#trace-list .trace-link").first.click()
+    page.wait_for_selector("#waterfall .waterfall .span")
+    spans = page.locator("#waterfall .span .svc").all_inner_texts()
+    assert {"service-a", "service-b", "service-c"} <= set(spans)
+    page.locator("#waterfall details.span").nth(1).locator("summary").click()
+    assert page.locator("#waterfall details[open] table.attrs").count() == 1
+    page.screenshot(path=shots / "waterfall.png")
+    assert page.problems == []
+
+
+def trainee_text(console: str, page) -> str:
+    """Everything a trainee can read: the page as the browser shows it, every panel and the graph's data."""
+    return "\n".join(
+        [
+            page.content(),
+            requests.get(console + "panels", params={"view": "trainee", "window": 60}, timeout=20).text,
+            requests.get(console + "api/graph", params={"window": 300}, timeout=20).text,
+        ]
+    ).lower()
+
+
+def p95_ms(console: str, source: str, target: str) -> float | None:
+    graph = requests.get(console + "api/graph", params={"window": 60}, timeout=20).json()
+    found = next((e for e in graph["edges"] if (e["source"], e["target"]) == (source, target)), None)
+    return found["p95_ms"] if found else None
+
+
+def test_latency_on_a_hop_turns_its_edge_red_and_the_trainee_never_reads_the_drill(lab, console, page, shots):
+    # The fault delays service-b's calls to service-c before their client span starts, so the time shows
+    # in service-b's server span: service-a → service-b is the edge whose calls got slow.
+    poll_until(
+        lambda: (p95_ms(console, "service-a", "service-b") or 1e9) < 400,
+        "service-a → service-b to answer within 400 ms before the fault",
+        timeout=60,
+        interval=1,
+    )
+    lab.cli("load", "stop")
+    page.goto(console)
+    updated(page)
+    lab.cli("scenario", "start", "latency-500ms", "--ttl", "300")
+    started = time.monotonic()
+    poll_until(
+        lambda: (
+            page.locator(edge("service-a", "service-b") + ".h-failed").count()
+            and (p95_ms(console, "service-a", "service-b") or 0) >= 500
+        ),
+        "service-a → service-b to turn red with a p95 of 500 ms or more",
+        timeout=RED_WITHIN_S,
+    )
+    print(f"service-a → service-b red {time.monotonic() - started:.1f}s after the fault")
+    page.screenshot(path=shots / "latency-500ms.png")
+    seen = trainee_text(console, page)
+    assert "latency-500ms" not in seen and "latency" not in seen
+    assert page.problems == []
+    lab.cli("scenario", "stop")
+
+
+def test_the_deadlock_draws_service_c_to_service_a_as_new_and_stays_hidden_from_trainees(lab, console, page, shots):
+    lab.cli("load", "stop")
+    lab.cli("scenario", "start", "deadlock", "--ttl", "300")
+    page.goto(console)
+    updated(page)
+    page.wait_for_selector(edge("service-c", "service-a") + ".new.h-failed", timeout=30000)
+    assert "service-c → service-a" in page.inner_text("#panel-graph")
+    page.locator(edge("service-c", "service-a") + " text.label").click()
+    page.wait_for_selector("#trace-list .trace-link")
+    page.locator("#trace-list .trace-link").first.click()
+    page.wait_for_selector("#waterfall .waterfall .span")
+    page.screenshot(path=shots / "deadlock.png")
+    seen = trainee_text(console, page)
+    assert "deadlock" not in seen
+    assert page.problems == []
+
+    instructor = lab.cli("console", "--instructor", "--no-open").stdout.strip().removeprefix("console: ")
+    page.goto(instructor)
+    page.wait_for_selector("#panel-instructor .scenario-id")
+    assert page.inner_text("#panel-instructor .scenario-id") == "deadlock"
+    assert "deadlock" in page.inner_text("#panel-instructor table.faults")
+    assert "token=" not in page.url, "the token must leave the address bar"
+    page.screenshot(path=shots / "deadlock-instructor.png")
+    lab.cli("scenario", "stop")
+
+
+# ---- the HTTP contract, without a browser ---------------------------------------------------------
+def test_the_instructor_view_and_its_data_need_the_lab_token(lab, console):
+    assert requests.get(console + "instructor", timeout=10).status_code == 401
+    assert requests.get(console + "instructor", params={"token": "wrong"}, timeout=10).status_code == 401
+    refused = requests.get(console + "panels", params={"view": "instructor"}, timeout=10)
+    assert refused.status_code == 401 and "chaoslab console --instructor" in refused.json()["message"]
+    token = (lab.state_dir / "token").read_text().strip()
+    allowed = requests.get(
+        console + "panels", params={"view": "instructor"}, headers={"Authorization": f"Bearer {token}"}, timeout=20
+    )
+    assert allowed.status_code == 200 and "instructor" in allowed.json()
+    assert "instructor" not in requests.get(console + "panels", timeout=20).json()
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "message"),
+    [
+        ("api/graph", {"window": "7"}, "window must be one of 60, 300"),
+        ("panels", {"view": "admin"}, "view must be trainee or instructor"),
+        ("traces", {"window": "60"}, "give node=NAME"),
+        ("traces", {"node": "<script>"}, "node names such as service-a"),
+        ("trace/not-a-trace", {}, "32 lowercase hex digits"),
+    ],
+)
+def test_bad_input_is_a_400_saying_what_is_wrong(console, path, params, message):
+    answer = requests.get(console + path, params=params, timeout=10)
+    assert answer.status_code == 400 and message in answer.json()["message"]
+
+
+def test_a_trace_no_longer_kept_says_so(console):
+    answer = requests.get(console + "trace/" + "0" * 32, timeout=10)
+    assert answer.status_code == 200 and "no longer kept" in answer.text
+
+
+def test_the_stream_sends_rendered_panels(console):
+    with requests.get(console + "stream", params={"window": 60}, stream=True, timeout=20) as answer:
+        assert answer.headers["Content-Type"].startswith("text/event-stream")
+        for line in answer.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                assert '"graph"' in line and "graph-svg" in line
+                break

@@ -1,0 +1,116 @@
+"""The console's cluster side: one team's graph and traces from Jaeger's query API, served by the
+platform's console process (chaoslab/console/server.py) with the same pages as the lab daemon's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask import Flask, abort, jsonify, request
+
+from chaoslab.console.cluster import ClusterSource
+from chaoslab.console.jaeger import spans_from_jaeger
+from chaoslab.console.server import create_app
+from chaoslab.settings import Console
+from chaoslab.wsgi import HttpServer
+
+NOW_US = 1_800_000_000_000_000
+
+
+def jaeger_trace(trace_id: str, team: str, spans: list[tuple]) -> dict:
+    """A trace as Jaeger's query API returns it: (span id, parent, service, kind, start µs, µs, error)."""
+    services = sorted({s[2] for s in spans})
+    processes = {
+        f"p{i}": {"serviceName": name, "tags": [{"key": "chaoslab.team", "type": "string", "value": team}]}
+        for i, name in enumerate(services)
+    }
+    pid = {p["serviceName"]: key for key, p in processes.items()}
+    return {
+        "traceID": trace_id,
+        "processes": processes,
+        "spans": [
+            {
+                "traceID": trace_id,
+                "spanID": span_id,
+                "operationName": f"{kind} op",
+                "references": [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": parent}] if parent else [],
+                "startTime": start,
+                "duration": took,
+                "processID": pid[service],
+                "tags": [{"key": "span.kind", "type": "string", "value": kind}]
+                + ([{"key": "otel.status_code", "type": "string", "value": "ERROR"}] if error else [])
+                + ([{"key": "peer.service", "type": "string", "value": "payment"}] if kind == "client" else []),
+            }
+            for span_id, parent, service, kind, start, took, error in spans
+        ],
+    }
+
+
+def checkout(trace_id: str, start: int, error: bool = False) -> dict:
+    return jaeger_trace(
+        trace_id,
+        "red",
+        [
+            ("a1", None, "service-a", "server", start, 90_000, error),
+            ("a2", "a1", "service-a", "client", start + 1_000, 60_000, error),
+            ("p1", "a2", "payment", "server", start + 2_000, 50_000, error),
+        ],
+    )
+
+
+class FakeJaeger:
+    """Stands in for Jaeger's query API, which cannot run here (no container images): it answers
+    /api/traces and /api/traces/<id> from a list of traces in Jaeger's JSON shape, and records the
+    team tag it was asked for."""
+
+    def __init__(self, traces: list[dict]):
+        self.traces = traces
+        self.asked_tags: list[str] = []
+        app = Flask("fake-jaeger")
+
+        @app.get("/api/traces")
+        def search():
+            self.asked_tags.append(request.args.get("tags", ""))
+            service = request.args["service"]
+            found = [t for t in self.traces if any(p["serviceName"] == service for p in t["processes"].values())]
+            return jsonify(data=found)
+
+        @app.get("/api/traces/<trace_id>")
+        def one(trace_id):
+            found = [t for t in self.traces if t["traceID"] == trace_id]
+            return jsonify(data=found) if found else abort(404)
+
+        self.server = HttpServer(app, "127.0.0.1", 0, 4, "fake-jaeger").start()
+
+
+@pytest.fixture
+def jaeger():
+    fake = FakeJaeger([checkout("0" * 31 + "1", NOW_US - 5_000_000), checkout("0" * 31 + "2", NOW_US, True)])
+    yield fake
+    fake.server.stop()
+
+
+def test_jaeger_spans_become_the_daemons_span_dicts():
+    (spans,) = spans_from_jaeger({"data": [checkout("ab" * 16, NOW_US, error=True)]})
+    client = next(s for s in spans if s["kind"] == "client")
+    assert client["service"] == "service-a" and client["parent_id"] == "a1".zfill(16)
+    assert client["status"] == "error" and client["attributes"] == {"peer.service": "payment"}
+    assert client["end_ns"] - client["start_ns"] == 60_000_000 and client["team"] == "red"
+
+
+def test_the_platform_console_serves_a_teams_graph_and_traces_from_jaeger(jaeger):
+    source = ClusterSource("red", jaeger.server.url, "http://127.0.0.1:9", clock=lambda: NOW_US / 1e6 + 10)
+    app = create_app(Console(teams="red", token="s3cret"), {"red": source}).test_client()
+
+    assert b"teams/red/console/" in app.get("/").data
+    graph = app.get("/teams/red/console/api/graph?window=60").get_json()
+    edge = next(e for e in graph["edges"] if (e["source"], e["target"]) == ("service-a", "payment"))
+    assert edge["requests"] == 2 and edge["errors"] == 1
+    assert json.loads(jaeger.asked_tags[0]) == {"chaoslab.team": "red"}
+
+    listed = app.get("/teams/red/console/traces?source=service-a&target=payment&window=60").get_data(as_text=True)
+    assert "0" * 31 + "2" in listed and "failed" in listed
+    waterfall = app.get("/teams/red/console/trace/" + "0" * 31 + "2").get_data(as_text=True)
+    assert "payment" in waterfall and 'class="span error"' in waterfall
+    assert app.get("/teams/red/console/trace/" + "f" * 32).get_data(as_text=True).count("no longer kept") == 1
+    assert app.get("/teams/red/console/panels?view=instructor").status_code == 401

@@ -1,0 +1,175 @@
+"""The console's pieces without a browser: what a trainee may read, business figures from real
+Prometheus expositions, the waterfall and the graph's SVG from span dicts (the browser tests are in
+tests/integration/test_console.py)."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from chaoslab.console.business import MetricsHistory, figures, flatten, histogram_quantile
+from chaoslab.console.layout import Layout
+from chaoslab.console.local import LocalSource
+from chaoslab.console.panels import Context, panels
+from chaoslab.console.panels.graph import svg
+from chaoslab.console.traces import waterfall
+from chaoslab.console.trainee import redact, secret_words
+from chaoslab.local.statedir import StateDir
+from chaoslab.local.tracestore import TraceStore
+from chaoslab.telemetry.servicegraph import from_spans
+
+T0 = 1_800_000_000.0
+
+
+def test_redact_hides_fault_kinds_and_scenario_ids_and_nothing_else():
+    assert redact("loyalty_lookup=sync (config change (deadlock))") == "loyalty_lookup=sync (config change (…))"
+    assert redact("fix async-lookup for latency-500ms") == "fix async-lookup for …"
+    assert redact("orders_query=n_plus_one on service-a") == "orders_query=n_plus_one on service-a"
+    assert {"deadlock", "latency", "latency-500ms", "db_outage"} <= secret_words()
+
+
+class Shop:
+    """The business metrics as the services define them, in a registry of their own."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.checkouts = Counter("checkouts", "", ["outcome"], registry=self.registry)
+        self.duration = Histogram(
+            "http_server_request_duration_seconds", "", ["method", "route"], registry=self.registry
+        )
+        self.statements = Histogram("http_server_db_statements", "", ["route"], registry=self.registry)
+        self.drift = Gauge("ledger_drift_amount", "", ["currency"], registry=self.registry)
+        self.queue = Gauge("queue_depth", "", registry=self.registry)
+
+    def scrape(self) -> dict[str, float]:
+        return flatten(generate_latest(self.registry).decode())
+
+
+def test_figures_between_two_scrapes_are_what_happened_in_between():
+    shop = Shop()
+    shop.checkouts.labels("paid").inc(5)
+    shop.duration.labels("POST", "/checkout").observe(0.04)
+    shop.statements.labels("/orders").observe(2)
+    before = shop.scrape()
+    shop.checkouts.labels("paid").inc(9)
+    shop.checkouts.labels("failed").inc(1)
+    for _ in range(19):
+        shop.duration.labels("POST", "/checkout").observe(0.04)
+    shop.duration.labels("POST", "/checkout").observe(4.0)
+    shop.duration.labels("GET", "/products").observe(9.0)  # another route: not checkout's p95
+    for _ in range(4):
+        shop.statements.labels("/orders").observe(21)
+    shop.drift.labels("USD").set(0.03)
+    shop.queue.set(7)
+    result = figures(before, shop.scrape())
+    assert result.checkouts == 10 and result.checkout_success == pytest.approx(0.9)
+    assert result.checkout_p95_ms == pytest.approx(50, abs=5)
+    assert result.statements_per_request == {"/orders": 21.0}
+    assert result.ledger_drift == pytest.approx(0.03) and result.queue_depth == 7
+
+
+def test_a_counter_that_restarts_counts_from_zero():
+    assert figures({"checkouts:paid": 50.0}, {"checkouts:paid": 3.0}).checkouts == 3
+
+
+def test_histogram_quantile_interpolates_like_promql():
+    assert histogram_quantile(0.5, {0.1: 50.0, 0.2: 100.0, float("inf"): 100.0}) == pytest.approx(0.1)
+    assert histogram_quantile(0.95, {0.1: 0.0, 0.2: 100.0, float("inf"): 100.0}) == pytest.approx(0.195)
+    assert histogram_quantile(0.95, {0.1: 0.0, float("inf"): 0.0}) is None
+
+
+def test_history_scrapes_at_most_every_interval_and_names_silent_services():
+    now = [T0]
+    shop = Shop()
+    calls = []
+
+    def scrape():
+        calls.append(now[0])
+        shop.checkouts.labels("paid").inc()
+        return {"service-a": generate_latest(shop.registry).decode(), "worker": None}
+
+    history = MetricsHistory(every_s=5, clock=lambda: now[0])
+    for step in range(12):
+        now[0] = T0 + step
+        history.refresh(scrape)
+    assert len(calls) == 3  # at 0, 5 and 10 s
+    overall, series, silent = history.window(60)
+    assert overall.checkouts == 2 and len(series) == 2 and silent == {"worker"}
+
+
+def span(service, name, start_ms, ms, parent=None, **extra):
+    return {
+        "trace_id": "ab" * 16,
+        "span_id": f"{abs(hash((service, name, start_ms))) % 10**15:016x}",
+        "parent_id": parent,
+        "service": service,
+        "name": name,
+        "kind": extra.pop("kind", "server"),
+        "start_ns": int(T0 * 1e9 + start_ms * 1e6),
+        "end_ns": int(T0 * 1e9 + (start_ms + ms) * 1e6),
+        "status": extra.pop("status", "unset"),
+        "status_message": extra.pop("status_message", ""),
+        "attributes": extra.pop("attributes", {}),
+        "open": extra.pop("open", False),
+    }
+
+
+def test_a_waterfall_marks_the_open_root_and_escapes_what_spans_carry():
+    root = span("service-a", "POST /checkout", 0, 6000, open=True)
+    call = span(
+        "service-a",
+        "<b>Reserve</b>",
+        5,
+        5000,
+        parent=root["span_id"],
+        kind="client",
+        status="error",
+        status_message="Deadline <Exceeded>",
+        attributes={"url.full": "http://x/<script>alert(1)</script>"},
+    )
+    html = str(waterfall("ab" * 16, [root, call]))
+    assert 'class="span root open"' in html and "root still open" in html and "still open" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;Reserve" in html
+    assert 'class="span error"' in html and "Deadline &lt;Exceeded&gt;" in html
+
+
+def test_a_missing_trace_says_it_is_no_longer_kept():
+    assert "no longer kept" in str(waterfall("cd" * 16, None))
+
+
+def local_source(tmp_path, graph) -> LocalSource:
+    return LocalSource(StateDir.at(tmp_path), TraceStore(), graph, lambda: [{"name": "payment", "state": "ready"}])
+
+
+def test_the_graph_svg_draws_every_node_and_escapes_peer_names(tmp_path):
+    weird = span("payment", "call", 0, 20, kind="client", attributes={"peer.service": '"><script>x</script>'})
+    graph = from_spans([weird], now=T0 + 5)
+    ctx = Context(local_source(tmp_path, graph), 60, False, MetricsHistory(), Layout())
+    drawn = str(svg(graph.snapshot(60), ctx, {}))
+    assert "<script>" not in drawn and "&lt;script&gt;" in drawn
+    for name in ("client", "service-a", "service-b", "service-c", "payment", "gateway", "worker", "postgres", "redis"):
+        assert f'data-node="{name}"' in drawn
+
+
+def test_trainees_never_get_the_instructors_panel(tmp_path):
+    ids = {p.id for p in panels() if p.visible_to(False)}
+    assert "instructor" not in ids and {"graph", "business", "changes"} <= ids
+    assert "instructor" in {p.id for p in panels() if p.visible_to(True)}
+
+
+def test_unknown_nodes_get_a_spot_of_their_own_and_keep_it():
+    layout = Layout()
+    first, second = layout.place("ledger-api"), layout.place("fraud-check")
+    assert first != second and layout.place("ledger-api") == first
+    assert layout.place("service-a") != first
+
+
+def test_a_panel_that_fails_says_so_and_escapes_the_reason(tmp_path):
+    from chaoslab.console.panels import Panel
+    from chaoslab.console.web import render
+
+    def broken(ctx):
+        raise ValueError("<no> journal")
+
+    html = str(render(Panel("broken", "Broken", broken), None))
+    assert "This panel failed: ValueError: &lt;no&gt; journal" in html
