@@ -328,6 +328,9 @@ def load(group: type, environ: Mapping[str, str] | None = None, **overrides: Any
     Raises SettingsError naming the variable, the bad value and what is allowed.
     """
     environ = os.environ if environ is None else environ
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(group)}
+    if unknown:  # a renamed setting must not be silently ignored (it falls back to a fixed port)
+        raise TypeError(f"{group.__name__} has no setting {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
     for f in dataclasses.fields(group):
         if f.name in overrides:
