@@ -20,6 +20,8 @@ class Component:
     """Canonical name: folder, chart component, ``service.name`` and env prefix derive from it."""
     role: str
     """One line on what it does, for status output and docs."""
+    owner: str
+    """The team that owns it: alerts route to it, status and the change feed show it."""
     ports: dict[str, int] = field(default_factory=dict)
     """Named ports: ``http`` always serves health and metrics, ``grpc`` the ring's RPCs, ``admin`` the
     fault agent's admin API (token required)."""
@@ -57,15 +59,24 @@ class Dependency:
     name: str
     role: str
     port: int
+    owner: str = "platform"
+    """The team that runs it (alerts on the datastores route to it)."""
 
 
 # Start order matters only for tidiness: every service tolerates its peers
 # arriving late and reports that through /health/ready.
 COMPONENTS: tuple[Component, ...] = (
-    Component("gateway", "simulated third-party payment gateway (upstream of payment)", {"http": 8084, "admin": 9084}),
+    # The gateway stands for a third party; payments owns the integration and the vendor relationship.
+    Component(
+        "gateway",
+        "simulated third-party payment gateway (upstream of payment)",
+        "payments",
+        {"http": 8084, "admin": 9084},
+    ),
     Component(
         "payment",
         "charges orders through the gateway, keeps the ledger",
+        "payments",
         {"http": 8083, "admin": 9083},
         peers={"gateway_url": ("gateway", "http")},
         uses=("postgres",),
@@ -73,6 +84,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component(
         "service-c",
         "pricing: quotes orders (gRPC)",
+        "pricing",
         {"grpc": 50052, "http": 8082, "admin": 9082},
         peers={"service_a_url": ("service-a", "http")},
         dormant=("service-a",),
@@ -80,26 +92,32 @@ COMPONENTS: tuple[Component, ...] = (
     Component(
         "service-b",
         "inventory: reserves stock, asks service-c for a quote (gRPC)",
+        "inventory",
         {"grpc": 50051, "http": 8081, "admin": 9081},
         peers={"service_c_target": ("service-c", "grpc")},
     ),
     Component(
         "service-a",
         "orders: the public HTTP API",
+        "orders",
         {"http": 8080, "admin": 9080},
         peers={"service_b_target": ("service-b", "grpc"), "payment_url": ("payment", "http")},
         uses=("postgres", "redis"),
         public=True,
     ),
     Component(
-        "worker", "fulfils paid orders from the Redis queue", {"http": 8085, "admin": 9085}, uses=("postgres", "redis")
+        "worker",
+        "fulfils paid orders from the Redis queue",
+        "fulfilment",
+        {"http": 8085, "admin": 9085},
+        uses=("postgres", "redis"),
     ),
 )
 
 DEPENDENCIES: tuple[Dependency, ...] = (
     Dependency("postgres", "orders, customers, products and the ledger", 5432),
     Dependency("redis", "fulfilment queue (Redis Streams)", 6379),
-    Dependency("labd", "local lab daemon: OTLP trace receiver and lab API", 4318),
+    Dependency("labd", "local lab daemon: OTLP trace receiver, alert evaluation and lab API", 4318),
 )
 
 SERVICE_NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)
@@ -117,6 +135,14 @@ def component(name: str) -> Component:
 def peer_address(port_name: str, host: str, port: int) -> str:
     """How a peer's address is written in settings: ``host:port`` for gRPC, a URL for HTTP."""
     return f"{host}:{port}" if port_name == "grpc" else f"http://{host}:{port}"
+
+
+def owner(name: str) -> str:
+    """The owning team of a component or a datastore; raises KeyError for an unknown name."""
+    for part in (*COMPONENTS, *DEPENDENCIES):
+        if part.name == name:
+            return part.owner
+    raise KeyError(f"unknown component {name!r}")
 
 
 def dependency(name: str) -> Dependency:

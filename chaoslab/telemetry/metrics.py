@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, Info, disable_created_metrics, generate_latest
 
 from chaoslab import __version__
 
 disable_created_metrics()  # *_created series double every counter's output and nobody graphs them
 
-BUILD = Info("chaoslab_build", "Component name, version and team of this process.")
+BUILD = Info("chaoslab_build", "Version of this process (its service and team are on every sample).")
 
 HTTP_REQUESTS = Counter(
     "http_server_requests", "Inbound HTTP requests by route and status code.", ["method", "route", "status"]
@@ -48,8 +48,37 @@ OUTBOUND_DURATION = Histogram(
 )
 
 
+_OWN_LABELS: dict[str, str] = {}
+"""Labels this process puts on every sample it exposes: ``service`` and ``team``."""
+
+
 def describe_process(service: str, team: str) -> None:
-    BUILD.info({"service": service, "version": __version__, "team": team})
+    """Name this process in its metrics: every sample carries ``service`` and ``team`` from now on, so
+    the alert rules work on any scrape, with or without Kubernetes relabelling (issue 9, item 13)."""
+    _OWN_LABELS.clear()
+    _OWN_LABELS.update(service=service, team=team)
+    BUILD.info({"version": __version__})
+
+
+class _WithOwnLabels:
+    """The default registry as scrapers see it: each sample gets the process's own labels. The labels
+    are added when /metrics is rendered, not when a metric is updated, so the request path pays nothing
+    (the Python client has no constant labels; a relabelling scraper would otherwise have to add them)."""
+
+    def collect(self):
+        own = _OWN_LABELS
+        for family in REGISTRY.collect():
+            if own:
+                family.samples = [sample._replace(labels={**own, **sample.labels}) for sample in family.samples]
+            yield family
+
+
+_EXPOSED = _WithOwnLabels()
+
+
+def exposition() -> bytes:
+    """The process's metrics in the Prometheus text format, each sample labelled with its service and team."""
+    return generate_latest(_EXPOSED)  # type: ignore[arg-type]
 
 
 BREAKER_OPEN = Gauge(
