@@ -55,6 +55,8 @@ class Scenario:
     hints: tuple[str, ...]
     root_cause: dict
     fixes: tuple[Fix, ...]
+    alert: str
+    """The primary alert, which fires within 90 s of the drill's start."""
     symptom: tuple[Check, ...]
     slo: tuple[Check, ...]
     path: Path
@@ -110,6 +112,10 @@ def load(path: Path) -> Scenario:
             except SettingsError as exc:
                 raise ScenarioError(f"{name}: fixes[{index}].deploy.changes: {exc}") from None
         fixes.append(Fix(fix["id"], fix["summary"], service, dict(fix["deploy"]["changes"])))
+    from chaoslab.alerts.definitions import alert_names
+
+    if raw["alert"] not in alert_names():
+        raise ScenarioError(f"{name}: alert {raw['alert']!r} is not an alert; alerts: {', '.join(alert_names())}")
     checks = {}
     for group in ("symptom", "slo"):
         try:
@@ -128,6 +134,7 @@ def load(path: Path) -> Scenario:
         hints=tuple(raw["hints"]),
         root_cause=cause,
         fixes=tuple(fixes),
+        alert=raw["alert"],
         symptom=checks["symptom"],
         slo=checks["slo"],
         path=path,
