@@ -5,7 +5,7 @@ running, a check failed, an operation was refused), 2 bad input (unknown name,
 bad option, malformed spec). Heavy imports happen inside each command, so
 ``chaoslab serve`` stays lean. Commands live by topic: ``lab`` (the local
 lab), ``chaos`` (faults, deploys, journals), ``drills`` (scenarios), ``load``
-(Locust, verify), ``cohort`` (teams on a cluster).
+(Locust, verify), ``cohort`` (teams on a cluster), ``alerts`` (alerts and runbooks).
 """
 
 from __future__ import annotations
@@ -62,4 +62,4 @@ def main() -> int:
 
 
 # Each module registers its commands on `cli` when imported.
-from chaoslab.cli import chaos, cohort, drills, lab, load  # noqa: E402,F401 isort:skip
+from chaoslab.cli import alerts, chaos, cohort, drills, lab, load  # noqa: E402,F401 isort:skip
