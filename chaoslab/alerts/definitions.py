@@ -248,7 +248,7 @@ def _dependency_errors(peer: str) -> str:
     return f"(\n  {failing}\n/\n  {every}\n) > 0.5"
 
 
-BUSINESS_RULES = [
+BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment, money to the ledger
     Rule(
         "DatabaseErrors",
         _dependency_errors("postgres"),
@@ -316,8 +316,8 @@ BUSINESS_RULES = [
         "P3",
         owner("payment"),
         "ledger-drift",
-        "The ledger differs from the amounts charged by {{ $value }} {{ $labels.currency }} and still moves "
-        "(team {{ $labels.team }})",
+        'The ledger differs from the amounts charged by {{ $value | printf "%.2f" }} {{ $labels.currency }} '
+        "and still moves (team {{ $labels.team }})",
         "payment captured a different amount than it was asked to charge, in the last 5 minutes: money math.",
         group="chaoslab.fulfilment",
     ),

@@ -11,11 +11,12 @@ there, and ``since`` lets a reader follow the log without missing or repeating a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from chaoslab.alerts import promql, templates
 from chaoslab.alerts.rules import Rule
@@ -26,6 +27,13 @@ RESOLVED_RETENTION_MS = 15 * 60_000
 """How long a resolved alert stays listed (Prometheus keeps it as long to tell Alertmanager)."""
 
 
+def fingerprint(alert: str, labels: dict[str, str]) -> str:
+    """A short stable id of one alert instance (its name and labels), like Alertmanager's fingerprint:
+    the fired and the resolved transition of the same instance share it."""
+    text = "\x00".join([alert, *(f"{k}={v}" for k, v in sorted(labels.items()))])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclass
 class Alert:
     """One alert instance: a rule and one label set its expression returned."""
@@ -33,6 +41,7 @@ class Alert:
     alert: str
     labels: dict[str, str]
     """The sample's labels plus the rule's (severity, owner, …); ``alertname`` is ``alert``."""
+    fingerprint: str
     severity: str
     owner: str
     runbook_url: str
@@ -63,13 +72,13 @@ class Event:
     kind: str
     """alert_pending, alert_fired or alert_resolved."""
     alert: str
+    fingerprint: str
     severity: str
     owner: str
     labels: dict[str, str]
     value: float | None
     summary: str
     runbook_url: str
-    extra: dict = field(default_factory=dict)
 
 
 class Evaluator:
@@ -118,6 +127,7 @@ class Evaluator:
                 alert = active[k] = Alert(
                     rule.alert,
                     labels,
+                    fingerprint(rule.alert, labels),
                     rule.severity,
                     rule.owner,
                     rule.runbook_url,
@@ -149,6 +159,7 @@ class Evaluator:
             now,
             kind,
             alert.alert,
+            alert.fingerprint,
             alert.severity,
             alert.owner,
             dict(alert.labels),

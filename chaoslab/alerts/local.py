@@ -49,16 +49,15 @@ class LocalAlerts:
         self.scraper = Scraper(self.history, names, timeout_s=max(0.5, interval_s * 0.8))
         self.evaluator = Evaluator(rules)
         self.scrapes: dict[str, dict] = {}
-        self.started_at = time.time()
 
     def round(self) -> None:
         """One scrape of every target (samples stamped with the scrape's start), then one evaluation."""
         scraped_ms = int(time.time() * 1000)
         targets = self.targets()
         errors = self.scraper.scrape(targets, scraped_ms)
-        for target in targets:
-            error = errors[target.service]
-            self.scrapes[target.service] = {"url": target.url, "up": error is None, "error": error}
+        self.scrapes = {  # replaced whole: the API thread may be reading the previous one
+            t.service: {"url": t.url, "up": errors[t.service] is None, "error": errors[t.service]} for t in targets
+        }
         self.evaluator.evaluate(self.history, int(time.time() * 1000))
         self.history.forget_before(scraped_ms)
 

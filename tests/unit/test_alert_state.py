@@ -54,6 +54,7 @@ def test_an_alert_goes_pending_then_firing_after_its_for_window_then_resolves():
         ("alert_resolved", 40, 90),
     ]
     assert [e.seq for e in evaluator.events(since=events[0].seq)] == [events[1].seq, events[2].seq]
+    assert len({e.fingerprint for e in events}) == 1 and events[0].fingerprint == alert.fingerprint
     evaluator.evaluate(history, 40_000 + RESOLVED_RETENTION_MS + 5_000)
     assert evaluator.alerts() == [], "a resolved alert is listed for 15 minutes, then forgotten"
 
