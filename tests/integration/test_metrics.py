@@ -46,12 +46,12 @@ def test_business_and_red_metrics_are_exposed(scraped, service):
 
 
 def test_payment_counts_succeeded_charges_by_status(scraped):
-    assert 'payment_processed_total{service="payment",status="succeeded",team="local"}' in scraped["payment"]
+    assert 'payment_processed_total{service="payment",team="local",status="succeeded"}' in scraped["payment"]
 
 
 def test_outbound_metrics_name_the_peer(scraped):
     assert (
-        'outbound_requests_total{operation="Reserve",outcome="ok",peer="service-b",service="service-a",team="local"}'
+        'outbound_requests_total{service="service-a",team="local",operation="Reserve",outcome="ok",peer="service-b"}'
         in scraped["service-a"]
     )
     assert 'peer="postgres"' in scraped["service-a"] and 'peer="gateway"' in scraped["payment"]
