@@ -47,8 +47,8 @@ def parse_exposition(text: str, names: set[str] | None = None) -> Iterator[tuple
         if body:
             end = 0
             for label in _LABEL.finditer(body):
-                if label.start() != end:
-                    break
+                if label.start() != end or label.group(1) in labels:
+                    break  # garbage between labels, or a label twice: Prometheus refuses those too
                 labels[label.group(1)] = _ESCAPE.sub(lambda m: "\n" if m[1] == "n" else m[1], label.group(2))
                 end = label.end()
             if end != len(body):

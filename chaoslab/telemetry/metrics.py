@@ -65,7 +65,12 @@ def describe_process(service: str, team: str) -> None:
     """Name this process in its metrics: every sample carries ``service`` and ``team`` from now on, so
     the alert rules work on any scrape, with or without Kubernetes relabelling (issue 9, item 13)."""
     _OWN.text = f'service="{_escape(service)}",team="{_escape(team)}"'.encode()
-    BUILD.info({"version": __version__})
+    describe_version(__version__)
+
+
+def describe_version(version: str) -> None:
+    """The version ``chaoslab_build_info`` shows (a deploy bumps it); service and team come with every sample."""
+    BUILD.info({"version": version})
 
 
 def _escape(value: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from chaoslab import __version__
 from chaoslab.settings import coerce, runtime_fields
-from chaoslab.telemetry.metrics import BUILD
+from chaoslab.telemetry.metrics import describe_version
 
 
 class Flags:
@@ -71,7 +71,7 @@ class Flags:
             effective.update(changes)
         self._effective = effective
         self.revision += 1
-        BUILD.info({"service": self.service, "version": self.version, "team": self.team})
+        describe_version(self.version)
 
     def describe(self) -> dict:
         with self._lock:

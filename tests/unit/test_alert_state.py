@@ -115,6 +115,8 @@ def test_the_exposition_parser_reads_labels_escapes_timestamps_and_special_value
         list(parse_exposition("not a sample line at all {"))
     with pytest.raises(ExpositionError, match="malformed labels"):
         list(parse_exposition('x{a="1" b="2"} 1'))
+    with pytest.raises(ExpositionError, match="malformed labels"):
+        list(parse_exposition('x{a="1",a="2"} 1'))
 
 
 def test_a_scrape_adds_target_labels_writes_up_and_marks_vanished_series_stale():

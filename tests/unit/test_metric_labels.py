@@ -27,3 +27,20 @@ def test_every_sample_gets_the_process_labels_once_and_escaped(monkeypatch):
         "status": "200",
     }
     assert "version" in next(s for s in samples if s.name == "chaoslab_build_info").labels
+
+
+def test_a_deploy_bumps_the_version_and_the_exposition_stays_valid(monkeypatch):
+    from chaoslab.services.common.flags import Flags
+    from chaoslab.settings import Payment
+
+    monkeypatch.setattr(metrics._OWN, "text", b"")
+    metrics.describe_process("payment", "red")
+    Flags("payment", Payment(), "red").push("deploy-1", {"money_math": "float"})
+    (build,) = [
+        s
+        for family in text_string_to_metric_families(metrics.exposition().decode())
+        for s in family.samples
+        if s.name == "chaoslab_build_info"
+    ]
+    assert build.labels == {"service": "payment", "team": "red", "version": build.labels["version"]}
+    assert build.labels["version"].endswith("+r1")
