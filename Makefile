@@ -111,7 +111,7 @@ unit: $(STAMP) ## Only the fast unit tests
 tools: ## Install the tools the tests use: promtool, helm, kube-apiserver, etcd (~/.cache/chaoslab/tools), chromium
 	@tools/install
 
-docs: $(STAMP) ## Regenerate the README's component and environment-variable tables
+docs: $(STAMP) ## Regenerate the README's reference tables and the chart's alert rules (charts/chaoslab/files/alerts.yaml)
 	$(BIN)/python -m chaoslab.docs
 
 proto: $(STAMP) ## Regenerate the gRPC stubs from services/rpc/ring.proto
@@ -119,6 +119,7 @@ proto: $(STAMP) ## Regenerate the gRPC stubs from services/rpc/ring.proto
 
 bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against a baseline
 	$(BIN)/python -m bench.hop_overhead
+	$(BIN)/python -m bench.metrics_exposition
 	$(BIN)/python -m bench.lab_footprint
 	$(BIN)/python -m bench.chaos
 	$(BIN)/python -m bench.capacity

@@ -245,6 +245,21 @@ class Console:
     prefix = "CHAOSLAB_CONSOLE_"
 
 
+@dataclass(frozen=True)
+class Alerts:
+    """The local lab's alert evaluation (the lab daemon's; Prometheus evaluates the same rules on Kubernetes)."""
+
+    interval_s: float = setting(
+        5.0,
+        "How often the lab daemon scrapes every service's /metrics and evaluates the alert rules "
+        "(the chart's Prometheus also scrapes every 5 s).",
+        min=1,
+        max=60,
+    )
+
+    prefix = "CHAOSLAB_ALERTS_"
+
+
 SERVICE_SETTINGS: dict[str, type] = {
     "service-a": ServiceA,
     "service-b": ServiceB,
@@ -254,7 +269,7 @@ SERVICE_SETTINGS: dict[str, type] = {
     "worker": Worker,
 }
 
-ALL_GROUPS: tuple[type, ...] = (Common, Local, *SERVICE_SETTINGS.values(), Console)
+ALL_GROUPS: tuple[type, ...] = (Common, Local, Alerts, *SERVICE_SETTINGS.values(), Console)
 
 OTEL_VARIABLES: dict[str, str] = {
     "OTEL_SERVICE_NAME": "service.name of the spans; the runner and the chart set it to the component name.",

@@ -71,3 +71,13 @@ http://otel-collector:4318
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: "k8s.namespace.name=$(K8S_NAMESPACE),k8s.pod.name=$(K8S_POD_NAME),chaoslab.team={{ .Values.team }}"
 {{- end }}
+
+{{/* The alert rules (generated from chaoslab/alerts/definitions.py), runbook links made absolute when
+     observability.prometheus.runbookBaseUrl is set. */}}
+{{- define "chaoslab.alertRules" -}}
+{{- $rules := .Files.Get "files/alerts.yaml" -}}
+{{- with .Values.observability.prometheus.runbookBaseUrl -}}
+{{- $rules = replace "runbook_url: docs/runbooks/" (printf "runbook_url: %sdocs/runbooks/" .) $rules -}}
+{{- end -}}
+{{ $rules }}
+{{- end }}
