@@ -106,6 +106,11 @@ class ClusterSource:
             ]
         }
 
+    def incident(self) -> dict | None:
+        from chaoslab.console.incidents import trainee_view
+
+        return trainee_view(self._store())
+
     def faults(self) -> list[dict]:
         from chaoslab.chaos.controller import AUDIT
         from chaoslab.chaos.journal import AuditLog

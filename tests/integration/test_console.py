@@ -200,6 +200,35 @@ def test_the_deadlock_draws_service_c_to_service_a_as_new_and_stays_hidden_from_
     lab.cli("scenario", "stop")
 
 
+def test_the_incident_its_timeline_and_the_drills_answers_show_without_naming_a_mystery_drill(
+    lab, console, page, shots
+):
+    from chaoslab.chaos.scenarios import get
+    from chaoslab.topology import owner
+
+    lab.cli("load", "stop")
+    lab.cli("scenario", "start", "latency-500ms", "--mystery", "--no-load", "--ttl", "300")
+    lab.cli("incident", "open", "Checkout is slow for some users", "--severity", "P2", "--new")
+    lab.cli("incident", "note", "latency on service-b? its calls to service-c look slow")
+    right_owner = owner(get("latency-500ms").root_cause["service"])
+    lab.cli("triage", "--what", "none", "--scope", "all", "--change", "none", "--owner", right_owner)
+    page.goto(console)
+    updated(page)
+    poll_until(lambda: "Checkout is slow for some users" in page.inner_text("#panel-incident"), "the incident")
+    incident = page.inner_text("#panel-incident")
+    assert "… on service-b? its calls to service-c look slow" in incident, "the team's note, the drill blanked"
+    assert "declared" in incident and "triage_answer" in incident and "OWNER: " + right_owner in incident
+    drill = page.inner_text("#panel-drill")
+    assert re.search(rf"OWNER\s+{right_owner}\s+right", drill), drill
+    assert re.search(r"RECENT CHANGE\s+none\s+(right|wrong)", drill), drill
+    page.screenshot(path=shots / "incident-mystery.png")
+    seen = trainee_text(console, page)
+    assert "latency" not in seen, "a mystery drill's scenario or fault kind reached the trainee"
+    assert page.problems == []
+    lab.cli("incident", "resolve", "--unverified")
+    lab.cli("scenario", "stop")
+
+
 # ---- the HTTP contract, without a browser ---------------------------------------------------------
 def test_the_instructor_view_and_its_data_need_the_lab_token(lab, console):
     assert requests.get(console + "instructor", timeout=10).status_code == 401
