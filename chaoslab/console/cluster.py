@@ -97,7 +97,7 @@ class ClusterSource:
         return {
             "alerts": [
                 {
-                    "name": a["labels"].get("alertname", "?"),
+                    "alert": a["labels"].get("alertname", "?"),
                     "state": a.get("state", ""),
                     "severity": a["labels"].get("severity", ""),
                     "summary": a.get("annotations", {}).get("summary", ""),

@@ -221,3 +221,19 @@ def test_the_incident_panel_shows_the_record_escaped_with_its_overdue_update_and
     store.write(SCENARIO, json.dumps({"id": "deadlock", "mystery": True, "expires_at": time.time() + 600}))
     html = incident_page(tmp_path)
     assert "deadlock" not in html and "… on service-c?" in html, "a mystery drill's name is blanked"
+
+
+def test_the_alerts_panel_names_each_alert_with_its_tier_firing_first(tmp_path):
+    from chaoslab.console.panels.alerts import render
+
+    document = {
+        "alerts": [
+            {"alert": "CheckoutLatencySlowBurn", "severity": "P3", "state": "pending", "summary": "slow"},
+            {"alert": "<CheckoutAvailability>", "severity": "P1", "state": "firing", "summary": "5xx"},
+            {"alert": "RedisErrors", "severity": "P2", "state": "resolved", "summary": "gone"},
+        ]
+    }
+    source = LocalSource(StateDir.at(tmp_path), TraceStore(), from_spans([], now=T0), list, alerts=lambda: document)
+    html = str(render(Context(source, 60, False, MetricsHistory(), Layout())))
+    assert html.index("&lt;CheckoutAvailability&gt;") < html.index("CheckoutLatencySlowBurn")
+    assert "<b>P1</b>" in html and "RedisErrors" not in html
