@@ -63,5 +63,6 @@ class GrpcService:
         self._probe_channel.close()
 
     def attach(self, runtime: ServiceRuntime) -> GrpcService:
+        self.health.unready_when(runtime.stopping)
         runtime.on_shutdown(self.stop)
         return self
