@@ -48,26 +48,26 @@ def apply(api, namespace: str, fault: Fault) -> list[str]:
         if fault.kind == "oom_kill":
             deployment = apps.read_namespaced_deployment(fault.service, namespace)
             container = deployment.spec.template.spec.containers[0]
-            restore = json.dumps(
-                {"container": container.name, "resources": api.sanitize_for_serialization(container.resources)}
-            )
+            saved = {"container": container.name, "resources": api.sanitize_for_serialization(container.resources)}
             limits = {**(container.resources.limits or {}), "memory": f"{fault.params['limit_mi']}Mi"}
             requests = {**(container.resources.requests or {}), "memory": f"{fault.params['limit_mi']}Mi"}
+            spec: dict = {
+                "template": {
+                    "spec": {
+                        "containers": [{"name": container.name, "resources": {"limits": limits, "requests": requests}}]
+                    }
+                }
+            }
+            strategy = deployment.spec.strategy
+            if strategy is not None and strategy.type == "RollingUpdate":
+                # A rolling update would keep the healthy pods serving while the squeezed ones crash
+                # loop beside them, and users would never notice: the old pods go first instead.
+                saved["strategy"] = api.sanitize_for_serialization(strategy)
+                spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "100%"}}
             apps.patch_namespaced_deployment(
                 fault.service,
                 namespace,
-                {
-                    "metadata": {"annotations": {**marks, RESTORE: restore}},
-                    "spec": {
-                        "template": {
-                            "spec": {
-                                "containers": [
-                                    {"name": container.name, "resources": {"limits": limits, "requests": requests}}
-                                ]
-                            }
-                        }
-                    },
-                },
+                {"metadata": {"annotations": {**marks, RESTORE: json.dumps(saved)}}, "spec": spec},
             )
             return [f"deployment/{fault.service}"]
         if fault.kind == "network_partition":
@@ -139,6 +139,8 @@ def revert(api, namespace: str, fault_id: str | None = None, expired_before: flo
                         "spec": {"containers": [{"name": restore["container"], "resources": restore["resources"]}]}
                     }
                 }
+            if "strategy" in restore:
+                patch["spec"]["strategy"] = restore["strategy"]
             apps.patch_namespaced_deployment(deployment.metadata.name, namespace, patch)
             reverted.append(f"deployment/{deployment.metadata.name}")
         for policy in net.list_namespaced_network_policy(namespace).items:
