@@ -18,6 +18,7 @@ FAULT = "chaoslab.io/fault-id"
 EXPIRES = "chaoslab.io/expires-at"
 RESTORE = "chaoslab.io/restore"
 SELECTOR = "app.kubernetes.io/name"
+NAMESPACE_NAME = "kubernetes.io/metadata.name"  # the label Kubernetes puts on every namespace
 
 
 def apply(api, namespace: str, fault: Fault) -> list[str]:
@@ -72,16 +73,18 @@ def apply(api, namespace: str, fault: Fault) -> list[str]:
             return [f"deployment/{fault.service}"]
         if fault.kind == "network_partition":
             name = f"chaoslab-partition-{fault.id}"
-            net.create_namespaced_network_policy(namespace, partition_policy(name, fault))
+            net.create_namespaced_network_policy(namespace, partition_policy(name, fault, namespace))
             return [f"networkpolicy/{name}"]
     except ApiException as exc:
         raise explain(exc, f"{fault.kind} on {fault.service} in {namespace}") from None
     raise ValueError(f"{fault.kind} is not a Kubernetes fault")
 
 
-def partition_policy(name: str, fault: Fault) -> dict:
+def partition_policy(name: str, fault: Fault, namespace: str) -> dict:
     """Egress from the service's pods to anything but the peer's pods (DNS and other namespaces stay
-    reachable). Egress on the caller, because ingress policies only ever add allowances."""
+    reachable). Egress on the caller, because ingress policies only ever add allowances. "Other
+    namespaces" names its own namespace as the exception: an empty namespaceSelector selects every
+    namespace, this one too, and would let the peer through."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -103,7 +106,17 @@ def partition_policy(name: str, fault: Fault) -> dict:
                         }
                     ]
                 },
-                {"to": [{"namespaceSelector": {}}]},
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchExpressions": [
+                                    {"key": NAMESPACE_NAME, "operator": "NotIn", "values": [namespace]}
+                                ]
+                            }
+                        }
+                    ]
+                },
             ],
         },
     }

@@ -201,6 +201,14 @@ def test_a_partition_is_a_networkpolicy_until_reset(team, api, tmp_path):
     assert policy.spec.policy_types == ["Egress"]
     blocked = policy.spec.egress[0].to[0].pod_selector.match_expressions[0]
     assert (blocked.key, blocked.operator, blocked.values) == ("app.kubernetes.io/name", "NotIn", ["service-c"])
+    # Other namespaces stay reachable, but not this one: an empty namespaceSelector would select it
+    # too and let service-c through (tests/e2e shows the CNI enforcing it).
+    elsewhere = policy.spec.egress[1].to[0].namespace_selector.match_expressions[0]
+    assert (elsewhere.key, elsewhere.operator, elsewhere.values) == (
+        "kubernetes.io/metadata.name",
+        "NotIn",
+        [NAMESPACE],
+    )
     lab.reset()
     assert [
         p.metadata.name
@@ -261,7 +269,9 @@ def test_the_partition_policy_validates_against_the_schema():
     from chaoslab.chaos.kubernetes.actions import partition_policy
 
     fault = validate({"kind": "network_partition", "service": "service-a", "peer": "payment"})
-    kubernetes_validate.validate(partition_policy("chaoslab-partition-x", fault), KUBE_VERSION, strict=True)
+    kubernetes_validate.validate(
+        partition_policy("chaoslab-partition-x", fault, "chaoslab-red"), KUBE_VERSION, strict=True
+    )
 
 
 def test_the_namespaces_locust_is_driven_through_the_service_proxy(team, apiserver, tmp_path):
