@@ -7,8 +7,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from chaoslab.chaos.agent import FaultAgent
+from chaoslab.services.common.grpc_peers import grpc_server
 from chaoslab.services.common.health import Health
-from chaoslab.services.common.peers import grpc_server
 from chaoslab.services.common.runtime import ServiceRuntime
 from chaoslab.services.common.web import HttpServer, create_app
 
