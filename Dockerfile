@@ -30,11 +30,8 @@ ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="chaoslab" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.description="chaoslab services, chaos agent and load generator"
-# MALLOC_ARENA_MAX: glibc gives every thread that allocates its own arena; with a dozen threads per
-# service that is tens of MiB of working set the services never use (measured on kind: see
-# docs/kubernetes.md, "Verified how").
 ENV PATH=/opt/chaoslab/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    MALLOC_ARENA_MAX=2 CHAOSLAB_BIND_HOST=0.0.0.0 CHAOSLAB_AGENT_STATE_DIR=/var/lib/chaoslab
+    CHAOSLAB_BIND_HOST=0.0.0.0 CHAOSLAB_AGENT_STATE_DIR=/var/lib/chaoslab
 COPY --from=build /opt/chaoslab /opt/chaoslab
 RUN groupadd --system --gid 10001 chaoslab \
  && useradd --system --uid 10001 --gid chaoslab --no-create-home --shell /usr/sbin/nologin chaoslab \

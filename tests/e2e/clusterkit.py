@@ -66,6 +66,17 @@ def published(node_port: int) -> str:
     return f"http://{out}"
 
 
+def available(api, namespace: str) -> bool:
+    """Every Deployment of the namespace has all its replicas updated and available."""
+    from kubernetes import client
+
+    deployments = client.AppsV1Api(api).list_namespaced_deployment(namespace).items
+    return bool(deployments) and all(
+        (d.status.available_replicas or 0) == d.spec.replicas and (d.status.updated_replicas or 0) == d.spec.replicas
+        for d in deployments
+    )
+
+
 def pod_names(namespace: str, service: str) -> list[str]:
     out = kubectl("-n", namespace, "get", "pods", "-l", f"app.kubernetes.io/name={service}", "-o", "json").stdout
     return [p["metadata"]["name"] for p in json.loads(out)["items"] if not p["metadata"].get("deletionTimestamp")]

@@ -7,9 +7,9 @@ import json
 import os
 
 import pytest
-from kubernetes import client, config
+from kubernetes import config
 
-from clusterkit import REPORTS, kubectl, make
+from clusterkit import REPORTS, available, kubectl, make
 from support import poll_until
 
 LAB = "chaoslab-lab"
@@ -26,21 +26,15 @@ def api():
     return config.new_client_from_config()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(api):
     """`make deploy`: team lab's whole lab with its own observability, installed with --wait
-    --wait-for-jobs, then `helm test` (a checkout end to end from inside the cluster)."""
+    --wait-for-jobs, then `helm test` (a checkout end to end from inside the cluster). `make undeploy`
+    afterwards: the cohort's platform takes the same NodePorts."""
     deployed = make("deploy")
     assert "TEST SUITE:     lab-test-checkout" in deployed.stdout and "Phase:          Succeeded" in deployed.stdout
-    return LAB
-
-
-def available(api, namespace: str) -> bool:
-    deployments = client.AppsV1Api(api).list_namespaced_deployment(namespace).items
-    return bool(deployments) and all(
-        (d.status.available_replicas or 0) == d.spec.replicas and (d.status.updated_replicas or 0) == d.spec.replicas
-        for d in deployments
-    )
+    yield LAB
+    make("undeploy")
 
 
 @pytest.fixture
