@@ -126,8 +126,10 @@ bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against 
 # ---- Kubernetes on kind (docs/kubernetes.md) ---------------------------------------------------
 # CHART_VALUES: extra values files for every release (e.g. charts/chaoslab/ci/offline-values.yaml,
 # the images built on a machine with no registry). PYTHON_IMAGE: the Dockerfile's Python base.
+# NODE_IMAGE: kind's node image instead of the one kind-config.yaml pins.
 CHART_VALUES ?=
 PYTHON_IMAGE ?=
+NODE_IMAGE ?=
 HELM_FLAGS = $(foreach f,$(CHART_VALUES),-f $(f)) --set image.repository=$(IMAGE) --set image.tag=$(VERSION) \
              --wait --wait-for-jobs --timeout 10m
 
@@ -140,8 +142,8 @@ need-%:
 	  istioctl) echo "istioctl is missing: https://istio.io/latest/docs/setup/getting-started/";; \
 	  *) echo "$* is missing";; esac; exit 1; }
 
-cluster: need-kind need-docker ## Create the local kind cluster from kind-config.yaml
-	kind create cluster --config kind-config.yaml --name $(CLUSTER)
+cluster: need-kind need-docker ## Create the local kind cluster from kind-config.yaml (NODE_IMAGE=... to override its node image)
+	kind create cluster --config kind-config.yaml --name $(CLUSTER) $(if $(NODE_IMAGE),--image $(NODE_IMAGE))
 
 images: need-docker need-kind ## Build the chaoslab image (tagged $(VERSION), never latest) and load it into kind
 	docker build --build-arg VERSION=$(VERSION) $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) \

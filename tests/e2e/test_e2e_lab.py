@@ -47,6 +47,19 @@ def test_every_deployment_is_available_with_its_probes_as_written_and_nothing_re
     assert jobs and all(j.status.succeeded == 1 for j in jobs)
 
 
+def test_the_single_team_lab_hands_its_trainees_a_kubeconfig(api, lab):
+    """`make deploy` then `make team-kubeconfig` (issue 14: the trainee ServiceAccount was missing)."""
+    from clusterkit import ROOT
+
+    make("team-kubeconfig", TEAM="lab")
+    kubeconfig = ROOT / "kubeconfig-lab.yaml"
+    try:
+        assert "pod/service-a-" in run("kubectl", "--kubeconfig", str(kubeconfig), "get", "pods", "-o", "name").stdout
+        assert chaoslab(lab, "fault", "list", kubeconfig=str(kubeconfig)).returncode == 0
+    finally:
+        kubeconfig.unlink(missing_ok=True)
+
+
 def within(written, running) -> bool:
     """Every field written is there with the same value; the API server may have added defaults."""
     if isinstance(written, dict):
