@@ -42,3 +42,12 @@ def settled(api, lab):
     """Every Deployment of the lab Available again after a test that broke something."""
     yield
     poll_until(lambda: available(api, lab), "every Deployment of the lab Available again", timeout=180, interval=1)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """A skipped end-to-end test fails the stage: nothing here may quietly not run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.stats.get("skipped") and session.exitstatus == pytest.ExitCode.OK:
+        reporter.write_line("e2e: a test was skipped; the end-to-end stage fails", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
