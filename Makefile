@@ -16,6 +16,9 @@ CLUSTER   ?= chaoslab
 IMAGE     ?= chaoslab
 VERSION   := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' chaoslab/__init__.py)
 PYTEST_ARGS ?=
+# Test files run in parallel, each whole on one worker (its module lab started once); most of a lab
+# test's time is waiting on traffic, so two workers halve the suite on two cores. 1 runs serially.
+TEST_WORKERS ?= 2
 
 BIN       := $(VENV)/bin
 # helm, promtool, kube-apiserver and etcd built by `make tools` live here; put them on PATH.
@@ -95,7 +98,7 @@ verify-%: $(STAMP) ## Verify scenario %'s SLO under load (e.g. make verify-deadl
 	$(CHAOSLAB) verify $*
 
 test: $(STAMP) tools lint ## Install everything, lint, and run the whole test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff: lint and formatting (`make format` rewrites the tree)
 	$(BIN)/ruff check .
