@@ -29,7 +29,7 @@ STAMP     := $(VENV)/.installed
 SCENARIOS := $(sort $(basename $(notdir $(wildcard chaos/scenarios/*.yaml))))
 
 .DEFAULT_GOAL := help
-.PHONY: help lab up down status logs traces checkout scenarios reset load load-stop verify test unit lint format tools docs \
+.PHONY: help lab up down status logs traces checkout scenarios reset load load-stop verify soak test unit lint format tools docs \
         proto bench clean cluster images deploy undeploy cluster-down mesh platform team-up teams team-down \
         team-kubeconfig
 
@@ -93,6 +93,10 @@ load-stop: $(STAMP) ## Stop the background load (reports are kept under the stat
 
 verify: $(STAMP) ## Stress the lab and check an SLO: make verify SCENARIO=deadlock (or the baseline)
 	$(CHAOSLAB) verify $(SCENARIO)
+
+SOAK_MINUTES ?= 10
+soak: $(STAMP) ## Random drills under load on the running lab for SOAK_MINUTES, then the books (chaoslab soak)
+	$(CHAOSLAB) soak --minutes $(SOAK_MINUTES)
 
 verify-%: $(STAMP) ## Verify scenario %'s SLO under load (e.g. make verify-deadlock)
 	$(CHAOSLAB) verify $*
