@@ -133,6 +133,15 @@ bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against 
 	$(BIN)/python -m bench.console_cost
 
 # ---- Kubernetes on kind (docs/kubernetes.md) ---------------------------------------------------
+# CHART_VALUES: extra values files for every release (e.g. charts/chaoslab/ci/offline-values.yaml,
+# the images built on a machine with no registry). PYTHON_IMAGE: the Dockerfile's Python base.
+# NODE_IMAGE: kind's node image instead of the one kind-config.yaml pins.
+CHART_VALUES ?=
+PYTHON_IMAGE ?=
+NODE_IMAGE ?=
+HELM_FLAGS = $(foreach f,$(CHART_VALUES),-f $(f)) --set image.repository=$(IMAGE) --set image.tag=$(VERSION) \
+             --wait --wait-for-jobs --timeout 10m
+
 need-%:
 	@command -v $* >/dev/null 2>&1 || { case $* in \
 	  kind) echo "kind is missing: go install sigs.k8s.io/kind@v0.33.0 (https://kind.sigs.k8s.io)";; \
@@ -142,18 +151,18 @@ need-%:
 	  istioctl) echo "istioctl is missing: https://istio.io/latest/docs/setup/getting-started/";; \
 	  *) echo "$* is missing";; esac; exit 1; }
 
-cluster: need-kind need-docker ## Create the local kind cluster from kind-config.yaml
-	kind create cluster --config kind-config.yaml --name $(CLUSTER)
+cluster: need-kind need-docker ## Create the local kind cluster from kind-config.yaml (NODE_IMAGE=... to override its node image)
+	kind create cluster --config kind-config.yaml --name $(CLUSTER) $(if $(NODE_IMAGE),--image $(NODE_IMAGE))
 
 images: need-docker need-kind ## Build the chaoslab image (tagged $(VERSION), never latest) and load it into kind
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
+	docker build --build-arg VERSION=$(VERSION) $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) \
+	  -t $(IMAGE):$(VERSION) .
 	kind load docker-image $(IMAGE):$(VERSION) --name $(CLUSTER)
 
 deploy: need-helm need-kubectl ## Install one team's whole lab (TEAM=lab) with its own Jaeger and Prometheus
 	kubectl create namespace $(NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -
 	kubectl label namespace $(NAMESPACE) chaoslab.io/team=$(TEAM) --overwrite
-	helm upgrade --install lab charts/chaoslab -n $(NAMESPACE) --set team=$(TEAM) \
-	  --set image.repository=$(IMAGE) --set image.tag=$(VERSION) --wait --timeout 10m
+	helm upgrade --install lab charts/chaoslab -n $(NAMESPACE) --set team=$(TEAM) $(HELM_FLAGS)
 	helm test lab -n $(NAMESPACE)
 
 undeploy: need-helm need-kubectl ## Remove the team's release and namespace
@@ -162,6 +171,10 @@ undeploy: need-helm need-kubectl ## Remove the team's release and namespace
 
 cluster-down: need-kind ## Delete the kind cluster
 	kind delete cluster --name $(CLUSTER)
+
+.PHONY: e2e
+e2e: $(STAMP) tools ## The chart on a real kind cluster built here (no registry): pods, drills, cohorts (tools/e2e/run)
+	VENV=$(VENV) tools/e2e/run
 
 mesh: need-istioctl need-helm ## Optional: Istio and Kiali for a mesh view of the graph (then deploy with kiali.enabled=true)
 	istioctl install -y --set profile=minimal
@@ -173,13 +186,13 @@ platform: need-helm need-kubectl ## The shared platform: collector, Jaeger, Prom
 	kubectl create namespace $(PLATFORM_NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -
 	helm upgrade --install platform charts/chaoslab -n $(PLATFORM_NAMESPACE) -f charts/chaoslab/profiles/platform.yaml \
 	  --set-json 'observability.watchNamespaces=[$(shell printf '"chaoslab-%s",' $(TEAMS) | sed 's/,$$//')]' \
-	  --set image.repository=$(IMAGE) --set image.tag=$(VERSION) --wait --timeout 10m
+	  $(HELM_FLAGS)
 
 team-up: need-helm need-kubectl ## One team's isolated lab: make team-up TEAM=red
 	kubectl create namespace chaoslab-$(TEAM) --dry-run=client -o yaml | kubectl apply -f -
 	kubectl label namespace chaoslab-$(TEAM) chaoslab.io/team=$(TEAM) --overwrite
 	helm upgrade --install $(TEAM) charts/chaoslab -n chaoslab-$(TEAM) -f charts/chaoslab/profiles/team.yaml \
-	  --set team=$(TEAM) --set image.repository=$(IMAGE) --set image.tag=$(VERSION) --wait --timeout 10m
+	  --set team=$(TEAM) $(HELM_FLAGS)
 
 teams: ## Every team of the cohort: make teams TEAMS="red blue green"
 	@for team in $(TEAMS); do $(MAKE) --no-print-directory team-up TEAM=$$team || exit 1; done

@@ -100,6 +100,20 @@ class Common:
         "Where a fault agent keeps its active faults so they outlive a restart "
         "(a crash loop needs that); empty keeps them in memory only.",
     )
+    shutdown_drain_s: float = setting(
+        0.0,
+        "On SIGTERM, how long the service keeps serving while it answers unready, before it stops taking "
+        "requests: time for a load balancer (a Kubernetes Service) to stop sending it traffic.",
+        min=0,
+        max=60,
+    )
+    shutdown_flush_s: float = setting(
+        2.0,
+        "On shutdown, the longest wait for the last spans to reach the collector; spans not sent by then are "
+        "dropped (a collector that is down must not hold up a restart).",
+        min=0,
+        max=60,
+    )
 
     prefix = "CHAOSLAB_"
 

@@ -148,7 +148,8 @@ def on_alert(
     )
     incident = log.get(incident.id)
     still_paging = [name for name, data in incident.firing.items() if tiers.contract(data.get("severity", "P4")).pages]
-    if not still_paging and incident.mitigated_at is None and incident.of_kind("alert_fired"):
+    paged = [e for e in incident.of_kind("alert_fired") if tiers.contract(e["data"].get("severity", "P4")).pages]
+    if not still_paging and incident.mitigated_at is None and paged:  # a P3 ticket resolving mitigates nothing
         counters = _safely(snapshot)
         log.write(
             incident,

@@ -60,6 +60,7 @@ def create_app(
         )
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.extensions["chaoslab.health"] = health  # the runtime makes it unready first on shutdown
 
     @app.get("/health/live")
     def live():

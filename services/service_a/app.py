@@ -10,9 +10,10 @@ from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.db import Database
 from chaoslab.services.common.errors import bad_request, not_found
 from chaoslab.services.common.flags import Flags
+from chaoslab.services.common.grpc_peers import grpc_channel
 from chaoslab.services.common.health import Health
 from chaoslab.services.common.migrations import LATEST
-from chaoslab.services.common.peers import HttpPeer, grpc_channel
+from chaoslab.services.common.peers import HttpPeer
 from chaoslab.services.common.queue import Queue
 from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.common.web import HttpServer, json_body

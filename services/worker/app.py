@@ -173,6 +173,7 @@ def build(runtime: ServiceRuntime) -> Fulfiller:
     queue = Queue(common.redis_url, common.redis_timeout_s, agent)
     fulfiller = Fulfiller(settings, db, queue, runtime.stopping, agent)
     health = Health()
+    health.unready_when(runtime.stopping)
     health.ready_check("postgres", lambda: db.check_schema(LATEST))
     health.ready_check("redis", queue.ping)
     health.live_check("consumer", fulfiller.alive)
