@@ -28,9 +28,19 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 NODES = ("client", *SERVICE_NAMES, "postgres", "redis")
-RED_WITHIN_S = 10
+RED_WITHIN_S = 30
+"""A deadline, not a measurement (the test prints how long it took): the page updates every 2 s, and a
+busy machine may take a few windows to gather the slow calls."""
 
 lab = module_lab("console-lab")
+
+
+@pytest.fixture(autouse=True)
+def no_drill_left(lab):
+    """A test that fails half-way must not leave its drill to break the next one."""
+    yield
+    lab.cli("scenario", "stop", check=False)
+    lab.cli("reset", check=False)
 
 
 def chromium() -> str:
