@@ -23,6 +23,7 @@ from chaoslab.backend import Backend
 from chaoslab.chaos.reconcile import Reconciliation, recovery_deadline_s
 from chaoslab.chaos.reconcile import reconcile as reconcile_books
 from chaoslab.chaos.scenarios import DEFAULT_LOAD, catalogue
+from chaoslab.errors import Refused
 
 TTL_RANGE_S = (10.0, 40.0)
 """Each drill's TTL is drawn from here; about half are stopped by hand before it."""
@@ -44,6 +45,8 @@ class SoakReport:
     seed: int
     duration_s: float
     drills: list[Drill] = field(default_factory=list)
+    refused: int = 0
+    """Starts the lab refused, all or nothing (a service still restarting after a crash drill)."""
     checkouts: int = 0
     failed_checkouts: int = 0
     faults_left: list[dict] = field(default_factory=list)
@@ -57,7 +60,8 @@ class SoakReport:
         kept = sum(d.ended == "ttl" for d in self.drills)
         lines = [
             f"soak seed {self.seed}: {self.duration_s:.0f} s, {len(self.drills)} drills "
-            f"({sum(d.faults for d in self.drills)} faults; {kept} left to expire, {len(self.drills) - kept} stopped)",
+            f"({sum(d.faults for d in self.drills)} faults; {kept} left to expire, {len(self.drills) - kept} stopped; "
+            f"{self.refused} starts refused while the lab recovered)",
             f"checkout attempts {self.checkouts} ({self.failed_checkouts} failed, retried by key)",
         ]
         if self.books is not None:
@@ -87,7 +91,13 @@ def run(lab: Backend, duration_s: float, seed: int, say: Callable[[str], None] =
             scenario = draw.choice(drills)
             ttl = draw.uniform(*TTL_RANGE_S)
             hold = draw.uniform(2.0, ttl * 1.2)
-            applied = controller.start(scenario, ttl)
+            try:
+                applied = controller.start(scenario, ttl)
+            except Refused as exc:  # rolled back whole: try another drill once the lab has recovered
+                report.refused += 1
+                say(f"{time.monotonic() - started:6.0f}s  {scenario.id} not started: {exc}")
+                time.sleep(3.0)
+                continue
             drill = Drill(scenario.id, len(applied), ttl)
             report.drills.append(drill)
             say(f"{time.monotonic() - started:6.0f}s  {scenario.id}: {len(applied)} fault(s), TTL {ttl:.0f}s")

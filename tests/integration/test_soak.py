@@ -16,6 +16,7 @@ lab = module_lab("soak-lab")
 def test_three_minutes_of_random_drills_lose_no_money_and_leave_no_fault(lab):
     result = lab.cli("soak", "--minutes", "3", "--seed", "14", check=False, timeout=600)
     out = result.stdout
+    print(out)  # the figures, with -s
     assert result.returncode == 0, out + result.stderr
     drills = [line for line in out.splitlines() if "fault(s), TTL" in line]
     assert len(drills) >= 3, out  # the soak really churned
