@@ -39,14 +39,7 @@ def create_app(
     common = common or load(Common)
     agent = agent or FaultAgent(NAME, Flags(NAME, settings, common.team))
     flags = agent.flags
-    db = Database(
-        common.database_url,
-        name=NAME,
-        pool_size=settings.db_pool_size,
-        agent=agent,
-        connect_timeout_s=common.db_connect_timeout_s,
-        pool_timeout_s=common.db_pool_timeout_s,
-    ).open()
+    db = Database.of_service(NAME, settings.db_pool_size, common, agent)
     queue = Queue(common.redis_url, common.redis_timeout_s, agent)
     store = Store(db)
     relay = OutboxRelay(db, queue, settings.outbox_poll_interval_s, settings.outbox_redeliver_after_s).start()
