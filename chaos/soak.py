@@ -107,7 +107,8 @@ def run(lab: Backend, duration_s: float, seed: int, say: Callable[[str], None] =
                 drill.ended = "stopped"
             else:
                 drill.ended = "ttl"  # its agents drop the faults by themselves; the next start finds it over
-                time.sleep(max(0.0, controller.current()["expires_at"] - time.time()) + 0.5)
+                expires_at = (controller.current() or {}).get("expires_at", 0.0)
+                time.sleep(max(0.0, expires_at - time.time()) + 0.5)
             time.sleep(draw.uniform(*GAP_RANGE_S))
     finally:
         stats = traffic.stats() or {}
