@@ -116,6 +116,9 @@ def _rate(metric: str, matchers: str, *by: str) -> str:
 
 
 CHECKOUT = 'service="service-a", route="/checkout"'
+CHECKOUT_SLOW_S = 0.5
+"""A checkout slower than this is a bad event of the latency SLO (a bucket of the request histogram), and
+what an incident's impact counts as affected (chaoslab.incident.impact)."""
 
 SLOS = (
     SLO(
@@ -136,11 +139,11 @@ SLOS = (
             "(\n    "
             + _rate("http_server_request_duration_seconds_count", CHECKOUT)
             + "\n  -\n    "
-            + _rate("http_server_request_duration_seconds_bucket", CHECKOUT + ', le="0.5"')
+            + _rate("http_server_request_duration_seconds_bucket", CHECKOUT + f', le="{CHECKOUT_SLOW_S:g}"')
             + "\n  )"
         ),
         total=_rate("http_server_request_duration_seconds_count", CHECKOUT),
-        events="checkouts take longer than 500ms",
+        events=f"checkouts take longer than {CHECKOUT_SLOW_S * 1000:g}ms",
         severity="P2",
         runbook="high-latency",
     ),
