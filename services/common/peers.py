@@ -74,15 +74,11 @@ class HttpPeer:
                 effect = (
                     self.agent.outbound(self.name) if self.agent is not None and self.agent.outbound_faults else None
                 )
-                if effect is not None:
-                    injected = self._injected(effect, method, path, operation, timeout_s)
-                    if injected is not None:
-                        outcome = "error" if injected.status_code >= 500 else "ok"
-                        span.set_attribute("http.response.status_code", injected.status_code)
-                        return injected
-                response = self.session.request(
-                    method, self.base_url + path, headers=headers, timeout=timeout_s or None, **kwargs
-                )
+                response = self._injected(effect, method, path, timeout_s) if effect is not None else None
+                if response is None:
+                    response = self.session.request(
+                        method, self.base_url + path, headers=headers, timeout=timeout_s or None, **kwargs
+                    )
                 span.set_attribute("http.response.status_code", response.status_code)
                 if response.status_code >= 500:
                     outcome = "error"
@@ -107,10 +103,10 @@ class HttpPeer:
                 OUTBOUND_REQUESTS.labels(self.name, operation, outcome).inc()
                 OUTBOUND_DURATION.labels(self.name, operation).observe(time.perf_counter() - started)
 
-    def _injected(
-        self, effect: Effect, method: str, path: str, operation: str, timeout_s: float
-    ) -> requests.Response | None:
-        """Apply an outbound fault: a delay, a refused connection, a black hole, or a made-up answer."""
+    def _injected(self, effect: Effect, method: str, path: str, timeout_s: float) -> requests.Response | None:
+        """Apply an outbound fault inside the client span, where a slow or broken network shows: a delay, a
+        refused connection, a black hole, or a made-up answer (treated like the peer's own: a 5xx fails
+        the span)."""
         effect.sleep()
         if effect.refuse:
             raise DependencyDown(self.name, "connection refused")
@@ -152,14 +148,14 @@ def circuit_breaker(peer: str, fail_max: int, reset_s: float) -> pybreaker.Circu
 
 
 def instrument_grpc() -> None:
-    """Trace gRPC clients and servers created after this call (W3C context in metadata).
-    Health checks are left out: readiness probes would otherwise fill the trace view."""
-    from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer, filters
+    """Trace gRPC servers created after this call (W3C context from metadata). Clients are traced per
+    channel by ``grpc_channel``, around the agent's outbound faults. Health checks are left out:
+    readiness probes would otherwise fill the trace view."""
+    from opentelemetry.instrumentation.grpc import GrpcInstrumentorServer, filters
 
-    not_health = filters.negate(filters.health_check())
-    for instrumentor in (GrpcInstrumentorClient(filter_=not_health), GrpcInstrumentorServer(filter_=not_health)):
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
+    instrumentor = GrpcInstrumentorServer(filter_=filters.negate(filters.health_check()))
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
 
 
 _GRPC_OUTCOME = {
@@ -169,12 +165,20 @@ _GRPC_OUTCOME = {
 }
 
 
-class InjectedRpcError(grpc.RpcError, grpc.Call):
-    """The error a faulted gRPC call raises, shaped like grpc's own (code(), details())."""
+class _InactiveRpcError(grpc.RpcError, grpc.Call):
+    """The error a faulted gRPC call raises, shaped like grpc's own (its name, code(), details() and
+    text): the client span records it, and a trace must show a refused or timed-out call the way a
+    real one looks, not name a fault."""
 
     def __init__(self, code: grpc.StatusCode, details: str):
         super().__init__(details)
         self._code, self._details = code, details
+
+    def __str__(self) -> str:
+        return (
+            "<_InactiveRpcError of RPC that terminated with:\n"
+            f'\tstatus = {self._code}\n\tdetails = "{self._details}"\n>'
+        )
 
     def code(self):
         return self._code
@@ -202,7 +206,9 @@ class InjectedRpcError(grpc.RpcError, grpc.Call):
 
 
 class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
-    """RED metrics per peer and the agent's outbound faults, for one gRPC channel."""
+    """RED metrics per peer and the agent's outbound faults, for one gRPC channel. It runs inside the
+    client span (``grpc_channel``): a delay or a refusal between two services is the network's, so it
+    shows in the caller's client span, as it does for HTTP peers (issue 12)."""
 
     def __init__(self, peer: str, agent: FaultAgent | None):
         self.peer = peer
@@ -221,7 +227,7 @@ class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
             code = call.code()
             outcome = _GRPC_OUTCOME.get(code, "error")
             return call
-        except InjectedRpcError as exc:
+        except _InactiveRpcError as exc:
             outcome = _GRPC_OUTCOME.get(exc.code(), "error")
             raise
         finally:
@@ -231,14 +237,21 @@ class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
     def _injected(self, effect: Effect, timeout_s: float | None) -> None:
         effect.sleep()
         if effect.refuse:
-            raise InjectedRpcError(grpc.StatusCode.UNAVAILABLE, f"failed to connect to {self.peer}: Connection refused")
+            raise _InactiveRpcError(
+                grpc.StatusCode.UNAVAILABLE, f"failed to connect to {self.peer}: Connection refused"
+            )
         if effect.hang is not None and not effect.wait_hang(timeout_s):
-            raise InjectedRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+            raise _InactiveRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
         if effect.grpc_code is not None:
-            raise InjectedRpcError(grpc.StatusCode[effect.grpc_code], f"{self.peer}: {effect.grpc_code}")
+            raise _InactiveRpcError(grpc.StatusCode[effect.grpc_code], f"{self.peer}: {effect.grpc_code}")
 
 
 def grpc_channel(peer: str, target: str, agent: FaultAgent | None = None) -> grpc.Channel:
+    """A channel to ``peer``: the OpenTelemetry client span outermost, then the agent's faults and the
+    RED metrics (``_ClientHooks``), then the wire."""
+    from opentelemetry.instrumentation.grpc import client_interceptor, filters
+    from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
+
     instrument_grpc()
     channel = grpc.insecure_channel(
         target,
@@ -247,7 +260,8 @@ def grpc_channel(peer: str, target: str, agent: FaultAgent | None = None) -> grp
             ("grpc.enable_retries", 0),  # retries are a decision for the caller, visible in traces
         ],
     )
-    return grpc.intercept_channel(channel, _ClientHooks(peer, agent))
+    hooked = grpc.intercept_channel(channel, _ClientHooks(peer, agent))
+    return intercept_channel(hooked, client_interceptor(filter_=filters.negate(filters.health_check())))
 
 
 def grpc_error(peer: str, exc: grpc.RpcError) -> Exception:
