@@ -154,8 +154,11 @@ class ServiceState:
 
     service: str
     up: bool = True
+    unscraped: int = 0
+    """Scrapes in the recent window its /metrics did not answer (busy or down: not a restart by itself)."""
     restarts: list[str] = field(default_factory=list)
-    """Why it is believed to have restarted (a new start time, a failed scrape, its process state)."""
+    """Why it is believed to have restarted (a new start time, its process state)."""
+    restarted_at: float | None = None
     cpu: Measure | None = None
     rss_mb: float | None = None
     rss_slope: float | None = None
@@ -315,12 +318,13 @@ def _services(metrics: m.Metrics, processes: dict[str, dict], now: float, since_
         recent = [v for s in group for t, v in s.points if t >= cut]
         if recent and min(recent) < 1:
             state.up = recent[-1] >= 1
-            state.restarts.append(f"its /metrics did not answer a scrape in the last {RECENT_S:g} s")
+            state.unscraped = sum(v < 1 for v in recent)
     for service, group in series("process_start_time_seconds").items():
         state = found.get(service)
         values = sorted({round(v) for s in group for _, v in s.points})
         if state is not None and len(values) > 1 and values[-1] >= start:
             state.restarts.append(f"its process started again at {_clock(values[-1])} (process_start_time_seconds)")
+            state.restarted_at = float(values[-1])
     for name, doc in processes.items():
         state = found.get(name)
         if state is None:

@@ -56,7 +56,8 @@ def summarise(found: Iterable[Fact]) -> dict[Element, FrameStat]:
         grouped.setdefault(fact.element, []).append(fact)
     stats = {}
     for element, group in grouped.items():
-        own = [f.own_ms for f in group]
+        # a call nobody answered has no "own" time to speak of: its duration is a timeout or a refusal
+        own = [f.own_ms for f in group if not f.unanswered] or [0.0]
         stats[element] = FrameStat(
             n=len(group),
             errors=sum(f.error for f in group),

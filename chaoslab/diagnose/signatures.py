@@ -143,11 +143,13 @@ def crash(ev: Evidence) -> list[Finding]:
             f"calls {name(r.element)} failed meanwhile ({r.now.n if r.now else 0} in the window)" for r in refused
         ]
         looping = any("crash-loop" in reason for reason in state.restarts) or len(state.restarts) > 1
+        age = ev.at - state.restarted_at if state.restarted_at is not None and not looping else 0.0
+        fading = 1.0 if age <= 60 else max(0.3, 1.0 - (age - 60) / 240 * 0.7)  # an old restart says less
         found.append(
             Finding(
                 state.service,
                 "crash",
-                2.5 + (0.5 if looping else 0.0),
+                (2.5 + (0.5 if looping else 0.0)) * fading,
                 lines,
                 {r.element for r in refused} | {(OP, state.service, "*")},
                 [t for r in refused for t in r.examples][:3],
