@@ -2,8 +2,12 @@
 answer is put beside the team's.
 
 **When it runs.** From the moment an incident is open (a paging alert opens one; so does a team's
-``incident open``) until it is resolved, or for the seeds' 40-minute bar, every ``every_s``. It reads
-only the board (the incidents) and the diagnosis's own inputs, like any trainee.
+``incident open`` or an instructor's ``incident page``) until it is resolved, or for the seeds'
+40-minute bar, every ``every_s``. It notices a new incident at its next look; whatever opens one in
+the same process (the lab daemon's alert evaluation, calling chaoslab.incident.alerting) calls
+``wake()`` so that the first look is at once. It reads only the board (the incidents) and the
+diagnosis's own inputs, like any trainee; the diagnosis remembers the minutes before the incident,
+so its first look already has a baseline.
 
 **Where its answers go.** Each time its top answer changes it is written to ``shadow.jsonl``, a key of
 the lab's journal store that is not on the team's board: on Kubernetes the instructors' journal
@@ -55,6 +59,11 @@ class ShadowOnCall:
         self.every_s = every_s
         self.clock = clock
         self._last: dict[str, tuple[str, str]] = {}
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """Look now rather than at the next tick (an incident was just opened in this process)."""
+        self._wake.set()
 
     def tick(self) -> dict | None:
         """One look: the answer written, or None (no open incident, past the bar, nothing new)."""
@@ -82,7 +91,11 @@ class ShadowOnCall:
         return entry
 
     def run(self, stopping: threading.Event) -> None:
-        while not stopping.wait(self.every_s):
+        while not stopping.is_set():
+            self._wake.wait(self.every_s)
+            self._wake.clear()
+            if stopping.is_set():
+                return
             try:
                 self.tick()
             except Exception:  # one missed look, never the daemon
