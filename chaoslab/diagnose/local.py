@@ -88,7 +88,8 @@ def mount(app, lab) -> LocalDiagnosis:
     history = ScrapeHistory(source.metrics, keep_s=MAX_SINCE_S)
     inputs = LocalInputs(recorder, history, source, lab.supervisor.snapshot)
     diagnosis = LocalDiagnosis(inputs, recorder, history)
-    diagnosis.shadow = ShadowOnCall(FileStore(lab.state.root), diagnosis.diagnose)
+    if lab.settings.shadow:
+        diagnosis.shadow = ShadowOnCall(FileStore(lab.state.root), diagnosis.diagnose, lab.settings.shadow_every_s)
 
     @app.get("/api/diagnose")
     def diagnose_now():
