@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from chaoslab.console.trainee import redact
 from chaoslab.diagnose.evidence import RECENT_S, Evidence, Inputs, Reading, collect
-from chaoslab.diagnose.signatures import SIGNATURES, Finding, is_rollback, ms, name, risky
+from chaoslab.diagnose.signatures import SIGNATURES, Finding, is_rollback, ms, name, risky, superseded
 from chaoslab.diagnose.spans import CALL, DB, OP, Element
 from chaoslab.topology import FRONT_DOOR
 
@@ -210,6 +210,7 @@ def _changes_for(ev: Evidence, service: str, before: float) -> list[dict]:
         if c.get("service") == service
         and before - CHANGE_WINDOW_S <= c.get("ts", 0) <= before + RECENT_S
         and not is_rollback(c)
+        and not superseded(c, ev.changes)
     ]
 
 

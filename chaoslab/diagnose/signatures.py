@@ -444,6 +444,20 @@ def is_rollback(change: dict) -> bool:
     return "rollback" in summary or "back to the baseline" in summary
 
 
+def superseded(change: dict, changes: list[dict]) -> bool:
+    """Whether a later change to the same service set again what ``change`` set (a rollback, the next
+    deploy): then ``change`` is no longer running and explains nothing now."""
+    keys = {key for key, _ in _SETTING.findall(str(change.get("summary", "")))}
+    if not keys:
+        return False
+    return any(
+        later.get("service") == change.get("service")
+        and later.get("ts", 0) > change.get("ts", 0)
+        and keys & {key for key, _ in _SETTING.findall(str(later.get("summary", "")))}
+        for later in changes
+    )
+
+
 def deploys(ev: Evidence) -> list[Finding]:
     found: dict[str, Finding] = {}
     for state in ev.services.values():
@@ -469,7 +483,7 @@ def deploys(ev: Evidence) -> list[Finding]:
     for change in ev.changes:
         reasons = risky(change)
         service = change.get("service", "")
-        if not reasons or is_rollback(change) or service not in ev.services:
+        if not reasons or is_rollback(change) or superseded(change, ev.changes) or service not in ev.services:
             continue
         finding = found.setdefault(service, Finding(service, "bad_deploy", 0.0, []))
         finding.strength = max(finding.strength, 1.5)

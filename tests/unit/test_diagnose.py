@@ -19,7 +19,7 @@ from chaoslab.diagnose.metrics import ScrapeHistory, increase, rate_series
 from chaoslab.diagnose.rank import diagnose, walk
 from chaoslab.diagnose.record import Recorder, summarise
 from chaoslab.diagnose.robust import baseline, quantile, slope
-from chaoslab.diagnose.signatures import risky
+from chaoslab.diagnose.signatures import risky, superseded
 from chaoslab.diagnose.spans import CALL, DB, OP, TIMEOUT, facts
 from chaoslab.incident.record import IncidentLog
 from chaoslab.telemetry.servicegraph import ServiceGraph, from_spans
@@ -316,6 +316,18 @@ def test_a_risky_deploy_is_read_from_the_change_feed_summary():
     ]
     assert risky({"summary": "payment_timeout_s=0 (faster checkout)"})
     assert risky({"summary": "loyalty_lookup=async"}) == []
+
+
+def test_a_rolled_back_deploy_explains_nothing_any_more(hand):
+    hand.feed = [
+        {"ts": hand.at - 60, "service": "service-a", "summary": "orders_query=n_plus_one (ORD-207)"},
+        {"ts": hand.at - 50, "service": "service-a", "summary": "orders_query=batched (rollback)"},
+    ]
+    assert superseded(hand.feed[0], hand.feed) and not superseded(hand.feed[1], hand.feed)
+    hand.run(25, checkout())
+    assert diagnose(hand, 300).candidates == []
+    hand.feed.pop()  # still running: a risky deploy with nothing else to explain is the candidate left
+    assert [(c.service, c.kind) for c in diagnose(hand, 300).candidates] == [("service-a", "bad_deploy")]
 
 
 def test_the_prompt_carries_evidence_but_no_ranking(hand):
