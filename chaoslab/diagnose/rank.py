@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from chaoslab.console.trainee import redact
 from chaoslab.diagnose.evidence import RECENT_S, Evidence, Inputs, Reading, collect
-from chaoslab.diagnose.signatures import SIGNATURES, Finding, is_rollback, ms, name, risky, superseded
+from chaoslab.diagnose.signatures import SIGNATURES, Finding, fading, is_rollback, ms, name, risky, superseded
 from chaoslab.diagnose.spans import CALL, DB, OP, Element
 from chaoslab.topology import FRONT_DOOR
 
@@ -214,9 +214,13 @@ def _changes_for(ev: Evidence, service: str, before: float) -> list[dict]:
     ]
 
 
-def _change_line(change: dict, onset: float) -> str:
-    ago = onset - change.get("ts", onset)
-    when = f"{ago:.0f} s before the symptom began" if ago >= 0 else f"{-ago:.0f} s after the symptom began"
+def _change_line(change: dict, onset: float | None, now: float) -> str:
+    """A deploy in words, dated against the symptom's onset (``None``: no symptom, against now)."""
+    if onset is None:
+        when = f"{now - change.get('ts', now):.0f} s ago"
+    else:
+        ago = onset - change.get("ts", onset)
+        when = f"{ago:.0f} s before the symptom began" if ago >= 0 else f"{-ago:.0f} s after the symptom began"
     reasons = risky(change)
     summary = redact(str(change.get("summary", "")))
     at = _clock(change.get("ts", 0))
@@ -235,6 +239,7 @@ def rank(ev: Evidence) -> Diagnosis:
     path_elements, path_services, path_words = walk(ev) if felt else (set(), set(), [])
     onsets = [r.onset for e in path_elements if (r := ev.readings.get(e)) is not None and r.onset is not None]
     onset = min(onsets) if onsets else ev.at - RECENT_S
+    said_onset = onset if felt else None
     scored: list[Candidate] = []
     for (service, kind), f in merged.items():
         on_path = bool(f.elements & path_elements) or (kind in PROCESS_KINDS and service in path_services)
@@ -246,11 +251,12 @@ def rank(ev: Evidence) -> Diagnosis:
             risky_changes = [c for c in changes if risky(c)]
             boost = (0.8 if risky_changes else 0.4) if kind in ("bad_deploy", "deadlock") else 0.15
             score += boost
-            lines += [_change_line(c, onset) for c in changes[-2:]]
+            lines += [_change_line(c, said_onset, ev.at) for c in changes[-2:]]
         elif kind == "bad_deploy" and not f.lines:
             continue  # a risky-looking deploy outside the window says nothing now
         if kind == "bad_deploy" and not f.lines and changes:
             lines.insert(0, f"the only symptom-free explanation at hand: a deploy to {service} changed a risky setting")
+            score *= fading(ev.at - max(c.get("ts", 0) for c in changes))
         scored.append(
             Candidate(
                 service,
@@ -276,7 +282,7 @@ def rank(ev: Evidence) -> Diagnosis:
         path=path_words,
         candidates=top,
         ruled_out=ruled_out(ev, scored, felt, path_elements),
-        changes=[_change_line(c, onset) for c in ev.changes if not is_rollback(c)][-5:],
+        changes=[_change_line(c, said_onset, ev.at) for c in ev.changes if not is_rollback(c)][-5:],
         inputs={
             "spans_in_recent_window": ev.facts,
             "baseline_frames": ev.baseline_frames,

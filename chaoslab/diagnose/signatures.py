@@ -87,6 +87,12 @@ def _vs(reading: Reading, measure: str, show: Callable[[float], str]) -> str:
     return f"{show(x.value)} ({basis} {show(x.base.median)})"
 
 
+def fading(age_s: float) -> float:
+    """What an event ``age_s`` old still says when nothing new stands behind it (an old restart, a risky
+    deploy with no symptom since): all of it for a minute, then less, down to 30 % after five."""
+    return 1.0 if age_s <= 60 else max(0.3, 1.0 - (age_s - 60) / 240 * 0.7)
+
+
 def _traces(reading: Reading) -> str:
     return f", e.g. trace {reading.examples[0]}" if reading.examples else ""
 
@@ -144,12 +150,11 @@ def crash(ev: Evidence) -> list[Finding]:
         ]
         looping = any("crash-loop" in reason for reason in state.restarts) or len(state.restarts) > 1
         age = ev.at - state.restarted_at if state.restarted_at is not None and not looping else 0.0
-        fading = 1.0 if age <= 60 else max(0.3, 1.0 - (age - 60) / 240 * 0.7)  # an old restart says less
         found.append(
             Finding(
                 state.service,
                 "crash",
-                (2.5 + (0.5 if looping else 0.0)) * fading,
+                (2.5 + (0.5 if looping else 0.0)) * fading(age),
                 lines,
                 {r.element for r in refused} | {(OP, state.service, "*")},
                 [t for r in refused for t in r.examples][:3],

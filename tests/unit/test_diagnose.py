@@ -327,7 +327,10 @@ def test_a_rolled_back_deploy_explains_nothing_any_more(hand):
     hand.run(25, checkout())
     assert diagnose(hand, 300).candidates == []
     hand.feed.pop()  # still running: a risky deploy with nothing else to explain is the candidate left
-    assert [(c.service, c.kind) for c in diagnose(hand, 300).candidates] == [("service-a", "bad_deploy")]
+    fresh = diagnose(hand, 300).candidates
+    assert [(c.service, c.kind) for c in fresh] == [("service-a", "bad_deploy")]
+    hand.feed[0]["ts"] = hand.at - 400  # and, with nothing to show for it since, it says less as it ages
+    assert diagnose(hand, 600).candidates[0].score < fresh[0].score * 0.5
 
 
 def test_the_prompt_carries_evidence_but_no_ranking(hand):
