@@ -383,3 +383,25 @@ def test_the_shadow_writes_each_new_top_answer_once_and_only_during_an_incident(
     assert shadow.publish(incidents, incidents.get(incident.id), given, right) is None  # once
     entries = [json.loads(line) for line in store.read("incidents.jsonl").splitlines()]
     assert sum(e.get("source") == "shadow" for e in entries) == 1
+
+
+# ---- bad input -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--since", "2h"], "--since 2h: from 30s to 15m"),
+        (["--since", "soon"], "soon"),
+        (["--json", "--prompt"], "give one of them"),
+        (["--ask", ""], "--ask needs a command"),
+        (["--ask", "'unbalanced"], "quote it as one argument"),
+        (["--ask", "no-such-assistant-here"], "is not a command on PATH"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2_before_any_lab_is_needed(tmp_path, args, said):
+    from click.testing import CliRunner
+
+    from chaoslab.cli import cli
+
+    result = CliRunner().invoke(cli, ["--state-dir", str(tmp_path), "diagnose", *args])
+    assert result.exit_code == 2, result.output
+    assert said in result.output and len(result.output.strip().splitlines()) == 1, result.output
