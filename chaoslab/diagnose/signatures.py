@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chaoslab.diagnose.evidence import Evidence, Reading
+from chaoslab.diagnose.evidence import RECENT_S, Evidence, Reading
 from chaoslab.diagnose.spans import CALL, DB, OP, Element
 
 GATEWAY = "gateway"
@@ -141,20 +141,25 @@ def crash(ev: Evidence) -> list[Finding]:
     for state in ev.services.values():
         if not state.restarts:
             continue
-        refused = [
-            r for r in ev.of(CALL) if r.element[2] == state.service and r.anomalous("unanswered", "errors", "origins")
-        ]
+        # a process that is down answers nothing: its callers' calls get no server span at all
+        refused = [r for r in ev.of(CALL) if r.element[2] == state.service and r.anomalous("unanswered")]
         lines = [f"{state.service} restarted: {'; '.join(dict.fromkeys(state.restarts))}"]
         lines += [
             f"calls {name(r.element)} failed meanwhile ({r.now.n if r.now else 0} in the window)" for r in refused
         ]
         looping = any("crash-loop" in reason for reason in state.restarts) or len(state.restarts) > 1
         age = ev.at - state.restarted_at if state.restarted_at is not None and not looping else 0.0
+        strength = (2.5 + (0.5 if looping else 0.0)) * fading(age)
+        if not looping and age > RECENT_S and state.up and not refused:
+            strength *= 0.5
+            lines.append(
+                f"it is up again and answers its calls: the restart explains the past, not the last {RECENT_S:g} s"
+            )
         found.append(
             Finding(
                 state.service,
                 "crash",
-                (2.5 + (0.5 if looping else 0.0)) * fading(age),
+                strength,
                 lines,
                 {r.element for r in refused} | {(OP, state.service, "*")},
                 [t for r in refused for t in r.examples][:3],

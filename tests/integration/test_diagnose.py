@@ -43,7 +43,7 @@ def top(d: dict) -> tuple[str, str] | None:
     return (d["candidates"][0]["service"], d["candidates"][0]["kind"]) if d["candidates"] else None
 
 
-def named(lab, cause: tuple[str, str], timeout: float = 75, ruled_out: str = "") -> dict:
+def named(lab, cause: tuple[str, str], timeout: float = 75, ruled_out: str = "", every_s: float = 3) -> dict:
     """Poll the daemon's diagnosis until ``cause`` is its top answer (and, if given, ``ruled_out`` is in
     what it dismissed); that diagnosis."""
     seen, last = [], {}
@@ -55,7 +55,7 @@ def named(lab, cause: tuple[str, str], timeout: float = 75, ruled_out: str = "")
         return dict(last) if top(last) == cause and dismissed else None
 
     try:
-        return poll_until(check, f"the diagnosis to name {cause}", timeout=timeout, interval=3)
+        return poll_until(check, f"the diagnosis to name {cause}", timeout=timeout, interval=every_s)
     except AssertionError as exc:
         shown = {k: last.get(k) for k in ("symptom", "path", "ruled_out", "inputs")}
         shown["candidates"] = [(c["service"], c["kind"], c["score"], c["evidence"][:2]) for c in last["candidates"]]
@@ -119,7 +119,7 @@ def test_one_fault_of_each_kind_is_named(loaded, kind, service, extra):
     lab = loaded
     run(lab, "fault", "add", kind, *extra, "--service", service, "--ttl", "90")
     try:
-        named(lab, (service, kind), timeout=45)
+        named(lab, (service, kind), timeout=45, every_s=1)
     finally:
         run(lab, "reset")
 

@@ -310,6 +310,16 @@ def test_a_restart_with_refused_calls_is_a_crash(hand):
     assert (d.top.service, d.top.kind) == ("payment", "crash"), report.text(d)
 
 
+def test_a_restart_that_is_over_does_not_outrank_the_fault_of_now(hand):
+    hand.started["service-b"] = hand.at + 3  # restarted, and up again: its calls are answered
+    hand.run(40, checkout())
+    hand.run(25, checkout(b_call=call(op("service-c", "/chaoslab.v1.Pricing/Quote", 5.0), gap_ms=400)))
+    d = diagnose(hand, 300)
+    assert (d.top.service, d.top.kind) == ("service-b", "latency"), report.text(d)
+    crash = next(c for c in d.candidates if c.kind == "crash")
+    assert any("up again" in line for line in crash.evidence)
+
+
 def test_a_risky_deploy_is_read_from_the_change_feed_summary():
     assert risky({"summary": "deploy service-c: loyalty_lookup=sync"}) == [
         "loyalty_lookup=sync: a synchronous call back into the caller: a cycle"
