@@ -105,5 +105,23 @@ def mount(app, lab) -> LocalDiagnosis:
             ), 400
         return jsonify(diagnosis.diagnose(since_s).to_json())
 
+    _wake_on_pages(lab, diagnosis.shadow)
     diagnosis.start(lab.stopping)
     return diagnosis
+
+
+def _wake_on_pages(lab, shadow) -> None:
+    """A firing alert may open the incident (``lab.alerts``: chaoslab.alerts.local.LocalAlerts, which
+    tells ``on_event`` every transition after the incident desk's hook): the shadow looks at once."""
+    alerts = getattr(lab, "alerts", None)
+    if shadow is None or alerts is None or not hasattr(alerts, "on_event"):
+        return
+    told = alerts.on_event
+
+    def on_event(event: dict) -> None:
+        if told is not None:
+            told(event)
+        if event.get("kind") == "alert_fired":
+            shadow.wake()
+
+    alerts.on_event = on_event

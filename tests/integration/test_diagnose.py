@@ -150,9 +150,12 @@ def test_the_shadow_names_the_deadlock_and_races_the_team(deadlocked, tmp_path):
     assert refused.exit_code == 1 and "no hypothesis yet" in refused.output
     run(lab, "incident", "note", "service-a's handlers all wait on something", "--hypothesis")
 
-    ranked = run(lab, "diagnose").output
-    assert " 1  deadlock on service-c" in ranked, ranked
-    assert "re-entered service-a" in ranked and "symptom:" in ranked
+    def felt_and_named():
+        text = run(lab, "diagnose").output
+        return text if " 1  deadlock on service-c" in text and "symptom:\n" in text else None
+
+    ranked = poll_until(felt_and_named, "the users to feel it, the deadlock first", timeout=60, interval=2)
+    assert "re-entered service-a" in ranked and "on service-a" in ranked.split("symptom:")[1], ranked
     (tmp_path / "diagnose.txt").write_text(ranked)  # the README's example comes from a run like this
 
     doc = json.loads(run(lab, "diagnose", "--json").output)
