@@ -149,13 +149,14 @@ class Runner:
         return self.client.diagnosis(SINCE_S)
 
     def calm(self) -> float:
-        """Wait until a look shows no user-facing symptom (a restart is remembered for minutes: an old
-        crash may still be a candidate, as it would be for a trainee)."""
+        """Wait until a look shows no user-facing symptom but a standing ledger gap (money a float deploy
+        lost stays lost); a restart is remembered for minutes: an old crash may still be a candidate, as
+        it would be for a trainee."""
         started = time.monotonic()
         time.sleep(CALM_MIN_S)
         while time.monotonic() - started < CALM_MAX_S:
             d = self.look()
-            if not d["symptom"]:
+            if all("ledger" in line for line in d["symptom"]):
                 break
             time.sleep(LOOK_S)
         return time.monotonic() - started

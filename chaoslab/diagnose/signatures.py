@@ -482,12 +482,13 @@ def deploys(ev: Evidence) -> list[Finding]:
             )
             finding.elements.add((OP, state.service, "*"))
             finding.queries.append(f'http_server_db_statements_sum{{service="{state.service}",route="{route}"}}')
-        if state.drift is not None and state.drift > 0.005 and (state.drift_slope or 0) >= 0:
+        if state.drift is not None and state.drift > 0.005:
+            growing = (state.drift_slope or 0) > 0
             finding = found.setdefault(state.service, Finding(state.service, "bad_deploy", 0.0, []))
-            finding.strength = max(finding.strength, 2.4)
+            finding.strength = max(finding.strength, 2.4 if growing else 0.8)  # a standing gap is money lost earlier
             finding.lines.append(
                 f"{state.service}'s ledger is {state.drift:.2f} short of the paid orders (ledger_drift_amount)"
-                + (", and the gap grows" if (state.drift_slope or 0) > 0 else "")
+                + (", and the gap grows" if growing else ", not growing in the last minute: lost earlier")
             )
             finding.queries.append(f'ledger_drift_amount{{service="{state.service}"}}')
     for change in ev.changes:

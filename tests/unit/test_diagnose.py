@@ -115,16 +115,20 @@ class HandLab:
         self.cpu = dict.fromkeys(self.cpu_rate, 1.0)
         self.started = dict.fromkeys(self.cpu_rate, T0 - 3600)
         self.feed: list[dict] = []
+        self.drift = 0.0
+        self.drift_rate = 0.0
         self.traces = itertools.count(1)
 
     def now(self) -> float:
         return self.at
 
     def scrape(self) -> dict[str, str | None]:
-        return {
+        texts = {
             s: f"process_cpu_seconds_total {self.cpu[s]}\nprocess_start_time_seconds {self.started[s]}\n"
             for s in self.cpu
         }
+        texts["payment"] += f"ledger_drift_amount {self.drift}\n"
+        return texts
 
     def run(self, seconds: int, trace, per_second: int = 4) -> None:
         """``seconds`` of traffic: ``per_second`` traces of ``trace`` ending every second."""
@@ -132,6 +136,7 @@ class HandLab:
             self.at += 1
             for s in self.cpu:
                 self.cpu[s] += self.cpu_rate[s]
+            self.drift += self.drift_rate
             spans = []
             for _ in range(per_second):
                 built, end = render(trace, f"t{next(self.traces):06d}", 0.0)
@@ -318,6 +323,18 @@ def test_a_restart_that_is_over_does_not_outrank_the_fault_of_now(hand):
     assert (d.top.service, d.top.kind) == ("service-b", "latency"), report.text(d)
     crash = next(c for c in d.candidates if c.kind == "crash")
     assert any("up again" in line for line in crash.evidence)
+
+
+def test_a_growing_ledger_gap_is_a_bad_deploy_and_a_standing_one_is_money_lost_earlier(hand):
+    hand.drift_rate = 0.01
+    hand.run(25, checkout())
+    d = diagnose(hand, 300)
+    assert (d.top.service, d.top.kind) == ("payment", "bad_deploy") and "gap grows" in d.top.evidence[0]
+    hand.drift_rate = 0.0
+    hand.run(70, checkout(c_own=400.0))  # a minute later the gap stands still, and a new fault is on
+    d = diagnose(hand, 300)
+    assert (d.top.service, d.top.kind) == ("service-c", "latency"), report.text(d)
+    assert any("lost earlier" in line for c in d.candidates for line in c.evidence)
 
 
 def test_a_risky_deploy_is_read_from_the_change_feed_summary():
