@@ -16,6 +16,9 @@ CLUSTER   ?= chaoslab
 IMAGE     ?= chaoslab
 VERSION   := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' chaoslab/__init__.py)
 PYTEST_ARGS ?=
+# Test files run in parallel, each whole on one worker (its module lab started once); most of a lab
+# test's time is waiting on traffic, so two workers halve the suite on two cores. 1 runs serially.
+TEST_WORKERS ?= 2
 
 BIN       := $(VENV)/bin
 # helm, promtool, kube-apiserver and etcd built by `make tools` live here; put them on PATH.
@@ -26,7 +29,7 @@ STAMP     := $(VENV)/.installed
 SCENARIOS := $(sort $(basename $(notdir $(wildcard chaos/scenarios/*.yaml))))
 
 .DEFAULT_GOAL := help
-.PHONY: help lab up down status logs traces checkout scenarios reset load load-stop verify test unit lint format tools docs \
+.PHONY: help lab up down status logs traces checkout scenarios reset load load-stop verify soak test unit lint format tools docs \
         proto bench clean cluster images deploy undeploy cluster-down mesh platform team-up teams team-down \
         team-kubeconfig
 
@@ -91,11 +94,15 @@ load-stop: $(STAMP) ## Stop the background load (reports are kept under the stat
 verify: $(STAMP) ## Stress the lab and check an SLO: make verify SCENARIO=deadlock (or the baseline)
 	$(CHAOSLAB) verify $(SCENARIO)
 
+SOAK_MINUTES ?= 10
+soak: $(STAMP) ## Random drills under load on the running lab for SOAK_MINUTES, then the books (chaoslab soak)
+	$(CHAOSLAB) soak --minutes $(SOAK_MINUTES)
+
 verify-%: $(STAMP) ## Verify scenario %'s SLO under load (e.g. make verify-deadlock)
 	$(CHAOSLAB) verify $*
 
 test: $(STAMP) tools lint ## Install everything, lint, and run the whole test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff: lint and formatting (`make format` rewrites the tree)
 	$(BIN)/ruff check .
@@ -111,7 +118,7 @@ unit: $(STAMP) ## Only the fast unit tests
 tools: ## Install the tools the tests use: promtool, helm, kube-apiserver, etcd (~/.cache/chaoslab/tools), chromium
 	@tools/install
 
-docs: $(STAMP) ## Regenerate the README's component and environment-variable tables
+docs: $(STAMP) ## Regenerate the README's reference tables and the chart's alert rules (charts/chaoslab/files/alerts.yaml)
 	$(BIN)/python -m chaoslab.docs
 
 proto: $(STAMP) ## Regenerate the gRPC stubs from services/rpc/ring.proto
@@ -119,12 +126,22 @@ proto: $(STAMP) ## Regenerate the gRPC stubs from services/rpc/ring.proto
 
 bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against a baseline
 	$(BIN)/python -m bench.hop_overhead
+	$(BIN)/python -m bench.metrics_exposition
 	$(BIN)/python -m bench.lab_footprint
 	$(BIN)/python -m bench.chaos
 	$(BIN)/python -m bench.capacity
 	$(BIN)/python -m bench.console_cost
 
 # ---- Kubernetes on kind (docs/kubernetes.md) ---------------------------------------------------
+# CHART_VALUES: extra values files for every release (e.g. charts/chaoslab/ci/offline-values.yaml,
+# the images built on a machine with no registry). PYTHON_IMAGE: the Dockerfile's Python base.
+# NODE_IMAGE: kind's node image instead of the one kind-config.yaml pins.
+CHART_VALUES ?=
+PYTHON_IMAGE ?=
+NODE_IMAGE ?=
+HELM_FLAGS = $(foreach f,$(CHART_VALUES),-f $(f)) --set image.repository=$(IMAGE) --set image.tag=$(VERSION) \
+             --wait --wait-for-jobs --timeout 10m
+
 need-%:
 	@command -v $* >/dev/null 2>&1 || { case $* in \
 	  kind) echo "kind is missing: go install sigs.k8s.io/kind@v0.33.0 (https://kind.sigs.k8s.io)";; \
@@ -134,18 +151,18 @@ need-%:
 	  istioctl) echo "istioctl is missing: https://istio.io/latest/docs/setup/getting-started/";; \
 	  *) echo "$* is missing";; esac; exit 1; }
 
-cluster: need-kind need-docker ## Create the local kind cluster from kind-config.yaml
-	kind create cluster --config kind-config.yaml --name $(CLUSTER)
+cluster: need-kind need-docker ## Create the local kind cluster from kind-config.yaml (NODE_IMAGE=... to override its node image)
+	kind create cluster --config kind-config.yaml --name $(CLUSTER) $(if $(NODE_IMAGE),--image $(NODE_IMAGE))
 
 images: need-docker need-kind ## Build the chaoslab image (tagged $(VERSION), never latest) and load it into kind
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
+	docker build --build-arg VERSION=$(VERSION) $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) \
+	  -t $(IMAGE):$(VERSION) .
 	kind load docker-image $(IMAGE):$(VERSION) --name $(CLUSTER)
 
 deploy: need-helm need-kubectl ## Install one team's whole lab (TEAM=lab) with its own Jaeger and Prometheus
 	kubectl create namespace $(NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -
 	kubectl label namespace $(NAMESPACE) chaoslab.io/team=$(TEAM) --overwrite
-	helm upgrade --install lab charts/chaoslab -n $(NAMESPACE) --set team=$(TEAM) \
-	  --set image.repository=$(IMAGE) --set image.tag=$(VERSION) --wait --timeout 10m
+	helm upgrade --install lab charts/chaoslab -n $(NAMESPACE) --set team=$(TEAM) $(HELM_FLAGS)
 	helm test lab -n $(NAMESPACE)
 
 undeploy: need-helm need-kubectl ## Remove the team's release and namespace
@@ -154,6 +171,10 @@ undeploy: need-helm need-kubectl ## Remove the team's release and namespace
 
 cluster-down: need-kind ## Delete the kind cluster
 	kind delete cluster --name $(CLUSTER)
+
+.PHONY: e2e
+e2e: $(STAMP) tools ## The chart on a real kind cluster built here (no registry): pods, drills, cohorts (tools/e2e/run)
+	VENV=$(VENV) tools/e2e/run
 
 mesh: need-istioctl need-helm ## Optional: Istio and Kiali for a mesh view of the graph (then deploy with kiali.enabled=true)
 	istioctl install -y --set profile=minimal
@@ -165,13 +186,13 @@ platform: need-helm need-kubectl ## The shared platform: collector, Jaeger, Prom
 	kubectl create namespace $(PLATFORM_NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -
 	helm upgrade --install platform charts/chaoslab -n $(PLATFORM_NAMESPACE) -f charts/chaoslab/profiles/platform.yaml \
 	  --set-json 'observability.watchNamespaces=[$(shell printf '"chaoslab-%s",' $(TEAMS) | sed 's/,$$//')]' \
-	  --set image.repository=$(IMAGE) --set image.tag=$(VERSION) --wait --timeout 10m
+	  $(HELM_FLAGS)
 
 team-up: need-helm need-kubectl ## One team's isolated lab: make team-up TEAM=red
 	kubectl create namespace chaoslab-$(TEAM) --dry-run=client -o yaml | kubectl apply -f -
 	kubectl label namespace chaoslab-$(TEAM) chaoslab.io/team=$(TEAM) --overwrite
 	helm upgrade --install $(TEAM) charts/chaoslab -n chaoslab-$(TEAM) -f charts/chaoslab/profiles/team.yaml \
-	  --set team=$(TEAM) --set image.repository=$(IMAGE) --set image.tag=$(VERSION) --wait --timeout 10m
+	  --set team=$(TEAM) $(HELM_FLAGS)
 
 teams: ## Every team of the cohort: make teams TEAMS="red blue green"
 	@for team in $(TEAMS); do $(MAKE) --no-print-directory team-up TEAM=$$team || exit 1; done

@@ -208,6 +208,7 @@ def _ours(frame: str) -> bool:
             "store.py",
             "db.py",
             "peers.py",
+            "grpc_peers.py",
             "web.py",
             "queue.py",
             "outbox.py",

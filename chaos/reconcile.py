@@ -163,3 +163,18 @@ def reconcile(
         explained_drift=Decimal(explained),
         checked_at=time.time(),
     )
+
+
+def float_drill_ended_at(audit_entries: list[dict]) -> float:
+    """When the float-money damage last stopped being made (epoch seconds, 0 if never): the latest
+    reset, end of a bad deploy, or deploy of payment. Float charges from before it are a finished
+    drill's known damage (``since``); a float deploy still running keeps counting, so a trainee in
+    the fp-drift drill still sees the drift."""
+    ended = [
+        entry["ts"]
+        for entry in audit_entries
+        if entry.get("event") == "lab.reset"
+        or (entry.get("event") == "fault.reverted" and entry.get("kind") == "bad_deploy")
+        or (entry.get("event") == "deploy" and entry.get("service") == "payment")
+    ]
+    return max(ended, default=0.0)

@@ -68,6 +68,8 @@ class Scenario:
     hints: tuple[str, ...]
     root_cause: dict
     fixes: tuple[Fix, ...]
+    alert: str
+    """The primary alert, which fires within 90 s of the drill's start."""
     symptom: tuple[Check, ...]
     slo: tuple[Check, ...]
     path: Path
@@ -145,6 +147,10 @@ def load(path: Path) -> Scenario:
                 f"{name}: feed: a fault changes settings on {', '.join(sorted(unlisted))}; give it a feed entry "
                 "(the feed replaces the faults' own change-feed lines)"
             )
+    from chaoslab.alerts.definitions import alert_names
+
+    if raw["alert"] not in alert_names():
+        raise ScenarioError(f"{name}: alert {raw['alert']!r} is not an alert; alerts: {', '.join(alert_names())}")
     checks = {}
     for group in ("symptom", "slo"):
         try:
@@ -163,6 +169,7 @@ def load(path: Path) -> Scenario:
         hints=tuple(raw["hints"]),
         root_cause=cause,
         fixes=tuple(fixes),
+        alert=raw["alert"],
         symptom=checks["symptom"],
         slo=checks["slo"],
         path=path,

@@ -82,6 +82,8 @@ class LoadProfile:
     think_time_s: float = 1.0
     journey: str = "shop"
     shape: str = "steady"
+    retries: int = 0
+    """Retries of a failed checkout with the same Idempotency-Key (loadtest/locustfile.py --retries)."""
 
 
 @dataclass

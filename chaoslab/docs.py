@@ -1,8 +1,9 @@
 """Keeps the README's reference tables true to the code: components and ports from
-``topology``, environment variables from ``settings``.
+``topology``, environment variables from ``settings``, alerts from ``chaoslab.alerts.definitions``.
 
-``python -m chaoslab.docs`` rewrites the generated sections (``make docs``);
-``--check`` exits 1 when the README is stale (tests/unit/test_docs.py runs it).
+``python -m chaoslab.docs`` rewrites the generated sections and the chart's alert rules
+(``make docs``); ``--check`` exits 1 when either is stale (tests/unit/test_docs.py and
+tests/unit/test_alert_definitions.py check them).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def components_table() -> str:
-    rows = ["| Component | Role | Ports (container / preferred local) | Calls |", "|---|---|---|---|"]
+    rows = ["| Component | Role | Owner | Ports (container / preferred local) | Calls |", "|---|---|---|---|---|"]
     for c in COMPONENTS:
         ports = ", ".join(f"{name} {port}" for name, port in c.ports.items())
         calls = (
@@ -28,9 +29,9 @@ def components_table() -> str:
             )
             or "nothing"
         )
-        rows.append(f"| `{c.name}` | {c.role} | {ports} | {calls} |")
+        rows.append(f"| `{c.name}` | {c.role} | {c.owner} | {ports} | {calls} |")
     for d in DEPENDENCIES:
-        rows.append(f"| `{d.name}` | {d.role} | {d.port} | |")
+        rows.append(f"| `{d.name}` | {d.role} | {d.owner} | {d.port} | |")
     return "\n".join(rows) + "\n"
 
 
@@ -91,12 +92,36 @@ def baseline_slo() -> str:
     return "\n".join(lines) + "\n"
 
 
+def alerts_tables() -> str:
+    from chaoslab.alerts.definitions import RULES
+    from chaoslab.alerts.rules import duration
+    from chaoslab.alerts.tiers import TIERS
+
+    rows = ["| Tier | Means | Notifies | Acknowledge within | Status updates |", "|---|---|---|---|---|"]
+    for t in TIERS.values():
+        ack = f"{t.ack_within_s / 60:g} min, then it escalates" if t.ack_within_s else "-"
+        update = f"every {t.update_every_s / 60:g} min" if t.update_every_s else "-"
+        rows.append(f"| {t.name} | {t.meaning} | {t.notifies} | {ack} | {update} |")
+    rows += ["", "| Alert | Tier | For | Owner | Runbook |", "|---|---|---|---|---|"]
+    by_name: dict[str, list] = {}
+    for rule in RULES:
+        by_name.setdefault(rule.alert, []).append(rule)
+    for name, rules in by_name.items():
+        first = rules[0]
+        owners = sorted({r.owner for r in rules})
+        owner = "the service's team" if len(rules) > 1 else owners[0]
+        runbook = f"[{first.runbook}]({first.runbook_url})"
+        rows.append(f"| `{name}` | {first.severity} | {duration(first.for_s)} | {owner} | {runbook} |")
+    return "\n".join(rows) + "\n"
+
+
 SECTIONS = {
     "components": components_table,
     "settings": settings_tables,
     "faults": faults_table,
     "scenarios": scenarios_table,
     "baseline-slo": baseline_slo,
+    "alerts": alerts_tables,
 }
 
 
@@ -111,16 +136,18 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    from chaoslab.alerts import rules
+
     current = README.read_text()
     wanted = render(current)
     if "--check" in argv:
         if wanted != current:
             print("README.md reference tables are stale: run `make docs`", file=sys.stderr)
             return 1
-        return 0
+        return rules.main(argv)
     README.write_text(wanted)
     print("README.md reference tables regenerated")
-    return 0
+    return rules.main(argv)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,20 @@ class Common:
         "Where a fault agent keeps its active faults so they outlive a restart "
         "(a crash loop needs that); empty keeps them in memory only.",
     )
+    shutdown_drain_s: float = setting(
+        0.0,
+        "On SIGTERM, how long the service keeps serving while it answers unready, before it stops taking "
+        "requests: time for a load balancer (a Kubernetes Service) to stop sending it traffic.",
+        min=0,
+        max=60,
+    )
+    shutdown_flush_s: float = setting(
+        2.0,
+        "On shutdown, the longest wait for the last spans to reach the collector; spans not sent by then are "
+        "dropped (a collector that is down must not hold up a restart).",
+        min=0,
+        max=60,
+    )
 
     prefix = "CHAOSLAB_"
 
@@ -249,6 +263,21 @@ class Console:
     prefix = "CHAOSLAB_CONSOLE_"
 
 
+@dataclass(frozen=True)
+class Alerts:
+    """The local lab's alert evaluation (the lab daemon's; Prometheus evaluates the same rules on Kubernetes)."""
+
+    interval_s: float = setting(
+        5.0,
+        "How often the lab daemon scrapes every service's /metrics and evaluates the alert rules "
+        "(the chart's Prometheus also scrapes every 5 s).",
+        min=1,
+        max=60,
+    )
+
+    prefix = "CHAOSLAB_ALERTS_"
+
+
 SERVICE_SETTINGS: dict[str, type] = {
     "service-a": ServiceA,
     "service-b": ServiceB,
@@ -258,7 +287,7 @@ SERVICE_SETTINGS: dict[str, type] = {
     "worker": Worker,
 }
 
-ALL_GROUPS: tuple[type, ...] = (Common, Local, *SERVICE_SETTINGS.values(), Console)
+ALL_GROUPS: tuple[type, ...] = (Common, Local, Alerts, *SERVICE_SETTINGS.values(), Console)
 
 OTEL_VARIABLES: dict[str, str] = {
     "OTEL_SERVICE_NAME": "service.name of the spans; the runner and the chart set it to the component name.",
@@ -332,6 +361,9 @@ def load(group: type, environ: Mapping[str, str] | None = None, **overrides: Any
     Raises SettingsError naming the variable, the bad value and what is allowed.
     """
     environ = os.environ if environ is None else environ
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(group)}
+    if unknown:  # a renamed setting must not be silently ignored (it falls back to a fixed port)
+        raise TypeError(f"{group.__name__} has no setting {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
     for f in dataclasses.fields(group):
         if f.name in overrides:

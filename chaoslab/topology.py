@@ -126,7 +126,7 @@ COMPONENTS: tuple[Component, ...] = (
 DEPENDENCIES: tuple[Dependency, ...] = (
     Dependency("postgres", "orders, customers, products and the ledger", 5432),
     Dependency("redis", "fulfilment queue (Redis Streams)", 6379),
-    Dependency("labd", "local lab daemon: OTLP trace receiver and lab API", 4318),
+    Dependency("labd", "local lab daemon: OTLP trace receiver, alert evaluation and lab API", 4318),
 )
 
 SERVICE_NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import waitress
+from waitress import wasyncore
 
 
 class HttpServer:
@@ -35,6 +37,21 @@ class HttpServer:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        self._server.close()
-        self._thread.join(timeout=5)
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Stop taking connections, give the requests being handled up to ``grace_s`` to finish and
+        their responses time to leave, then close every connection. Sockets are closed by the
+        server's own thread (through its trigger): closed from here, under its poll loop, each one
+        floods the log with "Bad file descriptor"."""
+        server = self._server
+        if not self._thread.is_alive():
+            server.close()
+            return
+        server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))  # the listener only
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=grace_s)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and any(
+            getattr(c, "total_outbufs_len", 0) for c in list(server._map.values())
+        ):
+            time.sleep(0.01)  # the last responses are still being written by the server's thread
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+        self._thread.join(timeout=grace_s)

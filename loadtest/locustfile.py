@@ -8,6 +8,8 @@ Every knob is a Locust option with a ``LOCUST_*`` variable: the usual ones
     --customers / LOCUST_CUSTOMERS     customer ids used, 1..N (default 50, the seeded ones)
     --journey / LOCUST_JOURNEY         shop (default: browse, history, checkout) or rush (checkout only:
                                        a flash sale, the concurrency that closes the deadlock drill's cycle)
+    --retries / LOCUST_RETRIES         times a shopper retries a checkout that failed with a 5xx or no
+                                       answer, with the same Idempotency-Key (default 0; the soak uses 2)
 
 Request names are stable (``POST /checkout``, ``GET /orders/<id>`` …): SLOs
 in the scenario files refer to them.
@@ -52,6 +54,13 @@ def _options(parser):
         default="shop",
         help="shop: browse, history and checkout; rush: checkout only (a flash sale).",
     )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        env_var="LOCUST_RETRIES",
+        default=0,
+        help="Retries of a checkout that failed with a 5xx or no answer, with the same Idempotency-Key.",
+    )
 
 
 class Shopper(FastHttpUser):
@@ -82,17 +91,24 @@ class Shopper(FastHttpUser):
     def checkout(self):
         items = [{"sku": sku, "quantity": random.randint(1, 3)} for sku in random.sample(SKUS, random.randint(1, 3))]
         key = f"locust-{uuid.uuid4()}"
-        with self.client.post(
-            "/checkout",
-            json={"customer_id": self.customer, "items": items},
-            headers={"Idempotency-Key": key},
-            name="POST /checkout",
-            catch_response=True,
-        ) as response:
-            if response.status_code not in (200, 201):
+        for attempt in range(1 + max(0, self.environment.parsed_options.retries)):
+            if attempt:
+                self.wait()  # a client backs off before it retries, with the same key: never a second order
+            with self.client.post(
+                "/checkout",
+                json={"customer_id": self.customer, "items": items},
+                headers={"Idempotency-Key": key},
+                name="POST /checkout",
+                catch_response=True,
+            ) as response:
+                if response.status_code in (200, 201):
+                    order = response.json()
+                    break
                 response.failure(f"{response.status_code}: {_message(response)}")
-                raise RescheduleTask()
-            order = response.json()
+                if 0 < response.status_code < 500:
+                    raise RescheduleTask()  # the request itself is wrong: retrying cannot help
+        else:
+            raise RescheduleTask()
         if self.environment.parsed_options.journey == "rush":
             return
         for _ in range(FOLLOW_UP_LOOKUPS):  # the shopper refreshes the order page a few times

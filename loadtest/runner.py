@@ -64,6 +64,8 @@ class LoadPlan:
             str(self.profile.think_time_s),
             "--journey",
             self.profile.journey,
+            "--retries",
+            str(self.profile.retries),
             "--loglevel",
             "WARNING",
             "--skip-log-setup",

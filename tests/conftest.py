@@ -90,6 +90,23 @@ def tempfile_dir() -> str:
     return tempfile.gettempdir()
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--with-e2e",
+        action="store_true",
+        default=False,
+        help="also collect tests/e2e: the chart on the kind cluster tools/e2e/run starts (make e2e)",
+    )
+
+
+def pytest_ignore_collect(collection_path, config):
+    """tests/e2e needs a kind cluster: collected only with --with-e2e (like kopf's), so `make test`
+    needs no Docker."""
+    if collection_path == Path(__file__).parent / "e2e" and not config.getoption("--with-e2e"):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(items):
     """Tests that disrupt a lab of their own run after the rest (like kopf's e2e tests)."""
     items.sort(key=lambda item: 1 if item.get_closest_marker("disruptive") else 0)

@@ -15,3 +15,8 @@ planned() {
     return 0
 }
 case "${1:-}" in --plan) PLAN=1 ;; esac
+# The Kubernetes release the tests' kube-apiserver and the end-to-end cluster's node are built from
+# (tools/build-kubernetes); a binary stamped otherwise is rebuilt.
+K8S_VERSION=v1.34.4
+K8S_STAGING_VERSION=v0.34.4
+K8S_STAMP="$K8S_VERSION+stamped"

@@ -18,6 +18,7 @@ FAULT = "chaoslab.io/fault-id"
 EXPIRES = "chaoslab.io/expires-at"
 RESTORE = "chaoslab.io/restore"
 SELECTOR = "app.kubernetes.io/name"
+NAMESPACE_NAME = "kubernetes.io/metadata.name"  # the label Kubernetes puts on every namespace
 
 
 def apply(api, namespace: str, fault: Fault) -> list[str]:
@@ -48,40 +49,42 @@ def apply(api, namespace: str, fault: Fault) -> list[str]:
         if fault.kind == "oom_kill":
             deployment = apps.read_namespaced_deployment(fault.service, namespace)
             container = deployment.spec.template.spec.containers[0]
-            restore = json.dumps(
-                {"container": container.name, "resources": api.sanitize_for_serialization(container.resources)}
-            )
+            saved = {"container": container.name, "resources": api.sanitize_for_serialization(container.resources)}
             limits = {**(container.resources.limits or {}), "memory": f"{fault.params['limit_mi']}Mi"}
             requests = {**(container.resources.requests or {}), "memory": f"{fault.params['limit_mi']}Mi"}
+            spec: dict = {
+                "template": {
+                    "spec": {
+                        "containers": [{"name": container.name, "resources": {"limits": limits, "requests": requests}}]
+                    }
+                }
+            }
+            strategy = deployment.spec.strategy
+            if strategy is not None and strategy.type == "RollingUpdate":
+                # A rolling update would keep the healthy pods serving while the squeezed ones crash
+                # loop beside them, and users would never notice: the old pods go first instead.
+                saved["strategy"] = api.sanitize_for_serialization(strategy)
+                spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "100%"}}
             apps.patch_namespaced_deployment(
                 fault.service,
                 namespace,
-                {
-                    "metadata": {"annotations": {**marks, RESTORE: restore}},
-                    "spec": {
-                        "template": {
-                            "spec": {
-                                "containers": [
-                                    {"name": container.name, "resources": {"limits": limits, "requests": requests}}
-                                ]
-                            }
-                        }
-                    },
-                },
+                {"metadata": {"annotations": {**marks, RESTORE: json.dumps(saved)}}, "spec": spec},
             )
             return [f"deployment/{fault.service}"]
         if fault.kind == "network_partition":
             name = f"chaoslab-partition-{fault.id}"
-            net.create_namespaced_network_policy(namespace, partition_policy(name, fault))
+            net.create_namespaced_network_policy(namespace, partition_policy(name, fault, namespace))
             return [f"networkpolicy/{name}"]
     except ApiException as exc:
         raise explain(exc, f"{fault.kind} on {fault.service} in {namespace}") from None
     raise ValueError(f"{fault.kind} is not a Kubernetes fault")
 
 
-def partition_policy(name: str, fault: Fault) -> dict:
+def partition_policy(name: str, fault: Fault, namespace: str) -> dict:
     """Egress from the service's pods to anything but the peer's pods (DNS and other namespaces stay
-    reachable). Egress on the caller, because ingress policies only ever add allowances."""
+    reachable). Egress on the caller, because ingress policies only ever add allowances. "Other
+    namespaces" names its own namespace as the exception: an empty namespaceSelector selects every
+    namespace, this one too, and would let the peer through."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -103,7 +106,17 @@ def partition_policy(name: str, fault: Fault) -> dict:
                         }
                     ]
                 },
-                {"to": [{"namespaceSelector": {}}]},
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchExpressions": [
+                                    {"key": NAMESPACE_NAME, "operator": "NotIn", "values": [namespace]}
+                                ]
+                            }
+                        }
+                    ]
+                },
             ],
         },
     }
@@ -139,6 +152,8 @@ def revert(api, namespace: str, fault_id: str | None = None, expired_before: flo
                         "spec": {"containers": [{"name": restore["container"], "resources": restore["resources"]}]}
                     }
                 }
+            if "strategy" in restore:
+                patch["spec"]["strategy"] = restore["strategy"]
             apps.patch_namespaced_deployment(deployment.metadata.name, namespace, patch)
             reverted.append(f"deployment/{deployment.metadata.name}")
         for policy in net.list_namespaced_network_policy(namespace).items:

@@ -5,7 +5,8 @@ top, so a mistake in RBAC is not the only thing between team red and team blue:
 
 * only namespaces labelled ``chaoslab.io/team`` are ever touched;
 * instructors (group ``chaoslab:instructors``, a ServiceAccount of the platform namespace, or a cluster
-  admin in ``system:masters``) may act on every team namespace;
+  admin: ``system:masters``, or ``kubeadm:cluster-admins``, the group of the admin kubeconfig kubeadm,
+  and so kind, writes since Kubernetes 1.29) may act on every team namespace;
 * a team's ServiceAccount acts only in its own namespace, and a person in group ``chaoslab:team:T``
   only in the namespace labelled ``chaoslab.io/team=T``.
 """
@@ -20,6 +21,7 @@ TEAM_LABEL = "chaoslab.io/team"
 INSTRUCTORS_GROUP = "chaoslab:instructors"
 TEAM_GROUP_PREFIX = "chaoslab:team:"
 PLATFORM_NAMESPACE = "chaoslab-platform"
+CLUSTER_ADMIN_GROUPS = ("system:masters", "kubeadm:cluster-admins")
 
 
 class NotAllowed(KubernetesError):
@@ -41,7 +43,7 @@ class Identity:
     def is_instructor(self, platform_namespace: str = PLATFORM_NAMESPACE) -> bool:
         return (
             INSTRUCTORS_GROUP in self.groups
-            or "system:masters" in self.groups
+            or any(group in self.groups for group in CLUSTER_ADMIN_GROUPS)
             or self.service_account_namespace == platform_namespace
         )
 

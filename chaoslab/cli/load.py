@@ -215,6 +215,29 @@ def verify(
     click.echo("SLO holds")
 
 
+@cli.command()
+@team_option
+@click.option(
+    "--minutes", type=click.FloatRange(min=0.5, max=24 * 60), default=10.0, show_default=True, help="Minutes of drills."
+)
+@click.option("--seed", type=int, default=None, help="Seed of the drills drawn (default: random; printed).")
+@pass_options
+def soak(options: Options, team: str | None, minutes: float, seed: int | None) -> None:
+    """Random drills started and stopped under load with retries, then the whole database reconciled:
+    exit 0 when nothing was lost, doubled or mischarged and every fault expired by itself, 1 otherwise.
+    It resets the lab first and takes it over for the whole run: not during a drill."""
+    import random
+
+    from chaoslab.chaos.soak import run
+
+    seed = random.SystemRandom().randrange(10**6) if seed is None else seed
+    click.echo(f"soak: {minutes:g} min of random drills, seed {seed} (`--seed {seed}` repeats them)")
+    report = run(backend(options, team), minutes * 60, seed, say=click.echo)
+    click.echo(report.summary())
+    if not report.ok:
+        raise SystemExit(1)
+
+
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def locust(ctx: click.Context) -> None:

@@ -26,6 +26,7 @@ from chaoslab.errors import BadInput, Refused
 def reconcile(options: Options, team: str | None, as_json: bool, settle: float) -> None:
     """Reconcile every order with payment's ledger, over the whole database (what verify checks after
     load). Exit 0 when the books balance, 1 when any money is wrong or an order is stuck, 2 without a lab."""
+    from chaoslab.chaos.reconcile import float_drill_ended_at
     from chaoslab.chaos.reconcile import reconcile as run_reconcile
 
     lab = backend(options, team)
@@ -35,7 +36,8 @@ def reconcile(options: Options, team: str | None, as_json: bool, settle: float) 
         raise BadInput(str(exc)) from None  # no lab: nothing to reconcile
     if "data" not in probe.sources:
         raise BadInput(f"reconciliation reads the lab's database, which {lab.where} does not expose to the CLI")
-    books = run_reconcile(probe.query, settle_s=settle)
+    since = float_drill_ended_at(lab.journals().audit.entries())
+    books = run_reconcile(probe.query, since=since, settle_s=settle)
     if as_json:
         click.echo(json.dumps(books.to_json(), indent=2))
     else:

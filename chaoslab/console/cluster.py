@@ -97,7 +97,7 @@ class ClusterSource:
         return {
             "alerts": [
                 {
-                    "name": a["labels"].get("alertname", "?"),
+                    "alert": a["labels"].get("alertname", "?"),
                     "state": a.get("state", ""),
                     "severity": a["labels"].get("severity", ""),
                     "summary": a.get("annotations", {}).get("summary", ""),
@@ -105,6 +105,11 @@ class ClusterSource:
                 for a in mine
             ]
         }
+
+    def incident(self) -> dict | None:
+        from chaoslab.console.incidents import trainee_view
+
+        return trainee_view(self._store())
 
     def faults(self) -> list[dict]:
         from chaoslab.chaos.controller import AUDIT

@@ -64,6 +64,12 @@ class LocalSource:
     def alerts(self) -> dict | None:
         return self._alerts() if self._alerts is not None else None
 
+    def incident(self) -> dict | None:
+        from chaoslab.chaos.journal import FileStore
+        from chaoslab.console.incidents import trainee_view
+
+        return trainee_view(FileStore(self.state.root))
+
     def faults(self) -> list[dict]:
         from chaoslab.chaos.controller import AUDIT
         from chaoslab.chaos.journal import AuditLog, FileStore

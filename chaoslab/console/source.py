@@ -1,9 +1,10 @@
 """Where the console's data comes from: one interface, one implementation per place the lab runs.
 
-``Source`` is all a page may read. The trainee's half (graph, traces, metrics, changes, alerts,
-processes) is what an on-call engineer could read at work; ``faults`` and ``scenario`` come from the
-fault journals and only the instructor's panels call them. ``LocalSource`` (chaoslab/console/local.py)
-reads the lab daemon's stores; a cluster source would read Jaeger's query API and Prometheus.
+``Source`` is all a page may read. The trainee's half (graph, traces, metrics, changes, alerts, the
+incident record, processes) is what an on-call engineer could read at work; ``faults`` and ``scenario``
+come from the fault journals and only the instructor's panels call them. ``LocalSource``
+(chaoslab/console/local.py) reads the lab daemon's stores; ``ClusterSource`` (chaoslab/console/cluster.py)
+reads Jaeger's query API, Prometheus and the team's ConfigMaps.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class Source(Protocol):
     def alerts(self) -> dict | None:
         """Firing and pending alerts (GET /api/alerts's document), or None where alert evaluation is
         not available yet."""
+
+    def incident(self) -> dict | None:
+        """The open incident (else the latest) as a trainee may read it: chaoslab/console/incidents.py's
+        ``trainee_view`` of the team's record, with its timeline and triage answers; None: no incident."""
 
     # ---- the instructor's only ---------------------------------------------------------------
     def faults(self) -> list[dict]:

@@ -6,10 +6,11 @@ it). Any alert that fires or resolves while an incident is open goes on its time
 shows the P3 CPU warning next to the P1 page. When the last paging alert of an incident resolves,
 the SLIs are back in target: the incident is *mitigated* (the lab says so, not the team).
 
-``AlertEvent`` is the interface: the alerts evaluation on the lab daemon (``chaoslab.alerts``, on its
-own branch) produces ``Event`` records; ``AlertEvent.from_evaluator`` reads one. An instructor can
-page a team by hand through the same call (``chaoslab incident page``), which is also how tests feed
-an alert before the evaluation exists.
+``AlertEvent`` is the interface: the alerts evaluation on the lab daemon (``chaoslab.alerts.local``)
+produces ``Event`` records and hands each to ``on_evaluator_event``; ``AlertEvent.from_evaluator``
+reads one. An instructor can page a team by hand through the same call (``chaoslab incident page``).
+On Kubernetes Prometheus evaluates the rules and no receiver calls this yet: an incident is opened
+with ``chaoslab incident open`` or ``page``.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def on_alert(
     )
     incident = log.get(incident.id)
     still_paging = [name for name, data in incident.firing.items() if tiers.contract(data.get("severity", "P4")).pages]
-    if not still_paging and incident.mitigated_at is None and incident.of_kind("alert_fired"):
+    paged = [e for e in incident.of_kind("alert_fired") if tiers.contract(e["data"].get("severity", "P4")).pages]
+    if not still_paging and incident.mitigated_at is None and paged:  # a P3 ticket resolving mitigates nothing
         counters = _safely(snapshot)
         log.write(
             incident,

@@ -4,14 +4,14 @@ The triage day's scale is P1 (total outage) to P4 (cosmetic); the incident day c
 another name for P1. The contract says how soon a paged incident must be acknowledged before it
 escalates and how often a status update is due while it lasts.
 
-The numbers are the ones ``chaoslab.alerts.tiers`` defines on the alerts branch; when both branches
-are on main this module should read them from there (one source) and keep only ``normalise``.
+The numbers are ``chaoslab.alerts.tiers``'s (one source); this module is the incident's view of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chaoslab.alerts.tiers import ALIASES, TIERS
 from chaoslab.errors import BadInput
 
 
@@ -28,12 +28,9 @@ class Contract:
 
 
 CONTRACTS: dict[str, Contract] = {
-    "P1": Contract("P1", "total outage, critical loss or data loss", True, 5 * 60, 15 * 60),
-    "P2": Contract("P2", "a major feature is degraded for many users", True, 15 * 60, 30 * 60),
-    "P3": Contract("P3", "a partial or minor issue", False, None, None),
-    "P4": Contract("P4", "cosmetic or low urgency", False, None, None),
+    name: Contract(name, tier.meaning, tier.opens_incident, tier.ack_within_s, tier.update_every_s)
+    for name, tier in TIERS.items()
 }
-ALIASES = {"P0": "P1"}
 
 
 def normalise(name: str) -> str:

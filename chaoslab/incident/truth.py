@@ -85,10 +85,8 @@ class Truth:
 
     @property
     def alert(self) -> str | None:
-        """The drill's primary alert: ``Scenario.alert`` once the alerts branch gives scenarios one
-        (each catalogue file names the alert it fires within 90 s); until then, unknown here, and
-        triage grades WHAT against the first paging alert on the incident's timeline."""
-        return getattr(self.scenario, "alert", None)
+        """The drill's primary alert (each catalogue file names the alert it fires within 90 s)."""
+        return self.scenario.alert
 
 
 def read(store: Store, start: float, end: float | None = None) -> Truth | Unreadable | None:

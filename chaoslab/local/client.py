@@ -153,6 +153,10 @@ class LabClient:
                 )
             time.sleep(0.2)
 
+    def alerts(self, since: int | None = None) -> dict:
+        """The daemon's alert state (chaoslab/alerts/api.py); with ``since``, also the transitions after it."""
+        return self._request("GET", "/api/alerts" + (f"?since={since}" if since is not None else ""), timeout=10)
+
     def control(self, name: str, action: str) -> dict:
         return self._request("POST", f"/api/processes/{name}/{action}", body={}, timeout=60)
 

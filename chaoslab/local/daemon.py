@@ -33,7 +33,7 @@ from chaoslab.local.registry import mark
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.supervisor import Spec, Supervisor
 from chaoslab.local.tracestore import TraceStore, decode
-from chaoslab.settings import ALL_GROUPS, SERVICE_SETTINGS, Common, Local, describe, env_name, load
+from chaoslab.settings import ALL_GROUPS, SERVICE_SETTINGS, Alerts, Common, Local, describe, env_name, load
 from chaoslab.topology import COMPONENTS, DEPENDENCIES, peer_address
 from chaoslab.wsgi import HttpServer
 
@@ -154,6 +154,7 @@ class Lab:
         self.postgres = EmbeddedPostgres(state.pgdata, self.ports["postgres"])
         self.redis = EmbeddedRedis(state.redis_dir, self.ports["redis"])
         self.supervisor = Supervisor(self._specs(), on_change=self.persist)
+        self.alerts = local_alerts(self.supervisor, load(Common).team, load(Alerts).interval_s, state)
 
     def _specs(self) -> list[Spec]:
         pg, rd = self.postgres, self.redis
@@ -249,6 +250,7 @@ class Lab:
         self.supervisor.start_all()
         threading.Thread(target=self.supervisor.watch_readiness, args=(self.stopping,), daemon=True).start()
         threading.Thread(target=self.migrate_when_ready, daemon=True).start()
+        threading.Thread(target=self.alerts.run, args=(self.stopping,), name="alerts", daemon=True).start()
         while not self.stopping.wait(0.2):
             self.supervisor.tick()
         log.info("stopping the lab")
@@ -257,9 +259,36 @@ class Lab:
         return 0
 
 
+def local_alerts(supervisor: Supervisor, team: str, interval_s: float, state: StateDir):
+    """The daemon's alert evaluation, scraping the services the supervisor runs (chaoslab/alerts/local.py);
+    a page opens or joins the lab's incident (chaoslab/incident/alerting.py)."""
+    from chaoslab.alerts.definitions import RULES
+    from chaoslab.alerts.local import LocalAlerts
+    from chaoslab.alerts.scrape import Target
+    from chaoslab.chaos.journal import FileStore
+    from chaoslab.incident.alerting import on_evaluator_event
+    from chaoslab.incident.impact import snapshot
+    from chaoslab.local.probe import LocalProbe
+
+    services = [proc for proc in supervisor.procs.values() if proc.spec.kind == "service"]
+    started: set[str] = set()  # scraped from its first ready on, so a lab still starting pages nobody
+
+    def targets() -> list[Target]:
+        started.update(proc.spec.name for proc in services if proc.ready)
+        return [Target(proc.spec.name, proc.spec.url, team) for proc in services if proc.spec.name in started]
+
+    def page(event: dict) -> None:
+        on_evaluator_event(FileStore(state.root), event, lambda: snapshot(LocalProbe(state)))
+
+    return LocalAlerts(targets, RULES, interval_s, on_event=page)
+
+
 def create_api(lab: Lab) -> Flask:
+    from chaoslab.alerts.api import blueprint
+
     app = Flask("labd")
     app.json.sort_keys = False
+    app.register_blueprint(blueprint(lab.alerts))
 
     def authorised() -> bool:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
+
+PICKED_FROM = 20000
+"""Free ports are drawn at random from here up to the kernel's ephemeral range (see ``free_port``)."""
 
 
 def is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -15,12 +20,32 @@ def is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_port(host: str = "127.0.0.1", avoid: set[int] | frozenset[int] = frozenset()) -> int:
-    while True:
+    """A port free now, drawn at random below the kernel's ephemeral range. A port the kernel picks
+    (bind to 0) comes from that range, where every outgoing connection on the machine also takes its
+    local port: in the moment between choosing a port and the service binding it, a connection of
+    another lab (or of this one) could take it and the service would crash-loop. Below the range only
+    another listener can, and a random draw makes two labs starting together unlikely to meet."""
+    low = ephemeral_range()[0]
+    draw = random.SystemRandom()
+    for _ in range(200):
+        port = draw.randrange(PICKED_FROM, low) if low > PICKED_FROM + 1000 else 0
+        if port and port not in avoid and is_free(port, host):
+            return port
+    while True:  # an unusual ephemeral range: let the kernel choose
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((host, 0))
             port = sock.getsockname()[1]
         if port not in avoid:
             return port
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """Where the kernel takes the local ports of outgoing connections (Linux's default if unknown)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def allocate(preferred: dict[str, int], mode: str) -> dict[str, int]:

@@ -7,15 +7,16 @@ query. Business metrics live next to the code that counts them.
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 
-from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics
+from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics, generate_latest
 
 from chaoslab import __version__
 
 disable_created_metrics()  # *_created series double every counter's output and nobody graphs them
 
-BUILD = Info("chaoslab_build", "Component name, version and team of this process.")
+BUILD = Info("chaoslab_build", "Version of this process (its service and team are on every sample).")
 
 HTTP_REQUESTS = Counter(
     "http_server_requests", "Inbound HTTP requests by route and status code.", ["method", "route", "status"]
@@ -48,8 +49,45 @@ OUTBOUND_DURATION = Histogram(
 )
 
 
+class _OwnLabels:
+    """This process's own labels as exposition text (``service="a",team="t"``); empty until it is named."""
+
+    text = b""
+
+
+_OWN = _OwnLabels()
+_SAMPLE_LINE = re.compile(rb"^([a-zA-Z_:][a-zA-Z0-9_:]*)([{ ])", re.M)
+"""The start of a sample line: its metric name and what follows it (labels or the value). Every other
+line of the text format starts with ``#``, and label values cannot hold a raw newline."""
+
+
 def describe_process(service: str, team: str) -> None:
-    BUILD.info({"service": service, "version": __version__, "team": team})
+    """Name this process in its metrics: every sample carries ``service`` and ``team`` from now on, so
+    the alert rules work on any scrape, with or without Kubernetes relabelling (issue 9, item 13)."""
+    _OWN.text = f'service="{_escape(service)}",team="{_escape(team)}"'.encode()
+    describe_version(__version__)
+
+
+def describe_version(version: str) -> None:
+    """The version ``chaoslab_build_info`` shows (a deploy bumps it); service and team come with every sample."""
+    BUILD.info({"version": version})
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def exposition() -> bytes:
+    """The process's metrics in the Prometheus text format, each sample labelled with its service and team.
+
+    The labels go in when /metrics is rendered, not when a metric is updated, so the request path pays
+    nothing (the Python client has no constant labels), and as text, which costs a scrape a few percent
+    (bench/metrics_exposition). No metric may define a ``service`` or ``team`` label of its own."""
+    body = generate_latest()
+    own = _OWN.text
+    if not own:
+        return body
+    return _SAMPLE_LINE.sub(lambda m: m[1] + b"{" + own + (b"," if m[2] == b"{" else b"} "), body)
 
 
 BREAKER_OPEN = Gauge(

@@ -8,6 +8,7 @@ collector that is down costs dropped spans, never a failed request.
 from __future__ import annotations
 
 import os
+import threading
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -17,6 +18,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from chaoslab import __version__
+
+_processors: list[BatchSpanProcessor] = []
+"""The batch processors configure_tracing installed: shutdown_tracing cancels their exporters."""
 
 
 def configure_tracing(service_name: str, team: str, in_flight: bool = False) -> TracerProvider | None:
@@ -37,18 +41,36 @@ def configure_tracing(service_name: str, team: str, in_flight: bool = False) -> 
     )
     provider = TracerProvider(resource=resource)
     exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
+    exporter = None
     if exporter_name == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        exporter = OTLPSpanExporter()
         if in_flight:
             from chaoslab.telemetry.inflight import InFlightSpans
 
             provider.add_span_processor(InFlightSpans(OTLPSpanExporter(timeout=2)))
     elif exporter_name == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        exporter = ConsoleSpanExporter()
+    if exporter is not None:
+        processor = BatchSpanProcessor(exporter)
+        _processors.append(processor)
+        provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     return provider
+
+
+def shutdown_tracing(provider: TracerProvider, timeout_s: float) -> bool:
+    """Flush the last spans and stop, in at most ``timeout_s``: with the collector unreachable the
+    SDK alone retries for up to half a minute. Returns False when spans were dropped."""
+    stopper = threading.Thread(target=provider.shutdown, name="tracing-shutdown", daemon=True)
+    stopper.start()
+    stopper.join(timeout_s)
+    if not stopper.is_alive():
+        return True
+    for processor in _processors:
+        processor.span_exporter.shutdown()  # cancels the exporter's retries; a daemon thread is left
+    return False
 
 
 def tracer(name: str) -> trace.Tracer:

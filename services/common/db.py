@@ -22,6 +22,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.errors import DependencyDown, DependencyTimeout
+from chaoslab.settings import Common
 from chaoslab.telemetry.metrics import OUTBOUND_DURATION, OUTBOUND_REQUESTS, statements_in_request
 from chaoslab.telemetry.tracing import tracer
 
@@ -123,6 +124,18 @@ class Database:
                 "options": f"-c statement_timeout={statement_timeout_ms}",
             },
         )
+
+    @classmethod
+    def of_service(cls, name: str, pool_size: int, common: Common, agent: FaultAgent) -> Database:
+        """A service's own pool, opened, with the connection and pool timeouts every service shares."""
+        return cls(
+            common.database_url,
+            name=name,
+            pool_size=pool_size,
+            agent=agent,
+            connect_timeout_s=common.db_connect_timeout_s,
+            pool_timeout_s=common.db_pool_timeout_s,
+        ).open()
 
     def open(self) -> Database:
         self.pool.open(wait=False)

@@ -20,7 +20,7 @@ from typing import Any
 
 from chaoslab import __version__
 from chaoslab.settings import coerce, runtime_fields
-from chaoslab.telemetry.metrics import BUILD
+from chaoslab.telemetry.metrics import describe_version
 
 
 class Flags:
@@ -75,7 +75,7 @@ class Flags:
         """Number versions on from ``revision`` (a restarted process whose earlier versions were recorded)."""
         with self._lock:
             self.revision = revision
-            BUILD.info({"service": self.service, "version": self.version, "team": self.team})
+            describe_version(self.version)
 
     def _recompute(self, new_version: bool = False) -> dict[str, Any]:
         effective = dict(self.base)
@@ -85,7 +85,7 @@ class Flags:
         self._effective = effective
         if new_version or moved:
             self.revision += 1
-            BUILD.info({"service": self.service, "version": self.version, "team": self.team})
+            describe_version(self.version)
         return moved
 
     def describe(self) -> dict:

@@ -7,8 +7,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from chaoslab.chaos.agent import FaultAgent
+from chaoslab.services.common.grpc_peers import grpc_server
 from chaoslab.services.common.health import Health
-from chaoslab.services.common.peers import grpc_server
 from chaoslab.services.common.runtime import ServiceRuntime
 from chaoslab.services.common.web import HttpServer, create_app
 
@@ -63,5 +63,6 @@ class GrpcService:
         self._probe_channel.close()
 
     def attach(self, runtime: ServiceRuntime) -> GrpcService:
+        self.health.unready_when(runtime.stopping)
         runtime.on_shutdown(self.stop)
         return self

@@ -10,6 +10,7 @@ outbox holds them).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,17 @@ class Health:
 
     def ready_check(self, name: str, test: Callable[[], None], *, critical: bool = True) -> None:
         self._checks.append(DependencyCheck(name, test, critical))
+
+    def unready_when(self, stopping: threading.Event) -> None:
+        """Answer unready, whatever the dependencies say, once ``stopping`` is set: a process that is
+        shutting down goes unready first, while it still serves, so traffic moves elsewhere before
+        its listener closes."""
+
+        def not_stopping() -> None:
+            if stopping.is_set():
+                raise RuntimeError("shutting down")
+
+        self._checks.insert(0, DependencyCheck("shutdown", not_stopping))
 
     def live_check(self, name: str, test: Callable[[], None]) -> None:
         """For a process that is up but wedged, such as a worker whose consumer thread died."""

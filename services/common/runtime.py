@@ -1,10 +1,17 @@
-"""What every service process does around its own logic: settings, logs, traces, clean shutdown."""
+"""What every service process does around its own logic: settings, logs, traces, clean shutdown.
+
+Shutdown, on SIGTERM: readiness fails at once (the process still serves), for
+``CHAOSLAB_SHUTDOWN_DRAIN_S`` while a load balancer takes it out of rotation; then each listener
+stops taking connections and lets the requests it is handling finish; then the service releases
+what it holds; then the last spans are flushed, for at most ``CHAOSLAB_SHUTDOWN_FLUSH_S``.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,15 +20,15 @@ from chaoslab.services.common.flags import Flags
 from chaoslab.settings import Common, SettingsError, load
 from chaoslab.telemetry.logs import configure_logging
 from chaoslab.telemetry.metrics import describe_process
-from chaoslab.telemetry.tracing import configure_tracing
+from chaoslab.telemetry.tracing import configure_tracing, shutdown_tracing
 from chaoslab.wsgi import HttpServer
 
 log = logging.getLogger("chaoslab.runtime")
 
 
 class ServiceRuntime:
-    """Owns a service process's lifecycle: it waits for SIGTERM or SIGINT, then runs the
-    registered cleanups in reverse order and flushes the last spans."""
+    """Owns a service process's lifecycle: it waits for SIGTERM or SIGINT, goes unready, then runs
+    the registered cleanups in reverse order and flushes the last spans."""
 
     def __init__(self, name: str, common: Common | None = None):
         self.name = name
@@ -59,6 +66,8 @@ class ServiceRuntime:
         """Serve a service's Flask app on ``settings.http_port`` with its bounded handler pool; on
         shutdown stop taking requests first, then release what the app holds (``chaoslab.stop``)."""
         server = HttpServer(app, self.common.bind_host, settings.http_port, settings.handler_threads, self.name).start()
+        if "chaoslab.health" in app.extensions:
+            app.extensions["chaoslab.health"].unready_when(self.stopping)
         if "chaoslab.stop" in app.extensions:
             self.on_shutdown(app.extensions["chaoslab.stop"])
         self.on_shutdown(server.stop)
@@ -74,14 +83,19 @@ class ServiceRuntime:
 
     def shutdown(self) -> None:
         log.info("%s stopping", self.name)
-        self.stopping.set()
+        self.stopping.set()  # readiness fails from here on (Health.unready_when)
+        if self.common.shutdown_drain_s:
+            time.sleep(self.common.shutdown_drain_s)  # still serving, while traffic moves elsewhere
         for cleanup in reversed(self._cleanups):
             try:
                 cleanup()
             except Exception:  # keep shutting down the rest
                 log.exception("cleanup failed")
-        if self.tracer_provider is not None:
-            self.tracer_provider.shutdown()
+        if self.tracer_provider is not None and not shutdown_tracing(
+            self.tracer_provider, self.common.shutdown_flush_s
+        ):
+            log.warning("the last spans were not sent within %gs; dropped", self.common.shutdown_flush_s)
+        log.info("%s stopped", self.name)
 
 
 def run(name: str, build: Callable[[ServiceRuntime], None]) -> int:

@@ -15,7 +15,7 @@ from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -29,6 +29,7 @@ from chaoslab.telemetry.metrics import (
     HTTP_DURATION,
     HTTP_IN_FLIGHT,
     HTTP_REQUESTS,
+    exposition,
     statements_in_request,
 )
 from chaoslab.telemetry.tracing import tracer
@@ -59,6 +60,7 @@ def create_app(
         )
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.extensions["chaoslab.health"] = health  # the runtime makes it unready first on shutdown
 
     @app.get("/health/live")
     def live():
@@ -72,7 +74,7 @@ def create_app(
 
     @app.get("/metrics")
     def metrics():
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(exposition(), mimetype=CONTENT_TYPE_LATEST)
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):

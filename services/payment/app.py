@@ -146,14 +146,7 @@ def create_app(settings: Payment | None = None, common: Common | None = None, ag
     common = common or load(Common)
     agent = agent or FaultAgent(NAME, Flags(NAME, settings, common.team))
     flags = agent.flags
-    db = Database(
-        common.database_url,
-        name=NAME,
-        pool_size=settings.db_pool_size,
-        agent=agent,
-        connect_timeout_s=common.db_connect_timeout_s,
-        pool_timeout_s=common.db_pool_timeout_s,
-    ).open()
+    db = Database.of_service(NAME, settings.db_pool_size, common, agent)
     ledger = Ledger(db)
     gateway = HttpPeer(
         "gateway",

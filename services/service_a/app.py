@@ -10,9 +10,10 @@ from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.db import Database
 from chaoslab.services.common.errors import bad_request, not_found
 from chaoslab.services.common.flags import Flags
+from chaoslab.services.common.grpc_peers import grpc_channel
 from chaoslab.services.common.health import Health
 from chaoslab.services.common.migrations import LATEST
-from chaoslab.services.common.peers import HttpPeer, grpc_channel
+from chaoslab.services.common.peers import HttpPeer
 from chaoslab.services.common.queue import Queue
 from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.common.web import HttpServer, json_body
@@ -38,14 +39,7 @@ def create_app(
     common = common or load(Common)
     agent = agent or FaultAgent(NAME, Flags(NAME, settings, common.team))
     flags = agent.flags
-    db = Database(
-        common.database_url,
-        name=NAME,
-        pool_size=settings.db_pool_size,
-        agent=agent,
-        connect_timeout_s=common.db_connect_timeout_s,
-        pool_timeout_s=common.db_pool_timeout_s,
-    ).open()
+    db = Database.of_service(NAME, settings.db_pool_size, common, agent)
     queue = Queue(common.redis_url, common.redis_timeout_s, agent)
     store = Store(db)
     relay = OutboxRelay(db, queue, settings.outbox_poll_interval_s, settings.outbox_redeliver_after_s).start()

@@ -13,7 +13,8 @@ import grpc
 from prometheus_client import Counter
 
 from chaoslab.services.common.errors import ApiError, upstream_failed
-from chaoslab.services.common.peers import HttpPeer, grpc_error
+from chaoslab.services.common.grpc_peers import grpc_error
+from chaoslab.services.common.peers import HttpPeer
 from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
 from chaoslab.services.service_a.store import Store
 from chaoslab.services.service_a.validation import CheckoutRequest

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 
+import psycopg
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 
@@ -27,6 +28,7 @@ log = logging.getLogger("chaoslab.outbox")
 BACKLOG = Gauge("outbox_backlog", "Paid orders whose fulfilment event is not yet on the queue.")
 PUBLISHED = Counter("outbox_published", "Events published to the queue (redeliveries included).")
 REDELIVERED = Counter("outbox_redelivered", "Events published again because their stream entry was lost.")
+ROUNDS_FAILED = Counter("outbox_relay_failed_rounds", "Relay rounds that failed; the relay waits and tries again.")
 _tracer = tracer("chaoslab.outbox")
 BATCH = 100
 
@@ -41,6 +43,7 @@ class OutboxRelay:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="outbox-relay", daemon=True)
         self._group_ready = False
+        self._waiting_for: str | None = None
 
     def start(self) -> OutboxRelay:
         self._thread.start()
@@ -60,6 +63,8 @@ class OutboxRelay:
             raise RuntimeError("outbox relay thread has stopped")
 
     def _loop(self) -> None:
+        """Never ends before stop(): whatever a round raises is logged and the relay tries again
+        (liveness restarts the pod when this thread dies, and nothing else would deliver the events)."""
         backoff = self.poll_interval_s
         next_sweep = time.monotonic() + min(30.0, self.redeliver_after_s / 2)
         while not self._stop.is_set():
@@ -70,20 +75,39 @@ class OutboxRelay:
                     next_sweep = time.monotonic() + min(30.0, self.redeliver_after_s / 2)
                     self.redeliver_lost()
                 backoff = self.poll_interval_s
-            except ApiError as exc:  # a dependency is down: wait longer each time, up to 5 s
-                log.warning("outbox relay waiting: %s", exc.message)
-                backoff = min(backoff * 2, 5.0)
-            except Exception:
-                log.exception("outbox relay error")
+                self._report(None)
+            except Exception as exc:  # a dependency down, the schema not migrated yet, or a bug
+                self._report(exc)
                 backoff = min(backoff * 2, 5.0)
             try:
                 self.refresh_backlog()  # also while Redis is down: that is when the backlog matters
-            except ApiError:
+            except Exception:  # the same trouble as the round's, reported there
                 pass
             if published == BATCH:
                 continue
             self._wake.wait(backoff)
             self._wake.clear()
+
+    def _report(self, exc: Exception | None) -> None:
+        """One log line when the relay starts waiting and one when it recovers, not one per round."""
+        if exc is None:
+            if self._waiting_for is not None:
+                log.info("outbox relay running again")
+            self._waiting_for = None
+            return
+        ROUNDS_FAILED.inc()
+        if isinstance(exc, psycopg.errors.UndefinedTable):
+            reason = "the schema is not migrated yet (`chaoslab migrate`)"
+        elif isinstance(exc, ApiError):
+            reason = exc.message
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        if reason != self._waiting_for:
+            if isinstance(exc, psycopg.errors.UndefinedTable | ApiError):
+                log.warning("outbox relay waiting: %s", reason)
+            else:
+                log.exception("outbox relay error")
+            self._waiting_for = reason
 
     def publish_pending(self) -> int:
         """Publish up to BATCH events; a failure rolls back the batch (a repeat is harmless)."""

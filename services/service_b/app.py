@@ -10,9 +10,9 @@ import grpc
 from prometheus_client import Counter, Gauge
 
 from chaoslab.chaos.agent import FaultAgent
+from chaoslab.services.common.grpc_peers import grpc_channel
 from chaoslab.services.common.grpc_service import GrpcService
 from chaoslab.services.common.lines import order_problem
-from chaoslab.services.common.peers import grpc_channel
 from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
 from chaoslab.settings import ServiceB, load

@@ -162,17 +162,11 @@ def build(runtime: ServiceRuntime) -> Fulfiller:
     settings = load(Worker)
     common = runtime.common
     agent = runtime.agent(settings)
-    db = Database(
-        common.database_url,
-        name=NAME,
-        pool_size=settings.db_pool_size,
-        agent=agent,
-        connect_timeout_s=common.db_connect_timeout_s,
-        pool_timeout_s=common.db_pool_timeout_s,
-    ).open()
+    db = Database.of_service(NAME, settings.db_pool_size, common, agent)
     queue = Queue(common.redis_url, common.redis_timeout_s, agent)
     fulfiller = Fulfiller(settings, db, queue, runtime.stopping, agent)
     health = Health()
+    health.unready_when(runtime.stopping)
     health.ready_check("postgres", lambda: db.check_schema(LATEST))
     health.ready_check("redis", queue.ping)
     health.live_check("consumer", fulfiller.alive)

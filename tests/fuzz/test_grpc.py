@@ -48,7 +48,7 @@ def ring():
         agent=agent_c,
         access_log=False,
     )
-    settings_b = load(ServiceB, {}, service_c_target=f"127.0.0.1:{service_c.grpc_port}")
+    settings_b = load(ServiceB, {}, service_c_addr=f"127.0.0.1:{service_c.grpc_port}")
     agent_b = FaultAgent("service-b", Flags("service-b", settings_b))
     inventory = Inventory(settings_b, agent_b)
     service_b = GrpcService(

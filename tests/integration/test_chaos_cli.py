@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -104,6 +105,16 @@ def test_killing_the_controller_mid_scenario_still_leaves_no_fault(lab):
     poll_until(lambda: agent_faults(lab) == [], "every agent to drop its faults at their TTL", timeout=20)
 
 
+def bytes_waiting(port: int) -> bool:
+    """Whether a connection accepted on 127.0.0.1:``port`` holds unread bytes (/proc/net/tcp's rx_queue)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, queues = fields[1], fields[3], fields[4]
+        if local == f"0100007F:{port:04X}" and state == "01" and int(queues.split(":")[1], 16) > 0:
+            return True
+    return False
+
+
 def test_a_start_killed_half_way_is_seen_and_undone_by_stop(lab):
     """Issue 9.6: the CLI dies while an agent still holds its request; the agent applies the fault
     after the CLI is gone. The scenario and every fault it may place were written down first."""
@@ -120,6 +131,9 @@ def test_a_start_killed_half_way_is_seen_and_undone_by_stop(lab):
             lambda: any(e["event"] == "fault.requested" and e["service"] == "payment" for e in audit(lab)),
             "the start to ask payment's agent for its fault",
         )
+        # journaled first, then sent: kill the CLI only once its request waits in the agent's socket
+        admin = lab.process("payment")["ports"]["admin"]
+        poll_until(lambda: bytes_waiting(admin), "the request to reach payment's stopped agent")
         starter.send_signal(signal.SIGKILL)
         starter.wait(10)
     finally:

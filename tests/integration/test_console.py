@@ -28,9 +28,19 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 NODES = ("client", *SERVICE_NAMES, "postgres", "redis")
-RED_WITHIN_S = 10
+RED_WITHIN_S = 30
+"""A deadline, not a measurement (the test prints how long it took): the page updates every 2 s, and a
+busy machine may take a few windows to gather the slow calls."""
 
 lab = module_lab("console-lab")
+
+
+@pytest.fixture(autouse=True)
+def no_drill_left(lab):
+    """A test that fails half-way must not leave its drill to break the next one."""
+    yield
+    lab.cli("scenario", "stop", check=False)
+    lab.cli("reset", check=False)
 
 
 def chromium() -> str:
@@ -138,6 +148,12 @@ def trainee_text(console: str, page) -> str:
     ).lower()
 
 
+def names(word: str, text: str) -> bool:
+    """Whether ``text`` has ``word`` on its own, as the console's redaction finds it: a fault kind inside an
+    alert's name (CheckoutLatencyFastBurn, a symptom every on-call engineer sees) does not count."""
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text) is not None
+
+
 def p95_ms(console: str, source: str, target: str) -> float | None:
     graph = requests.get(console + "api/graph", params={"window": 60}, timeout=20).json()
     found = next((e for e in graph["edges"] if (e["source"], e["target"]) == (source, target)), None)
@@ -169,7 +185,7 @@ def test_latency_on_a_hop_turns_its_edge_red_and_the_trainee_never_reads_the_dri
     print(f"service-a → service-b red {time.monotonic() - started:.1f}s after the fault")
     page.screenshot(path=shots / "latency-500ms.png")
     seen = trainee_text(console, page)
-    assert "latency-500ms" not in seen and "latency" not in seen
+    assert "latency-500ms" not in seen and not names("latency", seen)
     assert page.problems == []
     lab.cli("scenario", "stop")
 
@@ -197,6 +213,35 @@ def test_the_deadlock_draws_service_c_to_service_a_as_new_and_stays_hidden_from_
     assert "deadlock" in page.inner_text("#panel-instructor table.faults")
     assert "token=" not in page.url, "the token must leave the address bar"
     page.screenshot(path=shots / "deadlock-instructor.png")
+    lab.cli("scenario", "stop")
+
+
+def test_the_incident_its_timeline_and_the_drills_answers_show_without_naming_a_mystery_drill(
+    lab, console, page, shots
+):
+    from chaoslab.chaos.scenarios import get
+    from chaoslab.topology import owner
+
+    lab.cli("load", "stop")
+    lab.cli("scenario", "start", "latency-500ms", "--mystery", "--no-load", "--ttl", "300")
+    lab.cli("incident", "open", "Checkout is slow for some users", "--severity", "P2", "--new")
+    lab.cli("incident", "note", "latency on service-b? its calls to service-c look slow")
+    right_owner = owner(get("latency-500ms").root_cause["service"])
+    lab.cli("triage", "--what", "none", "--scope", "all", "--change", "none", "--owner", right_owner)
+    page.goto(console)
+    updated(page)
+    poll_until(lambda: "Checkout is slow for some users" in page.inner_text("#panel-incident"), "the incident")
+    incident = page.inner_text("#panel-incident")
+    assert "… on service-b? its calls to service-c look slow" in incident, "the team's note, the drill blanked"
+    assert "declared" in incident and "triage_answer" in incident and "OWNER: " + right_owner in incident
+    drill = page.inner_text("#panel-drill")
+    assert re.search(rf"OWNER\s+{right_owner}\s+right", drill), drill
+    assert re.search(r"RECENT CHANGE\s+none\s+(right|wrong)", drill), drill
+    page.screenshot(path=shots / "incident-mystery.png")
+    seen = trainee_text(console, page)
+    assert "latency-500ms" not in seen and not names("latency", seen), "the mystery drill reached the trainee"
+    assert page.problems == []
+    lab.cli("incident", "resolve", "--unverified")
     lab.cli("scenario", "stop")
 
 

@@ -1,11 +1,12 @@
-"""A whole drill through the CLI on a real local lab, as a trainee runs it: a mystery drill starts, a page
+"""A whole drill through the CLI on a real local lab, as a trainee runs it: a mystery drill starts, a report
 opens the incident, the trainee acknowledges, triages (graded), names the root cause (a wrong guess
 first), ships the fix, resolves with a passing verify, announces, reviews and scores. Every output a
 trainee could read on the way is kept, and none may name the drill or its fault.
 
 The drill is fp-drift (a bad deploy of payment's money math): light traffic, a fix, and a short verify.
-Alerts are not evaluated on this branch yet, so the page is sent by hand (``incident page``), the path
-the lab daemon's alert hook takes (chaoslab.incident.alerting.on_alert)."""
+Its own alert, LedgerDrift, is a P3 ticket that pages nobody: Finance's report is what opens the incident,
+as the story says (tests/integration/test_alerts.py has a page opening an incident by itself). On a lab
+of its own: a page from another test's fault must not open the incident first."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ import pytest
 from click.testing import CliRunner
 
 from chaoslab.cli import cli
-from support import poll_until
+from support import module_lab, poll_until
 
 DRILL = "fp-drift"
 NEVER = ("fp-drift", "float_money", "Finance says the books are off by cents")
 """Nothing a trainee reads names the drill: its id, its title, its fault's parameters."""
 UNTIL_NAMED = ("bad_deploy",)
 """Nor its fault kind, until the team names it itself (from then on its own answer shows in its record)."""
+
+lab = module_lab("incident-drill-lab")
 
 
 @pytest.fixture
@@ -37,7 +40,7 @@ def clean_lab(lab):
     lab.cli("reset")
 
 
-def test_a_mystery_drill_from_page_to_score_leaks_nothing(clean_lab):
+def test_a_mystery_drill_from_report_to_score_leaks_nothing(clean_lab):
     lab = clean_lab
     seen: list[str] = []
 
@@ -60,8 +63,8 @@ def test_a_mystery_drill_from_page_to_score_leaks_nothing(clean_lab):
     assert "a mystery drill" in trainee("scenario", "status").stdout
     assert "the fix is yours to find" in trainee("scenario", "fix", ok=False).stderr
 
-    page = trainee("incident", "page", "LedgerDrift", "--severity", "P2", "--owner", "payments")
-    assert "on INC-1" in page.stdout
+    opened = trainee("incident", "open", "the ledger is short of the order totals", "--severity", "P2")
+    assert "INC-1 opened" in opened.stdout
     assert "commander" in trainee("incident", "ack").stdout
     ack = trainee("incident", "update", "ack").stdout
     assert "[INC-1 | P2 | acknowledged]" in ack and "Next update by" in ack

@@ -46,12 +46,24 @@ def test_business_and_red_metrics_are_exposed(scraped, service):
 
 
 def test_payment_counts_succeeded_charges_by_status(scraped):
-    assert 'payment_processed_total{status="succeeded"}' in scraped["payment"]
+    assert 'payment_processed_total{service="payment",team="local",status="succeeded"}' in scraped["payment"]
 
 
 def test_outbound_metrics_name_the_peer(scraped):
-    assert 'outbound_requests_total{operation="Reserve",outcome="ok",peer="service-b"}' in scraped["service-a"]
+    assert (
+        'outbound_requests_total{service="service-a",team="local",operation="Reserve",outcome="ok",peer="service-b"}'
+        in scraped["service-a"]
+    )
     assert 'peer="postgres"' in scraped["service-a"] and 'peer="gateway"' in scraped["payment"]
+
+
+@pytest.mark.parametrize("service", sorted(EXPECTED))
+def test_every_sample_names_its_service_and_team(scraped, service):
+    """The alert rules select by service and group by team on any scrape, not only where Kubernetes
+    relabelling adds those labels (issue 9, item 13)."""
+    samples = [line for line in scraped[service].splitlines() if line and not line.startswith("#")]
+    unlabelled = [line for line in samples if f'service="{service}"' not in line or 'team="local"' not in line]
+    assert samples and not unlabelled, f"{service} exposes samples without its own labels: {unlabelled[:3]}"
 
 
 @pytest.mark.parametrize("service", sorted(EXPECTED))

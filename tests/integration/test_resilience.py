@@ -13,6 +13,7 @@ import pytest
 import redis
 import requests
 
+from chaoslab.chaos.checks import sum_samples
 from support import checkout, poll_until, start_lab, stop_lab
 
 pytestmark = pytest.mark.disruptive
@@ -72,7 +73,10 @@ def test_checkouts_survive_a_redis_outage_and_are_fulfilled_after_it(fragile_lab
         assert ready.status_code == 200 and ready.json()["checks"]["redis"]["status"] == "degraded"
         assert requests.get(lab.url("worker") + "/health/ready", timeout=5).status_code == 503
         poll_until(
-            lambda: "\noutbox_backlog 3.0\n" in requests.get(lab.url("service-a") + "/metrics", timeout=5).text,
+            lambda: (
+                sum_samples(requests.get(lab.url("service-a") + "/metrics", timeout=5).text, "outbox_backlog", {})
+                == 3.0
+            ),
             "outbox_backlog to report the three waiting events",
         )
     finally:

@@ -187,3 +187,82 @@ def test_three_teams_render_valid_and_isolated(helm):
         assert policy["podSelector"] == {} and policy["policyTypes"] == ["Ingress"]
         assert all(d["metadata"]["labels"]["chaoslab.io/team"] == team for d in docs)
         assert not any(d["kind"] == "Deployment" and d["metadata"]["name"] in ("jaeger", "prometheus") for d in docs)
+
+
+def test_readiness_waits_longer_than_the_services_own_dependency_wait(default):
+    """A readiness probe that times out before /health/ready answers hides the reason (issue 14):
+    the handler waits up to the pool timeout for PostgreSQL, then the Redis timeout."""
+    from chaoslab.settings import Common, load
+
+    common = load(Common, {})
+    longest_answer = common.db_pool_timeout_s + common.redis_timeout_s
+    for doc, spec in pod_specs(d for d in default if d["kind"] in WORKLOADS):
+        if doc["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == "service":
+            probe = spec["containers"][0]["readinessProbe"]
+            assert probe["timeoutSeconds"] > longest_answer, doc["metadata"]["name"]
+
+
+def test_postgres_can_run_without_a_storage_provisioner(helm):
+    docs = render(helm, "--set", "postgres.persistence.enabled=false")
+    postgres = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "postgres")
+    assert "volumeClaimTemplates" not in postgres["spec"]
+    volumes = {v["name"]: v for v in postgres["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+
+
+def test_datastores_run_as_the_user_of_their_image_and_say_how_they_are_configured(helm):
+    docs = render(helm, "--set", "postgres.uid=999", "--set", "redis.uid=1001")
+    by_name = {d["metadata"]["name"]: d for d in docs if d["kind"] in WORKLOADS}
+    postgres = by_name["postgres"]["spec"]["template"]["spec"]
+    assert postgres["securityContext"]["runAsUser"] == postgres["securityContext"]["fsGroup"] == 999
+    env = {e["name"]: e.get("value") for e in postgres["containers"][0]["env"]}
+    assert env["POSTGRES_INITDB_ARGS"] == "--encoding=UTF8 --locale=C"
+    redis = by_name["redis"]["spec"]["template"]["spec"]
+    assert redis["securityContext"]["runAsUser"] == redis["securityContext"]["fsGroup"] == 1001
+    args = redis["containers"][0]["args"]
+    assert args[args.index("--protected-mode") + 1] == "no"
+
+
+@pytest.mark.parametrize(
+    "part,deployment", [("collector", "otel-collector"), ("jaeger", "jaeger"), ("prometheus", "prometheus")]
+)
+def test_each_observability_part_can_be_switched_off_alone(helm, part, deployment):
+    docs = render(helm, "--set", f"observability.{part}.enabled=false")
+    deployments = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
+    assert deployment not in deployments
+    assert {"otel-collector", "jaeger", "prometheus"} - {deployment} <= deployments
+    env = {
+        e["name"]: e.get("value")
+        for e in next(d for d in docs if d["metadata"]["name"] == "service-a" and d["kind"] == "Deployment")["spec"][
+            "template"
+        ]["spec"]["containers"][0]["env"]
+    }
+    if part == "collector":
+        assert env["OTEL_TRACES_EXPORTER"] == "none"
+    else:
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    if part == "jaeger":
+        config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "otel-collector")
+        assert "jaeger" not in config["data"]["config.yaml"]
+
+
+def test_the_single_team_lab_has_a_trainee_to_hand_a_kubeconfig_to(default):
+    """`make deploy` then `make team-kubeconfig` (issue 14): the default release has the trainee."""
+    by_kind = {(d["kind"], d["metadata"]["name"]) for d in default}
+    assert {("ServiceAccount", "trainee"), ("Role", "chaoslab-trainee"), ("RoleBinding", "chaoslab-trainee")} <= by_kind
+
+
+def test_the_platforms_prometheus_scrapes_its_own_collector_too(helm):
+    docs = render(helm, "-f", str(CHART / "profiles" / "platform.yaml"), namespace="chaoslab-platform")
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "prometheus")
+    import yaml
+
+    scrape = yaml.safe_load(config["data"]["prometheus.yml"])["scrape_configs"][0]
+    names = scrape["kubernetes_sd_configs"][0]["namespaces"]["names"]
+    assert names[0] == "chaoslab-platform" and {"chaoslab-red", "chaoslab-blue", "chaoslab-green"} <= set(names)
+
+
+def test_the_reaper_may_read_what_reap_reads(default):
+    rules = next(d for d in default if d["kind"] == "Role" and d["metadata"]["name"] == "chaos-reaper")["rules"]
+    granted = {(r, v) for rule in rules for r in rule["resources"] for v in rule["verbs"]}
+    assert {("namespaces", "get"), ("secrets", "get"), ("pods", "list"), ("deployments", "patch")} <= granted

@@ -171,6 +171,33 @@ def test_an_expired_cluster_fault_is_reaped_without_the_controller(team, api, ap
     assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 1
 
 
+def test_the_reaper_reaps_with_its_own_service_accounts_token(team, api, apiserver, tmp_path):
+    """What the chaos-reaper CronJob runs, with the token of the ServiceAccount its pods run as: its
+    Role must allow everything `chaoslab reap` does."""
+    import yaml
+
+    apps = client.AppsV1Api(api)
+    added = cli(apiserver, tmp_path, "fault", "add", "scale_to_zero", "--service", "gateway", "--ttl", "1")
+    assert added.returncode == 0, added.stderr
+    token = (
+        client.CoreV1Api(api)
+        .create_namespaced_service_account_token("chaos-reaper", NAMESPACE, {"spec": {"expirationSeconds": 600}})
+        .status.token
+    )
+    kubeconfig = yaml.safe_load(apiserver.read_text())
+    kubeconfig["users"][0]["user"]["token"] = token
+    reaper_kubeconfig = tmp_path / "reaper-kubeconfig"
+    reaper_kubeconfig.write_text(yaml.safe_dump(kubeconfig))
+
+    def reaped():
+        result = cli(reaper_kubeconfig, tmp_path, "reap")
+        assert result.returncode == 0, result.stderr
+        return "deployment/gateway" in result.stdout
+
+    poll_until(reaped, "the reaper's own identity to restore the gateway", timeout=15, interval=0.5)
+    assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 1
+
+
 def test_a_partition_is_a_networkpolicy_until_reset(team, api, tmp_path):
     net = client.NetworkingV1Api(api)
     lab = controller(api, tmp_path)
@@ -180,6 +207,14 @@ def test_a_partition_is_a_networkpolicy_until_reset(team, api, tmp_path):
     assert policy.spec.policy_types == ["Egress"]
     blocked = policy.spec.egress[0].to[0].pod_selector.match_expressions[0]
     assert (blocked.key, blocked.operator, blocked.values) == ("app.kubernetes.io/name", "NotIn", ["service-c"])
+    # Other namespaces stay reachable, but not this one: an empty namespaceSelector would select it
+    # too and let service-c through (tests/e2e shows the CNI enforcing it).
+    elsewhere = policy.spec.egress[1].to[0].namespace_selector.match_expressions[0]
+    assert (elsewhere.key, elsewhere.operator, elsewhere.values) == (
+        "kubernetes.io/metadata.name",
+        "NotIn",
+        [NAMESPACE],
+    )
     lab.reset()
     assert [
         p.metadata.name
@@ -191,13 +226,18 @@ def test_a_partition_is_a_networkpolicy_until_reset(team, api, tmp_path):
 def test_oom_kill_squeezes_the_memory_limit_and_restores_it(team, api, tmp_path):
     apps = client.AppsV1Api(api)
     lab = controller(api, tmp_path)
-    before = apps.read_namespaced_deployment("service-b", NAMESPACE).spec.template.spec.containers[0].resources
+    before = apps.read_namespaced_deployment("service-b", NAMESPACE).spec
     applied = lab.add({"kind": "oom_kill", "service": "service-b", "params": {"limit_mi": 32}})
-    squeezed = apps.read_namespaced_deployment("service-b", NAMESPACE).spec.template.spec.containers[0].resources
-    assert squeezed.limits["memory"] == "32Mi"
+    squeezed = apps.read_namespaced_deployment("service-b", NAMESPACE).spec
+    assert squeezed.template.spec.containers[0].resources.limits["memory"] == "32Mi"
+    # With one replica, a rolling update would keep the old pod serving beside the crash loop: the
+    # old pod goes first, so the fault reaches users.
+    rolling = squeezed.strategy.rolling_update
+    assert squeezed.strategy.type == "RollingUpdate" and (rolling.max_surge, rolling.max_unavailable) == (0, "100%")
     lab.remove(applied.fault.id)
-    after = apps.read_namespaced_deployment("service-b", NAMESPACE).spec.template.spec.containers[0].resources
-    assert after.limits == before.limits and after.requests == before.requests
+    after = apps.read_namespaced_deployment("service-b", NAMESPACE).spec
+    assert after.template.spec.containers[0].resources == before.template.spec.containers[0].resources
+    assert after.strategy == before.strategy
 
 
 def test_pod_kill_deletes_a_pod(team, api, tmp_path):
@@ -235,7 +275,9 @@ def test_the_partition_policy_validates_against_the_schema():
     from chaoslab.chaos.kubernetes.actions import partition_policy
 
     fault = validate({"kind": "network_partition", "service": "service-a", "peer": "payment"})
-    kubernetes_validate.validate(partition_policy("chaoslab-partition-x", fault), KUBE_VERSION, strict=True)
+    kubernetes_validate.validate(
+        partition_policy("chaoslab-partition-x", fault, "chaoslab-red"), KUBE_VERSION, strict=True
+    )
 
 
 def test_the_namespaces_locust_is_driven_through_the_service_proxy(team, apiserver, tmp_path):

@@ -1,5 +1,5 @@
 """A graded cohort on a real kube-apiserver: a team release installed by real helm with
-``isolation.traineeChaos=false``. RBAC itself keeps the answer key (the journal ConfigMap), the agents'
+``trainee.chaos=false``. RBAC itself keeps the answer key (the journal ConfigMap), the agents'
 token and every other ConfigMap from the trainees; they still work their incident on the board, their
 answers are recorded ungraded, and the instructor's scoreboard grades them from the journal. Pods
 never run here, so the drill's start is written into the journal as the controller writes it."""
@@ -32,7 +32,7 @@ def graded(helm, api, apiserver, tmp_path_factory):
         [
             *(helm, "install", TEAM, str(CHART), "-n", NAMESPACE, "--kubeconfig", str(apiserver)),
             *("-f", str(CHART / "profiles" / "team.yaml"), "--set", f"team={TEAM}"),
-            *("--set", "isolation.traineeChaos=false"),
+            *("--set", "trainee.chaos=false"),
         ],
         capture_output=True,
         text=True,

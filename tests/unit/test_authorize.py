@@ -31,6 +31,8 @@ def test_a_team_member_acts_only_on_the_namespace_labelled_with_their_team():
         Identity("ingrid", ("chaoslab:instructors",)),
         Identity("system:serviceaccount:chaoslab-platform:instructor"),
         Identity("admin", ("system:masters",)),
+        # kind's (kubeadm's) admin kubeconfig since Kubernetes 1.29: not in system:masters
+        Identity("kubernetes-admin", ("kubeadm:cluster-admins", "system:authenticated")),
     ],
 )
 def test_instructors_act_on_every_team(instructor):

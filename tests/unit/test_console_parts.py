@@ -4,6 +4,8 @@ tests/integration/test_console.py)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -173,3 +175,65 @@ def test_a_panel_that_fails_says_so_and_escapes_the_reason(tmp_path):
 
     html = str(render(Panel("broken", "Broken", broken), None))
     assert "This panel failed: ValueError: &lt;no&gt; journal" in html
+
+
+# ---- the incident and the drill, as a trainee reads them -------------------------------------------
+def incident_page(tmp_path) -> str:
+    from chaoslab.console.web import render
+
+    ctx = Context(local_source(tmp_path, from_spans([], now=T0)), 60, False, MetricsHistory(), Layout())
+    return "".join(str(render(p, ctx)) for p in panels() if p.id in ("incident", "drill"))
+
+
+def test_without_an_incident_the_panels_say_how_to_open_one(tmp_path):
+    html = incident_page(tmp_path)
+    assert "incident open TITLE" in html and "a P1 or P2 page opens one" in html
+    assert "Which alert fired?" in html
+
+
+def test_the_incident_panel_shows_the_record_escaped_with_its_overdue_update_and_graded_answers(tmp_path):
+    import json
+    import time
+
+    from chaoslab.chaos.journal import FileStore
+    from chaoslab.incident.record import IncidentLog
+    from chaoslab.incident.truth import SCENARIO
+
+    store = FileStore(StateDir.at(tmp_path).root)
+    log = IncidentLog(store, "ana")
+    found = log.declare("<b>checkout</b> is slow", "P2", "user-report", ts=time.time() - 3600)
+    log.write(found, "note", "deadlock on service-c?")
+    for question, given, correct in (("what", "CheckoutLatency", True), ("owner", "payments", False)):
+        log.write(
+            found,
+            "triage_answer",
+            f"{question.upper()}: {given}",
+            {"question": question, "given": given, "correct": correct},
+        )
+    html = incident_page(tmp_path)
+    assert "&lt;b&gt;checkout&lt;/b&gt; is slow" in html and "<b>checkout" not in html
+    assert "deadlock on service-c?" in html, "outside a mystery the team's notes are shown as written"
+    assert "Status update overdue since" in html, "a P2 wants a status update every 30 min"
+    assert re.search(r'data-question="what">.*CheckoutLatency.*class="grade right"', html)
+    assert re.search(r'data-question="owner">.*payments.*class="grade wrong"', html)
+    assert "1/2 right for INC-1" in html
+
+    store.write(SCENARIO, json.dumps({"id": "deadlock", "mystery": True, "expires_at": time.time() + 600}))
+    html = incident_page(tmp_path)
+    assert "deadlock" not in html and "… on service-c?" in html, "a mystery drill's name is blanked"
+
+
+def test_the_alerts_panel_names_each_alert_with_its_tier_firing_first(tmp_path):
+    from chaoslab.console.panels.alerts import render
+
+    document = {
+        "alerts": [
+            {"alert": "CheckoutLatencySlowBurn", "severity": "P3", "state": "pending", "summary": "slow"},
+            {"alert": "<CheckoutAvailability>", "severity": "P1", "state": "firing", "summary": "5xx"},
+            {"alert": "RedisErrors", "severity": "P2", "state": "resolved", "summary": "gone"},
+        ]
+    }
+    source = LocalSource(StateDir.at(tmp_path), TraceStore(), from_spans([], now=T0), list, alerts=lambda: document)
+    html = str(render(Context(source, 60, False, MetricsHistory(), Layout())))
+    assert html.index("&lt;CheckoutAvailability&gt;") < html.index("CheckoutLatencySlowBurn")
+    assert "<b>P1</b>" in html and "RedisErrors" not in html

@@ -91,6 +91,13 @@ def test_a_p3_alone_opens_nothing_and_a_p1_raises_an_open_p2(store):
     assert raised.severity == "P1" and raised.of_kind("severity")[0]["source"] == "lab"
 
 
+def test_a_ticket_resolving_on_a_reported_incident_mitigates_nothing(store):
+    IncidentLog(store, "a").declare("the ledger is short", "P2", "user-report", ts=T0)
+    on_alert(store, fired("LedgerDrift", "P3", ts=T0 + 10))
+    after = on_alert(store, resolved("LedgerDrift", "P3", ts=T0 + 20))
+    assert after.of_kind("alert_resolved") and after.mitigated_at is None  # on the timeline, no verdict
+
+
 def test_the_alerts_evaluators_event_reads_as_an_alert_event():
     event = {
         "seq": 7,

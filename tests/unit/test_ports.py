@@ -1,7 +1,7 @@
 import socket
 
 from chaoslab.local.daemon import preferred_ports, service_env
-from chaoslab.local.ports import allocate, is_free
+from chaoslab.local.ports import PICKED_FROM, allocate, ephemeral_range, is_free
 
 
 def test_preferred_mode_keeps_free_documented_ports_and_moves_taken_ones():
@@ -32,3 +32,11 @@ def test_local_wiring_points_every_peer_at_the_peers_allocated_port():
     assert env["payment"]["PAYMENT_GATEWAY_URL"] == f"http://127.0.0.1:{ports['gateway.http']}"
     assert env["service-b"]["SERVICE_B_GRPC_PORT"] == str(ports["service-b.grpc"])
     assert all(e["OTEL_EXPORTER_OTLP_ENDPOINT"] == f"http://127.0.0.1:{ports['labd']}" for e in env.values())
+
+
+def test_random_ports_stay_out_of_the_range_outgoing_connections_use():
+    """An outgoing connection takes its local port from the ephemeral range; a lab port chosen there
+    could be taken between the choice and the bind (a crash-looping service)."""
+    low, _ = ephemeral_range()
+    chosen = allocate(preferred_ports(), "random")
+    assert all(PICKED_FROM <= port < low for port in chosen.values()), chosen

@@ -1,7 +1,6 @@
-"""Firing and pending alerts with their tier, from the lab's alert evaluation (GET /api/alerts).
-
-Alert evaluation arrives with chaoslab/alerts (issue 10); until the source has it, the panel says so.
-"""
+"""Firing and pending alerts with their tier, from the lab's alert evaluation (GET /api/alerts's
+document: ``alert``, ``severity``, ``state``, ``summary`` per alert); a source without alert
+evaluation says so."""
 
 from __future__ import annotations
 
@@ -15,16 +14,17 @@ def render(ctx: Context) -> Markup:
     document = ctx.source.alerts()
     if document is None:
         return Markup(
-            '<p class="muted placeholder">Alert evaluation is not part of this lab yet (chaoslab/alerts, '
-            "issue 10): until then, watch the graph and the business panels.</p>"
+            '<p class="muted placeholder">No alert evaluation answered (the lab daemon\'s, or Prometheus on a '
+            "cluster): watch the graph and the business panels.</p>"
         )
     alerts = [a for a in document.get("alerts", []) if a.get("state") in ("firing", "pending")]
     if not alerts:
         return Markup('<p class="muted">Nothing firing.</p>')
-    alerts.sort(key=lambda a: (a.get("state") != "firing", str(a.get("severity", a.get("tier", "")))))
+    alerts.sort(key=lambda a: (a.get("state") != "firing", str(a.get("severity", ""))))
     rows = "".join(
-        f'<li class="{esc(a.get("state", ""))}"><b>{esc(a.get("severity", a.get("tier", "")))}</b> '
-        f"{esc(a.get('name', a.get('alertname', '?')))} <span class='muted'>{esc(a.get('state', ''))}</span>"
+        f'<li class="{esc(a.get("state", ""))}"><b>{esc(a.get("severity", ""))}</b> '
+        f"<span class='alert-name'>{esc(a.get('alert') or '?')}</span> "
+        f"<span class='muted'>{esc(a.get('state', ''))}</span>"
         f"<br>{esc(a.get('summary', ''))}</li>"
         for a in alerts
     )

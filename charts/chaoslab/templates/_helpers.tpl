@@ -25,11 +25,18 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{ .Values.image.repository }}:{{ $tag }}
 {{- end }}
 
+{{/* "true" when this release deploys observability part .part (collector, jaeger, prometheus):
+     the master switch and the part's own. */}}
+{{- define "chaoslab.observes" -}}
+{{- $part := index .root.Values.observability .part -}}
+{{- if and .root.Values.observability.enabled $part.enabled }}true{{ end -}}
+{{- end }}
+
 {{/* Where spans go: an explicit endpoint, this release's collector, or nowhere. */}}
 {{- define "chaoslab.otlpEndpoint" -}}
 {{- if .Values.otlpEndpoint -}}
 {{ .Values.otlpEndpoint }}
-{{- else if .Values.observability.enabled -}}
+{{- else if include "chaoslab.observes" (dict "root" . "part" "collector") -}}
 http://otel-collector:4318
 {{- end -}}
 {{- end }}
@@ -49,6 +56,9 @@ http://otel-collector:4318
   value: "redis://redis:6379/0"
 - name: CHAOSLAB_TEAM
   value: {{ .Values.team | quote }}
+# On SIGTERM: unready first and still serving while the endpoints catch up, then stop.
+- name: CHAOSLAB_SHUTDOWN_DRAIN_S
+  value: "2"
 - name: CHAOSLAB_AGENT_TOKEN
   valueFrom:
     secretKeyRef: {name: {{ include "chaoslab.agentSecret" . }}, key: token}
@@ -70,4 +80,14 @@ http://otel-collector:4318
     fieldRef: {fieldPath: metadata.name}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: "k8s.namespace.name=$(K8S_NAMESPACE),k8s.pod.name=$(K8S_POD_NAME),chaoslab.team={{ .Values.team }}"
+{{- end }}
+
+{{/* The alert rules (generated from chaoslab/alerts/definitions.py), runbook links made absolute when
+     observability.prometheus.runbookBaseUrl is set. */}}
+{{- define "chaoslab.alertRules" -}}
+{{- $rules := .Files.Get "files/alerts.yaml" -}}
+{{- with .Values.observability.prometheus.runbookBaseUrl -}}
+{{- $rules = replace "runbook_url: docs/runbooks/" (printf "runbook_url: %sdocs/runbooks/" .) $rules -}}
+{{- end -}}
+{{ $rules }}
 {{- end }}

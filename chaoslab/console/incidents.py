@@ -1,0 +1,86 @@
+"""The incident as a trainee may read it on the console: what `chaoslab incident show` (without --reveal)
+and `chaoslab triage` print to a trainee, as one JSON document, for any source's journal store.
+
+Read with the incident module's own reader (``IncidentLog``); nothing is written: the escalations and
+overdue-update flags a command would settle are added to the view as they would be written (same
+entries, dated at their deadlines), so a read-only viewer (the cluster's console) shows the same
+record. While a mystery drill is played (``chaoslab.incident.mystery.hidden``) every text a team or
+the lab wrote passes through ``redact``: a note or a root-cause guess may name the drill.
+"""
+
+from __future__ import annotations
+
+import time
+
+from chaoslab.chaos.journal import Store
+from chaoslab.console.trainee import redact
+from chaoslab.incident.mystery import hidden
+from chaoslab.incident.record import Incident, IncidentLog, NoIncident, due_entries
+from chaoslab.incident.severity import contract
+from chaoslab.incident.triage import QUESTIONS
+
+TIMELINE_FIELDS = ("ts", "source", "actor", "kind", "text", "links")
+"""What a timeline entry shows; ``data`` (counters, alert labels) stays in `incident show --json`."""
+
+
+def trainee_view(store: Store, now: float | None = None) -> dict | None:
+    """The open incident (the latest one when none is open, as `incident show` picks it) with its
+    timeline, its overdue status update and the team's triage answers; None: no incident yet."""
+    now = time.time() if now is None else now
+    try:
+        incident = IncidentLog(store).get()
+    except NoIncident:
+        return None
+    mystery = hidden(store)
+    shown = redact if mystery else str
+    entries = sorted(incident.entries + due_entries(incident, now), key=lambda e: e["ts"])
+    view = {k: v for k, v in incident.to_json().items() if k != "timeline"}
+    view |= {
+        "title": shown(incident.title),
+        "firing": [shown(name) for name in view["firing"]],
+        "mystery": mystery,
+        "timeline": [
+            {
+                **{k: e.get(k) for k in TIMELINE_FIELDS},
+                "text": shown(str(e.get("text", ""))),
+                "links": [shown(str(link)) for link in e.get("links") or []],
+            }
+            for e in entries
+        ],
+        "overdue": overdue(incident, entries),
+        "answers": answers(incident, shown),
+    }
+    return view
+
+
+def overdue(incident: Incident, entries: list[dict]) -> dict | None:
+    """Since when an open incident's status update is overdue (its first missed deadline after the last
+    update), with the tier's interval; None when it is not."""
+    if not incident.open:
+        return None
+    updates = [e["ts"] for e in entries if e["kind"] == "status_update"]
+    last = max(updates, default=incident.declared_at)
+    missed = [e["ts"] for e in entries if e["kind"] == "update_overdue" and e["ts"] > last]
+    if not missed:
+        return None
+    return {"since": min(missed), "every_s": contract(incident.severity).update_every_s}
+
+
+def answers(incident: Incident, shown=str) -> dict[str, dict]:
+    """Each answered triage question's latest answer (given, when, graded right/wrong or None when not
+    graded) and how many times it was answered; the first answer is the one the score counts."""
+    found: dict[str, dict] = {}
+    for item in incident.of_kind("triage_answer"):
+        data = item.get("data") or {}
+        question = data.get("question")
+        if question not in QUESTIONS:
+            continue
+        count = found.get(question, {}).get("answers", 0) + 1
+        found[question] = {
+            "given": shown(str(data.get("given", ""))),
+            "value": data.get("value") if question == "when" else None,
+            "correct": data.get("correct"),
+            "ts": item["ts"],
+            "answers": count,
+        }
+    return found
