@@ -93,6 +93,8 @@ def symptom(ev: Evidence) -> list[str]:
     found = []
     for r in ev.of(OP, FRONT_DOOR):
         what = r.element[2]
+        if not _request(what):
+            continue  # the front door's own background work (its recovery loop) is not what users feel
         if r.anomalous("ms"):
             x = r.measures["ms"]
             found.append(f"{what} on {FRONT_DOOR} is slow: p95 {ms(x.value)} (was {ms(x.base.median)})")
@@ -121,6 +123,14 @@ def symptom(ev: Evidence) -> list[str]:
         if state.drift is not None and state.drift > 0.005:
             found.append(f"the ledger is {state.drift:.2f} short of the paid orders (ledger_drift_amount)")
     return found
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def _request(op_name: str) -> bool:
+    """Whether an op is a request someone made (``POST /checkout``, a gRPC method), not background work."""
+    return op_name.split(" ", 1)[0] in _METHODS or op_name.startswith("/")
 
 
 def walk(ev: Evidence) -> tuple[set[Element], set[str], list[str]]:
