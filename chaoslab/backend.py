@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chaoslab.chaos.checks import LoadStats, Probe
     from chaoslab.chaos.controller import Controller
     from chaoslab.chaos.journal import AuditLog, Journal, Store
+    from chaoslab.diagnose.rank import Diagnosis
 
 Target = Literal["local", "kubernetes"]
 TARGETS: tuple[str, ...] = ("local", "kubernetes")
@@ -147,6 +148,10 @@ class Backend(Protocol):
 
     def reap(self) -> list[str]:
         """Revert platform faults whose TTL has passed; returns what was reverted."""
+
+    def diagnose(self, since_s: float) -> Diagnosis:
+        """The shadow on-call's diagnosis of the last ``since_s`` seconds, from what a trainee may read
+        (chaoslab/diagnose)."""
 
 
 def open_backend(options: Options) -> Backend:

@@ -241,6 +241,10 @@ class Local:
         "preferred: each component's documented port when free, else a free one; random: always a free port (tests).",
     )
     ready_timeout_s: float = setting(60.0, "How long `chaoslab up` waits for every component.", min=1, max=3600)
+    shadow: bool = setting(
+        True, "The lab daemon runs the shadow on-call (`chaoslab diagnose` by itself) while an incident is open."
+    )
+    shadow_every_s: float = setting(5.0, "Seconds between the shadow on-call's looks.", min=1, max=300)
 
     prefix = "CHAOSLAB_"
 

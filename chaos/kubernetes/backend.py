@@ -89,6 +89,13 @@ class KubernetesBackend:
         """service-a as the namespace's own pods (its Locust) reach it."""
         return f"http://{FRONT_DOOR}:{component(FRONT_DOOR).http_port}"
 
+    def diagnose(self, since_s: float):
+        """From the platform's Jaeger and Prometheus and the team's board, with the caller's own rights."""
+        from chaoslab.diagnose.cluster import ClusterInputs
+        from chaoslab.diagnose.rank import diagnose
+
+        return diagnose(ClusterInputs(self.api, self.namespace, self.store(), since_s), since_s)
+
     def reap(self) -> list[str]:
         """Needs no agent token: the reaper's ServiceAccount may change deployments and policies only."""
         from chaoslab.chaos.kubernetes import actions

@@ -84,4 +84,4 @@ def main() -> int:
 
 
 # Each module registers its commands on `cli` when imported.
-from chaoslab.cli import alerts, chaos, cohort, console, drills, incident, lab, load, reconcile  # noqa: E402,F401 isort:skip
+from chaoslab.cli import alerts, chaos, cohort, console, diagnose, drills, incident, lab, load, reconcile  # noqa: E402,F401 isort:skip

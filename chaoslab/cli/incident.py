@@ -379,3 +379,7 @@ def score(
             f"{t(s.ttd_s):>6} {t(s.tta_s):>6} {t(s.ttrc_s):>6} {t(s.ttm_s):>6} {t(s.ttvf_s):>6} "
             f"{s.triage_right}/5{'':<2} {s.wrong_root_causes:>5} {s.hints:>5} {s.overdue_updates:>7}"
         )
+    for s in board:
+        if s.shadow_ttrc_s is not None:
+            yours = f"you at {t(s.ttrc_s)}" if s.ttrc_s is not None else "you: not yet"
+            click.echo(f"{s.incident}: the shadow on-call found the root cause at {t(s.shadow_ttrc_s)}, {yours}")

@@ -43,7 +43,7 @@ def _since(incident: Incident) -> str:
 
 
 def _known_cause(incident: Incident) -> str:
-    found = incident.of_kind("root_cause_answer", "hypothesis")
+    found = [e for e in incident.of_kind("root_cause_answer", "hypothesis") if e.get("source") != "shadow"]
     if not found:
         return "the cause is not known yet"
     last = found[-1]

@@ -199,6 +199,8 @@ class Desk:
             f"root cause: {kind} on {service}",
             {"service": service, "kind": kind, "correct": correct},
         )
+        if correct:
+            self.publish_shadow(self.log.get(incident.id), truth)
         return correct, said
 
     # ---- resolution ---------------------------------------------------------------------------
@@ -239,6 +241,38 @@ class Desk:
         if end:
             data["snapshot"] = end
         self.log.write(incident, "resolved", text, data)
+        self.publish_shadow(self.log.get(incident.id))
+
+    # ---- the shadow on-call -------------------------------------------------------------------
+    def _shadow_shown(self, incident: Incident, truth, reveal: bool = False) -> list[dict] | None:
+        """The shadow on-call's answers, when this caller may see them: graded (the key is readable), and
+        the team has named the root cause itself, or the incident is over and no mystery is being played
+        (chaoslab/diagnose/shadow.py); instructors see them with --reveal."""
+        from chaoslab.diagnose import shadow
+        from chaoslab.errors import ChaoslabError
+
+        if not hasattr(truth, "scenario"):
+            return None
+        team_right = any(
+            truth.is_root_cause(str(a["data"].get("service")), str(a["data"].get("kind")))
+            for a in incident.of_kind("root_cause_answer")
+            if a.get("source") != shadow.SOURCE
+        )
+        if not (reveal or team_right or (not incident.open and not truth.hidden)):
+            return None
+        try:
+            return shadow.answers(self.store, incident.id)
+        except ChaoslabError:
+            return None
+
+    def publish_shadow(self, incident: Incident, truth=None) -> None:
+        """Put the shadow on-call's first right answer on the timeline once the team may see it."""
+        from chaoslab.diagnose import shadow
+
+        truth = self.truth(incident) if truth is None else truth
+        given = self._shadow_shown(incident, truth)
+        if given:
+            shadow.publish(self.log, incident, given, truth.is_root_cause)
 
     def verify(
         self, incident: Incident, duration_s: float, say: Callable[[str], None], progress: Callable[[float, dict], None]
@@ -332,7 +366,9 @@ class Desk:
         truth = self.truth(incident)
         if hasattr(truth, "scenario") and truth.hidden and not reveal:
             return score.measure(incident, None, score.first_answers(incident))
-        return score.measure(incident, truth, self.graded_first_answers(incident, truth))
+        self.publish_shadow(incident, truth)
+        shadow = self._shadow_shown(incident, truth, reveal)
+        return score.measure(incident, truth, self.graded_first_answers(incident, truth), shadow=shadow)
 
     def _window_end(self, incident: Incident) -> tuple[dict | None, str]:
         """Where the impact window ends: the lab's mitigation (the paging alerts resolved), else the first
@@ -352,7 +388,14 @@ class Desk:
         truth = self.truth(incident)
         readable = hasattr(truth, "scenario")
         show_truth = readable and (reveal or not truth.hidden)
-        measured = score.measure(incident, truth if show_truth else None, self.graded_first_answers(incident, truth))
+        if show_truth:
+            self.publish_shadow(incident, truth)
+        measured = score.measure(
+            incident,
+            truth if show_truth else None,
+            self.graded_first_answers(incident, truth),
+            shadow=self._shadow_shown(incident, truth, reveal) if show_truth else None,
+        )
         if readable and not show_truth:
             measured.graded = False  # the score's times would date the impact: hidden with the rest
         end, until = self._window_end(incident)

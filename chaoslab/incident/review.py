@@ -40,7 +40,7 @@ def _due(now: float, kind: str) -> str:
 
 
 def _team_root_cause(incident: Incident) -> dict | None:
-    answers = incident.of_kind("root_cause_answer")
+    answers = [a for a in incident.of_kind("root_cause_answer") if a.get("source") != "shadow"]
     right = [a for a in answers if a["data"].get("correct")]
     chosen = right[0] if right else (answers[-1] if answers else None)
     if chosen is None:
@@ -214,6 +214,10 @@ def _lessons(incident: Incident, score, root: dict | None) -> dict:
         bad.append("never acknowledged")
     if score.ttrc_s is not None:
         good.append(f"root cause named {duration(score.ttrc_s)} after the impact started")
+    if getattr(score, "shadow_ttrc_s", None) is not None:
+        good.append(
+            f"for comparison, the shadow on-call named it {duration(score.shadow_ttrc_s)} after the impact started"
+        )
     if score.wrong_root_causes:
         bad.append(
             f"{score.wrong_root_causes} wrong root-cause answer(s)"

@@ -10,6 +10,9 @@ All times count from the impact's start (the drill's first fault; TRAINING.md, "
   verify);
 * TTVF: to a verified fix: a passing ``verify`` of the drill's SLO after the last deploy.
 
+Beside them, the shadow on-call's time to the same right answer (``shadow_ttrc_s``, chaoslab/diagnose/
+shadow.py): not part of the team's ranking, the figure to race against.
+
 The ranking is penalty time in the manner of a programming contest (docs/scoring.md):
 ``effective = TTVF + 2 min × wrong root-cause answers + 3 min × hints + 1 min × triage questions not
 answered right + 2 min × overdue status updates``. Teams with a verified fix rank first by it; then
@@ -62,6 +65,9 @@ class Score:
     team: str = ""
     triage: dict = field(default_factory=dict)
     """Question → right / wrong / not graded / unanswered (first answers)."""
+    shadow_ttrc_s: float | None = None
+    """When the shadow on-call first named a right root cause, from the same start (None: not yet, or
+    not shown to this caller yet)."""
 
     def rank_key(self) -> tuple:
         big = float("inf")
@@ -80,10 +86,16 @@ def _after(ts: float | None, t0: float) -> float | None:
     return None if ts is None else round(max(0.0, ts - t0), 1)
 
 
-def measure(incident: Incident, truth, graded_triage: dict[str, dict], now: float | None = None) -> Score:
+def measure(
+    incident: Incident,
+    truth,
+    graded_triage: dict[str, dict],
+    now: float | None = None,
+    shadow: list[dict] | None = None,
+) -> Score:
     """The score of one incident. ``truth`` is a chaoslab.incident.truth.Truth (None or Unreadable: not
     graded); ``graded_triage`` maps each question to its first answer's entry, marked right or wrong
-    (see chaoslab.incident.triage.grade)."""
+    (see chaoslab.incident.triage.grade); ``shadow`` the shadow on-call's answers (graded here too)."""
     now = time.time() if now is None else now
     graded = hasattr(truth, "scenario")
     t0 = truth.started_at if graded else incident.declared_at
@@ -95,13 +107,16 @@ def measure(incident: Incident, truth, graded_triage: dict[str, dict], now: floa
     if what and when and what["data"].get("correct") and when["data"].get("correct"):
         detected.append(max(what["ts"], when["ts"]))
     score.ttd_s = _after(min(detected), t0) if detected else None
-    answers = incident.of_kind("root_cause_answer")
+    answers = [a for a in incident.of_kind("root_cause_answer") if a.get("source") != "shadow"]
     if graded:
         for item in answers:
             item["data"]["correct"] = truth.is_root_cause(item["data"]["service"], item["data"]["kind"])
     right = [a for a in answers if a["data"].get("correct")]
     score.wrong_root_causes = len([a for a in answers if a["data"].get("correct") is False])
     score.ttrc_s = _after(right[0]["ts"], t0) if right else None
+    if graded and shadow:
+        right_shadow = [a for a in shadow if truth.is_root_cause(str(a.get("service")), str(a.get("kind")))]
+        score.shadow_ttrc_s = _after(right_shadow[0]["ts"], t0) if right_shadow else None
     score.ttm_s = _after(incident.mitigated_at, t0)
     verified = incident.of_kind("verified")
     score.ttvf_s = _after(verified[0]["ts"], t0) if verified else None

@@ -78,6 +78,12 @@ class LocalBackend:
     def front_door(self) -> str:
         return LabClient(self.state).url(FRONT_DOOR)
 
+    def diagnose(self, since_s: float):
+        """The lab daemon's diagnosis (it records the spans and scrapes the metrics it judges)."""
+        from chaoslab.diagnose.rank import Diagnosis
+
+        return Diagnosis.from_json(LabClient(self.state).diagnosis(since_s))
+
     def reap(self) -> list[str]:
         raise BadInput(
             "reap reverts Kubernetes-level faults: use --target kubernetes (local faults expire inside "

@@ -119,6 +119,10 @@ class LabClient:
     def status(self) -> dict:
         return self._request("GET", "/api/status", timeout=5)
 
+    def diagnosis(self, since_s: float) -> dict:
+        """The daemon's diagnosis of the last ``since_s`` seconds (chaoslab/diagnose/local.py)."""
+        return self._request("GET", f"/api/diagnose?since={since_s:g}", timeout=60)
+
     def url(self, name: str, status: dict | None = None) -> str:
         """The URL of process ``name`` (a service's HTTP base URL, a datastore's connection URL)."""
         return url_of(status or self.status(), name)

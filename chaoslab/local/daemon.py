@@ -26,6 +26,7 @@ from flask import Flask, Response, jsonify, request
 from chaoslab import __version__
 from chaoslab.console.local import mount as mount_console
 from chaoslab.console.local import service_graph
+from chaoslab.diagnose.local import mount as mount_diagnosis
 from chaoslab.local.embedded import EmbeddedPostgres, EmbeddedRedis
 from chaoslab.local.ports import allocate
 from chaoslab.local.registry import mark
@@ -307,6 +308,10 @@ def create_api(lab: Lab) -> Flask:
             lab.graph.add(spans)
         except Exception:  # the console's graph must never cost the exporter its spans
             log.exception("service graph: a batch of %d spans was not counted", len(spans))
+        try:
+            lab.diagnosis.add(spans)
+        except Exception:  # nor the diagnosis
+            log.exception("diagnosis: a batch of %d spans was not recorded", len(spans))
         return Response(b"", mimetype="application/x-protobuf")
 
     @app.get("/api/traces")
@@ -342,6 +347,7 @@ def create_api(lab: Lab) -> Flask:
         return jsonify(actions[action](name))
 
     mount_console(app, lab)
+    lab.diagnosis = mount_diagnosis(app, lab)
     return app
 
 

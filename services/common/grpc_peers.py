@@ -20,14 +20,14 @@ from chaoslab.telemetry.metrics import (
 
 
 def instrument_grpc() -> None:
-    """Trace gRPC clients and servers created after this call (W3C context in metadata).
-    Health checks are left out: readiness probes would otherwise fill the trace view."""
-    from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer, filters
+    """Trace gRPC servers created after this call (W3C context from metadata). Clients are traced per
+    channel by ``grpc_channel``, around the agent's outbound faults. Health checks are left out:
+    readiness probes would otherwise fill the trace view."""
+    from opentelemetry.instrumentation.grpc import GrpcInstrumentorServer, filters
 
-    not_health = filters.negate(filters.health_check())
-    for instrumentor in (GrpcInstrumentorClient(filter_=not_health), GrpcInstrumentorServer(filter_=not_health)):
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
+    instrumentor = GrpcInstrumentorServer(filter_=filters.negate(filters.health_check()))
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
 
 
 _GRPC_OUTCOME = {
@@ -37,12 +37,20 @@ _GRPC_OUTCOME = {
 }
 
 
-class InjectedRpcError(grpc.RpcError, grpc.Call):
-    """The error a faulted gRPC call raises, shaped like grpc's own (code(), details())."""
+class _InactiveRpcError(grpc.RpcError, grpc.Call):
+    """The error a faulted gRPC call raises, shaped like grpc's own (its name, code(), details() and
+    text): the client span records it, and a trace must show a refused or timed-out call the way a
+    real one looks, not name a fault."""
 
     def __init__(self, code: grpc.StatusCode, details: str):
         super().__init__(details)
         self._code, self._details = code, details
+
+    def __str__(self) -> str:
+        return (
+            "<_InactiveRpcError of RPC that terminated with:\n"
+            f'\tstatus = {self._code}\n\tdetails = "{self._details}"\n>'
+        )
 
     def code(self):
         return self._code
@@ -70,7 +78,9 @@ class InjectedRpcError(grpc.RpcError, grpc.Call):
 
 
 class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
-    """RED metrics per peer and the agent's outbound faults, for one gRPC channel."""
+    """RED metrics per peer and the agent's outbound faults, for one gRPC channel. It runs inside the
+    client span (``grpc_channel``): a delay or a refusal between two services is the network's, so it
+    shows in the caller's client span, as it does for HTTP peers (issue 12)."""
 
     def __init__(self, peer: str, agent: FaultAgent | None):
         self.peer = peer
@@ -89,7 +99,7 @@ class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
             code = call.code()
             outcome = _GRPC_OUTCOME.get(code, "error")
             return call
-        except InjectedRpcError as exc:
+        except _InactiveRpcError as exc:
             outcome = _GRPC_OUTCOME.get(exc.code(), "error")
             raise
         finally:
@@ -99,14 +109,21 @@ class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
     def _injected(self, effect: Effect, timeout_s: float | None) -> None:
         effect.sleep()
         if effect.refuse:
-            raise InjectedRpcError(grpc.StatusCode.UNAVAILABLE, f"failed to connect to {self.peer}: Connection refused")
+            raise _InactiveRpcError(
+                grpc.StatusCode.UNAVAILABLE, f"failed to connect to {self.peer}: Connection refused"
+            )
         if effect.hang is not None and not effect.wait_hang(timeout_s):
-            raise InjectedRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+            raise _InactiveRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
         if effect.grpc_code is not None:
-            raise InjectedRpcError(grpc.StatusCode[effect.grpc_code], f"{self.peer}: {effect.grpc_code}")
+            raise _InactiveRpcError(grpc.StatusCode[effect.grpc_code], f"{self.peer}: {effect.grpc_code}")
 
 
 def grpc_channel(peer: str, target: str, agent: FaultAgent | None = None) -> grpc.Channel:
+    """A channel to ``peer``: the OpenTelemetry client span outermost, then the agent's faults and the
+    RED metrics (``_ClientHooks``), then the wire."""
+    from opentelemetry.instrumentation.grpc import client_interceptor, filters
+    from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
+
     instrument_grpc()
     channel = grpc.insecure_channel(
         target,
@@ -115,7 +132,8 @@ def grpc_channel(peer: str, target: str, agent: FaultAgent | None = None) -> grp
             ("grpc.enable_retries", 0),  # retries are a decision for the caller, visible in traces
         ],
     )
-    return grpc.intercept_channel(channel, _ClientHooks(peer, agent))
+    hooked = grpc.intercept_channel(channel, _ClientHooks(peer, agent))
+    return intercept_channel(hooked, client_interceptor(filter_=filters.negate(filters.health_check())))
 
 
 def grpc_error(peer: str, exc: grpc.RpcError) -> Exception:

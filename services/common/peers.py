@@ -70,15 +70,11 @@ class HttpPeer:
                 effect = (
                     self.agent.outbound(self.name) if self.agent is not None and self.agent.outbound_faults else None
                 )
-                if effect is not None:
-                    injected = self._injected(effect, method, path, operation, timeout_s)
-                    if injected is not None:
-                        outcome = "error" if injected.status_code >= 500 else "ok"
-                        span.set_attribute("http.response.status_code", injected.status_code)
-                        return injected
-                response = self.session.request(
-                    method, self.base_url + path, headers=headers, timeout=timeout_s or None, **kwargs
-                )
+                response = self._injected(effect, method, path, timeout_s) if effect is not None else None
+                if response is None:
+                    response = self.session.request(
+                        method, self.base_url + path, headers=headers, timeout=timeout_s or None, **kwargs
+                    )
                 span.set_attribute("http.response.status_code", response.status_code)
                 if response.status_code >= 500:
                     outcome = "error"
@@ -103,10 +99,10 @@ class HttpPeer:
                 OUTBOUND_REQUESTS.labels(self.name, operation, outcome).inc()
                 OUTBOUND_DURATION.labels(self.name, operation).observe(time.perf_counter() - started)
 
-    def _injected(
-        self, effect: Effect, method: str, path: str, operation: str, timeout_s: float
-    ) -> requests.Response | None:
-        """Apply an outbound fault: a delay, a refused connection, a black hole, or a made-up answer."""
+    def _injected(self, effect: Effect, method: str, path: str, timeout_s: float) -> requests.Response | None:
+        """Apply an outbound fault inside the client span, where a slow or broken network shows: a delay, a
+        refused connection, a black hole, or a made-up answer (treated like the peer's own: a 5xx fails
+        the span)."""
         effect.sleep()
         if effect.refuse:
             raise DependencyDown(self.name, "connection refused")

@@ -1,0 +1,127 @@
+"""The diagnosis on the local lab: the lab daemon feeds it every span it receives, scrapes the services'
+metrics for it, serves it on ``GET /api/diagnose`` and runs the shadow on-call.
+
+Its inputs are the daemon's trainee-side stores only (chaoslab.console.local.LocalSource: the service
+graph, the services' /metrics, the change feed; the supervisor's process states): the same things
+`chaoslab traces`, `chaoslab status`, `chaoslab changes` and the console's trainee view show.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from chaoslab.console.trainee import redact
+from chaoslab.diagnose.metrics import ScrapeHistory
+from chaoslab.diagnose.rank import Diagnosis, diagnose
+from chaoslab.diagnose.record import Recorder
+
+MAX_SINCE_S = 900.0
+"""How far back the daemon remembers (the recorder's frames and the scrapes)."""
+
+
+class LocalInputs:
+    """chaoslab.diagnose.evidence.Inputs on the lab daemon's stores."""
+
+    def __init__(self, recorder: Recorder, history: ScrapeHistory, source, processes: Callable[[], list[dict]]):
+        self.where = source.where
+        self.metrics = history
+        self._recorder = recorder
+        self._source = source
+        self._processes = processes
+
+    def now(self) -> float:
+        return time.time()
+
+    def facts(self, start: float, end: float):
+        return self._recorder.facts(start, end)
+
+    def frames(self, start: float, end: float):
+        return self._recorder.frames(start, end)
+
+    def open_calls(self):
+        return self._recorder.open_calls()
+
+    def graph(self, window_s: float):
+        return self._source.graph(window_s)
+
+    def changes(self, since: float) -> list[dict]:
+        return [dict(c, summary=redact(str(c.get("summary", "")))) for c in self._source.changes(since)]
+
+    def processes(self) -> dict[str, dict]:
+        return {p["name"]: {"state": p["state"], "restarts": p.get("restarts", 0)} for p in self._processes()}
+
+
+class LocalDiagnosis:
+    def __init__(self, inputs: LocalInputs, recorder: Recorder, history: ScrapeHistory, shadow=None):
+        self.inputs = inputs
+        self.recorder = recorder
+        self.history = history
+        self.shadow = shadow
+        self._lock = threading.Lock()
+
+    def add(self, spans: list[dict]) -> None:
+        self.recorder.add(spans)
+
+    def diagnose(self, since_s: float) -> Diagnosis:
+        with self._lock:  # one at a time: the shadow and a CLI asking at once share the CPU
+            return diagnose(self.inputs, min(since_s, MAX_SINCE_S))
+
+    def start(self, stopping: threading.Event) -> None:
+        threading.Thread(target=self.history.run, args=(stopping,), name="diagnose-scrape", daemon=True).start()
+        if self.shadow is not None:
+            threading.Thread(target=self.shadow.run, args=(stopping,), name="shadow-on-call", daemon=True).start()
+
+
+def mount(app, lab) -> LocalDiagnosis:
+    """Serve ``GET /api/diagnose?since=SECONDS`` on the daemon's API and start the scraping and the
+    shadow on-call (``lab``: chaoslab.local.daemon.Lab); returns what the span receiver feeds."""
+    from flask import jsonify, request
+
+    from chaoslab.chaos.journal import FileStore
+    from chaoslab.console.local import LocalSource
+    from chaoslab.diagnose.shadow import ShadowOnCall
+
+    source = LocalSource(lab.state, lab.traces, lab.graph, lab.supervisor.snapshot)
+    recorder = Recorder(keep_s=MAX_SINCE_S)
+    history = ScrapeHistory(source.metrics, keep_s=MAX_SINCE_S)
+    inputs = LocalInputs(recorder, history, source, lab.supervisor.snapshot)
+    diagnosis = LocalDiagnosis(inputs, recorder, history)
+    if lab.settings.shadow:
+        diagnosis.shadow = ShadowOnCall(FileStore(lab.state.root), diagnosis.diagnose, lab.settings.shadow_every_s)
+
+    @app.get("/api/diagnose")
+    def diagnose_now():
+        raw = request.args.get("since", "300")
+        try:
+            since_s = float(raw)
+        except ValueError:
+            since_s = -1.0
+        if not 30 <= since_s <= MAX_SINCE_S:
+            return jsonify(
+                error="bad_request",
+                message=f"since={raw!r}: seconds from 30 to {MAX_SINCE_S:g} (the daemon remembers 15 min)",
+            ), 400
+        return jsonify(diagnosis.diagnose(since_s).to_json())
+
+    _wake_on_pages(lab, diagnosis.shadow)
+    diagnosis.start(lab.stopping)
+    return diagnosis
+
+
+def _wake_on_pages(lab, shadow) -> None:
+    """A firing alert may open the incident (``lab.alerts``: chaoslab.alerts.local.LocalAlerts, which
+    tells ``on_event`` every transition after the incident desk's hook): the shadow looks at once."""
+    alerts = getattr(lab, "alerts", None)
+    if shadow is None or alerts is None or not hasattr(alerts, "on_event"):
+        return
+    told = alerts.on_event
+
+    def on_event(event: dict) -> None:
+        if told is not None:
+            told(event)
+        if event.get("kind") == "alert_fired":
+            shadow.wake()
+
+    alerts.on_event = on_event

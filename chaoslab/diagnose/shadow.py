@@ -1,0 +1,146 @@
+"""The shadow on-call: the diagnosis runs by itself while an incident is open, and its first right
+answer is put beside the team's.
+
+**When it runs.** From the moment an incident is open (a paging alert opens one; so does a team's
+``incident open`` or an instructor's ``incident page``) until it is resolved, or for the seeds'
+40-minute bar, every ``every_s``. It notices a new incident at its next look; whatever opens one in
+the same process (the lab daemon's alert evaluation, calling chaoslab.incident.alerting) calls
+``wake()`` so that the first look is at once. It reads only the board (the incidents) and the
+diagnosis's own inputs, like any trainee; the diagnosis remembers the minutes before the incident,
+so its first look already has a baseline.
+
+**Where its answers go.** Each time its top answer changes it is written to ``shadow.jsonl``, a key of
+the lab's journal store that is not on the team's board: on Kubernetes the instructors' journal
+ConfigMap (chaos/kubernetes/store.py: only ``changes.jsonl`` and ``incidents.jsonl`` are on the board,
+which graded trainees may read), locally a file in the state directory that no trainee command prints.
+An answer there names a service and a fault kind: written on the board it would hand the team the
+root cause, and in a mystery drill name the drill.
+
+**When the team sees it.** ``publish`` copies the shadow's first right answer onto the incident's
+timeline (source ``shadow``, dated when the shadow gave it) only once the team cannot be spoiled: the
+team's own first right root-cause answer is on the record, or the incident is resolved and the drill
+is no longer a mystery being played. Whoever publishes grades it with the answer key
+(chaoslab.incident.desk does, as it grades the team): the shadow itself never reads the key, so it
+cannot know whether it is right; it can only say what it sees.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from chaoslab.chaos.journal import Store
+from chaoslab.incident.record import IncidentLog
+from chaoslab.incident.truth import ROOT_CAUSE_BAR_S
+
+log = logging.getLogger("chaoslab.shadow")
+
+SHADOW = "shadow.jsonl"
+"""The shadow's answers (instructor-side: see the module docstring)."""
+SOURCE, ACTOR = "shadow", "shadow on-call"
+EVERY_S = 5.0
+SINCE_S = 600.0
+"""How far back the shadow looks for its baseline."""
+
+
+class ShadowOnCall:
+    def __init__(
+        self,
+        store: Store,
+        diagnose: Callable[[float], object],
+        every_s: float = EVERY_S,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.store = store
+        self.diagnose = diagnose
+        self.every_s = every_s
+        self.clock = clock
+        self._last: dict[str, tuple[str, str]] = {}
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """Look now rather than at the next tick (an incident was just opened in this process)."""
+        self._wake.set()
+
+    def tick(self) -> dict | None:
+        """One look: the answer written, or None (no open incident, past the bar, nothing new)."""
+        incident = IncidentLog(self.store).current()
+        now = self.clock()
+        if incident is None or now - incident.declared_at > ROOT_CAUSE_BAR_S:
+            return None
+        if incident.id not in self._last:
+            given = answers(self.store, incident.id)
+            if given:
+                self._last[incident.id] = (given[-1]["service"], given[-1]["kind"])
+        top = self.diagnose(SINCE_S).top
+        if top is None or self._last.get(incident.id) == (top.service, top.kind):
+            return None
+        entry = {
+            "ts": round(now, 3),
+            "incident": incident.id,
+            "service": top.service,
+            "kind": top.kind,
+            "confidence": top.confidence,
+            "evidence": top.evidence[:3],
+        }
+        self.store.append(SHADOW, json.dumps(entry))
+        self._last[incident.id] = (top.service, top.kind)
+        return entry
+
+    def run(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            self._wake.wait(self.every_s)
+            self._wake.clear()
+            if stopping.is_set():
+                return
+            try:
+                self.tick()
+            except Exception:  # one missed look, never the daemon
+                log.exception("shadow on-call: a look failed")
+
+
+def answers(store: Store, incident_id: str) -> list[dict]:
+    """The shadow's answers for one incident, oldest first (reading the instructor's side of the store)."""
+    found = []
+    for line in store.read(SHADOW).splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and item.get("incident") == incident_id and isinstance(item.get("ts"), (int, float)):
+            found.append(item)
+    return sorted(found, key=lambda a: a["ts"])
+
+
+def first_right(given: list[dict], is_right: Callable[[str, str], bool]) -> dict | None:
+    return next((a for a in given if is_right(str(a.get("service")), str(a.get("kind")))), None)
+
+
+def publish(
+    incident_log: IncidentLog, incident, given: list[dict], is_right: Callable[[str, str], bool]
+) -> dict | None:
+    """Put the shadow's first right answer on ``incident``'s timeline, once; returns the entry written
+    (None: already there, or no right answer). The caller decides that the team may see it now."""
+    if any(e.get("source") == SOURCE for e in incident.of_kind("root_cause_answer")):
+        return None
+    right = first_right(given, is_right)
+    if right is None:
+        return None
+    return incident_log.write(
+        incident,
+        "root_cause_answer",
+        f"shadow on-call: root cause {right['kind']} on {right['service']} (its first right answer)",
+        {
+            "service": right["service"],
+            "kind": right["kind"],
+            "correct": True,
+            "confidence": right.get("confidence"),
+            "published_at": round(time.time(), 3),
+        },
+        source=SOURCE,
+        actor=ACTOR,
+        ts=right["ts"],
+    )
