@@ -161,8 +161,8 @@ def p95_ms(console: str, source: str, target: str) -> float | None:
 
 
 def test_latency_on_a_hop_turns_its_edge_red_and_the_trainee_never_reads_the_drill(lab, console, page, shots):
-    # The fault delays service-b's calls to service-c before their client span starts, so the time shows
-    # in service-b's server span: service-a → service-b is the edge whose calls got slow.
+    # The fault delays service-b's calls to service-c inside their client span; service-b's own answers
+    # to service-a wait for them, so service-a → service-b is slow too (the edge a checkout crosses first).
     poll_until(
         lambda: (p95_ms(console, "service-a", "service-b") or 1e9) < 400,
         "service-a → service-b to answer within 400 ms before the fault",
