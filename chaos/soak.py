@@ -80,7 +80,8 @@ def run(lab: Backend, duration_s: float, seed: int, say: Callable[[str], None] =
     draw = random.Random(seed)
     drills = catalogue()
     report = SoakReport(seed, duration_s)
-    controller = lab.controller()
+    controller = lab.controller()  # refused here, before anything is said or changed, when no lab runs
+    say(f"soak: {duration_s / 60:g} min of random drills, seed {seed} (`--seed {seed}` repeats them)")
     lab.reset()
     traffic = lab.load()
     traffic.stop()

@@ -231,7 +231,6 @@ def soak(options: Options, team: str | None, minutes: float, seed: int | None) -
     from chaoslab.chaos.soak import run
 
     seed = random.SystemRandom().randrange(10**6) if seed is None else seed
-    click.echo(f"soak: {minutes:g} min of random drills, seed {seed} (`--seed {seed}` repeats them)")
     report = run(backend(options, team), minutes * 60, seed, say=click.echo)
     click.echo(report.summary())
     if not report.ok:
