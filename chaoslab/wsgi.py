@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 import waitress
 from waitress import wasyncore
+
+log = logging.getLogger(__name__)
 
 
 class HttpServer:
@@ -25,7 +28,7 @@ class HttpServer:
             channel_timeout=120,
             clear_untrusted_proxy_headers=True,
         )
-        self.port: int = self._server.effective_port
+        self.port = int(self._server.effective_port)  # waitress gives a str
         self.host = host
         self._thread = threading.Thread(target=self._server.run, name=f"http-{name}", daemon=True)
 
@@ -46,12 +49,24 @@ class HttpServer:
         if not self._thread.is_alive():
             server.close()
             return
-        server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))  # the listener only
+        self._on_server_thread(lambda: wasyncore.dispatcher.close(server))  # the listener only
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=grace_s)
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline and any(
             getattr(c, "total_outbufs_len", 0) for c in list(server._map.values())
         ):
             time.sleep(0.01)  # the last responses are still being written by the server's thread
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+        self._on_server_thread(lambda: wasyncore.close_all(server._map, ignore_all=True))
         self._thread.join(timeout=grace_s)
+
+    def _on_server_thread(self, thunk) -> None:
+        """Run ``thunk`` on the server's thread, woken through its trigger pipe. If the pipe is
+        already gone (waitress closes it after an error on it, for one), the loop can no longer be
+        woken: run it here instead, so that a stop always stops."""
+        try:
+            self._server.trigger.pull_trigger(thunk)
+        except OSError as error:
+            log.warning("%s: its wake-up pipe is gone (%s); closing from the stopping thread", self.url, error)
+            with self._server.trigger.lock:
+                self._server.trigger.thunks.clear()
+            thunk()
