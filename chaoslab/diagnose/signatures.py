@@ -449,22 +449,25 @@ def risky(change: dict) -> list[str]:
     return reasons
 
 
+BASELINE = "to the baseline"  # what a reset or a restart says in the change feed (chaos.controller, chaos.agent)
+
+
 def is_rollback(change: dict) -> bool:
     summary = str(change.get("summary", ""))
-    return "rollback" in summary or "back to the baseline" in summary
+    return "rollback" in summary or BASELINE in summary
 
 
 def superseded(change: dict, changes: list[dict]) -> bool:
     """Whether a later change to the same service set again what ``change`` set (a rollback, the next
-    deploy): then ``change`` is no longer running and explains nothing now."""
+    deploy), or put the whole service back to its baseline (a lab reset names no setting): then
+    ``change`` is no longer running and explains nothing now."""
     keys = {key for key, _ in _SETTING.findall(str(change.get("summary", "")))}
     if not keys:
         return False
+    later = [c for c in changes if c.get("service") == change.get("service") and c.get("ts", 0) > change.get("ts", 0)]
     return any(
-        later.get("service") == change.get("service")
-        and later.get("ts", 0) > change.get("ts", 0)
-        and keys & {key for key, _ in _SETTING.findall(str(later.get("summary", "")))}
-        for later in changes
+        keys & {key for key, _ in _SETTING.findall(str(c.get("summary", "")))} or BASELINE in str(c.get("summary", ""))
+        for c in later
     )
 
 

@@ -362,6 +362,18 @@ def test_a_rolled_back_deploy_explains_nothing_any_more(hand):
     assert diagnose(hand, 600).candidates[0].score < fresh[0].score * 0.5
 
 
+def test_a_lab_reset_supersedes_every_deploy_before_it_on_that_service(hand):
+    """A reset's line names no setting (the agent moves them all back at once)."""
+    bad = {"ts": hand.at - 60, "service": "service-a", "summary": "orders_query=n_plus_one (ORD-207)"}
+    reset = {"ts": hand.at - 50, "service": "service-a", "summary": "rollback to the baseline configuration"}
+    elsewhere = {**reset, "service": "payment"}
+    assert not superseded(bad, [bad, elsewhere])
+    assert superseded(bad, [bad, reset])
+    hand.feed = [bad, reset]
+    hand.run(25, checkout())
+    assert diagnose(hand, 300).candidates == []
+
+
 def test_the_prompt_carries_evidence_but_no_ranking(hand):
     hand.run(25, checkout(c_own=400.0))
     d = diagnose(hand, 300)
