@@ -128,6 +128,11 @@ class ClusterSource:
             return None
         return note if note and note.get("expires_at", 0) > time.time() else None
 
+    def score(self) -> dict | None:
+        from chaoslab.console.incidents import instructor_score
+
+        return instructor_score(self._store())
+
     def _store(self):
         from chaoslab.chaos.kubernetes.client import api_client
         from chaoslab.chaos.kubernetes.store import ConfigMapStore

@@ -53,6 +53,19 @@ def trainee_view(store: Store, now: float | None = None) -> dict | None:
     return view
 
 
+def instructor_score(store: Store, now: float | None = None) -> dict | None:
+    """The latest incident's score as the instructor sees it (graded, the shadow's time shown; never
+    shown to trainees), with the incident's id, title, severity and state; None: no incident yet."""
+    from chaoslab.incident.desk import instructor_score as measure
+
+    try:
+        incident = IncidentLog(store).get()
+    except NoIncident:
+        return None
+    measured = measure(store, incident).to_json()
+    return measured | {"title": incident.title, "severity": incident.severity, "state": incident.state}
+
+
 def overdue(incident: Incident, entries: list[dict]) -> dict | None:
     """Since when an open incident's status update is overdue (its first missed deadline after the last
     update), with the tier's interval; None when it is not."""

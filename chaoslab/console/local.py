@@ -88,6 +88,12 @@ class LocalSource:
             return None
         return note if note and note.get("expires_at", 0) > time.time() else None
 
+    def score(self) -> dict | None:
+        from chaoslab.chaos.journal import FileStore
+        from chaoslab.console.incidents import instructor_score
+
+        return instructor_score(FileStore(self.state.root))
+
     def _journal(self, key: str):
         from chaoslab.chaos.journal import FileStore, Journal
 

@@ -2,7 +2,8 @@
 
 ``chaoslab console-server`` (or ``python -m chaoslab.console.server``) serves, for every team of
 CHAOSLAB_CONSOLE_TEAMS, the same pages the lab daemon serves locally, at /teams/<team>/console/, each
-reading its team's telemetry through a ``ClusterSource``; / lists the teams. Settings:
+reading its team's telemetry through a ``ClusterSource``; /cohort/ shows the instructor every team's
+graph side by side with the scoreboard (chaoslab/console/cohort.py); / lists the teams. Settings:
 chaoslab.settings.Console (CHAOSLAB_CONSOLE_*).
 """
 
@@ -16,6 +17,7 @@ import threading
 from flask import Flask, Response
 
 from chaoslab.console import PREFIX
+from chaoslab.console.cohort import create_blueprint as create_cohort_blueprint
 from chaoslab.console.render import esc
 from chaoslab.console.web import create_blueprint
 from chaoslab.settings import Common, Console, load
@@ -38,6 +40,8 @@ def create_app(settings: Console, sources: dict | None = None) -> Flask:
             create_blueprint(source, lambda: token), url_prefix=f"/teams/{team}{PREFIX}", name=f"console-{team}"
         )
 
+    app.register_blueprint(create_cohort_blueprint(sources, lambda: token), url_prefix="/cohort")
+
     @app.get("/")
     def index():
         rows = "".join(
@@ -47,7 +51,9 @@ def create_app(settings: Console, sources: dict | None = None) -> Flask:
         )
         return Response(
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-            f"<title>chaoslab console</title></head><body><h1>chaoslab console</h1><ul>{rows}</ul></body></html>",
+            f"<title>chaoslab console</title></head><body><h1>chaoslab console</h1><ul>{rows}</ul>"
+            '<p><a href="cohort/">The cohort</a>: every team\'s graph side by side and the scoreboard '
+            "(instructor).</p></body></html>",
             mimetype="text/html",
         )
 

@@ -1,8 +1,8 @@
 """Where the console's data comes from: one interface, one implementation per place the lab runs.
 
 ``Source`` is all a page may read. The trainee's half (graph, traces, metrics, changes, alerts, the
-incident record, processes) is what an on-call engineer could read at work; ``faults`` and ``scenario``
-come from the fault journals and only the instructor's panels call them. ``LocalSource``
+incident record, processes) is what an on-call engineer could read at work; ``faults``, ``scenario`` and
+``score`` read the fault journals or the answer key, and only the instructor's panels call them. ``LocalSource``
 (chaoslab/console/local.py) reads the lab daemon's stores; ``ClusterSource`` (chaoslab/console/cluster.py)
 reads Jaeger's query API, Prometheus and the team's ConfigMaps.
 """
@@ -54,3 +54,7 @@ class Source(Protocol):
 
     def scenario(self) -> dict | None:
         """The running scenario's note (id, started_at, hints_shown, ...), or None."""
+
+    def score(self) -> dict | None:
+        """The latest incident's score, graded (chaoslab/console/incidents.py's ``instructor_score``), or
+        None: no incident yet."""

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from flask import Blueprint, Response, jsonify, redirect, request
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
 from markupsafe import Markup
 
 from chaoslab.console.business import MetricsHistory
@@ -54,6 +54,40 @@ def render(panel: Panel, ctx: Context) -> Markup:
         return Markup('<p class="alert-line">This panel failed: {}</p>').format(f"{type(exc).__name__}: {exc}"[:300])
 
 
+class Gate:
+    """The instructor's token, taken once from ``?token=`` (then kept in an HttpOnly cookie scoped to the
+    view's path, and dropped from the address bar) or on every request as ``Authorization: Bearer``."""
+
+    def __init__(self, token: Callable[[], str], how: str = "run `chaoslab console --instructor`"):
+        self.token = token
+        self.how = how
+
+    def _session_value(self) -> str:
+        return hmac.new(self.token().encode(), b"chaoslab console instructor", hashlib.sha256).hexdigest()
+
+    def allows(self) -> bool:
+        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if supplied and hmac.compare_digest(supplied.encode(), self.token().encode()):
+            return True
+        return hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), self._session_value().encode())
+
+    def enter(self, scope: str) -> Response | None:
+        """None when the caller may see the page; otherwise the answer to send: the redirect that sets
+        the cookie (for ``scope`` and the paths under it), or a 401 page saying how to get in."""
+        supplied = request.args.get("token")
+        if supplied is not None:
+            if not hmac.compare_digest(supplied.encode(), self.token().encode()):
+                return Response(
+                    _refusal(f"That is not the lab's token. To open this view, {self.how}."), 401, mimetype="text/html"
+                )
+            response = redirect(request.path)  # the token leaves the address bar at once
+            response.set_cookie(COOKIE, self._session_value(), httponly=True, samesite="Strict", path=scope)
+            return response
+        if not self.allows():
+            return Response(_refusal(f"This view needs the lab's token: {self.how}."), 401, mimetype="text/html")
+        return None
+
+
 class BadRequest(Exception):
     """Input the console refuses: a 400 with one line saying what is wrong."""
 
@@ -65,14 +99,7 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
     layout = Layout()
     streams = threading.BoundedSemaphore(MAX_STREAMS)
 
-    def session_value() -> str:
-        return hmac.new(token().encode(), b"chaoslab console instructor", hashlib.sha256).hexdigest()
-
-    def instructor() -> bool:
-        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if supplied and hmac.compare_digest(supplied.encode(), token().encode()):
-            return True
-        return hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), session_value().encode())
+    gate = Gate(token)
 
     def window() -> int:
         raw = request.args.get("window", "60")
@@ -84,7 +111,7 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
         view = request.args.get("view", "trainee")
         if view not in ("trainee", "instructor"):
             raise BadRequest("view must be trainee or instructor")
-        if view == "instructor" and not instructor():
+        if view == "instructor" and not gate.allows():
             raise PermissionError
         return view == "instructor"
 
@@ -111,24 +138,8 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
 
     @console.get("/instructor")
     def instructor_page():
-        supplied = request.args.get("token")
-        if supplied is not None:
-            if not hmac.compare_digest(supplied.encode(), token().encode()):
-                return Response(
-                    _refusal("That is not the lab's token. Run `chaoslab console --instructor` to open this view."),
-                    401,
-                    mimetype="text/html",
-                )
-            response = redirect(request.path)  # the token leaves the address bar at once
-            response.set_cookie(COOKIE, session_value(), httponly=True, samesite="Strict", path="/console")
-            return response
-        if not instructor():
-            return Response(
-                _refusal("The instructor's view needs the lab's token: run `chaoslab console --instructor`."),
-                401,
-                mimetype="text/html",
-            )
-        return page(True, window())
+        refused = gate.enter(url_for(".trainee_page"))
+        return refused or page(True, window())
 
     def page(as_instructor: bool, window_s: int) -> Response:
         ctx = context(as_instructor, window_s)

@@ -244,33 +244,12 @@ class Desk:
         self.publish_shadow(self.log.get(incident.id))
 
     # ---- the shadow on-call -------------------------------------------------------------------
-    def _shadow_shown(self, incident: Incident, truth, reveal: bool = False) -> list[dict] | None:
-        """The shadow on-call's answers, when this caller may see them: graded (the key is readable), and
-        the team has named the root cause itself, or the incident is over and no mystery is being played
-        (chaoslab/diagnose/shadow.py); instructors see them with --reveal."""
-        from chaoslab.diagnose import shadow
-        from chaoslab.errors import ChaoslabError
-
-        if not hasattr(truth, "scenario"):
-            return None
-        team_right = any(
-            truth.is_root_cause(str(a["data"].get("service")), str(a["data"].get("kind")))
-            for a in incident.of_kind("root_cause_answer")
-            if a.get("source") != shadow.SOURCE
-        )
-        if not (reveal or team_right or (not incident.open and not truth.hidden)):
-            return None
-        try:
-            return shadow.answers(self.store, incident.id)
-        except ChaoslabError:
-            return None
-
     def publish_shadow(self, incident: Incident, truth=None) -> None:
         """Put the shadow on-call's first right answer on the timeline once the team may see it."""
         from chaoslab.diagnose import shadow
 
         truth = self.truth(incident) if truth is None else truth
-        given = self._shadow_shown(incident, truth)
+        given = shadow_shown(self.store, incident, truth)
         if given:
             shadow.publish(self.log, incident, given, truth.is_root_cause)
 
@@ -343,23 +322,6 @@ class Desk:
         )
 
     # ---- review and score ---------------------------------------------------------------------
-    def graded_first_answers(self, incident: Incident, truth) -> dict[str, dict]:
-        """First triage answers, graded now where they were recorded ungraded and the key is readable."""
-        first = score.first_answers(incident)
-        if not hasattr(truth, "scenario"):
-            return first
-        for question, item in first.items():
-            data = item["data"]
-            if data.get("correct") is not None:
-                continue
-            share = None
-            if question == "scope" and truth.baseline and data.get("snapshot"):
-                share = impact.window(truth.baseline, data["snapshot"])["affected_share"] or 0.0
-            key = triage.answer_key(incident, truth, share)
-            answer = triage.Answer(question, data.get("given", ""), data.get("value"))
-            data["correct"] = triage.grade(answer, key).correct
-        return first
-
     def score_of(self, incident: Incident, reveal: bool = False) -> score.Score:
         """Graded against the truth when it is readable and not a mystery still being played (its
         times would date the impact); otherwise counted from the declaration, ungraded."""
@@ -367,8 +329,8 @@ class Desk:
         if hasattr(truth, "scenario") and truth.hidden and not reveal:
             return score.measure(incident, None, score.first_answers(incident))
         self.publish_shadow(incident, truth)
-        shadow = self._shadow_shown(incident, truth, reveal)
-        return score.measure(incident, truth, self.graded_first_answers(incident, truth), shadow=shadow)
+        shadow = shadow_shown(self.store, incident, truth, reveal)
+        return score.measure(incident, truth, graded_first_answers(incident, truth), shadow=shadow)
 
     def _window_end(self, incident: Incident) -> tuple[dict | None, str]:
         """Where the impact window ends: the lab's mitigation (the paging alerts resolved), else the first
@@ -393,8 +355,8 @@ class Desk:
         measured = score.measure(
             incident,
             truth if show_truth else None,
-            self.graded_first_answers(incident, truth),
-            shadow=self._shadow_shown(incident, truth, reveal) if show_truth else None,
+            graded_first_answers(incident, truth),
+            shadow=shadow_shown(self.store, incident, truth, reveal) if show_truth else None,
         )
         if readable and not show_truth:
             measured.graded = False  # the score's times would date the impact: hidden with the rest
@@ -414,3 +376,52 @@ def _breach(result) -> str:
     """One breached check with what was measured: ``p95_ms POST /checkout <= 1500 (measured 2310)``."""
     value = "n/a" if result.value is None else f"{result.value:.4g}"
     return f"{result.check.describe()} (measured {value})"
+
+
+def graded_first_answers(incident: Incident, truth) -> dict[str, dict]:
+    """First triage answers, graded now where they were recorded ungraded and the key is readable."""
+    first = score.first_answers(incident)
+    if not hasattr(truth, "scenario"):
+        return first
+    for question, item in first.items():
+        data = item["data"]
+        if data.get("correct") is not None:
+            continue
+        share = None
+        if question == "scope" and truth.baseline and data.get("snapshot"):
+            share = impact.window(truth.baseline, data["snapshot"])["affected_share"] or 0.0
+        key = triage.answer_key(incident, truth, share)
+        answer = triage.Answer(question, data.get("given", ""), data.get("value"))
+        data["correct"] = triage.grade(answer, key).correct
+    return first
+
+
+def shadow_shown(store, incident: Incident, truth, reveal: bool = False) -> list[dict] | None:
+    """The shadow on-call's answers, when this caller may see them: graded (the key is readable), and
+    the team has named the root cause itself, or the incident is over and no mystery is being played
+    (chaoslab/diagnose/shadow.py); instructors see them with --reveal."""
+    from chaoslab.diagnose import shadow
+    from chaoslab.errors import ChaoslabError
+
+    if not hasattr(truth, "scenario"):
+        return None
+    team_right = any(
+        truth.is_root_cause(str(a["data"].get("service")), str(a["data"].get("kind")))
+        for a in incident.of_kind("root_cause_answer")
+        if a.get("source") != shadow.SOURCE
+    )
+    if not (reveal or team_right or (not incident.open and not truth.hidden)):
+        return None
+    try:
+        return shadow.answers(store, incident.id)
+    except ChaoslabError:
+        return None
+
+
+def instructor_score(store, incident: Incident) -> score.Score:
+    """The score as an instructor sees it (graded, the shadow's answers shown) and written nowhere: for
+    readers of a record they must not change, such as the console."""
+    truth = answer_key.read(store, incident.declared_at, incident.resolved_at)
+    return score.measure(
+        incident, truth, graded_first_answers(incident, truth), shadow=shadow_shown(store, incident, truth, reveal=True)
+    )

@@ -114,3 +114,7 @@ def test_the_platform_console_serves_a_teams_graph_and_traces_from_jaeger(jaeger
     assert "payment" in waterfall and 'class="span error"' in waterfall
     assert app.get("/teams/red/console/trace/" + "f" * 32).get_data(as_text=True).count("no longer kept") == 1
     assert app.get("/teams/red/console/panels?view=instructor").status_code == 401
+    entered = app.get("/teams/red/console/instructor?token=s3cret")
+    assert entered.status_code == 302 and "Path=/teams/red/console/" in entered.headers["Set-Cookie"], (
+        "the instructor's cookie is scoped to the team's pages, where the browser will send it back"
+    )

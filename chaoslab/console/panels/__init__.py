@@ -2,7 +2,7 @@
 
 Each panel renders its own HTML from a ``Context`` on the server; the page refreshes each panel every
 ``every_s`` seconds over Server-Sent Events. ``audience="instructor"`` panels are rendered only for
-the instructor's view, and only they may call the source's ``faults`` and ``scenario``.
+the instructor's view, and only they may call the source's ``faults``, ``scenario`` and ``score``.
 """
 
 from __future__ import annotations

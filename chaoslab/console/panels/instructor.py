@@ -1,5 +1,5 @@
 """The instructor's panel: the running scenario, its active faults (red herrings marked), the hints
-given so far, and (to come with chaoslab/incident) the team's score. Never rendered for trainees."""
+given so far, and the team's score. Never rendered for trainees."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from chaoslab.console.panels import INSTRUCTOR, Context, Panel
 from chaoslab.console.render import ago, esc
+from chaoslab.console.scoreboard import team_score
 
 
 def _scenario(ctx: Context) -> str:
@@ -50,10 +51,9 @@ def _faults(ctx: Context) -> str:
 
 
 def render(ctx: Context) -> Markup:
-    return Markup(
-        f"{_scenario(ctx)}<h3>Active faults</h3>{_faults(ctx)}"
-        '<h3>Score</h3><p class="muted placeholder">Scores come with chaoslab/incident (TTD, TTRC, TTM, TTVF).</p>'
-    )
+    return Markup(f"{_scenario(ctx)}<h3>Active faults</h3>{_faults(ctx)}<h3>Score</h3>{team_score(ctx.source.score())}")
 
 
-PANEL = Panel("instructor", "Instructor: scenario and faults", render, every_s=3.0, audience=INSTRUCTOR, area="side")
+PANEL = Panel(
+    "instructor", "Instructor: scenario, faults and score", render, every_s=3.0, audience=INSTRUCTOR, area="side"
+)
