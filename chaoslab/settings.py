@@ -274,6 +274,11 @@ class Alerts:
         min=1,
         max=60,
     )
+    prometheus_url: str = setting(
+        "",
+        "On Kubernetes: the Prometheus whose firing alerts the reaper puts on the team's incident record each run "
+        "(chaoslab/incident/pager.py); empty: none. The chart sets it.",
+    )
 
     prefix = "CHAOSLAB_ALERTS_"
 

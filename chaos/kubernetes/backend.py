@@ -104,6 +104,14 @@ class KubernetesBackend:
         authorize_namespace(self.api, self.namespace)
         return actions.revert(self.api, self.namespace, expired_before=time.time())
 
+    def page(self, prometheus_url: str) -> list:
+        """Prometheus's firing alerts for this team, folded into its incident record (what the reaper
+        does after reverting, when it knows a Prometheus); returns the transitions it recorded."""
+        from chaoslab.incident import pager
+
+        _, team = self.caller
+        return pager.fold(self.store(), team, pager.firing_alerts(prometheus_url))
+
 
 class ClusterLoadDriver:
     """The namespace's Locust Deployment, driven through the API server's service proxy."""

@@ -227,6 +227,15 @@ def audit(options: Options, team: str | None, since: str, reveal: bool) -> None:
 @cli.command()
 @pass_options
 def reap(options: Options) -> None:
-    """Revert Kubernetes-level faults whose TTL has passed (what the reaper CronJob runs)."""
-    reverted = backend(options).reap()
+    """Revert Kubernetes-level faults whose TTL has passed, then page: Prometheus's firing alerts onto the
+    team's incident record when CHAOSLAB_ALERTS_PROMETHEUS_URL names one (what the reaper CronJob runs)."""
+    from chaoslab.settings import Alerts, load
+
+    lab = backend(options)
+    reverted = lab.reap()
     click.echo(f"reaped {len(reverted)} expired change(s)" + (f": {', '.join(reverted)}" if reverted else ""))
+    prometheus_url = load(Alerts).prometheus_url
+    if prometheus_url:
+        events = lab.page(prometheus_url)
+        said = ", ".join(f"{e.tier} {e.name} {e.state}" for e in events)
+        click.echo(f"paged {len(events)} alert change(s) from {prometheus_url}" + (f": {said}" if said else ""))

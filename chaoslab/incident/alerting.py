@@ -9,8 +9,8 @@ the SLIs are back in target: the incident is *mitigated* (the lab says so, not t
 ``AlertEvent`` is the interface: the alerts evaluation on the lab daemon (``chaoslab.alerts.local``)
 produces ``Event`` records and hands each to ``on_evaluator_event``; ``AlertEvent.from_evaluator``
 reads one. An instructor can page a team by hand through the same call (``chaoslab incident page``).
-On Kubernetes Prometheus evaluates the rules and no receiver calls this yet: an incident is opened
-with ``chaoslab incident open`` or ``page``.
+On Kubernetes Prometheus evaluates the rules and the reaper CronJob folds its firing alerts into the
+team's record with this call each minute (``chaoslab.incident.pager``).
 """
 
 from __future__ import annotations

@@ -84,6 +84,11 @@ class LocalBackend:
 
         return Diagnosis.from_json(LabClient(self.state).diagnosis(since_s))
 
+    def page(self, prometheus_url: str) -> list:
+        raise BadInput(
+            "paging from Prometheus is for --target kubernetes: the local lab daemon evaluates the alerts itself"
+        )
+
     def reap(self) -> list[str]:
         raise BadInput(
             "reap reverts Kubernetes-level faults: use --target kubernetes (local faults expire inside "

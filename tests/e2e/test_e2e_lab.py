@@ -145,6 +145,12 @@ def test_latency_drill_shows_its_symptom_and_recovers(api, lab, settled):
     make("scenario-latency-500ms", TARGET="kubernetes", STATE_DIR=str(run_state()))
     try:
         poll_until(lambda: holding(api, lab, drill.symptom), "the latency drill's symptom", timeout=120, interval=0)
+        poll_until(
+            lambda: paged(lab, drill.alert),
+            f"the reaper to page {drill.alert} from Prometheus onto the team's incident record",
+            timeout=180,
+            interval=5,
+        )
     finally:
         chaoslab(lab, "scenario", "stop")
     chaoslab(lab, "load", "start", "-u", "10", "-r", "10", "--think-time", "0.5")
@@ -152,6 +158,12 @@ def test_latency_drill_shows_its_symptom_and_recovers(api, lab, settled):
         poll_until(lambda: holding(api, lab, drill.slo), "the SLO after stop", timeout=180, interval=0)
     finally:
         chaoslab(lab, "load", "stop")
+
+
+def paged(namespace: str, alert: str) -> bool:
+    """Whether an incident opened by the alerts has ``alert`` firing (the reaper's CronJob pages each minute)."""
+    found = json.loads(chaoslab(namespace, "incident", "list", "--json").stdout)
+    return any(i["detected_by"] == "alerting" and alert in i["firing"] for i in found)
 
 
 def test_deadlock_collapses_checkout_and_the_fix_restores_it(api, lab, settled):

@@ -266,3 +266,21 @@ def test_the_reaper_may_read_what_reap_reads(default):
     rules = next(d for d in default if d["kind"] == "Role" and d["metadata"]["name"] == "chaos-reaper")["rules"]
     granted = {(r, v) for rule in rules for r in rule["resources"] for v in rule["verbs"]}
     assert {("namespaces", "get"), ("secrets", "get"), ("pods", "list"), ("deployments", "patch")} <= granted
+
+
+def reaper_of(docs) -> tuple[list[dict], list[dict]]:
+    """The reaper's Role rules and its container's environment."""
+    rules = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "chaos-reaper")["rules"]
+    job = next(d for d in docs if d["kind"] == "CronJob" and d["metadata"]["name"] == "chaos-reaper")
+    (container,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    return rules, container.get("env", [])
+
+
+def test_the_reaper_pages_from_the_prometheus_there_is_and_only_then_may_write_the_board(default, helm):
+    rules, env = reaper_of(default)
+    assert env == [{"name": "CHAOSLAB_ALERTS_PROMETHEUS_URL", "value": "http://prometheus:9090"}]
+    assert any(r["resources"] == ["configmaps"] and r.get("resourceNames") == ["chaoslab-board"] for r in rules)
+    _, team_env = reaper_of(render(helm, "-f", str(CHART / "profiles" / "team.yaml")))
+    assert team_env[0]["value"] == "http://prometheus.chaoslab-platform.svc:9090", "a cohort team: the platform's"
+    rules, env = reaper_of(render(helm, "--set", "observability.enabled=false"))
+    assert env == [] and not any("configmaps" in r["resources"] for r in rules), "no Prometheus, no page, no write"

@@ -174,20 +174,10 @@ def test_an_expired_cluster_fault_is_reaped_without_the_controller(team, api, ap
 def test_the_reaper_reaps_with_its_own_service_accounts_token(team, api, apiserver, tmp_path):
     """What the chaos-reaper CronJob runs, with the token of the ServiceAccount its pods run as: its
     Role must allow everything `chaoslab reap` does."""
-    import yaml
-
     apps = client.AppsV1Api(api)
     added = cli(apiserver, tmp_path, "fault", "add", "scale_to_zero", "--service", "gateway", "--ttl", "1")
     assert added.returncode == 0, added.stderr
-    token = (
-        client.CoreV1Api(api)
-        .create_namespaced_service_account_token("chaos-reaper", NAMESPACE, {"spec": {"expirationSeconds": 600}})
-        .status.token
-    )
-    kubeconfig = yaml.safe_load(apiserver.read_text())
-    kubeconfig["users"][0]["user"]["token"] = token
-    reaper_kubeconfig = tmp_path / "reaper-kubeconfig"
-    reaper_kubeconfig.write_text(yaml.safe_dump(kubeconfig))
+    reaper_kubeconfig = reapers_kubeconfig(api, apiserver, tmp_path)
 
     def reaped():
         result = cli(reaper_kubeconfig, tmp_path, "reap")
@@ -196,6 +186,47 @@ def test_the_reaper_reaps_with_its_own_service_accounts_token(team, api, apiserv
 
     poll_until(reaped, "the reaper's own identity to restore the gateway", timeout=15, interval=0.5)
     assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 1
+
+
+def reapers_kubeconfig(api, apiserver, tmp_path):
+    """A kubeconfig with the token of the ServiceAccount the reaper's pods run as."""
+    import yaml
+
+    token = (
+        client.CoreV1Api(api)
+        .create_namespaced_service_account_token("chaos-reaper", NAMESPACE, {"spec": {"expirationSeconds": 600}})
+        .status.token
+    )
+    kubeconfig = yaml.safe_load(apiserver.read_text())
+    kubeconfig["users"][0]["user"]["token"] = token
+    path = tmp_path / "reaper-kubeconfig"
+    path.write_text(yaml.safe_dump(kubeconfig))
+    return path
+
+
+def test_the_reaper_pages_onto_the_teams_board_and_may_not_touch_the_answer_key(team, api, apiserver, tmp_path):
+    """What the reaper does after reverting when it knows a Prometheus (the team profile names the
+    platform's): its Role lets it write the board's incidents, and nothing of the journal."""
+    import time
+
+    from kubernetes import config
+
+    from chaoslab.chaos.kubernetes.store import ConfigMapStore
+    from chaoslab.incident import pager
+    from chaoslab.incident.record import IncidentLog
+
+    reaper = config.new_client_from_config(config_file=str(reapers_kubeconfig(api, apiserver, tmp_path)))
+    page = {
+        "labels": {"alertname": "CheckoutAvailabilityFastBurn", "severity": "P1", "team": "red", "owner": "orders"},
+        "annotations": {"summary": "checkouts fail"},
+        "state": "firing",
+        "activeAt": "2026-11-27T10:00:00Z",
+    }
+    (fired,) = pager.fold(ConfigMapStore(reaper, NAMESPACE), "red", [page], now=time.time())
+    incident = IncidentLog(ConfigMapStore(api, NAMESPACE)).get()
+    assert incident.severity == "P1" and "CheckoutAvailabilityFastBurn" in incident.firing and fired.pages
+    with pytest.raises(KubernetesError, match=r"(?i)forbidden"):
+        ConfigMapStore(reaper, NAMESPACE).append("audit.jsonl", "{}")
 
 
 def test_a_partition_is_a_networkpolicy_until_reset(team, api, tmp_path):

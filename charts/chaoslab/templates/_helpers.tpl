@@ -41,6 +41,15 @@ http://otel-collector:4318
 {{- end -}}
 {{- end }}
 
+{{/* The Prometheus whose alerts page the team: an explicit URL, this release's Prometheus, or none. */}}
+{{- define "chaoslab.prometheusUrl" -}}
+{{- if .Values.reaper.prometheusUrl -}}
+{{ .Values.reaper.prometheusUrl }}
+{{- else if include "chaoslab.observes" (dict "root" . "part" "prometheus") -}}
+http://prometheus:9090
+{{- end -}}
+{{- end }}
+
 {{- define "chaoslab.agentSecret" -}}
 {{- default "chaoslab-agent" .Values.agent.existingSecret -}}
 {{- end }}
