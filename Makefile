@@ -102,7 +102,7 @@ verify-%: $(STAMP) ## Verify scenario %'s SLO under load (e.g. make verify-deadl
 	$(CHAOSLAB) verify $*
 
 test: $(STAMP) tools lint ## Install everything, lint, and run the whole test suite
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff: lint and formatting (`make format` rewrites the tree)
 	$(BIN)/ruff check .
