@@ -118,7 +118,7 @@ unit: $(STAMP) ## Only the fast unit tests
 tools: ## Install the tools the tests use: promtool, helm, kube-apiserver, etcd (~/.cache/chaoslab/tools), chromium
 	@tools/install
 
-docs: $(STAMP) ## Regenerate the README's reference tables and the chart's alert rules (charts/chaoslab/files/alerts.yaml)
+docs: $(STAMP) ## Regenerate the README's reference tables, the chart's alert rules and its Grafana dashboards (charts/chaoslab/files/)
 	$(BIN)/python -m chaoslab.docs
 
 proto: $(STAMP) ## Regenerate the gRPC stubs from services/rpc/ring.proto

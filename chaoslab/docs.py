@@ -136,6 +136,9 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    """README's tables, the chart's alert rules and its Grafana dashboards: written, or with --check only
+    compared (exit 1 when one is stale)."""
+    from chaoslab import dashboards
     from chaoslab.alerts import rules
 
     current = README.read_text()
@@ -144,10 +147,10 @@ def main(argv: list[str]) -> int:
         if wanted != current:
             print("README.md reference tables are stale: run `make docs`", file=sys.stderr)
             return 1
-        return rules.main(argv)
-    README.write_text(wanted)
-    print("README.md reference tables regenerated")
-    return rules.main(argv)
+    else:
+        README.write_text(wanted)
+        print("README.md reference tables regenerated")
+    return rules.main(argv) or dashboards.main(argv)
 
 
 if __name__ == "__main__":
