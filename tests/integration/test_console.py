@@ -286,3 +286,44 @@ def test_the_stream_sends_rendered_panels(console):
             if line.startswith("data: "):
                 assert '"graph"' in line and "graph-svg" in line
                 break
+
+
+def test_the_cohort_page_shows_every_teams_graph_under_the_scoreboard_and_refreshes(page, shots, tmp_path):
+    """The platform console's cohort page (chaoslab/console/cohort.py) in the browser. Each team's source
+    is a LocalSource over a real journal store (a cluster's would read Jaeger and the namespace's
+    ConfigMaps, which cannot run here); red has an incident, blue none."""
+    from chaoslab.chaos.journal import FileStore
+    from chaoslab.console.local import LocalSource
+    from chaoslab.console.server import create_app
+    from chaoslab.incident.record import IncidentLog
+    from chaoslab.local.statedir import StateDir
+    from chaoslab.local.tracestore import TraceStore
+    from chaoslab.settings import Console
+    from chaoslab.telemetry.servicegraph import from_spans
+    from chaoslab.wsgi import HttpServer
+
+    teams = ("red", "blue")
+    sources = {
+        t: LocalSource(StateDir.at(tmp_path / t), TraceStore(), from_spans([], now=time.time()), list) for t in teams
+    }
+    red = IncidentLog(FileStore(StateDir.at(tmp_path / "red").root), "ana")
+    red.write(red.declare("checkout is slow", "P2", "alerting"), "acknowledged", "ack")
+    app = create_app(Console(teams=",".join(teams), token="s3cret"), sources)
+    server = HttpServer(app, "127.0.0.1", 0, 4, "cohort").start()
+    try:
+        page.goto(f"{server.url}/cohort/?token=s3cret")
+        assert page.url == f"{server.url}/cohort/", "the token leaves the address bar"
+        for team in teams:
+            node = f"section.card[data-team='{team}'] #graph-svg .node[data-node='service-a']"
+            assert page.locator(node).count() == 1, f"{team}'s graph is drawn"
+        rows = page.locator("table.board tr.team").evaluate_all("rows => rows.map(r => r.dataset.team)")
+        assert rows == ["red", "blue"], "red detected an incident; blue has none yet"
+        page.wait_for_function(
+            "document.getElementById('live').textContent.startsWith('updated ') "
+            "&& document.getElementById('live').textContent !== 'updated now'",
+            timeout=20000,
+        )
+        page.screenshot(path=shots / "cohort.png", full_page=True)
+        assert not page.problems, page.problems
+    finally:
+        server.stop()
