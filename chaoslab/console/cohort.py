@@ -66,7 +66,7 @@ def create_blueprint(sources: dict[str, Source], token: Callable[[], str]) -> Bl
             )
         return (
             f'<section class="panel"><h2>Scoreboard</h2>{board(found)}</section>'
-            f'<div class="cohort-grid">{"".join(cards)}</div>'
+            f'{graph.legend()}<div class="cohort-grid">{"".join(cards)}</div>'
         )
 
     @cohort.get("/")

@@ -19,6 +19,12 @@ LEGEND = (
 )
 
 
+def legend() -> str:
+    """What the colours mean (one per graph; the cohort page shows one for every team's)."""
+    keys = "".join(f'<span class="key h-{h}"><i></i>{esc(text)}</span>' for h, text in LEGEND)
+    return f'<div class="legend">{keys}</div>'
+
+
 def edge_label(edge: Edge) -> str:
     if edge.requests == 0:
         return f"{edge.in_flight} open" if edge.in_flight else ""
@@ -127,7 +133,6 @@ def svg(graph: Graph, ctx: Context, states: dict[str, str]) -> Markup:
 def render(ctx: Context) -> Markup:
     graph = ctx.source.graph(ctx.window_s)
     states = ctx.source.processes()
-    legend = "".join(f'<span class="key h-{h}"><i></i>{esc(text)}</span>' for h, text in LEGEND)
     flagged = [e for e in graph.edges if e.new and (e.requests or e.in_flight)]
     note = ""
     if flagged:
@@ -137,7 +142,7 @@ def render(ctx: Context) -> Markup:
         note += "</p>"
     return Markup(
         f'<div class="graph-meta">last {ctx.window_s / 60:g} min · updated {clock(graph.at)}</div>'
-        f"{svg(graph, ctx, states)}{note}<div class='legend'>{legend}</div>"
+        f"{svg(graph, ctx, states)}{note}{legend()}"
     )
 
 
