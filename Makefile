@@ -182,10 +182,11 @@ mesh: need-istioctl need-helm ## Optional: Istio and Kiali for a mesh view of th
 	  --set auth.strategy=anonymous --set external_services.prometheus.url=http://prometheus.$(PLATFORM_NAMESPACE):9090
 
 # ---- Cohorts: one namespace per team on a shared cluster ---------------------------------------
-platform: need-helm need-kubectl ## The shared platform: collector, Jaeger, Prometheus for every team, instructor role
+platform: need-helm need-kubectl ## The shared platform: collector, Jaeger, Prometheus, the console for every team, instructor role
 	kubectl create namespace $(PLATFORM_NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -
 	helm upgrade --install platform charts/chaoslab -n $(PLATFORM_NAMESPACE) -f charts/chaoslab/profiles/platform.yaml \
 	  --set-json 'observability.watchNamespaces=[$(shell printf '"chaoslab-%s",' $(TEAMS) | sed 's/,$$//')]' \
+	  --set console.enabled=true --set-json 'console.teams=[$(shell printf '"%s",' $(TEAMS) | sed 's/,$$//')]' \
 	  $(HELM_FLAGS)
 
 team-up: need-helm need-kubectl ## One team's isolated lab: make team-up TEAM=red

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import pytest
@@ -122,6 +123,45 @@ def test_the_instructor_sees_both_teams_and_their_traces(cohort, api, tmp_path):
         return teams if set(TEAMS) <= teams else None
 
     poll_until(teams_in_the_graph, "both teams' edges in the platform's service graph", timeout=120, interval=2)
+
+
+def smoke(team: str) -> None:
+    """One checkout through the team's front door, from inside its namespace."""
+    kubectl(
+        "-n", f"chaoslab-{team}", "exec", "deploy/service-a", "--",
+        "chaoslab", "smoke", "--url", "http://service-a:8080", "--timeout", "60",
+    )  # fmt: skip
+
+
+def cohort_board(token: str | None) -> str:
+    """The platform console's cohort board, fetched from inside its own pod (the API server's proxy would
+    not pass the instructor's Authorization header on)."""
+    header = "{'Authorization': 'Bearer ' + os.environ['CHAOSLAB_CONSOLE_TOKEN']}" if token else "{}"
+    code = (
+        "import os, urllib.error, urllib.request\n"
+        f"request = urllib.request.Request('http://127.0.0.1:8090/cohort/board', headers={header})\n"
+        "try:\n    print(urllib.request.urlopen(request, timeout=30).read().decode())\n"
+        "except urllib.error.HTTPError as e:\n    print(e.code)"
+    )
+    return kubectl("-n", PLATFORM, "exec", "deploy/console", "--", "python3", "-c", code, timeout=60).stdout
+
+
+def test_the_platform_console_shows_every_teams_graph_side_by_side(cohort, api):
+    """`make platform` runs the console (issue 11): its cohort page has a card per team, each drawn from
+    the platform's Jaeger with the team's own calls, and it stays shut without the instructors' token."""
+    assert cohort_board(token=None).strip() == "401"
+
+    def both_rings():
+        for team in TEAMS:
+            smoke(team)
+        html = cohort_board(token="yes")
+        cards = {team: html.partition(f'<section class="panel card" data-team="{team}"')[2] for team in TEAMS}
+        busy = re.compile(r'<g class="edge h-(?:healthy|degraded|failed)[^"]*" data-source="service-a" data-target')
+        drawn = {t: len(busy.findall(card.split("</section>")[0])) for t, card in cards.items()}
+        return drawn if all(drawn.values()) and "Scoreboard" in html else None
+
+    drawn = poll_until(both_rings, "each team's calls on its card of the cohort page", timeout=180, interval=5)
+    print(f"edges drawn per team on the cohort page: {drawn}")
 
 
 def test_memory_per_pod_under_the_default_load_fits_the_requests_and_the_budget(cohort, api):
