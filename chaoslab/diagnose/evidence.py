@@ -292,6 +292,14 @@ def _onset(reading: Reading, frames: list[tuple[float, dict[Element, FrameStat]]
 
 
 # ---- metrics -------------------------------------------------------------------------------------
+def _gauge(name: str, group: list, cut: float, now: float) -> tuple[Measure | None, float | None]:
+    """A gauge that should sit near zero (queue depth, outbox backlog): its level against its own
+    baseline, and how fast it moved over the last 45 s (a growing backlog is the symptom, not its size)."""
+    points = max(group, key=lambda s: len(s.points)).points
+    measure = _metric_measure(name, [p for p in points if p[0] >= cut], [p for p in points if p[0] < cut - GUARD_S])
+    return measure, _rounded(slope([p for p in points if p[0] >= now - 45]))
+
+
 def _metric_measure(name: str, recent: list[tuple[float, float]], history: list[tuple[float, float]]) -> Measure | None:
     """A measure from per-interval values: the recent ones' mean against the history's trimmed baseline."""
     if not recent:
@@ -384,14 +392,8 @@ def _services(metrics: m.Metrics, processes: dict[str, dict], now: float, since_
             if measure is not None:
                 state.statements[route] = measure
     for service, group in series("queue_depth").items():
-        state = found.get(service)
-        if state is None:
-            continue
-        points = max(group, key=lambda s: len(s.points)).points
-        state.queue = _metric_measure(
-            "queue", [p for p in points if p[0] >= cut], [p for p in points if p[0] < cut - GUARD_S]
-        )
-        state.queue_slope = _rounded(slope([p for p in points if p[0] >= now - 45]))
+        if (state := found.get(service)) is not None:
+            state.queue, state.queue_slope = _gauge("queue", group, cut, now)
     for service, group in series("worker_jobs_processed_total").items():
         state = found.get(service)
         if state is None:
@@ -404,14 +406,8 @@ def _services(metrics: m.Metrics, processes: dict[str, dict], now: float, since_
                 "jobs", round(value, 3), base, 0.0, base.median >= 0.2 and value < 0.2 * base.median
             )
     for service, group in series("outbox_backlog").items():
-        state = found.get(service)
-        if state is None:
-            continue
-        points = max(group, key=lambda s: len(s.points)).points
-        state.backlog = _metric_measure(
-            "backlog", [p for p in points if p[0] >= cut], [p for p in points if p[0] < cut - GUARD_S]
-        )
-        state.backlog_slope = _rounded(slope([p for p in points if p[0] >= now - 45]))
+        if (state := found.get(service)) is not None:
+            state.backlog, state.backlog_slope = _gauge("backlog", group, cut, now)
     for service, group in series("ledger_drift_amount").items():
         state = found.get(service)
         if state is None:
