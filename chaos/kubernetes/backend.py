@@ -15,6 +15,8 @@ from chaoslab.topology import FRONT_DOOR, component
 
 STOPPED_STATES = (None, "ready", "stopped")
 """Locust's states in which no users run."""
+STOP_WAIT_S = 20.0
+"""How long `load stop` waits for Locust's users to finish their current request."""
 
 
 class KubernetesBackend:
@@ -131,9 +133,16 @@ class ClusterLoadDriver:
         return None if stats.get("state") in STOPPED_STATES else stats
 
     def stop(self) -> str | None:
+        """Stop Locust and wait until it says so: it passes through "stopping" first, and a `load start`
+        right after a `scenario stop` was refused as "already running" in that moment."""
         if self.stats() is None:
             return None
         cluster_load.stop(self.api, self.namespace)
+        deadline = time.monotonic() + STOP_WAIT_S
+        while self.stats() is not None:
+            if time.monotonic() > deadline:
+                return f"load told to stop in {self.namespace}; Locust had not stopped after {STOP_WAIT_S:.0f} s"
+            time.sleep(0.5)
         return f"load stopped in {self.namespace}"
 
     def run(
