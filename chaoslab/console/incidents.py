@@ -53,7 +53,7 @@ def trainee_view(store: Store, now: float | None = None) -> dict | None:
     return view
 
 
-def instructor_score(store: Store, now: float | None = None) -> dict | None:
+def instructor_score(store: Store) -> dict | None:
     """The latest incident's score as the instructor sees it (graded, the shadow's time shown; never
     shown to trainees), with the incident's id, title, severity and state; None: no incident yet."""
     from chaoslab.incident.desk import instructor_score as measure

@@ -139,7 +139,7 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
     @console.get("/instructor")
     def instructor_page():
         refused = gate.enter(url_for(".trainee_page"))
-        return refused or page(True, window())
+        return refused if refused is not None else page(True, window())
 
     def page(as_instructor: bool, window_s: int) -> Response:
         ctx = context(as_instructor, window_s)
