@@ -1,7 +1,10 @@
+import multiprocessing
 import socket
+import time
+from concurrent.futures import ProcessPoolExecutor
 
 from chaoslab.local.daemon import preferred_ports, service_env
-from chaoslab.local.ports import PICKED_FROM, allocate, ephemeral_range, is_free
+from chaoslab.local.ports import HELD_S, PICKED_FROM, allocate, ephemeral_range, free_port, is_free, reserve
 
 
 def test_preferred_mode_keeps_free_documented_ports_and_moves_taken_ones():
@@ -40,3 +43,28 @@ def test_random_ports_stay_out_of_the_range_outgoing_connections_use():
     low, _ = ephemeral_range()
     chosen = allocate(preferred_ports(), "random")
     assert all(PICKED_FROM <= port < low for port in chosen.values()), chosen
+
+
+def test_a_port_handed_out_is_not_handed_out_again_while_it_is_held():
+    """Two labs starting together each take a dozen ports before any service binds one: a random draw
+    alone repeats within a few hundred draws (a CI run's two labs once drew the same port)."""
+    drawn = [free_port() for _ in range(400)]
+    assert len(set(drawn)) == len(drawn)
+
+
+def test_two_processes_drawing_at_once_never_share_a_port():
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        first, second = pool.map(draw_many, [200, 200])
+    assert not set(first) & set(second) and len(set(first)) == 200 == len(set(second))
+
+
+def draw_many(count: int) -> list[int]:
+    return [free_port() for _ in range(count)]
+
+
+def test_a_claim_is_held_for_a_while_then_may_be_taken_over():
+    port = free_port()
+    now = time.time()
+    assert not reserve(port, now), "held by the draw that returned it"
+    assert reserve(port, now + HELD_S + 1), "a claim older than HELD_S is stale"
+    assert not reserve(port), "the new claim holds it again"
