@@ -174,12 +174,15 @@ def test_latency_on_a_hop_turns_its_edge_red_and_the_trainee_never_reads_the_dri
     updated(page)
     lab.cli("scenario", "start", "latency-500ms", "--ttl", "300")
     started = time.monotonic()
+    # Red for latency is a p95 over twice the hop's objective (400 ms). The one-minute window still holds
+    # the fast calls from before the fault, and a reservation refused for stock answers at once, so the
+    # p95 can sit below the fault's 500 ms while the edge is red: a CI run failed on ">= 500" that way.
     poll_until(
         lambda: (
             page.locator(edge("service-a", "service-b") + ".h-failed").count()
-            and (p95_ms(console, "service-a", "service-b") or 0) >= 500
+            and (p95_ms(console, "service-a", "service-b") or 0) > 400
         ),
-        "service-a → service-b to turn red with a p95 of 500 ms or more",
+        "service-a → service-b to turn red with a p95 over 400 ms",
         timeout=RED_WITHIN_S,
     )
     print(f"service-a → service-b red {time.monotonic() - started:.1f}s after the fault")
