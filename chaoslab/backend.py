@@ -150,7 +150,7 @@ class Backend(Protocol):
         """Revert platform faults whose TTL has passed; returns what was reverted."""
 
     def page(self, prometheus_url: str) -> list:
-        """Fold the Prometheus's firing alerts into the incident record; returns the transitions recorded
+        """Fold a Prometheus's firing alerts into the incident record; returns the transitions recorded
         (chaoslab/incident/pager.py). The local lab's daemon evaluates its alerts itself."""
 
     def diagnose(self, since_s: float) -> Diagnosis:
