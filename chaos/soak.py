@@ -29,6 +29,9 @@ TTL_RANGE_S = (10.0, 40.0)
 """Each drill's TTL is drawn from here; about half are stopped by hand before it."""
 GAP_RANGE_S = (0.0, 8.0)
 """Quiet time between one drill's end and the next one's start."""
+LOAD_LEASH_S = 120.0
+"""The soak's Locust stops by itself this long after the soak's time is up (its last drill may run on
+for a minute): a soak killed before it can stop its traffic leaves none running for good."""
 
 
 @dataclass
@@ -85,7 +88,8 @@ def run(lab: Backend, duration_s: float, seed: int, say: Callable[[str], None] =
     lab.reset()
     traffic = lab.load()
     traffic.stop()
-    traffic.start(replace(DEFAULT_LOAD, retries=2), "soak")
+    # A leash: killed (SIGKILL) before its `finally`, the soak would leave its Locust running for good.
+    traffic.start(replace(DEFAULT_LOAD, retries=2), "soak", run_time_s=duration_s + LOAD_LEASH_S)
     started = time.monotonic()
     try:
         while time.monotonic() - started < duration_s:

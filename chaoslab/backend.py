@@ -99,8 +99,12 @@ class TimedRun:
 class LoadDriver(Protocol):
     """The lab's load generator: background traffic until stopped, or a run for a set time."""
 
-    def start(self, profile: LoadProfile, started_by: str, host: str | None = None) -> str:
-        """Start background traffic; returns lines saying where to watch it. Refused when some runs."""
+    def start(
+        self, profile: LoadProfile, started_by: str, host: str | None = None, run_time_s: float | None = None
+    ) -> str:
+        """Start background traffic; returns lines saying where to watch it. Refused when some runs.
+        ``run_time_s``: Locust stops by itself after that long, a leash for a caller that may be killed
+        before it can stop it (the soak); None: until stopped."""
 
     def stats(self) -> dict | None:
         """Locust's live /stats/requests document, or None when no load runs."""

@@ -122,10 +122,12 @@ class ClusterLoadDriver:
         self.api = api
         self.namespace = namespace
 
-    def start(self, profile: LoadProfile, started_by: str, host: str | None = None) -> str:
+    def start(
+        self, profile: LoadProfile, started_by: str, host: str | None = None, run_time_s: float | None = None
+    ) -> str:
         if self.stats() is not None:
             raise Refused(f"load is already running in {self.namespace}; `chaoslab load stop` stops it")
-        cluster_load.swarm(self.api, self.namespace, profile, host)
+        cluster_load.swarm(self.api, self.namespace, profile, host, run_time_s)
         return f"web UI: kubectl -n {self.namespace} port-forward svc/locust 8089"
 
     def stats(self) -> dict | None:

@@ -28,22 +28,20 @@ def _message(data: bytes) -> str:
         return data.decode(errors="replace")[:200]
 
 
-def swarm(api, namespace: str, profile: LoadProfile, host: str | None = None) -> dict:
-    """Start the namespace's Locust with ``profile`` against ``host`` (service-a by default)."""
-    return _call(
-        api,
-        namespace,
-        "POST",
-        "/swarm",
-        {
-            "user_count": profile.users,
-            "spawn_rate": profile.spawn_rate,
-            "host": host or f"http://{FRONT_DOOR}:{component(FRONT_DOOR).http_port}",
-            "think_time": profile.think_time_s,
-            "journey": profile.journey,
-            "retries": profile.retries,
-        },
-    )
+def swarm(api, namespace: str, profile: LoadProfile, host: str | None = None, run_time_s: float | None = None) -> dict:
+    """Start the namespace's Locust with ``profile`` against ``host`` (service-a by default), until
+    stopped or for ``run_time_s``."""
+    form = {
+        "user_count": profile.users,
+        "spawn_rate": profile.spawn_rate,
+        "host": host or f"http://{FRONT_DOOR}:{component(FRONT_DOOR).http_port}",
+        "think_time": profile.think_time_s,
+        "journey": profile.journey,
+        "retries": profile.retries,
+    }
+    if run_time_s:
+        form["run_time"] = f"{max(1, int(run_time_s))}s"
+    return _call(api, namespace, "POST", "/swarm", form)
 
 
 def reset(api, namespace: str) -> dict:

@@ -102,11 +102,13 @@ class LocalLoad:
     def __init__(self, state: StateDir):
         self.state = state
 
-    def start(self, profile: LoadProfile, started_by: str, host: str | None = None) -> str:
+    def start(
+        self, profile: LoadProfile, started_by: str, host: str | None = None, run_time_s: float | None = None
+    ) -> str:
         from chaoslab.loadtest import background
         from chaoslab.loadtest.runner import LoadPlan
 
-        plan = LoadPlan(host=host or LabClient(self.state).url(FRONT_DOOR), profile=profile)
+        plan = LoadPlan(host=host or LabClient(self.state).url(FRONT_DOOR), profile=profile, run_time_s=run_time_s)
         info = background.start(self.state, plan, started_by)
         return f"web UI {info['web_url']}, reports in {info['report_dir']} (written when it stops)"
 

@@ -23,3 +23,23 @@ def test_two_minutes_of_random_drills_lose_no_money_and_leave_no_fault(lab):
     assert " 0 mischarged; books balance" in out and "every fault expired" in out, out
     attempts = next(line for line in out.splitlines() if line.startswith("checkout attempts"))
     assert int(attempts.split()[2]) > 50, attempts  # under real load
+
+
+def test_the_soaks_traffic_is_on_a_leash(tmp_path):
+    """A soak killed by SIGKILL never reaches the `finally` that stops its Locust: the load it starts has
+    a run time (chaos.soak.LOAD_LEASH_S past its own), after which Locust writes its reports and exits
+    by itself. A real Locust, with a 3 s leash, against a port nobody listens on."""
+    from chaoslab.backend import LoadProfile
+    from chaoslab.loadtest import background
+    from chaoslab.local.backend import LocalLoad
+    from chaoslab.local.ports import free_port
+    from chaoslab.local.statedir import StateDir
+    from support import poll_until
+
+    state = StateDir.at(tmp_path / "lab")
+    LocalLoad(state).start(LoadProfile(users=1, spawn_rate=1), "test", f"http://127.0.0.1:{free_port()}", run_time_s=3)
+    try:
+        assert background.current(state) is not None, "it runs"
+        poll_until(lambda: background.current(state) is None, "Locust to stop by itself at its run time", timeout=30)
+    finally:
+        background.stop(state)
