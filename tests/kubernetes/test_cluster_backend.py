@@ -161,14 +161,7 @@ def test_an_expired_cluster_fault_is_reaped_without_the_controller(team, api, ap
     added = cli(apiserver, tmp_path, "fault", "add", "scale_to_zero", "--service", "gateway", "--ttl", "1")
     assert added.returncode == 0, added.stderr
     assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 0
-
-    def reaped():
-        result = cli(apiserver, tmp_path, "reap")
-        assert result.returncode == 0, result.stderr
-        return "deployment/gateway" in result.stdout
-
-    poll_until(reaped, "the reaper to restore the gateway once the TTL passed", timeout=15, interval=0.5)
-    assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 1
+    reap_until_the_gateway_is_back(apps, apiserver, tmp_path, "the reaper to restore the gateway once the TTL passed")
 
 
 def test_the_reaper_reaps_with_its_own_service_accounts_token(team, api, apiserver, tmp_path):
@@ -177,14 +170,19 @@ def test_the_reaper_reaps_with_its_own_service_accounts_token(team, api, apiserv
     apps = client.AppsV1Api(api)
     added = cli(apiserver, tmp_path, "fault", "add", "scale_to_zero", "--service", "gateway", "--ttl", "1")
     assert added.returncode == 0, added.stderr
-    reaper_kubeconfig = reapers_kubeconfig(api, apiserver, tmp_path)
+    reaper = reapers_kubeconfig(api, apiserver, tmp_path)
+    reap_until_the_gateway_is_back(apps, reaper, tmp_path, "the reaper's own identity to restore the gateway")
+
+
+def reap_until_the_gateway_is_back(apps, kubeconfig, tmp_path, description: str) -> None:
+    """`chaoslab reap` with ``kubeconfig``, again until it reports the scaled-down gateway restored."""
 
     def reaped():
-        result = cli(reaper_kubeconfig, tmp_path, "reap")
+        result = cli(kubeconfig, tmp_path, "reap")
         assert result.returncode == 0, result.stderr
         return "deployment/gateway" in result.stdout
 
-    poll_until(reaped, "the reaper's own identity to restore the gateway", timeout=15, interval=0.5)
+    poll_until(reaped, description, timeout=15, interval=0.5)
     assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 1
 
 
