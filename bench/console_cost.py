@@ -25,18 +25,10 @@ import psutil
 from bench.capacity import SLO_P95_MS, step
 from bench.labs import BenchLab
 from chaoslab.backend import LoadProfile
+from chaoslab.console import headless
 from chaoslab.loadtest.runner import LoadPlan, LocustRun
 
 MIB = 1024 * 1024
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 class PeakRss:
@@ -94,7 +86,7 @@ def console_open(url: str):
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch_persistent_context(
-                profile, executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_FLAGS
+                profile, executable_path=headless.chromium(), args=headless.FLAGS
             )
             page = browser.new_page()
             page.goto(url)

@@ -6,27 +6,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from chaoslab.console import headless
 from chaoslab.topology import SERVICE_NAMES
 from support import module_lab, poll_until
 
 pytestmark = pytest.mark.disruptive  # it breaks its own lab with two drills
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 NODES = ("client", *SERVICE_NAMES, "postgres", "redis")
 RED_WITHIN_S = 30
 """A deadline, not a measurement (the test prints how long it took): the page updates every 2 s, and a
@@ -43,13 +34,6 @@ def no_drill_left(lab):
     lab.cli("reset", check=False)
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(found).exists():
-        pytest.fail("Debian's chromium is missing: `make tools` (tools/install-chromium) installs it")
-    return found
-
-
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
     folder = Path(os.environ.get("CHAOSLAB_TEST_ARTEFACTS") or tmp_path_factory.getbasetemp()) / "console-screenshots"
@@ -64,8 +48,8 @@ def browser(tmp_path_factory):
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=chromium(),
-            args=CHROMIUM_FLAGS,
+            executable_path=headless.chromium(),
+            args=headless.FLAGS,
             viewport={"width": 1500, "height": 1000},
         )
         yield context
