@@ -14,8 +14,12 @@ the point is the books under churn, not each drill's symptom (tests/integration/
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -24,6 +28,7 @@ from chaoslab.chaos.reconcile import Reconciliation, recovery_deadline_s
 from chaoslab.chaos.reconcile import reconcile as reconcile_books
 from chaoslab.chaos.scenarios import DEFAULT_LOAD, catalogue
 from chaoslab.errors import Refused
+from chaoslab.timefmt import duration
 
 TTL_RANGE_S = (10.0, 40.0)
 """Each drill's TTL is drawn from here; about half are stopped by hand before it."""
@@ -32,6 +37,8 @@ GAP_RANGE_S = (0.0, 8.0)
 LOAD_LEASH_S = 120.0
 """The soak's Locust stops by itself this long after the soak's time is up (its last drill may run on
 for a minute): a soak killed before it can stop its traffic leaves none running for good."""
+CLAIMS = "soak-claims.jsonl"
+"""In the lab's store: one line per soak that claimed the lab, and one per claim released."""
 
 
 @dataclass
@@ -79,11 +86,21 @@ class SoakReport:
 
 
 def run(lab: Backend, duration_s: float, seed: int, say: Callable[[str], None] = print) -> SoakReport:
-    """Soak ``lab`` for ``duration_s`` seconds of drills, then wait for it to settle and reconcile."""
+    """Soak ``lab`` for ``duration_s`` seconds of drills, then wait for it to settle and reconcile.
+    Refused while another soak has the lab: the second would reset it under the first one's books."""
+    controller = lab.controller()  # refused here, before anything is said or changed, when no lab runs
+    store = lab.store()
+    claim = _claim(store, until=time.time() + duration_s + LOAD_LEASH_S + recovery_deadline_s() + 120)
+    try:
+        return _soak(lab, controller, duration_s, seed, say)
+    finally:
+        store.append(CLAIMS, json.dumps({"released": claim}))
+
+
+def _soak(lab: Backend, controller, duration_s: float, seed: int, say: Callable[[str], None]) -> SoakReport:
     draw = random.Random(seed)
     drills = catalogue()
     report = SoakReport(seed, duration_s)
-    controller = lab.controller()  # refused here, before anything is said or changed, when no lab runs
     say(f"soak: {duration_s / 60:g} min of random drills, seed {seed} (`--seed {seed}` repeats them)")
     lab.reset()
     traffic = lab.load()
@@ -141,3 +158,50 @@ def _settle(read, timeout_s: float, done=lambda value: not value):
         if done(value) or time.monotonic() > deadline:
             return value
         time.sleep(1.0)
+
+
+def _claim(store, until: float) -> str:
+    """Claim the lab for one soak until ``until``; refused while another soak holds it. Every soak appends
+    its claim (appends are atomic), then reads them all: the earliest live claim holds, so two soaks
+    started at the same moment agree on which one runs. A claim is live until released, until its time
+    is up, or, on this machine, until its process is gone (a soak killed with SIGKILL)."""
+    mine = {
+        "claim": uuid.uuid4().hex,
+        "ts": time.time(),
+        "until": until,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    store.append(CLAIMS, json.dumps(mine))
+    claims, released = [], set()
+    for line in store.read(CLAIMS).splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if "released" in entry:
+            released.add(entry["released"])
+        elif "claim" in entry:
+            claims.append(entry)
+    live = [c for c in claims if c["claim"] not in released and c.get("until", 0) > time.time() and _running(c)]
+    holder = min(live, key=lambda c: (c["ts"], c["claim"]))
+    if holder["claim"] != mine["claim"]:
+        store.append(CLAIMS, json.dumps({"released": mine["claim"]}))
+        raise Refused(
+            f"another soak has had this lab for {duration(time.time() - holder['ts'])} (pid {holder.get('pid')} on "
+            f"{holder.get('host')}); a soak needs the lab to itself: wait for it, at most "
+            f"{duration(holder['until'] - time.time())} more"
+        )
+    return mine["claim"]
+
+
+def _running(claim: dict) -> bool:
+    if claim.get("host") != socket.gethostname() or claim.get("pid") == os.getpid():
+        return True
+    try:
+        os.kill(int(claim["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, TypeError, ValueError):
+        return True
+    return True

@@ -4,9 +4,12 @@ itself. `make soak` runs the long one."""
 
 from __future__ import annotations
 
+from concurrent import futures
+
 import pytest
 
-from support import module_lab
+from chaoslab.chaos.soak import CLAIMS
+from support import module_lab, poll_until
 
 pytestmark = pytest.mark.disruptive
 
@@ -14,7 +17,12 @@ lab = module_lab("soak-lab")
 
 
 def test_two_minutes_of_random_drills_lose_no_money_and_leave_no_fault(lab):
-    result = lab.cli("soak", "--minutes", "2", "--seed", "14", check=False, timeout=600)
+    with futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(lab.cli, "soak", "--minutes", "2", "--seed", "14", check=False, timeout=600)
+        poll_until(lambda: (lab.state_dir / CLAIMS).exists() or first.done(), "the soak to claim the lab", timeout=60)
+        second = lab.cli("soak", "--minutes", "1", check=False)  # two soaks at once: the second is refused
+        result = first.result()
+    assert second.returncode != 0 and "another soak has had this lab" in second.stderr, second
     out = result.stdout
     print(out)  # the figures, with -s
     assert result.returncode == 0, out + result.stderr
