@@ -225,7 +225,7 @@ def verify(
 def soak(options: Options, team: str | None, minutes: float, seed: int | None) -> None:
     """Random drills started and stopped under load with retries, then the whole database reconciled:
     exit 0 when nothing was lost, doubled or mischarged and every fault expired by itself, 1 otherwise.
-    It resets the lab first and takes it over for the whole run: not during a drill."""
+    It resets the lab first and takes it over for the whole run: not during a drill, and one soak at a time."""
     import random
 
     from chaoslab.chaos.soak import run
