@@ -65,6 +65,7 @@ def test_a_mystery_drill_from_report_to_score_leaks_nothing(clean_lab):
 
     opened = trainee("incident", "open", "the ledger is short of the order totals", "--severity", "P2")
     assert "INC-1 opened" in opened.stdout
+    declared = time.time()
     assert "commander" in trainee("incident", "ack").stdout
     ack = trainee("incident", "update", "ack").stdout
     assert "[INC-1 | P2 | acknowledged]" in ack and "Next update by" in ack
@@ -93,7 +94,9 @@ def test_a_mystery_drill_from_report_to_score_leaks_nothing(clean_lab):
     assert wrong.returncode == 1 and "wrong" in wrong.stdout
     assert "right" in trainee("incident", "rootcause", "--service", "payment", "--kind", "bad_deploy").stdout
     trainee("incident", "note", "amounts become cents through float: truncation", "--hypothesis")
-    poll_until(lambda: _drift(lab) > 0, "the bad deploy to lose a cent somewhere", timeout=60, interval=1)
+    # The review's impact window runs from the declaration to the fix's verify: a fix a second after the
+    # declaration would leave it empty, so the team here waits for a cent lost inside it, as a real one takes a while.
+    poll_until(lambda: _drift(lab, since=declared) > 0, "a cent lost since the declaration", timeout=60, interval=1)
 
     trainee("deploy", "payment", "money_math=decimal", "--note", "money back to Decimal")
     resolved = trainee("incident", "resolve", "--duration", "8")
@@ -128,10 +131,10 @@ def test_a_mystery_drill_from_report_to_score_leaks_nothing(clean_lab):
     assert f"the mystery drill was {DRILL}" in stop
 
 
-def _drift(lab) -> float:
+def _drift(lab, since: float) -> float:
+    """What the ledger charged short of what it was asked, over the payments made after ``since``."""
     import psycopg
 
+    sql = "SELECT coalesce(sum(requested_amount - amount), 0) FROM ledger.entries WHERE created_at >= to_timestamp(%s)"
     with psycopg.connect(lab.database_url) as conn:
-        return float(
-            conn.execute("SELECT coalesce(sum(requested_amount - amount), 0) FROM ledger.entries").fetchone()[0]
-        )
+        return float(conn.execute(sql, (since,)).fetchone()[0])
