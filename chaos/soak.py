@@ -196,12 +196,14 @@ def _claim(store, until: float) -> str:
 
 
 def _running(claim: dict) -> bool:
+    """Whether the soak that made ``claim`` may still run: on this machine, while its process lives;
+    from another machine there is no telling, and its time bounds it."""
     if claim.get("host") != socket.gethostname() or claim.get("pid") == os.getpid():
         return True
     try:
         os.kill(int(claim["pid"]), 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, KeyError, TypeError, ValueError):
-        return True
+    except (OSError, KeyError, TypeError, ValueError):
+        pass  # not ours to signal, or no pid written: assume it runs
     return True
