@@ -24,7 +24,8 @@ def test_the_first_live_claim_holds_and_a_second_is_refused_and_withdrawn(tmp_pa
     first = soak._claim(store, until=time.time() + 60)
     with pytest.raises(Refused, match=r"another soak has had this lab for 0m0\ds .*wait for it, at most 0m5\ds more"):
         soak._claim(store, until=time.time() + 60)
-    assert claims(store)[-1]["released"] != first  # the refused one withdrew its own claim, not the holder's
+    *_, second, withdrawn = claims(store)
+    assert second["claim"] != first and withdrawn == {"released": second["claim"]}  # its own claim, not the holder's
 
 
 def test_a_released_an_expired_or_a_dead_claim_holds_nothing(tmp_path):
