@@ -14,7 +14,6 @@ the point is the books under churn, not each drill's symptom (tests/integration/
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import socket
@@ -24,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from chaoslab.backend import Backend
+from chaoslab.chaos.journal import Journal
 from chaoslab.chaos.reconcile import Reconciliation, recovery_deadline_s
 from chaoslab.chaos.reconcile import reconcile as reconcile_books
 from chaoslab.chaos.scenarios import DEFAULT_LOAD, catalogue
@@ -38,7 +38,7 @@ LOAD_LEASH_S = 120.0
 """The soak's Locust stops by itself this long after the soak's time is up (its last drill may run on
 for a minute): a soak killed before it can stop its traffic leaves none running for good."""
 CLAIMS = "soak-claims.jsonl"
-"""In the lab's store: one line per soak that claimed the lab, and one per claim released."""
+"""A journal in the lab's store: ``claimed`` by each soak that started, ``released`` when it ended."""
 
 
 @dataclass
@@ -89,12 +89,12 @@ def run(lab: Backend, duration_s: float, seed: int, say: Callable[[str], None] =
     """Soak ``lab`` for ``duration_s`` seconds of drills, then wait for it to settle and reconcile.
     Refused while another soak has the lab: the second would reset it under the first one's books."""
     controller = lab.controller()  # refused here, before anything is said or changed, when no lab runs
-    store = lab.store()
-    claim = _claim(store, until=time.time() + duration_s + LOAD_LEASH_S + recovery_deadline_s() + 120)
+    claims = Journal(lab.store(), CLAIMS)
+    claim = _claim(claims, until=time.time() + duration_s + LOAD_LEASH_S + recovery_deadline_s() + 120)
     try:
         return _soak(lab, controller, duration_s, seed, say)
     finally:
-        store.append(CLAIMS, json.dumps({"released": claim}))
+        claims.append("released", claim=claim)
 
 
 def _soak(lab: Backend, controller, duration_s: float, seed: int, say: Callable[[str], None]) -> SoakReport:
@@ -160,33 +160,25 @@ def _settle(read, timeout_s: float, done=lambda value: not value):
         time.sleep(1.0)
 
 
-def _claim(store, until: float) -> str:
+def _claim(claims: Journal, until: float) -> str:
     """Claim the lab for one soak until ``until``; refused while another soak holds it. Every soak appends
-    its claim (appends are atomic), then reads them all: the earliest live claim holds, so two soaks
+    its claim (appends are atomic), then reads them all: the first live claim holds, so two soaks
     started at the same moment agree on which one runs. A claim is live until released, until its time
     is up, or, on this machine, until its process is gone (a soak killed with SIGKILL)."""
-    mine = {
-        "claim": uuid.uuid4().hex,
-        "ts": time.time(),
-        "until": until,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-    }
-    store.append(CLAIMS, json.dumps(mine))
-    claims, released = [], set()
-    for line in store.read(CLAIMS).splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if "released" in entry:
-            released.add(entry["released"])
-        elif "claim" in entry:
-            claims.append(entry)
-    live = [c for c in claims if c["claim"] not in released and c.get("until", 0) > time.time() and _running(c)]
-    holder = min(live, key=lambda c: (c["ts"], c["claim"]))
+    mine = claims.append("claimed", claim=uuid.uuid4().hex, until=until, host=socket.gethostname(), pid=os.getpid())
+    entries = claims.entries()
+    released = {e.get("claim") for e in entries if e.get("event") == "released"}
+    live = [
+        e
+        for e in entries
+        if e.get("event") == "claimed"
+        and e.get("claim") not in released
+        and e.get("until", 0) > time.time()
+        and _running(e)
+    ]
+    holder = live[0]  # in time order, ties in the order appended: every reader agrees which came first
     if holder["claim"] != mine["claim"]:
-        store.append(CLAIMS, json.dumps({"released": mine["claim"]}))
+        claims.append("released", claim=mine["claim"])
         raise Refused(
             f"another soak has had this lab for {duration(time.time() - holder['ts'])} (pid {holder.get('pid')} on "
             f"{holder.get('host')}); a soak needs the lab to itself: wait for it, at most "
