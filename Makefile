@@ -3,11 +3,12 @@
 
 PYTHON    ?= python3
 VENV      ?= .venv
-STATE_DIR ?= .chaoslab
+# The lab's state directory: empty leaves it to chaoslab itself (CHAOSLAB_STATE_DIR, else .chaoslab).
+STATE_DIR ?=
 SERVICE   ?= service-a
 SCENARIO  ?=
 # Kubernetes (kind): one team's lab in its own namespace.
-TARGET    ?= local
+TARGET    ?= $(or $(CHAOSLAB_TARGET),local)
 TEAM      ?= lab
 TEAMS     ?= red blue green
 NAMESPACE ?= chaoslab-$(TEAM)
@@ -24,7 +25,7 @@ BIN       := $(VENV)/bin
 # helm, promtool, kube-apiserver and etcd built by `make tools` live here; put them on PATH.
 TOOLS_BIN ?= $(HOME)/.cache/chaoslab/tools/bin
 export PATH := $(TOOLS_BIN):$(PATH)
-CHAOSLAB  := $(BIN)/chaoslab --state-dir $(STATE_DIR) --target $(TARGET) --namespace $(NAMESPACE)
+CHAOSLAB  := $(BIN)/chaoslab $(if $(STATE_DIR),--state-dir $(STATE_DIR)) --target $(TARGET) --namespace $(NAMESPACE)
 STAMP     := $(VENV)/.installed
 SCENARIOS := $(sort $(basename $(notdir $(wildcard chaos/scenarios/*.yaml))))
 
@@ -41,7 +42,7 @@ help: ## List the targets
 	@echo "Drills (each starts the lab if needed, then the scenario and its traffic):"
 	@for id in $(SCENARIOS); do printf "  make scenario-%s\n" $$id; done
 	@echo
-	@echo "Variables: VENV=$(VENV) STATE_DIR=$(STATE_DIR) SERVICE=$(SERVICE) SCENARIO=$(SCENARIO) PYTHON=$(PYTHON)"
+	@echo "Variables: VENV=$(VENV) STATE_DIR=$(or $(STATE_DIR),$(CHAOSLAB_STATE_DIR),.chaoslab) SERVICE=$(SERVICE) SCENARIO=$(SCENARIO) PYTHON=$(PYTHON)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chaoslab needs Python 3.11 or newer; set PYTHON=python3.11")'

@@ -18,19 +18,55 @@ if (_checkout / "pyproject.toml").exists() and (_checkout / "chaos" / "scenarios
     __path__.append(str(_checkout))  # chaoslab.chaos -> chaos/, chaoslab.services -> services/, ...
 
 
+PROG_ENV = "CHAOSLAB_PROG"
+"""The command prefix every printed hint starts with, when set (``up`` hands the lab daemon its own, so
+the console's hints name the same lab)."""
+
+
 def command(args: str) -> str:
-    """A chaoslab command line as the user can paste it into this shell: ``chaoslab ARGS`` when the
-    command is on PATH (an activated virtual environment), else the path it was run by
-    (``.venv/bin/chaoslab ARGS``, as `make lab` runs it). CHAOSLAB_PROG overrides both."""
-    return f"{_program()} {args}"
+    """A chaoslab command line as the user can paste it into this shell, to act on the same lab as the
+    command running now: ``chaoslab ARGS`` when the command is on PATH (an activated virtual
+    environment), else the path it was run by (``.venv/bin/chaoslab ARGS``, as `make lab` runs it),
+    followed by the global options that pointed this command at its lab (``--state-dir`` unless it is
+    the default ``.chaoslab`` here, ``--target``, ``--namespace`` and ``--context`` unless defaults):
+    without them the pasted hint would ask another lab, usually none. CHAOSLAB_PROG overrides it all."""
+    return f"{invocation()} {args}"
+
+
+def invocation() -> str:
+    """The prefix of every hint (see ``command``): the program and the global options that name the lab."""
+    import shlex
+
+    return os.environ.get(PROG_ENV) or shlex.join([_program(), *_lab_options()])
+
+
+def _lab_options() -> list[str]:
+    """The global options of the ``chaoslab`` command running in this process (click records each
+    parameter's value and default) that a bare command would not repeat; none outside a command."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return []
+    root = context.find_root()
+    given = root.params
+    default = {param.name: param.default for param in root.command.params}
+    if "state_dir" not in given or "state_dir" not in default:
+        return []  # not the chaoslab group (a test's own click command)
+    if given["target"] != default["target"]:
+        chosen = ["--target", given["target"]]
+        if given["namespace"] != default["namespace"]:
+            chosen += ["--namespace", given["namespace"]]
+        return chosen + (["--context", given["kube_context"]] if given["kube_context"] else [])
+    state_dir = Path(given["state_dir"]).expanduser().resolve()
+    return [] if state_dir == Path(default["state_dir"]).resolve() else ["--state-dir", str(state_dir)]
 
 
 def _program() -> str:
+    """How this shell reaches the chaoslab program that runs now."""
     import shutil
     import sys
 
-    if os.environ.get("CHAOSLAB_PROG"):
-        return os.environ["CHAOSLAB_PROG"]
     invoked = sys.argv[0] if sys.argv else ""
     if os.path.basename(invoked) != "chaoslab":
         return "chaoslab"  # python -m chaoslab, or imported by a test

@@ -7,6 +7,7 @@ import time
 
 import click
 
+from chaoslab import command
 from chaoslab.backend import Options
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
@@ -115,7 +116,9 @@ def fault_rm(options: Options, team: str | None, fault_id: str) -> None:
     """Remove one fault by id (from `chaoslab fault list`)."""
     removed = backend(options, team).controller().remove(fault_id, "stop")
     if not removed:
-        raise Refused(f"no active fault {fault_id} (it may have expired); `chaoslab fault list` shows the active ones")
+        raise Refused(
+            f"no active fault {fault_id} (it may have expired); `{command('fault list')}` shows the active ones"
+        )
     click.echo(f"removed {fault_id} from {', '.join(f'{i.service} ({i.name})' for i in removed)}")
 
 

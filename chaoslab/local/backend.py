@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from chaoslab import command
 from chaoslab.backend import Journals, LoadProfile, ResetReport, TimedRun
 from chaoslab.errors import BadInput
 from chaoslab.local.client import LabClient, LabError
@@ -147,5 +148,5 @@ class LocalLoad:
 
         info = background.current(self.state)
         if info is None:
-            raise LoadError("no load is running; start it with `chaoslab load start`")
+            raise LoadError(f"no load is running; start it with `{command('load start')}`")
         return background.attach(info)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from chaoslab import command
+from chaoslab import PROG_ENV, command, invocation
 from chaoslab.errors import Refused
 from chaoslab.local.registry import kill, mark
 from chaoslab.local.statedir import StateDir
@@ -170,7 +170,9 @@ def url_of(status: dict, name: str) -> str:
 
 
 def start_daemon(state: StateDir) -> subprocess.Popen:
-    """Launch the daemon in its own session, so the lab outlives the shell and dies as one group."""
+    """Launch the daemon in its own session, so the lab outlives the shell and dies as one group. It
+    gets the hints' prefix of the command that starts it, so the hints it shows (the console's) name
+    the same program and the same lab."""
     if lock_is_held(state):
         info = state.read_info() or {}
         raise LabError(
@@ -189,7 +191,7 @@ def start_daemon(state: StateDir) -> subprocess.Popen:
     out = open(state.log("labd"), "ab")
     return subprocess.Popen(
         [sys.executable, "-m", "chaoslab.local.daemon", "--state-dir", str(state.root)],
-        env={**os.environ, **mark(state, "labd")},
+        env={**os.environ, PROG_ENV: invocation(), **mark(state, "labd")},
         stdin=subprocess.DEVNULL,
         stdout=out,
         stderr=subprocess.STDOUT,

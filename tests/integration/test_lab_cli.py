@@ -56,7 +56,7 @@ def test_without_its_daemon_the_lab_can_still_be_reset_and_stopped(tmp_path):
     assert "removed 1 fault(s)" in lab.cli("reset").stdout
     assert "no active faults" in lab.cli("fault", "list").stdout
     blocked = lab.cli("up", check=False)
-    assert blocked.returncode == 1 and "chaoslab down` first" in blocked.stderr
+    assert blocked.returncode == 1 and f"chaoslab --state-dir {lab.state_dir} down` first" in blocked.stderr
     lab.cli("down")
     assert [pid for pid in pids if alive(pid)] == []
 
@@ -84,11 +84,14 @@ def test_a_locust_nobody_wrote_down_is_still_stopped(tmp_path):
 
 
 def test_the_hints_the_cli_prints_can_be_pasted_as_they_are(tmp_path):
-    """Issue 13.1: run as `.venv/bin/chaoslab up` (as make lab does, nothing activated), the next
-    steps it prints work in a fresh shell whose PATH knows nothing of the virtual environment."""
+    """Run as `.venv/bin/chaoslab --state-dir lab up` (as make lab does, nothing activated, the lab in a
+    directory of its own), the next steps it prints, and the ones the console shows, work pasted into a
+    fresh shell in another directory whose PATH knows nothing of the virtual environment."""
     import shutil
     import subprocess
     import sys
+
+    import requests
 
     program = shutil.which("chaoslab", path=os.path.dirname(sys.executable))
     fresh = {
@@ -97,16 +100,52 @@ def test_the_hints_the_cli_prints_can_be_pasted_as_they_are(tmp_path):
         "CHAOSLAB_PORTS": "random",
         "NO_PROXY": "127.0.0.1",
     }
-    up = subprocess.run([program, "up"], cwd=tmp_path, env=fresh, capture_output=True, text=True, timeout=180)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def paste(hint: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["sh", "-c", hint], cwd=elsewhere, env=fresh, capture_output=True, text=True, timeout=120)
+
+    up = subprocess.run(
+        [program, "--state-dir", "lab", "up"], cwd=tmp_path, env=fresh, capture_output=True, text=True, timeout=180
+    )
     try:
         assert up.returncode == 0, up.stderr
-        status_hint = next(line for line in up.stdout.splitlines() if line.startswith("status: "))
-        pasted = status_hint.removeprefix("status: ").split("    ")[0]
-        assert pasted.endswith("chaoslab status") and pasted != "chaoslab status"
-        result = subprocess.run(["sh", "-c", pasted], cwd=tmp_path, env=fresh, capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout + result.stderr
+        line = next(line for line in up.stdout.splitlines() if line.startswith("status: "))
+        hints = dict(part.split(": ", 1) for part in line.split("    "))
+        assert hints["status"].endswith(f"chaoslab --state-dir {tmp_path / 'lab'} status"), hints
+        status = paste(hints["status"])
+        assert status.returncode == 0, status.stdout + status.stderr
+        console = next(line.split()[1] for line in up.stdout.splitlines() if line.strip().startswith("console "))
+        panels = requests.get(console + "panels", timeout=30).text
+        assert f"--state-dir {tmp_path / 'lab'} incident open TITLE" in panels, panels
+        stop = paste(hints["stop"])
+        assert stop.returncode == 0 and "lab stopped" in stop.stdout, stop.stdout + stop.stderr
     finally:
-        subprocess.run([program, "down"], cwd=tmp_path, env=fresh, capture_output=True, timeout=120)
+        subprocess.run(
+            [program, "--state-dir", "lab", "down"], cwd=tmp_path, env=fresh, capture_output=True, timeout=120
+        )
+
+
+def test_make_reads_the_state_directory_from_the_environment(tmp_path):
+    """`make status` with CHAOSLAB_STATE_DIR set asks the lab there, as `chaoslab status` does, and the
+    hint it prints names that directory."""
+    import subprocess
+    import sys
+
+    from support import ROOT
+
+    venv = os.path.dirname(os.path.dirname(sys.executable))
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), f"VENV={venv}", "-o", f"{venv}/.installed", "status"],
+        env={**os.environ, "CHAOSLAB_STATE_DIR": str(tmp_path / "lab")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert f"no lab is running in {tmp_path / 'lab'};" in result.stderr, result.stderr
+    assert f"--state-dir {tmp_path / 'lab'} up`" in result.stderr, result.stderr
 
 
 def test_restart_waits_until_ready_and_config_shows_the_running_values(tmp_path):
