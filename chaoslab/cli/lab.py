@@ -138,20 +138,39 @@ def status(options: Options, as_json: bool) -> None:
             f"lab in {lab['state_dir']}: daemon pid {lab['pid']}, up {duration(time.time() - lab['started_at'])}, "
             f"migrations {lab['migrations']}"
         )
-        from chaoslab.topology import owner
-
-        click.echo(f"{'NAME':<10} {'OWNER':<10} {'STATE':<11} {'PID':>7}  {'PORTS':<22} {'RESTARTS':>8}  URL / REASON")
-        for p in doc["processes"]:
-            ports = ",".join(f"{k}:{v}" for k, v in p["ports"].items())
-            detail = p["url"] if p["state"] == "ready" else p["reason"]
-            if p.get("restart_in_s") is not None:
-                detail = f"{detail}; next start in {p['restart_in_s']}s"
-            click.echo(
-                f"{p['name']:<10} {owner(p['name']):<10} {p['state']:<11} {p['pid'] or '-':>7}  {ports:<22} "
-                f"{p['restarts']:>8}  {detail}"
-            )
+        for line in _process_table(doc["processes"]):
+            click.echo(line)
     if not all(p["state"] == "ready" for p in doc["processes"]):
         sys.exit(1)
+
+
+STATUS_COLUMNS = (("NAME", "<"), ("OWNER", "<"), ("STATE", "<"), ("PID", ">"), ("PORTS", "<"), ("RESTARTS", ">"))
+"""`chaoslab status`'s columns before the last (URL / REASON) and how each is aligned."""
+
+
+def _process_table(processes: list[dict]) -> list[str]:
+    """`chaoslab status`'s table: each column as wide as its widest cell, so a process with three
+    ports (or five-digit random ones) moves no column; the URL of a ready process, or why it is not,
+    comes last because it has no width to keep."""
+    from chaoslab.escape import printable
+    from chaoslab.topology import owner
+
+    rows = []
+    for p in processes:
+        detail = p["url"] if p["state"] == "ready" else printable(p["reason"] or "")
+        if p.get("restart_in_s") is not None:
+            detail = f"{detail}; next start in {p['restart_in_s']}s"
+        ports = ",".join(f"{k}:{v}" for k, v in p["ports"].items())
+        cells = [p["name"], owner(p["name"]), p["state"], str(p["pid"] or "-"), ports, str(p["restarts"])]
+        rows.append((cells, detail))
+    header = [name for name, _ in STATUS_COLUMNS]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *(cells for cells, _ in rows), strict=True)]
+
+    def line(cells: list[str], last: str) -> str:
+        laid = [f"{cell:{align}{width}}" for cell, (_, align), width in zip(cells, STATUS_COLUMNS, widths, strict=True)]
+        return "  ".join([*laid, last])
+
+    return [line(header, "URL / REASON"), *(line(cells, detail) for cells, detail in rows)]
 
 
 @cli.command()

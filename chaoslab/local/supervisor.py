@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chaoslab.services.common.health import reason
+
 log = logging.getLogger("chaoslab.supervisor")
 CRASH_WINDOW_S = 120.0
 CRASH_LOOP_AFTER = 3
@@ -217,7 +219,7 @@ class Supervisor:
                 proc.spec.readiness()
             except Exception as exc:  # every failure is a "not ready" with its reason
                 proc.ready = False
-                proc.reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+                proc.reason = reason(exc)
             else:
                 proc.ready = proc.popen is not None
                 proc.ever_ready = proc.ever_ready or proc.ready

@@ -8,7 +8,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.grpc_peers import grpc_server
-from chaoslab.services.common.health import Health
+from chaoslab.services.common.health import Health, reason
 from chaoslab.services.common.runtime import ServiceRuntime
 from chaoslab.services.common.web import HttpServer, create_app
 
@@ -52,7 +52,10 @@ class GrpcService:
 
     def _grpc_serving(self) -> None:
         """Readiness asks our own gRPC port, over the network, whether it is serving."""
-        reply = self._probe.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+        try:
+            reply = self._probe.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+        except grpc.RpcError as exc:
+            raise RuntimeError(f"its gRPC port {self.grpc_port} does not answer ({reason(exc)})") from None
         if reply.status != health_pb2.HealthCheckResponse.SERVING:
             raise RuntimeError(f"gRPC health is {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
 

@@ -57,10 +57,7 @@ class Health:
                 check.test()
                 results[check.name] = {"status": "ok"}
             except Exception as exc:  # any failure is a failed check, reported, not raised
-                results[check.name] = {
-                    "status": "down" if check.critical else "degraded",
-                    "reason": (str(exc) or type(exc).__name__).splitlines()[0][:200],
-                }
+                results[check.name] = {"status": "down" if check.critical else "degraded", "reason": reason(exc)}
                 ok = ok and not check.critical
             results[check.name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
         return ok, results
@@ -70,3 +67,22 @@ class Health:
 
     def ready(self) -> tuple[bool, dict]:
         return self._run(self._checks)
+
+
+REASON_MAX = 200
+"""A check's reason is cut to this many characters: it is a line in `chaoslab status`, not a log."""
+
+
+def reason(exc: BaseException) -> str:
+    """Why a check failed, in one line a person can read: a gRPC error as its code and details (its
+    ``str`` is a multi-line repr whose first line says nothing), anything else as its message with
+    every line kept, joined, since the first line of a message is not always the one that matters."""
+    import grpc
+
+    if isinstance(exc, grpc.RpcError) and callable(getattr(exc, "code", None)):
+        code = exc.code()
+        text = f"{code.name if code else 'gRPC error'}: {exc.details() or 'no details'}"
+    else:
+        text = str(exc) or type(exc).__name__
+    line = " ".join(text.split())
+    return line if len(line) <= REASON_MAX else line[: REASON_MAX - 1] + "…"

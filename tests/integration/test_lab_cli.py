@@ -161,3 +161,21 @@ def test_restart_waits_until_ready_and_config_shows_the_running_values(tmp_path)
         assert "CHAOSLAB_AGENT_TOKEN=(set" in config
     finally:
         lab.cli("down")
+
+
+def test_status_keeps_every_column_in_place_whatever_the_ports(tmp_path):
+    """service-b and service-c have three ports each (five digits each on random ports): their rows
+    keep the header's columns like every other row."""
+    lab = start_lab(tmp_path / "lab")
+    try:
+        lines = lab.cli("status").stdout.splitlines()
+        header = lines[1]
+        state, ports, detail = (header.index(title) for title in ("STATE", "PORTS", "URL / REASON"))
+        assert max(len(p["ports"]) for p in lab.status["processes"]) == 3
+        for proc in lab.status["processes"]:
+            row = next(line for line in lines if line.startswith(proc["name"] + " "))
+            assert row[state:].startswith(proc["state"] + " "), (header, row)
+            assert row[ports:].startswith(",".join(f"{k}:{v}" for k, v in proc["ports"].items()) + " "), (header, row)
+            assert row[detail:] == proc["url"], (header, row)
+    finally:
+        lab.cli("down")
