@@ -1,9 +1,14 @@
 """What a gRPC service of the ring runs beside its servicer: the standard health service,
-and an HTTP listener for /health/*, /metrics (every service has them, gRPC or not)."""
+and an HTTP listener for /health/*, /metrics (every service has them, gRPC or not).
+
+The health service answers for the server as a whole (``""``) and for the service it serves by its
+full name (``chaoslab.v1.Inventory``), as a client that checks the service it is about to call asks;
+both go NOT_SERVING when the process starts to shut down."""
 
 from __future__ import annotations
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from chaoslab.chaos.agent import FaultAgent
@@ -14,18 +19,20 @@ from chaoslab.services.common.web import HttpServer, create_app
 
 
 class GrpcService:
-    """A started gRPC server (port 0 allowed) plus its HTTP side, stopped by the runtime."""
+    """A started gRPC server (port 0 allowed) plus its HTTP side, stopped by the runtime. ``service``
+    is the descriptor of what ``register`` adds to the server (``ring_pb2.DESCRIPTOR.services_by_name``):
+    its methods are the routes faults can aim at, its name the one the health service answers for."""
 
     def __init__(
         self,
         name: str,
         register,
         *,
+        service: ServiceDescriptor,
         host: str,
         grpc_port: int,
         http_port: int,
         threads: int,
-        methods: list[str],
         agent: FaultAgent | None = None,
         access_log: bool = True,
         health_checks: Health | None = None,
@@ -33,6 +40,7 @@ class GrpcService:
         self.name = name
         self.server = grpc_server(threads, name, agent)
         register(self.server)
+        methods = [method.name for method in service.methods]
         if agent is not None:
             agent.route_sources.append(lambda: methods)
         self.health_servicer = health.HealthServicer()
@@ -41,7 +49,9 @@ class GrpcService:
         if self.grpc_port == 0:
             raise OSError(f"{name}: cannot listen on {host}:{grpc_port} (port in use?)")
         self.server.start()
-        self.health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        self.served = ("", service.full_name)
+        for served in self.served:
+            self.health_servicer.set(served, health_pb2.HealthCheckResponse.SERVING)
 
         self._probe_channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
         self._probe = health_pb2_grpc.HealthStub(self._probe_channel)

@@ -161,11 +161,11 @@ def build(runtime: ServiceRuntime) -> GrpcService:
     return GrpcService(
         NAME,
         lambda server: ring_pb2_grpc.add_PricingServicer_to_server(pricing, server),
+        service=ring_pb2.DESCRIPTOR.services_by_name["Pricing"],
         host=runtime.common.bind_host,
         grpc_port=settings.grpc_port,
         http_port=settings.http_port,
         threads=settings.handler_threads,
-        methods=["Quote"],
         agent=agent,
         access_log=runtime.common.access_log,
     ).attach(runtime)

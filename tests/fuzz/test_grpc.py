@@ -40,11 +40,11 @@ def ring():
     service_c = GrpcService(
         "service-c",
         lambda server: ring_pb2_grpc.add_PricingServicer_to_server(pricing, server),
+        service=ring_pb2.DESCRIPTOR.services_by_name["Pricing"],
         host="127.0.0.1",
         grpc_port=0,
         http_port=0,
         threads=4,
-        methods=["Quote"],
         agent=agent_c,
         access_log=False,
     )
@@ -54,11 +54,11 @@ def ring():
     service_b = GrpcService(
         "service-b",
         lambda server: ring_pb2_grpc.add_InventoryServicer_to_server(inventory, server),
+        service=ring_pb2.DESCRIPTOR.services_by_name["Inventory"],
         host="127.0.0.1",
         grpc_port=0,
         http_port=0,
         threads=4,
-        methods=["Reserve"],
         agent=agent_b,
         access_log=False,
     )
