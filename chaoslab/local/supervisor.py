@@ -3,6 +3,10 @@
 Restarts back off like Kubernetes: 0.5 s after the first crash, doubling up to
 30 s; three crashes within two minutes show as ``crash-loop``. A process
 stopped on purpose (``chaoslab stop postgres``) stays stopped until started.
+A running process that is not ready is ``starting`` only while it has never
+been ready since it started and is still within its start budget (the time
+``chaoslab up`` gives every component, CHAOSLAB_READY_TIMEOUT_S); after that it
+is ``unready``, as it is once it has been ready.
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ class Spec:
 
 
 class Proc:
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, start_budget_s: float):
         self.spec = spec
+        self.start_budget_s = start_budget_s
+        """How long after its start a process that has not been ready yet is still ``starting``."""
         self.popen: subprocess.Popen | None = None
         self.desired = "running"
         self.ready = False
@@ -71,7 +77,12 @@ class Proc:
             return "crash-loop" if recent >= CRASH_LOOP_AFTER else "restarting"
         if self.ready:
             return "ready"
-        return "unready" if self.ever_ready else "starting"
+        return "unready" if self.ever_ready or self._over_budget(now) else "starting"
+
+    def _over_budget(self, now: float) -> bool:
+        """Not ready for longer than a start may take: a worker waiting on Redis for five minutes is
+        not starting, whatever it says."""
+        return self.started_at is not None and now - self.started_at > self.start_budget_s
 
     def snapshot(self, now: float) -> dict:
         state = self.state(now)
@@ -93,8 +104,16 @@ class Proc:
 
 
 class Supervisor:
-    def __init__(self, specs: list[Spec], on_change: Callable[[], None] = lambda: None):
-        self.procs = {spec.name: Proc(spec) for spec in specs}
+    def __init__(
+        self, specs: list[Spec], on_change: Callable[[], None] = lambda: None, start_budget_s: float | None = None
+    ):
+        """``start_budget_s``: how long a process may take to become ready (see the module); by default
+        what ``chaoslab up`` waits, CHAOSLAB_READY_TIMEOUT_S of the environment the lab runs in."""
+        if start_budget_s is None:
+            from chaoslab.settings import Local, load
+
+            start_budget_s = load(Local).ready_timeout_s
+        self.procs = {spec.name: Proc(spec, start_budget_s) for spec in specs}
         self.on_change = on_change
         self._lock = threading.RLock()
         self._checking = threading.Event()
