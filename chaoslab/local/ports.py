@@ -16,7 +16,11 @@ HELD_S = 600.0
 
 
 def is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``port`` now. The probe binds as the lab's servers do, with
+    SO_REUSEADDR: connections a lab just stopped leave the port in TIME_WAIT for a minute, which keeps
+    a plain bind out but not a server, so a quick ``down`` and ``up`` keeps the documented ports."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

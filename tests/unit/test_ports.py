@@ -3,6 +3,8 @@ import socket
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+import pytest
+
 from chaoslab.local.daemon import preferred_ports, service_env
 from chaoslab.local.ports import HELD_S, PICKED_FROM, allocate, ephemeral_range, free_port, is_free, reserve
 
@@ -68,3 +70,21 @@ def test_a_claim_is_held_for_a_while_then_may_be_taken_over():
     assert not reserve(port, now), "held by the draw that returned it"
     assert reserve(port, now + HELD_S + 1), "a claim older than HELD_S is stale"
     assert not reserve(port), "the new claim holds it again"
+
+
+def test_a_port_left_in_time_wait_by_a_stopped_server_is_free_again():
+    """A server (SO_REUSEADDR, like every server of the lab) closed a connection first and then stopped
+    listening: the port sits in TIME_WAIT, which refuses a plain bind but not the next server's."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server closes first: its side of the connection ends in TIME_WAIT
+        client.close()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))
+    assert is_free(port)
+    assert allocate({"service-a.http": port}, "preferred") == {"service-a.http": port}
