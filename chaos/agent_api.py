@@ -35,6 +35,7 @@ from chaoslab.chaos.agent import FaultAgent
 from chaoslab.chaos.agent_openapi import document
 from chaoslab.chaos.faults import FAULT_ID, FaultSpecError
 from chaoslab.inputs import InputError, has_control, parse_json, text_int
+from chaoslab.services.common.web import error_headers
 
 PRINCIPAL = "agent-token"
 """Who a caller authenticated as: the holder of the agents' token, the one credential the agent checks."""
@@ -83,7 +84,7 @@ def create_admin_app(agent: FaultAgent, token: str) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
+        return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code, error_headers(exc)
 
     @app.errorhandler(FaultSpecError)
     @app.errorhandler(InputError)

@@ -35,7 +35,7 @@ from chaoslab.telemetry.metrics import (
 from chaoslab.telemetry.tracing import tracer
 from chaoslab.wsgi import HttpServer
 
-__all__ = ["HttpServer", "create_app", "json_body"]
+__all__ = ["HttpServer", "create_app", "error_headers", "json_body"]
 
 log = logging.getLogger("chaoslab.http")
 _UNTRACED = ("/health/", "/metrics", "/openapi.json")
@@ -95,7 +95,7 @@ def create_app(
             )
         elif exc.code == 404:
             message = f"no route {request.method} {request.path}"
-        return jsonify(error=exc.name.lower().replace(" ", "_"), message=message), exc.code
+        return jsonify(error=exc.name.lower().replace(" ", "_"), message=message), exc.code, error_headers(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -179,6 +179,13 @@ def _inbound_fault(effect: Effect):
         return None
     reason = HTTP_STATUS_CODES.get(status, "error")
     return jsonify(error=reason.lower().replace(" ", "_"), message=f"{reason}; try again later"), status
+
+
+def error_headers(exc: HTTPException) -> list[tuple[str, str]]:
+    """The headers an HTTP error carries besides its body, as werkzeug sets them (``Allow`` on a 405,
+    which a client needs to know what the route takes), without werkzeug's HTML Content-Type: an API
+    that answers its errors as JSON keeps them."""
+    return [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
 
 
 def json_body() -> dict:
