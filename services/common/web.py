@@ -189,9 +189,11 @@ def error_headers(exc: HTTPException) -> list[tuple[str, str]]:
 
 
 def json_body() -> dict:
-    """The request's JSON object (strict: ``chaoslab.inputs.parse_json``), or a 400 saying what is wrong."""
+    """The request's JSON object (strict: ``chaoslab.inputs.parse_json``), or a 4xx saying what is wrong:
+    415 for a body that is not sent as JSON (RFC 9110: the content type is what is refused, not the
+    content), 400 for JSON that is malformed or not an object."""
     if not request.is_json:
-        raise bad_request("expected a JSON body with Content-Type: application/json")
+        raise ApiError(415, "unsupported_media_type", "expected a JSON body with Content-Type: application/json")
     body = parse_json(request.get_data(cache=True))
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object")

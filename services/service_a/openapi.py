@@ -2,6 +2,12 @@
 
 Built from the same constants the validation uses (``validation.py``, the settings), so the document
 cannot drift from what the service accepts; ``tests/fuzz`` feeds it to Schemathesis.
+
+The request body's schema is written in JSON Schema draft 4 (its ``$schema`` says so, as OpenAPI 3.1
+allows for a root schema): there ``integer`` is "a JSON number without a fraction or exponent part",
+which is the lab's rule for integers in a body (``chaoslab.inputs``). In the 2020-12 dialect OpenAPI 3.1
+uses by default, ``integer`` is any number with a zero fraction and admits ``2.0``, which the service
+refuses.
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ from chaoslab.inputs import BIGINT_MAX, MAX_DEPTH
 from chaoslab.services.service_a.validation import MAX_QUANTITY, SKU_PATTERN
 
 ID = {"type": "integer", "minimum": 1, "maximum": BIGINT_MAX}
+BODY_DIALECT = "http://json-schema.org/draft-04/schema#"
+"""The dialect of the request body's schema: its ``integer`` is the service's (see the module)."""
+JSON_INTEGER = 'A JSON integer: no fraction or exponent (2, never 2.0, 2e0 or "2").'
 MONEY = {"type": ["string", "null"], "pattern": r"^\d+\.\d{2}$", "description": "Decimal string, e.g. 12.34."}
 SKU = {"type": "string", "pattern": f"^{SKU_PATTERN}$"}
 
@@ -67,7 +76,7 @@ def document(max_items: int, max_list: int) -> dict:
                         "402": _error("The card was declined."),
                         "409": _error("A checkout with this key is in progress, or its charge was voided."),
                         "413": _error("Body too large."),
-                        "415": _error("Not JSON."),
+                        "415": _error("The body is not sent as Content-Type: application/json."),
                         "422": _error("Unknown customer or product, or a key reused for another checkout."),
                         "502": _error("A dependency answered with an error."),
                         "503": _error("A dependency is down; the error carries order_id."),
@@ -167,22 +176,29 @@ def document(max_items: int, max_list: int) -> dict:
         "components": {
             "schemas": {
                 "Checkout": {
+                    "$schema": BODY_DIALECT,
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["customer_id", "items"],
                     "properties": {
-                        "customer_id": ID,
+                        "customer_id": {**ID, "description": JSON_INTEGER},
                         "items": {
                             "type": "array",
                             "minItems": 1,
                             "maxItems": max_items,
+                            "description": f"Lines of one SKU add up: their quantities total at most {MAX_QUANTITY}.",
                             "items": {
                                 "type": "object",
                                 "additionalProperties": False,
                                 "required": ["sku", "quantity"],
                                 "properties": {
                                     "sku": SKU,
-                                    "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
+                                    "quantity": {
+                                        "type": "integer",
+                                        "minimum": 1,
+                                        "maximum": MAX_QUANTITY,
+                                        "description": JSON_INTEGER,
+                                    },
                                 },
                             },
                         },

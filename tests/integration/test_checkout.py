@@ -93,7 +93,8 @@ def test_reusing_a_key_for_a_different_checkout_is_refused(lab):
     [
         ("{bad json", {"Content-Type": "application/json"}, 400, "not valid JSON"),
         ("[1, 2]", {"Content-Type": "application/json"}, 400, "must be a JSON object"),
-        ("customer_id=1", {"Content-Type": "application/x-www-form-urlencoded"}, 400, "Content-Type: application/json"),
+        ("customer_id=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "Content-Type: application/json"),
+        ('{"customer_id": 1, "items": [{"sku": "SKU-1001", "quantity": 1}]}', {}, 415, "application/json"),
         (
             '{"customer_id": 1, "items": [{"sku": "SKU-9999", "quantity": 1}]}',
             {"Content-Type": "application/json"},
@@ -142,6 +143,36 @@ def test_malformed_checkouts_get_a_clear_4xx_and_create_nothing(lab, data, heade
     assert message in response.json()["message"]
     with psycopg.connect(lab.database_url) as conn:
         assert conn.execute("SELECT count(*) FROM shop.orders").fetchone()[0] == before
+
+
+def test_the_openapi_document_admits_exactly_the_integers_the_server_takes(lab):
+    """A body is valid by the served document (OpenAPI 3.1, its default dialect JSON Schema 2020-12) when,
+    and only when, the server takes it: 1 is an integer in a body, 1.0 and 1e0 are not."""
+    import jsonschema
+    import referencing
+    from referencing.jsonschema import DRAFT202012
+
+    base = lab.url("service-a")
+    document = requests.get(f"{base}/openapi.json", timeout=5).json()
+    body = document["paths"]["/checkout"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    registry = referencing.Registry().with_resource("urn:service-a", DRAFT202012.create_resource(document))
+    validator = jsonschema.Draft202012Validator({"$ref": "urn:service-a" + body["$ref"]}, registry=registry)
+    judged = {}
+    for customer, quantity in (("1", "1"), ("1", "1.0"), ("1", "1e0"), ("1.0", "1")):
+        raw = f'{{"customer_id": {customer}, "items": [{{"sku": "SKU-1001", "quantity": {quantity}}}]}}'
+        answer = requests.post(f"{base}/checkout", data=raw, headers=JSON, timeout=30)
+        judged[raw] = (validator.is_valid(json.loads(raw)), answer.status_code)
+    assert [valid for valid, _ in judged.values()] == [True, False, False, False], judged
+    assert all(valid == (status != 400) for valid, status in judged.values()), judged
+
+
+def test_every_error_status_the_document_lists_for_checkout_is_one_the_server_can_send(lab):
+    """415 is listed: a body that is not sent as JSON gets it."""
+    base = lab.url("service-a")
+    listed = requests.get(f"{base}/openapi.json", timeout=5).json()["paths"]["/checkout"]["post"]["responses"]
+    assert "415" in listed
+    answer = requests.post(f"{base}/checkout", data="{}", headers={"Content-Type": "text/plain"}, timeout=10)
+    assert answer.status_code == 415 and answer.json()["error"] == "unsupported_media_type", answer.text
 
 
 @pytest.mark.parametrize(
