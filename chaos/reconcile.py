@@ -15,6 +15,11 @@ Money findings, each a list of order ids:
 
 Beside them: ``unfulfilled`` (paid, never fulfilled), ``unresolved`` (pending past service-a's recovery
 deadline: lost in between) and ``ledger_drift``, captured money that differs from the money requested.
+
+An order still ``pending`` whose charge attempt is younger than the recovery deadline is none of these:
+it is ``in_flight``, the state a checkout whose answer never came is in until service-a's recovery
+resolves it (paid, with the charge the gateway captured, or voided), and is reported apart, uncounted.
+A pending order with a captured charge is ``pending_with_charge`` only once its recovery is overdue.
 Charges the float-money bad deploy (the fp-drift and silent-corruption drills) made before ``since``
 are that drill's known damage, marked ``money_math = 'float'`` in the ledger: they are reported
 (``explained_drift``) but not counted as drift, or a lab could never pass again after the drill.
@@ -41,12 +46,17 @@ SHOWN_IDS = 20
 """Order ids kept per finding (the counts are exact)."""
 
 _AGED = "now() - make_interval(secs => %(settle)s)"
+_RECOVERY_OVER = (
+    "coalesce(o.charge_started_at, o.created_at) < now() - make_interval(secs => %(deadline)s + %(settle)s)"
+)
+"""A pending order's charge attempt is older than service-a's recovery deadline (plus the settling time):
+recovery should have resolved it. Pending orders younger than that are in flight."""
 _EXPLAINED = "(e.money_math = 'float' AND e.created_at < to_timestamp(%(since)s))"
 """A charge the float-money drill made before ``since``: its drift is that drill's known damage."""
 _FINDING_SQL: dict[str, str] = {
     "pending_with_charge": f"""
         SELECT o.id FROM shop.orders o JOIN ledger.entries e ON e.order_id = o.id
-         WHERE o.status = 'pending' AND e.created_at < {_AGED}""",
+         WHERE o.status = 'pending' AND {_RECOVERY_OVER}""",
     "failed_with_charge": """
         SELECT o.id FROM shop.orders o JOIN ledger.entries e ON e.order_id = o.id
          WHERE o.status = 'payment_failed'""",
@@ -65,11 +75,11 @@ _FINDING_SQL: dict[str, str] = {
         UNION SELECT order_id FROM shop.outbox WHERE topic = 'order.paid' GROUP BY order_id HAVING count(*) > 1""",
     "unfulfilled": f"""
         SELECT id FROM shop.orders WHERE status = 'paid' AND updated_at < {_AGED}""",
-    "unresolved": """
-        SELECT id FROM shop.orders
-         WHERE status = 'pending'
-           AND coalesce(charge_started_at, created_at) < now() - make_interval(secs => %(deadline)s + %(settle)s)""",
+    "unresolved": f"""
+        SELECT o.id FROM shop.orders o WHERE o.status = 'pending' AND {_RECOVERY_OVER}""",
 }
+_IN_FLIGHT_SQL = f"""
+        SELECT o.id FROM shop.orders o WHERE o.status = 'pending' AND NOT ({_RECOVERY_OVER})"""
 
 
 @dataclass
@@ -93,6 +103,10 @@ class Reconciliation:
     ledger_drift: Decimal
     explained_drift: Decimal
     checked_at: float
+    in_flight: Finding = field(default_factory=lambda: Finding(0))
+    """Pending orders still inside service-a's recovery window: not wrong yet, so not a finding."""
+    recovery_deadline_s: float = 0.0
+    """The recovery deadline the window was judged with."""
 
     @property
     def ok(self) -> bool:
@@ -107,6 +121,15 @@ class Reconciliation:
             wrong.append(f"ledger_drift: {self.ledger_drift}")
         return "\n".join(wrong) or "books balance"
 
+    def in_flight_note(self) -> str:
+        """One line on the pending orders recovery has not had its time for yet; empty when none."""
+        if not self.in_flight.count:
+            return ""
+        return (
+            f"in flight: {self.in_flight.count} pending order(s) inside service-a's {self.recovery_deadline_s:g} s "
+            f"recovery window, not counted ({self.in_flight.note()})"
+        )
+
     def to_json(self) -> dict:
         return {
             "orders": self.orders,
@@ -117,6 +140,8 @@ class Reconciliation:
             "findings": {kind: {"count": f.count, "order_ids": f.order_ids} for kind, f in self.findings.items()},
             "ledger_drift": str(self.ledger_drift),
             "explained_drift": str(self.explained_drift),
+            "in_flight": {"count": self.in_flight.count, "order_ids": self.in_flight.order_ids},
+            "recovery_deadline_s": self.recovery_deadline_s,
             "checked_at": self.checked_at,
         }
 
@@ -135,7 +160,7 @@ def reconcile(
     """Reconcile the whole database; ``since`` (epoch seconds) separates the float-money drift a drill
     already explained from drift made since; ``settle_s`` spares orders younger than that (a checkout
     in flight between its charge and its ``paid``); ``pending_deadline_s`` is service-a's recovery
-    deadline (default: ``recovery_deadline_s()``), past which a pending order is unresolved."""
+    deadline (default: ``recovery_deadline_s()``), past which a pending order is unresolved (before it, in flight)."""
     deadline = recovery_deadline_s() if pending_deadline_s is None else pending_deadline_s
     params = {"settle": settle_s, "deadline": deadline, "since": since}
     findings: dict[str, Finding] = {}
@@ -145,6 +170,7 @@ def reconcile(
         findings[kind] = Finding(len(ids), ids[:SHOWN_IDS])
         if kind in MONEY_FINDINGS:
             mischarged.update(ids)
+    in_flight = sorted(row[0] for row in query(_IN_FLIGHT_SQL, params))
     orders = query("SELECT count(*) FROM shop.orders")[0][0]
     charges, charged, drift, explained = query(
         f"""SELECT count(*), coalesce(sum(amount), 0),
@@ -162,6 +188,8 @@ def reconcile(
         ledger_drift=Decimal(drift),
         explained_drift=Decimal(explained),
         checked_at=time.time(),
+        in_flight=Finding(len(in_flight), in_flight[:SHOWN_IDS]),
+        recovery_deadline_s=deadline,
     )
 
 

@@ -25,7 +25,8 @@ from chaoslab.errors import BadInput, Refused
 @pass_options
 def reconcile(options: Options, team: str | None, as_json: bool, settle: float) -> None:
     """Reconcile every order with payment's ledger, over the whole database (what verify checks after
-    load). Exit 0 when the books balance, 1 when any money is wrong or an order is stuck, 2 without a lab."""
+    load). Pending orders inside service-a's recovery window are in flight: listed, not counted. Exit 0
+    when the books balance, 1 when any money is wrong or an order is stuck, 2 without a lab."""
     from chaoslab.chaos.reconcile import float_drill_ended_at
     from chaoslab.chaos.reconcile import reconcile as run_reconcile
 
@@ -46,6 +47,8 @@ def reconcile(options: Options, team: str | None, as_json: bool, settle: float) 
             f"{books.mischarged.count} mischarged"
         )
         click.echo(books.summary())
+        if books.in_flight.count:
+            click.echo(books.in_flight_note())
         if books.explained_drift:
             click.echo(f"(plus {books.explained_drift} drift from the float-money drill, explained by the ledger)")
     if not books.ok:

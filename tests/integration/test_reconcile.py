@@ -3,8 +3,10 @@ database of its own per test, so every finding is the one the test planted."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -124,6 +126,43 @@ def test_a_young_pending_order_is_in_flight_not_lost(books_db):
         charge(conn, young, age="0 seconds")
     books = reconcile(querying(books_db), settle_s=30, pending_deadline_s=30)
     assert books.ok, books.summary()
+
+
+def ago(seconds: float) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=seconds)
+
+
+def test_a_pending_order_charged_inside_its_recovery_window_is_in_flight_not_mischarged(books_db):
+    """A charge whose answer never came back (payment's database slow): the order stays pending with its
+    charge captured until service-a's recovery resolves it, which may take it the whole deadline."""
+    with psycopg.connect(books_db) as conn:
+        waiting = order(conn, "pending", age="20 seconds", charge_started=ago(20))
+        charge(conn, waiting, age="10 seconds")
+        overdue = order(conn, "pending", age="2 minutes", charge_started=ago(120))
+        charge(conn, overdue, age="2 minutes")
+    books = reconcile(querying(books_db), settle_s=5, pending_deadline_s=30)
+    assert books.in_flight.order_ids == [waiting]
+    assert books.findings["pending_with_charge"].order_ids == [overdue] == books.findings["unresolved"].order_ids
+    assert books.mischarged.order_ids == [overdue]
+    assert books.in_flight_note().startswith("in flight: 1 pending order(s) inside service-a's 30 s recovery window")
+    assert books.to_json()["in_flight"] == {"count": 1, "order_ids": [waiting]}
+
+
+def test_reconcile_lists_the_orders_in_flight_apart_from_the_mischarged(lab):
+    with psycopg.connect(lab.database_url) as conn:
+        waiting = order(conn, "pending", age="0 seconds", charge_started=ago(0))
+        charge(conn, waiting, age="0 seconds")
+    try:
+        books = json.loads(lab.cli("reconcile", "--json", "--settle", "0", check=False).stdout)
+        text = lab.cli("reconcile", "--settle", "0", check=False).stdout
+    finally:
+        with psycopg.connect(lab.database_url) as conn:
+            conn.execute("DELETE FROM ledger.entries WHERE order_id = %s", (waiting,))
+            conn.execute("DELETE FROM shop.orders WHERE id = %s", (waiting,))
+    assert waiting in books["in_flight"]["order_ids"], books
+    assert all(waiting not in finding["order_ids"] for finding in books["findings"].values()), books
+    line = next(line for line in text.splitlines() if line.startswith("in flight: "))
+    assert "recovery window, not counted" in line and str(waiting) in line, text
 
 
 def test_every_migration_can_run_twice(books_db):
