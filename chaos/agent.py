@@ -14,9 +14,10 @@ Every fault expires on its own: a sweeper thread removes it at its
 fault record, however malformed, stops it (it expires such a record at once).
 The agent sets ``created_at``, ``expires_at`` (at most MAX_TTL_S ahead) and
 ``actor`` itself; callers give a spec (``chaos.faults.validate``). With a
-state directory the active faults are kept on disk, so a fault outlives a
-restart of the process until its TTL (that is what makes ``crash mode=loop``
-a crash loop).
+state directory the active faults are kept on disk (``SavedFaults``), so a
+fault outlives a restart of the process until its TTL (that is what makes
+``crash mode=loop`` a crash loop); while the process is down, those are its
+faults, and the local lab reads and edits them there.
 
 The agent also keeps its own record of what happened to it (``records``):
 faults started and reverted, with who asked (as authenticated) and why,
@@ -28,6 +29,7 @@ controller about is still in the audit log.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import logging
@@ -38,7 +40,8 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +86,79 @@ def saved_faults(state_dir: str | os.PathLike, service: str) -> Path:
     return Path(state_dir) / f"{service}.faults.json"
 
 
+class SavedFaults:
+    """The active faults of ``service``'s agent as it keeps them on disk between lives of its process.
+
+    They are the agent's faults as much as the ones in its memory: it restores them when it starts, so
+    while its process is down (a crash loop keeps it down most of the time) they are still active, and
+    whoever lists or removes faults must look here. ``locked`` is held by an agent while it restores
+    them and by anyone who edits them from outside, so an agent starting meanwhile reads the edited list.
+    """
+
+    def __init__(self, state_dir: str | os.PathLike, service: str):
+        self.path = saved_faults(state_dir, service)
+
+    @contextmanager
+    def locked(self) -> Iterator[SavedFaults]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield self
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def records(self) -> list:
+        """The saved records as written, [] when there are none; raises OSError or ValueError when the
+        file cannot be read."""
+        if not self.path.exists():
+            return []
+        saved = json.loads(self.path.read_text())
+        return saved if isinstance(saved, list) else []
+
+    def write(self, records: list[dict]) -> None:
+        """Replace the saved faults at once (a reader never sees half a list); only the owner reads them."""
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(records))
+        tmp.replace(self.path)
+
+    def active(self, now: float | None = None) -> list[Fault]:
+        """The saved faults an agent would restore now: readable and not expired."""
+        now = time.time() if now is None else now
+        try:
+            saved = self.records()
+        except (OSError, ValueError):
+            return []
+        found = []
+        for record in saved:
+            try:
+                fault = restore(record)
+            except FaultSpecError:
+                continue
+            if _expiry(fault) > now:
+                found.append(fault)
+        return found
+
+    def drop(self, fault_id: str | None = None) -> list:
+        """Remove one saved fault (or all, readable or not); returns the records removed. Call it
+        ``locked``."""
+        try:
+            saved: list | None = self.records()
+        except (OSError, ValueError):
+            saved = None  # unreadable: an agent would ignore it, so nothing in it is worth keeping
+        removed = [r for r in saved or [] if fault_id is None or (isinstance(r, dict) and r.get("id") == fault_id)]
+        if removed or saved is None:
+            self.write([r for r in saved or [] if r not in removed])
+        return removed
+
+
+def listed(fault: Fault, now: float) -> dict:
+    """A fault as the agent's API lists it: its record and the seconds it has left."""
+    return dict(fault.to_dict(), remaining_s=round(max(0.0, _expiry(fault) - now), 1))
+
+
 class _Active:
     def __init__(self, fault: Fault):
         self.fault = fault
@@ -103,7 +179,7 @@ class FaultAgent:
         self.route_sources: list[Callable[[], list[str]]] = []
         """Where the inbound routes come from (the Flask app's rules, the gRPC servicer's methods)."""
         self._exit = exit_process
-        self._state_file = saved_faults(state_dir, service) if state_dir else None
+        self._saved = SavedFaults(state_dir, service) if state_dir else None
         self._records_file = Path(state_dir) / f"{service}.records.jsonl" if state_dir else None
         self._records: deque[dict] = deque(maxlen=RECORDS_KEPT)
         self._seq = itertools.count(1)
@@ -292,10 +368,7 @@ class FaultAgent:
     def faults(self) -> list[dict]:
         now = time.time()
         with self._lock:
-            return [
-                dict(a.fault.to_dict(), remaining_s=round(max(0.0, _expiry(a.fault) - now), 1))
-                for a in self._active.values()
-            ]
+            return [listed(a.fault, now) for a in self._active.values()]
 
     def records(self, after: int = 0) -> list[dict]:
         """The agent's own record, oldest first: events with a sequence number above ``after``."""
@@ -450,30 +523,30 @@ class FaultAgent:
             self._record_revision({}, "agent", "restarted: runtime settings back to the baseline")
 
     def _persist(self) -> None:
-        if self._state_file is None:
+        if self._saved is None:
             return
-        self._state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps([a.fault.to_dict() for a in self._active.values()]))
-        tmp.replace(self._state_file)
+        self._saved.path.parent.mkdir(parents=True, exist_ok=True)
+        self._saved.write([a.fault.to_dict() for a in self._active.values()])
 
     def _load(self) -> None:
-        """Faults that were active when this process last stopped, and have not expired since."""
-        if self._state_file is None or not self._state_file.exists():
+        """Faults that were active when this process last stopped, and have not expired since; under the
+        saved faults' lock, so a removal made from outside while the process was down is seen."""
+        if self._saved is None:
             return
-        try:
-            saved = json.loads(self._state_file.read_text())
-        except (OSError, ValueError):
-            log.error("ignoring unreadable fault state %s", self._state_file)
-            return
-        for record in saved if isinstance(saved, list) else []:
+        with self._saved.locked():
             try:
-                fault = restore(record)
-            except FaultSpecError as exc:
-                log.error("ignoring a saved fault: %s", exc)
-                continue
-            if fault.expires_at > time.time():
-                self.add(fault, restored=True)
+                saved = self._saved.records()
+            except (OSError, ValueError):
+                log.error("ignoring unreadable fault state %s", self._saved.path)
+                return
+            for record in saved:
+                try:
+                    fault = restore(record)
+                except FaultSpecError as exc:
+                    log.error("ignoring a saved fault: %s", exc)
+                    continue
+                if fault.expires_at > time.time():
+                    self.add(fault, restored=True)
 
 
 def _expiry(fault: Fault) -> float:
