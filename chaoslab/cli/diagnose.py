@@ -12,16 +12,22 @@ from chaoslab import command
 from chaoslab.backend import Options
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
+from chaoslab.diagnose import DEFAULT_SINCE_S
 from chaoslab.errors import BadInput, Refused
 from chaoslab.escape import printable
 
 SINCE_RANGE_S = (30.0, 900.0)
-"""The baseline reaches back at least this far and at most as far as the lab daemon remembers."""
+"""The baseline holds at least this much and at most as much as the lab daemon remembers."""
 
 
 @cli.command()
 @team_option
-@click.option("--since", default="5m", show_default=True, help="How far back the baseline reaches (30s to 15m).")
+@click.option(
+    "--since",
+    default=f"{DEFAULT_SINCE_S / 60:g}m",
+    show_default=True,
+    help="How much of the lab's healthy past the baseline holds, and how far back changes count (30s to 15m).",
+)
 @click.option("--json", "as_json", is_flag=True, help="The whole diagnosis as JSON.")
 @click.option("--prompt", "as_prompt", is_flag=True, help="The evidence as a prompt for an AI assistant (not ranked).")
 @click.option(
@@ -93,8 +99,8 @@ def _open_incident(lab):
 
 
 def _hypothesis_first(incident) -> None:
-    """During an open incident the ranking comes after the team's own hypothesis (issue 12: a trainee
-    consults it after they have one)."""
+    """During an open incident the ranking comes after the team's own hypothesis: a trainee consults it
+    to compare, not instead of thinking (the lab daemon's ``/api/diagnose`` needs the lab's token)."""
     own = [e for e in incident.of_kind("hypothesis", "root_cause_answer") if e.get("source") != "shadow"]
     if not own:
         raise Refused(

@@ -24,6 +24,9 @@ from chaoslab.topology import FRONT_DOOR, SERVICE_NAMES
 PLATFORM_SERVICES = {"jaeger": "jaeger:16686", "prometheus": "prometheus:9090"}
 """The platform release's Services (charts/chaoslab/templates/jaeger.yaml, prometheus.yaml)."""
 TRACES_PER_SERVICE = 300
+ALERTS_STEP_S = 5.0
+"""Prometheus's rule evaluation interval on the chart (charts/chaoslab/templates/prometheus.yaml): an
+ALERTS series whose newest sample is older than two intervals belongs to a resolved alert."""
 
 
 def proxy_get(api, service: str, path: str, params: dict | None = None) -> dict:
@@ -86,6 +89,7 @@ class ClusterInputs:
         self._namespace = namespace
         self._store = store
         self._at = clock()
+        self._since_s = since_s
         team = namespace.removeprefix("chaoslab-")
         jaeger = ProxiedJaeger(api, team)
         traces: dict[str, list[dict]] = {}
@@ -120,6 +124,27 @@ class ClusterInputs:
         return [
             dict(c, summary=redact(str(c.get("summary", "")))) for c in Journal(self._store, CHANGES).entries(since)
         ]
+
+    def alerts(self) -> list[dict]:
+        """The team's alerts over the window, from Prometheus's own ``ALERTS`` series: each run of samples
+        is one alert from when it went pending to its last sample (resolved if that is not now)."""
+        found: dict[tuple, dict] = {}
+        for series in self.metrics.select("ALERTS", self._at - self._since_s, self._at):
+            labels = {k: v for k, v in series.labels.items() if k not in ("alertstate", "__name__")}
+            key = tuple(sorted(labels.items()))
+            doc = found.setdefault(key, {"alert": labels.get("alertname"), "severity": labels.get("severity")})
+            doc["labels"] = labels
+            first, last = series.points[0][0], series.points[-1][0]
+            doc["active_at"] = min(doc.get("active_at", first), first)
+            if series.labels.get("alertstate") == "firing":
+                doc["fired_at"] = first
+            doc["last"] = max(doc.get("last", last), last)
+        for doc in found.values():
+            last = doc.pop("last")
+            current = last >= self._at - 2 * ALERTS_STEP_S
+            doc["state"] = ("firing" if doc.get("fired_at") else "pending") if current else "resolved"
+            doc["resolved_at"] = None if current else last
+        return list(found.values())
 
     def processes(self) -> dict[str, dict]:
         from kubernetes import client

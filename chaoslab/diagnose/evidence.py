@@ -1,30 +1,43 @@
-"""Evidence: what changed in the last seconds against the lab's own recent past, element by element
-and service by service, from what a trainee could read.
+"""Evidence: what changed in the last seconds against the lab's healthy past, element by element and
+service by service, from what a trainee could read.
 
 ``Inputs`` is everything the diagnosis may read: span facts and their frames (chaoslab.diagnose.record),
 calls in flight, the service graph (chaoslab.telemetry.servicegraph), the services' metrics
 (chaoslab.diagnose.metrics), the change feed as a trainee sees it (fault kinds and scenario ids
-blanked, chaoslab.console.trainee) and the processes' states. Never the fault agents, the audit
-log, the scenario or the answer key: no implementation of ``Inputs`` has a way to reach them.
+blanked, chaoslab.console.trainee), the processes' states and the alerts (as ``chaoslab alerts``
+shows them). Never the fault agents, the audit log, the scenario or the answer key: no implementation
+of ``Inputs`` has a way to reach them.
 
-``collect`` compares the **recent window** (the last ``RECENT_S`` seconds) with a **baseline**: the
-5-second frames of the ``since`` window before it, trimmed of frames that are themselves outliers (a
-fault older than the recent window must not become the norm), as median and IQR per measure
-(chaoslab.diagnose.robust). Where no frame taught a baseline (a lab started a minute ago) the lab's
-design stands in for it (``PRIORS``). A measure is **anomalous** when it is both several IQRs
-above its baseline and above an absolute floor (``Rule``): a millisecond is never an incident.
+``collect`` compares the **recent window** (the last ``RECENT_S`` seconds) with the **healthy
+reference** (chaoslab.diagnose.reference): per measure, its newest ``since`` seconds' worth of values
+from 5-second frames judged healthy, however old (a fault older than the window does not become the
+norm), trimmed of outliers and summed up as median and IQR (chaoslab.diagnose.robust). Where no healthy
+frame taught a baseline (a lab started a minute ago) the lab's design stands in for spans
+(``PRIORS``), and metric measures whose healthy value is not zero by design say nothing. A measure is
+**anomalous** when it is both several IQRs above its baseline and above an absolute floor
+(chaoslab.diagnose.measures): a millisecond is never an incident.
 """
 
 from __future__ import annotations
 
-import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from chaoslab.diagnose import metrics as m
+from chaoslab.diagnose.measures import (
+    DESIGNED_ZERO,
+    MIN_FRAMES,
+    PRIORS,
+    RULES,
+    ZERO,
+    span_value,
+    trimmed,
+)
 from chaoslab.diagnose.record import FRAME_S, FrameStat, summarise
-from chaoslab.diagnose.robust import Baseline, baseline, prior, slope
-from chaoslab.diagnose.spans import CALL, DB, OP, Element, Fact, OpenCall
+from chaoslab.diagnose.reference import Reference, RefFrame, Status
+from chaoslab.diagnose.robust import Baseline, baseline, slope
+from chaoslab.diagnose.spans import CALL, OP, Element, Fact, OpenCall
 from chaoslab.telemetry.servicegraph import Graph
 from chaoslab.topology import SERVICE_NAMES
 
@@ -35,8 +48,6 @@ GUARD_S = 5.0
 """A gap between the baseline and the recent window (the frame the onset may sit in)."""
 WAITING_S = 3.0
 """An open call its callee has not picked up after this long is waiting (chaoslab.telemetry.servicegraph)."""
-MIN_FRAMES = 4
-"""Frames with traffic an element needs before its baseline is learned rather than assumed."""
 
 
 class Inputs(Protocol):
@@ -57,53 +68,12 @@ class Inputs(Protocol):
         """The change feed since ``since``, as a trainee reads it (chaoslab.console.trainee.redact)."""
 
     def processes(self) -> dict[str, dict]:
-        """Process name → {"state": ready | unready | restarting | crash-loop | stopped, "restarts": n};
-        empty where the target does not say (the cluster: pods are read elsewhere)."""
+        """Process name → {"state": ready | unready | restarting | crash-loop | stopped, "restarts": n},
+        datastores included; empty where the target does not say."""
 
-
-@dataclass(frozen=True)
-class Rule:
-    """When a measure is anomalous: ``score`` IQRs above the baseline and ``delta`` above its median,
-    the IQR never taken below ``floor`` (absolute) or ``relative`` × the median."""
-
-    score: float
-    delta: float
-    floor: float
-    relative: float = 0.0
-
-    def judge(self, value: float, base: Baseline) -> tuple[float, bool]:
-        z = base.score(value, max(self.floor, self.relative * abs(base.median)))
-        return round(z, 1), z >= self.score and value - base.median >= self.delta
-
-
-RULES: dict[str, Rule] = {
-    "own": Rule(score=4, delta=25.0, floor=5.0, relative=0.15),
-    "ms": Rule(score=4, delta=40.0, floor=10.0, relative=0.15),
-    "errors": Rule(score=3, delta=0.05, floor=0.02),
-    "origins": Rule(score=3, delta=0.05, floor=0.02),
-    "unanswered": Rule(score=3, delta=0.10, floor=0.02),
-    "hung": Rule(score=3, delta=0.10, floor=0.02),
-    "rejected": Rule(score=3, delta=0.10, floor=0.02),
-    "cpu": Rule(score=4, delta=0.25, floor=0.05, relative=0.2),
-    "peer_errors": Rule(score=3, delta=0.2, floor=0.05),
-    "statements": Rule(score=4, delta=3.0, floor=0.5, relative=0.2),
-    "queue": Rule(score=4, delta=5.0, floor=1.0),
-    "backlog": Rule(score=4, delta=3.0, floor=1.0),
-}
-"""Per measure: how far above its baseline counts (ms for times, shares for errors, cores for CPU,
-errors per second for peer errors, statements per request, jobs for queues)."""
-
-PRIORS: dict[tuple[str, str], Baseline] = {
-    ("own", OP): prior(15.0, 15.0),
-    ("own", CALL): prior(3.0, 5.0),
-    ("own", DB): prior(3.0, 5.0),
-    ("ms", OP): prior(60.0, 60.0),
-    ("ms", CALL): prior(30.0, 30.0),
-    ("ms", DB): prior(3.0, 5.0),
-}
-"""What the healthy lab does when no frame taught otherwise: hops of a few ms, no errors (a design
-default, like the console's objectives)."""
-ZERO = prior(0.0, 0.0)
+    def alerts(self) -> list[dict]:
+        """Pending, firing and recently resolved alerts as ``chaoslab alerts`` shows them: alert, severity,
+        state, labels, active_at, fired_at, resolved_at, summary."""
 
 
 @dataclass(frozen=True)
@@ -126,13 +96,13 @@ class Reading:
     element: Element
     now: FrameStat | None
     frames: int
-    """Baseline frames it had traffic in."""
+    """Reference frames it had traffic in."""
     measures: dict[str, Measure] = field(default_factory=dict)
     open: list[OpenCall] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
     """Trace ids to open: failed first, then the slowest."""
     silent: bool = False
-    """It carried traffic in the baseline and none now."""
+    """It carried traffic in the reference and none now."""
     onset: float | None = None
 
     def anomalous(self, *names: str) -> bool:
@@ -160,6 +130,8 @@ class ServiceState:
     """Why it is believed to have restarted (a new start time, its process state)."""
     restarted_at: float | None = None
     cpu: Measure | None = None
+    rss: Measure | None = None
+    """Resident memory (MiB) against the reference's."""
     rss_mb: float | None = None
     rss_slope: float | None = None
     """MiB per second over the recent minute."""
@@ -193,6 +165,9 @@ class Evidence:
     """Spans judged in the recent window."""
     baseline_frames: int
     scrapes: int
+    alerts: list[dict] = field(default_factory=list)
+    """Alerts pending or firing now."""
+    reference: Status = field(default_factory=Status)
 
     def reading(self, element: Element) -> Reading | None:
         return self.readings.get(element)
@@ -204,56 +179,56 @@ class Evidence:
 
 
 # ---- spans ---------------------------------------------------------------------------------------
-def _trimmed(values: list[float], rule: Rule) -> Baseline | None:
-    """Median and IQR, then again without the frames that are anomalous against the first pass (a fault
-    that began before the recent window must not become the baseline)."""
-    first = baseline(values)
-    if first is None or len(values) < MIN_FRAMES:
-        return first
-    kept = [v for v in values if not rule.judge(v, first)[1]]
-    return baseline(kept) if len(kept) >= MIN_FRAMES else first
+def newest(values, count: int) -> list[float]:
+    """The newest ``count`` values that are there (a value the reference left out is not), from the
+    reference's frames newest first: a measure left out for a while reaches further back."""
+    found = []
+    for value in values:
+        if value is not None:
+            found.append(value)
+            if len(found) == count:
+                break
+    return found
 
 
 def _reading(
     element: Element,
     now: FrameStat | None,
-    history: list[FrameStat | None],
+    reference: list[RefFrame],
+    count: int,
     opened: list[OpenCall],
     recent: list[Fact],
 ) -> Reading:
-    busy = [h for h in history if h is not None and h.n]
+    window = reference[-count:]
+    busy = [f for f in window if (s := f.stats.get(element)) is not None and s.n]
     reading = Reading(element, now, len(busy), open=opened)
     kind = element[0]
     learned = len(busy) >= MIN_FRAMES
 
-    def measure(name: str, value: float, series: list[float], fallback: Baseline) -> None:
+    def measure(name: str, value: float, fallback: Baseline) -> None:
         rule = RULES[name]
-        base = _trimmed(series, rule) if learned else fallback
-        base = base or fallback
+        series = newest((f.span(element, name) for f in reversed(reference)), count)
+        base = (trimmed(series, rule) if learned and len(series) >= MIN_FRAMES else None) or fallback
         score, anomalous = rule.judge(value, base)
         reading.measures[name] = Measure(name, round(value, 4), base, score, anomalous)
 
     waiting = len(reading.waiting)
     if now is not None and now.n:
-        measure("own", now.own_p95, [h.own_p95 for h in busy], PRIORS[("own", kind)])
-        measure("ms", now.ms_p95, [h.ms_p95 for h in busy], PRIORS[("ms", kind)])
-        enough = now.errors >= 2
-        measure("errors", now.errors / now.n if enough else 0.0, [h.errors / h.n for h in busy], ZERO)
-        measure("origins", now.origins / now.n if now.origins >= 2 else 0.0, [h.origins / h.n for h in busy], ZERO)
+        measure("own", now.own_p95, PRIORS[("own", kind)])
+        measure("ms", now.ms_p95, PRIORS[("ms", kind)])
+        measure("errors", span_value(now, "errors", smoothed=True), ZERO)
+        measure("origins", span_value(now, "origins", smoothed=True), ZERO)
         if kind == OP:
-            measure(
-                "rejected", now.rejected / now.n if now.rejected >= 3 else 0.0, [h.rejected / h.n for h in busy], ZERO
-            )
+            measure("rejected", span_value(now, "rejected", smoothed=True), ZERO)
     if kind == CALL and now is not None and now.n:
-        measure("hung", now.hung / now.n if now.hung >= 2 else 0.0, [h.hung / h.n for h in busy], ZERO)
+        measure("hung", span_value(now, "hung", smoothed=True), ZERO)
     if kind == CALL and ((now is not None and now.n) or waiting):
         total = (now.n if now else 0) + waiting
         unanswered = (now.unanswered if now else 0) + waiting
-        share = unanswered / total if unanswered >= 2 else 0.0
-        measure("unanswered", share, [h.unanswered / h.n for h in busy], ZERO)
+        measure("unanswered", unanswered / total if unanswered >= 2 else 0.0, ZERO)
     if learned and (now is None or not now.n) and not opened:
-        rates = sorted(h.n for h in busy)
-        reading.silent = rates[len(rates) // 2] / FRAME_S >= 0.5 and len(busy) >= len(history) // 2
+        rates = sorted(f.stats[element].n for f in busy)
+        reading.silent = rates[len(rates) // 2] / FRAME_S >= 0.5 and len(busy) >= len(window) // 2
     failed = [f.trace_id for f in recent if f.error]
     slow = [f.trace_id for f in sorted(recent, key=lambda f: -f.own_ms)]
     waiting_ids = [c.trace_id for c in sorted(reading.waiting or opened, key=lambda c: -c.age_s)]
@@ -274,57 +249,43 @@ def _onset(reading: Reading, frames: list[tuple[float, dict[Element, FrameStat]]
     onset = None
     for start, stats in reversed(frames):
         stat = stats.get(reading.element)
-        if stat is None or not stat.n:
-            break
-        value = {
-            "own": stat.own_p95,
-            "ms": stat.ms_p95,
-            "errors": stat.errors / stat.n,
-            "origins": stat.origins / stat.n,
-            "unanswered": stat.unanswered / stat.n,
-            "rejected": stat.rejected / stat.n,
-            "hung": stat.hung / stat.n,
-        }[name]
-        if not rule.judge(value, base)[1]:
+        if stat is None or not stat.n or not rule.judge(span_value(stat, name), base)[1]:
             break
         onset = start
     return onset
 
 
 # ---- metrics -------------------------------------------------------------------------------------
-def _gauge(name: str, group: list, cut: float, now: float) -> tuple[Measure | None, float | None]:
-    """A gauge that should sit near zero (queue depth, outbox backlog): its level against its own
-    baseline, and how fast it moved over the last 45 s (a growing backlog is the symptom, not its size)."""
-    points = max(group, key=lambda s: len(s.points)).points
-    measure = _metric_measure(name, [p for p in points if p[0] >= cut], [p for p in points if p[0] < cut - GUARD_S])
-    return measure, _rounded(slope([p for p in points if p[0] >= now - 45]))
-
-
-def _metric_measure(name: str, recent: list[tuple[float, float]], history: list[tuple[float, float]]) -> Measure | None:
-    """A measure from per-interval values: the recent ones' mean against the history's trimmed baseline."""
+def _measure(name: str, recent: list[float], history: list[float]) -> Measure | None:
+    """The recent values' mean against the reference's trimmed baseline; before the reference learned
+    one, only a measure whose healthy value is zero by design can be anomalous."""
     if not recent:
         return None
     rule = RULES[name]
-    value = sum(v for _, v in recent) / len(recent)
-    base = _trimmed([v for _, v in history], rule) if len(history) >= MIN_FRAMES else None
-    base = base or ZERO
-    score, anomalous = rule.judge(value, base)
-    return Measure(name, round(value, 4), base, score, anomalous)
+    value = sum(recent) / len(recent)
+    base = trimmed(history, rule) if len(history) >= MIN_FRAMES else None
+    if base is None and name not in DESIGNED_ZERO:
+        return Measure(name, round(value, 4), ZERO, 0.0, False)
+    score, anomalous = rule.judge(value, base or ZERO)
+    return Measure(name, round(value, 4), base or ZERO, score, anomalous)
 
 
-def _services(metrics: m.Metrics, processes: dict[str, dict], now: float, since_s: float) -> dict[str, ServiceState]:
+def _services(
+    metrics: m.Metrics, processes: dict[str, dict], now: float, since_s: float, reference: list[RefFrame], count: int
+) -> dict[str, ServiceState]:
     start, cut = now - since_s, now - RECENT_S
     found = {s: ServiceState(s) for s in SERVICE_NAMES}
 
-    def series(name: str, **labels: str) -> dict[str, list[m.Series]]:
-        return m.by_service(metrics.select(name, start, now, **labels))
+    def series(name: str, begin: float = start) -> dict[str, list[m.Series]]:
+        return m.by_service(metrics.select(name, begin, now))
 
-    for service, group in series("up").items():
+    def longest(group: list[m.Series]) -> list[tuple[float, float]]:
+        return max(group, key=lambda s: len(s.points)).points
+
+    for service, group in series("up", cut).items():
         state = found.get(service)
-        if state is None:
-            continue
-        recent = [v for s in group for t, v in s.points if t >= cut]
-        if recent and min(recent) < 1:
+        recent = [v for s in group for _, v in s.points]
+        if state is not None and recent and min(recent) < 1:
             state.up = recent[-1] >= 1
             state.unscraped = sum(v < 1 for v in recent)
     for service, group in series("process_start_time_seconds").items():
@@ -335,120 +296,57 @@ def _services(metrics: m.Metrics, processes: dict[str, dict], now: float, since_
             state.restarted_at = float(values[-1])
     for name, doc in processes.items():
         state = found.get(name)
-        if state is None:
-            continue
-        if doc.get("state") in ("restarting", "crash-loop", "stopped"):
+        if state is not None and doc.get("state") in ("restarting", "crash-loop", "stopped"):
             state.up = False
             state.restarts.append(f"its process is {doc['state']} ({doc.get('restarts', 0)} restarts)")
-    for service, group in series("process_cpu_seconds_total").items():
+    for key, points in m.points(metrics, cut - 2 * FRAME_S, now, FRAME_S).items():
+        name, service, label = key
+        state = found.get(service)
+        recent = [v for t, v in points if t >= cut]
+        if state is None or not recent:
+            continue
+        history = newest((f.metric(key) for f in reversed(reference)), count)
+        if name == "jobs":
+            base = baseline(history) or ZERO
+            value = sum(recent) / len(recent)
+            idle = base.median >= 0.2 and value < 0.2 * base.median
+            state.jobs_rate = Measure("jobs", round(value, 3), base, 0.0, idle)
+            continue
+        measure = _measure(name, recent, history)
+        if name in ("peer_errors", "statements"):
+            getattr(state, name)[label] = measure
+        else:
+            setattr(state, name, measure)
+    for service, group in series("process_resident_memory_bytes", now - 60).items():
         state = found.get(service)
         if state is None:
             continue
-        points = max(group, key=lambda s: len(s.points)).points
-        rates = m.rate_series(points, FRAME_S)
-        state.cpu = _metric_measure(
-            "cpu", [p for p in rates if p[0] >= cut], [p for p in rates if p[0] < cut - GUARD_S]
-        )
-    for service, group in series("process_resident_memory_bytes").items():
-        state = found.get(service)
-        if state is None:
-            continue
-        points = max(group, key=lambda s: len(s.points)).points
-        state.rss_mb = round(points[-1][1] / 2**20, 1)
-        minute = [(t, v / 2**20) for t, v in points if t >= now - 60]
+        minute = [(t, v / m.MIB) for t, v in longest(group)]
+        state.rss_mb = round(minute[-1][1], 1)
         rising = slope(minute)
         state.rss_slope = round(rising, 2) if rising is not None else None
-        state.rss_rise_mb = round(minute[-1][1] - min(v for _, v in minute), 1) if minute else None
-    failed = metrics.select("outbound_requests_total", start, now)
-    for service, group in m.by_service(failed).items():
-        state = found.get(service)
-        if state is None:
-            continue
-        peers: dict[str, list[m.Series]] = {}
-        for s in group:
-            if s.labels.get("outcome") not in (None, "ok"):
-                peers.setdefault(s.labels.get("peer", "?"), []).append(s)
-        for peer, errored in peers.items():
-            recent, history = _summed_rates(errored, cut)
-            measure = _metric_measure("peer_errors", recent, history)
-            if measure is not None:
-                state.peer_errors[peer] = measure
-    sums = series("http_server_db_statements_sum")
-    counts = series("http_server_db_statements_count")
-    for service, group in sums.items():
-        state = found.get(service)
-        if state is None:
-            continue
-        by_route = {s.labels.get("route", ""): s for s in counts.get(service, [])}
-        for s in group:
-            route = s.labels.get("route", "")
-            count = by_route.get(route)
-            if count is None:
-                continue
-            per_request = _ratio_series(s.points, count.points)
-            measure = _metric_measure(
-                "statements", [p for p in per_request if p[0] >= cut], [p for p in per_request if p[0] < cut - GUARD_S]
-            )
-            if measure is not None:
-                state.statements[route] = measure
-    for service, group in series("queue_depth").items():
-        if (state := found.get(service)) is not None:
-            state.queue, state.queue_slope = _gauge("queue", group, cut, now)
-    for service, group in series("worker_jobs_processed_total").items():
-        state = found.get(service)
-        if state is None:
-            continue
-        recent, history = _summed_rates(group, cut)
-        if recent:
-            value = sum(v for _, v in recent) / len(recent)
-            base = baseline([v for _, v in history]) or ZERO
-            state.jobs_rate = Measure(
-                "jobs", round(value, 3), base, 0.0, base.median >= 0.2 and value < 0.2 * base.median
-            )
-    for service, group in series("outbox_backlog").items():
-        if (state := found.get(service)) is not None:
-            state.backlog, state.backlog_slope = _gauge("backlog", group, cut, now)
+        state.rss_rise_mb = round(minute[-1][1] - min(v for _, v in minute), 1)
+    for metric, slope_of in (("queue_depth", "queue_slope"), ("outbox_backlog", "backlog_slope")):
+        for service, group in series(metric, now - 45).items():
+            if (state := found.get(service)) is not None:
+                setattr(state, slope_of, _rounded(slope(longest(group))))
     for service, group in series("ledger_drift_amount").items():
         state = found.get(service)
         if state is None:
             continue
-        points = max(group, key=lambda s: len(s.points)).points
+        points = longest(group)
         state.drift = round(points[-1][1], 2)
         state.drift_slope = _rounded(slope([p for p in points if p[0] >= now - 60]), 4)
     for name in ("http_server_requests_in_flight", "rpc_server_requests_in_flight"):
-        for service, group in series(name).items():
+        for service, group in series(name, cut).items():
             state = found.get(service)
-            value = m.last(max(group, key=lambda s: len(s.points)).points)
+            value = m.last(longest(group))
             if state is not None and value is not None:
                 state.in_flight = max(state.in_flight or 0.0, value)
-    for service, group in series("circuit_breaker_open").items():
+    for service, group in series("circuit_breaker_open", cut).items():
         state = found.get(service)
         if state is not None:
             state.breaker_open = [s.labels.get("peer", "?") for s in group if (m.last(s.points) or 0) >= 1]
-    return found
-
-
-def _summed_rates(group: list[m.Series], cut: float) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    """Per-interval rates of several counters summed by interval end: (recent, history)."""
-    summed: dict[float, float] = {}
-    for s in group:
-        for t, v in m.rate_series(s.points, FRAME_S):
-            key = round(t / FRAME_S) * FRAME_S
-            summed[key] = summed.get(key, 0.0) + v
-    points = sorted(summed.items())
-    return [p for p in points if p[0] >= cut], [p for p in points if p[0] < cut - GUARD_S]
-
-
-def _ratio_series(sums: list[tuple[float, float]], counts: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Per interval: increase of a histogram's _sum over the increase of its _count (a mean per event)."""
-    by_time = dict(counts)
-    found = []
-    for (t0, s0), (t1, s1) in itertools.pairwise(sums):
-        c0, c1 = by_time.get(t0), by_time.get(t1)
-        if c0 is None or c1 is None or c1 < c0 or s1 < s0:
-            continue
-        if c1 > c0:
-            found.append((t1, (s1 - s0) / (c1 - c0)))
     return found
 
 
@@ -457,38 +355,34 @@ def _rounded(value: float | None, digits: int = 3) -> float | None:
 
 
 def _clock(ts: float) -> str:
-    import time
-
     return time.strftime("%H:%M:%S", time.localtime(ts))
 
 
 # ---- all of it -----------------------------------------------------------------------------------
-def collect(inputs: Inputs, since_s: float = 300.0) -> Evidence:
-    """Everything the diagnosis judges, as of now."""
+def collect(inputs: Inputs, since_s: float = 300.0, reference: Reference | None = None) -> Evidence:
+    """Everything the diagnosis judges, as of now. ``reference``: the lab's healthy reference, kept
+    up to date by its owner (the lab daemon); without one, a reference is judged from the frames of
+    the ``since`` window alone."""
+    if reference is None:
+        reference = Reference(keep_s=since_s, judge_after_s=RECENT_S + GUARD_S)
+    reference.update(inputs)
     now = inputs.now()
+    count = round(since_s / FRAME_S)
+    healthy = reference.latest()
     recent_facts = inputs.facts(now - RECENT_S, now + 1)
     current = summarise(recent_facts)
     frames = inputs.frames(now - since_s, now - RECENT_S - GUARD_S)
-    history: dict[Element, list[FrameStat | None]] = {}
-    for _, stats in frames:
-        for element in stats:
-            history.setdefault(element, [])
-    for element in history:
-        history[element] = [stats.get(element) for _, stats in frames]
     opened: dict[Element, list[OpenCall]] = {}
     for call in inputs.open_calls():
         opened.setdefault(call.element, []).append(call)
     by_element: dict[Element, list[Fact]] = {}
     for fact in recent_facts:
         by_element.setdefault(fact.element, []).append(fact)
+    known = {e for f in healthy[-count:] for e in f.stats}
     readings = {}
-    for element in set(current) | set(history) | set(opened):
+    for element in set(current) | known | set(opened):
         reading = _reading(
-            element,
-            current.get(element),
-            history.get(element, []),
-            opened.get(element, []),
-            by_element.get(element, []),
+            element, current.get(element), healthy, count, opened.get(element, []), by_element.get(element, [])
         )
         reading.onset = _onset(reading, frames)
         readings[element] = reading
@@ -498,11 +392,13 @@ def collect(inputs: Inputs, since_s: float = 300.0) -> Evidence:
         since_s=since_s,
         where=inputs.where,
         readings=readings,
-        services=_services(inputs.metrics, processes, now, since_s),
+        services=_services(inputs.metrics, processes, now, since_s, healthy, count),
         graph=inputs.graph(max(30.0, RECENT_S)),
         changes=inputs.changes(now - since_s),
         processes=processes,
         facts=len(recent_facts),
-        baseline_frames=len(frames),
+        baseline_frames=len(healthy[-count:]),
         scrapes=getattr(inputs.metrics, "scrapes", 0),
+        alerts=[a for a in inputs.alerts() if a.get("state") in ("pending", "firing")],
+        reference=reference.status,
     )

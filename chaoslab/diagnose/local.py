@@ -1,9 +1,11 @@
 """The diagnosis on the local lab: the lab daemon feeds it every span it receives, scrapes the services'
-metrics for it, serves it on ``GET /api/diagnose`` and runs the shadow on-call.
+metrics for it, keeps its healthy reference up to date, serves it on ``GET /api/diagnose`` (with the
+lab's token) and runs the shadow on-call.
 
 Its inputs are the daemon's trainee-side stores only (chaoslab.console.local.LocalSource: the service
-graph, the services' /metrics, the change feed; the supervisor's process states): the same things
-`chaoslab traces`, `chaoslab status`, `chaoslab changes` and the console's trainee view show.
+graph, the services' /metrics, the change feed, the alerts; the supervisor's process states): the same
+things `chaoslab traces`, `chaoslab status`, `chaoslab changes`, `chaoslab alerts` and the console's
+trainee view show.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import time
 from collections.abc import Callable
 
 from chaoslab.console.trainee import redact
+from chaoslab.diagnose import DEFAULT_SINCE_S
 from chaoslab.diagnose.metrics import ScrapeHistory
 from chaoslab.diagnose.rank import Diagnosis, diagnose
-from chaoslab.diagnose.record import Recorder
+from chaoslab.diagnose.record import FRAME_S, Recorder
+from chaoslab.diagnose.reference import Reference
 
 MAX_SINCE_S = 900.0
-"""How far back the daemon remembers (the recorder's frames and the scrapes)."""
+"""How far back the daemon remembers (the recorder's frames, the scrapes, the healthy reference)."""
 
 
 class LocalInputs:
@@ -52,12 +56,17 @@ class LocalInputs:
     def processes(self) -> dict[str, dict]:
         return {p["name"]: {"state": p["state"], "restarts": p.get("restarts", 0)} for p in self._processes()}
 
+    def alerts(self) -> list[dict]:
+        state = self._source.alerts()
+        return list(state.get("alerts", [])) if state else []
+
 
 class LocalDiagnosis:
     def __init__(self, inputs: LocalInputs, recorder: Recorder, history: ScrapeHistory, shadow=None):
         self.inputs = inputs
         self.recorder = recorder
         self.history = history
+        self.reference = Reference(keep_s=MAX_SINCE_S)
         self.shadow = shadow
         self._lock = threading.Lock()
 
@@ -66,34 +75,63 @@ class LocalDiagnosis:
 
     def diagnose(self, since_s: float) -> Diagnosis:
         with self._lock:  # one at a time: the shadow and a CLI asking at once share the CPU
-            return diagnose(self.inputs, min(since_s, MAX_SINCE_S))
+            return diagnose(self.inputs, min(since_s, MAX_SINCE_S), self.reference)
+
+    def learn(self, stopping: threading.Event) -> None:
+        """Judge each frame for the healthy reference as it closes, whether or not anyone asks: a fault
+        that began before the first question must find the reference from before it."""
+        while not stopping.wait(FRAME_S):
+            try:
+                self.reference.update(self.inputs)
+            except Exception:  # one frame unjudged now is judged at the next round
+                pass
 
     def start(self, stopping: threading.Event) -> None:
         threading.Thread(target=self.history.run, args=(stopping,), name="diagnose-scrape", daemon=True).start()
+        threading.Thread(target=self.learn, args=(stopping,), name="diagnose-reference", daemon=True).start()
         if self.shadow is not None:
             threading.Thread(target=self.shadow.run, args=(stopping,), name="shadow-on-call", daemon=True).start()
 
 
-def mount(app, lab) -> LocalDiagnosis:
-    """Serve ``GET /api/diagnose?since=SECONDS`` on the daemon's API and start the scraping and the
-    shadow on-call (``lab``: chaoslab.local.daemon.Lab); returns what the span receiver feeds."""
+def cited(d: Diagnosis) -> list[str]:
+    """Every trace id a diagnosis cites: its candidates' example traces."""
+    return list(dict.fromkeys(t for c in d.candidates for t in c.traces))
+
+
+def mount(app, lab, authorised: Callable[[], bool]) -> LocalDiagnosis:
+    """Serve ``GET /api/diagnose?since=SECONDS`` on the daemon's API (``authorised``: whether the request
+    carries the lab's token, as every other endpoint that can name a cause) and start the scraping, the
+    healthy reference and the shadow on-call (``lab``: chaoslab.local.daemon.Lab); returns what the span
+    receiver feeds. The traces a diagnosis cites are pinned in the trace store, so that `chaoslab traces
+    --trace ID` still shows them while the incident is worked on."""
     from flask import jsonify, request
 
     from chaoslab.chaos.journal import FileStore
     from chaoslab.console.local import LocalSource
     from chaoslab.diagnose.shadow import ShadowOnCall
 
-    source = LocalSource(lab.state, lab.traces, lab.graph, lab.supervisor.snapshot)
+    alerts = getattr(lab, "alerts", None)
+    source = LocalSource(
+        lab.state, lab.traces, lab.graph, lab.supervisor.snapshot, alerts.snapshot if alerts is not None else None
+    )
     recorder = Recorder(keep_s=MAX_SINCE_S)
     history = ScrapeHistory(source.metrics, keep_s=MAX_SINCE_S)
     inputs = LocalInputs(recorder, history, source, lab.supervisor.snapshot)
     diagnosis = LocalDiagnosis(inputs, recorder, history)
+    pin = lab.traces.pin
     if lab.settings.shadow:
-        diagnosis.shadow = ShadowOnCall(FileStore(lab.state.root), diagnosis.diagnose, lab.settings.shadow_every_s)
+        diagnosis.shadow = ShadowOnCall(
+            FileStore(lab.state.root), diagnosis.diagnose, lab.settings.shadow_every_s, pin=pin
+        )
 
     @app.get("/api/diagnose")
     def diagnose_now():
-        raw = request.args.get("since", "300")
+        if not authorised():
+            return jsonify(
+                error="unauthorised",
+                message="the diagnosis names causes: it needs the lab's token (`chaoslab diagnose` sends it)",
+            ), 401
+        raw = request.args.get("since", f"{DEFAULT_SINCE_S:g}")
         try:
             since_s = float(raw)
         except ValueError:
@@ -103,7 +141,9 @@ def mount(app, lab) -> LocalDiagnosis:
                 error="bad_request",
                 message=f"since={raw!r}: seconds from 30 to {MAX_SINCE_S:g} (the daemon remembers 15 min)",
             ), 400
-        return jsonify(diagnosis.diagnose(since_s).to_json())
+        result = diagnosis.diagnose(since_s)
+        pin(cited(result))
+        return jsonify(result.to_json())
 
     _wake_on_pages(lab, diagnosis.shadow)
     diagnosis.start(lab.stopping)

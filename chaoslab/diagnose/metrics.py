@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 WANTED: dict[str, str] = {
     "up": "1 when the service's /metrics answered the scrape, 0 when it did not (a dead or stuck process)",
     "process_cpu_seconds_total": "CPU used: a busy loop or a hot path",
-    "process_resident_memory_bytes": "memory held: a leak grows in a straight line",
+    "process_resident_memory_bytes": "memory held: a leak grows in a straight line, or stands far above its reference",
     "process_start_time_seconds": "when the process started: a change is a restart (a crash)",
     "outbound_requests_total": "calls per peer by outcome: errors to postgres or redis seen from the caller",
     "http_server_requests_total": "requests per route by status",
@@ -185,3 +185,71 @@ def rate_series(points: list[tuple[float, float]], every_s: float) -> list[tuple
 
 def window(points: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
     return [(t, v) for t, v in points if start <= t <= end]
+
+
+# ---- per-interval measures ---------------------------------------------------------------------
+Key = tuple[str, str, str]
+"""(measure, service, label): ("cpu", "worker", ""), ("peer_errors", "service-a", "redis"),
+("statements", "service-a", "/orders")."""
+MIB = 2**20
+
+
+def points(metrics: Metrics, start: float, end: float, every_s: float) -> dict[Key, list[tuple[float, float]]]:
+    """Every metric measure the diagnosis compares, as per-interval values (time, value) between
+    ``start`` and ``end``: the same series for the recent window and for the healthy reference
+    (chaoslab.diagnose.reference), so that both are measured alike."""
+    found: dict[Key, list[tuple[float, float]]] = {}
+
+    def series(name: str) -> dict[str, list[Series]]:
+        return by_service(metrics.select(name, start, end))
+
+    def longest(group: list[Series]) -> list[tuple[float, float]]:
+        return max(group, key=lambda s: len(s.points)).points
+
+    for service, group in series("process_cpu_seconds_total").items():
+        found[("cpu", service, "")] = rate_series(longest(group), every_s)
+    for service, group in series("process_resident_memory_bytes").items():
+        found[("rss", service, "")] = [(t, v / MIB) for t, v in longest(group)]
+    for service, group in series("outbound_requests_total").items():
+        peers: dict[str, list[Series]] = {}
+        for s in group:
+            if s.labels.get("outcome") not in (None, "ok"):
+                peers.setdefault(s.labels.get("peer", "?"), []).append(s)
+        for peer, failed in peers.items():
+            found[("peer_errors", service, peer)] = summed_rates(failed, every_s)
+    counts = series("http_server_db_statements_count")
+    for service, group in series("http_server_db_statements_sum").items():
+        by_route = {s.labels.get("route", ""): s for s in counts.get(service, [])}
+        for s in group:
+            route = s.labels.get("route", "")
+            if route in by_route:
+                found[("statements", service, route)] = ratio_series(s.points, by_route[route].points)
+    for name, measure in (("queue_depth", "queue"), ("outbox_backlog", "backlog")):
+        for service, group in series(name).items():
+            found[(measure, service, "")] = list(longest(group))
+    for service, group in series("worker_jobs_processed_total").items():
+        found[("jobs", service, "")] = summed_rates(group, every_s)
+    return found
+
+
+def summed_rates(group: list[Series], every_s: float) -> list[tuple[float, float]]:
+    """Per-interval rates of several counters (the label values of one metric) summed by interval end."""
+    summed: dict[float, float] = {}
+    for s in group:
+        for t, v in rate_series(s.points, every_s):
+            key = round(t / every_s) * every_s
+            summed[key] = summed.get(key, 0.0) + v
+    return sorted(summed.items())
+
+
+def ratio_series(sums: list[tuple[float, float]], counts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Per interval: increase of a histogram's _sum over the increase of its _count (a mean per event)."""
+    by_time = dict(counts)
+    found = []
+    for (t0, s0), (t1, s1) in itertools.pairwise(sums):
+        c0, c1 = by_time.get(t0), by_time.get(t1)
+        if c0 is None or c1 is None or c1 < c0 or s1 < s0:
+            continue
+        if c1 > c0:
+            found.append((t1, (s1 - s0) / (c1 - c0)))
+    return found

@@ -1,7 +1,8 @@
 """Ranking: the findings of the signature table, weighed by where the symptom is and what changed.
 
 1. **The symptom**: what the front door's users feel (requests slower, failing, hanging, none
-   finishing) and what the business sees off the request path (a queue, an outbox, the ledger).
+   finishing, against the healthy reference and against the lab's SLOs), the alerts that page, and
+   what the business sees off the request path (a queue, an outbox, the ledger).
 2. **The walk**: from the front door along every anomalous call and datastore call, callee after
    callee, with a visited set (the ring A→B→C→A is a cycle once the deadlock closes it). The elements
    it reaches are the symptom's path; the services where it stops, with healthy callees below them,
@@ -10,18 +11,21 @@
    is weighed down (a CPU spike nobody waits on is the red herring); with no user-facing symptom
    every finding stands on its own. A deploy to the same service before the symptom began adds to a
    bad deploy and a deadlock (they are switched on by a deploy) and, a little, to anything else.
-4. **The answer**: the top five (service, kind) with a confidence (score over the sum of the top
-   five plus one: room for "something else"), each with its evidence, traces and queries, and what
-   was ruled out and why.
+4. **The answer**: the top five (service, kind), each with its evidence, traces and queries, and what
+   was ruled out and why. Its confidence says how strong the evidence is and how much it stands out
+   (``confidence``); ``bench/diagnosis.py`` prints how often answers at 0.6 and above were right.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
+from chaoslab.alerts.tiers import TIERS
 from chaoslab.console.trainee import redact
-from chaoslab.diagnose.evidence import RECENT_S, Evidence, Inputs, Reading, collect
+from chaoslab.diagnose.evidence import RECENT_S, Evidence, Inputs, Measure, Reading, collect
+from chaoslab.diagnose.reference import SLO_SHARE, SLOW_MS, Reference, is_request
 from chaoslab.diagnose.signatures import SIGNATURES, Finding, fading, is_rollback, ms, name, risky, superseded
 from chaoslab.diagnose.spans import CALL, DB, OP, Element
 from chaoslab.topology import FRONT_DOOR
@@ -34,6 +38,10 @@ TOP = 5
 CHANGE_WINDOW_S = 900.0
 """A deploy this long before the symptom began can still be its trigger."""
 _TROUBLE = ("own", "ms", "errors", "origins", "unanswered", "hung", "rejected")
+EVIDENCE_SCALE = 2.0
+"""The score at which evidence counts as 63 % strong (1 - 1/e): a single clear signature scores 2 to 3."""
+UNOBSERVED = 0.6
+"""What a candidate's confidence keeps when only the change feed speaks for it."""
 
 
 @dataclass
@@ -46,6 +54,8 @@ class Candidate:
     traces: list[str] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)
     on_path: bool = False
+    observed: bool = True
+    """Whether something was measured for it (False: only the change feed speaks for it)."""
 
 
 @dataclass
@@ -59,6 +69,8 @@ class Diagnosis:
     ruled_out: list[str]
     changes: list[str]
     inputs: dict
+    alerts: list[str] = field(default_factory=list)
+    """Alerts firing now, in words (the paging ones are also in the symptom)."""
 
     @property
     def top(self) -> Candidate | None:
@@ -79,8 +91,8 @@ class Diagnosis:
         return cls(**{**doc, "candidates": [Candidate(**c) for c in doc.get("candidates", [])]})
 
 
-def diagnose(inputs: Inputs, since_s: float = 300.0) -> Diagnosis:
-    return rank(collect(inputs, since_s))
+def diagnose(inputs: Inputs, since_s: float = 300.0, reference: Reference | None = None) -> Diagnosis:
+    return rank(collect(inputs, since_s, reference))
 
 
 # ---- the symptom and the walk --------------------------------------------------------------------
@@ -89,20 +101,22 @@ def _troubled(reading: Reading) -> bool:
 
 
 def symptom(ev: Evidence) -> list[str]:
-    """What the users and the business feel, in words (empty: nothing user-facing)."""
-    found = []
+    """What the users and the business feel, in words (empty: nothing user-facing): the front door
+    against its healthy reference and against the lab's SLOs, the alerts that page, the queue, the
+    outbox and the ledger."""
+    found = [_paging(a) for a in ev.alerts if a.get("state") == "firing" and _pages(a)]
     for r in ev.of(OP, FRONT_DOOR):
-        what = r.element[2]
-        if not _request(what):
+        what, now = r.element[2], r.now
+        if not is_request(what):
             continue  # the front door's own background work (its recovery loop) is not what users feel
-        if r.anomalous("ms"):
+        failing = bool(now and now.n and now.errors / now.n > SLO_SHARE)
+        slow = bool(now and now.n and now.ms_p95 > SLOW_MS)
+        if r.anomalous("ms") or slow:
             x = r.measures["ms"]
-            found.append(f"{what} on {FRONT_DOOR} is slow: p95 {ms(x.value)} (was {ms(x.base.median)})")
-        if r.anomalous("errors"):
-            x = r.measures["errors"]
-            found.append(
-                f"{what} on {FRONT_DOOR} fails: {x.value * 100:.0f}% of {r.now.n} (was {x.base.median * 100:.0f}%)"
-            )
+            found.append(f"{what} on {FRONT_DOOR} is slow: p95 {ms(x.value)}{_was(x, ms, slow, f'{SLOW_MS:.0f} ms')}")
+        if r.anomalous("errors") or failing:
+            was = _was(r.measures.get("errors"), _pct, failing, f"{SLO_SHARE:.0%}")
+            found.append(f"{what} on {FRONT_DOOR} fails: {_pct(now.errors / now.n)} of {now.n}{was}")
         if r.anomalous("rejected"):
             found.append(f"{what} on {FRONT_DOOR} refuses requests: {r.measures['rejected'].value * 100:.0f}% 4xx")
         if r.silent:
@@ -125,12 +139,30 @@ def symptom(ev: Evidence) -> list[str]:
     return found
 
 
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+def _pct(value: float) -> str:
+    return f"{value * 100:.0f}%"
 
 
-def _request(op_name: str) -> bool:
-    """Whether an op is a request someone made (``POST /checkout``, a gRPC method), not background work."""
-    return op_name.split(" ", 1)[0] in _METHODS or op_name.startswith("/")
+def _was(x: Measure | None, show, over: bool, objective: str) -> str:
+    """What a front-door figure was when the lab was healthy, and whether it breaks the SLOs."""
+    said = [f"was {show(x.base.median)}"] if x is not None and x.base.learned else []
+    if over:
+        said.append(f"over the SLOs' {objective}")
+    return f" ({', '.join(said)})" if said else ""
+
+
+def _pages(alert: dict) -> bool:
+    tier = TIERS.get(str(alert.get("severity")))
+    return bool(tier and tier.pages)
+
+
+def _paging(alert: dict) -> str:
+    since = _clock(alert["fired_at"]) if alert.get("fired_at") else "now"
+    return f"alert {alert.get('alert')} ({alert.get('severity')}) firing since {since}: {alert.get('summary', '')}"
+
+
+def _alert_line(alert: dict) -> str:
+    return f"{alert.get('alert')} ({alert.get('severity')}): {alert.get('summary', '')}"
 
 
 def walk(ev: Evidence) -> tuple[set[Element], set[str], list[str]]:
@@ -277,13 +309,13 @@ def rank(ev: Evidence) -> Diagnosis:
                 list(dict.fromkeys(f.traces))[:4],
                 list(dict.fromkeys(f.queries)),
                 on_path,
+                bool(f.lines),
             )
         )
     scored.sort(key=lambda c: (-c.score, not c.on_path, c.service, c.kind))
     top = scored[:TOP]
-    total = sum(c.score for c in top) + 1.0
     for c in top:
-        c.confidence = round(c.score / total, 2)
+        c.confidence = confidence(c.score, [o.score for o in top], c.observed)
     return Diagnosis(
         at=ev.at,
         where=ev.where,
@@ -299,8 +331,27 @@ def rank(ev: Evidence) -> Diagnosis:
             "metric_scrapes": ev.scrapes,
             "changes": len(ev.changes),
             "recent_window_s": RECENT_S,
+            "reference": {
+                "frames": ev.reference.frames,
+                "latest": ev.reference.latest,
+                "paused_since": ev.reference.paused_since,
+                "why": ev.reference.why,
+                "left_out": ev.reference.left_out,
+            },
         },
+        alerts=[_alert_line(a) for a in ev.alerts if a.get("state") == "firing"],
     )
+
+
+def confidence(score: float, scores: list[float], observed: bool = True) -> float:
+    """How much to trust a candidate: how strong its evidence is on its own (``1 - exp(-score /
+    EVIDENCE_SCALE)``: a cycle with stuck calls says much), times how much it stands out among the
+    candidates (its share of their scores), times ``UNOBSERVED`` when nothing measured speaks for it
+    (a risky deploy with no symptom of its own)."""
+    total = sum(scores)
+    if score <= 0 or total <= 0:
+        return 0.0
+    return round((1 - math.exp(-score / EVIDENCE_SCALE)) * score / total * (1.0 if observed else UNOBSERVED), 2)
 
 
 def ruled_out(ev: Evidence, scored: list[Candidate], felt: list[str], path: set[Element]) -> list[str]:

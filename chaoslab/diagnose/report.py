@@ -24,8 +24,9 @@ def text(d: Diagnosis) -> str:
     lines = [
         f"diagnosis of {p(d.where)} at {_clock(d.at)}, looking back {_since(d.since_s)} "
         f"({inputs.get('spans_in_recent_window', 0)} spans in the last {inputs.get('recent_window_s', 20):g} s, "
-        f"{inputs.get('baseline_frames', 0)} baseline frames of 5 s, {inputs.get('metric_scrapes', 0)} metric scrapes, "
-        f"{inputs.get('changes', 0)} changes)",
+        f"{inputs.get('baseline_frames', 0)} healthy reference frames of 5 s, "
+        f"{inputs.get('metric_scrapes', 0)} metric scrapes, {inputs.get('changes', 0)} changes)",
+        reference(inputs.get("reference") or {}),
         "",
     ]
     if d.symptom:
@@ -33,6 +34,8 @@ def text(d: Diagnosis) -> str:
         lines += [f"  {p(s)}" for s in d.symptom]
     else:
         lines.append("symptom: none the users feel (nothing slow, failing or stuck at the front door)")
+    if d.alerts:
+        lines.append("alerts firing: " + "; ".join(p(a) for a in d.alerts))
     if d.path:
         lines.append("path of the trouble: " + "; ".join(p(w) for w in d.path))
     lines.append("")
@@ -57,6 +60,16 @@ def text(d: Diagnosis) -> str:
     return "\n".join(lines)
 
 
+def reference(status: dict) -> str:
+    """What the healthy reference is, in one line: how old, and why it is not learning now."""
+    if not status.get("latest"):
+        return "healthy reference: none learned yet (the lab's design stands in)"
+    line = f"healthy reference: newest frame from {_clock(status['latest'])}"
+    if status.get("paused_since"):
+        line += f"; not learning since {_clock(status['paused_since'])} ({status.get('why', '')})"
+    return printable(line)
+
+
 def prompt(d: Diagnosis) -> str:
     """The evidence as a prompt: the system, the vocabulary, the facts (neither ranked nor judged), and
     the form of the answer."""
@@ -78,8 +91,9 @@ def prompt(d: Diagnosis) -> str:
         *kinds,
         "",
         f"What was observed at {_clock(d.at)}, comparing the last {d.inputs.get('recent_window_s', 20):g} s with "
-        f"the {_since(d.since_s)} before:",
+        f"the last {_since(d.since_s)} of frames when the lab was healthy:",
         *(f"- {s}" for s in d.symptom or ["nothing slow, failing or stuck at the front door"]),
+        *(f"- alert firing: {a}" for a in d.alerts),
         "",
         "Anomalies found in traces and metrics:",
         *(f"- {f}" for f in facts or ["none"]),

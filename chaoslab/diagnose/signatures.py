@@ -14,9 +14,12 @@
   its own time, calls to it that give up while it is still working on them.
 - **cpu_burn**: a process's CPU rose by a quarter of a core or more; with its own work slower it is the
   cause, with nothing on the symptom's path slower it is a red herring.
-- **memory_leak**: a process's resident memory grows in a straight line.
-- **db_outage**, **db_slow**: a service's PostgreSQL calls fail at the source, or take longer.
-- **redis_outage**: a service's Redis calls fail (the outbox backs up, the worker cannot read).
+- **memory_leak**: a process's resident memory grows in a straight line, or stands far above what it
+  held when the lab was healthy (a leak that reached its cap).
+- **db_outage**, **db_slow**: a service's PostgreSQL calls fail at the source, or take longer; or
+  PostgreSQL's own process is stopped or restarting (its state in ``chaoslab status``).
+- **redis_outage**: a service's Redis calls fail (the outbox backs up, the worker cannot read), or
+  Redis's own process is stopped or restarting.
 - **worker_stall**: the worker is up and its Redis calls succeed, yet it finishes no jobs while the
   queue grows.
 - **bad_deploy**: a deploy changed a setting and that setting's symptom followed: statements per
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 
 from chaoslab.diagnose.evidence import RECENT_S, Evidence, Reading
 from chaoslab.diagnose.spans import CALL, DB, OP, Element
+from chaoslab.topology import COMPONENTS
 
 GATEWAY = "gateway"
 """The third party: whatever fails inside it is the provider's failure (upstream_failure)."""
@@ -320,22 +324,37 @@ def cpu(ev: Evidence) -> list[Finding]:
 def memory(ev: Evidence) -> list[Finding]:
     found = []
     for state in ev.services.values():
-        if state.rss_slope is None or state.rss_slope < 0.5 or (state.rss_rise_mb or 0) < 15:
-            continue
-        found.append(
-            Finding(
-                state.service,
-                "memory_leak",
-                2.0 + min(1.0, state.rss_slope / 10),
-                [
-                    f"{state.service}'s resident memory grows {state.rss_slope:.1f} MiB/s: {state.rss_mb:.0f} MiB "
-                    f"now, +{state.rss_rise_mb:.0f} MiB within the last minute, in a straight line"
-                ],
-                {(OP, state.service, "*")},
-                queries=[f'process_resident_memory_bytes{{service="{state.service}"}}'],
+        lines, strength = [], 0.0
+        if state.rss_slope is not None and state.rss_slope >= 0.5 and (state.rss_rise_mb or 0) >= 15:
+            strength = 2.0 + min(1.0, state.rss_slope / 10)
+            lines.append(
+                f"{state.service}'s resident memory grows {state.rss_slope:.1f} MiB/s: {state.rss_mb:.0f} MiB "
+                f"now, +{state.rss_rise_mb:.0f} MiB within the last minute, in a straight line"
             )
-        )
+        held = state.rss
+        if held is not None and held.anomalous and (state.rss_slope or 0) > -0.2:
+            strength = max(strength, 1.8 + min(1.0, held.delta / 200))
+            lines.append(
+                f"{state.service} holds {held.value:.0f} MiB, {held.delta:.0f} MiB more than when the lab was "
+                f"healthy ({held.base.median:.0f} MiB), and it is not coming down"
+            )
+        if lines:
+            found.append(
+                Finding(
+                    state.service,
+                    "memory_leak",
+                    strength,
+                    lines,
+                    {(OP, state.service, "*")},
+                    queries=[f'process_resident_memory_bytes{{service="{state.service}"}}'],
+                )
+            )
     return found
+
+
+DATASTORE_DOWN = {"stopped": 2.8, "crash-loop": 2.8, "restarting": 2.6, "unready": 2.0}
+"""A datastore's process state and how strongly it says the datastore is out (unready: it answers
+nothing, or not yet)."""
 
 
 def datastores(ev: Evidence) -> list[Finding]:
@@ -377,6 +396,22 @@ def datastores(ev: Evidence) -> list[Finding]:
                 r,
                 f'outbound_request_duration_seconds{{service="{service}",peer="postgres"}}',
             )
+    for store, kind in (("postgres", "db_outage"), ("redis", "redis_outage")):
+        state = str(ev.processes.get(store, {}).get("state", ""))
+        if state not in DATASTORE_DOWN:
+            continue
+        for c in COMPONENTS:
+            if store in c.uses and c.name in ev.services:
+                add(
+                    c.name,
+                    kind,
+                    DATASTORE_DOWN[state],
+                    f"{store} itself is {state} (its process state in `chaoslab status`): every call {c.name} makes "
+                    f"to it fails",
+                    (DB, c.name, store),
+                    ev.reading((DB, c.name, store)),
+                    f'rate(outbound_requests_total{{service="{c.name}",peer="{store}",outcome!="ok"}}[1m])',
+                )
     for state in ev.services.values():
         for store, kind in (("postgres", "db_outage"), ("redis", "redis_outage")):
             x = state.peer_errors.get(store)

@@ -347,7 +347,7 @@ def create_api(lab: Lab) -> Flask:
         return jsonify(actions[action](name))
 
     mount_console(app, lab)
-    lab.diagnosis = mount_diagnosis(app, lab)
+    lab.diagnosis = mount_diagnosis(app, lab, authorised)
     return app
 
 

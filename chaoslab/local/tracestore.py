@@ -3,12 +3,20 @@
 The services export spans to the lab daemon exactly as they would to an
 OpenTelemetry Collector (``POST /v1/traces``, protobuf). The daemon keeps the
 most recent traces, bounded, and ``chaoslab traces`` prints them as trees.
+
+Under the default load the newest 1000 traces are the last half minute or so;
+a trace the diagnosis cited would be gone before a trainee opened it. So a
+cited trace is *pinned*: kept beyond the newest ones for ``pin_s`` (longer
+than the 40-minute root-cause bar), at most ``max_pinned`` of them, the
+oldest pin going first (bench/tracestore_memory.py measures what that costs).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -66,31 +74,72 @@ class TraceStore:
     seen, chaoslab.telemetry.inflight); the real span replaces it when it ends, and a late copy never
     replaces a real span."""
 
-    def __init__(self, max_traces: int = 1000, max_spans_per_trace: int = 2000):
+    def __init__(
+        self,
+        max_traces: int = 1000,
+        max_spans_per_trace: int = 2000,
+        max_pinned: int = 1000,
+        pin_s: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ):
         self.max_traces = max_traces
         self.max_spans = max_spans_per_trace
+        self.max_pinned = max_pinned
+        self.pin_s = pin_s
+        self.clock = clock
         self._traces: OrderedDict[str, dict[str, dict]] = OrderedDict()
+        self._pins: OrderedDict[str, float] = OrderedDict()  # trace id → pinned until, oldest pin first
+        self._kept: dict[str, dict[str, dict]] = {}  # pinned traces pushed out of the newest ones
         self._lock = threading.Lock()
         self.received = 0
 
     def add(self, spans: list[dict]) -> None:
         with self._lock:
             for span in spans:
-                bucket = self._traces.setdefault(span["trace_id"], {})
+                trace_id = span["trace_id"]
+                bucket = self._kept.get(trace_id)
+                if bucket is None:
+                    bucket = self._traces.setdefault(trace_id, {})
                 known = bucket.get(span["span_id"])
                 if known is None and len(bucket) >= self.max_spans:
                     continue
                 if known is None or known["open"]:
                     bucket[span["span_id"]] = span
                 self.received += 1
+            self._expire()
             while len(self._traces) > self.max_traces:
-                self._traces.popitem(last=False)
+                trace_id, bucket = self._traces.popitem(last=False)
+                if trace_id in self._pins:
+                    self._kept[trace_id] = bucket
+
+    def pin(self, trace_ids: Iterable[str]) -> None:
+        """Keep these traces readable for ``pin_s`` from now (a trace pinned again is kept longer)."""
+        until = self.clock() + self.pin_s
+        with self._lock:
+            for trace_id in trace_ids:
+                self._pins.pop(trace_id, None)
+                self._pins[trace_id] = until
+            while len(self._pins) > self.max_pinned:
+                trace_id, _ = self._pins.popitem(last=False)
+                self._kept.pop(trace_id, None)
+            self._expire()
+
+    def _expire(self) -> None:
+        now = self.clock()
+        while self._pins and next(iter(self._pins.values())) <= now:
+            trace_id, _ = self._pins.popitem(last=False)
+            self._kept.pop(trace_id, None)
+
+    @property
+    def pinned(self) -> int:
+        """Pinned traces no longer among the newest ones (kept for their pin alone)."""
+        return len(self._kept)
 
     def recent(self, last: int, service: str | None = None, trace_id: str | None = None) -> list[list[dict]]:
         """The ``last`` most recently started traces (optionally touching ``service``), oldest first."""
         with self._lock:
             if trace_id:
-                found = self._traces.get(trace_id)
+                found = self._traces.get(trace_id) or self._kept.get(trace_id)
                 return [list(found.values())] if found else []
             traces = [
                 list(spans.values())

@@ -13,6 +13,7 @@ import shutil
 import sys
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from chaoslab.chaos.journal import FileStore
@@ -35,21 +36,30 @@ def run(lab, *args, ok=True):
     return result
 
 
-def look(lab) -> dict:
-    return LabClient(StateDir.at(lab.state_dir)).diagnosis(300)
+def look(lab, token: str | None = None) -> dict:
+    """The daemon's diagnosis as `chaoslab diagnose` asks for it (with the lab's token; ``token``: this
+    one rather than the state directory's)."""
+    if token is None:
+        return LabClient(StateDir.at(lab.state_dir)).diagnosis(300)
+    api = StateDir.at(lab.state_dir).read_info()["api"]
+    answer = requests.get(f"{api}/api/diagnose?since=300", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    answer.raise_for_status()
+    return answer.json()
 
 
 def top(d: dict) -> tuple[str, str] | None:
     return (d["candidates"][0]["service"], d["candidates"][0]["kind"]) if d["candidates"] else None
 
 
-def named(lab, cause: tuple[str, str], timeout: float = 75, ruled_out: str = "", every_s: float = 3) -> dict:
+def named(
+    lab, cause: tuple[str, str], timeout: float = 75, ruled_out: str = "", every_s: float = 3, token: str | None = None
+) -> dict:
     """Poll the daemon's diagnosis until ``cause`` is its top answer (and, if given, ``ruled_out`` is in
     what it dismissed); that diagnosis."""
     seen, last = [], {}
 
     def check():
-        last.update(look(lab))
+        last.update(look(lab, token))
         seen.append(top(last))
         dismissed = not ruled_out or any(ruled_out in r for r in last["ruled_out"])
         return dict(last) if top(last) == cause and dismissed else None
@@ -60,6 +70,16 @@ def named(lab, cause: tuple[str, str], timeout: float = 75, ruled_out: str = "",
         shown = {k: last.get(k) for k in ("symptom", "path", "ruled_out", "inputs")}
         shown["candidates"] = [(c["service"], c["kind"], c["score"], c["evidence"][:2]) for c in last["candidates"]]
         raise AssertionError(f"{exc}\ntop answers seen: {seen}\nthe last diagnosis: {shown}") from None
+
+
+def test_the_diagnosis_needs_the_lab_token(lab):
+    """It names causes: the daemon answers only a caller with the lab's token, which the CLI sends (and the
+    CLI keeps the team's hypothesis first during an incident)."""
+    api = StateDir.at(lab.state_dir).read_info()["api"]
+    assert requests.get(f"{api}/api/diagnose", timeout=60).status_code == 401
+    wrong = requests.get(f"{api}/api/diagnose", headers={"Authorization": "Bearer not-the-token"}, timeout=60)
+    assert wrong.status_code == 401 and "token" in wrong.json()["message"]
+    assert "candidates" in look(lab)
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +218,7 @@ def test_it_diagnoses_with_the_agents_and_the_journals_out_of_reach(deadlocked, 
     hidden = tmp_path / "hidden"
     hidden.mkdir()
     secrets = [lab.state_dir / name for name in ("token", "audit.jsonl", "drill-baseline.json", "agents")]
+    token = StateDir.at(lab.state_dir).token()  # the lab API's own: a trainee's CLI has it, the agents answer no one
     moved = [(path, hidden / path.name) for path in secrets if path.exists()]
     assert {p.name for p, _ in moved} >= {"token", "audit.jsonl", "agents"}, moved
     for source, target in moved:
@@ -206,7 +227,7 @@ def test_it_diagnoses_with_the_agents_and_the_journals_out_of_reach(deadlocked, 
         listed = json.loads(run(lab, "fault", "list", "--json").stdout)
         assert listed["faults"] == [] and len(listed["unreachable"]) >= 5, listed  # no agent answers anyone
         assert "deadlock" not in run(lab, "audit", ok=False).output
-        d = named(lab, ("service-c", "deadlock"), timeout=30)
+        d = named(lab, ("service-c", "deadlock"), timeout=30, token=token)
         assert any("re-entered service-a" in line for line in d["candidates"][0]["evidence"])
     finally:
         for source, target in moved:  # what the CLI made meanwhile (a new token) gives way to the lab's own

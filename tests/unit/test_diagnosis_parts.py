@@ -1,5 +1,6 @@
 """The diagnosis's pure parts on hand-built spans and metrics: robust baselines, span facts, the
-signature table, the walk through the ring, the ranking and the shadow's bookkeeping.
+healthy reference, the signature table, the walk through the ring, the ranking and the shadow's
+bookkeeping.
 
 ``HandLab`` is not a lab: it is a clock the test moves, the diagnosis's real recorder, service graph
 and scrape history, fed with spans and /metrics text that the test writes by hand (a trace of the
@@ -16,8 +17,9 @@ from chaoslab.chaos.journal import FileStore
 from chaoslab.diagnose import report, shadow
 from chaoslab.diagnose.evidence import RECENT_S, Evidence, Reading, collect
 from chaoslab.diagnose.metrics import ScrapeHistory, increase, rate_series
-from chaoslab.diagnose.rank import diagnose, walk
+from chaoslab.diagnose.rank import confidence, diagnose, walk
 from chaoslab.diagnose.record import Recorder, summarise
+from chaoslab.diagnose.reference import Reference
 from chaoslab.diagnose.robust import baseline, quantile, slope
 from chaoslab.diagnose.signatures import risky, superseded
 from chaoslab.diagnose.spans import CALL, DB, OP, TIMEOUT, facts
@@ -118,6 +120,12 @@ class HandLab:
         self.drift = 0.0
         self.drift_rate = 0.0
         self.traces = itertools.count(1)
+        self.states: dict[str, dict] = {}
+        self.alert_list: list[dict] = []
+        self.statements = 3  # PostgreSQL statements per checkout
+        self.served = 0
+        self.reference: Reference | None = None
+        """The healthy reference as the lab daemon keeps it: judged every frame, whoever asks."""
 
     def now(self) -> float:
         return self.at
@@ -128,6 +136,10 @@ class HandLab:
             for s in self.cpu
         }
         texts["payment"] += f"ledger_drift_amount {self.drift}\n"
+        texts["service-a"] += (
+            f'http_server_db_statements_sum{{route="/checkout"}} {self.served * self.statements}\n'
+            f'http_server_db_statements_count{{route="/checkout"}} {self.served}\n'
+        )
         return texts
 
     def run(self, seconds: int, trace, per_second: int = 4) -> None:
@@ -144,10 +156,13 @@ class HandLab:
                     span["start_ns"] += int((self.at - end) * 1e9)
                     span["end_ns"] += int((self.at - end) * 1e9)
                 spans += built
+            self.served += per_second
             self.recorder.add(spans)
             self.graph_store.add(spans)
             if int(self.at) % 5 == 0:
                 self.metrics.scrape_once()
+                if self.reference is not None:
+                    self.reference.update(self)
 
     # Inputs
     def facts(self, start, end):
@@ -166,13 +181,26 @@ class HandLab:
         return [c for c in self.feed if c["ts"] >= since]
 
     def processes(self):
-        return {}
+        return dict(self.states)
+
+    def alerts(self):
+        return list(self.alert_list)
 
 
 @pytest.fixture
 def hand():
     lab = HandLab()
     lab.run(120, checkout())  # two healthy minutes: the baseline
+    return lab
+
+
+@pytest.fixture
+def kept():
+    """A HandLab whose healthy reference is kept up to date as the lab daemon keeps it, after three
+    healthy minutes."""
+    lab = HandLab()
+    lab.reference = Reference()
+    lab.run(180, checkout())
     return lab
 
 
@@ -243,6 +271,119 @@ def test_frames_summarise_what_ended_in_them():
     assert stats[(OP, "service-c", "/chaoslab.v1.Pricing/Quote")].n == 20  # 4 a second for a 5 s frame
     summary = summarise(lab.recorder.facts(T0, T0 + 30))
     assert summary[(CALL, "service-a", "service-b")].unanswered == 0
+
+
+# ---- the healthy reference ----------------------------------------------------------------------
+def test_a_fault_older_than_the_baseline_window_is_still_anomalous(kept):
+    """Six minutes into a fault that breaks the checkout SLO, the look-back of five minutes holds only
+    the fault: the reference still remembers the lab before it."""
+    kept.run(360, checkout(c_own=600.0))
+    d = diagnose(kept, 300, kept.reference)
+    assert (d.top.service, d.top.kind) == ("service-c", "latency"), report.text(d)
+    own = collect(kept, 300, kept.reference).reading((OP, "service-c", "/chaoslab.v1.Pricing/Quote")).measures["own"]
+    assert own.anomalous and own.base.median < 10 and own.base.learned
+    assert any("is slow" in s and "over the SLOs' 500 ms" in s for s in d.symptom), d.symptom
+    status = d.inputs["reference"]
+    assert status["paused_since"] is not None and "POST /checkout" in status["why"]
+    assert "not learning since" in report.text(d)
+
+
+def test_without_a_kept_reference_the_window_absorbs_the_fault_it_judges(kept):
+    """What the reference prevents: the same fault, judged against the look-back window alone (the
+    frames of the fault, which the gate leaves out), has nothing healthy to compare with but the design."""
+    kept.run(360, checkout(c_own=600.0))
+    assert collect(kept, 300).baseline_frames == 0
+    assert collect(kept, 300, kept.reference).baseline_frames >= 30  # the healthy minutes before it
+
+
+def test_frames_under_a_paging_alert_are_not_learned(kept):
+    """A slowness within the SLO, during which the lab's own alert pages: the alert, not the latency,
+    keeps those frames out of the reference, and the symptom says what pages."""
+    kept.alert_list = [
+        {
+            "alert": "CheckoutLatencyFastBurn",
+            "severity": "P2",
+            "state": "firing",
+            "labels": {"slo": "checkout-latency"},
+            "active_at": kept.at,
+            "fired_at": kept.at + 15,
+            "resolved_at": None,
+            "summary": "14% of checkouts take longer than 500ms over 2m",
+        }
+    ]
+    kept.run(360, checkout(c_own=300.0))
+    d = diagnose(kept, 300, kept.reference)
+    assert (d.top.service, d.top.kind) == ("service-c", "latency"), report.text(d)
+    assert any(s.startswith("alert CheckoutLatencyFastBurn (P2) firing") for s in d.symptom), d.symptom
+    assert "CheckoutLatencyFastBurn (P2) active" in d.inputs["reference"]["why"]
+
+
+def test_a_ticket_alert_is_listed_but_is_not_what_users_feel(kept):
+    kept.alert_list = [
+        {"alert": "MemoryHigh", "severity": "P3", "state": "firing", "active_at": kept.at, "summary": "210 MB"}
+    ]
+    kept.run(25, checkout())
+    d = diagnose(kept, 300, kept.reference)
+    assert d.symptom == [] and d.alerts == ["MemoryHigh (P3): 210 MB"]
+    assert "alerts firing: MemoryHigh (P3): 210 MB" in report.text(d)
+
+
+def test_a_value_that_left_the_norm_is_not_learned_until_it_lasts_long_enough(kept):
+    """A CPU hog nobody is paged for: its values stay out of the reference (it is still named five
+    minutes on), until it has lasted ``adapt_s``: then it is the new normal."""
+    kept.reference.adapt_frames = round(420 / 5)
+    kept.cpu_rate["worker"] = 1.0
+    kept.run(330, checkout())
+    d = diagnose(kept, 300, kept.reference)
+    assert (d.top.service, d.top.kind) == ("worker", "cpu_burn"), report.text(d)
+    assert "cpu of worker" in d.inputs["reference"]["left_out"]
+    kept.run(420, checkout())
+    assert diagnose(kept, 300, kept.reference).rank_of("worker", "cpu_burn") is None
+
+
+def test_a_fresh_labs_warm_up_names_no_cause():
+    """No frame taught a baseline yet: statements per request, CPU and memory say nothing (a checkout's
+    three statements are not an N+1), and spans are judged against the lab's design."""
+    fresh = HandLab()
+    fresh.reference = Reference()
+    fresh.cpu_rate["service-a"] = 0.4  # busy starting up
+    said = []
+    for seconds in (10, 10, 10, 10):
+        fresh.run(seconds, checkout())
+        d = diagnose(fresh, 300, fresh.reference)
+        said.append(report.text(d))
+        assert d.candidates == [] and d.symptom == [], said[-1]
+    assert "healthy reference: none learned yet" in said[0]
+
+
+def test_a_stopped_datastore_is_cited_from_its_process_state(kept):
+    kept.states = {"redis": {"state": "stopped", "restarts": 0}, "postgres": {"state": "ready", "restarts": 0}}
+    kept.run(25, checkout())
+    d = diagnose(kept, 300, kept.reference)
+    assert d.top.kind == "redis_outage" and d.top.service in ("service-a", "worker"), report.text(d)
+    assert any("redis itself is stopped" in line for line in d.top.evidence), d.top.evidence
+    assert d.rank_of("payment", "db_outage") is None  # only what uses Redis
+
+
+def test_the_slos_are_a_floor_when_the_healthy_past_was_noisy():
+    """A reference learned from checkouts whose p95 swung between 80 and 480 ms has a wide spread: 700
+    ms is not several spreads above it, but it breaks the checkout SLO, so users feel it."""
+    noisy = HandLab()
+    noisy.reference = Reference()
+    for _ in range(18):
+        noisy.run(5, checkout(c_own=60.0))
+        noisy.run(5, checkout(c_own=450.0))
+    noisy.run(25, checkout(c_own=670.0))
+    d = diagnose(noisy, 300, noisy.reference)
+    front = collect(noisy, 300, noisy.reference).reading((OP, "service-a", "POST /checkout")).measures["ms"]
+    assert not front.anomalous  # within the noise of its past
+    assert any("POST /checkout on service-a is slow" in s and "over the SLOs' 500 ms" in s for s in d.symptom)
+
+
+def test_confidence_says_how_strong_the_evidence_is_not_only_that_it_is_alone():
+    assert confidence(1.5, [1.5]) < 0.6 < confidence(4.0, [4.0])
+    assert confidence(3.0, [3.0, 3.0]) < confidence(3.0, [3.0])
+    assert confidence(0.0, [0.0]) == 0.0
 
 
 # ---- the walk and the ranking --------------------------------------------------------------------
@@ -358,6 +499,7 @@ def test_a_rolled_back_deploy_explains_nothing_any_more(hand):
     hand.feed.pop()  # still running: a risky deploy with nothing else to explain is the candidate left
     fresh = diagnose(hand, 300).candidates
     assert [(c.service, c.kind) for c in fresh] == [("service-a", "bad_deploy")]
+    assert fresh[0].confidence < 0.6  # a risky setting with nothing to show for it is weak evidence
     hand.feed[0]["ts"] = hand.at - 400  # and, with nothing to show for it since, it says less as it ages
     assert diagnose(hand, 600).candidates[0].score < fresh[0].score * 0.5
 
@@ -397,25 +539,45 @@ class _Said:
     def __init__(self, service, kind):
         from chaoslab.diagnose.rank import Candidate
 
-        self.top = Candidate(service, kind, 3.0, 0.6, [f"{kind} evidence"])
+        self.top = Candidate(service, kind, 3.0, 0.6, [f"{kind} evidence"], [f"trace-of-{kind}"])
 
 
-def test_the_shadow_writes_each_new_top_answer_once_and_only_during_an_incident(tmp_path):
+def test_the_shadow_counts_an_answer_held_for_two_looks_dated_at_the_first(tmp_path):
+    """What a trainee asking `chaoslab diagnose` was shown: the same look-back, and an answer that stood
+    for two looks in a row (a one-look flicker is not credited)."""
+    from chaoslab.diagnose import DEFAULT_SINCE_S
+
     store = FileStore(tmp_path)
     said = {"now": _Said("service-b", "latency")}
     clock = {"now": T0}
-    on_call = shadow.ShadowOnCall(store, lambda since: said["now"], clock=lambda: clock["now"])
+    asked, pinned = [], []
+
+    def look(since):
+        asked.append(since)
+        return said["now"]
+
+    on_call = shadow.ShadowOnCall(store, look, clock=lambda: clock["now"], pin=pinned.extend)
     assert on_call.tick() is None  # no incident: nothing to do
     incidents = IncidentLog(store, "alice")
     incident = incidents.declare("checkout is slow", "P2", "alerting", ts=T0)
+    assert on_call.tick() is None  # one look is not an answer yet
+    clock["now"] = T0 + 5
     first = on_call.tick()
     assert (first["service"], first["kind"], first["incident"]) == ("service-b", "latency", incident.id)
+    assert (first["ts"], first["held_at"], first["since_s"]) == (T0, T0 + 5, DEFAULT_SINCE_S)
+    assert set(asked) == {DEFAULT_SINCE_S} and pinned == ["trace-of-latency"]
+    clock["now"] = T0 + 10
     assert on_call.tick() is None  # the same answer again is not news
+    said["now"], clock["now"] = _Said("service-c", "deadlock"), T0 + 15
+    assert on_call.tick() is None  # a flicker: one look, then gone
+    said["now"], clock["now"] = _Said("service-b", "latency"), T0 + 20
+    assert on_call.tick() is None
     said["now"] = _Said("service-c", "deadlock")
-    clock["now"] = T0 + 41
-    assert on_call.tick()["kind"] == "deadlock"
+    for clock["now"] in (T0 + 41, T0 + 46):
+        held = on_call.tick()
+    assert held["kind"] == "deadlock" and held["ts"] == T0 + 41
     given = shadow.answers(store, incident.id)
-    assert [a["kind"] for a in given] == ["latency", "deadlock"]
+    assert [(a["kind"], a["ts"]) for a in given] == [("latency", T0), ("deadlock", T0 + 41)]
     assert "shadow" not in store.read("incidents.jsonl")  # its answers stay off the team's board
 
     right = lambda service, kind: (service, kind) == ("service-c", "deadlock")  # noqa: E731
