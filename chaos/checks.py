@@ -131,6 +131,9 @@ class Result:
     value: float | None
     ok: bool
     note: str = ""
+    basis: str = ""
+    """What the value was judged against when it was not the check's own bound (verify's latency on a host
+    too slow for it: chaoslab.loadtest.verify.judge_latency); empty: the bound."""
 
 
 class Probe(Protocol):

@@ -13,10 +13,12 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+from chaoslab import command
 from chaoslab.chaos.agent_client import AgentClient, AgentError
 from chaoslab.chaos.agents import Agents, Instance
+from chaoslab.chaos.drill import DrillJournal, new_run_id
 from chaoslab.chaos.faults import KINDS, MAX_TTL_S, MYSTERY, Fault, FaultSpecError, new_fault_id, spec_of, validate
-from chaoslab.chaos.journal import AuditLog, Journal, Store, fold_agent_records
+from chaoslab.chaos.journal import AUDIT, CHANGES, SCENARIO, AuditLog, Journal, Store, fold_agent_records
 from chaoslab.chaos.scenarios import Fix, Scenario
 from chaoslab.errors import Refused
 from chaoslab.settings import SERVICE_SETTINGS, coerce
@@ -42,7 +44,7 @@ class Applied:
     outcomes: list[Outcome] = field(default_factory=list)
 
 
-AUDIT, CHANGES, SCENARIO = "audit.jsonl", "changes.jsonl", "scenario.json"
+__all__ = ["AUDIT", "CHANGES", "SCENARIO", "Controller", "ControllerError"]
 
 
 class Controller:
@@ -51,6 +53,7 @@ class Controller:
         self.store = store
         self.audit = AuditLog(store, AUDIT, fold=self._fold_agent_records)
         self.changes = Journal(store, CHANGES)
+        self.drills = DrillJournal(store)
         self.actor = actor
         self.client = AgentClient(agents, actor)
 
@@ -208,8 +211,7 @@ class Controller:
             self._record_change(service, {}, by=self.actor, note="rollback to the baseline configuration")
         running = self.current()
         if running is not None:
-            self.audit.append("scenario.stopped", scenario=running["id"], reason="reset", actor=self.actor)
-            self.store.delete(SCENARIO)
+            self._ended(running, "reset")
         self.audit.append("lab.reset", actor=self.actor, faults_removed=removed)
         return removed, unreachable
 
@@ -262,27 +264,45 @@ class Controller:
 
     # ---- scenarios -------------------------------------------------------------------------
     def current(self) -> dict | None:
+        """The note of the last drill started and not stopped: running, or ended by its time limit (its
+        faults expired; ``expires_at`` says when). None when there is none."""
         try:
             return json.loads(self.store.read(SCENARIO) or "null")
         except ValueError:
             return None
 
-    def start(self, scenario: Scenario, ttl_s: float | None = None, mystery: bool = False) -> list[Applied]:
-        """Apply every fault and red herring of a scenario, all or nothing, then write its feed.
-
-        The scenario and the ids of every fault it will place are written down first (state
-        ``starting``), so a start killed half-way is still seen, and undone, by ``scenario stop``,
-        ``scenario status`` and ``reset``. A mystery drill's faults carry no scenario id (they say
-        ``mystery``); only the scenario note and the audit log name it."""
+    def refuse_if_running(self) -> None:
+        """ControllerError while a drill runs (its time limit not reached, not stopped): one at a time."""
         running = self.current()
         if running and running["expires_at"] > time.time():
-            raise ControllerError(f"scenario {running['id']} is running; `chaoslab scenario stop` first")
+            secret = running.get("mystery") and not running.get("revealed")
+            name = "a mystery drill" if secret else f"scenario {running['id']}"
+            raise ControllerError(f"{name} is running; `{command('scenario stop')}` first")
+
+    def start(
+        self,
+        scenario: Scenario,
+        ttl_s: float | None = None,
+        mystery: bool = False,
+        healthy: dict | None = None,
+        story: str = "",
+    ) -> list[Applied]:
+        """Apply every fault and red herring of a scenario, all or nothing, then write its feed.
+
+        The run gets its own id. The scenario and the ids of every fault it will place are written down
+        first (state ``starting``), so a start killed half-way is still seen, and undone, by ``scenario
+        stop``, ``scenario status`` and ``reset``. A mystery drill's faults carry no scenario id (they say
+        ``mystery``); only the scenario note and the audit log name it. ``healthy``: the lab's figures
+        under the drill's traffic just before (see chaos.drill.Run.healthy); ``story``: a mystery's story,
+        kept on the board for the team."""
+        self.refuse_if_running()
         ttl = min(ttl_s or scenario.duration_s, MAX_TTL_S)
         planned = [({**spec, "ttl_s": ttl, "id": new_fault_id()}, False) for spec in scenario.faults]
         planned += [({**spec, "ttl_s": ttl, "id": new_fault_id()}, True) for spec in scenario.red_herrings]
         now = time.time()
         note = {
             "id": scenario.id,
+            "run": new_run_id(),
             "state": "starting",
             "started_at": now,
             "expires_at": now + ttl,
@@ -316,12 +336,14 @@ class Controller:
         self.audit.append(
             "scenario.started",
             scenario=scenario.id,
+            run=note["run"],
             actor=self.actor,
             ttl_s=ttl,
             fault_ids=note["fault_ids"],
             mystery=mystery,
             trigger_change=trigger,
         )
+        self.drills.started(note["run"], note["started_at"], note["expires_at"], mystery, healthy, story)
         return applied
 
     def _record_feed(self, scenario: Scenario, faults: list[Fault]) -> str | None:
@@ -335,14 +357,23 @@ class Controller:
         return trigger
 
     def stop(self) -> dict:
+        """End the last drill: remove its faults (those its time limit has not ended already) and end the
+        run, which also ends a mystery's secrecy. Returns its note."""
         running = self.current()
         if running is None:
             raise ControllerError("no scenario is running")
         for fault_id in running["fault_ids"]:
             self.remove(fault_id, "stop")
-        self.store.delete(SCENARIO)
-        self.audit.append("scenario.stopped", scenario=running["id"], reason="stop", actor=self.actor)
+        self._ended(running, "stop")
         return running
+
+    def _ended(self, running: dict, reason: str) -> None:
+        self.store.delete(SCENARIO)
+        self.audit.append(
+            "scenario.stopped", scenario=running["id"], run=running.get("run"), reason=reason, actor=self.actor
+        )
+        if running.get("run"):
+            self.drills.ended(running["run"], reason)
 
     def note_load_started(self) -> None:
         """Remember that the scenario brought its own traffic, so stopping it stops the traffic too."""
@@ -359,7 +390,7 @@ class Controller:
         shown = min(running.get("hints_shown", 0) + 1, len(scenario.hints))
         running["hints_shown"] = shown
         self.store.write(SCENARIO, json.dumps(running))
-        self.audit.append("scenario.hint", scenario=scenario.id, hint=shown, actor=self.actor)
+        self.audit.append("scenario.hint", scenario=scenario.id, run=running.get("run"), hint=shown, actor=self.actor)
         return shown, scenario.hints[shown - 1]
 
     def apply_fix(self, scenario: Scenario, fix: Fix) -> str:

@@ -110,6 +110,8 @@ class Kind:
     """Services it applies to."""
     analogue: str = ""
     """The closest Chaos Mesh / Toxiproxy term, for people who know those tools."""
+    plainly: str = ""
+    """The cause in a few plain words, for a status update a human would write ("slow database queries")."""
 
     @property
     def kubernetes_only(self) -> bool:
@@ -150,6 +152,7 @@ KINDS: dict[str, Kind] = {
                 PROBABILITY,
             ),
             analogue="Chaos Mesh NetworkChaos delay, Toxiproxy latency",
+            plainly="added delay",
         ),
         Kind(
             "error",
@@ -162,6 +165,7 @@ KINDS: dict[str, Kind] = {
                 PROBABILITY,
             ),
             analogue="Chaos Mesh HTTPChaos abort",
+            plainly="failing requests",
         ),
         Kind(
             "partition",
@@ -172,12 +176,14 @@ KINDS: dict[str, Kind] = {
             (Param("mode", str, "blackhole", "blackhole or refuse.", choices=("blackhole", "refuse")),),
             services=tuple(c.name for c in COMPONENTS if c.peers),
             analogue="Chaos Mesh NetworkChaos partition, Toxiproxy timeout",
+            plainly="a network partition",
         ),
         Kind(
             "deadlock",
             "Turns on service-c's synchronous loyalty lookup into service-a, closing the A→B→C→A ring.",
             "flags",
             services=("service-c",),
+            plainly="a deadlock: calls waiting on each other in a cycle",
         ),
         Kind(
             "cpu_burn",
@@ -185,6 +191,7 @@ KINDS: dict[str, Kind] = {
             "process",
             params=(Param("threads", int, 1, "Busy threads.", 1, 8),),
             analogue="Chaos Mesh StressChaos cpu",
+            plainly="CPU starvation",
         ),
         Kind(
             "memory_leak",
@@ -195,6 +202,7 @@ KINDS: dict[str, Kind] = {
                 Param("cap_mb", float, 200.0, "Stop leaking at this many MiB.", 1, 4096),
             ),
             analogue="Chaos Mesh StressChaos memory",
+            plainly="a memory leak",
         ),
         Kind(
             "crash",
@@ -205,12 +213,14 @@ KINDS: dict[str, Kind] = {
                 Param("delay_s", float, 1.0, "Seconds after injection (or after each restart).", 0, 600),
             ),
             analogue="Chaos Mesh PodChaos pod-kill / container-kill",
+            plainly="a crashing process",
         ),
         Kind(
             "db_outage",
             "Every PostgreSQL call of the service fails as if the database were unreachable.",
             "db",
             services=_users_of("postgres"),
+            plainly="lost database connectivity",
         ),
         Kind(
             "db_slow",
@@ -218,18 +228,21 @@ KINDS: dict[str, Kind] = {
             "db",
             params=(Param("ms", float, 200.0, "Added delay per statement, in milliseconds.", 0, 30000), PROBABILITY),
             services=_users_of("postgres"),
+            plainly="slow database queries",
         ),
         Kind(
             "redis_outage",
             "Every Redis call of the service fails as if Redis were unreachable.",
             "redis",
             services=_users_of("redis"),
+            plainly="lost connectivity to Redis",
         ),
         Kind(
             "worker_stall",
             "The worker stops taking jobs (alive and ready, doing nothing): the queue backs up.",
             "worker",
             services=("worker",),
+            plainly="a stalled worker",
         ),
         Kind(
             "upstream_failure",
@@ -243,6 +256,7 @@ KINDS: dict[str, Kind] = {
             ),
             services=("gateway",),
             analogue="Toxiproxy timeout on the upstream",
+            plainly="a failing payment provider",
         ),
         Kind(
             "bad_deploy",
@@ -250,6 +264,7 @@ KINDS: dict[str, Kind] = {
             "flags",
             params=(Param("change", str, "float_money", "What the deploy gets wrong.", choices=tuple(BAD_DEPLOYS)),),
             services=tuple(sorted({s for changes in BAD_DEPLOYS.values() for s in changes})),
+            plainly="a bad configuration change",
         ),
         Kind(
             "pod_kill",
@@ -257,8 +272,14 @@ KINDS: dict[str, Kind] = {
             "cluster",
             params=(Param("count", int, 1, "Pods to delete.", 1, 10),),
             analogue="Chaos Mesh PodChaos pod-kill",
+            plainly="pods being killed",
         ),
-        Kind("scale_to_zero", "Scales the service's Deployment to zero replicas until the TTL, then back.", "cluster"),
+        Kind(
+            "scale_to_zero",
+            "Scales the service's Deployment to zero replicas until the TTL, then back.",
+            "cluster",
+            plainly="no running replicas",
+        ),
         Kind(
             "network_partition",
             "A NetworkPolicy stops the service's pods reaching the peer's pods (egress).",
@@ -266,6 +287,7 @@ KINDS: dict[str, Kind] = {
             "peer",
             services=tuple(c.name for c in COMPONENTS if c.peers),
             analogue="Chaos Mesh NetworkChaos partition",
+            plainly="a network partition",
         ),
         Kind(
             "oom_kill",
@@ -274,6 +296,7 @@ KINDS: dict[str, Kind] = {
             "cluster",
             params=(Param("limit_mi", int, 40, "Memory limit in MiB while the fault lasts.", 16, 4096),),
             analogue="a memory limit set too low",
+            plainly="out-of-memory kills",
         ),
     )
 }

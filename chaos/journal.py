@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
+
+AUDIT = "audit.jsonl"
+"""The audit log (instructor side): who did what, where, when, and when it was undone."""
+CHANGES = "changes.jsonl"
+"""The change feed (on the team's board): every deploy, good or bad."""
+SCENARIO = "scenario.json"
+"""The note of the last drill started and not stopped (instructor side: it names the scenario)."""
 
 
 class Store(Protocol):
@@ -29,7 +37,12 @@ class Store(Protocol):
 
 
 class FileStore:
-    """One file per key in a directory; appends hold an exclusive lock so lines never interleave."""
+    """One file per key in a directory; appends hold an exclusive lock so lines never interleave.
+
+    Every file is created readable by its owner only (0600): the audit log and the scenario note are
+    the answer key, and another account on the machine must not read them."""
+
+    MODE = 0o600
 
     def __init__(self, directory: Path):
         self.directory = directory
@@ -42,7 +55,8 @@ class FileStore:
 
     def append(self, key: str, line: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / key, "a") as handle:
+        fd = os.open(self.directory / key, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.MODE)
+        with os.fdopen(fd, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             handle.write(line + "\n")
             handle.flush()
@@ -51,7 +65,9 @@ class FileStore:
     def write(self, key: str, text: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.directory / f".{key}.tmp"
-        tmp.write_text(text)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.MODE)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
         tmp.replace(self.directory / key)
 
     def delete(self, key: str) -> None:

@@ -9,6 +9,7 @@ refused with one line naming the file and the field, before anything runs.
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from chaoslab.topology import SERVICE_NAMES
 
 HERE = Path(__file__).resolve().parent
 CATALOGUE = HERE / "scenarios"
+STORIES = HERE / "stories.yaml"
 SCHEMA = json.loads((HERE / "scenario.schema.json").read_text())
 DIFFICULTIES = ("intern", "junior", "senior", "staff")
 DEFAULT_DURATION_S = 900.0
@@ -75,8 +77,10 @@ class Scenario:
     path: Path
     load: LoadProfile
     feed: tuple[FeedEntry, ...] = ()
-    scope: str | None = None
-    """all, partial or none: how many customers it affects (triage's SCOPE in words)."""
+    mystery_story: str = ""
+    """The kind of story a mystery run is told with (chaos/stories.yaml, shared by several drills)."""
+    accepted_alerts: tuple[str, ...] = ()
+    """Paging alerts a right fix does not silence (it contains the failure, a third party stays down)."""
 
     @property
     def trigger(self) -> FeedEntry | None:
@@ -122,6 +126,10 @@ def load(path: Path) -> Scenario:
             f"{name}: root_cause names service {cause['service']!r} and kind {cause['kind']!r}; "
             f"both must exist ({', '.join(SERVICE_NAMES)}; {', '.join(KINDS)})"
         )
+    if raw["mystery_story"] not in stories():
+        raise ScenarioError(
+            f"{name}: mystery_story {raw['mystery_story']!r}: use one of {', '.join(stories())} (chaos/stories.yaml)"
+        )
     fixes = []
     for index, fix in enumerate(raw["fixes"]):
         service = fix["deploy"]["service"]
@@ -149,8 +157,9 @@ def load(path: Path) -> Scenario:
             )
     from chaoslab.alerts.definitions import alert_names
 
-    if raw["alert"] not in alert_names():
-        raise ScenarioError(f"{name}: alert {raw['alert']!r} is not an alert; alerts: {', '.join(alert_names())}")
+    for alert in (raw["alert"], *raw.get("accepted_alerts", [])):
+        if alert not in alert_names():
+            raise ScenarioError(f"{name}: alert {alert!r} is not an alert; alerts: {', '.join(alert_names())}")
     checks = {}
     for group in ("symptom", "slo"):
         try:
@@ -175,8 +184,20 @@ def load(path: Path) -> Scenario:
         path=path,
         load=replace(DEFAULT_LOAD, **raw.get("load", {})),
         feed=feed,
-        scope=raw.get("scope"),
+        mystery_story=raw["mystery_story"],
+        accepted_alerts=tuple(raw.get("accepted_alerts", [])),
     )
+
+
+def stories(path: Path = STORIES) -> dict[str, tuple[str, ...]]:
+    """The mystery stories by kind (chaos/stories.yaml)."""
+    raw = yaml.safe_load(path.read_text())
+    return {kind: tuple(" ".join(text.split()) for text in variants) for kind, variants in raw.items()}
+
+
+def mystery_story(scenario: Scenario, chooser: random.Random) -> str:
+    """A story for a mystery run of ``scenario``: one variant of its kind, drawn with ``chooser``."""
+    return chooser.choice(stories()[scenario.mystery_story])
 
 
 def _changes_settings(spec: dict) -> bool:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 Target = Literal["local", "kubernetes"]
 TARGETS: tuple[str, ...] = ("local", "kubernetes")
+TOKEN_VARIABLE = "CHAOSLAB_TOKEN"
+"""Where an instructor's CLI holds the local lab's token for the views that show the answer key."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,10 @@ class Backend(Protocol):
     def diagnose(self, since_s: float) -> Diagnosis:
         """The shadow on-call's diagnosis of the last ``since_s`` seconds, from what a trainee may read
         (chaoslab/diagnose)."""
+
+    def instructor(self) -> None:
+        """Raise Refused unless the caller is an instructor of this lab (locally: ``CHAOSLAB_TOKEN`` holds
+        the lab's token; on Kubernetes: the caller may read the instructors' journal)."""
 
 
 def open_backend(options: Options) -> Backend:

@@ -283,6 +283,21 @@ class Alerts:
     prefix = "CHAOSLAB_ALERTS_"
 
 
+@dataclass(frozen=True)
+class Drills:
+    """Drills as `chaoslab scenario start` plays them, on either target."""
+
+    healthy_s: float = setting(
+        10.0,
+        "Seconds the lab is measured under the drill's own traffic before its faults go in: verify judges "
+        "latency against these healthy figures where the absolute SLO cannot be fair on a slow host; 0 skips it.",
+        min=0,
+        max=120,
+    )
+
+    prefix = "CHAOSLAB_DRILL_"
+
+
 SERVICE_SETTINGS: dict[str, type] = {
     "service-a": ServiceA,
     "service-b": ServiceB,
@@ -292,7 +307,7 @@ SERVICE_SETTINGS: dict[str, type] = {
     "worker": Worker,
 }
 
-ALL_GROUPS: tuple[type, ...] = (Common, Local, Alerts, *SERVICE_SETTINGS.values(), Console)
+ALL_GROUPS: tuple[type, ...] = (Common, Local, Drills, Alerts, *SERVICE_SETTINGS.values(), Console)
 
 OTEL_VARIABLES: dict[str, str] = {
     "OTEL_SERVICE_NAME": "service.name of the spans; the runner and the chart set it to the component name.",

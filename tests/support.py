@@ -44,10 +44,13 @@ class Lab:
     env: dict[str, str] = field(default_factory=dict)
     status: dict = field(default_factory=dict)
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        """``chaoslab ARGS`` on this lab; ``env``: more of the caller's environment (an instructor's token)."""
         result = subprocess.run(
             [sys.executable, "-m", "chaoslab", "--state-dir", str(self.state_dir), *args],
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

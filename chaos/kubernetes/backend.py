@@ -98,6 +98,16 @@ class KubernetesBackend:
 
         return diagnose(ClusterInputs(self.api, self.namespace, self.store(), since_s), since_s)
 
+    def instructor(self) -> None:
+        """The caller may read the instructors' journal (RBAC decides: in a graded cohort trainees may not)."""
+        from chaoslab.chaos.journal import AUDIT
+        from chaoslab.errors import ChaoslabError
+
+        try:
+            self.store().read(AUDIT)
+        except ChaoslabError as exc:
+            raise Refused(f"instructors only: {exc}") from None
+
     def reap(self) -> list[str]:
         """Needs no agent token: the reaper's ServiceAccount may change deployments and policies only."""
         from chaoslab.chaos.kubernetes import actions

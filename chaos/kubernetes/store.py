@@ -10,12 +10,16 @@ reaper has paged from Prometheus, chaoslab/incident/pager.py). The chart's
 
 from __future__ import annotations
 
+from chaoslab.chaos.drill import DRILLS
+from chaoslab.chaos.journal import CHANGES
 from chaoslab.chaos.kubernetes.client import explain
 
 NAME = "chaoslab-journal"
 BOARD = "chaoslab-board"
-BOARD_KEYS = frozenset({"changes.jsonl", "incidents.jsonl", "paged.json"})
-"""Keys on the team's board; every other key is in the journal."""
+BOARD_KEYS = frozenset({CHANGES, DRILLS, "incidents.jsonl", "paged.json", "silences.jsonl"})
+"""Keys on the team's board; every other key is in the journal. The drill journal is there so that a
+trainee's own ``incident open`` binds the incident to the drill being played, and every trainee view
+can tell whether a mystery is still secret; the silences because a trainee's ``verify`` sets one."""
 
 
 def configmap_of(key: str) -> str:

@@ -76,13 +76,17 @@ def fault_add(
 @fault.command("list")
 @team_option
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--reveal", is_flag=True, help="Also while a mystery drill runs (instructors).")
+@click.option("--reveal", is_flag=True, help="Also while a mystery drill runs (instructors: CHAOSLAB_TOKEN).")
 @pass_options
 def fault_list(options: Options, team: str | None, as_json: bool, reveal: bool) -> None:
     """Every active fault, read from the agents themselves."""
+    from chaoslab.cli.instructor import authorise
     from chaoslab.incident.mystery import refuse_if_hidden
 
-    controller = backend(options, team).controller()
+    lab = backend(options, team)
+    if reveal:
+        authorise(lab, "fault list --reveal")
+    controller = lab.controller()
     refuse_if_hidden(controller.store, reveal, "the fault list")
     controller.audit.settle()
     found, unreachable = controller.faults()
@@ -135,16 +139,20 @@ def fault_reset(ctx: click.Context) -> None:
 @pass_options
 def reset(options: Options, team: str | None, all_teams: bool) -> None:
     """Remove every fault and every deploy from every service and stop the scenario. Always safe to run."""
+    from chaoslab.incident import drills
+
     if all_teams:
         from chaoslab.cli.cohort import team_namespaces
 
         for namespace in team_namespaces(options):
-            report = backend(options.for_namespace(namespace)).reset()
+            report, _ = drills.reset(backend(options.for_namespace(namespace)))
             gone = f"; {len(report.unreachable)} agent(s) did not answer (their pods were replaced)"
             click.echo(f"{namespace}: removed {report.removed} fault(s)" + (gone if report.unreachable else ""))
         return
     lab = backend(options, team)
-    report = lab.reset()
+    report, warning = drills.reset(lab)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     if not report.running:
         click.echo(f"no lab running in {lab.where}; cleared {report.cleared} saved fault(s)")
         return
@@ -209,13 +217,16 @@ def changes(options: Options, team: str | None, since: str, as_json: bool) -> No
 @cli.command()
 @team_option
 @click.option("--since", default="24h", show_default=True)
-@click.option("--reveal", is_flag=True, help="Also while a mystery drill runs (instructors).")
+@click.option("--reveal", is_flag=True, help="Also while a mystery drill runs (instructors: CHAOSLAB_TOKEN).")
 @pass_options
 def audit(options: Options, team: str | None, since: str, reveal: bool) -> None:
     """The audit log: who started and reverted which fault, where, when and why."""
+    from chaoslab.cli.instructor import authorise
     from chaoslab.incident.mystery import refuse_if_hidden
 
     lab = backend(options, team)
+    if reveal:
+        authorise(lab, "audit --reveal")
     refuse_if_hidden(lab.store(), reveal, "the audit log")
     log = lab.journals().audit
     log.settle()

@@ -33,11 +33,19 @@ def scenario_list() -> None:
 
 
 @scenario.command("show")
+@team_option
 @click.argument("scenario_id")
-@click.option("--spoilers", is_flag=True, help="Also the faults, root cause, fixes and checks (instructors).")
-def scenario_show(scenario_id: str, spoilers: bool) -> None:
+@click.option(
+    "--spoilers", is_flag=True, help="Also the faults, root cause, fixes and checks (instructors: CHAOSLAB_TOKEN)."
+)
+@pass_options
+def scenario_show(options: Options, team: str | None, scenario_id: str, spoilers: bool) -> None:
     """The story handed to trainees (and, with --spoilers, everything else)."""
     s = load_scenario(scenario_id)
+    if spoilers:
+        from chaoslab.cli.instructor import authorise
+
+        authorise(backend(options, team), f"scenario show {s.id} --spoilers")
     click.echo(
         f"{s.title}  [{s.id}, {s.difficulty}]\n\n{s.story}\n\n{len(s.hints)} hints: "
         f"`{command('scenario hint')}` gives them one at a time."
@@ -59,7 +67,12 @@ def scenario_show(scenario_id: str, spoilers: bool) -> None:
 @scenario.command("start")
 @team_option
 @click.argument("scenario_id", required=False)
-@click.option("--ttl", type=click.FloatRange(min=1), default=None, help="Seconds until its faults expire.")
+@click.option(
+    "--ttl",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Seconds until its faults expire (default: the drill's own duration).",
+)
 @click.option(
     "--mystery", is_flag=True, help="Hide the drill from trainees (only its story); without SCENARIO_ID, draw one."
 )
@@ -83,9 +96,10 @@ def scenario_start(
     difficulty: str | None,
     seed: int | None,
 ) -> None:
-    """Start a drill: apply its faults (all or none), start its traffic, print the story."""
+    """Start a drill: its traffic, a short measurement of the healthy lab under it, then its faults
+    (all or none); print the story."""
+    from chaoslab.incident import drills
     from chaoslab.incident.mystery import draw
-    from chaoslab.incident.truth import record_baseline
 
     if not mystery and (difficulty or seed is not None):
         raise BadInput("--difficulty and --seed choose a mystery drill: add --mystery")
@@ -93,24 +107,16 @@ def scenario_start(
         raise BadInput(f"name a drill (`{command('scenario list')}`), or draw a hidden one with --mystery")
     s = load_scenario(scenario_id) if scenario_id else draw(difficulty, seed)
     lab = backend(options, team)
-    controller = lab.controller()
-    controller.audit.settle()
-    applied = controller.start(s, ttl, mystery=mystery)
-    record_baseline(lab)  # the counters a moment into the impact (a stuck service would delay the faults)
-    load_note = ""
-    if with_load:
-        try:
-            traffic = lab.load()
-            if traffic.stats() is None:
-                where = traffic.start(s.load, "scenario" if mystery else f"scenario:{s.id}")
-                controller.note_load_started()
-                load_note = f"traffic: {s.load.users} {s.load.journey} users; {where}\n"
-        except Refused as exc:
-            click.echo(f"warning: could not start the drill's traffic: {exc}", err=True)
+    started = drills.start(
+        lab, s, ttl, mystery, with_load, "scenario" if mystery else f"scenario:{s.id}", click.echo, seed
+    )
+    for warning in started.warnings or []:
+        click.echo(f"warning: {warning}", err=True)
+    load_note = f"traffic: {s.load.users} {s.load.journey} users; {started.traffic}\n" if started.traffic else ""
     if mystery:
         click.echo(
-            f"a mystery drill started; it ends by itself in {duration(applied[0].fault.ttl_s)}\n{load_note}\n"
-            f"{s.story}\n"
+            f"a mystery drill started; its faults expire by themselves in {duration(started.ttl_s)}\n"
+            f"{load_note}\n{started.story}\n"
         )
         click.echo(
             f"open an incident: {command('incident open TITLE')}    hints: {command('scenario hint')}    "
@@ -118,8 +124,8 @@ def scenario_start(
         )
         return
     click.echo(
-        f"scenario {s.id} started: {len(applied)} fault(s) applied, they expire in "
-        f"{duration(applied[0].fault.ttl_s)}\n{load_note}\n{s.title}\n\n{s.story}\n"
+        f"scenario {s.id} started: {started.faults} fault(s) applied, they expire in "
+        f"{duration(started.ttl_s)}\n{load_note}\n{s.title}\n\n{s.story}\n"
     )
     click.echo(
         f"hints: {command('scenario hint')}    give up: {command('scenario stop')}    "
@@ -131,19 +137,23 @@ def scenario_start(
 @team_option
 @pass_options
 def scenario_stop(options: Options, team: str | None) -> None:
-    """Revert the running scenario's faults (and stop the traffic it started)."""
-    lab = backend(options, team)
-    running = lab.controller().stop()
-    if running.get("load_started"):
-        try:
-            lab.load().stop()
-        except Refused as exc:
-            click.echo(f"warning: could not stop the drill's traffic: {exc}", err=True)
+    """End the last drill (running, or ended by its time limit): revert its faults, stop the traffic it
+    started, and name it (a mystery too: stopping ends the secrecy)."""
+    from chaoslab.incident import drills
+
+    running, warning = drills.stop(backend(options, team))
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     s = load_scenario(running["id"])
     if running.get("mystery"):
         click.echo(f"the mystery drill was {s.id}: {s.title}")
+    ended = (
+        f"stopped after {duration(time.time() - running['started_at'])}"
+        if running["expires_at"] > time.time()
+        else f"had ended by its time limit {duration(time.time() - running['expires_at'])} ago"
+    )
     click.echo(
-        f"scenario {s.id} stopped after {duration(time.time() - running['started_at'])}.\n"
+        f"scenario {s.id} {ended}.\n"
         f"root cause: {s.root_cause['kind']} on {s.root_cause['service']}: {s.root_cause['explanation']}"
     )
 
@@ -151,21 +161,42 @@ def scenario_stop(options: Options, team: str | None) -> None:
 @scenario.command("status")
 @team_option
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--reveal", is_flag=True, help="Name a mystery drill and its faults (instructors).")
+@click.option("--reveal", is_flag=True, help="Name a mystery drill and its faults (instructors: CHAOSLAB_TOKEN).")
 @pass_options
 def scenario_status(options: Options, team: str | None, as_json: bool, reveal: bool) -> None:
-    """The running scenario, its age, and which of its faults are still active. Exit 1 if none runs."""
+    """The last drill, its age, and which of its faults are still active. Exit 1 when none runs (one that
+    ended by its time limit says so)."""
     from chaoslab.incident.mystery import hidden
 
-    controller = backend(options, team).controller()
+    lab = backend(options, team)
+    if reveal:
+        from chaoslab.cli.instructor import authorise
+
+        authorise(lab, "scenario status --reveal")
+    controller = lab.controller()
     controller.audit.settle()
     running = controller.current()
-    if running is None or running["expires_at"] <= time.time():
-        raise Refused("no scenario is running" + (f" ({running['id']} expired)" if running else ""))
-    if hidden(controller.store, reveal):
+    if running is None:
+        raise Refused("no scenario is running")
+    now = time.time()
+    secret = hidden(controller.store, reveal)
+    name = "a mystery drill" if secret else running["id"]
+    if running["expires_at"] <= now:
+        still = (
+            "; it stays secret until its incident is resolved, or an instructor reveals or stops it" if secret else ""
+        )
+        raise Refused(
+            f"{name} ended by its time limit {duration(now - running['expires_at'])} ago{still}; "
+            f"`{command('scenario stop')}` closes it"
+        )
+    if secret:
+        from chaoslab.chaos.drill import DrillJournal
+
+        run = DrillJournal(controller.store).get(running.get("run"))
         click.echo(
-            f"a mystery drill: running for {duration(time.time() - running['started_at'])}, "
-            f"{duration(running['expires_at'] - time.time())} left, {running.get('hints_shown', 0)} hint(s) given"
+            f"a mystery drill: running for {duration(now - running['started_at'])}, "
+            f"{duration(running['expires_at'] - now)} left, {running.get('hints_shown', 0)} hint(s) given"
+            + (f"\n\n{run.story}" if run and run.story else "")
         )
         return
     active = {f["id"] for f in controller.faults()[0]}
@@ -175,8 +206,8 @@ def scenario_status(options: Options, team: str | None, as_json: bool, reveal: b
         return
     state = running.get("state", "running")
     click.echo(
-        f"{running['id']}: {state} for {duration(time.time() - running['started_at'])}, "
-        f"{duration(running['expires_at'] - time.time())} left, {len(alive)}/{len(running['fault_ids'])} "
+        f"{running['id']}: {state} for {duration(now - running['started_at'])}, "
+        f"{duration(running['expires_at'] - now)} left, {len(alive)}/{len(running['fault_ids'])} "
         f"faults active, {running.get('hints_shown', 0)} hint(s) given, started by {running['actor']}"
     )
     if state == "starting":
@@ -207,13 +238,18 @@ def scenario_hint(options: Options, team: str | None) -> None:
 @scenario.command("fix")
 @team_option
 @click.argument("fix_id", required=False)
-@click.option("--reveal", is_flag=True, help="In a mystery drill too (instructors).")
+@click.option("--reveal", is_flag=True, help="In a mystery drill too (instructors: CHAOSLAB_TOKEN).")
 @pass_options
 def scenario_fix(options: Options, team: str | None, fix_id: str | None, reveal: bool) -> None:
     """Deploy one of the running scenario's fixes (the first one unless FIX_ID is given)."""
     from chaoslab.incident.mystery import hidden
 
-    controller = backend(options, team).controller()
+    lab = backend(options, team)
+    if reveal:
+        from chaoslab.cli.instructor import authorise
+
+        authorise(lab, "scenario fix --reveal")
+    controller = lab.controller()
     if hidden(controller.store, reveal):
         raise Refused(
             f"in a mystery drill the fix is yours to find: ship it with `{command('deploy SERVICE setting=value')}`"
@@ -228,10 +264,13 @@ def scenario_fix(options: Options, team: str | None, fix_id: str | None, reveal:
 @team_option
 @pass_options
 def scenario_reveal(options: Options, team: str | None) -> None:
-    """End a mystery drill's secrecy for everyone (instructors): name it; reviews show the truth."""
+    """End a mystery drill's secrecy for everyone (instructors: CHAOSLAB_TOKEN): name it; reviews show the
+    truth."""
+    from chaoslab.cli.instructor import authorise
     from chaoslab.incident.mystery import reveal
 
     lab = backend(options, team)
+    authorise(lab, "scenario reveal")
     note = reveal(lab.store(), lab.actor)
     s = load_scenario(note["id"])
     click.echo(

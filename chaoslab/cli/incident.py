@@ -18,10 +18,16 @@ from chaoslab.incident.severity import VERIFY_DEFAULT_S
 from chaoslab.timefmt import duration
 
 
-def _desk(options: Options, team: str | None):
+def _desk(options: Options, team: str | None, reveal: str = ""):
+    """The incident desk of the lab; ``reveal`` names an instructor's view, authorised and audited first."""
     from chaoslab.incident.desk import Desk
 
-    return Desk(backend(options, team))
+    lab = backend(options, team)
+    if reveal:
+        from chaoslab.cli.instructor import authorise
+
+        authorise(lab, reveal)
+    return Desk(lab)
 
 
 def _clock(ts: float | None) -> str:
@@ -87,8 +93,10 @@ def _print_incident(desk, found, reveal: bool) -> None:
         for d in desk.deploys()
         if start <= d["ts"] <= end
     ]
+    from chaoslab.incident.truth import is_graded
+
     truth = desk.truth(found)
-    if hasattr(truth, "scenario") and (reveal or not truth.hidden):
+    if is_graded(truth) and (reveal or not truth.secret):
         rows.append((truth.started_at, "truth", "", "impact_started", truth.scenario.summary))
         for f in truth.faults:
             what = f"{f.get('kind')} on {f.get('where') or f.get('service')}"
@@ -96,18 +104,21 @@ def _print_incident(desk, found, reveal: bool) -> None:
             rows.append((f["ts"], "truth", f.get("actor", ""), kind, what))
     click.echo("")
     for ts, source, actor, kind, text in sorted(rows, key=lambda r: r[0]):
-        click.echo(f"  {_clock(ts)}  {source:<10} {printable(actor)[:12]:<12} {kind:<18} {printable(text)}")
+        first, *more = str(text).splitlines() or [""]
+        click.echo(f"  {_clock(ts)}  {source:<10} {printable(actor)[:12]:<12} {kind:<18} {printable(first)}")
+        for line in more:  # a status update is several lines: each its own, escaped, under the first
+            click.echo(f"  {'':<8}  {'':<10} {'':<12} {'':<18} {printable(line)}")
 
 
 @incident.command("show")
 @team_option
 @click.argument("incident_id", required=False)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--reveal", is_flag=True, help="Also what was true (instructors; hidden in a mystery drill).")
+@click.option("--reveal", is_flag=True, help="Also what was true in a mystery drill (instructors: CHAOSLAB_TOKEN).")
 @pass_options
 def incident_show(options: Options, team: str | None, incident_id: str | None, as_json: bool, reveal: bool) -> None:
     """One incident with its timeline (the open one by default); deploys come from the change feed."""
-    desk = _desk(options, team)
+    desk = _desk(options, team, "incident show --reveal" if reveal else "")
     found = desk.get(incident_id)
     if as_json:
         click.echo(json.dumps(found.to_json(), indent=2))
@@ -263,7 +274,7 @@ def incident_resolve(
 
     done = _desk(options, team).resolve(incident_id, duration, unverified, click.echo, progress)
     found = done.incident
-    click.echo(f"{found.id} {found.describe_state()} after {duration_text(found)}")
+    click.echo(f"{found.id} {found.describe_state()} after {duration_text(found)}: {found.first('resolved')['text']}")
     click.echo(f"announce it: `{command('incident update resolved')}`; review: `{command('incident pir')}`")
 
 
@@ -276,7 +287,9 @@ def duration_text(found) -> str:
 @click.argument("incident_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="The review as JSON.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write it to a file.")
-@click.option("--reveal", is_flag=True, help="Put the truth beside the team's timeline (instructors).")
+@click.option(
+    "--reveal", is_flag=True, help="The truth beside the team's timeline in a mystery (instructors: CHAOSLAB_TOKEN)."
+)
 @pass_options
 def incident_pir(
     options: Options, team: str | None, incident_id: str | None, as_json: bool, output: str | None, reveal: bool
@@ -284,7 +297,7 @@ def incident_pir(
     """Draft the post-incident review (Markdown, or --json) with the incident's real numbers."""
     from chaoslab.incident.review import markdown
 
-    desk = _desk(options, team)
+    desk = _desk(options, team, "incident pir --reveal" if reveal else "")
     doc = desk.review(desk.get(incident_id), reveal)
     text = json.dumps(doc, indent=2, default=str) + "\n" if as_json else markdown(doc)
     if output:
@@ -333,7 +346,7 @@ def triage(options: Options, team: str | None, incident_id: str | None, **given:
 @team_option
 @click.argument("incident_id", required=False)
 @click.option("--all-teams", is_flag=True, help="A scoreboard of every team namespace on the cluster (instructors).")
-@click.option("--reveal", is_flag=True, help="Grade a mystery drill still being played (instructors).")
+@click.option("--reveal", is_flag=True, help="Grade a mystery drill still being played (instructors: CHAOSLAB_TOKEN).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_options
 def score(
@@ -354,7 +367,7 @@ def score(
                 scored.team = namespace.removeprefix("chaoslab-")
                 scores.append(scored)
     else:
-        desk = _desk(options, team)
+        desk = _desk(options, team, "score --reveal" if reveal else "")
         chosen = [desk.get(incident_id)] if incident_id else desk.incidents()
         if not chosen:
             desk.get(None)  # NoIncident with its hint

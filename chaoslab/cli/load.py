@@ -130,8 +130,8 @@ def verify(
     from dataclasses import replace
 
     from chaoslab.chaos.scenarios import DEFAULT_LOAD, get
+    from chaoslab.incident.desk import Desk
     from chaoslab.loadtest.verify import BASELINE_SLO
-    from chaoslab.loadtest.verify import verify as run_verify
 
     if duration <= 0:
         raise BadInput(f"--duration must be more than 0 seconds, got {duration:g}")
@@ -140,9 +140,10 @@ def verify(
     drill = get(scenario_id) if scenario_id else None
     lab = backend(options, team)
     try:
-        probe = lab.probe()
+        lab.probe()
     except Refused as exc:
         raise BadInput(str(exc)) from None  # no lab to verify: the command cannot run at all
+    desk = Desk(lab)
     traffic = lab.load()
     if traffic.stats() is not None:
         click.echo(
@@ -176,15 +177,18 @@ def verify(
             f"against {lab.front_door()}"
         )
     try:
-        verdict = run_verify(
-            probe, traffic, profile, duration, drill.slo if drill else BASELINE_SLO, scenario_id, progress
+        verdict = desk.run_verify(
+            profile,
+            duration,
+            drill.slo if drill else BASELINE_SLO,
+            scenario_id or "baseline",
+            progress,
+            desk.healthy_for(scenario_id),
         )
     except Refused as exc:
         raise BadInput(str(exc)) from None
-    from chaoslab.incident.desk import Desk
-
     try:
-        Desk(lab).record_verify_run(verdict, scenario_id)  # on the open incident's timeline, if there is one
+        desk.record_verify_run(verdict, scenario_id)  # on the open incident's timeline, if there is one
     except ChaoslabError as exc:
         click.echo(f"warning: the verify run is not on the incident's record: {exc}", err=True)
     if as_json:
@@ -205,6 +209,8 @@ def verify(
         value = "n/a" if r.value is None else f"{r.value:.4g}"
         note = f"  ({r.note})" if r.note and not r.ok else ""
         click.echo(f"  {r.check.describe():<58} {value:>12}  {'PASS' if r.ok else 'FAIL'}{note}")
+        if r.basis:
+            click.echo(f"  {'':<58} {'':>12}  judged against {r.basis}")
     for check in verdict.skipped:
         click.echo(f"  {check.describe():<58} {'n/a':>12}  SKIPPED (needs the lab's database)")
     breached = [r.check.describe() for r in verdict.results if not r.ok]

@@ -2,9 +2,11 @@
 
 A firing alert of a paging tier (P1, P2) opens an incident, or joins the one already open (a lab has
 one incident at a time in a drill; a second page is part of the same story until someone resolves
-it). Any alert that fires or resolves while an incident is open goes on its timeline, so the review
-shows the P3 CPU warning next to the P1 page. When the last paging alert of an incident resolves,
-the SLIs are back in target: the incident is *mitigated* (the lab says so, not the team).
+it), unless that one belongs to another drill run: a page from a new drill is a new story and opens
+its own incident. A silence (chaoslab.incident.silence: a verify's own traffic) keeps a page from
+opening one. Any alert that fires or resolves while an incident is open goes on its timeline, so the
+review shows the P3 CPU warning next to the P1 page. When the last paging alert of an incident
+resolves, the SLIs are back in target: the incident is *mitigated* (the lab says so, not the team).
 
 ``AlertEvent`` is the interface: the alerts evaluation on the lab daemon (``chaoslab.alerts.local``)
 produces ``Event`` records and hands each to ``on_evaluator_event``; ``AlertEvent.from_evaluator``
@@ -22,6 +24,10 @@ from dataclasses import dataclass, field
 from chaoslab.chaos.journal import Store
 from chaoslab.incident import severity as tiers
 from chaoslab.incident.record import Incident, IncidentLog
+from chaoslab.incident.silence import Silences
+
+LOCAL_ACTOR = "lab alerts"
+"""Who pages on the local lab: the lab daemon's own alert evaluation (no Alertmanager runs there)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ def on_alert(
     event: AlertEvent,
     snapshot: Callable[[], dict | None] = lambda: None,
     source: str = "alert",
-    actor: str = "alertmanager",
+    actor: str = LOCAL_ACTOR,
 ) -> Incident | None:
     """Put one alert transition on the record; returns the incident it joined or opened (None when it
     touched none: a P3/P4 with nothing open, or a resolution of an alert no incident knew).
@@ -98,8 +104,14 @@ def on_alert(
     incident = log.current()
     links = [event.runbook_url] if event.runbook_url else []
     if event.state == "fired":
+        if event.pages:
+            incident = log.story_at(event.ts)  # an open incident of another drill is another story
         if incident is None:
             if not event.pages:
+                return None
+            silences = Silences(store)
+            if silences.covering(event.ts) is not None:
+                silences.muted(event.ts, event.name, event.tier)
                 return None
             counters = _safely(snapshot)
             incident = log.declare(
@@ -134,7 +146,8 @@ def on_alert(
                 ts=event.ts,
             )
         return log.get(incident.id)
-    if incident is None or event.name not in incident.firing:
+    incident = next((i for i in reversed(log.all()) if i.open and event.name in i.firing), None)
+    if incident is None:  # no open incident knew it fired (two may be open: each drill's own)
         return None
     log.write(
         incident,

@@ -7,16 +7,19 @@ probe, verifies through its load driver, and reads the truth (the answer key) on
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from chaoslab import command
+from chaoslab.chaos.drill import DrillJournal, Run
 from chaoslab.errors import BadInput, Refused
-from chaoslab.incident import comms, impact, review, score, severity, triage
+from chaoslab.incident import comms, impact, review, score, severity, silence, triage
 from chaoslab.incident import truth as answer_key
 from chaoslab.incident.alerting import AlertEvent, on_alert
 from chaoslab.incident.record import Incident, IncidentLog
+from chaoslab.incident.truth import is_graded
 from chaoslab.topology import SERVICE_NAMES
 
 
@@ -54,19 +57,34 @@ class Desk:
         return sorted(self.lab.journals().changes.entries(), key=lambda e: e["ts"])
 
     def truth(self, incident: Incident):
-        return answer_key.read(self.store, incident.declared_at, incident.resolved_at)
+        """The answer key of the drill run ``incident`` was bound to (chaoslab.incident.truth.read)."""
+        return answer_key.read(self.store, incident)
+
+    def run_of(self, incident: Incident) -> Run | None:
+        """The drill run ``incident`` was bound to, as the board knows it (readable by every trainee)."""
+        return DrillJournal(self.store).get(incident.drill)
+
+    def impact(self, incident: Incident, truth, end: dict | None) -> tuple[dict | None, str]:
+        """(the incident's impact up to ``end``'s counters, or None; why not). Counted from the drill's
+        first fault when its baseline is readable, else from the declaration (``counted_from`` says
+        which): the one figure SCOPE, the status updates and the review use."""
+        if end is None:
+            return None, "not measured: the lab's metrics did not answer"
+        if is_graded(truth) and truth.baseline:
+            return impact.window(truth.baseline, end) | {"counted_from": "the first fault"}, ""
+        declared = incident.first("declared")["data"].get("snapshot")
+        if declared:
+            return impact.window(declared, end) | {"counted_from": "the declaration"}, ""
+        return None, "not measured: the lab's metrics did not answer when it was declared"
 
     def snapshot(self) -> dict | None:
         """The services' counters now, or None when the lab does not answer."""
-        try:
-            return impact.snapshot(self.lab.probe())
-        except Exception:  # best effort on any target (a pod without an address, an API error): never blocks a move
-            return None
+        return impact.counters_now(self.lab)
 
     # ---- opening and paging -------------------------------------------------------------------
     def declare(self, title: str, tier: str, detected_by: str, report: str, new: bool) -> Incident:
         tier = severity.normalise(tier)  # bad input first: exit 2 before any refusal
-        current = self.log.current()
+        current = self.log.story_at(time.time())
         if current is not None and not new:
             raise Refused(
                 f"{current.id} is open ({current.title}); add to it with `{command('incident note')}`, or pass --new "
@@ -138,44 +156,49 @@ class Desk:
             raise Refused(f"{incident.id} is not resolved yet: `{command('incident resolve')}` first")
         if moment == "status" and not incident.open:
             raise Refused(f"{incident.id} is resolved: announce it with `{command('incident update resolved')}`")
-        text = comms.render(moment, audience, incident, self.deploys(), say)
+        figures, _ = self.impact(incident, self.truth(incident), self.snapshot())
+        text = comms.render(moment, audience, incident, self.deploys(), say, figures=figures)
         self.log.write(incident, "status_update", text, {"moment": moment, "audience": audience})
         return text
 
     def triage(self, incident_id: str | None, raw: dict[str, str]) -> list[triage.Answer]:
+        """Record the answers; grade each question's first answer at once (the later ones are graded when
+        the drill is no longer secret: asking again must not find the answer)."""
         incident = self.open_one(incident_id)
         ids = {d["id"] for d in self.deploys() if d.get("id")}
         answers = [triage.parse(q, raw[q], change_ids=ids) for q in triage.QUESTIONS if raw.get(q) is not None]
         if not answers:
             raise BadInput("no answer given; answer one or more of --what --when --scope --change --owner")
         truth = self.truth(incident)
-        now_counters = self.snapshot() if any(a.question == "scope" for a in answers) else None
-        share, note = self._scope_share(truth, now_counters)
-        key = triage.answer_key(incident, truth, share, note)
+        now = time.time()
+        answered = score.first_answers(incident)
+        late = score.late_reason(truth, now) if is_graded(truth) else None
+        counters = self.snapshot() if any(a.question == "scope" for a in answers) else None
+        figures, why = self.impact(incident, truth, counters)
+        share = figures["affected_share"] if figures else None
+        why = why or f"no checkout, order or charge since {figures['counted_from']}"
+        key = triage.answer_key(incident, truth, share, why, now)
         for answer in answers:
-            triage.grade(answer, key)
+            first = answer.question not in answered
+            if not first:
+                answer.note = "recorded; only your first answer counts (later ones are graded at the reveal)"
+            elif late:
+                answer.note = f"recorded, no credit: given {late}"
+            else:
+                triage.grade(answer, key)
             data = {
                 "question": answer.question,
                 "value": answer.value,
                 "given": answer.given,
                 "correct": answer.correct,
+                "first": first,
+                "late": late if first else None,
             }
-            if answer.question == "scope" and now_counters:
-                data["snapshot"] = now_counters  # so the instructor can grade it later from the same counters
+            if answer.question == "scope" and counters:
+                data["snapshot"] = counters  # so the instructor can grade it later from the same counters
             shown = comms.clock(answer.value) if answer.question == "when" else answer.given
             self.log.write(incident, "triage_answer", f"{answer.question.upper()}: {shown}", data)
         return answers
-
-    @staticmethod
-    def _scope_share(truth, counters: dict | None) -> tuple[float | None, str]:
-        if not hasattr(truth, "scenario"):
-            return None, ""
-        if truth.baseline is None:
-            return None, "the drill's baseline counters were not recorded"
-        if counters is None:
-            return None, "the lab's metrics did not answer"
-        share = impact.window(truth.baseline, counters)["affected_share"]
-        return (0.0 if share is None else share), ""
 
     def rootcause(self, incident_id: str | None, service: str, kind: str) -> tuple[bool | None, str]:
         from chaoslab.chaos.faults import KINDS
@@ -186,18 +209,22 @@ class Desk:
             raise BadInput(f"--kind {kind!r}: use one of {', '.join(KINDS)} (`{command('fault kinds')}` explains each)")
         incident = self.open_one(incident_id)
         truth = self.truth(incident)
-        if hasattr(truth, "scenario"):
-            correct: bool | None = truth.is_root_cause(service, kind)
+        late = score.late_reason(truth, time.time()) if is_graded(truth) else None
+        correct: bool | None = None
+        if late:
+            said = f"recorded, no credit: given {late}"
+        elif is_graded(truth):
+            correct = truth.is_root_cause(service, kind)
             said = "right" if correct else "wrong (it counts; try again)"
+        elif truth is None:
+            said = "recorded, not graded: no drill was running when this incident was declared"
         else:
-            correct = None
-            reason = getattr(truth, "reason", "") or "no drill was running"
-            said = f"recorded, not graded ({reason}); the instructor's `{command('score')}` grades it"
+            said = f"recorded, not graded ({truth.reason}); the instructor's `{command('score')}` grades it"
         self.log.write(
             incident,
             "root_cause_answer",
             f"root cause: {kind} on {service}",
-            {"service": service, "kind": kind, "correct": correct},
+            {"service": service, "kind": kind, "correct": correct, "late": late},
         )
         if correct:
             self.publish_shadow(self.log.get(incident.id), truth)
@@ -212,20 +239,35 @@ class Desk:
         say: Callable[[str], None],
         progress: Callable[[float, dict], None],
     ) -> Resolution:
-        """Resolve after a passing verify of the drill's SLO (the lab's baseline without a readable
-        drill), run now unless one already passed after the last deploy. The drill's background load
-        is stopped first: its orders keep arriving while verify waits for the queue to drain, so the
-        reconciliation could never pass with it running. ``unverified`` resolves without proof."""
+        """Resolve after a passing verify of the drill's SLO (the lab's baseline without a drill), run now
+        unless one already passed after the last deploy. A drill that ended (its time limit, a stop)
+        before a fix was verified leaves nothing to verify a fix against: the incident is resolved as
+        that, never as a verified fix. ``unverified`` resolves without proof."""
         incident = self.open_one(incident_id)
         end = self.snapshot()
         if unverified:
             self._resolved(incident, False, end, "resolved, unverified: no passing verify after the last deploy")
             return Resolution(self.log.get(incident.id), False)
+        run = self.run_of(incident)
         last_deploy = max((d["ts"] for d in self.deploys() if d["ts"] >= incident.declared_at), default=0.0)
-        proof = [e for e in incident.of_kind("verified") if e["ts"] > last_deploy]
+        proof = [
+            e
+            for e in incident.of_kind("verified")
+            if e["ts"] > last_deploy and (run is None or e["ts"] <= run.ended_at)
+        ]
         if proof:
             self._resolved(incident, True, end, f"resolved: verified at {comms.clock(proof[-1]['ts'])}")
             return Resolution(self.log.get(incident.id), True)
+        if run is not None and not run.running():
+            how = drill_ended(run)
+            self._resolved(
+                incident,
+                False,
+                end,
+                f"resolved: the drill {how} before a fix was verified (nothing left to verify a fix against)",
+                outcome=run.stage(),
+            )
+            return Resolution(self.log.get(incident.id), False)
         verdict = self.verify(incident, duration_s, say, progress)
         if not verdict.ok:
             breached = "; ".join(_breach(r) for r in verdict.results if not r.ok)
@@ -236,8 +278,10 @@ class Desk:
         self._resolved(incident, True, end, f"resolved: verify passed for {duration_s:g}s under load")
         return Resolution(self.log.get(incident.id), True, verdict)
 
-    def _resolved(self, incident: Incident, verified: bool, end: dict | None, text: str) -> None:
-        data = {"verified": verified}
+    def _resolved(self, incident: Incident, verified: bool, end: dict | None, text: str, outcome: str = "") -> None:
+        data: dict = {"verified": verified}
+        if outcome:
+            data["outcome"] = outcome
         if end:
             data["snapshot"] = end
         self.log.write(incident, "resolved", text, data)
@@ -253,18 +297,28 @@ class Desk:
         if given:
             shadow.publish(self.log, incident, given, truth.is_root_cause)
 
+    # ---- verify -------------------------------------------------------------------------------
+    def drill_slo(self, incident: Incident | None):
+        """(the scenario whose SLO a fix must hold, or None for the lab's baseline; the drill's healthy
+        figures) for an incident: its drill's while that drill is being played and readable."""
+        if incident is None:
+            return None, None
+        run = self.run_of(incident)
+        truth = self.truth(incident)
+        if run is None or not run.running() or not is_graded(truth):
+            return None, None
+        return truth.scenario, run.healthy
+
     def verify(
         self, incident: Incident, duration_s: float, say: Callable[[str], None], progress: Callable[[float, dict], None]
     ):
         """One verify run of the SLO resolution asks for; recorded on the timeline either way."""
         from chaoslab.chaos.scenarios import DEFAULT_LOAD
         from chaoslab.loadtest.verify import BASELINE_SLO
-        from chaoslab.loadtest.verify import verify as run_verify
 
         if duration_s <= 0:
             raise BadInput(f"--duration must be more than 0 seconds, got {duration_s:g}")
-        truth = self.truth(incident)
-        drill = truth.scenario if hasattr(truth, "scenario") and truth.ends_at > time.time() else None
+        drill, healthy = self.drill_slo(incident)
         traffic = self.lab.load()
         stopped = traffic.stop()
         if stopped:
@@ -272,7 +326,6 @@ class Desk:
                 f"stopped the background load first ({stopped}): its orders keep arriving while verify waits for "
                 "the queue to drain, so verify's unfulfilled_orders check could never pass with it running"
             )
-        probe = self.lab.probe()
         before = self.snapshot()  # the impact window ends here at the latest: the run's own load is no customer
         slo = drill.slo if drill else BASELINE_SLO
         profile = drill.load if drill else DEFAULT_LOAD
@@ -282,9 +335,34 @@ class Desk:
             + ": "
             + "; ".join(c.describe() for c in slo)
         )
-        verdict = run_verify(probe, traffic, profile, duration_s, slo, f"incident-{incident.id}", progress)
+        verdict = self.run_verify(profile, duration_s, slo, f"incident-{incident.id}", progress, healthy)
         self.record_verify(incident, verdict, "the drill's SLO" if drill else "the baseline SLO", before)
         return verdict
+
+    def healthy_for(self, scenario_id: str | None) -> dict | None:
+        """The healthy figures of the drill being played, when it is ``scenario_id`` (a verify of another
+        scenario's SLO runs another traffic: they would not compare)."""
+        from chaoslab.chaos.journal import SCENARIO
+        from chaoslab.errors import ChaoslabError
+
+        run = DrillJournal(self.store).latest()
+        if not scenario_id or run is None or not run.running():
+            return None
+        try:
+            note = json.loads(self.store.read(SCENARIO) or "null") or {}
+        except (ChaoslabError, ValueError):
+            return None  # a graded trainee may not read which scenario runs: the SLO's own bounds judge
+        return run.healthy if note.get("run") == run.id and note.get("id") == scenario_id else None
+
+    def run_verify(self, profile, duration_s: float, slo, label: str, progress, healthy: dict | None = None):
+        """``chaoslab.loadtest.verify.verify`` on this lab, with its pages silenced: the run's own traffic
+        is the team's test, not a customer, and never opens an incident (chaoslab.incident.silence)."""
+        from chaoslab.loadtest.verify import DRAIN_S
+        from chaoslab.loadtest.verify import verify as run_verify
+
+        probe = self.lab.probe()
+        silence.for_run(self.store, duration_s + DRAIN_S, f"verify ({label})", self.lab.actor)
+        return run_verify(probe, self.lab.load(), profile, duration_s, slo, label, progress, healthy=healthy)
 
     def record_verify_run(self, verdict, scenario_id: str | None) -> None:
         """A ``chaoslab verify`` run, onto the open incident (if any): as proof when it judged the SLO that
@@ -292,10 +370,9 @@ class Desk:
         incident = self.log.current()
         if incident is None:
             return
-        truth = self.truth(incident)
-        drill = truth.scenario.id if hasattr(truth, "scenario") and truth.ends_at > time.time() else None
+        drill, _ = self.drill_slo(incident)
         label = f"scenario {scenario_id}'s SLO" if scenario_id else "the baseline SLO"
-        if scenario_id == drill:
+        if scenario_id == (drill.id if drill else None):
             self.record_verify(incident, verdict, label)
             return
         outcome = "passed" if verdict.ok else "failed"
@@ -315,7 +392,9 @@ class Desk:
             text,
             {
                 "duration_s": verdict.duration_s,
-                "checks": [{"check": r.check.describe(), "value": r.value, "ok": r.ok} for r in verdict.results],
+                "checks": [
+                    {"check": r.check.describe(), "value": r.value, "ok": r.ok, "note": r.note} for r in verdict.results
+                ],
             }
             | ({"snapshot": before} if before else {}),
             source="lab",
@@ -326,8 +405,10 @@ class Desk:
         """Graded against the truth when it is readable and not a mystery still being played (its
         times would date the impact); otherwise counted from the declaration, ungraded."""
         truth = self.truth(incident)
-        if hasattr(truth, "scenario") and truth.hidden and not reveal:
-            return score.measure(incident, None, score.first_answers(incident))
+        if is_graded(truth) and truth.secret and not reveal:
+            hidden = score.measure(incident, None, score.first_answers(incident))
+            hidden.drill_end = score.ended_in_words(truth, time.time())
+            return hidden
         self.publish_shadow(incident, truth)
         shadow = shadow_shown(self.store, incident, truth, reveal)
         return score.measure(incident, truth, graded_first_answers(incident, truth), shadow=shadow)
@@ -348,28 +429,21 @@ class Desk:
 
     def review(self, incident: Incident, reveal: bool) -> dict:
         truth = self.truth(incident)
-        readable = hasattr(truth, "scenario")
-        show_truth = readable and (reveal or not truth.hidden)
-        if show_truth:
-            self.publish_shadow(incident, truth)
-        measured = score.measure(
-            incident,
-            truth if show_truth else None,
-            graded_first_answers(incident, truth),
-            shadow=shadow_shown(self.store, incident, truth, reveal) if show_truth else None,
-        )
-        if readable and not show_truth:
-            measured.graded = False  # the score's times would date the impact: hidden with the rest
+        show_truth = is_graded(truth) and (reveal or not truth.secret)
+        measured = self.score_of(incident, reveal)
         end, until = self._window_end(incident)
-        declared = incident.first("declared")["data"].get("snapshot")
-        if show_truth and truth.baseline:
-            before, basis = truth.baseline, f"the impact window, from the first fault to {until}"
-        elif declared:
-            before, basis = declared, f"the time from the declaration to {until}"
-        else:
-            before, basis = None, f"the counters' whole life (none was taken at the declaration) up to {until}"
-        figures = impact.window(before, end) if end else None
+        figures, why = self.impact(incident, truth, end)
+        if figures and not show_truth:
+            figures.pop("from", None)  # when the impact started is WHEN's answer
+        basis = f"from {figures['counted_from']} to {until}" if figures else why
         return review.draft(incident, truth, show_truth, self.deploys(), figures, basis, measured)
+
+
+def drill_ended(run: Run) -> str:
+    """How a drill run ended, in words that do not name it."""
+    if run.expired():
+        return "ended by its time limit"
+    return "was reset" if run.stop_reason == "reset" else "was stopped"
 
 
 def _breach(result) -> str:
@@ -379,18 +453,23 @@ def _breach(result) -> str:
 
 
 def graded_first_answers(incident: Incident, truth) -> dict[str, dict]:
-    """First triage answers, graded now where they were recorded ungraded and the key is readable."""
+    """First triage answers, graded now where they were recorded ungraded and the key is readable (a
+    graded cohort's trainees cannot read it), late ones left ungraded."""
     first = score.first_answers(incident)
-    if not hasattr(truth, "scenario"):
+    if not is_graded(truth):
         return first
     for question, item in first.items():
         data = item["data"]
         if data.get("correct") is not None:
             continue
+        data["late"] = score.late_reason(truth, item["ts"])
+        if data["late"]:
+            continue
         share = None
-        if question == "scope" and truth.baseline and data.get("snapshot"):
-            share = impact.window(truth.baseline, data["snapshot"])["affected_share"] or 0.0
-        key = triage.answer_key(incident, truth, share)
+        if question == "scope" and data.get("snapshot"):
+            before = truth.baseline or incident.first("declared")["data"].get("snapshot")
+            share = impact.window(before, data["snapshot"])["affected_share"] if before else None
+        key = triage.answer_key(incident, truth, share, until=item["ts"])
         answer = triage.Answer(question, data.get("given", ""), data.get("value"))
         data["correct"] = triage.grade(answer, key).correct
     return first
@@ -403,14 +482,14 @@ def shadow_shown(store, incident: Incident, truth, reveal: bool = False) -> list
     from chaoslab.diagnose import shadow
     from chaoslab.errors import ChaoslabError
 
-    if not hasattr(truth, "scenario"):
+    if not is_graded(truth):
         return None
     team_right = any(
         truth.is_root_cause(str(a["data"].get("service")), str(a["data"].get("kind")))
         for a in incident.of_kind("root_cause_answer")
         if a.get("source") != shadow.SOURCE
     )
-    if not (reveal or team_right or (not incident.open and not truth.hidden)):
+    if not (reveal or team_right or (not incident.open and not truth.secret)):
         return None
     try:
         return shadow.answers(store, incident.id)
@@ -421,7 +500,7 @@ def shadow_shown(store, incident: Incident, truth, reveal: bool = False) -> list
 def instructor_score(store, incident: Incident) -> score.Score:
     """The score as an instructor sees it (graded, the shadow's answers shown) and written nowhere: for
     readers of a record they must not change, such as the console."""
-    truth = answer_key.read(store, incident.declared_at, incident.resolved_at)
+    truth = answer_key.read(store, incident)
     return score.measure(
         incident, truth, graded_first_answers(incident, truth), shadow=shadow_shown(store, incident, truth, reveal=True)
     )

@@ -1,11 +1,19 @@
-"""Impact in numbers, from the services' own metrics: checkouts failed or slow, p95, money affected.
+"""Impact in numbers, from the services' own metrics: checkouts failed or slow, orders paid and not
+fulfilled, p95, money affected.
 
-A *snapshot* is the few counters that matter, read from service-a's and payment's ``/metrics``
-through the backend's probe (so it works on both targets): checkout requests by outcome, their
-latency histogram, the money of paid orders, and payment's ledger drift. The impact of a window is
-the difference of two snapshots: the drill's baseline (instructor's side) or the incident's
-declaration, and the end (resolution, or now). Counters that went backwards (a restarted process)
-are counted from zero, as Prometheus's ``increase`` does.
+A *snapshot* is the few counters that matter, read from service-a's, payment's and the worker's
+``/metrics`` through the backend's probe (so it works on both targets): checkout requests by outcome,
+their latency histogram, the orders paid and the money they carried, payment's ledger drift, and the
+orders the worker fulfilled. The impact of a window is the difference of two snapshots: the drill's
+baseline (instructor's side) or the incident's declaration, and the end (mitigation, the first
+verify, the resolution, or now). Counters that went backwards (a restarted process) are counted from
+zero, as Prometheus's ``increase`` does.
+
+Three user journeys are measured: *checkout* (a checkout that failed with a 5xx or took longer than
+the latency SLO's bad event), *fulfilment* (an order paid in the window and not fulfilled in it) and
+*payment* (a charge whose captured amount is not the amount asked: the customer charged wrong). The
+**affected share** is the worst of them: the one figure triage's SCOPE, the status updates and the
+review all use.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ def snapshot(probe) -> dict:
     """The counters of service-a and payment now. Raises whatever the probe raises when the lab does
     not answer; callers that must not fail catch it."""
     doc: dict = {"ts": round(time.time(), 3), "total": 0.0, "failed": 0.0, "buckets": {}}
-    doc.update(paid=0.0, paid_amount=0.0, ledger_drift=0.0)
+    doc.update(paid=0.0, paid_amount=0.0, ledger_drift=0.0, charges=0.0, mischarged=0.0, fulfilled=None)
     method, route = CHECKOUT_ROUTE
     for family in text_string_to_metric_families(probe.scrape("service-a")):
         for sample in family.samples:
@@ -48,7 +56,30 @@ def snapshot(probe) -> dict:
         for sample in family.samples:
             if sample.name == "ledger_drift_amount":
                 doc["ledger_drift"] += sample.value
+            elif sample.name == "ledger_entries_total":
+                doc["charges"] += sample.value
+            elif sample.name == "ledger_mischarged_entries_total":
+                doc["mischarged"] += sample.value
+    try:
+        worker = probe.scrape("worker")
+    except Exception:  # a stopped or crash-looping worker: the fulfilment journey is unmeasured, not the rest
+        return doc
+    doc["fulfilled"] = sum(
+        sample.value
+        for family in text_string_to_metric_families(worker)
+        for sample in family.samples
+        if sample.name == "worker_jobs_processed_total" and sample.labels.get("outcome") == "fulfilled"
+    )
     return doc
+
+
+def counters_now(lab) -> dict | None:
+    """``snapshot`` of a backend's lab, or None when its metrics do not answer: for the moves that must
+    never fail for want of a figure (a drill's start, an answer, a resolution)."""
+    try:
+        return snapshot(lab.probe())
+    except Exception:  # best effort on any target (a pod without an address, an API error, a hung front door)
+        return None
 
 
 def _increase(before: float, after: float) -> float:
@@ -89,6 +120,19 @@ def window(before: dict | None, after: dict) -> dict:
     affected = min(total, max(failed, slow))
     p95 = _quantile(0.95, buckets)
     drift = _increase(before.get("ledger_drift", 0.0), after.get("ledger_drift", 0.0))
+    unfulfilled = None
+    if after.get("fulfilled") is not None and before.get("fulfilled", 0.0) is not None:
+        fulfilled = _increase(before.get("fulfilled", 0.0), after["fulfilled"])
+        unfulfilled = max(0.0, paid - fulfilled)
+    charges = _increase(before.get("charges", 0.0), after.get("charges", 0.0))
+    mischarged = min(charges, _increase(before.get("mischarged", 0.0), after.get("mischarged", 0.0)))
+    shares = {
+        "checkout": affected / total if total else None,
+        "fulfilment": unfulfilled / paid if unfulfilled is not None and paid else None,
+        "payment": mischarged / charges if charges else None,
+    }
+    shares = {k: v for k, v in shares.items() if v is not None}
+    journey = max(shares, key=shares.get) if shares else None
     return {
         "from": before.get("ts"),
         "to": after["ts"],
@@ -96,9 +140,29 @@ def window(before: dict | None, after: dict) -> dict:
         "failed": round(failed),
         "slow": round(slow),
         "affected": round(affected),
-        "affected_share": round(affected / total, 4) if total else None,
+        "paid": round(paid),
+        "unfulfilled": None if unfulfilled is None else round(unfulfilled),
+        "charges": round(charges),
+        "mischarged": round(mischarged),
+        "journey": journey,
+        "affected_share": round(shares[journey], 4) if journey else None,
         "p95_ms": None if p95 is None else round(p95 * 1000),
         "average_order": None if average is None else round(average, 2),
         "revenue_at_risk": None if average is None else round(failed * average, 2),
         "ledger_drift": round(drift, 2),
     }
+
+
+def describe(figures: dict | None) -> str:
+    """The affected share in plain words, as a customer-facing message or a review says it."""
+    if not figures or figures.get("affected_share") is None:
+        return "not measured yet"
+    share = figures["affected_share"]
+    if figures["journey"] == "fulfilment":
+        return f"{share:.0%} of the orders paid since then have not shipped ({figures['unfulfilled']} orders)"
+    if figures["journey"] == "payment":
+        return f"{share:.0%} of the charges took a wrong amount ({figures['mischarged']} of {figures['charges']})"
+    return (
+        f"{share:.0%} of checkouts failed or took longer than {SLOW_S:g} s "
+        f"({figures['affected']} of {figures['checkouts']})"
+    )

@@ -1,22 +1,27 @@
-"""Mystery drills: a scenario drawn at random and hidden from every trainee view until it is revealed.
+"""Mystery drills: a scenario drawn at random and hidden from every trainee view until it is over.
 
-What stays hidden while one runs: the scenario's id and title (only its story is shown), the faults
-(``fault list``, the agents' log lines, the audit log), the hints' numbering against the catalogue, and
-the change feed's "config change (…)" lines (the feed shows the drill's trigger as the deploy a team
-would see). The instructor's views (``--reveal``, ``scenario show --spoilers``, ``audit --reveal``) show
-everything; ``scenario reveal`` ends the secrecy for everyone, ``scenario stop`` does too.
+What stays hidden while one is secret: the scenario's id and title (trainees get a story told from
+the symptom, shared with other drills), the faults (``fault list``, the agents' log lines, the audit
+log), the hints' numbering against the catalogue, and the change feed's "config change (…)" lines
+(the feed shows the drill's trigger as the deploy a team would see).
+
+A mystery stays secret until an instructor reveals it (``scenario reveal``), someone ends it
+(``scenario stop``, ``reset``), or an incident bound to it is resolved. Its time limit ends its faults
+and its traffic, not its secrecy: a team still working the incident must not be handed the answer by
+the clock. Whether a run is secret is read from the board alone (the drill journal and the
+incidents), so every trainee view can tell, even one that may not read the answer key.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import time
 
 from chaoslab import command
-from chaoslab.chaos.journal import AuditLog, Store
+from chaoslab.chaos.drill import DrillJournal, Run
+from chaoslab.chaos.journal import AUDIT, SCENARIO, AuditLog, Store
 from chaoslab.errors import BadInput, Refused
-from chaoslab.incident.truth import AUDIT, SCENARIO, running_mystery
+from chaoslab.incident.record import IncidentLog
 
 
 def draw(difficulty: str | None = None, seed: int | None = None, drills: list | None = None):
@@ -30,13 +35,30 @@ def draw(difficulty: str | None = None, seed: int | None = None, drills: list | 
     return chooser.choice(pool)
 
 
+def story(scenario, seed: int | None = None) -> str:
+    """The story a mystery run of ``scenario`` is told with: one of its kind's (chaos/stories.yaml,
+    shared by several drills), drawn with the same seed as the drill."""
+    from chaoslab.chaos.scenarios import mystery_story
+
+    chooser = random.Random(f"story-{seed}") if seed is not None else random.SystemRandom()
+    return mystery_story(scenario, chooser)
+
+
+def secret(store: Store, run: Run | None) -> bool:
+    """Whether ``run`` is a mystery still being played: not revealed, not stopped or reset, and no
+    incident bound to it resolved yet (its time limit does not end it)."""
+    if run is None or not run.mystery or run.revealed_at is not None or run.stopped_at is not None:
+        return False
+    return not any(i.drill == run.id and not i.open for i in IncidentLog(store).all())
+
+
 def hidden(store: Store, reveal: bool = False) -> bool:
-    """Whether a trainee view must hide the drill now (``reveal``: the instructor asked to see it)."""
-    return not reveal and running_mystery(store)
+    """Whether a trainee view must hide the drill now (``reveal``: an instructor asked to see it)."""
+    return not reveal and secret(store, DrillJournal(store).latest())
 
 
 def refuse_if_hidden(store: Store, reveal: bool, what: str) -> None:
-    """Refused (exit 1) naming ``what`` when a mystery is being played and --reveal was not given."""
+    """Refused (exit 1) naming ``what`` when a mystery is secret and --reveal was not given."""
     if hidden(store, reveal):
         raise Refused(
             f"{what} is hidden in a mystery drill (instructors: add --reveal; `{command('scenario reveal')}` ends "
@@ -44,18 +66,32 @@ def refuse_if_hidden(store: Store, reveal: bool, what: str) -> None:
         )
 
 
+def refuse_new_drill_while_secret(store: Store) -> None:
+    """A new drill would bury a mystery whose incident is still being worked: refused until it is over."""
+    latest = DrillJournal(store).latest()
+    if secret(store, latest) and not latest.running():
+        raise Refused(
+            "the last mystery drill ended by its time limit and is still secret (its incident is open or was "
+            f"never opened): resolve its incident, or `{command('scenario reveal')}` or "
+            f"`{command('scenario stop')}` it first"
+        )
+
+
 def reveal(store: Store, actor: str) -> dict:
-    """End the mystery of the running drill for everyone; returns its scenario note."""
+    """End the mystery of the last drill for everyone (running, or ended by its time limit and still
+    secret); returns its scenario note."""
     try:
         note = json.loads(store.read(SCENARIO) or "null")
     except ValueError:
         note = None
-    if not note or note.get("expires_at", 0) <= time.time():
-        raise Refused("no drill is running to reveal")
+    if not note:
+        raise Refused("no drill to reveal: none is running, and the last one was stopped (which revealed it)")
     if not note.get("mystery"):
-        raise Refused(f"the running drill ({note['id']}) is no mystery: `{command('scenario status')}` names it")
+        raise Refused(f"the last drill ({note['id']}) is no mystery: `{command('scenario status')}` names it")
     if not note.get("revealed"):
         note["revealed"] = True
         store.write(SCENARIO, json.dumps(note))
-        AuditLog(store, AUDIT).append("scenario.revealed", scenario=note["id"], actor=actor)
+        AuditLog(store, AUDIT).append("scenario.revealed", scenario=note["id"], run=note.get("run"), actor=actor)
+        if note.get("run"):
+            DrillJournal(store).revealed(note["run"])
     return note

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 from chaoslab import command
+from chaoslab.chaos.drill import DrillJournal
 from chaoslab.chaos.journal import Store
 from chaoslab.errors import BadInput, Refused
 from chaoslab.incident import severity as tiers
@@ -83,6 +84,9 @@ class Incident:
     verified: bool = False
     firing: dict[str, dict] = field(default_factory=dict)
     """Alerts attached to this incident that are firing now, by name."""
+    drill: str | None = None
+    """The id of the drill run being played when it was declared (chaos.drill), bound once: its answer
+    key. None: no drill ran then, and nothing about it is graded."""
 
     @property
     def state(self) -> str:
@@ -124,6 +128,7 @@ class Incident:
             "mitigated_at": self.mitigated_at,
             "resolved_at": self.resolved_at,
             "verified": self.verified,
+            "drill": self.drill,
             "firing": sorted(self.firing),
             "timeline": self.entries,
         }
@@ -206,6 +211,16 @@ class IncidentLog:
         open_ones = [i for i in self.all() if i.open]
         return open_ones[-1] if open_ones else None
 
+    def story_at(self, ts: float) -> Incident | None:
+        """The open incident a page or a report at ``ts`` belongs to: the latest open one, unless another
+        drill run than its own is being played at ``ts`` (a new drill is a story of its own; a page a
+        moment after its own drill ended is still that drill's)."""
+        incident = self.current()
+        run = DrillJournal(self.store).at(ts)
+        if incident is None or (run is not None and incident.drill != run.id):
+            return None
+        return incident
+
     # ---- writing -----------------------------------------------------------------------------
     def add(self, item: dict) -> dict:
         self.store.append(INCIDENTS, json.dumps(item, default=str))
@@ -228,16 +243,19 @@ class IncidentLog:
         report: str = "",
         snapshot: dict | None = None,
     ) -> Incident:
-        """Open a new incident; returns it. The number is one more than the highest so far."""
+        """Open a new incident; returns it. The number is one more than the highest so far. It is bound
+        here, once, to the drill run being played at ``ts`` (chaos.drill.DrillJournal.at), if any."""
         title = " ".join(str(title).split())
         if not title:
             raise BadInput("an incident needs a title: what is wrong, in a few words")
         if detected_by not in DETECTED_BY:
             raise BadInput(f"--detected-by {detected_by!r}: use one of {', '.join(DETECTED_BY)}")
         tier = tiers.normalise(severity)
+        ts = time.time() if ts is None else ts
         numbers = [int(i.id.split("-")[1]) for i in self.all()]
         incident_id = f"INC-{max(numbers, default=0) + 1}"
-        data = {"title": title[:200], "severity": tier, "detected_by": detected_by}
+        run = DrillJournal(self.store).at(ts)
+        data = {"title": title[:200], "severity": tier, "detected_by": detected_by, "drill": run.id if run else None}
         if report:
             data["report"] = report[:2000]
         if snapshot:
@@ -282,6 +300,7 @@ def fold(entries: list[dict]) -> list[Incident]:
                 item["ts"],
                 str(data.get("detected_by", "user-report")),
                 item.get("actor", ""),
+                drill=data.get("drill") if isinstance(data.get("drill"), str) else None,
             )
         incident = incidents.get(incident_id)
         if incident is None:

@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta
 
 from chaoslab.escape import printable
-from chaoslab.incident.impact import SLOW_S
+from chaoslab.incident.impact import SLOW_S, describe
 from chaoslab.incident.record import Incident
 from chaoslab.timefmt import duration
 from chaoslab.topology import owner
@@ -136,97 +136,119 @@ def _truth_row(ts: float, kind: str, text: str) -> dict:
     }
 
 
-def _action_items(incident: Incident, score, root: dict | None, truth, show_truth: bool, now: float) -> list[dict]:
-    """Typed items (Kehoe: mitigate / prevent / process; plus detect), each with an owner, a priority
-    and a due date. The prevent items are the problem record: they outlive the incident."""
+def _factors(incident: Incident, score, impact: dict | None) -> list[dict]:
+    """What made this incident worse or longer, read from what happened: each a fact with its evidence."""
+    factors = []
+    fired: dict[str, int] = {}
+    for e in incident.of_kind("alert_fired"):
+        fired[e["data"].get("alert", "")] = fired.get(e["data"].get("alert", ""), 0) + 1
+    for alert, times in sorted(fired.items()):
+        if times > 1:
+            factors.append({"factor": "flapping alert", "alert": alert, "text": f"{alert} fired {times} times"})
+    if incident.detected_by != "alerting":
+        factors.append({"factor": "no page", "text": f"detected by {incident.detected_by}: no alert paged"})
+    paging = [e["data"] for e in incident.of_kind("alert_fired") if e["data"].get("runbook_url")]
+    if paging and (score.hints or score.wrong_root_causes):
+        factors.append(
+            {
+                "factor": "runbook did not settle it",
+                "runbook": paging[0]["runbook_url"],
+                "text": f"{paging[0]['alert']} paged with its runbook, and the team still took {score.hints} hint(s) "
+                f"and gave {score.wrong_root_causes} wrong root cause(s)",
+            }
+        )
+    if score.overdue_updates:
+        factors.append({"factor": "late update", "text": f"{score.overdue_updates} status update(s) were overdue"})
+    if score.escalations:
+        factors.append({"factor": "late acknowledgment", "text": "the page escalated before it was acknowledged"})
+    if score.shadow_answers and score.shadow_ttrc_s is None:
+        factors.append(
+            {
+                "factor": "shadow missed",
+                "text": f"the shadow on-call answered {score.shadow_answers} time(s) and never named the root cause",
+            }
+        )
+    if impact and impact.get("unfulfilled"):
+        factors.append(
+            {"factor": "orders not shipped", "text": f"{impact['unfulfilled']} paid orders had not shipped at the end"}
+        )
+    if impact and impact.get("mischarged"):
+        factors.append(
+            {"factor": "customers charged wrong", "text": f"{impact['mischarged']} charges took a wrong amount"}
+        )
+    return factors
+
+
+def _action_items(incident: Incident, score, cause: dict | None, factors: list[dict], now: float) -> list[dict]:
+    """Typed items (Kehoe: mitigate / prevent / process; plus detect), each from something that happened,
+    with an owner (the commander, a person, or the owning team), a priority and a due date. The prevent
+    item is the problem record: it outlives the incident."""
     items = []
     commander = incident.commander or "the incident commander"
-    cause = (
-        {"service": truth.root_service, "kind": truth.root_kind}
-        if show_truth
-        else (root if root and root.get("correct") is not False else None)
-    )
-    if cause:
-        team = owner(cause["service"])
+    kinds = {f["factor"]: f for f in factors}
+    if "orders not shipped" in kinds:
+        items.append(("mitigate", f"Ship or refund the {kinds['orders not shipped']['text']}", owner("worker")))
+    if "customers charged wrong" in kinds:
         items.append(
-            {
-                "type": "prevent",
-                "item": f"Make {cause['kind']} on {cause['service']} impossible or harmless (a test, a guard, a safer "
-                "default) and add it to the service's failure-mode list",
-                "owner": team,
-            }
-        )
-        items.append(
-            {
-                "type": "prevent",
-                "item": f"Add a runbook entry for {cause['kind']} on {cause['service']}: how it looks, how to "
-                "confirm it",
-                "owner": team,
-            }
-        )
-    else:
-        items.append(
-            {
-                "type": "prevent",
-                "item": "Find and record the root cause (the problem record stays open)",
-                "owner": commander,
-            }
+            (
+                "mitigate",
+                f"Correct and tell the customers: {kinds['customers charged wrong']['text']}",
+                owner("payment"),
+            )
         )
     if not incident.verified:
+        items.append(("mitigate", "Prove the fix under load (`chaoslab verify`): it was never verified", commander))
+    if cause:
         items.append(
-            {
-                "type": "mitigate",
-                "item": "Prove the fix under load: `chaoslab verify` after the last deploy",
-                "owner": commander,
-            }
+            (
+                "prevent",
+                f"Keep {cause['plainly']} in {cause['service']} from recurring: a test, a guard or a safer default",
+                owner(cause["service"]),
+            )
         )
-    if incident.detected_by != "alerting" or (score.ttd_s or 0) > 300:
-        items.append(
-            {
-                "type": "detect",
-                "item": "Alert on the symptom customers saw, so that it pages before a user reports it",
-                "owner": owner("service-a"),
-            }
-        )
-    if score.overdue_updates or score.escalations:
-        items.append(
-            {
-                "type": "process",
-                "item": f"Rehearse the response contract: {score.escalations} escalation(s), "
-                f"{score.overdue_updates} overdue status update(s) in this incident",
-                "owner": commander,
-            }
-        )
-    for item in items:
-        item["priority"] = PRIORITY[item["type"]]
-        item["due"] = _due(now, item["type"])
-    return items
+    else:
+        items.append(("prevent", "Find and record the root cause (the problem record stays open)", commander))
+    if "no page" in kinds or (score.ttd_s or 0) > 300:
+        items.append(("detect", "Page on the symptom customers saw, before a user reports it", owner("service-a")))
+    for factor in factors:
+        if factor["factor"] == "flapping alert":
+            items.append(("detect", f"Steady {factor['alert']}: {factor['text']} in one incident", commander))
+        elif factor["factor"] == "runbook did not settle it":
+            items.append(("process", f"Improve the runbook {factor['runbook']}: {factor['text']}", commander))
+        elif factor["factor"] in ("late update", "late acknowledgment"):
+            items.append(("process", f"Rehearse the response contract: {factor['text']}", commander))
+    return [
+        {"type": kind, "item": item, "owner": who, "priority": PRIORITY[kind], "due": _due(now, kind)}
+        for kind, item, who in items
+    ]
 
 
-def _lessons(incident: Incident, score, root: dict | None) -> dict:
+def _lessons(incident: Incident, score, measured_from: str) -> dict:
     good, bad = [], []
+    after = f"after {measured_from}"
     if score.tta_s is not None:
         (good if score.escalations == 0 else bad).append(
-            f"acknowledged {duration(score.tta_s)} after the impact started"
-            + (" (escalated first)" if score.escalations else "")
+            f"acknowledged {duration(score.tta_s)} {after}" + (" (escalated first)" if score.escalations else "")
         )
     else:
         bad.append("never acknowledged")
     if score.ttrc_s is not None:
-        good.append(f"root cause named {duration(score.ttrc_s)} after the impact started")
+        good.append(f"root cause named {duration(score.ttrc_s)} {after}")
     if getattr(score, "shadow_ttrc_s", None) is not None:
-        good.append(
-            f"for comparison, the shadow on-call named it {duration(score.shadow_ttrc_s)} after the impact started"
-        )
+        good.append(f"for comparison, the shadow on-call named it {duration(score.shadow_ttrc_s)} {after}")
     if score.wrong_root_causes:
         bad.append(
             f"{score.wrong_root_causes} wrong root-cause answer(s)"
             + (" before the right one" if score.ttrc_s is not None else ", and no right one")
         )
+    if score.late_answers:
+        bad.append(f"{score.late_answers} answer(s) came after the drill ended and earned nothing")
     if incident.verified:
         good.append("the fix was verified under load before the incident was resolved")
     elif incident.resolved_at:
         bad.append("resolved without a passing verify: the fix is not proven")
+    if score.drill_end:
+        bad.append(f"the drill {score.drill_end}")
     if score.triage_right:
         good.append(f"{score.triage_right} of 5 triage answers right")
     if score.overdue_updates:
@@ -247,12 +269,23 @@ def draft(
     now: float | None = None,
 ) -> dict:
     """The review as one JSON document (``markdown`` renders it)."""
+    from chaoslab.chaos.faults import KINDS
+
     now = time.time() if now is None else now
     root = _team_root_cause(incident)
     trigger = _team_trigger(incident, deploys)
     responders = sorted({e.get("actor") for e in incident.entries if e["source"] == "team" and e.get("actor")})
-    start = truth.started_at if show_truth else incident.declared_at
+    measured_from = "the first fault" if score.graded else "the declaration"
+    start = score.t0
     end = incident.resolved_at or (min(now, truth.ends_at) if show_truth else now)  # a stopped drill ended it
+    cause = (
+        {"service": truth.root_service, "kind": truth.root_kind}
+        if show_truth
+        else (root if root and root.get("correct") is not False else None)
+    )
+    if cause:
+        cause["plainly"] = KINDS[cause["kind"]].plainly if cause["kind"] in KINDS else cause["kind"]
+    factors = _factors(incident, score, impact)
     alerts = [e["data"] for e in incident.of_kind("alert_fired")]
     messages = [
         {
@@ -293,7 +326,7 @@ def draft(
             "ttm_s": score.ttm_s,
             "ttvf_s": score.ttvf_s,
             "duration_s": round(end - start, 1),
-            "measured_from": "the first fault (the drill's truth)" if show_truth else "the declaration",
+            "measured_from": measured_from,
         },
         "impact": dict(impact or {}, basis=impact_basis),
         "root_cause": {
@@ -320,8 +353,9 @@ def draft(
             "verified": incident.verified,
         },
         "communication": messages,
-        "action_items": _action_items(incident, score, root, truth, show_truth, now),
-        "lessons": _lessons(incident, score, root),
+        "contributing_factors": factors,
+        "action_items": _action_items(incident, score, cause, factors, now),
+        "lessons": _lessons(incident, score, measured_from),
         "five_whys": _five_whys(incident, impact, root, truth, show_truth),
         "timeline": _timeline(incident, truth, show_truth, deploys),
         "score": score.to_json(),
@@ -356,19 +390,18 @@ def _five_whys(incident: Incident, impact: dict | None, root: dict | None, truth
 def _summary(doc: dict, incident: Incident) -> str:
     impact = doc["impact"]
     parts = [f"{incident.severity} incident {incident.id}: {incident.title}."]
-    if impact.get("checkouts"):
-        share = impact.get("affected_share")
-        parts.append(
-            f"{impact['affected']} of {impact['checkouts']} checkouts were affected"
-            + (f" ({share:.0%})" if share is not None else "")
-            + f", p95 {impact.get('p95_ms')} ms."
-        )
+    if impact.get("affected_share") is not None:
+        parts.append(f"Impact: {describe(impact)}; checkout p95 {impact.get('p95_ms')} ms.")
     parts.append(f"It lasted {duration(doc['times']['duration_s'])}, measured from {doc['times']['measured_from']}.")
     root = doc["root_cause"]["truth"] or doc["root_cause"]["team"]
     if root:
         parts.append(f"Cause: {root['kind']} on {root['service']}.")
     parts.append("The fix was verified under load." if incident.verified else f"State: {incident.describe_state()}.")
     return " ".join(parts)
+
+
+def _or_unmeasured(value) -> str:
+    return "not measured (the worker did not answer)" if value is None else str(value)
 
 
 def _cell(text: object) -> str:
@@ -393,19 +426,22 @@ def markdown(doc: dict) -> str:
         "",
         "## Impact",
         "",
-        f"Measured from the services' metrics over {i.get('basis', 'the incident')}.",
+        f"Measured from the services' metrics, {i.get('basis', 'over the incident')}: {describe(i)}.",
         "",
         "| Measure | Value |",
         "|---|---|",
     ]
     if i.get("checkouts") is not None:
-        share = i.get("affected_share")
+        checkout_share = f" ({i['affected'] / i['checkouts']:.0%})" if i["checkouts"] else ""
         out += [
             f"| Checkouts | {i['checkouts']} |",
             f"| Failed (5xx) | {i['failed']} |",
             f"| Slower than {SLOW_S:g} s | {i['slow']} |",
-            f"| Affected | {i['affected']}" + (f" ({share:.0%})" if share is not None else "") + " |",
+            f"| Checkouts affected (failed or slow) | {i['affected']}{checkout_share} |",
             f"| p95 checkout latency | {i['p95_ms']} ms |",
+            f"| Orders paid | {i.get('paid')} |",
+            f"| Orders paid and not shipped | {_or_unmeasured(i.get('unfulfilled'))} |",
+            f"| Charges for a wrong amount | {i.get('mischarged')} of {i.get('charges')} |",
             f"| Revenue at risk (failed × average order {i.get('average_order')}) | {i.get('revenue_at_risk')} |",
             f"| Ledger drift (charged but not captured) | {i.get('ledger_drift')} |",
         ]
@@ -458,6 +494,8 @@ def markdown(doc: dict) -> str:
         out.append(f"- {v['at']} verify {'passed' if v['passed'] else 'failed'}: {_cell(v['text'])}")
     if not doc["resolution"]["deploys"] and not doc["resolution"]["verify_runs"]:
         out.append("- No deploy and no verify run during the incident.")
+    out += ["", "## Contributing factors", ""]
+    out += [f"- {_cell(f['text'])}" for f in doc["contributing_factors"]] or ["- none recorded by the lab"]
     out += ["", "## Action items", "", "| Type | Item | Owner | Priority | Due |", "|---|---|---|---|---|"]
     for item in doc["action_items"]:
         out.append(

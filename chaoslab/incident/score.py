@@ -7,8 +7,12 @@ All times count from the impact's start (the drill's first fault; TRAINING.md, "
 * TTA: to the acknowledgment;
 * TTRC: to the first right root-cause answer (service and fault kind);
 * TTM: to mitigation, the SLIs back in target (the incident's paging alerts resolved, or a passing
-  verify);
-* TTVF: to a verified fix: a passing ``verify`` of the drill's SLO after the last deploy.
+  verify) while the drill's faults were still in force;
+* TTVF: to a verified fix: a passing ``verify`` of the drill's SLO while its faults were still in
+  force (the team's change made it pass, not the clock).
+
+An answer given after the drill ended (stopped, or its time limit) or after it was revealed is
+recorded and marked late; it is neither right nor wrong and earns nothing.
 
 Beside them, the shadow on-call's time to the same right answer (``shadow_ttrc_s``, chaoslab/diagnose/
 shadow.py): not part of the team's ranking, the figure to race against.
@@ -30,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 
 from chaoslab.incident.record import Incident
 from chaoslab.incident.triage import QUESTIONS
-from chaoslab.incident.truth import ROOT_CAUSE_BAR_S
+from chaoslab.incident.truth import ROOT_CAUSE_BAR_S, is_graded
 
 PENALTY_MIN = {"wrong_root_causes": 2, "hints": 3, "triage_missed": 1, "overdue_updates": 2}
 """Minutes added to the ranking time per count (docs/scoring.md)."""
@@ -68,6 +72,13 @@ class Score:
     shadow_ttrc_s: float | None = None
     """When the shadow on-call first named a right root cause, from the same start (None: not yet, or
     not shown to this caller yet)."""
+    shadow_answers: int = 0
+    """How many answers the shadow on-call gave (shown to this caller), right or wrong."""
+    late_answers: int = 0
+    """Root-cause and triage answers given after the drill ended or was revealed: recorded, no credit."""
+    drill_end: str | None = None
+    """How the drill ended, in words a trainee may read ("by its time limit", "stopped", "reset"); None
+    while it runs or when no drill is graded."""
 
     def rank_key(self) -> tuple:
         big = float("inf")
@@ -97,7 +108,7 @@ def measure(
     graded); ``graded_triage`` maps each question to its first answer's entry, marked right or wrong
     (see chaoslab.incident.triage.grade); ``shadow`` the shadow on-call's answers (graded here too)."""
     now = time.time() if now is None else now
-    graded = hasattr(truth, "scenario")
+    graded = is_graded(truth)
     t0 = truth.started_at if graded else incident.declared_at
     end = incident.resolved_at or now
     score = Score(incident.id, truth.scenario.id if graded else None, graded, t0)
@@ -110,15 +121,27 @@ def measure(
     answers = [a for a in incident.of_kind("root_cause_answer") if a.get("source") != "shadow"]
     if graded:
         for item in answers:
-            item["data"]["correct"] = truth.is_root_cause(item["data"]["service"], item["data"]["kind"])
+            late = late_reason(truth, item["ts"])
+            item["data"]["correct"] = (
+                None if late else truth.is_root_cause(item["data"]["service"], item["data"]["kind"])
+            )
+            item["data"]["late"] = late
+        score.drill_end = ended_in_words(truth, end)  # how it ended while the incident was still being worked
+    score.late_answers = len([a for a in answers if a["data"].get("late")])
+    score.late_answers += len([a for a in graded_triage.values() if a["data"].get("late")])
     right = [a for a in answers if a["data"].get("correct")]
     score.wrong_root_causes = len([a for a in answers if a["data"].get("correct") is False])
     score.ttrc_s = _after(right[0]["ts"], t0) if right else None
     if graded and shadow:
+        score.shadow_answers = len(shadow)
         right_shadow = [a for a in shadow if truth.is_root_cause(str(a.get("service")), str(a.get("kind")))]
         score.shadow_ttrc_s = _after(right_shadow[0]["ts"], t0) if right_shadow else None
-    score.ttm_s = _after(incident.mitigated_at, t0)
+    mitigated = incident.of_kind("mitigated", "verified")
     verified = incident.of_kind("verified")
+    if graded:  # the team's change made it pass, not the clock: only while the drill's faults were in force
+        mitigated = [e for e in mitigated if truth.in_force(e["ts"])]
+        verified = [e for e in verified if truth.in_force(e["ts"])]
+    score.ttm_s = _after(mitigated[0]["ts"], t0) if mitigated else None
     score.ttvf_s = _after(verified[0]["ts"], t0) if verified else None
     updates = incident.of_kind("status_update")
     score.first_update_s = _after(updates[0]["ts"], incident.declared_at) if updates else None
@@ -149,6 +172,24 @@ def measure(
     if graded:
         score.root_cause_bar_met = score.ttrc_s is not None and score.ttrc_s <= ROOT_CAUSE_BAR_S
     return score
+
+
+def late_reason(truth, ts: float) -> str | None:
+    """Why an answer given at ``ts`` earns nothing (the drill had ended, or was revealed), or None."""
+    if truth.run.revealed_at is not None and ts >= truth.run.revealed_at:
+        return "after the drill was revealed"
+    if ts >= truth.ends_at:
+        return "after the drill " + ("ended by its time limit" if truth.run.expired() else "was stopped")
+    return None
+
+
+def ended_in_words(truth, now: float) -> str | None:
+    """How the drill had ended by ``now``, without naming it; None when it still ran then."""
+    if truth.run.running(now):
+        return None
+    if truth.run.expired(now):
+        return "ended by its time limit"
+    return "reset" if truth.run.stop_reason == "reset" else "stopped"
 
 
 def first_answers(incident: Incident) -> dict[str, dict]:

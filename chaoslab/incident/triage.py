@@ -1,13 +1,15 @@
 """The 5-question drill (TRAINING.md): WHAT fired, WHEN did the impact start, SCOPE, RECENT CHANGE, OWNER.
 
 Four of the five come from dashboards and the change feed, and the lab knows all five answers, so it
-grades them: WHAT against the drill's primary alert (or the first paging alert of the incident),
-WHEN within ±2 min of the first fault, SCOPE in words (all / partial / none) against the drill's
-declared scope, and as a percentage within ±10 points of the measured share of checkouts that failed
-or took over a second since then (or inside the declared word's band: none ≤ 10 %, all ≥ 90 %),
-RECENT CHANGE against the feed entry that set the drill off (or none), OWNER against the team owning
-the root cause's service.
-Only a question's first answer counts for the score; later ones are recorded and graded too.
+grades them (``answer_key``): WHAT against the drill's primary alert or any paging alert its faults set
+off, WHEN within ±2 min of the first fault, SCOPE against one measured figure (the share of the
+affected journey's requests that failed or were too slow since the impact started,
+chaoslab.incident.impact): a percentage within ±10 points of it, a word (all / partial / none) whose
+band comes within 10 points of it; RECENT CHANGE against the feed entry that set the drill off (or
+none), OWNER against the team of any real fault's service or the owner a paging alert named.
+
+Only a question's first answer counts, and only it gets right or wrong at once: later ones are
+recorded and graded when the drill is no longer secret, so that asking again cannot find the answer.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 
 from chaoslab import command
 from chaoslab.errors import BadInput
+from chaoslab.incident.truth import is_graded
 from chaoslab.topology import COMPONENTS, DEPENDENCIES
 
 QUESTIONS = ("what", "when", "scope", "change", "owner")
@@ -32,6 +35,8 @@ PROMPTS = {
 WHEN_TOLERANCE_S = 120.0
 SCOPE_TOLERANCE = 0.10
 ALL_AT, NONE_AT = 0.90, 0.10
+WORD_BANDS = {"none": (0.0, NONE_AT), "partial": (NONE_AT, ALL_AT), "all": (ALL_AT, 1.0)}
+PAGING = ("P1", "P2")
 TEAMS = tuple(sorted({c.owner for c in COMPONENTS} | {d.owner for d in DEPENDENCIES}))
 
 
@@ -121,11 +126,9 @@ def scope_word(share: float) -> str:
 
 
 def grade(answer: Answer, key: dict) -> Answer:
-    """Mark ``answer`` right or wrong against ``key`` (question → true value, or absent when unknown;
-    ``key["scope_note"]`` says why SCOPE could not be measured). The note never tells the truth."""
+    """Mark ``answer`` right or wrong against ``key`` (see ``answer_key``; a question absent from it is
+    not graded, and ``key[question + "_note"]`` says why). The note never tells the truth."""
     truth = key.get(answer.question)
-    if answer.question == "scope" and key.get("scope_word") is not None:
-        return _grade_scope(answer, truth, key["scope_word"])
     if truth is None:
         answer.correct, answer.note = (
             None,
@@ -135,51 +138,55 @@ def grade(answer: Answer, key: dict) -> Answer:
     if answer.question == "when":
         answer.correct = abs(float(answer.value) - float(truth)) <= WHEN_TOLERANCE_S
         answer.note = "right (within 2 min)" if answer.correct else "wrong: more than 2 min off"
-    elif answer.question == "scope":
-        if isinstance(answer.value, str):
-            answer.correct = answer.value == scope_word(float(truth))
-        else:
-            answer.correct = abs(float(answer.value) - float(truth)) <= SCOPE_TOLERANCE
-        answer.note = "right" if answer.correct else "wrong: the measured share is more than 10 points away"
-    elif answer.question == "what":
-        answer.correct = str(answer.value).lower() == str(truth).lower()
-        answer.note = "right" if answer.correct else "wrong"
-    else:
-        answer.correct = str(answer.value).lower() == str(truth).lower()
-        answer.note = "right" if answer.correct else "wrong"
+        return answer
+    if answer.question == "scope":
+        answer.correct = scope_right(answer.value, float(truth))
+        answer.note = "right" if answer.correct else "wrong: more than 10 points from the measured share"
+        return answer
+    accepted = (
+        {str(v).lower() for v in truth} if isinstance(truth, (set, frozenset, list, tuple)) else {str(truth).lower()}
+    )
+    answer.correct = str(answer.value).lower() in accepted
+    answer.note = "right" if answer.correct else "wrong"
     return answer
 
 
-def answer_key(incident, truth, scope_share: float | None, scope_note: str = "") -> dict:
-    """Question → true value for one incident, from the drill's truth (None: no key readable) and the
-    measured share of checkouts affected since the impact started."""
-    if truth is None or not hasattr(truth, "scenario"):
-        note = getattr(truth, "reason", "") or "no drill was running: nothing to grade against"
+def scope_right(given: float | str, measured: float) -> bool:
+    """A share within 10 points of the measured one; a word whose band (none ≤ 10 %, all ≥ 90 %, partial
+    between) comes within 10 points of it: the word and the number are judged against the same figure."""
+    if not isinstance(given, str):
+        return abs(given - measured) <= SCOPE_TOLERANCE
+    low, high = WORD_BANDS[given]
+    if given == "partial":  # strictly between the other two bands
+        return low - SCOPE_TOLERANCE < measured < high + SCOPE_TOLERANCE
+    return low - SCOPE_TOLERANCE <= measured <= high + SCOPE_TOLERANCE
+
+
+def answer_key(incident, truth, scope_share: float | None, scope_note: str = "", until: float | None = None) -> dict:
+    """Question → what is accepted, for one incident graded against its drill (``truth``: a Truth, else
+    nothing is graded) with ``scope_share`` the affected share measured over the impact so far.
+
+    WHAT: the drill's primary alert, or any paging alert that fired on the incident after the drill
+    started (and before ``until``, the answer's time): the one that paged and titled the incident is
+    always right. ``none`` only when nothing fired at all. OWNER: the team of any real fault's service,
+    or the owner a paging alert named. SCOPE: the measured share."""
+    if not is_graded(truth):
+        note = getattr(truth, "reason", "") or "no drill was running when it was declared: nothing to grade against"
         return {f"{q}_note": f"recorded, not graded ({note})" for q in QUESTIONS}
-    paging = [
-        e
-        for e in incident.of_kind("alert_fired")
-        if e["data"].get("severity") in ("P1", "P2") and e["ts"] >= truth.started_at - 60
-    ]
+    until = time.time() if until is None else until
+    fired = [e for e in incident.of_kind("alert_fired") if truth.started_at - 1 <= e["ts"] <= until]
+    paging = [e["data"] for e in fired if e["data"].get("severity") in PAGING]
+    what = {truth.alert} | {str(a.get("alert")) for a in paging}
+    if not fired:
+        what.add("none")
     key: dict = {
-        "what": truth.alert or (paging[0]["data"]["alert"] if paging else "none"),
+        "what": what,
         "when": truth.started_at,
         "change": truth.trigger_change or "none",
-        "owner": truth.owner,
+        "owner": truth.owners | {str(a["owner"]) for a in paging if a.get("owner")},
     }
-    key["scope_word"] = truth.scenario.scope
     if scope_share is None:
         key["scope_note"] = f"recorded, not graded ({scope_note or 'the share could not be measured'})"
     else:
         key["scope"] = scope_share
     return key
-
-
-def _grade_scope(answer: Answer, measured: float | None, declared: str) -> Answer:
-    if isinstance(answer.value, str):
-        answer.correct = answer.value == declared
-    else:
-        near = measured is not None and abs(float(answer.value) - measured) <= SCOPE_TOLERANCE
-        answer.correct = near or scope_word(float(answer.value)) == declared
-    answer.note = "right" if answer.correct else "wrong: neither the measured share nor the drill's scope"
-    return answer

@@ -85,6 +85,22 @@ class LocalBackend:
 
         return Diagnosis.from_json(LabClient(self.state).diagnosis(since_s))
 
+    def instructor(self) -> None:
+        """The lab's token in ``CHAOSLAB_TOKEN``: a trainee on the same Unix account can read the token file,
+        so this makes a peek deliberate and audited rather than impossible (the README says so)."""
+        import hmac
+        import os
+
+        from chaoslab.backend import TOKEN_VARIABLE
+        from chaoslab.errors import Refused
+
+        supplied = os.environ.get(TOKEN_VARIABLE, "").strip()
+        if not supplied or not hmac.compare_digest(supplied.encode(), self.state.token().encode()):
+            raise Refused(
+                f"instructors only: set {TOKEN_VARIABLE} to the lab's token "
+                f"(`export {TOKEN_VARIABLE}=$(cat {self.state.token_file})`)"
+            )
+
     def page(self, prometheus_url: str) -> list:
         raise BadInput(
             "paging from Prometheus is for --target kubernetes: the local lab daemon evaluates the alerts itself"

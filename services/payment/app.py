@@ -30,6 +30,10 @@ log = logging.getLogger("chaoslab.payment")
 PROCESSED = Counter("payment_processed", "Charge attempts by outcome: succeeded, declined or failed.", ["status"])
 LEDGER_AMOUNT = Counter("ledger_amount", "Money written to the ledger (captured amounts).", ["currency"])
 LEDGER_ENTRIES = Counter("ledger_entries", "Ledger entries written (one per charged order).")
+LEDGER_MISCHARGED = Counter(
+    "ledger_mischarged_entries",
+    "Ledger entries whose captured amount differs from the amount requested (the customers charged wrong).",
+)
 LEDGER_DRIFT = Gauge(
     "ledger_drift_amount",
     "Requested minus captured money since start; not 0 means the money math is wrong.",
@@ -198,6 +202,8 @@ def create_app(settings: Payment | None = None, common: Common | None = None, ag
             LEDGER_ENTRIES.inc()
             LEDGER_AMOUNT.labels(charge.currency).inc(float(captured))
             LEDGER_DRIFT.labels(charge.currency).inc(float(charge.amount - captured))
+            if captured != charge.amount:
+                LEDGER_MISCHARGED.inc()
         return entry, created
 
     def voided(charge: ChargeRequest) -> ApiError:

@@ -14,6 +14,7 @@ import time
 
 import pytest
 import yaml
+from drillkit import play
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -100,25 +101,8 @@ def test_rbac_keeps_the_answer_key_and_the_agents_token_from_a_graded_team(grade
 
 
 def test_a_graded_team_works_its_incident_and_the_instructor_grades_it(graded, apiserver, api, tmp_path):
-    began = time.time()
     journal = ConfigMapStore(api, NAMESPACE)  # the instructor's side: what `scenario start --mystery` writes
-    journal.append(
-        "audit.jsonl",
-        json.dumps(
-            {
-                "ts": began,
-                "event": "scenario.started",
-                "scenario": "deadlock",
-                "actor": "ingrid",
-                "ttl_s": 900,
-                "fault_ids": [],
-                "mystery": True,
-                "trigger_change": None,
-            }
-        ),
-    )
-    note = {"id": "deadlock", "state": "running", "started_at": began, "expires_at": began + 900, "actor": "ingrid"}
-    journal.write("scenario.json", json.dumps(note | {"fault_ids": [], "hints_shown": 0, "mystery": True}))
+    play(journal, "deadlock", time.time(), 900, mystery=True)
 
     opened = cli(graded, tmp_path, "incident", "open", "checkout freezes", "--severity", "P1")
     assert opened.returncode == 0, opened.stderr

@@ -4,12 +4,11 @@ team reads the same records a ClusterSource reads from a namespace's ConfigMap).
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
+from drillkit import play
 
-from chaoslab.chaos.controller import AUDIT
 from chaoslab.chaos.journal import FileStore
 from chaoslab.console.local import LocalSource
 from chaoslab.console.server import create_app
@@ -26,8 +25,7 @@ def team_lab(root, answers: list[tuple[str, str]], ack_after_s: float | None) ->
     """A team whose latency-500ms drill started at T0 and whose incident has these root-cause answers."""
     state = StateDir.at(root)
     store = FileStore(state.root)
-    drill = {"ts": T0, "event": "scenario.started", "scenario": "latency-500ms", "ttl_s": 3600, "fault_ids": ["f1"]}
-    store.append(AUDIT, json.dumps(drill))
+    play(store, "latency-500ms", T0 - 1, 3600)  # its first fault goes in at T0
     log = IncidentLog(store, "ana")
     incident = log.declare("checkout is slow", "P2", "alerting", ts=T0 + 30)
     if ack_after_s is not None:

@@ -192,12 +192,12 @@ def test_without_an_incident_the_panels_say_how_to_open_one(tmp_path):
 
 
 def test_the_incident_panel_shows_the_record_escaped_with_its_overdue_update_and_graded_answers(tmp_path):
-    import json
     import time
+
+    from drillkit import play
 
     from chaoslab.chaos.journal import FileStore
     from chaoslab.incident.record import IncidentLog
-    from chaoslab.incident.truth import SCENARIO
 
     store = FileStore(StateDir.at(tmp_path).root)
     log = IncidentLog(store, "ana")
@@ -218,7 +218,7 @@ def test_the_incident_panel_shows_the_record_escaped_with_its_overdue_update_and
     assert re.search(r'data-question="owner">.*payments.*class="grade wrong"', html)
     assert "1/2 right for INC-1" in html
 
-    store.write(SCENARIO, json.dumps({"id": "deadlock", "mystery": True, "expires_at": time.time() + 600}))
+    play(store, "deadlock", time.time(), 600, mystery=True)
     html = incident_page(tmp_path)
     assert "deadlock" not in html and "… on service-c?" in html, "a mystery drill's name is blanked"
 

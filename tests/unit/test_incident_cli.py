@@ -31,7 +31,7 @@ def test_an_incident_from_a_report_to_an_unverified_resolution(run):
     assert "INC-1 hypothesis" in noted.output
     assert run("incident", "note", "x", "--link", "two words").exit_code == 2
     update = run("incident", "update", "status", "--say", "rolling back pricing")
-    assert "What we know: the pool is full." in update.output and update.output.rstrip().endswith(
+    assert "What we know: current hypothesis: the pool is full." in update.output and update.output.rstrip().endswith(
         "rolling back pricing"
     )
     asked = run("triage", stdin="CheckoutHang\n5m ago\n\nnone\norders\n")
@@ -39,10 +39,10 @@ def test_an_incident_from_a_report_to_an_unverified_resolution(run):
     assert asked.exit_code == 0 and graded == ["WHAT", "WHEN", "CHANGE", "OWNER"]  # SCOPE was skipped
     assert "not graded" in asked.output  # no drill ran: nothing to grade against
     said = run("incident", "rootcause", "--service", "service-c", "--kind", "deadlock")
-    assert said.exit_code == 0 and "recorded, not graded (no drill was running)" in said.output
+    assert said.exit_code == 0 and "recorded, not graded: no drill was running" in said.output
     assert "resolved, unverified" in run("incident", "resolve", "--unverified").output
     review = json.loads(run("incident", "pir", "--json").output)
-    assert review["state"] == "resolved, unverified" and review["impact"]["basis"].startswith("the counters")
+    assert review["state"] == "resolved, unverified" and review["impact"]["basis"].startswith("not measured")
     assert any(item["type"] == "mitigate" for item in review["action_items"])  # prove the fix
     listing = run("incident", "list").output
     assert "INC-1" in listing and "resolved, unverified" in listing
@@ -71,3 +71,17 @@ def test_bad_input_exits_2_with_one_line(run, args, message):
 def test_with_nothing_open_the_commands_say_how_to_start(run):
     result = run("incident", "ack")
     assert result.exit_code == 1 and "incident open TITLE" in result.output
+
+
+def test_a_multi_line_update_shows_as_lines_in_the_timeline_never_a_literal_newline(run):
+    """Before, `incident show` printed a status update as one line with a literal \\n in it."""
+    run("incident", "open", "checkout is slow", "--severity", "P2")
+    run("incident", "ack")
+    run("incident", "update", "status", "--say", "rolling back")
+    shown = run("incident", "show").output
+    assert "\\n" not in shown
+    row = next(line for line in shown.splitlines() if "status_update" in line)
+    indent = len(row) - len(row.lstrip())
+    assert "Impact:" in shown and any(
+        line.strip().startswith("Impact:") and len(line) - len(line.lstrip()) > indent for line in shown.splitlines()
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chaoslab.chaos.drill import Run
 from chaoslab.chaos.journal import FileStore
 from chaoslab.chaos.scenarios import get
 from chaoslab.errors import BadInput
@@ -60,27 +61,38 @@ def test_malformed_answers_say_what_a_good_one_looks_like(question, raw, message
 
 
 def test_grading_uses_the_documented_tolerances():
-    key = {"what": "LedgerDrift", "when": T0, "scope": 0.42, "change": "chg-abc123", "owner": "payments"}
+    key = {"what": {"LedgerDrift"}, "when": T0, "scope": 0.42, "change": "chg-abc123", "owner": {"payments"}}
 
     def graded(question, value):
         return triage.grade(triage.Answer(question, str(value), value), key).correct
 
     assert graded("when", T0 + 119) and not graded("when", T0 - 121)
-    assert (
-        graded("scope", 0.5) and not graded("scope", 0.6) and graded("scope", "partial") and not graded("scope", "all")
-    )
+    assert graded("scope", 0.5) and not graded("scope", 0.6) and graded("scope", "partial")
     assert graded("what", "ledgerdrift") and not graded("what", "CPUHigh")
     assert graded("change", "chg-abc123") and not graded("change", "none")
     answer = triage.grade(triage.Answer("owner", "pricing", "pricing"), key)
     assert answer.correct is False and "payments" not in answer.note  # feedback never tells the truth
-    declared = dict(key, scope_word="all", scope=0.42)
-    assert triage.grade(triage.Answer("scope", "all", "all"), declared).correct  # words: the drill's declared scope
-    assert not triage.grade(triage.Answer("scope", "partial", "partial"), declared).correct
-    assert triage.grade(triage.Answer("scope", "95", 0.95), declared).correct  # inside the declared word's band
-    assert triage.grade(triage.Answer("scope", "35", 0.35), declared).correct  # or near the measured share
-    assert not triage.grade(triage.Answer("scope", "70", 0.70), declared).correct
     unknown = triage.grade(triage.Answer("scope", "40", 0.4), {"scope_note": "recorded, not graded (why)"})
     assert unknown.correct is None and unknown.note == "recorded, not graded (why)"
+
+
+@pytest.mark.parametrize(
+    "measured,right,wrong",
+    [
+        (1.0, ("all", 0.9), ("partial", "none", 0.85)),
+        (0.93, ("all", "partial", 0.85), ("none", 0.5)),  # "partial" reaches 90 %: 3 points away
+        (0.15, ("partial", "none", 0.05), ("all", 0.3)),  # "none" reaches 10 %: 5 points away
+        (0.0, ("none", 0.1), ("partial", "all", 0.2)),
+    ],
+)
+def test_scope_grades_the_word_and_the_number_against_one_measured_share(measured, right, wrong):
+    """Before, the word was graded against the drill's declared scope and the number against the checkouts'
+    share: "all" for a stalled worker was right and "100" wrong. Now both read the same figure."""
+    key = {"scope": measured}
+    for given in right:
+        assert triage.grade(triage.Answer("scope", str(given), given), key).correct, (measured, given)
+    for given in wrong:
+        assert not triage.grade(triage.Answer("scope", str(given), given), key).correct, (measured, given)
 
 
 def counters(ts, total, failed, fast, paid=0.0, amount=0.0, drift=0.0) -> dict:
@@ -107,8 +119,9 @@ def test_impact_is_the_difference_of_two_snapshots_with_resets_counted_from_zero
     assert restarted["checkouts"] == 10 and restarted["failed"] == 10
 
 
-def truth_of(scenario_id: str, **kw) -> Truth:
-    return Truth(scenario=get(scenario_id), started_at=T0, ends_at=T0 + 900, mystery=False, trigger_change=None, **kw)
+def truth_of(scenario_id: str, ends_at: float = T0 + 900, **kw) -> Truth:
+    run = Run("run-test", T0, ends_at, mystery=False)
+    return Truth(scenario=get(scenario_id), run=run, started_at=T0, trigger_change=None, **kw)
 
 
 def drill(tmp_path, moves):
@@ -146,7 +159,7 @@ def test_the_ranking_puts_verified_fixes_first_and_normalises_per_scenario(tmp_p
         if at_fix:
             moves.append(("verified", at_fix, {}))
         incident = drill(tmp_path / sub, moves)
-        return score.measure(incident, truth_of("fp-drift"), {}, now=T0 + 5000)
+        return score.measure(incident, truth_of("fp-drift", ends_at=T0 + 3600), {}, now=T0 + 5000)
 
     slow_fix, fast_cause_no_fix, fast_fix = scored(1800, 600, "a"), scored(None, 60, "b"), scored(600, 300, "c")
     board = score.ranked([fast_cause_no_fix, slow_fix, fast_fix])

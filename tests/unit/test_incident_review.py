@@ -3,6 +3,7 @@ wording, the truth only when shown, and text from data escaped."""
 
 from __future__ import annotations
 
+from chaoslab.chaos.drill import Run
 from chaoslab.chaos.journal import FileStore
 from chaoslab.chaos.scenarios import get
 from chaoslab.incident import comms, review, score
@@ -17,7 +18,13 @@ FIGURES = {
     "failed": 0,
     "slow": 3,
     "affected": 3,
-    "affected_share": 0.0073,
+    "paid": 410,
+    "unfulfilled": 2,
+    "charges": 410,
+    "mischarged": 130,
+    "journey": "payment",
+    "affected_share": 0.3171,
+    "counted_from": "the first fault",
     "p95_ms": 230,
     "average_order": 41.5,
     "revenue_at_risk": 0.0,
@@ -47,9 +54,8 @@ def truth() -> Truth:
     ]
     return Truth(
         scenario=get("fp-drift"),
+        run=Run("run-review", T0, T0 + 800, mystery=True),
         started_at=T0,
-        ends_at=T0 + 800,
-        mystery=True,
         trigger_change="chg-abc123",
         faults=faults,
     )
@@ -94,10 +100,18 @@ def test_the_draft_has_the_templates_fields_and_the_real_numbers(tmp_path):
     assert text.count("> Blameless:") == 1
     assert "| Checkouts | 412 |" in text and "| p95 checkout latency | 230 ms |" in text
     assert "| Ledger drift (charged but not captured) | 0.58 |" in text
+    assert "32% of the charges took a wrong amount (130 of 410)" in text  # the one figure, in words
+    assert "| Orders paid and not shipped | 2 |" in text and "| Charges for a wrong amount | 130 of 410 |" in text
     assert doc["times"]["ttvf_s"] == 700 and doc["times"]["duration_s"] == 710
     types = {item["type"] for item in doc["action_items"]}
     assert "prevent" in types and all(item["owner"] and item["due"] for item in doc["action_items"])
     assert any(i["owner"] == "payments" for i in doc["action_items"] if i["type"] == "prevent")
+    items = " ".join(i["item"] for i in doc["action_items"])
+    assert "runbook" not in items, "no boilerplate runbook item: nothing showed a runbook failing"
+    assert "2 paid orders had not shipped" in items and "130 charges took a wrong amount" in items
+    factors = [f["factor"] for f in doc["contributing_factors"]]
+    assert factors == ["no page", "orders not shipped", "customers charged wrong"]
+    assert "## Contributing factors" in text
     assert "| What the team knew and did | What was true |" in text
     assert "fault_injected: fault injected: bad_deploy on payment" in text
     assert "books \\| off by cents" in text  # a cell stays a cell
@@ -110,13 +124,26 @@ def test_before_the_reveal_the_review_holds_only_what_the_team_knew(tmp_path):
     assert doc["root_cause"]["truth"] is None and doc["scenario"] is None and doc["times"]["impact_started"] is None
     assert "What was true" not in text and "fault_injected" not in text and "fp-drift" not in text
     assert "hidden until the drill is revealed" in text
+    assert "after the declaration" in text and "after the first fault" not in text  # times say what they count from
 
 
-def test_announcements_are_filled_from_the_record_and_external_ones_name_nothing_internal(tmp_path):
+def test_announcements_read_as_a_person_wrote_them_and_external_ones_name_nothing_internal(tmp_path):
+    """Before, updates headlined a raw alert summary with burn-rate maths and "team local", named the cause
+    as a fault id, and said "Fix: no change shipped yet, verified under load"."""
     incident = incident_with_moves(tmp_path)
-    internal = comms.render("status", "internal", incident, [], "rolling back", now=T0 + 300)
-    assert incident.id in internal and "bad_deploy on payment" in internal and internal.endswith("rolling back")
-    external = comms.render("ack", "external", incident, [], now=T0 + 300)
-    assert incident.id not in external and "payment" not in external and "Next update by" in external
-    resolved = comms.render("resolved", "internal", incident, [], now=T0 + 900)
-    assert "verified under load" in resolved and "post-incident review" in resolved
+    deploy = {"ts": T0 + 600, "id": "chg-fix001", "service": "payment", "summary": "money_math=decimal"}
+    figures = dict(FIGURES, journey="payment", affected_share=0.31, charges=412, mischarged=128)
+    figures["counted_from"] = "the first fault"
+    internal = comms.render("status", "internal", incident, [deploy], "rolling back", now=T0 + 650, figures=figures)
+    assert incident.id in internal and internal.endswith("rolling back")
+    assert "a bad configuration change in payment" in internal and "bad_deploy" not in internal
+    assert "31% of the charges took a wrong amount (128 of 412) since the problem began" in internal
+    assert "Fix deployed: chg-fix001 to payment at" in internal
+    assert "No fix deployed yet." in comms.render("status", "internal", incident, [], now=T0 + 650, figures=figures)
+    for moment in ("ack", "status", "resolved"):
+        external = comms.render(moment, "external", incident, [deploy], now=T0 + 650, figures=figures)
+        assert "charges for the wrong amount" in external
+        for internal_word in (incident.id, "payment", "burn", "budget", "team", "P2", "chg-"):
+            assert internal_word not in external, f"{moment}: {internal_word!r} in {external!r}"
+    resolved = comms.render("resolved", "internal", incident, [deploy], now=T0 + 900, figures=figures)
+    assert "Verified under load." in resolved and "post-incident review" in resolved

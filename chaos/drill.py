@@ -1,0 +1,128 @@
+"""Drill runs: every ``scenario start`` is one run with an id of its own, and its life on the team's board.
+
+A *scenario* is a catalogue entry; a *run* is one time it was played. The run's id (``run-…``) is
+what an incident is bound to when it is declared (chaoslab.incident.record), so a grade never comes
+from matching time windows and never changes when later drills start.
+
+The board journal (``drills.jsonl``) says only what every trainee may know of a run: its id, when it
+started, when its faults expire, whether it is a mystery, how it ended (stopped, reset) and when it
+was revealed. It never names the scenario: the instructor's audit log maps a run to its scenario,
+its faults and its trigger (``scenario.started`` carries the same id). A run ends in one of three
+ways: ``stop`` or ``reset`` (someone ended it), or its time limit (``ends_at`` passed: the faults
+expired, the run is *expired*; nothing is written then, the time says it).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from chaoslab.chaos.journal import Journal, Store
+
+DRILLS = "drills.jsonl"
+"""Store key of the board's drill journal (trainee-readable: it never names a scenario)."""
+
+
+def new_run_id() -> str:
+    return f"run-{secrets.token_hex(4)}"
+
+
+@dataclass
+class Run:
+    """One run of a scenario, as the board knows it."""
+
+    id: str
+    started_at: float
+    ends_at: float
+    """When its faults expire (its time limit)."""
+    mystery: bool
+    stopped_at: float | None = None
+    stop_reason: str | None = None
+    """``stop`` or ``reset``."""
+    revealed_at: float | None = None
+    healthy: dict | None = None
+    """The lab's own figures under the drill's traffic just before its faults went in (``verify`` judges
+    latency against them where an absolute figure cannot be fair), or None when none were measured."""
+    story: str = ""
+    """A mystery's story, told from the symptom (chaos/stories.yaml): the team may read it again."""
+
+    @property
+    def ended_at(self) -> float:
+        """When its faults stopped being in force: stopped, or its time limit."""
+        return self.ends_at if self.stopped_at is None else min(self.stopped_at, self.ends_at)
+
+    def running(self, now: float | None = None) -> bool:
+        return self.ended_at > (time.time() if now is None else now)
+
+    def expired(self, now: float | None = None) -> bool:
+        """Ended by its time limit, not by anyone."""
+        now = time.time() if now is None else now
+        return self.ends_at <= now and (self.stopped_at is None or self.stopped_at >= self.ends_at)
+
+    def stage(self, now: float | None = None) -> str:
+        """``running``, ``expired`` (its time limit ended it) or ``stopped`` (stop or reset did)."""
+        if self.running(now):
+            return "running"
+        return "expired" if self.expired(now) else "stopped"
+
+    def covers(self, ts: float) -> bool:
+        """Whether ``ts`` falls while the run was being played (from its start to its end)."""
+        return self.started_at <= ts < self.ended_at
+
+
+class DrillJournal:
+    """The board's drill journal of one lab: written by the controller, read by everyone."""
+
+    def __init__(self, store: Store):
+        self.journal = Journal(store, DRILLS)
+
+    def started(
+        self, run: str, started_at: float, ends_at: float, mystery: bool, healthy: dict | None, story: str = ""
+    ) -> None:
+        fields = ({"healthy": healthy} if healthy else {}) | ({"story": story} if story else {})
+        self.journal.append("drill.started", run=run, started_at=started_at, ends_at=ends_at, mystery=mystery, **fields)
+
+    def ended(self, run: str, reason: str) -> None:
+        self.journal.append("drill.ended", run=run, reason=reason)
+
+    def revealed(self, run: str) -> None:
+        self.journal.append("drill.revealed", run=run)
+
+    def runs(self) -> list[Run]:
+        """Every run, oldest first (a torn or foreign line is skipped)."""
+        found: dict[str, Run] = {}
+        for item in self.journal.entries():
+            run_id = item.get("run")
+            if not isinstance(run_id, str):
+                continue
+            if item.get("event") == "drill.started":
+                try:
+                    found[run_id] = Run(
+                        run_id,
+                        float(item["started_at"]),
+                        float(item["ends_at"]),
+                        bool(item.get("mystery")),
+                        healthy=item.get("healthy") if isinstance(item.get("healthy"), dict) else None,
+                        story=str(item.get("story") or ""),
+                    )
+                except (KeyError, TypeError, ValueError):
+                    continue
+            elif run_id in found:
+                run = found[run_id]
+                if item.get("event") == "drill.ended" and run.stopped_at is None:
+                    run.stopped_at, run.stop_reason = float(item["ts"]), str(item.get("reason", "stop"))
+                elif item.get("event") == "drill.revealed" and run.revealed_at is None:
+                    run.revealed_at = float(item["ts"])
+        return sorted(found.values(), key=lambda r: r.started_at)
+
+    def get(self, run_id: str | None) -> Run | None:
+        return next((r for r in self.runs() if r.id == run_id), None) if run_id else None
+
+    def latest(self) -> Run | None:
+        runs = self.runs()
+        return runs[-1] if runs else None
+
+    def at(self, ts: float) -> Run | None:
+        """The run being played at ``ts`` (None: no drill was); what a new incident is bound to."""
+        return next((r for r in reversed(self.runs()) if r.covers(ts)), None)
