@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from chaoslab import command
 from chaoslab.backend import LoadProfile
 from chaoslab.chaos.checks import Check, CheckError
 from chaoslab.chaos.faults import KINDS, MAX_TTL_S, FaultSpecError, validate
@@ -218,7 +219,7 @@ def get(scenario_id: str, directory: Path = CATALOGUE) -> Scenario:
     path = directory / f"{scenario_id}.yaml"
     if not path.exists():
         raise ScenarioError(
-            f"unknown scenario {scenario_id!r}; `chaoslab scenario list` shows the "
+            f"unknown scenario {scenario_id!r}; `{command('scenario list')}` shows the "
             f"{len(ids(directory))} there are ({', '.join(ids(directory))})"
         )
     return load(path)

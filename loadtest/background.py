@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from chaoslab import command
 from chaoslab.loadtest.runner import LoadError, LoadPlan, LocustRun, stop_locust
 from chaoslab.local.registry import kill, mark, marked
 from chaoslab.local.statedir import StateDir
@@ -65,7 +66,9 @@ def _describe(locust, registered: dict) -> dict:
 
 def start(state: StateDir, plan: LoadPlan, started_by: str) -> dict:
     if current(state) is not None:
-        raise LoadError("load is already running; `chaoslab load status` shows it, `chaoslab load stop` stops it")
+        raise LoadError(
+            f"load is already running; `{command('load status')}` shows it, `{command('load stop')}` stops it"
+        )
     plan.report_dir = plan.report_dir or reports_dir(state, "load")
     state.logs.mkdir(parents=True, exist_ok=True)
     run = LocustRun(plan, log_path=state.log("locust"), env=mark(state, ROLE))

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from functools import cached_property
 
+from chaoslab import command
 from chaoslab.backend import Journals, LoadProfile, ResetReport, TimedRun
 from chaoslab.chaos.kubernetes import load as cluster_load
 from chaoslab.chaos.kubernetes.client import api_client
@@ -136,7 +137,7 @@ class ClusterLoadDriver:
         self, profile: LoadProfile, started_by: str, host: str | None = None, run_time_s: float | None = None
     ) -> str:
         if self.stats() is not None:
-            raise Refused(f"load is already running in {self.namespace}; `chaoslab load stop` stops it")
+            raise Refused(f"load is already running in {self.namespace}; `{command('load stop')}` stops it")
         cluster_load.swarm(self.api, self.namespace, profile, host, run_time_s)
         return f"web UI: kubectl -n {self.namespace} port-forward svc/locust 8089"
 
@@ -161,7 +162,7 @@ class ClusterLoadDriver:
         self, profile: LoadProfile, duration_s: float, label: str, on_progress: Callable[[float, dict], None]
     ) -> TimedRun:
         if self.stats() is not None:
-            raise Refused(f"load is already running in {self.namespace}; stop it first (`chaoslab load stop`)")
+            raise Refused(f"load is already running in {self.namespace}; stop it first (`{command('load stop')}`)")
         cluster_load.swarm(self.api, self.namespace, profile)
         cluster_load.reset(self.api, self.namespace)
         started = time.monotonic()

@@ -59,7 +59,7 @@ def scenario_show(options: Options, team: str | None, scenario_id: str, spoilers
         click.echo(f"root cause: {s.root_cause['kind']} on {s.root_cause['service']}: {s.root_cause['explanation']}")
         for fix in s.fixes:
             changes = " ".join(f"{k}={v}" for k, v in fix.changes.items())
-            click.echo(f"fix {fix.id}: {fix.summary}  (chaoslab deploy {fix.service} {changes})")
+            click.echo(f"fix {fix.id}: {fix.summary}  ({command(f'deploy {fix.service} {changes}')})")
         click.echo("symptom: " + "; ".join(c.describe() for c in s.symptom))
         click.echo("slo: " + "; ".join(c.describe() for c in s.slo))
 

@@ -316,7 +316,9 @@ QUESTION_OPTIONS = ("what", "when", "scope", "change", "owner")
 @id_option
 @click.option("--what", default=None, help="WHAT fired: the alert's name, or none.")
 @click.option("--when", default=None, help="WHEN the impact started: 14:05, 14:05:30, or 5m ago.")
-@click.option("--scope", default=None, help="SCOPE: percent of checkouts affected, or all / partial / none.")
+@click.option(
+    "--scope", default=None, help="SCOPE: percent of the hurt journey's requests affected, or all / partial / none."
+)
 @click.option("--change", default=None, help="RECENT CHANGE: a change id from `chaoslab changes`, or none.")
 @click.option("--owner", default=None, help="OWNER: the team that owns it.")
 @pass_options
@@ -324,13 +326,13 @@ def triage(options: Options, team: str | None, incident_id: str | None, **given:
     """The 5-question drill (WHAT, WHEN, SCOPE, RECENT CHANGE, OWNER), graded against the lab's truth.
 
     Answer by flags, or run it without flags to be asked each question in turn."""
-    from chaoslab.incident.triage import PROMPTS
+    from chaoslab.incident.triage import prompt
 
     answers = {q: given.get(q) for q in QUESTION_OPTIONS if given.get(q) is not None}
     if not answers:
         click.echo("Five questions; press Enter to skip one (a skipped question can be answered later).")
         for question in QUESTION_OPTIONS:
-            reply = click.prompt(PROMPTS[question], default="", show_default=False).strip()
+            reply = click.prompt(prompt(question), default="", show_default=False).strip()
             if reply:
                 answers[question] = reply
     graded = _desk(options, team).triage(incident_id, answers)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
+from chaoslab import command
 from chaoslab.escape import printable
 from chaoslab.incident.impact import SLOW_S, describe
 from chaoslab.incident.record import Incident
@@ -197,7 +198,9 @@ def _action_items(incident: Incident, score, cause: dict | None, factors: list[d
             )
         )
     if not incident.verified:
-        items.append(("mitigate", "Prove the fix under load (`chaoslab verify`): it was never verified", commander))
+        items.append(
+            ("mitigate", f"Prove the fix under load (`{command('verify')}`): it was never verified", commander)
+        )
     if cause:
         items.append(
             (

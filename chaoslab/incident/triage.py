@@ -25,13 +25,20 @@ from chaoslab.incident.truth import is_graded
 from chaoslab.topology import COMPONENTS, DEPENDENCIES
 
 QUESTIONS = ("what", "when", "scope", "change", "owner")
-PROMPTS = {
-    "what": "WHAT fired? (the alert's name, or none)",
-    "when": "WHEN did the impact start? (HH:MM, HH:MM:SS, an ISO time, or e.g. 5m ago)",
-    "scope": "SCOPE: share of checkouts affected? (a percentage, or all / partial / none)",
-    "change": "RECENT CHANGE? (a change id from `chaoslab changes`, or none)",
-    "owner": "OWNER: which team owns it? (" + ", ".join(sorted({c.owner for c in COMPONENTS})) + ")",
-}
+
+
+def prompt(question: str) -> str:
+    """The question as the drill asks it, with what a valid answer looks like."""
+    return {
+        "what": "WHAT fired? (the alert's name, or none)",
+        "when": "WHEN did the impact start? (HH:MM, HH:MM:SS, an ISO time, or e.g. 5m ago)",
+        "scope": "SCOPE: share of the hurt journey's requests (checkouts, orders, charges) that failed or were too "
+        "slow? (a percentage, or all / partial / none)",
+        "change": f"RECENT CHANGE? (a change id from `{command('changes')}`, or none)",
+        "owner": "OWNER: which team owns it? (" + ", ".join(sorted({c.owner for c in COMPONENTS})) + ")",
+    }[question]
+
+
 WHEN_TOLERANCE_S = 120.0
 SCOPE_TOLERANCE = 0.10
 ALL_AT, NONE_AT = 0.90, 0.10
@@ -55,7 +62,7 @@ def parse(question: str, raw: str, now: float | None = None, change_ids: set[str
     """One answer, parsed and checked for form; BadInput (exit 2) saying what a valid answer looks like."""
     text = " ".join(str(raw).split())
     if not text:
-        raise BadInput(f"{question}: empty answer; {PROMPTS[question]}")
+        raise BadInput(f"{question}: empty answer; {prompt(question)}")
     if question == "what":
         if text.lower() == "none":
             return Answer(question, text, "none")
