@@ -4,7 +4,7 @@ resident memory, with the console closed and with it open and updating in a real
 First bench/capacity's measure with the console closed, then open (rising users, the best rate within
 the SLO's p95), then a fixed load with the console closed and open in alternation, whose pairwise
 ratio is steadier on a shared machine; the CPU the daemon and the browser spend is measured directly,
-since on a busy machine it says more than a throughput. The budget (issue 11): capacity drops at most
+since on a busy machine it says more than a throughput. The budget: capacity drops at most
 5 %, the daemon grows at most 30 MiB.
 
     python -m bench.console_cost [--steps 2,4,8,16] [--step-s 15] [--rounds 2] [--users 8] [--pairs 6]

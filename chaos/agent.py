@@ -299,7 +299,7 @@ class FaultAgent:
             if not restored:
                 self._record("fault.started", fault, actor=fault.actor)
             self._changed.notify_all()
-        if fault.scenario == MYSTERY:  # a mystery drill leaves no trace in the service's own log (issue 10)
+        if fault.scenario == MYSTERY:  # a mystery drill leaves no trace in the service's own log
             return fault
         log.warning(
             "fault %s added: %s, expires in %.0fs",

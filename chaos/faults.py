@@ -515,5 +515,5 @@ def parse_cli_params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 MYSTERY = "mystery"
-"""The ``scenario`` a mystery drill's faults carry instead of its id (issue 10): agents keep such faults
+"""The ``scenario`` a mystery drill's faults carry instead of its id: agents keep such faults
 out of their service's log, and nothing a trainee can read names the drill."""

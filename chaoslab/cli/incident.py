@@ -1,5 +1,5 @@
 """Incidents: open, acknowledge, triage, communicate, name the root cause, resolve with proof, review,
-score (issue 10). The work happens in chaoslab.incident.desk; these commands parse and print."""
+score. The work happens in chaoslab.incident.desk; these commands parse and print."""
 
 from __future__ import annotations
 
@@ -395,6 +395,9 @@ def score(
             f"{s.triage_right}/5{'':<2} {s.wrong_root_causes:>5} {s.hints:>5} {s.overdue_updates:>7}"
         )
     for s in board:
+        if s.drill_end:
+            late = f"; {s.late_answers} answer(s) after that earned nothing" if s.late_answers else ""
+            click.echo(f"{s.incident}: its drill {s.drill_end} while the incident was open{late}")
         if s.shadow_ttrc_s is not None:
             yours = f"you at {t(s.ttrc_s)}" if s.ttrc_s is not None else "you: not yet"
             click.echo(f"{s.incident}: the shadow on-call found the root cause at {t(s.shadow_ttrc_s)}, {yours}")

@@ -2,7 +2,7 @@
 
 The change feed is the trainee's (a team sees its deploys), but the controller writes a fault's kind
 into the note of the deploy a fault makes ("config change (deadlock)"), and a fix's note names the
-scenario. Mystery mode (issue 10) hides the scenario from trainees entirely, so no trainee-visible
+scenario. Mystery mode hides the scenario from trainees entirely, so no trainee-visible
 string may name a fault kind or a scenario id: those words are replaced by an ellipsis.
 """
 

@@ -48,7 +48,7 @@ class JsonFormatter(logging.Formatter):
 class AccessLog:
     """One JSON line per inbound request, shaped exactly like JsonFormatter's, written by a thread of
     its own: the request thread only queues a tuple (about a microsecond), and formatting and the
-    write happen off the request path (issue 13: the access log was most of the hop's overhead).
+    write happen off the request path (the access log was once most of the hop's overhead).
 
     Lines go to the same stream, under the same lock, as the logging handler's; ``drain`` (also at
     exit) writes what is queued."""

@@ -63,7 +63,7 @@ line of the text format starts with ``#``, and label values cannot hold a raw ne
 
 def describe_process(service: str, team: str) -> None:
     """Name this process in its metrics: every sample carries ``service`` and ``team`` from now on, so
-    the alert rules work on any scrape, with or without Kubernetes relabelling (issue 9, item 13)."""
+    the alert rules work on any scrape, with or without Kubernetes relabelling."""
     _OWN.text = f'service="{_escape(service)}",team="{_escape(team)}"'.encode()
     describe_version(__version__)
 

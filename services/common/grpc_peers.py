@@ -80,7 +80,7 @@ class _InactiveRpcError(grpc.RpcError, grpc.Call):
 class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
     """RED metrics per peer and the agent's outbound faults, for one gRPC channel. It runs inside the
     client span (``grpc_channel``): a delay or a refusal between two services is the network's, so it
-    shows in the caller's client span, as it does for HTTP peers (issue 12)."""
+    shows in the caller's client span, as it does for HTTP peers."""
 
     def __init__(self, peer: str, agent: FaultAgent | None):
         self.peer = peer

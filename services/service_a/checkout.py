@@ -48,7 +48,7 @@ class Checkout:
 
         ``replayed`` is true only when this request changed nothing: the order was already paid when it
         arrived, or paid by someone else meanwhile. The retry that performs the first successful charge
-        is not a replay (issue 9: ``Idempotent-Replayed`` must not say so).
+        is not a replay (``Idempotent-Replayed`` must not say so).
         """
         order, created = self.store.open_order(request, key, LEASE_S)
         if created:

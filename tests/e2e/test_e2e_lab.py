@@ -48,7 +48,7 @@ def test_every_deployment_is_available_with_its_probes_as_written_and_nothing_re
 
 
 def test_the_single_team_lab_hands_its_trainees_a_kubeconfig(api, lab):
-    """`make deploy` then `make team-kubeconfig` (issue 14: the trainee ServiceAccount was missing)."""
+    """`make deploy` then `make team-kubeconfig` (the trainee ServiceAccount was once missing)."""
     from clusterkit import ROOT
 
     make("team-kubeconfig", TEAM="lab")

@@ -20,7 +20,7 @@ from support import poll_until
 pytestmark = pytest.mark.timeout(1200)
 TEAMS = ("red", "blue")
 PLATFORM = "chaoslab-platform"
-BUDGET_MIB = 400  # issue 14: one team's requests
+BUDGET_MIB = 400  # one team's requests
 OBSERVABILITY = {"otel-collector", "jaeger", "prometheus"}
 
 
@@ -147,7 +147,7 @@ def cohort_board(token: str | None) -> str:
 
 
 def test_the_platform_console_shows_every_teams_graph_side_by_side(cohort, api):
-    """`make platform` runs the console (issue 11): its cohort page has a card per team, each drawn from
+    """`make platform` runs the console: its cohort page has a card per team, each drawn from
     the platform's Jaeger with the team's own calls, and it stays shut without the instructors' token."""
     assert cohort_board(token=None).strip() == "401"
 

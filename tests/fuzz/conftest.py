@@ -1,4 +1,4 @@
-"""Property-based fuzzing (issue 9, item 5): Schemathesis from the OpenAPI documents the services
+"""Property-based fuzzing: Schemathesis from the OpenAPI documents the services
 serve, Hypothesis for the gRPC services. The pass condition is no 5xx and no INTERNAL or UNKNOWN.
 
 Each run is bounded by a number of examples per operation and mode (``EXAMPLES``), so the whole

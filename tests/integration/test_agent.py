@@ -207,7 +207,7 @@ def test_expiry_needs_no_controller(admin, agent):
     assert agent.db() is None
 
 
-# ---- what only the agent may say, and what no record may break (issue 9, item 4) -----------------
+# ---- what only the agent may say, and what no record may break -----------------------------------
 
 
 def add(admin, spec, **headers):

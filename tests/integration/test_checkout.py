@@ -125,7 +125,7 @@ def test_reusing_a_key_for_a_different_checkout_is_refused(lab):
             400,
             "Idempotency-Key",
         ),
-        # issue 9: hostile input is a clear 400, never a 500
+        # hostile input is a clear 400, never a 500
         ('{"customer_id": 1, "items": ' + "[" * 1000 + "]" * 1000 + "}", JSON, 400, "nested more than 32"),
         ('{"customer_id": 1, "customer_id": 2, "items": [{"sku": "SKU-1001", "quantity": 1}]}', JSON, 400, "duplicate"),
         ('{"customer_id": "²", "items": [{"sku": "SKU-1001", "quantity": 1}]}', JSON, 400, "customer_id must be"),
@@ -186,7 +186,7 @@ def test_every_error_status_the_document_lists_for_checkout_is_one_the_server_ca
         ("/customers/99999", 404),
         ("/products/NOPE", 404),
         ("/no/such/route", 404),
-        # issue 9: NUL, Unicode digits and over-long codes in paths and queries
+        # NUL, Unicode digits and over-long codes in paths and queries
         ("/products/%00", 400),
         ("/products/SKU-1001%00", 400),
         ("/products/" + "S" * 65, 400),

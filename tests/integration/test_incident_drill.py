@@ -205,7 +205,8 @@ def test_a_drill_left_to_its_time_limit_stops_its_traffic_keeps_its_secret_and_i
     assert '"payment-failure"' not in json.dumps(review)  # its id (the alert's runbook file shares a prefix)
     resolved = lab.cli("incident", "resolve").stdout
     assert "ended by its time limit before a fix was verified" in resolved
-    scored = json.loads(lab.cli("score", "--json").stdout)[-1]
+    assert "its drill ended by its time limit while the incident was open; 1 answer(s)" in lab.cli("score").stdout
+    scored = next(s for s in json.loads(lab.cli("score", "--json").stdout) if s["scenario"] == "payment-failure")
     assert scored["stage"] != "verified fix" and scored["ttvf_s"] is None and scored["late_answers"] == 1
     assert scored["drill_end"] == "ended by its time limit" and scored["scenario"] == "payment-failure"
 

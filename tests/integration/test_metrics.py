@@ -60,7 +60,7 @@ def test_outbound_metrics_name_the_peer(scraped):
 @pytest.mark.parametrize("service", sorted(EXPECTED))
 def test_every_sample_names_its_service_and_team(scraped, service):
     """The alert rules select by service and group by team on any scrape, not only where Kubernetes
-    relabelling adds those labels (issue 9, item 13)."""
+    relabelling adds those labels."""
     samples = [line for line in scraped[service].splitlines() if line and not line.startswith("#")]
     unlabelled = [line for line in samples if f'service="{service}"' not in line or 'team="local"' not in line]
     assert samples and not unlabelled, f"{service} exposes samples without its own labels: {unlabelled[:3]}"

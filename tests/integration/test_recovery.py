@@ -1,4 +1,4 @@
-"""Charged but never paid (issue 9): payment's database slow enough that checkouts time out after the
+"""Charged but never paid: payment's database slow enough that checkouts time out after the
 gateway captured the money. Every order must end paid (charged once) or payment_failed (not charged),
 a 504 must say which order it was, and the reconciliation must see the whole database.
 

@@ -52,7 +52,7 @@ def test_a_500ms_latency_fault_fails_naming_the_breached_figure(lab):
 
 @pytest.mark.parametrize("case", ["lost", "mischarged"])
 def test_reconciliation_catches_broken_orders_from_before_the_run(lab, case):
-    """Verify reconciles the whole database: orders broken a day ago fail it too (issue 9). lost: paid,
+    """Verify reconciles the whole database: orders broken a day ago fail it too. lost: paid,
     never charged, never fulfilled; mischarged: charged twice its total, and a charge without an order.
     (A pending order with a charge is no case here: service-a's recovery pays it during the run.)"""
     with psycopg.connect(lab.database_url) as conn:

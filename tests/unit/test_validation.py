@@ -27,7 +27,7 @@ ITEM = [{"sku": "A", "quantity": 1}]
     [
         ({}, "customer_id must be a positive integer"),
         ({"customer_id": True, "items": ITEM}, "customer_id"),
-        # one type rule for every integer field of a body: a JSON integer, never a string (issue 9)
+        # one type rule for every integer field of a body: a JSON integer, never a string
         ({"customer_id": "2", "items": ITEM}, r"customer_id must be a positive integer \(a JSON number, not a"),
         ({"customer_id": "²", "items": ITEM}, "customer_id must be a positive integer"),
         ({"customer_id": 1.0, "items": ITEM}, "customer_id must be a positive integer"),
@@ -66,7 +66,7 @@ def test_idempotency_key_rules():
     "bad", ["0", "-1", "abc", "1.0", " 1", "1 ", "+1", "²", "①", "１２", "٣", "1" * 20, "99999999999999999999"]
 )
 def test_path_and_query_integers_are_ascii_digits_only(bad):
-    """``"²".isdigit()`` is true and ``int("٣")`` is 3: both passed the old check (issue 9)."""
+    """``"²".isdigit()`` is true and ``int("٣")`` is 3: both passed the old check."""
     with pytest.raises(InputError, match="id must be a positive integer written with the digits 0-9"):
         positive_int(bad, "id")
 
