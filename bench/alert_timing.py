@@ -1,5 +1,5 @@
-"""How fast each drill pages: seconds from a scenario's start to its primary alert firing, and what a quiet
-lab fires under baseline load.
+"""How fast each drill pages: seconds from a scenario's start to its primary alert firing, the first page
+(P1 or P2) and its tier, and what a quiet lab fires under baseline load.
 
 For each scenario of the catalogue: a fresh local lab (its own state directory and ports), a short
 quiet spell so the lab daemon's evaluation has history, then ``chaoslab scenario start ID`` (the
@@ -21,7 +21,7 @@ import sys
 import time
 
 from bench.labs import BenchLab
-from chaoslab.alerts.tiers import rank
+from chaoslab.alerts.tiers import rank, tier
 from chaoslab.chaos import scenarios
 from chaoslab.local.client import LabClient
 from chaoslab.local.statedir import StateDir
@@ -36,8 +36,8 @@ def fired(client: LabClient) -> list[dict]:
 
 
 def describe(event: dict, onset: float) -> str:
-    service = event["labels"].get("service")
-    where = f"{{{service}}}" if service else ""
+    which = event["labels"].get("service") or event["labels"].get("journey")  # the prober's alerts: per journey
+    where = f"{{{which}}}" if which else ""
     return f"{event['alert']}{where} {event['severity']} +{event['ts'] - onset:.0f}s"
 
 
@@ -63,9 +63,17 @@ def time_scenario(scenario_id: str, deadline_s: float, observe_s: float) -> dict
             time.sleep(1.0)
         while time.time() - onset < observe_s:  # what else fires in the drill's first minutes
             time.sleep(1.0)
-        others = [describe(e, onset) for e in fired(client) if e["seq"] not in before and e["alert"] != drill.alert]
+        after = [e for e in fired(client) if e["seq"] not in before and e["ts"] >= onset]
+        others = [describe(e, onset) for e in after if e["alert"] != drill.alert]
+        pages = [e for e in after if tier(e["severity"]).pages]
         lab.cli("scenario", "stop")
-    return {"scenario": scenario_id, "alert": drill.alert, "seconds": seconds, "others": others}
+    return {
+        "scenario": scenario_id,
+        "alert": drill.alert,
+        "seconds": seconds,
+        "first_page": describe(pages[0], onset) if pages else None,
+        "others": others,
+    }
 
 
 def baseline(duration_s: float) -> dict:
@@ -100,12 +108,16 @@ def main() -> int:
     wanted = [s for s in args.scenarios.split(",") if s] or [s.id for s in scenarios.catalogue()]
     rows = []
     print(f"alert_timing: seconds from `scenario start` to the primary alert firing (target <= {TARGET_S:g}s)")
-    print(f"{'scenario':<18} {'primary alert':<30} {'fired after':>11}  also fired")
+    print(f"{'scenario':<18} {'primary alert':<30} {'fired after':>11}  {'first page':<36} also fired")
     for scenario_id in wanted:
         row = time_scenario(scenario_id, args.deadline, args.observe)
         rows.append(row)
         shown = f"{row['seconds']:.0f}s" if row["seconds"] is not None else f"> {args.deadline:g}s"
-        print(f"{scenario_id:<18} {row['alert']:<30} {shown:>11}  {', '.join(row['others']) or '-'}", flush=True)
+        print(
+            f"{scenario_id:<18} {row['alert']:<30} {shown:>11}  {row['first_page'] or 'none':<36} "
+            f"{', '.join(row['others']) or '-'}",
+            flush=True,
+        )
     late = [r["scenario"] for r in rows if r["seconds"] is None or r["seconds"] > TARGET_S]
     print(
         f"within {TARGET_S:g}s: {len(rows) - len(late)}/{len(rows)}" + (f" (late: {', '.join(late)})" if late else "")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chaoslab.errors import BadInput
-from chaoslab.topology import component, dependency, peer_address
+from chaoslab.topology import FRONT_DOOR, PROBER, component, dependency, peer_address
 
 
 class SettingsError(BadInput):
@@ -298,6 +298,45 @@ class Drills:
     prefix = "CHAOSLAB_DRILL_"
 
 
+@dataclass(frozen=True)
+class Prober:
+    """The synthetic prober (the lab daemon runs it locally; `chaoslab serve prober` on Kubernetes)."""
+
+    front_door_url: str = setting(
+        peer_address("http", "127.0.0.1", component(FRONT_DOOR).http_port),
+        f"Base URL of the front door ({FRONT_DOOR}) whose user journeys it probes; the local lab sets it.",
+    )
+    interval_s: float = setting(
+        5.0,
+        "Seconds between two probes of each journey (browse, checkout). Every checkout probe places a real "
+        "order, paid and fulfilled like any other (Idempotency-Key synthetic-...).",
+        min=1,
+        max=300,
+    )
+    timeout_s: float = setting(
+        3.0,
+        "A probe with no whole answer within this many seconds fails, as one that cannot connect does. "
+        "Below the interval and below the 5 s scrape, as the blackbox exporter keeps its probes.",
+        min=0.1,
+        max=60,
+    )
+    http_port: int = setting(
+        PROBER.port,
+        "Port of its /metrics and health endpoints (Kubernetes; locally it runs inside labd).",
+        min=0,
+        max=65535,
+    )
+
+    prefix = "PROBER_"
+
+    def __post_init__(self):
+        if self.timeout_s >= self.interval_s:
+            raise SettingsError(
+                f"{env_name(Prober, 'timeout_s')}={self.timeout_s:g}: must be below "
+                f"{env_name(Prober, 'interval_s')}={self.interval_s:g}, or probes would pile up"
+            )
+
+
 SERVICE_SETTINGS: dict[str, type] = {
     "service-a": ServiceA,
     "service-b": ServiceB,
@@ -307,7 +346,7 @@ SERVICE_SETTINGS: dict[str, type] = {
     "worker": Worker,
 }
 
-ALL_GROUPS: tuple[type, ...] = (Common, Local, Drills, Alerts, *SERVICE_SETTINGS.values(), Console)
+ALL_GROUPS: tuple[type, ...] = (Common, Local, Drills, Alerts, Prober, *SERVICE_SETTINGS.values(), Console)
 
 OTEL_VARIABLES: dict[str, str] = {
     "OTEL_SERVICE_NAME": "service.name of the spans; the runner and the chart set it to the component name.",

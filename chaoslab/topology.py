@@ -60,13 +60,16 @@ class Component:
 
 @dataclass(frozen=True)
 class Dependency:
-    """A datastore or lab-side helper the local runner starts before the services."""
+    """A datastore or lab-side helper: no service of the data plane, no fault agent."""
 
     name: str
     role: str
     port: int
     owner: str = "platform"
     """The team that runs it (alerts on the datastores route to it)."""
+    inside_labd: bool = False
+    """Locally the lab daemon runs it in its own process, with no port of its own (the prober); the port
+    is its container's on Kubernetes."""
 
 
 # Start order matters only for tidiness: every service tolerates its peers
@@ -123,10 +126,20 @@ COMPONENTS: tuple[Component, ...] = (
     ),
 )
 
+PROBER = Dependency(
+    "prober",
+    "synthetic probes of the front door's user journeys, blackbox-exporter style (locally inside labd)",
+    9115,  # the blackbox exporter's port: the chart can run the real one in its place
+    inside_labd=True,
+)
+"""The synthetic prober (chaoslab/alerts/synthetic.py): browses and checks out through the front door every
+few seconds, so a front door that hangs pages even when its own /metrics cannot answer."""
+
 DEPENDENCIES: tuple[Dependency, ...] = (
     Dependency("postgres", "orders, customers, products and the ledger", 5432),
     Dependency("redis", "fulfilment queue (Redis Streams)", 6379),
     Dependency("labd", "local lab daemon: OTLP trace receiver, alert evaluation and lab API", 4318),
+    PROBER,
 )
 
 SERVICE_NAMES: tuple[str, ...] = tuple(c.name for c in COMPONENTS)

@@ -3,15 +3,17 @@
 Two kinds of alerts, both ending up as ``Rule`` objects (``RULES``):
 
 * **SLO alerts**, Sloth/Pyrra style: an ``SLO`` names its good and bad events as PromQL and an
-  objective; each gets the Google SRE Workbook's multi-window, multi-burn-rate alerts (ch. 5): page
+  objective (events the services count, or the synthetic prober's probes of the front door,
+  chaoslab/alerts/synthetic.py, so that a front door too hung to answer its own /metrics still pages
+  P1); each gets the Google SRE Workbook's multi-window, multi-burn-rate alerts (ch. 5): page
   when the budget burns 14.4× too fast over both a long and a short window, ticket at 6×. The
   Workbook's windows (1 h / 5 min and 6 h / 30 min) are scaled down so a drill of a few minutes
   pages within 90 s; the short windows stay at or above 30 s so a 5 s scrape interval gives them
   enough samples.
 * **Alerts on causes and saturation** (a service down or restarting, a queue backing up, the ledger
-  drifting, CPU and memory), written as PromQL directly. ``per_service`` alerts are expanded into one
-  rule per component, so each carries its service's owner team (from chaoslab/topology.py) without
-  needing an owner label on the metrics.
+  drifting, CPU and memory, the prober itself down), written as PromQL directly. ``per_service``
+  alerts are expanded into one rule per component, so each carries its service's owner team (from
+  chaoslab/topology.py) without needing an owner label on the metrics.
 
 Every alert has a tier (chaoslab/alerts/tiers.py), a ``for:`` window, an owner team, a runbook under
 docs/runbooks/ and a summary with the value. Thresholds were sized with bench/alert_timing.py: each
@@ -24,7 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chaoslab.alerts.rules import Rule
-from chaoslab.topology import COMPONENTS, component, owner
+from chaoslab.alerts.synthetic import SUCCESS
+from chaoslab.topology import COMPONENTS, FRONT_DOOR, PROBER, component, owner
 
 TEAM = ("team", "namespace")
 """Every alert is per team: ``team`` is on every sample, ``namespace`` comes from Kubernetes (absent locally)."""
@@ -120,7 +123,28 @@ CHECKOUT_SLOW_S = 0.5
 """A checkout slower than this is a bad event of the latency SLO (a bucket of the request histogram), and
 what an incident's impact counts as affected (chaoslab.incident.impact)."""
 
+PROBES = f'service="{PROBER.name}"'
+"""The synthetic prober's samples, whoever probes: the lab's own prober (scraped by the ``chaoslab`` job,
+locally by the lab daemon) or the blackbox exporter (through its /probe jobs); each carries ``journey``."""
+
+
+def _probes(function: str) -> str:
+    return f"{function}({SUCCESS}{{{PROBES}}}[{{w}}])"
+
+
 SLOS = (
+    # A probe is a gauge sample (1 or 0, the blackbox exporter's way), so the events are samples: all
+    # of them in the window, and those that were not 1. A probe that could not even connect is a 0.
+    SLO(
+        "JourneyAvailability",
+        0.99,
+        FRONT_DOOR,
+        bad=f"sum by ({_by('journey')}) ({_probes('count_over_time')} - {_probes('sum_over_time')})",
+        total=f"sum by ({_by('journey')}) ({_probes('count_over_time')})",
+        events="synthetic {{ $labels.journey }} probes fail or time out",
+        severity="P1",
+        runbook="front-door",
+    ),
     SLO(
         "CheckoutAvailability",
         0.99,
@@ -326,7 +350,28 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
     ),
 ]
 
-RULES: list[Rule] = [*(rule for slo in SLOS for rule in slo.rules()), *SERVICE_RULES, *BUSINESS_RULES]
+SYNTHETIC_RULES = [  # the prober itself: without it a hung front door pages only P2 (TargetDown)
+    Rule(
+        "ProberDown",
+        f'avg by ({_by()}) (avg_over_time(up{{job="chaoslab", {PROBES}}}[1m])) < 0.5',
+        30,
+        "P3",
+        PROBER.owner,
+        "front-door",
+        "the synthetic prober answered {{ $value | humanizePercentage }} of its scrapes in the last minute "
+        "(team {{ $labels.team }})",
+        "The front door's user journeys are not being probed: a front door that hangs would page only P2 "
+        "(TargetDown), not P1 (JourneyAvailabilityFastBurn).",
+        group="chaoslab.synthetic",
+    ),
+]
+
+RULES: list[Rule] = [
+    *(rule for slo in SLOS for rule in slo.rules()),
+    *SERVICE_RULES,
+    *BUSINESS_RULES,
+    *SYNTHETIC_RULES,
+]
 """Every alert rule, in the order of the generated rule file."""
 
 

@@ -1,9 +1,10 @@
 """The local lab's Prometheus: the lab daemon scrapes every service and evaluates the alert rules.
 
 ``LocalAlerts`` runs one loop in the daemon: every ``interval_s`` it scrapes each service's /metrics
-(in parallel, each within the interval), then evaluates every rule of chaoslab/alerts/definitions.py
-at that instant. It keeps only the series the rules read and only as far back as their longest
-window, so its memory is bounded however long the lab runs. The daemon hands it the scrape targets
+(in parallel, each within the interval) and the synthetic prober's results (chaoslab/alerts/synthetic.py,
+which the daemon runs in its own process), then evaluates every rule of chaoslab/alerts/definitions.py
+at that instant. It keeps only the series the rules read and only as far back as their longest window,
+so its memory is bounded however long the lab runs. The daemon hands it the scrape targets
 from its own supervisor (one source for ports), and serves ``snapshot()`` and ``events()`` on
 ``GET /api/alerts`` (chaoslab/alerts/api.py).
 """
@@ -21,6 +22,7 @@ from chaoslab.alerts.evaluator import Evaluator
 from chaoslab.alerts.history import History
 from chaoslab.alerts.rules import Rule
 from chaoslab.alerts.scrape import Scraper, Target
+from chaoslab.alerts.synthetic import SyntheticProber
 
 log = logging.getLogger("chaoslab.alerts")
 
@@ -45,10 +47,13 @@ class LocalAlerts:
         rules: list[Rule],
         interval_s: float = 5.0,
         on_event: Callable[[dict], None] | None = None,
+        prober: SyntheticProber | None = None,
     ):
         """``on_event`` is told every transition once, in order, after the round that made it (the
-        daemon opens incidents with it: chaoslab.incident.alerting.on_evaluator_event)."""
+        daemon opens incidents with it: chaoslab.incident.alerting.on_evaluator_event). ``prober``'s
+        current results are shown in ``snapshot()`` (its samples come in as a target's)."""
         self.targets = targets
+        self.prober = prober
         self.on_event = on_event
         self.delivered = 0
         self.rules = rules
@@ -100,6 +105,7 @@ class LocalAlerts:
             "rules": len(self.rules),
             "series": len(self.history),
             "targets": self.scrapes,
+            "probes": self.prober.results() if self.prober is not None else {},
             "rule_errors": dict(self.evaluator.errors),
             "alerts": alerts,
             "last_seq": events[-1].seq if events else 0,

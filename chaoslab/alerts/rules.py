@@ -4,7 +4,8 @@ A ``Rule`` is one Prometheus alerting rule: PromQL text, a ``for:`` window, the 
 ``owner`` labels and the annotations. chaoslab/alerts/definitions.py produces them; this module turns
 them into charts/chaoslab/files/alerts.yaml (``make docs``; tests/unit/test_alert_definitions.py
 fails when the file drifts), and chaoslab/alerts/evaluator.py evaluates the very same objects on the
-local lab.
+local lab. ``make docs`` also writes charts/chaoslab/files/synthetic.yaml, the synthetic prober's
+journeys as the chart's blackbox exporter needs them (chaoslab/alerts/synthetic.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from chaoslab.alerts.tiers import tier
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART_RULES = ROOT / "charts" / "chaoslab" / "files" / "alerts.yaml"
+CHART_SYNTHETIC = ROOT / "charts" / "chaoslab" / "files" / "synthetic.yaml"
 RUNBOOKS = ROOT / "docs" / "runbooks"
 RUNBOOK_PREFIX = "docs/runbooks/"
 """How a rule's runbook_url starts: a path relative to the repository. The chart can put a base URL in
@@ -108,17 +110,31 @@ def render(rules: list[Rule]) -> str:
     return HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=200, allow_unicode=True)
 
 
+SYNTHETIC_HEADER = """\
+# The synthetic prober's journeys: GENERATED from chaoslab/alerts/synthetic.py by `make docs`; do not edit.
+# `journeys` are the paths under the front door Prometheus has the blackbox exporter probe (one scrape job
+# each); `blackbox` is the exporter's configuration, one module per journey (the chart sets the timeout).
+"""
+
+
+def render_synthetic() -> str:
+    from chaoslab.alerts.synthetic import chart_document
+
+    return SYNTHETIC_HEADER + yaml.dump(chart_document(), Dumper=_Dumper, sort_keys=False, width=200)
+
+
 def main(argv: list[str]) -> int:
     from chaoslab.alerts.definitions import RULES
 
-    wanted = render(RULES)
+    generated = {CHART_RULES: render(RULES), CHART_SYNTHETIC: render_synthetic()}
     if "--check" in argv:
-        if not CHART_RULES.exists() or CHART_RULES.read_text() != wanted:
-            print(f"{CHART_RULES.relative_to(ROOT)} is stale: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    CHART_RULES.write_text(wanted)
-    print(f"{CHART_RULES.relative_to(ROOT)} regenerated ({len(RULES)} rules)")
+        stale = [path for path, text in generated.items() if not path.exists() or path.read_text() != text]
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is stale: run `make docs`", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in generated.items():
+        path.write_text(text)
+    print(f"{CHART_RULES.relative_to(ROOT)} regenerated ({len(RULES)} rules), and {CHART_SYNTHETIC.name}")
     return 0
 
 

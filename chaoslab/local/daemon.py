@@ -33,8 +33,8 @@ from chaoslab.local.registry import mark
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.supervisor import Spec, Supervisor
 from chaoslab.local.tracestore import TraceStore, decode
-from chaoslab.settings import ALL_GROUPS, SERVICE_SETTINGS, Alerts, Common, Local, describe, env_name, load
-from chaoslab.topology import COMPONENTS, DEPENDENCIES, peer_address
+from chaoslab.settings import ALL_GROUPS, SERVICE_SETTINGS, Alerts, Common, Local, Prober, describe, env_name, load
+from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, PROBER, peer_address
 from chaoslab.wsgi import HttpServer
 
 log = logging.getLogger("chaoslab.labd")
@@ -42,7 +42,7 @@ LOCK_HELD = 3
 
 
 def preferred_ports() -> dict[str, int]:
-    ports = {d.name: d.port for d in DEPENDENCIES}
+    ports = {d.name: d.port for d in DEPENDENCIES if not d.inside_labd}
     for c in COMPONENTS:
         for port_name, port in c.ports.items():
             ports[f"{c.name}.{port_name}"] = port
@@ -154,7 +154,10 @@ class Lab:
         self.postgres = EmbeddedPostgres(state.pgdata, self.ports["postgres"])
         self.redis = EmbeddedRedis(state.redis_dir, self.ports["redis"])
         self.supervisor = Supervisor(self._specs(), on_change=self.persist)
-        self.alerts = local_alerts(self.supervisor, load(Common).team, load(Alerts).interval_s, state)
+        self.prober = local_prober(self.ports, self.envs)
+        self.alerts = local_alerts(
+            self.supervisor, load(Common).team, load(Alerts).interval_s, state, self.prober, self.api_url
+        )
 
     def _specs(self) -> list[Spec]:
         pg, rd = self.postgres, self.redis
@@ -251,6 +254,7 @@ class Lab:
         threading.Thread(target=self.supervisor.watch_readiness, args=(self.stopping,), daemon=True).start()
         threading.Thread(target=self.migrate_when_ready, daemon=True).start()
         threading.Thread(target=self.alerts.run, args=(self.stopping,), name="alerts", daemon=True).start()
+        threading.Thread(target=self.prober.run, args=(self.stopping,), name="prober", daemon=True).start()
         while not self.stopping.wait(0.2):
             self.supervisor.tick()
         log.info("stopping the lab")
@@ -259,9 +263,21 @@ class Lab:
         return 0
 
 
-def local_alerts(supervisor: Supervisor, team: str, interval_s: float, state: StateDir):
-    """The daemon's alert evaluation, scraping the services the supervisor runs (chaoslab/alerts/local.py);
-    a page opens or joins the lab's incident (chaoslab/incident/alerting.py)."""
+def local_prober(ports: dict[str, int], envs: dict[str, dict[str, str]]):
+    """The synthetic prober of the front door (chaoslab/alerts/synthetic.py), run inside this daemon: its
+    settings from the environment of `chaoslab up`, the front door's address from the ports in use (also
+    recorded in ``envs``, so `chaoslab config` shows it)."""
+    from chaoslab.alerts.synthetic import SyntheticProber
+
+    front_door = peer_address("http", "127.0.0.1", ports[f"{FRONT_DOOR}.http"])
+    envs[PROBER.name] = {env_name(Prober, "front_door_url"): front_door}
+    return SyntheticProber.from_settings(load(Prober, front_door_url=front_door))
+
+
+def local_alerts(supervisor: Supervisor, team: str, interval_s: float, state: StateDir, prober=None, url: str = ""):
+    """The daemon's alert evaluation, scraping the services the supervisor runs (chaoslab/alerts/local.py)
+    and reading ``prober``'s results, which ``url`` (the daemon's) names as the instance; a page opens or
+    joins the lab's incident (chaoslab/incident/alerting.py)."""
     from chaoslab.alerts.definitions import RULES
     from chaoslab.alerts.local import LocalAlerts
     from chaoslab.alerts.scrape import Target
@@ -275,12 +291,15 @@ def local_alerts(supervisor: Supervisor, team: str, interval_s: float, state: St
 
     def targets() -> list[Target]:
         started.update(proc.spec.name for proc in services if proc.ready)
-        return [Target(proc.spec.name, proc.spec.url, team) for proc in services if proc.spec.name in started]
+        found = [Target(proc.spec.name, proc.spec.url, team) for proc in services if proc.spec.name in started]
+        if prober is not None and FRONT_DOOR in started:  # it probes the front door: from its first ready on
+            found.append(Target(PROBER.name, url, team, read=prober.exposition))
+        return found
 
     def page(event: dict) -> None:
         on_evaluator_event(FileStore(state.root), event, lambda: snapshot(LocalProbe(state)))
 
-    return LocalAlerts(targets, RULES, interval_s, on_event=page)
+    return LocalAlerts(targets, RULES, interval_s, on_event=page, prober=prober)
 
 
 def create_api(lab: Lab) -> Flask:

@@ -1,7 +1,8 @@
 """The lab daemon pages like Prometheus would, on a real lab under real Locust load: a short baseline fires
 nothing above P4, and two drills fire their primary alerts, which the CLI shows with tier, owner, value and
-runbook, and whose fired and resolved transitions it keeps with timestamps. (bench/alert_timing.py times
-the whole catalogue and ten minutes of baseline.)"""
+runbook, and whose fired and resolved transitions it keeps with timestamps; the deadlock, whose front door
+cannot even answer its own /metrics, pages P1 through the synthetic prober and that page opens the incident.
+(bench/alert_timing.py times the whole catalogue and ten minutes of baseline.)"""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def test_baseline_load_fires_nothing_above_p4(lab):
     )
     seen = state(lab)
     assert seen["series"] > 20, "the daemon keeps the series the rules read"
-    assert set(seen["targets"]) == {"gateway", "payment", "service-a", "service-b", "service-c", "worker"}
+    assert set(seen["targets"]) == {"gateway", "payment", "service-a", "service-b", "service-c", "worker", "prober"}
+    assert all(seen["targets"][name]["up"] for name in seen["targets"]), seen["targets"]
+    assert {name: probe["success"] for name, probe in seen["probes"].items()} == {"browse": True, "checkout": True}
     loud = [e for e in seen["events"] if e["kind"] == "alert_fired" and rank(e["severity"]) < 4]
     assert not loud, f"baseline load fired alerts above P4: {loud}"
     api = lab.refresh()["lab"]["api"]
@@ -92,3 +95,33 @@ def test_the_latency_drill_pages_on_the_checkout_latency_slo(lab):
     )
     assert fired["severity"] == "P2" and fired["owner"] == "orders" and fired["value"] > 0.144
     assert "of checkouts take longer than 500ms over 2m" in fired["summary"]
+
+
+def test_a_hung_front_door_pages_p1_and_the_page_opens_the_incident(lab):
+    """The deadlock fills service-a's handler pool: its own /metrics hangs too, so no checkout SLO alert can
+    see a failed checkout, and TargetDown (P2) was all that paged while every checkout failed. The synthetic
+    prober, a shopper outside, gets no answer in time: JourneyAvailabilityFastBurn pages P1 and opens the
+    incident itself."""
+    for listed in json.loads(lab.cli("incident", "list", "--json").stdout):  # the earlier drills' incidents
+        if listed["resolved_at"] is None:
+            lab.cli("incident", "resolve", listed["id"], "--unverified")
+    before = {e["seq"] for e in state(lab)["events"]}
+    lab.cli("scenario", "start", "deadlock", "--ttl", "300")
+    opened = poll_until(lambda: new_incident(lab), "a page to open a new incident", PAGE_DEADLINE_S, 1)
+    first = next(e for e in opened["timeline"] if e["kind"] == "alert_fired")
+    assert (first["data"]["alert"], first["data"]["severity"]) == ("JourneyAvailabilityFastBurn", "P1"), first
+    assert opened["severity"] == "P1" and opened["detected_by"] == "alerting", opened
+    assert first["data"]["owner"] == "orders" and first["data"]["labels"]["journey"] in ("browse", "checkout")
+    assert "synthetic" in opened["title"] and "fail or time out" in opened["title"], opened["title"]
+    probes = state(lab, history=False)["probes"]
+    assert not probes["checkout"]["success"] and "no answer within" in probes["checkout"]["error"], probes
+    fired = [e["alert"] for e in state(lab)["events"] if e["seq"] not in before and e["kind"] == "alert_fired"]
+    assert "CheckoutAvailabilityFastBurn" not in fired, "the front door's own checkout counters never came"
+
+
+def new_incident(lab) -> dict | None:
+    """The incident that is not resolved, once a page has opened it."""
+    for listed in json.loads(lab.cli("incident", "list", "--json").stdout):
+        if listed["resolved_at"] is None:
+            return json.loads(lab.cli("incident", "show", listed["id"], "--json").stdout)
+    return None

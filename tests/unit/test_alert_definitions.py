@@ -8,16 +8,29 @@ import re
 import pytest
 import yaml
 
-from chaoslab.alerts import definitions, rules, tiers
+from chaoslab.alerts import definitions, promql, rules, synthetic, tiers
 from chaoslab.alerts.definitions import RULES, SLOS, alert_names
 from chaoslab.alerts.runbooks import RunbookError, find
 from chaoslab.chaos import scenarios
-from chaoslab.topology import COMPONENTS, DEPENDENCIES
+from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, PROBER, owner
 
 
 def test_the_charts_rule_file_is_generated_from_the_definition():
     assert rules.CHART_RULES.read_text() == rules.render(RULES), "charts/chaoslab/files/alerts.yaml is stale: make docs"
+    assert rules.CHART_SYNTHETIC.read_text() == rules.render_synthetic(), "files/synthetic.yaml is stale: make docs"
     assert rules.main(["--check"]) == 0
+
+
+def test_the_front_door_pages_p1_from_the_synthetic_probes_alone():
+    """A front door too busy to answer its own /metrics sends none of its counters: its P1 must read
+    nothing but the prober's samples (and the prober's own health is watched, at P3)."""
+    fast = next(r for r in RULES if r.alert == "JourneyAvailabilityFastBurn")
+    selectors = promql.selectors(fast.ast)
+    assert {s.name for s in selectors} == {synthetic.SUCCESS}
+    assert all(all(m.matches({"service": PROBER.name}) for m in s.matchers) for s in selectors)
+    assert (fast.severity, fast.owner) == ("P1", owner(FRONT_DOOR))
+    down = next(r for r in RULES if r.alert == "ProberDown")
+    assert down.severity == "P3" and f'service="{PROBER.name}"' in down.expr
 
 
 def test_every_rule_is_complete_and_evaluable_locally():
