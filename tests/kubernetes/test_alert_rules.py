@@ -18,6 +18,7 @@ from chaoslab.alerts.definitions import RULES, alert_names
 from chaoslab.alerts.evaluator import Evaluator
 from chaoslab.alerts.history import History
 from chaoslab.alerts.rules import CHART_RULES
+from chaoslab.alerts.scrape import JOB
 from support import tool
 
 UNIT_TESTS = Path(__file__).parent / "alerts_test.yaml"
@@ -160,7 +161,7 @@ def prometheus_config(helm: str, *args: str) -> dict:
 def test_the_chart_ships_the_generated_rules_and_honours_the_services_own_labels(helm):
     data = prometheus_config(helm)
     assert yaml.safe_load(data["alerts.yaml"]) == yaml.safe_load(CHART_RULES.read_text())
-    (job,) = yaml.safe_load(data["prometheus.yml"])["scrape_configs"]
+    (job,) = [j for j in yaml.safe_load(data["prometheus.yml"])["scrape_configs"] if j["job_name"] == JOB]
     assert job["honor_labels"] is True, "the samples' own service and team labels must win over exported_*"
     assert {"service", "team", "namespace"} <= {r.get("target_label") for r in job["relabel_configs"]}, (
         "up needs its target labels"

@@ -20,6 +20,7 @@ from chaoslab.chaos.kubernetes.identity import NotAllowed
 from kubesupport import CHART
 
 TEAMS = ("blue", "green")
+VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,8 @@ def test_every_team_has_its_isolation_objects_with_the_right_subjects(cohort, ap
         namespace_role = rbac.read_cluster_role(f"chaoslab-team-{team}-namespace")
         assert namespace_role.rules[0].resource_names == [namespace]
         quota = core.read_namespaced_resource_quota("chaoslab-team", namespace)
-        assert quota.spec.hard["requests.memory"] == "600Mi"
+        assert quota.spec.hard["requests.memory"] == VALUES["isolation"]["quota"]["requests.memory"]
+        assert core.read_namespaced_pod("prober-0", namespace).spec.containers[0].args == ["serve", "prober"]
         assert core.read_namespaced_limit_range("chaoslab-team", namespace).spec.limits[0].max["memory"] == "1Gi"
         policy = client.NetworkingV1Api(api).read_namespaced_network_policy("chaoslab-team-isolation", namespace)
         peers = policy.spec.ingress[0]._from

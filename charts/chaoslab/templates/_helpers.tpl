@@ -100,3 +100,35 @@ http://prometheus:9090
 {{- end -}}
 {{ $rules }}
 {{- end }}
+
+{{/* The synthetic prober's journeys and blackbox modules, generated from chaoslab/alerts/synthetic.py. */}}
+{{- define "chaoslab.synthetic" -}}
+{{ .Files.Get "files/synthetic.yaml" }}
+{{- end }}
+
+{{/* The blackbox exporter's configuration: one module per journey, each with the prober's timeout (in
+     milliseconds: the exporter's durations take no fractions). */}}
+{{- define "chaoslab.blackboxConfig" -}}
+{{- $config := (include "chaoslab.synthetic" . | fromYaml).blackbox -}}
+{{- range $name, $module := $config.modules }}
+{{- $_ := set $module "timeout" (printf "%dms" (int (mulf $.Values.prober.timeoutSeconds 1000))) }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/* Relabelling every Prometheus job of pods shares: the pod's annotated port, and the target labels the
+     rules group by (service from the pod's name label, team, namespace, pod). */}}
+{{- define "chaoslab.podTargetLabels" -}}
+- source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port]
+  regex: ([^:]+)(?::\d+)?;(\d+)
+  replacement: $1:$2
+  target_label: __address__
+- source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_name]
+  target_label: service
+- source_labels: [__meta_kubernetes_pod_label_chaoslab_io_team]
+  target_label: team
+- source_labels: [__meta_kubernetes_namespace]
+  target_label: namespace
+- source_labels: [__meta_kubernetes_pod_name]
+  target_label: pod
+{{- end }}
