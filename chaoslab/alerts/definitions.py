@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from chaoslab.alerts.rules import Rule
 from chaoslab.alerts.synthetic import SUCCESS
+from chaoslab.alerts.templates import render
 from chaoslab.topology import COMPONENTS, FRONT_DOOR, PROBER, component, owner
 
 TEAM = ("team", "namespace")
@@ -76,6 +77,8 @@ class SLO:
     severity: str
     """The page's tier; slow burns are always P3 tickets."""
     runbook: str
+    headline: str
+    """What is wrong, for an incident's title (``Rule.headline``)."""
 
     @property
     def slug(self) -> str:
@@ -109,6 +112,7 @@ class SLO:
                     ),
                     group="chaoslab.slo",
                     labels={"slo": self.slug},
+                    headline=self.headline,
                 )
             )
         return out
@@ -144,6 +148,7 @@ SLOS = (
         events="synthetic {{ $labels.journey }} probes fail or time out",
         severity="P1",
         runbook="front-door",
+        headline="Shoppers cannot {{ $labels.journey }}: the front door fails or hangs",
     ),
     SLO(
         "CheckoutAvailability",
@@ -154,6 +159,7 @@ SLOS = (
         events="checkouts fail with 5xx",
         severity="P1",
         runbook="checkout-errors",
+        headline="Checkouts fail",
     ),
     SLO(
         "CheckoutLatency",
@@ -170,6 +176,7 @@ SLOS = (
         events=f"checkouts take longer than {CHECKOUT_SLOW_S * 1000:g}ms",
         severity="P2",
         runbook="high-latency",
+        headline="Checkouts are slow",
     ),
     SLO(
         "PaymentSuccess",
@@ -180,6 +187,7 @@ SLOS = (
         events="charges fail (declines excluded)",
         severity="P1",
         runbook="payment-failures",
+        headline="Payments fail",
     ),
 )
 
@@ -192,6 +200,7 @@ def per_service(
     runbook: str,
     summary: str,
     description: str,
+    headline: str,
     services: tuple[str, ...] = tuple(c.name for c in COMPONENTS),
 ) -> list[Rule]:
     """One rule per service (``{service}`` in the texts, ``{role}`` too in the description), each owned by
@@ -208,6 +217,7 @@ def per_service(
             description.replace("{service}", name).replace("{role}", component(name).role),
             group="chaoslab.services",
             labels={"service": name},  # the sample has it too; as a rule label it tells the rules apart
+            headline=headline.replace("{service}", name),
         )
         for name in services
     ]
@@ -223,6 +233,7 @@ SERVICE_RULES = [
         "{service} answered {{ $value | humanizePercentage }} of its scrapes in the last minute "
         "(team {{ $labels.team }})",
         "{service} ({role}) does not answer /metrics: it is down, restarting, or every handler is busy.",
+        "{service} is not answering",
     ),
     *per_service(
         "ServiceRestarting",
@@ -233,6 +244,7 @@ SERVICE_RULES = [
         "service-down",
         "{service} restarted {{ $value }} time(s) in 5 minutes (team {{ $labels.team }})",
         "{service} ({role}) started again with a new process: it crashed, was killed, or was restarted.",
+        "{service} keeps restarting",
     ),
     *per_service(
         "HighCPU",
@@ -243,6 +255,7 @@ SERVICE_RULES = [
         "cpu-and-memory",
         '{service} uses {{ $value | printf "%.2f" }} CPU cores (team {{ $labels.team }})',
         "{service} ({role}) has been busy for a minute. Busy is not broken: check whether its requests got slower.",
+        "{service} is busy on CPU",
     ),
     *per_service(
         "MemoryHigh",
@@ -252,6 +265,7 @@ SERVICE_RULES = [
         "cpu-and-memory",
         "{service} holds {{ $value | humanize }}B of memory (team {{ $labels.team }})",
         "{service} ({role}) is above 200 MB resident; every service idles well under 100 MB.",
+        "{service} holds too much memory",
     ),
     *per_service(
         "CircuitBreakerOpen",
@@ -263,6 +277,7 @@ SERVICE_RULES = [
         "minute: it fails fast (team {{ $labels.team }})",
         "The breaker half-opens every few seconds to try the peer and opens again while the peer keeps "
         "failing, so it is never open for a whole minute; the peer is the one to look at.",
+        "{service} fails fast on {{ $labels.peer }}: its circuit breaker is open",
         services=("payment", "service-c"),
     ),
 ]
@@ -287,6 +302,7 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
         "More than half of a service's statements fail or time out: PostgreSQL is down, unreachable, or out of "
         "connections.",
         group="chaoslab.dependencies",
+        headline="{{ $labels.service }} cannot use the database",
     ),
     Rule(
         "RedisErrors",
@@ -298,6 +314,7 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
         "{{ $value | humanizePercentage }} of {{ $labels.service }}'s Redis calls fail (team {{ $labels.team }})",
         "More than half of a service's Redis commands fail: the fulfilment queue is unreachable.",
         group="chaoslab.dependencies",
+        headline="{{ $labels.service }} cannot reach Redis",
     ),
     Rule(
         "QueriesPerRequestHigh",
@@ -312,6 +329,7 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
         "{{ $labels.route }} runs {{ $value | humanize }} PostgreSQL statements per request (team {{ $labels.team }})",
         "A read route of service-a runs many statements per request (it needs one or two): an N+1 query.",
         group="chaoslab.dependencies",
+        headline="{{ $labels.route }} runs too many database queries per request",
     ),
     Rule(
         "QueueBacklog",
@@ -323,6 +341,7 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
         "{{ $value }} paid orders wait on the fulfilment queue (team {{ $labels.team }})",
         "The worker takes orders off the queue more slowly than checkouts put them on: paid orders do not ship.",
         group="chaoslab.fulfilment",
+        headline="Paid orders are not shipping: the fulfilment queue backs up",
     ),
     Rule(
         "OutboxBacklog",
@@ -334,6 +353,7 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
         "{{ $value }} paid orders are not yet on the fulfilment queue (team {{ $labels.team }})",
         "service-a's outbox relay cannot publish paid orders to the Redis stream; they wait, safe, in the outbox.",
         group="chaoslab.fulfilment",
+        headline="Paid orders are stuck before the fulfilment queue",
     ),
     Rule(
         "LedgerDrift",
@@ -347,6 +367,7 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
         "and still moves (team {{ $labels.team }})",
         "payment captured a different amount than it was asked to charge, in the last 5 minutes: money math.",
         group="chaoslab.fulfilment",
+        headline="The ledger does not match the amounts charged",
     ),
 ]
 
@@ -363,6 +384,7 @@ SYNTHETIC_RULES = [  # the prober itself: without it a hung front door pages onl
         "The front door's user journeys are not being probed: a front door that hangs would page only P2 "
         "(TargetDown), not P1 (JourneyAvailabilityFastBurn).",
         group="chaoslab.synthetic",
+        headline="The synthetic prober is not answering",
     ),
 ]
 
@@ -373,6 +395,15 @@ RULES: list[Rule] = [
     *SYNTHETIC_RULES,
 ]
 """Every alert rule, in the order of the generated rule file."""
+
+
+def headline(alert: str, labels: dict[str, str]) -> str:
+    """The plain title of a firing ``alert`` with these labels (``Rule.headline``), or its name when the
+    lab does not define it (an alert paged by hand)."""
+    for rule in RULES:
+        if rule.alert == alert and all(labels.get(k, v) == v for k, v in rule.labels.items()):
+            return render(rule.headline, labels, float("nan"))
+    return alert
 
 
 def alert_names() -> list[str]:

@@ -43,10 +43,14 @@ class Rule:
     group: str
     labels: dict[str, str] = field(default_factory=dict)
     """Further static labels (e.g. ``slo``)."""
+    headline: str = ""
+    """What is wrong in a few plain words, no figures ("Checkouts fail"), a template of the alert's labels:
+    the title of an incident the alert opens (chaoslab.alerts.definitions.headline). The lab's own, not a
+    Prometheus annotation: the summary keeps the figures for the alert itself."""
 
     def __post_init__(self):
         tier(self.severity)  # raises for an unknown severity
-        for text in (self.summary, self.description):
+        for text in (self.summary, self.description, self.headline):
             templates.check(text)
 
     @cached_property

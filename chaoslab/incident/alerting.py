@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chaoslab.alerts.definitions import headline
 from chaoslab.chaos.journal import Store
 from chaoslab.incident import severity as tiers
 from chaoslab.incident.record import Incident, IncidentLog
@@ -115,7 +116,7 @@ def on_alert(
                 return None
             counters = _safely(snapshot)
             incident = log.declare(
-                event.summary or f"{event.name} is firing",
+                headline(event.name, event.labels),
                 event.tier,
                 "alerting",
                 source=source,

@@ -112,7 +112,7 @@ def test_a_hung_front_door_pages_p1_and_the_page_opens_the_incident(lab):
     assert (first["data"]["alert"], first["data"]["severity"]) == ("JourneyAvailabilityFastBurn", "P1"), first
     assert opened["severity"] == "P1" and opened["detected_by"] == "alerting", opened
     assert first["data"]["owner"] == "orders" and first["data"]["labels"]["journey"] in ("browse", "checkout")
-    assert "synthetic" in opened["title"] and "fail or time out" in opened["title"], opened["title"]
+    assert opened["title"].startswith("Shoppers cannot ") and "front door fails or hangs" in opened["title"]
     probes = state(lab, history=False)["probes"]
     assert not probes["checkout"]["success"] and "no answer within" in probes["checkout"]["error"], probes
     fired = [e["alert"] for e in state(lab)["events"] if e["seq"] not in before and e["kind"] == "alert_fired"]

@@ -166,3 +166,26 @@ def test_the_answer_key_files_are_readable_by_their_owner_only(desk):
     for name in ("audit.jsonl", "scenario.json", "shadow.jsonl", "drills.jsonl"):
         mode = stat.S_IMODE((desk.store.directory / name).stat().st_mode)
         assert mode == 0o600, f"{name} is {oct(mode)}"
+
+
+def test_a_page_titles_its_incident_in_plain_words(desk):
+    """Before, the incident took the alert's summary as its title, burn-rate maths and "team local" in it,
+    and every status update headlined it."""
+    event = AlertEvent(
+        "JourneyAvailabilityFastBurn",
+        "P1",
+        "fired",
+        time.time(),
+        owner="orders",
+        summary="62.5% of synthetic browse probes fail or time out over 2m (budget 1%, burning 14.4x too fast; team local)",
+        labels={"journey": "browse", "team": "local", "slo": "journey-availability"},
+    )
+    incident = on_alert(desk.store, event)
+    assert incident.title == "Shoppers cannot browse: the front door fails or hangs"
+    per_service = AlertEvent("TargetDown", "P2", "fired", time.time(), labels={"service": "service-b"})
+    assert on_alert(desk.store, per_service).title == incident.title  # joined the same incident
+    from chaoslab.alerts.definitions import RULES, headline
+
+    assert headline("TargetDown", {"service": "service-b"}) == "service-b is not answering"
+    for rule in RULES:
+        assert rule.headline and not any(c.isdigit() for c in rule.headline.replace("service-", "")), rule.alert

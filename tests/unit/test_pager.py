@@ -39,7 +39,7 @@ def test_a_page_opens_the_incident_once_dated_when_prometheus_fired_it(store):
     assert [(e.name, e.state, e.ts) for e in events] == [("CheckoutLatencyFastBurn", "fired", NOW - 60 + 15)]
     incident = IncidentLog(store).get()
     assert (incident.severity, incident.detected_by, incident.declared_at) == ("P2", "alerting", NOW - 45)
-    assert incident.title == "CheckoutLatencyFastBurn summary" and "CheckoutLatencyFastBurn" in incident.firing
+    assert incident.title == "Checkouts are slow" and "CheckoutLatencyFastBurn" in incident.firing
     assert pager.fold(store, "red", [latency], now=NOW + 60) == [], "the reaper's next minute pages nothing new"
     assert len(IncidentLog(store).get().of_kind("alert_fired")) == 1
 
