@@ -220,9 +220,9 @@ class Window:
         elapsed = time.monotonic() - self.started
         after = {s: self.probe.scrape(s) for s in self.services}
         if self.needs_books:
-            from chaoslab.chaos.reconcile import reconcile
+            from chaoslab.chaos.reconcile import SETTLE_S, reconcile
 
-            self.books = reconcile(self.probe.query, since=self.started_wall)
+            self.books = reconcile(self.probe.query, since=self.started_wall, settle_s=SETTLE_S)
         results = []
         for check in self.checks:
             if MEASURES[check.measure].source == "books":

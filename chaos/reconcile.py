@@ -45,6 +45,9 @@ MONEY_FINDINGS: dict[str, str] = {
 SHOWN_IDS = 20
 """Order ids kept per finding (the counts are exact)."""
 
+SETTLE_S = 5.0
+"""How young an order may be and still be in flight between its charge and its ``paid`` (or its
+fulfilment): spared by a reconciliation of a lab that keeps taking orders (the synthetic prober does)."""
 _AGED = "now() - make_interval(secs => %(settle)s)"
 _RECOVERY_OVER = (
     "coalesce(o.charge_started_at, o.created_at) < now() - make_interval(secs => %(deadline)s + %(settle)s)"

@@ -7,6 +7,7 @@ import json
 import click
 
 from chaoslab.backend import Options
+from chaoslab.chaos.reconcile import SETTLE_S
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.errors import BadInput, Refused
@@ -17,7 +18,7 @@ from chaoslab.errors import BadInput, Refused
 @click.option(
     "--settle",
     type=click.FloatRange(min=0),
-    default=5.0,
+    default=SETTLE_S,
     show_default=True,
     help="Spare orders younger than this many seconds (checkouts still in flight).",
 )
