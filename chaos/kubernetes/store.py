@@ -16,10 +16,11 @@ from chaoslab.chaos.kubernetes.client import explain
 
 NAME = "chaoslab-journal"
 BOARD = "chaoslab-board"
-BOARD_KEYS = frozenset({CHANGES, DRILLS, "incidents.jsonl", "paged.json", "silences.jsonl"})
+BOARD_KEYS = frozenset({CHANGES, DRILLS, "incidents.jsonl", "paged.json", "silences.jsonl", "alerts.jsonl"})
 """Keys on the team's board; every other key is in the journal. The drill journal is there so that a
 trainee's own ``incident open`` binds the incident to the drill being played, and every trainee view
-can tell whether a mystery is still secret; the silences because a trainee's ``verify`` sets one."""
+can tell whether a mystery is still secret; the silences because a trainee's ``verify`` sets one; the
+alert log because it is what a trainee saw fire."""
 
 
 def configmap_of(key: str) -> str:

@@ -22,11 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chaoslab.alerts.definitions import headline
-from chaoslab.chaos.journal import Store
+from chaoslab.chaos.journal import Journal, Store
 from chaoslab.incident import severity as tiers
 from chaoslab.incident.record import Incident, IncidentLog
 from chaoslab.incident.silence import Silences
 
+ALERTS = "alerts.jsonl"
+"""Store key of the board's alert log: every transition ``on_alert`` saw, whether or not an incident was
+open to take it (triage's WHAT and OWNER accept an alert that fired before the team's report)."""
 LOCAL_ACTOR = "lab alerts"
 """Who pages on the local lab: the lab daemon's own alert evaluation (no Alertmanager runs there)."""
 
@@ -100,6 +103,7 @@ def on_alert(
     detection and at mitigation (see chaoslab.incident.impact), the review's impact window. Never raises
     for an unreadable snapshot.
     """
+    Journal(store, ALERTS).append(f"alert_{event.state}", ts=event.ts, **event.data())
     log = IncidentLog(store, actor)
     log.settle(event.ts)
     incident = log.current()
@@ -175,6 +179,11 @@ def on_alert(
             ts=event.ts,
         )
     return log.get(incident.id)
+
+
+def fired(store: Store, start: float, end: float) -> list[dict]:
+    """The alerts that fired on this lab from ``start`` to ``end``, oldest first (the board's alert log)."""
+    return [e for e in Journal(store, ALERTS).entries(since_ts=start) if e["event"] == "alert_fired" and e["ts"] <= end]
 
 
 def _safely(snapshot: Callable[[], dict | None]) -> dict | None:

@@ -17,7 +17,7 @@ from chaoslab.chaos.drill import DrillJournal, Run
 from chaoslab.errors import BadInput, Refused
 from chaoslab.incident import comms, impact, review, score, severity, silence, triage
 from chaoslab.incident import truth as answer_key
-from chaoslab.incident.alerting import AlertEvent, on_alert
+from chaoslab.incident.alerting import AlertEvent, fired, on_alert
 from chaoslab.incident.record import Incident, IncidentLog
 from chaoslab.incident.truth import is_graded
 from chaoslab.topology import SERVICE_NAMES
@@ -76,6 +76,10 @@ class Desk:
         if declared:
             return impact.window(declared, end) | {"counted_from": "the declaration"}, ""
         return None, "not measured: the lab's metrics did not answer when it was declared"
+
+    def fired(self, truth, until: float) -> list[dict]:
+        """The alerts that fired from the drill's first fault to ``until`` (none without a key)."""
+        return fired(self.store, truth.started_at - 1, until) if is_graded(truth) else []
 
     def snapshot(self) -> dict | None:
         """The services' counters now, or None when the lab does not answer."""
@@ -156,7 +160,8 @@ class Desk:
             raise Refused(f"{incident.id} is not resolved yet: `{command('incident resolve')}` first")
         if moment == "status" and not incident.open:
             raise Refused(f"{incident.id} is resolved: announce it with `{command('incident update resolved')}`")
-        figures, _ = self.impact(incident, self.truth(incident), self.snapshot())
+        end, _ = self._window_end(incident)  # as the review counts it: a verify's own traffic is no customer's
+        figures, _ = self.impact(incident, self.truth(incident), end)
         text = comms.render(moment, audience, incident, self.deploys(), say, figures=figures)
         self.log.write(incident, "status_update", text, {"moment": moment, "audience": audience})
         return text
@@ -177,7 +182,7 @@ class Desk:
         figures, why = self.impact(incident, truth, counters)
         share = figures["affected_share"] if figures else None
         why = why or f"no checkout, order or charge since {figures['counted_from']}"
-        key = triage.answer_key(incident, truth, share, why, now)
+        key = triage.answer_key(truth, self.fired(truth, now), share, why)
         for answer in answers:
             first = answer.question not in answered
             if not first:
@@ -411,7 +416,7 @@ class Desk:
             return hidden
         self.publish_shadow(incident, truth)
         shadow = shadow_shown(self.store, incident, truth, reveal)
-        return score.measure(incident, truth, graded_first_answers(incident, truth), shadow=shadow)
+        return score.measure(incident, truth, graded_first_answers(self.store, incident, truth), shadow=shadow)
 
     def _window_end(self, incident: Incident) -> tuple[dict | None, str]:
         """Where the impact window ends: the lab's mitigation (the paging alerts resolved), else the first
@@ -452,7 +457,7 @@ def _breach(result) -> str:
     return f"{result.check.describe()} (measured {value})"
 
 
-def graded_first_answers(incident: Incident, truth) -> dict[str, dict]:
+def graded_first_answers(store, incident: Incident, truth) -> dict[str, dict]:
     """First triage answers, graded now where they were recorded ungraded and the key is readable (a
     graded cohort's trainees cannot read it), late ones left ungraded."""
     first = score.first_answers(incident)
@@ -469,7 +474,7 @@ def graded_first_answers(incident: Incident, truth) -> dict[str, dict]:
         if question == "scope" and data.get("snapshot"):
             before = truth.baseline or incident.first("declared")["data"].get("snapshot")
             share = impact.window(before, data["snapshot"])["affected_share"] if before else None
-        key = triage.answer_key(incident, truth, share, until=item["ts"])
+        key = triage.answer_key(truth, fired(store, truth.started_at - 1, item["ts"]), share)
         answer = triage.Answer(question, data.get("given", ""), data.get("value"))
         data["correct"] = triage.grade(answer, key).correct
     return first
@@ -502,5 +507,8 @@ def instructor_score(store, incident: Incident) -> score.Score:
     readers of a record they must not change, such as the console."""
     truth = answer_key.read(store, incident)
     return score.measure(
-        incident, truth, graded_first_answers(incident, truth), shadow=shadow_shown(store, incident, truth, reveal=True)
+        incident,
+        truth,
+        graded_first_answers(store, incident, truth),
+        shadow=shadow_shown(store, incident, truth, reveal=True),
     )

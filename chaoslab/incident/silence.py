@@ -2,9 +2,11 @@
 
 ``verify`` sets one for its own run: its load is the team's test, not a customer, and a page it set
 off (a fix that does not hold, or the alert windows still full of the run's own traffic a minute
-later) must not open an incident of its own, attributed to nobody's drill. An alert that fires while
-an incident is open still joins that incident: a silence only keeps new ones from being opened, and
-the alert is written on the silence's record instead, so nothing is lost.
+later) must not open an incident of its own, attributed to nobody's drill. A silence covers the
+drill run being played when it was set (or the time between drills): a new drill started meanwhile
+pages as it should. An alert that fires while an incident is open still joins that incident: a
+silence only keeps new ones from being opened, and the alert is written on the silence's record
+instead, so nothing is lost.
 
 Silences are a journal on the team's board (``silences.jsonl``): the team sets them, like the
 acknowledgments and notes it writes there.
@@ -16,6 +18,7 @@ import time
 
 from chaoslab.alerts.definitions import BURN_WINDOWS
 from chaoslab.alerts.promql import parse_duration
+from chaoslab.chaos.drill import DrillJournal
 from chaoslab.chaos.journal import Journal, Store
 
 SILENCES = "silences.jsonl"
@@ -29,13 +32,19 @@ class Silences:
         self.journal = Journal(store, SILENCES)
 
     def add(self, start: float, until: float, reason: str, actor: str) -> dict:
-        return self.journal.append("silence", start=start, until=until, reason=reason, actor=actor)
+        run = DrillJournal(self.journal.store).at(start)
+        return self.journal.append(
+            "silence", start=start, until=until, reason=reason, actor=actor, drill=run.id if run else None
+        )
 
     def covering(self, ts: float) -> dict | None:
-        """The silence in force at ``ts``, if any."""
+        """The silence in force at ``ts`` for the drill run being played then, if any."""
+        run = DrillJournal(self.journal.store).at(ts)
         for item in self.journal.entries():
             try:
-                if float(item["start"]) <= ts <= float(item["until"]):
+                if float(item["start"]) <= ts <= float(item["until"]) and item.get("drill") == (
+                    run.id if run else None
+                ):
                     return item
             except (KeyError, TypeError, ValueError):
                 continue

@@ -169,20 +169,19 @@ def scope_right(given: float | str, measured: float) -> bool:
     return low - SCOPE_TOLERANCE <= measured <= high + SCOPE_TOLERANCE
 
 
-def answer_key(incident, truth, scope_share: float | None, scope_note: str = "", until: float | None = None) -> dict:
-    """Question → what is accepted, for one incident graded against its drill (``truth``: a Truth, else
-    nothing is graded) with ``scope_share`` the affected share measured over the impact so far.
+def answer_key(truth, fired: list[dict], scope_share: float | None, scope_note: str = "") -> dict:
+    """Question → what is accepted, for an incident graded against its drill (``truth``: a Truth, else
+    nothing is graded); ``fired``: the alerts that fired on the lab from the drill's first fault to the
+    answer (chaoslab.incident.alerting.fired); ``scope_share``: the affected share measured so far.
 
-    WHAT: the drill's primary alert, or any paging alert that fired on the incident after the drill
-    started (and before ``until``, the answer's time): the one that paged and titled the incident is
-    always right. ``none`` only when nothing fired at all. OWNER: the team of any real fault's service,
-    or the owner a paging alert named. SCOPE: the measured share."""
+    WHAT: the drill's primary alert, or any paging alert its faults set off: the one that paged and
+    titled the incident is always right, and so is one that fired before a report opened it. ``none``
+    only when nothing fired at all. OWNER: the team of any real fault's service, or the owner a paging
+    alert named. SCOPE: the measured share."""
     if not is_graded(truth):
         note = getattr(truth, "reason", "") or "no drill was running when it was declared: nothing to grade against"
         return {f"{q}_note": f"recorded, not graded ({note})" for q in QUESTIONS}
-    until = time.time() if until is None else until
-    fired = [e for e in incident.of_kind("alert_fired") if truth.started_at - 1 <= e["ts"] <= until]
-    paging = [e["data"] for e in fired if e["data"].get("severity") in PAGING]
+    paging = [e for e in fired if e.get("severity") in PAGING]
     what = {truth.alert} | {str(a.get("alert")) for a in paging}
     if not fired:
         what.add("none")

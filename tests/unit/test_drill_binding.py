@@ -128,6 +128,17 @@ def test_a_verifys_own_traffic_opens_no_incident_and_the_page_is_kept(desk):
     assert page(desk, "CheckoutLatencyFastBurn", tier="P2", ts=later) is not None
 
 
+def test_a_verifys_silence_never_mutes_the_next_drill(desk):
+    """Before, the silence a verify set for its run muted every page for two minutes after it: a drill
+    started meanwhile opened no incident."""
+    play(desk.store, "payment-failure", time.time() - 300, 900)
+    silence.for_run(desk.store, 60, "verify", "trainee")
+    assert page(desk, "PaymentSuccessFastBurn") is None  # the verify's own drill: muted
+    run = play(desk.store, "latency-500ms", time.time(), 900)
+    opened = page(desk, "CheckoutLatencyFastBurn", tier="P2")
+    assert opened is not None and opened.drill == run
+
+
 def test_triage_accepts_the_alert_that_paged_and_the_owner_it_names_and_gives_no_feedback_twice(desk):
     """Before, WHAT was graded against the drill's primary alert only (three fired in one tick; the one that
     paged and titled the incident was wrong), OWNER rejected the owner the paging alert names, and a second
@@ -189,3 +200,14 @@ def test_a_page_titles_its_incident_in_plain_words(desk):
     assert headline("TargetDown", {"service": "service-b"}) == "service-b is not answering"
     for rule in RULES:
         assert rule.headline and not any(c.isdigit() for c in rule.headline.replace("service-", "")), rule.alert
+
+
+def test_what_accepts_a_page_that_fired_before_the_team_opened_its_incident(desk):
+    """Before, WHAT was graded against the incident's own timeline: a page that fired before a report opened
+    the incident (here, muted by a verify's silence) was "wrong" though it was what the team saw fire."""
+    play(desk.store, "upstream-failure", time.time() - 60, 900)
+    silence.for_run(desk.store, 60, "verify", "trainee")
+    assert page(desk, "CheckoutLatencyFastBurn", tier="P2") is None
+    incident = desk.declare("the shop is sluggish", "P2", "user-report", "", new=False)
+    (what,) = desk.triage(incident.id, {"what": "CheckoutLatencyFastBurn"})
+    assert what.correct is True
