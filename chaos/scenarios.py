@@ -82,6 +82,8 @@ class Scenario:
     """The kind of story a mystery run is told with (chaos/stories.yaml, shared by several drills)."""
     accepted_alerts: tuple[str, ...] = ()
     """Paging alerts a right fix does not silence (it contains the failure, a third party stays down)."""
+    accepted_books: tuple[str, ...] = ()
+    """Reconciliation findings a right fix cannot clear while the fault lasts (verify waives them)."""
 
     @property
     def trigger(self) -> FeedEntry | None:
@@ -187,6 +189,7 @@ def load(path: Path) -> Scenario:
         feed=feed,
         mystery_story=raw["mystery_story"],
         accepted_alerts=tuple(raw.get("accepted_alerts", [])),
+        accepted_books=tuple(raw.get("accepted_books", [])),
     )
 
 

@@ -160,13 +160,16 @@ def verify(
     scenario: str | None,
     on_progress: Callable[[float, dict], None] = lambda elapsed, stats: None,
     healthy: dict | None = None,
+    waived: tuple[str, ...] = (),
 ) -> Verdict:
     """Run ``profile`` for ``duration_s`` and judge it against ``slo`` and the reconciliation. Checks
     the probe cannot measure (data checks on a namespace) are reported as skipped. ``healthy``: the
-    drill run's healthy figures (chaos.drill.Run.healthy), for the latency checks. Raises LoadError
-    if the load generator fails."""
-    checks = [c for c in (*slo, *RECONCILIATION) if MEASURES[c.measure].source in probe.sources]
-    skipped = [c for c in (*slo, *RECONCILIATION) if c not in checks]
+    drill run's healthy figures (chaos.drill.Run.healthy), for the latency checks; ``waived``: the
+    reconciliation measures the drill accepts while its fault lasts (Scenario.accepted_books). Raises
+    LoadError if the load generator fails."""
+    books = [c for c in RECONCILIATION if c.measure not in waived]
+    checks = [c for c in (*slo, *books) if MEASURES[c.measure].source in probe.sources]
+    skipped = [c for c in (*slo, *books) if c not in checks]
     window = Window(checks, probe)
     run = load.run(profile, duration_s, f"verify-{scenario or 'baseline'}", on_progress)
     if any(MEASURES[c.measure].source in ("data", "books") for c in checks):

@@ -184,6 +184,7 @@ def verify(
             scenario_id or "baseline",
             progress,
             desk.healthy_for(scenario_id),
+            drill.accepted_books if drill else (),
         )
     except Refused as exc:
         raise BadInput(str(exc)) from None

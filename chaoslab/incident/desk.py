@@ -340,7 +340,8 @@ class Desk:
             + ": "
             + "; ".join(c.describe() for c in slo)
         )
-        verdict = self.run_verify(profile, duration_s, slo, f"incident-{incident.id}", progress, healthy)
+        waived = drill.accepted_books if drill else ()
+        verdict = self.run_verify(profile, duration_s, slo, f"incident-{incident.id}", progress, healthy, waived)
         self.record_verify(incident, verdict, "the drill's SLO" if drill else "the baseline SLO", before)
         return verdict
 
@@ -359,7 +360,7 @@ class Desk:
             return None  # a graded trainee may not read which scenario runs: the SLO's own bounds judge
         return run.healthy if note.get("run") == run.id and note.get("id") == scenario_id else None
 
-    def run_verify(self, profile, duration_s: float, slo, label: str, progress, healthy: dict | None = None):
+    def run_verify(self, profile, duration_s: float, slo, label: str, progress, healthy: dict | None = None, waived=()):
         """``chaoslab.loadtest.verify.verify`` on this lab, with its pages silenced: the run's own traffic
         is the team's test, not a customer, and never opens an incident (chaoslab.incident.silence)."""
         from chaoslab.loadtest.verify import DRAIN_S
@@ -367,7 +368,9 @@ class Desk:
 
         probe = self.lab.probe()
         silence.for_run(self.store, duration_s + DRAIN_S, f"verify ({label})", self.lab.actor)
-        return run_verify(probe, self.lab.load(), profile, duration_s, slo, label, progress, healthy=healthy)
+        return run_verify(
+            probe, self.lab.load(), profile, duration_s, slo, label, progress, healthy=healthy, waived=waived
+        )
 
     def record_verify_run(self, verdict, scenario_id: str | None) -> None:
         """A ``chaoslab verify`` run, onto the open incident (if any): as proof when it judged the SLO that

@@ -78,3 +78,24 @@ def test_a_fix_must_name_a_runtime_setting(tmp_path: Path):
     path.write_text(text)
     with pytest.raises(ScenarioError, match="'handler_threads' cannot be changed at runtime"):
         scenarios.load(path)
+
+
+@pytest.mark.parametrize("scenario_id", scenarios.ids())
+def test_every_drills_verify_is_at_least_as_strict_as_the_checkout_alerts_it_must_clear(scenario_id):
+    """Before, the deadlock's verify passed at p95 1500 ms while the latency alert pages above 500 ms: its own
+    traffic paged a new incident 8 s after a "verified" fix. A drill may accept an alert a right fix cannot
+    clear (a third party that stays down), and says so in its file."""
+    from chaoslab.alerts.definitions import BURN_WINDOWS, CHECKOUT_SLOW_S, SLOS
+
+    drill = scenarios.get(scenario_id)
+    page = next(w for w in BURN_WINDOWS if w.page)
+    bounds = {(c.measure, c.request): c.max for c in drill.slo if c.max is not None}
+    for slo in SLOS:
+        alert = slo.name + page.suffix
+        if alert in drill.accepted_alerts:
+            continue
+        if slo.name == "CheckoutAvailability":
+            allowed = page.factor * (1 - slo.objective)
+            assert bounds.get(("error_rate", "POST /checkout"), 1) <= allowed, f"{scenario_id} vs {alert}"
+        elif slo.name == "CheckoutLatency":
+            assert bounds.get(("p95_ms", "POST /checkout"), 1e9) <= CHECKOUT_SLOW_S * 1000, f"{scenario_id} vs {alert}"
