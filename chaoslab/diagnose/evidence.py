@@ -31,6 +31,7 @@ from chaoslab.diagnose.measures import (
     PRIORS,
     RULES,
     ZERO,
+    rule,
     span_value,
     trimmed,
 )
@@ -206,10 +207,10 @@ def _reading(
     learned = len(busy) >= MIN_FRAMES
 
     def measure(name: str, value: float, fallback: Baseline) -> None:
-        rule = RULES[name]
+        judge = rule(name, kind)
         series = newest((f.span(element, name) for f in reversed(reference)), count)
-        base = (trimmed(series, rule) if learned and len(series) >= MIN_FRAMES else None) or fallback
-        score, anomalous = rule.judge(value, base)
+        base = (trimmed(series, judge) if learned and len(series) >= MIN_FRAMES else None) or fallback
+        score, anomalous = judge.judge(value, base)
         reading.measures[name] = Measure(name, round(value, 4), base, score, anomalous)
 
     waiting = len(reading.waiting)
@@ -245,11 +246,11 @@ def _onset(reading: Reading, frames: list[tuple[float, dict[Element, FrameStat]]
     name = names[0]
     if name not in ("own", "ms", "errors", "origins", "unanswered", "rejected", "hung"):
         return None
-    rule, base = RULES[name], reading.measures[name].base
+    judge, base = rule(name, reading.element[0]), reading.measures[name].base
     onset = None
     for start, stats in reversed(frames):
         stat = stats.get(reading.element)
-        if stat is None or not stat.n or not rule.judge(span_value(stat, name), base)[1]:
+        if stat is None or not stat.n or not judge.judge(span_value(stat, name), base)[1]:
             break
         onset = start
     return onset

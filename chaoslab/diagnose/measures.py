@@ -52,6 +52,16 @@ RULES: dict[str, Rule] = {
 }
 """Per measure: how far above its baseline counts (ms for times, shares for errors, cores for CPU,
 MiB for memory, errors per second for peer errors, statements per request, jobs for queues)."""
+OWN_WORK = Rule(score=4, delta=50.0, floor=5.0, relative=0.15)
+"""A service's own time in its handlers: on a shared two-core machine a busy neighbour adds a few tens
+of milliseconds to every p95 (seen in ten minutes of healthy load: +40 ms for twenty seconds); a fault
+worth a drill adds more."""
+
+
+def rule(name: str, kind: str) -> Rule:
+    """The rule of measure ``name`` on an element of ``kind`` (op, call, db)."""
+    return OWN_WORK if (name, kind) == ("own", OP) else RULES[name]
+
 
 PRIORS: dict[tuple[str, str], Baseline] = {
     ("own", OP): prior(15.0, 15.0),

@@ -315,7 +315,8 @@ def rank(ev: Evidence) -> Diagnosis:
     scored.sort(key=lambda c: (-c.score, not c.on_path, c.service, c.kind))
     top = scored[:TOP]
     for c in top:
-        c.confidence = confidence(c.score, [o.score for o in top], c.observed)
+        rivals = sum(o.score * _rivalry(c, o) for o in top if o is not c)
+        c.confidence = confidence(c.score, rivals, c.observed)
     return Diagnosis(
         at=ev.at,
         where=ev.where,
@@ -343,15 +344,30 @@ def rank(ev: Evidence) -> Diagnosis:
     )
 
 
-def confidence(score: float, scores: list[float], observed: bool = True) -> float:
+def confidence(score: float, rivals: float, observed: bool = True) -> float:
     """How much to trust a candidate: how strong its evidence is on its own (``1 - exp(-score /
-    EVIDENCE_SCALE)``: a cycle with stuck calls says much), times how much it stands out among the
-    candidates (its share of their scores), times ``UNOBSERVED`` when nothing measured speaks for it
-    (a risky deploy with no symptom of its own)."""
-    total = sum(scores)
-    if score <= 0 or total <= 0:
+    EVIDENCE_SCALE)``: a cycle with stuck calls says much), times how much it stands out from the other
+    explanations (its share of its score and theirs, ``rivals``), times ``UNOBSERVED`` when nothing
+    measured speaks for it (a risky deploy with no symptom of its own)."""
+    if score <= 0:
         return 0.0
-    return round((1 - math.exp(-score / EVIDENCE_SCALE)) * score / total * (1.0 if observed else UNOBSERVED), 2)
+    strength = 1 - math.exp(-score / EVIDENCE_SCALE)
+    return round(strength * score / (score + rivals) * (1.0 if observed else UNOBSERVED), 2)
+
+
+SHARED_OUTAGES = ("db_outage", "redis_outage")
+"""Kinds that name a shared datastore: the same outage seen from each service that uses it."""
+
+
+def _rivalry(c: Candidate, other: Candidate) -> float:
+    """How much ``other`` competes with ``c`` as an explanation: not at all when it is the same shared
+    datastore's outage seen from another service, or the deploy that switched ``c`` on (only the change
+    feed speaks for it, on ``c``'s own service); fully otherwise."""
+    if other.kind == c.kind and c.kind in SHARED_OUTAGES:
+        return 0.0
+    if not other.observed and other.service == c.service:
+        return 0.0
+    return 1.0
 
 
 def ruled_out(ev: Evidence, scored: list[Candidate], felt: list[str], path: set[Element]) -> list[str]:

@@ -381,9 +381,19 @@ def test_the_slos_are_a_floor_when_the_healthy_past_was_noisy():
 
 
 def test_confidence_says_how_strong_the_evidence_is_not_only_that_it_is_alone():
-    assert confidence(1.5, [1.5]) < 0.6 < confidence(4.0, [4.0])
-    assert confidence(3.0, [3.0, 3.0]) < confidence(3.0, [3.0])
-    assert confidence(0.0, [0.0]) == 0.0
+    assert confidence(1.5, 0.0) < 0.6 < confidence(4.0, 0.0)
+    assert confidence(3.0, 3.0) < confidence(3.0, 0.0)
+    assert confidence(3.0, 0.0, observed=False) < confidence(3.0, 0.0)
+    assert confidence(0.0, 0.0) == 0.0
+
+
+def test_one_outage_seen_from_each_service_that_uses_it_is_one_explanation(kept):
+    """PostgreSQL stopped: db_outage on each of its users is the same answer, not three rivals."""
+    kept.states = {"postgres": {"state": "stopped", "restarts": 0}}
+    kept.run(25, checkout())
+    d = diagnose(kept, 300, kept.reference)
+    assert {c.kind for c in d.candidates} == {"db_outage"} and len(d.candidates) == 3, report.text(d)
+    assert d.top.confidence >= 0.6
 
 
 # ---- the walk and the ranking --------------------------------------------------------------------
