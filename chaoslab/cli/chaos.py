@@ -9,6 +9,7 @@ import click
 
 from chaoslab import command
 from chaoslab.backend import Options
+from chaoslab.chaos.faults import TTL
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.errors import BadInput, Refused
@@ -46,7 +47,7 @@ def fault_kinds() -> None:
 @click.option("--route", help="Inbound route (e.g. /checkout, Reserve) or * for every route.")
 @click.option("--peer", help="Outbound peer (e.g. service-c, gateway).")
 @click.option(
-    "--ttl", type=float, default=None, help="Seconds until the fault removes itself (default 600, at most 7200)."
+    "--ttl", type=float, default=None, help=f"{TTL.help.rstrip('.')} (default {TTL.default:g}, at most {TTL.max:g})."
 )
 @pass_options
 def fault_add(
