@@ -188,7 +188,8 @@ def test_a_page_titles_its_incident_in_plain_words(desk):
         "fired",
         time.time(),
         owner="orders",
-        summary="62.5% of synthetic browse probes fail or time out over 2m (budget 1%, burning 14.4x too fast; team local)",
+        summary="62.5% of synthetic browse probes fail or time out over 2m (budget 1%, burning 14.4x too fast; "
+        "team local)",
         labels={"journey": "browse", "team": "local", "slo": "journey-availability"},
     )
     incident = on_alert(desk.store, event)
