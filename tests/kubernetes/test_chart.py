@@ -150,6 +150,23 @@ def test_helm_test_hook_checks_a_checkout(default):
     ]
 
 
+def test_every_address_of_a_service_follows_its_port_setting(helm):
+    """Peers, Locust, the prober and helm test address a service through its port in components."""
+    docs = render(
+        helm, "--set", "components.service-a.ports.http=8000", "--set", "components.service-c.ports.grpc=50099"
+    )
+
+    def env(name: str) -> dict[str, str]:
+        (spec,) = [s for d, s in pod_specs(docs) if d["kind"] == "Deployment" and d["metadata"]["name"] == name]
+        return {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+
+    assert env("service-c")["SERVICE_C_SERVICE_A_URL"] == "http://service-a:8000"
+    assert env("service-b")["SERVICE_B_SERVICE_C_ADDR"] == "service-c:50099"
+    assert env("locust")["LOCUST_HOST"] == env("prober")["PROBER_FRONT_DOOR_URL"] == "http://service-a:8000"
+    (hook,) = [d for d in docs if d["kind"] == "Pod"]
+    assert hook["spec"]["containers"][0]["args"][2] == "http://service-a:8000"
+
+
 TEAM_BUDGET_MIB = 410
 """One team's stack in memory requests (platform counted separately): the 400 MiB the lab was sized to (391
 measured), plus the synthetic prober (15) that lets a hung front door page P1."""

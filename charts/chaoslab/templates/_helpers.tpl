@@ -32,13 +32,53 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- if and .root.Values.observability.enabled $part.enabled }}true{{ end -}}
 {{- end }}
 
+{{/* The port of a part whose image fixes it (not a setting), by name: its container, its Service and
+     every URL or policy that names it read it here. The services' ports are settings (components). */}}
+{{- define "chaoslab.port" -}}
+{{- $ports := dict "postgres" 5432 "redis" 6379 "locust" 8089 "prometheus" 9090 "grafana" 3000
+      "jaeger-ui" 16686 "jaeger-otlp-grpc" 4317 "collector-otlp-grpc" 4317 "collector-otlp-http" 4318
+      "collector-metrics" 8889 "collector-health" 13133 -}}
+{{- if not (hasKey $ports .) }}{{ fail (printf "chaoslab.port: no port named %q" .) }}{{ end -}}
+{{ get $ports . }}
+{{- end }}
+
+{{/* A URL inside the release's namespace from a Service's name and port: (list NAME PORT). */}}
+{{- define "chaoslab.url" -}}
+http://{{ index . 0 }}:{{ index . 1 }}
+{{- end }}
+
+{{/* A service's address from its name and port name (components.NAME.ports): host:port for gRPC, a URL
+     otherwise, as chaoslab/topology.py's peer_address writes it. */}}
+{{- define "chaoslab.componentUrl" -}}
+{{- $port := index (index .root.Values.components .name).ports .port -}}
+{{- if eq .port "grpc" }}{{ .name }}:{{ $port }}{{ else }}{{ include "chaoslab.url" (list .name $port) }}{{ end -}}
+{{- end }}
+
+{{/* The shop's front door: the service whose HTTP port Locust, the prober, helm test and the NodePort reach. */}}
+{{- define "chaoslab.frontDoor" -}}
+service-a
+{{- end }}
+
+{{- define "chaoslab.frontDoorUrl" -}}
+{{ include "chaoslab.componentUrl" (dict "root" . "name" (include "chaoslab.frontDoor" .) "port" "http") }}
+{{- end }}
+
 {{/* Where spans go: an explicit endpoint, this release's collector, or nowhere. */}}
 {{- define "chaoslab.otlpEndpoint" -}}
 {{- if .Values.otlpEndpoint -}}
 {{ .Values.otlpEndpoint }}
 {{- else if include "chaoslab.observes" (dict "root" . "part" "collector") -}}
-http://otel-collector:4318
+{{ include "chaoslab.url" (list "otel-collector" (include "chaoslab.port" "collector-otlp-http")) }}
 {{- end -}}
+{{- end }}
+
+{{/* This release's own Prometheus and Jaeger (query API and UI). */}}
+{{- define "chaoslab.ownPrometheusUrl" -}}
+{{ include "chaoslab.url" (list "prometheus" (include "chaoslab.port" "prometheus")) }}
+{{- end }}
+
+{{- define "chaoslab.ownJaegerUrl" -}}
+{{ include "chaoslab.url" (list "jaeger" (include "chaoslab.port" "jaeger-ui")) }}
 {{- end }}
 
 {{/* The Prometheus whose alerts page the team: an explicit URL, this release's Prometheus, or none. */}}
@@ -46,23 +86,42 @@ http://otel-collector:4318
 {{- if .Values.reaper.prometheusUrl -}}
 {{ .Values.reaper.prometheusUrl }}
 {{- else if include "chaoslab.observes" (dict "root" . "part" "prometheus") -}}
-http://prometheus:9090
+{{ include "chaoslab.ownPrometheusUrl" . }}
 {{- end -}}
 {{- end }}
 
+{{/* Secret names: each Secret, and everything that reads it or grants access to it, names it here. */}}
 {{- define "chaoslab.agentSecret" -}}
 {{- default "chaoslab-agent" .Values.agent.existingSecret -}}
 {{- end }}
 
-{{/* Environment every service shares: datastores, team, telemetry, the agent's token. */}}
-{{- define "chaoslab.commonEnv" -}}
+{{- define "chaoslab.consoleSecret" -}}
+{{- default "chaoslab-console" .Values.console.existingSecret -}}
+{{- end }}
+
+{{- define "chaoslab.postgresSecret" -}}
+postgres
+{{- end }}
+
+{{/* The database password from its Secret: PostgreSQL's own and every client's. */}}
+{{- define "chaoslab.postgresPasswordEnv" -}}
 - name: POSTGRES_PASSWORD
   valueFrom:
-    secretKeyRef: {name: postgres, key: password}
+    secretKeyRef: {name: {{ include "chaoslab.postgresSecret" . }}, key: password}
+{{- end }}
+
+{{/* A database client's environment: the password, then the URL that refers to it. */}}
+{{- define "chaoslab.databaseEnv" -}}
+{{ include "chaoslab.postgresPasswordEnv" . }}
 - name: CHAOSLAB_DATABASE_URL
-  value: "postgresql://chaoslab:$(POSTGRES_PASSWORD)@postgres:5432/chaoslab"
+  value: "postgresql://chaoslab:$(POSTGRES_PASSWORD)@postgres:{{ include "chaoslab.port" "postgres" }}/chaoslab"
+{{- end }}
+
+{{/* Environment every service shares: datastores, team, telemetry, the agent's token. */}}
+{{- define "chaoslab.commonEnv" -}}
+{{ include "chaoslab.databaseEnv" . }}
 - name: CHAOSLAB_REDIS_URL
-  value: "redis://redis:6379/0"
+  value: "redis://redis:{{ include "chaoslab.port" "redis" }}/0"
 - name: CHAOSLAB_TEAM
   value: {{ .Values.team | quote }}
 # On SIGTERM: unready first and still serving while the endpoints catch up, then stop.
