@@ -70,13 +70,25 @@ def test_every_long_running_container_has_liveness_and_readiness_probes(default)
             )
 
 
+def service_specs(docs) -> dict[str, dict]:
+    """The pod spec of every workload labelled a service, by name."""
+    return {
+        doc["metadata"]["name"]: spec
+        for doc, spec in pod_specs(d for d in docs if d["kind"] in WORKLOADS)
+        if doc["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == "service"
+    }
+
+
+SERVICES = {c.name for c in COMPONENTS}
+
+
 def test_services_probe_their_health_endpoints(default):
-    for doc, spec in pod_specs(default):
-        labels = doc["spec"]["template"]["metadata"]["labels"] if "template" in doc.get("spec", {}) else {}
-        if labels.get("app.kubernetes.io/component") == "service":
-            container = spec["containers"][0]
-            assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
-            assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    services = service_specs(default)
+    assert set(services) == SERVICES, "the probes of every service, and only of the services, are checked"
+    for spec in services.values():
+        container = spec["containers"][0]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
 
 
 def test_no_image_is_latest_or_untagged(helm, default):
@@ -217,10 +229,11 @@ def test_readiness_waits_longer_than_the_services_own_dependency_wait(default):
 
     common = load(Common, {})
     longest_answer = common.db_pool_timeout_s + common.redis_timeout_s
-    for doc, spec in pod_specs(d for d in default if d["kind"] in WORKLOADS):
-        if doc["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == "service":
-            probe = spec["containers"][0]["readinessProbe"]
-            assert probe["timeoutSeconds"] > longest_answer, doc["metadata"]["name"]
+    services = service_specs(default)
+    assert set(services) == SERVICES, "the readiness probe of every service is checked"
+    for name, spec in services.items():
+        probe = spec["containers"][0]["readinessProbe"]
+        assert probe["timeoutSeconds"] > longest_answer, name
 
 
 def test_postgres_can_run_without_a_storage_provisioner(helm):
