@@ -8,13 +8,26 @@ import subprocess
 import pytest
 import yaml
 
-from kubesupport import need
-from support import poll_until
+from support import poll_until, tool
+
+
+def required(name: str) -> str:
+    """A tool `make test` always installs first (`make tools`): missing, the test fails instead of
+    skipping, so no run of the suite passes without what these tests check."""
+    path = tool(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: `make tools` builds it", pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="session")
 def helm() -> str:
-    return need("helm")
+    return required("helm")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    return required("promtool")
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +35,7 @@ def apiserver(tmp_path_factory):
     """etcd and kube-apiserver on random loopback ports; yields the path of an admin kubeconfig."""
     from chaoslab.local.ports import free_port
 
-    etcd, kube_apiserver = need("etcd"), need("kube-apiserver")
+    etcd, kube_apiserver = required("etcd"), required("kube-apiserver")
     work = tmp_path_factory.mktemp("apiserver")
     subprocess.run(["openssl", "genrsa", "-out", str(work / "sa.key"), "2048"], check=True, capture_output=True)
     subprocess.run(

@@ -10,7 +10,6 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 import yaml
 
 from chaoslab.alerts import promql
@@ -19,17 +18,8 @@ from chaoslab.alerts.evaluator import Evaluator
 from chaoslab.alerts.history import History
 from chaoslab.alerts.rules import CHART_RULES
 from chaoslab.alerts.scrape import JOB
-from support import tool
 
 UNIT_TESTS = Path(__file__).parent / "alerts_test.yaml"
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = tool("promtool")
-    if path is None:
-        pytest.skip("promtool is not installed: `make tools` installs it (CI always does)")
-    return path
 
 
 def run_promtool_tests(promtool: str, tests: dict, work: Path) -> subprocess.CompletedProcess:

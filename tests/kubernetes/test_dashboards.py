@@ -10,13 +10,11 @@ import json
 import re
 import subprocess
 
-import pytest
 import yaml
 from prometheus_client import REGISTRY
 
 from chaoslab import dashboards
 from kubesupport import CHART, render
-from support import tool
 
 COLLECTOR = {"traces_service_graph_request_total", "traces_service_graph_request_failed_total"}
 """What the OpenTelemetry Collector's servicegraph connector exports (charts/chaoslab/templates/collector.yaml)."""
@@ -53,10 +51,7 @@ def test_the_dashboards_are_what_the_generator_writes():
     assert dashboards.main(["--check"]) == 0, "charts/chaoslab/files/dashboards/ is stale: make docs"
 
 
-def test_every_query_is_valid_promql(tmp_path):
-    promtool = tool("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed: `make tools` installs it (CI always does)")
+def test_every_query_is_valid_promql(promtool, tmp_path):
     rules = [{"record": f"dashboard:query{i}", "expr": concrete(expr)} for i, (_, expr) in enumerate(queries())]
     assert len(rules) >= 15
     path = tmp_path / "queries.yaml"
