@@ -119,9 +119,15 @@ LONGEST_FIRST = (
 the drills alone kept one worker busy for minutes after the other had finished."""
 
 
+UNIT_TIMEOUT_S = 20
+"""Per-test timeout of tests/unit, fixtures included (pyproject.toml's 300 s is for the tests that start
+labs): the slowest unit test takes about 2 s, so one that hangs or waits on a real lab fails fast."""
+UNIT = Path(__file__).parent / "unit"
+
+
 def pytest_collection_modifyitems(items):
     """The longest modules first (for the workers' balance); then tests that disrupt a lab of their own
-    after the rest (like kopf's e2e tests)."""
+    after the rest (like kopf's e2e tests). Unit tests get their tight timeout unless they set their own."""
 
     def order(item) -> tuple[int, int]:
         path = item.path.as_posix()
@@ -129,3 +135,6 @@ def pytest_collection_modifyitems(items):
         return longest, 1 if item.get_closest_marker("disruptive") else 0
 
     items.sort(key=order)
+    for item in items:
+        if item.path.is_relative_to(UNIT) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT_S))
