@@ -22,8 +22,9 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 
 BIN       := $(VENV)/bin
-# helm, promtool, kube-apiserver and etcd built by `make tools` live here; put them on PATH.
-TOOLS_BIN ?= $(HOME)/.cache/chaoslab/tools/bin
+# helm, promtool, kube-apiserver and etcd built by `make tools` live here (tools/common.sh says where;
+# CHAOSLAB_TOOLS_DIR moves it); put them on PATH.
+TOOLS_BIN := $(shell sh tools/common.sh)
 export PATH := $(TOOLS_BIN):$(PATH)
 CHAOSLAB  := $(BIN)/chaoslab $(if $(STATE_DIR),--state-dir $(STATE_DIR)) --target $(TARGET) --namespace $(NAMESPACE)
 STAMP     := $(VENV)/.installed
@@ -116,7 +117,7 @@ format: $(STAMP) ## Fix what ruff can and reformat the tree
 unit: $(STAMP) ## Only the fast unit tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-tools: ## Install the tools the tests use: promtool, helm, kube-apiserver, etcd (~/.cache/chaoslab/tools), chromium
+tools: ## Install the tools the tests use: promtool, helm, kube-apiserver, etcd (in CHAOSLAB_TOOLS_DIR), chromium
 	@tools/install
 
 docs: $(STAMP) ## Regenerate the README's reference tables, the chart's alert rules and its Grafana dashboards (charts/chaoslab/files/)

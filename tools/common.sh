@@ -1,8 +1,11 @@
 # Shared by the tool installers: where tools live and how to say so.
 # Tools are cached outside the checkout (CHAOSLAB_TOOLS_DIR, default ~/.cache/chaoslab/tools) so a
 # clean checkout, and CI, reuse them; delete the folder to rebuild from scratch.
+# This is the one place that says where: run on its own (`sh tools/common.sh`) it prints the folder of
+# the tools' binaries, for the Makefile and anything else that looks for them.
 TOOLS_DIR="${CHAOSLAB_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/chaoslab/tools}"
 BIN="$TOOLS_DIR/bin"
+if [ "${0##*/}" = common.sh ]; then echo "$BIN"; exit 0; fi
 mkdir -p "$BIN"
 say() { echo "tools: $*"; }
 need() {
