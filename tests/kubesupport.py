@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import subprocess
 
-import pytest
 import yaml
 
-from support import ROOT, tool
+from support import ROOT
 
 CHART = ROOT / "charts" / "chaoslab"
 KUBE_VERSION = "1.34.0"
 VALUES_FILES = sorted([*(CHART / "ci").glob("*-values.yaml"), *(CHART / "profiles").glob("*.yaml")])
 """Every values file the chart is checked with: CI fixtures and the cohort profiles Makefile uses."""
-
-
-def need(name: str) -> str:
-    path = tool(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed: `make tools` builds it (CI always does)")
-    return path
 
 
 def render(helm: str, *args: str, namespace: str = "chaoslab-lab") -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -123,16 +124,18 @@ def checkout(base_url: str, customer_id: int = 1, items=None, key: str | None = 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@functools.cache
+def tools_bin() -> Path:
+    """Where `make tools` installs the tools: tools/common.sh says (CHAOSLAB_TOOLS_DIR moves it)."""
+    out = subprocess.run(["sh", str(ROOT / "tools" / "common.sh")], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
 def tool(name: str) -> str | None:
     """A CLI tool from the tools cache (where `make tools` installs them) or from PATH."""
-    import os
     import shutil
 
-    cache = Path(
-        os.environ.get("CHAOSLAB_TOOLS_DIR")
-        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chaoslab" / "tools"
-    )
-    local = cache / "bin" / name
+    local = tools_bin() / name
     return str(local) if local.exists() else shutil.which(name)
 
 
