@@ -106,9 +106,10 @@ verify-%: $(STAMP) ## Verify scenario %'s SLO under load (e.g. make verify-deadl
 test: $(STAMP) tools lint ## Install everything, lint, and run the whole test suite
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff: lint and formatting (`make format` rewrites the tree)
+lint: $(STAMP) ## ruff (lint and formatting; `make format` rewrites the tree) and the import contracts (.importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/lint-imports
 
 format: $(STAMP) ## Fix what ruff can and reformat the tree
 	$(BIN)/ruff check --fix .

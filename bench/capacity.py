@@ -30,6 +30,7 @@ from bench.labs import BenchLab
 from chaoslab.backend import LoadProfile
 from chaoslab.loadtest.runner import LoadPlan, LocustRun
 from chaoslab.loadtest.verify import BASELINE_SLO
+from chaoslab.local.ports import free_port
 
 SLO_P95_MS = next(c.max for c in BASELINE_SLO if c.request == "POST /checkout")
 
@@ -92,8 +93,6 @@ def serve_bare(role: str, port: int, downstream: int) -> None:
 
 
 def start_bare() -> tuple[str, list[subprocess.Popen]]:
-    from chaoslab.local.ports import free_port
-
     c, b, a = free_port(), free_port(), free_port()
     procs = [
         subprocess.Popen(
@@ -127,7 +126,7 @@ def step(run: LocustRun, users: int, step_s: float) -> tuple[float, float | None
 
 
 def capacity(host: str, steps: list[int], step_s: float, label: str, on_best=None) -> float:
-    run = LocustRun(LoadPlan(host=host, profile=LoadProfile(steps[0], steps[0], 0, "rush"))).start()
+    run = LocustRun(LoadPlan(host=host, profile=LoadProfile(steps[0], steps[0], 0, "rush")), free_port()).start()
     best = 0.0
     try:
         print(f"{label}:")
@@ -252,7 +251,9 @@ def main() -> int:
             f"where the CPU goes in the hottest lab process ({target['name']}, {min(steps[-1], 16)} users, "
             "py-spy --gil):"
         )
-        run = LocustRun(LoadPlan(host=front, profile=LoadProfile(min(steps[-1], 16), 16, 0, "rush"))).start()
+        run = LocustRun(
+            LoadPlan(host=front, profile=LoadProfile(min(steps[-1], 16), 16, 0, "rush")), free_port()
+        ).start()
         try:
             time.sleep(3)  # settle
             print(profile(target["pid"], 10))

@@ -26,6 +26,7 @@ import requests
 from bench.labs import BenchLab
 from chaoslab.backend import LoadProfile
 from chaoslab.loadtest.runner import LoadPlan, LocustRun
+from chaoslab.local.ports import free_port
 
 
 def latencies(url: str, count: int, pause_s: float = 0.0) -> list[float]:
@@ -85,7 +86,7 @@ def ok_rate(run: LocustRun, sample_s: float = 1.0) -> float:
 
 
 def deadlock(lab: BenchLab, front: str) -> None:
-    run = LocustRun(LoadPlan(host=front, profile=LoadProfile(24, 24, 0.1, "rush"))).start()
+    run = LocustRun(LoadPlan(host=front, profile=LoadProfile(24, 24, 0.1, "rush")), free_port()).start()
     try:
         baseline = statistics.median(ok_rate(run, 2.0) for _ in range(3))
         started = time.monotonic()

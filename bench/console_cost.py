@@ -27,6 +27,7 @@ from bench.labs import BenchLab
 from chaoslab.backend import LoadProfile
 from chaoslab.console import headless
 from chaoslab.loadtest.runner import LoadPlan, LocustRun
+from chaoslab.local.ports import free_port
 
 MIB = 1024 * 1024
 
@@ -61,7 +62,7 @@ class PeakRss:
 def measure(host: str, steps: list[int], step_s: float, label: str) -> tuple[float, float]:
     """(capacity: the best checkout rate of a step within the SLO's p95, saturation: the best rate of any
     step) over rising user counts of the checkout-only journey; on a busy machine the first may be 0."""
-    run = LocustRun(LoadPlan(host=host, profile=LoadProfile(steps[0], steps[0], 0, "rush"))).start()
+    run = LocustRun(LoadPlan(host=host, profile=LoadProfile(steps[0], steps[0], 0, "rush")), free_port()).start()
     best_within, best = 0.0, 0.0
     try:
         print(f"{label}:")
@@ -118,7 +119,7 @@ def interleaved(front: str, url: str, daemon: int, users: int, step_s: float, pa
     median of the pairwise ratios is what the console costs, whatever else runs."""
     found: dict[str, list] = {k: [] for k in ("closed", "open", "cpu_closed", "cpu_open")}
     found |= {"browser_closed": [], "browser_open": []}
-    run = LocustRun(LoadPlan(host=front, profile=LoadProfile(users, users, 0, "rush"))).start()
+    run = LocustRun(LoadPlan(host=front, profile=LoadProfile(users, users, 0, "rush")), free_port()).start()
     try:
         with console_open(url) as page:
             print(f"alternating at {users} users, {step_s:g} s each:")

@@ -8,6 +8,8 @@ Kubernetes API can do (pod kill, scale to zero, NetworkPolicy partitions).
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,22 +41,19 @@ class Agents(Protocol):
     def call(self, instance: Instance, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes]:
         """One request to an agent's admin API: (HTTP status, body); status 0 when it cannot be reached."""
 
-    def apply_cluster_fault(self, fault: Fault) -> list[str]:
+    def apply_kubernetes_fault(self, fault: Fault) -> list[str]:
         """Perform a fault the platform does rather than an agent; returns the objects it touched.
         Raises FaultSpecError where there is no such platform (the local lab)."""
 
-    def revert_cluster_fault(self, fault_id: str) -> list[str]:
+    def revert_kubernetes_fault(self, fault_id: str) -> list[str]:
         """Undo one platform fault; returns the objects restored (none on the local lab)."""
 
-    def revert_all_cluster_faults(self) -> list[str]:
+    def revert_all_kubernetes_faults(self) -> list[str]:
         """Undo every platform fault; returns the objects restored."""
 
 
 def http_call(url: str, method: str, body: bytes | None, headers: dict, timeout_s: float = 5.0) -> tuple[int, bytes]:
     """One HTTP request that never raises: (status, body), status 0 with the reason when unreachable."""
-    import urllib.error
-    import urllib.request
-
     request = urllib.request.Request(url, method=method, data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:

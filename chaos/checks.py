@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from chaoslab.chaos.reconcile import MONEY_FINDINGS, SETTLE_S, reconcile
 from chaoslab.errors import BadInput
 
 DEFAULT_WINDOW_S = 5.0
@@ -220,8 +221,6 @@ class Window:
         elapsed = time.monotonic() - self.started
         after = {s: self.probe.scrape(s) for s in self.services}
         if self.needs_books:
-            from chaoslab.chaos.reconcile import SETTLE_S, reconcile
-
             self.books = reconcile(self.probe.query, since=self.started_wall, settle_s=SETTLE_S)
         results = []
         for check in self.checks:
@@ -252,8 +251,6 @@ def _books_result(check: Check, books) -> Result:
         }[check.measure]
         value, note = float(finding.count), finding.note()
         if check.measure == "mischarged_orders" and finding.count:
-            from chaoslab.chaos.reconcile import MONEY_FINDINGS
-
             kinds = [f"{books.findings[k].count} {k}" for k in MONEY_FINDINGS if books.findings[k].count]
             note = f"{', '.join(kinds)}: {note}"
     return Result(check, value, check.holds(value), note)

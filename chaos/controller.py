@@ -72,9 +72,9 @@ class Controller:
         if KINDS[fault.kind].kubernetes_only:
             self._record(fault, "fault.requested", [])
             try:
-                touched = self.agents.apply_cluster_fault(fault)
+                touched = self.agents.apply_kubernetes_fault(fault)
             except Exception:
-                self.agents.revert_cluster_fault(fault.id)
+                self.agents.revert_kubernetes_fault(fault.id)
                 self._record_reverted(fault.id, "not applied", fault.service, fault.kind)
                 raise
             self._record(fault, "fault.started", touched)
@@ -135,7 +135,7 @@ class Controller:
         removed = [i for i in self.agents.everything() if self._remove_on(i, fault_id, reason)]
         removed += [
             Instance(open_faults.get(fault_id, {}).get("service", ""), name, "")
-            for name in self.agents.revert_cluster_fault(fault_id)
+            for name in self.agents.revert_kubernetes_fault(fault_id)
         ]
         if removed or fault_id in open_faults:
             started = open_faults.get(fault_id, {})
@@ -186,7 +186,7 @@ class Controller:
                         "params": started.get("params", {}),
                         "scenario": started.get("scenario"),
                         "remaining_s": round(started["expires_at"] - now, 1),
-                        "instance": "cluster",
+                        "instance": "kubernetes",
                     }
                 )
         return found, unreachable
@@ -204,7 +204,7 @@ class Controller:
             except AgentError as exc:
                 unreachable.append(str(exc))
                 self.agents.forget(instance, None)
-        removed += len(self.agents.revert_all_cluster_faults())
+        removed += len(self.agents.revert_all_kubernetes_faults())
         for fault_id, started in self.audit.open_faults().items():
             self._record_reverted(fault_id, "reset", started.get("service"), started.get("kind"))
         for service in dict.fromkeys(touched):

@@ -102,7 +102,7 @@ class Kind:
     summary: str
     hook: str
     """Where it applies: inbound, outbound, inbound|outbound (by route or peer), db, redis, worker,
-    process, flags (runtime settings) or cluster (done by the Kubernetes API, not an agent)."""
+    process, flags (runtime settings) or kubernetes (done by the Kubernetes API, not an agent)."""
     scope: str = "service"
     """What besides the service it needs: ``service`` only, ``peer``, or ``route_or_peer``."""
     params: tuple[Param, ...] = ()
@@ -116,7 +116,7 @@ class Kind:
     @property
     def kubernetes_only(self) -> bool:
         """Done by the Kubernetes API (pods, deployments, network policies), not by an agent."""
-        return self.hook == "cluster"
+        return self.hook == "kubernetes"
 
 
 def _users_of(datastore: str) -> tuple[str, ...]:
@@ -269,7 +269,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "pod_kill",
             "Deletes pods of the service at once (Kubernetes starts new ones).",
-            "cluster",
+            "kubernetes",
             params=(Param("count", int, 1, "Pods to delete.", 1, 10),),
             analogue="Chaos Mesh PodChaos pod-kill",
             plainly="pods being killed",
@@ -277,13 +277,13 @@ KINDS: dict[str, Kind] = {
         Kind(
             "scale_to_zero",
             "Scales the service's Deployment to zero replicas until the TTL, then back.",
-            "cluster",
+            "kubernetes",
             plainly="no running replicas",
         ),
         Kind(
             "network_partition",
             "A NetworkPolicy stops the service's pods reaching the peer's pods (egress).",
-            "cluster",
+            "kubernetes",
             "peer",
             services=tuple(c.name for c in COMPONENTS if c.peers),
             analogue="Chaos Mesh NetworkChaos partition",
@@ -293,7 +293,7 @@ KINDS: dict[str, Kind] = {
             "oom_kill",
             "Squeezes the container's memory limit below its working set: the kernel OOM-kills it, "
             "over and over, until the TTL restores the limit.",
-            "cluster",
+            "kubernetes",
             params=(Param("limit_mi", int, 40, "Memory limit in MiB while the fault lasts.", 16, 4096),),
             analogue="a memory limit set too low",
             plainly="out-of-memory kills",

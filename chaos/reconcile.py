@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from chaoslab.settings import ServiceA, load
+
 Query = Callable[..., list[tuple]]
 
 MONEY_FINDINGS: dict[str, str] = {
@@ -152,8 +154,6 @@ class Reconciliation:
 def recovery_deadline_s() -> float:
     """service-a's recovery deadline (SERVICE_A_PENDING_DEADLINE_S) as this process's environment sets
     it: the lab runs with the environment of the ``chaoslab up`` that started it."""
-    from chaoslab.settings import ServiceA, load
-
     return load(ServiceA).pending_deadline_s
 
 

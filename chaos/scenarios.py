@@ -158,11 +158,6 @@ def load(path: Path) -> Scenario:
                 f"{name}: feed: a fault changes settings on {', '.join(sorted(unlisted))}; give it a feed entry "
                 "(the feed replaces the faults' own change-feed lines)"
             )
-    from chaoslab.alerts.definitions import alert_names
-
-    for alert in (raw["alert"], *raw.get("accepted_alerts", [])):
-        if alert not in alert_names():
-            raise ScenarioError(f"{name}: alert {alert!r} is not an alert; alerts: {', '.join(alert_names())}")
     checks = {}
     for group in ("symptom", "slo"):
         try:

@@ -8,14 +8,39 @@ resolve to the same folders, so ``python -m chaoslab`` works without an
 install.
 """
 
+import importlib.util
 import os
+import shlex
+import shutil
+import sys
 from pathlib import Path
+
+import click
 
 __version__ = "0.1.0"
 
+MAPPED = {"chaoslab.chaos": "chaos", "chaoslab.services": "services", "chaoslab.loadtest": "loadtest"}
+"""The subpackages that are top-level folders of the repository (pyproject.toml's package-dir)."""
+
+
+class _CheckoutFolders:
+    """Finds exactly the mapped subpackages in a bare checkout (nothing else: ``chaoslab.tests`` and
+    ``chaoslab.chaoslab`` are no modules)."""
+
+    def __init__(self, checkout: Path):
+        self.checkout = checkout
+
+    def find_spec(self, name, path=None, target=None):
+        folder = MAPPED.get(name)
+        if folder is None:
+            return None
+        init = self.checkout / folder / "__init__.py"
+        return importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
+
+
 _checkout = Path(__file__).resolve().parent.parent
 if (_checkout / "pyproject.toml").exists() and (_checkout / "chaos" / "scenarios").is_dir():
-    __path__.append(str(_checkout))  # chaoslab.chaos -> chaos/, chaoslab.services -> services/, ...
+    sys.meta_path.append(_CheckoutFolders(_checkout))
 
 
 PROG_ENV = "CHAOSLAB_PROG"
@@ -35,16 +60,12 @@ def command(args: str) -> str:
 
 def invocation() -> str:
     """The prefix of every hint (see ``command``): the program and the global options that name the lab."""
-    import shlex
-
     return os.environ.get(PROG_ENV) or shlex.join([_program(), *_lab_options()])
 
 
 def _lab_options() -> list[str]:
     """The global options of the ``chaoslab`` command running in this process (click records each
     parameter's value and default) that a bare command would not repeat; none outside a command."""
-    import click
-
     context = click.get_current_context(silent=True)
     if context is None:
         return []
@@ -64,9 +85,6 @@ def _lab_options() -> list[str]:
 
 def _program() -> str:
     """How this shell reaches the chaoslab program that runs now."""
-    import shutil
-    import sys
-
     invoked = sys.argv[0] if sys.argv else ""
     if os.path.basename(invoked) != "chaoslab":
         return "chaoslab"  # python -m chaoslab, or imported by a test

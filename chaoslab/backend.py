@@ -1,10 +1,11 @@
 """One backend per target: the local lab or a team's namespace, behind the same methods.
 
-The CLI picks a backend once (``open_backend``) and never asks which target it
-has again. A backend opens the chaos controller for its lab, reads its journals,
-drives its load, probes it read-only for checks, names its front door and reaps
-what outlived its TTL. ``chaoslab.local.backend`` and
-``chaos.kubernetes.backend`` implement it; heavy imports stay inside them.
+This module is the interface only: the protocols a target implements and the values they exchange.
+A backend opens the chaos controller for its lab, reads its journals, drives its load, probes it
+read-only for checks, names its front door and reaps what outlived its TTL. Each target is a wing
+that implements it: ``chaoslab.local`` and ``chaoslab.kubernetes``. The CLI picks one once
+(``chaoslab.cli.common.open_backend``) and never asks which target it has again; nothing below the
+entry points imports a wing.
 """
 
 from __future__ import annotations
@@ -166,14 +167,3 @@ class Backend(Protocol):
     def instructor(self) -> None:
         """Raise Refused unless the caller is an instructor of this lab (locally: ``CHAOSLAB_TOKEN`` holds
         the lab's token; on Kubernetes: the caller may read the instructors' journal)."""
-
-
-def open_backend(options: Options) -> Backend:
-    """The backend for ``options.target``: the one place that knows which class serves which target."""
-    if options.target == "kubernetes":
-        from chaoslab.chaos.kubernetes.backend import KubernetesBackend
-
-        return KubernetesBackend(options.namespace, options.context)
-    from chaoslab.local.backend import LocalBackend
-
-    return LocalBackend(options.state_dir, options.actor)

@@ -20,6 +20,11 @@ import json
 import sys
 from pathlib import Path
 
+from grafana_foundation_sdk.builders import dashboard, nodegraph, prometheus, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, DataTransformerConfig
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "charts" / "chaoslab" / "files" / "dashboards"
 PROMETHEUS = "prometheus"
@@ -31,15 +36,10 @@ WINDOW = "$__rate_interval"
 
 
 def _ds():
-    from grafana_foundation_sdk.models.dashboard import DataSourceRef
-
     return DataSourceRef(type_val="prometheus", uid=PROMETHEUS)
 
 
 def _query(expr: str, legend: str = "", ref: str = "A", table: bool = False):
-    from grafana_foundation_sdk.builders import prometheus
-    from grafana_foundation_sdk.models.prometheus import PromQueryFormat
-
     query = prometheus.Dataquery().expr(expr).legend_format(legend or "__auto").ref_id(ref).datasource(_ds())
     if table:
         query = query.format(PromQueryFormat.TABLE).instant()
@@ -47,8 +47,6 @@ def _query(expr: str, legend: str = "", ref: str = "A", table: bool = False):
 
 
 def _timeseries(title: str, unit: str, *queries, description: str = "", width: int = 12):
-    from grafana_foundation_sdk.builders import timeseries
-
     panel = timeseries.Panel().title(title).unit(unit).datasource(_ds()).span(width).height(8)
     if description:
         panel = panel.description(description)
@@ -58,8 +56,6 @@ def _timeseries(title: str, unit: str, *queries, description: str = "", width: i
 
 
 def _dashboard(uid: str, title: str, description: str):
-    from grafana_foundation_sdk.builders import dashboard
-
     team = (
         dashboard.QueryVariable("team")
         .label("team")
@@ -156,9 +152,6 @@ def red():
 
 
 def service_graph():
-    from grafana_foundation_sdk.builders import nodegraph
-    from grafana_foundation_sdk.models.dashboard import DataTransformerConfig
-
     calls = f"rate(traces_service_graph_request_total{{{EDGE_TEAM}}}[5m])"
     edges = f'label_join(sum by (client, server) ({calls}), "id", "→", "client", "server")'
     nodes = (  # every service seen on either side of a call, once
@@ -281,8 +274,6 @@ DASHBOARDS = {"red.json": red, "service-graph.json": service_graph, "business.js
 
 
 def render(build) -> str:
-    from grafana_foundation_sdk.cog.encoder import JSONEncoder
-
     return json.dumps(build().build(), cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
 
 

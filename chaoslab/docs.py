@@ -12,7 +12,14 @@ import re
 import sys
 from pathlib import Path
 
-from chaoslab import settings
+from chaoslab import dashboards, settings
+from chaoslab.alerts import chartfiles
+from chaoslab.alerts.definitions import RULES
+from chaoslab.alerts.rules import duration
+from chaoslab.alerts.tiers import TIERS
+from chaoslab.chaos.faults import DEFAULT_TTL_S, KINDS, MAX_TTL_S
+from chaoslab.chaos.scenarios import catalogue
+from chaoslab.loadtest.verify import BASELINE_SLO, RECONCILIATION
 from chaoslab.topology import COMPONENTS, DEPENDENCIES
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -49,8 +56,6 @@ def settings_tables() -> str:
 
 
 def faults_table() -> str:
-    from chaoslab.chaos.faults import DEFAULT_TTL_S, KINDS, MAX_TTL_S
-
     rows = ["| Kind | What it does | Where | Parameters (default, range) |", "|---|---|---|---|"]
     scopes = {
         "service": "`--service`",
@@ -75,8 +80,6 @@ def faults_table() -> str:
 
 
 def scenarios_table() -> str:
-    from chaoslab.chaos.scenarios import catalogue
-
     rows = ["| Drill | Level | Trainees see | Fixes |", "|---|---|---|---|"]
     for s in catalogue():
         fixes = ", ".join(f"`{f.id}`" for f in s.fixes) or "diagnosis only"
@@ -85,18 +88,12 @@ def scenarios_table() -> str:
 
 
 def baseline_slo() -> str:
-    from chaoslab.loadtest.verify import BASELINE_SLO, RECONCILIATION
-
     lines = [f"- `{c.describe()}`" for c in BASELINE_SLO]
     lines += [f"- `{c.describe()}` (every run)" for c in RECONCILIATION]
     return "\n".join(lines) + "\n"
 
 
 def alerts_tables() -> str:
-    from chaoslab.alerts.definitions import RULES
-    from chaoslab.alerts.rules import duration
-    from chaoslab.alerts.tiers import TIERS
-
     rows = ["| Tier | Means | Notifies | Acknowledge within | Status updates |", "|---|---|---|---|---|"]
     for t in TIERS.values():
         ack = f"{t.ack_within_s / 60:g} min, then it escalates" if t.ack_within_s else "-"
@@ -106,10 +103,10 @@ def alerts_tables() -> str:
     by_name: dict[str, list] = {}
     for rule in RULES:
         by_name.setdefault(rule.alert, []).append(rule)
-    for name, rules in by_name.items():
-        first = rules[0]
-        owners = sorted({r.owner for r in rules})
-        owner = "the service's team" if len(rules) > 1 else owners[0]
+    for name, same in by_name.items():
+        first = same[0]
+        owners = sorted({r.owner for r in same})
+        owner = "the service's team" if len(same) > 1 else owners[0]
         runbook = f"[{first.runbook}]({first.runbook_url})"
         rows.append(f"| `{name}` | {first.severity} | {duration(first.for_s)} | {owner} | {runbook} |")
     return "\n".join(rows) + "\n"
@@ -138,9 +135,6 @@ def render(text: str) -> str:
 def main(argv: list[str]) -> int:
     """README's tables, the chart's alert rules and its Grafana dashboards: written, or with --check only
     compared (exit 1 when one is stale)."""
-    from chaoslab import dashboards
-    from chaoslab.alerts import rules
-
     current = README.read_text()
     wanted = render(current)
     if "--check" in argv:
@@ -150,7 +144,7 @@ def main(argv: list[str]) -> int:
     else:
         README.write_text(wanted)
         print("README.md reference tables regenerated")
-    return rules.main(argv) or dashboards.main(argv)
+    return chartfiles.main(argv) or dashboards.main(argv)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import requests
+
 from chaoslab.errors import Refused
 
 
@@ -17,8 +19,6 @@ def place_order(
     """POST /checkout (retried with the same Idempotency-Key until ``timeout_s``, as a careful client
     would while the lab starts), then, with ``wait_fulfilled``, GET the order until the worker has
     fulfilled it. Returns {"order": ..., "trace_id": ...}; raises Refused saying what went wrong."""
-    import requests
-
     key = f"cli-{uuid.uuid4()}"
     deadline = time.monotonic() + timeout_s
     body = {"customer_id": customer_id, "items": [{"sku": sku, "quantity": quantity}]}

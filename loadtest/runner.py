@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from chaoslab.backend import LoadProfile, TimedRun
 from chaoslab.errors import Refused
-from chaoslab.local.ports import free_port
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
@@ -87,9 +88,10 @@ class LoadPlan:
 
 
 class LocustRun:
-    def __init__(self, plan: LoadPlan, log_path: Path | None = None, web_port: int = 0, env: dict | None = None):
+    def __init__(self, plan: LoadPlan, web_port: int, log_path: Path | None = None, env: dict | None = None):
+        """``web_port``: the loopback port of Locust's web UI (the caller picks a free one)."""
         self.plan = plan
-        self.web_port = web_port or free_port()
+        self.web_port = web_port
         self.env = env or {}
         """Added to Locust's environment: the lab's mark (chaoslab.local.registry), so it is never orphaned."""
         self.log_path = log_path
@@ -159,8 +161,6 @@ class LocustRun:
 def stop_locust(pid: int, web_url: str, grace_s: float = 15.0) -> None:
     """Ask Locust to stop (POST /stop; --autoquit makes it write reports and exit), wait, then SIGKILL its
     process group (it was started in a session of its own), so nothing of it is left running."""
-    import psutil
-
     try:
         urllib.request.urlopen(urllib.request.Request(web_url + "/stop", method="POST"), timeout=5).read()
         psutil.Process(pid).wait(grace_s)
@@ -173,11 +173,11 @@ def stop_locust(pid: int, web_url: str, grace_s: float = 15.0) -> None:
 
 
 def run_for(
-    plan: LoadPlan, log_path: Path, on_progress: Callable[[float, dict], None], env: dict | None = None
+    plan: LoadPlan, web_port: int, log_path: Path, on_progress: Callable[[float, dict], None], env: dict | None = None
 ) -> TimedRun:
     """Run ``plan`` (its run_time_s is the duration) to the end, reporting live stats as it goes;
     returns the final figures from Locust's CSV. Raises LoadError if Locust fails."""
-    run = LocustRun(plan, log_path=log_path, env=env).start()
+    run = LocustRun(plan, web_port, log_path=log_path, env=env).start()
     started = time.monotonic()
     try:
         while run.running:

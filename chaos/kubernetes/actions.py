@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
 from chaoslab.chaos.faults import Fault
 from chaoslab.chaos.kubernetes.client import KubernetesError, explain
 
@@ -23,9 +26,6 @@ NAMESPACE_NAME = "kubernetes.io/metadata.name"  # the label Kubernetes puts on e
 
 def apply(api, namespace: str, fault: Fault) -> list[str]:
     """Raises KubernetesError (one line) when the API refuses."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
     apps, core, net = client.AppsV1Api(api), client.CoreV1Api(api), client.NetworkingV1Api(api)
     marks = {FAULT: fault.id, EXPIRES: f"{fault.expires_at:.0f}"}
     try:
@@ -124,9 +124,6 @@ def partition_policy(name: str, fault: Fault, namespace: str) -> dict:
 
 def revert(api, namespace: str, fault_id: str | None = None, expired_before: float | None = None) -> list[str]:
     """Undo lasting Kubernetes faults: one (fault_id), the expired ones (expired_before), or all."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
     apps, net = client.AppsV1Api(api), client.NetworkingV1Api(api)
 
     def wanted(marks: dict) -> bool:

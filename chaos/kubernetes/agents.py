@@ -12,6 +12,9 @@ from __future__ import annotations
 import base64
 import json
 
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
 from chaoslab.chaos.agents import Instance
 from chaoslab.chaos.faults import Fault
 from chaoslab.chaos.kubernetes import actions
@@ -25,8 +28,6 @@ AGENT_SELECTOR = "chaoslab.io/agent=true"
 
 class KubernetesAgents:
     def __init__(self, namespace: str, context: str | None = None, api=None):
-        from kubernetes import client
-
         self.namespace = namespace
         self.api = api or api_client(context)
         self.core = client.CoreV1Api(self.api)
@@ -36,8 +37,6 @@ class KubernetesAgents:
         self._instances = self._discover(pods)
 
     def _pods(self) -> list:
-        from kubernetes.client.exceptions import ApiException
-
         try:
             return self.core.list_namespaced_pod(self.namespace, label_selector=AGENT_SELECTOR).items
         except ApiException as exc:
@@ -46,8 +45,6 @@ class KubernetesAgents:
     def _token(self, pods: list) -> str:
         """The agents' token, from the Secret the pods themselves read it from (the chart's own, or the
         one named by agent.existingSecret)."""
-        from kubernetes.client.exceptions import ApiException
-
         name, key = token_secret(pods)
         try:
             secret = self.core.read_namespaced_secret(name, self.namespace)
@@ -98,22 +95,20 @@ class KubernetesAgents:
 
     def forget(self, instance: Instance, fault_id: str | None) -> None:
         """An agent that cannot be told (a crash loop): delete its pod; the new pod starts clean."""
-        from kubernetes.client.exceptions import ApiException
-
         try:
             self.core.delete_namespaced_pod(instance.name, self.namespace, grace_period_seconds=0)
         except ApiException:
             pass
 
     # ---- faults the Kubernetes API does itself --------------------------------------------------
-    def apply_cluster_fault(self, fault: Fault) -> list[str]:
+    def apply_kubernetes_fault(self, fault: Fault) -> list[str]:
         """Apply a kubernetes_only fault; returns the objects it touched."""
         return actions.apply(self.api, self.namespace, fault)
 
-    def revert_cluster_fault(self, fault_id: str) -> list[str]:
+    def revert_kubernetes_fault(self, fault_id: str) -> list[str]:
         return actions.revert(self.api, self.namespace, fault_id=fault_id)
 
-    def revert_all_cluster_faults(self) -> list[str]:
+    def revert_all_kubernetes_faults(self) -> list[str]:
         return actions.revert(self.api, self.namespace)
 
 

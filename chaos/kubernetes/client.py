@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.config.config_exception import ConfigException
 
 from chaoslab.errors import Refused
 
@@ -12,9 +17,6 @@ class KubernetesError(Refused):
 
 
 def api_client(context: str | None = None, kubeconfig: str | None = None):
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
     try:
         if os.environ.get("KUBERNETES_SERVICE_HOST") and not (context or kubeconfig):
             config.load_incluster_config()
@@ -55,7 +57,6 @@ def raw_request(
         post_params=list(form.items()) if form else None,
         auth_settings=["BearerToken"],
     )
-    import urllib3
 
     try:
         response = api.call_api(
@@ -80,8 +81,6 @@ def explain(exc, doing: str) -> KubernetesError:
 
 
 def _reason(exc) -> str:
-    import json
-
     try:
         return json.loads(exc.body).get("message", exc.reason)
     except (TypeError, ValueError, AttributeError):

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chaoslab.chaos.kubernetes.client import KubernetesError
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from chaoslab.chaos.kubernetes.client import KubernetesError, explain
 
 TEAM_LABEL = "chaoslab.io/team"
 INSTRUCTORS_GROUP = "chaoslab:instructors"
@@ -50,12 +54,6 @@ class Identity:
 
 def whoami(api) -> Identity:
     """The caller as the API server sees them (SelfSubjectReview)."""
-    import urllib3
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    from chaoslab.chaos.kubernetes.client import explain
-
     try:
         review = client.AuthenticationV1Api(api).create_self_subject_review(
             {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}, _request_timeout=10
@@ -97,12 +95,6 @@ def authorize(
 def authorize_namespace(api, namespace: str) -> tuple[Identity, str]:
     """Who is calling and the team of ``namespace`` they may act on; raises NotAllowed or, when the
     namespace cannot be read, KubernetesError."""
-    import urllib3
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    from chaoslab.chaos.kubernetes.client import explain
-
     identity = whoami(api)
     try:
         labels = client.CoreV1Api(api).read_namespace(namespace).metadata.labels or {}

@@ -1,11 +1,12 @@
 """Read-only looks at a team's namespace for checks (chaos/checks.py): metrics through the pod proxy,
-readiness and restarts from pod status, Locust's stats through the service proxy. Data checks need
-the database, which is not reachable from here: they report n/a."""
+readiness and restarts from pod status. Data checks need the database, which is not reachable from
+here: they report n/a."""
 
 from __future__ import annotations
 
+from kubernetes import client
+
 from chaoslab.chaos.checks import CheckError
-from chaoslab.chaos.kubernetes import load as cluster_load
 from chaoslab.chaos.kubernetes.client import raw_request
 
 
@@ -13,8 +14,6 @@ class KubernetesProbe:
     sources = frozenset({"load", "metrics", "lab"})
 
     def __init__(self, api, namespace: str):
-        from kubernetes import client
-
         self.api = api
         self.namespace = namespace
         self.core = client.CoreV1Api(api)
@@ -48,17 +47,3 @@ class KubernetesProbe:
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         raise CheckError("data checks need the team's database; run `chaoslab verify` against a local lab")
-
-
-class ClusterLoad:
-    """The team's in-cluster Locust as a load source for checks."""
-
-    def __init__(self, api, namespace: str):
-        self.api = api
-        self.namespace = namespace
-
-    def reset(self) -> None:
-        cluster_load.reset(self.api, self.namespace)
-
-    def stats(self) -> dict:
-        return cluster_load.stats(self.api, self.namespace)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from chaoslab.alerts.rules import Rule
 from chaoslab.alerts.synthetic import SUCCESS
 from chaoslab.alerts.templates import render
+from chaoslab.chaos.scenarios import ScenarioError
 from chaoslab.topology import COMPONENTS, FRONT_DOOR, PROBER, component, owner
 
 TEAM = ("team", "namespace")
@@ -404,6 +405,17 @@ def headline(alert: str, labels: dict[str, str]) -> str:
         if rule.alert == alert and all(labels.get(k, v) == v for k, v in rule.labels.items()):
             return render(rule.headline, labels, float("nan"))
     return alert
+
+
+def check_alerts(scenario) -> None:
+    """ScenarioError unless every alert a scenario names (its primary alert, those it accepts) is one of
+    the lab's: the catalogue is the control plane's and may not import the alerts, so the training plane
+    checks it before a drill starts (and a test checks the whole catalogue)."""
+    for alert in (scenario.alert, *scenario.accepted_alerts):
+        if alert not in alert_names():
+            raise ScenarioError(
+                f"{scenario.path.name}: alert {alert!r} is not an alert; alerts: {', '.join(alert_names())}"
+            )
 
 
 def alert_names() -> list[str]:

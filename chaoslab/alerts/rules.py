@@ -2,15 +2,12 @@
 
 A ``Rule`` is one Prometheus alerting rule: PromQL text, a ``for:`` window, the ``severity`` and
 ``owner`` labels and the annotations. chaoslab/alerts/definitions.py produces them; this module turns
-them into charts/chaoslab/files/alerts.yaml (``make docs``; tests/unit/test_alert_definitions.py
-fails when the file drifts), and chaoslab/alerts/evaluator.py evaluates the very same objects on the
-local lab. ``make docs`` also writes charts/chaoslab/files/synthetic.yaml, the synthetic prober's
-journeys as the chart's blackbox exporter needs them (chaoslab/alerts/synthetic.py).
+them into Prometheus's rule file format (``render``; chaoslab/alerts/chartfiles.py writes the chart's
+copy), and chaoslab/alerts/evaluator.py evaluates the very same objects on the local lab.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,8 +18,6 @@ from chaoslab.alerts import promql, templates
 from chaoslab.alerts.tiers import tier
 
 ROOT = Path(__file__).resolve().parents[2]
-CHART_RULES = ROOT / "charts" / "chaoslab" / "files" / "alerts.yaml"
-CHART_SYNTHETIC = ROOT / "charts" / "chaoslab" / "files" / "synthetic.yaml"
 RUNBOOKS = ROOT / "docs" / "runbooks"
 RUNBOOK_PREFIX = "docs/runbooks/"
 """How a rule's runbook_url starts: a path relative to the repository. The chart can put a base URL in
@@ -87,7 +82,7 @@ def duration(seconds: float) -> str:
     return (f"{minutes}m" if minutes else "") + (f"{rest}s" if rest or not minutes else "")
 
 
-class _Dumper(yaml.SafeDumper):
+class Dumper(yaml.SafeDumper):
     pass
 
 
@@ -96,7 +91,7 @@ def _str(dumper: yaml.SafeDumper, value: str):
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-_Dumper.add_representer(str, _str)
+Dumper.add_representer(str, _str)
 
 HEADER = """\
 # chaoslab alert rules: GENERATED from chaoslab/alerts/definitions.py by `make docs`; do not edit.
@@ -111,36 +106,4 @@ def render(rules: list[Rule]) -> str:
     for rule in rules:
         groups.setdefault(rule.group, []).append(rule.prometheus())
     document = {"groups": [{"name": name, "rules": docs} for name, docs in groups.items()]}
-    return HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=200, allow_unicode=True)
-
-
-SYNTHETIC_HEADER = """\
-# The synthetic prober's journeys: GENERATED from chaoslab/alerts/synthetic.py by `make docs`; do not edit.
-# `journeys` are the paths under the front door Prometheus has the blackbox exporter probe (one scrape job
-# each); `blackbox` is the exporter's configuration, one module per journey (the chart sets the timeout).
-"""
-
-
-def render_synthetic() -> str:
-    from chaoslab.alerts.synthetic import chart_document
-
-    return SYNTHETIC_HEADER + yaml.dump(chart_document(), Dumper=_Dumper, sort_keys=False, width=200)
-
-
-def main(argv: list[str]) -> int:
-    from chaoslab.alerts.definitions import RULES
-
-    generated = {CHART_RULES: render(RULES), CHART_SYNTHETIC: render_synthetic()}
-    if "--check" in argv:
-        stale = [path for path, text in generated.items() if not path.exists() or path.read_text() != text]
-        for path in stale:
-            print(f"{path.relative_to(ROOT)} is stale: run `make docs`", file=sys.stderr)
-        return 1 if stale else 0
-    for path, text in generated.items():
-        path.write_text(text)
-    print(f"{CHART_RULES.relative_to(ROOT)} regenerated ({len(RULES)} rules), and {CHART_SYNTHETIC.name}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    return HEADER + yaml.dump(document, Dumper=Dumper, sort_keys=False, width=200, allow_unicode=True)

@@ -48,6 +48,8 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 from chaoslab import __version__
+from chaoslab.settings import Common, Prober, SettingsError, load
+from chaoslab.wsgi import HttpServer
 
 log = logging.getLogger("chaoslab.prober")
 
@@ -346,9 +348,6 @@ def _json(start_response, status: str, error: str, message: str, headers=()) -> 
 def main() -> int:
     """``chaoslab serve prober``: probe the front door and serve the results until SIGTERM; bad settings
     exit 2 with one line."""
-    from chaoslab.settings import Common, Prober, SettingsError, load
-    from chaoslab.wsgi import HttpServer
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings, common = load(Prober), load(Common)

@@ -4,16 +4,22 @@ Exit codes: 0 success, 1 the lab is not in the state asked for (not ready, not
 running, a check failed, an operation was refused), 2 bad input (unknown name,
 bad option, malformed spec). Commands raise ``chaoslab.errors`` exceptions and
 ``ChaoslabGroup.invoke`` below is the one place that turns them into a line on
-stderr and an exit code. Heavy imports happen inside each command, so
-``chaoslab serve`` stays lean. Commands live by topic: ``lab`` (the local lab),
-``chaos`` (faults, deploys, journals), ``drills`` (scenarios), ``load`` (Locust,
-verify), ``cohort`` (teams on a cluster), ``incident`` (incidents, triage, scores),
-``alerts`` (alerts and runbooks).
+stderr and an exit code.
+
+Commands live by topic, one module each: ``lab`` (the local lab), ``serve`` (what a
+container or the lab's supervisor runs), ``shop`` (an order by hand), ``chaos``
+(faults, deploys, journals), ``drills`` (scenarios), ``load`` (Locust, verify),
+``cohort`` (teams on a cluster), ``console``, ``diagnose``, ``incident``
+(incidents, triage, scores), ``alerts`` (alerts and runbooks), ``reconcile``. A
+module is imported only when one of its commands runs (``COMMANDS`` maps each name
+to its module): ``chaoslab serve`` starts a service without loading the rest of the
+lab, and each module imports what it needs at its top.
 """
 
 from __future__ import annotations
 
 import getpass
+import importlib
 import os
 from pathlib import Path
 
@@ -24,9 +30,35 @@ from chaoslab.backend import TARGETS, Options
 from chaoslab.errors import ChaoslabError
 from chaoslab.escape import printable
 
+COMMANDS: dict[str, str] = {
+    **dict.fromkeys(("up", "down", "status", "logs", "traces", "stop", "start", "restart", "config"), "lab"),
+    **dict.fromkeys(("serve", "migrate"), "serve"),
+    **dict.fromkeys(("checkout", "smoke"), "shop"),
+    **dict.fromkeys(("fault", "reset", "deploy", "changes", "audit", "reap"), "chaos"),
+    "scenario": "drills",
+    **dict.fromkeys(("load", "verify", "soak", "locust"), "load"),
+    **dict.fromkeys(("teams", "team-kubeconfig"), "cohort"),
+    **dict.fromkeys(("console", "console-server"), "console"),
+    "diagnose": "diagnose",
+    **dict.fromkeys(("incident", "triage", "score"), "incident"),
+    **dict.fromkeys(("alerts", "runbook"), "alerts"),
+    "reconcile": "reconcile",
+}
+"""Each command's module under chaoslab.cli (tests/unit/test_cli_errors.py checks every module's commands
+are here)."""
+
 
 class ChaoslabGroup(click.Group):
-    """Maps every ChaoslabError to ``chaoslab: <message>`` on stderr and its exit code."""
+    """Loads a command's module when the command is asked for, and maps every ChaoslabError to
+    ``chaoslab: <message>`` on stderr and its exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            importlib.import_module(f"chaoslab.cli.{COMMANDS[name]}")  # registers its commands on ``cli``
+        return self.commands.get(name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -81,7 +113,3 @@ def main() -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
-
-
-# Each module registers its commands on `cli` when imported.
-from chaoslab.cli import alerts, chaos, cohort, console, diagnose, drills, incident, lab, load, reconcile  # noqa: E402,F401 isort:skip

@@ -7,11 +7,14 @@ import time
 
 import click
 
+from chaoslab.alerts.definitions import RULES
+from chaoslab.alerts.runbooks import find
 from chaoslab.backend import Options
 from chaoslab.cli import cli
 from chaoslab.cli.common import local_state, pass_options
 from chaoslab.errors import BadInput
 from chaoslab.escape import printable
+from chaoslab.local.client import LabClient
 from chaoslab.timefmt import duration
 
 HIDDEN_LABELS = {"alertname", "severity", "owner", "slo", "team", "namespace", "job", "instance"}
@@ -24,8 +27,6 @@ def _labels(alert: dict) -> str:
 
 
 def _client(options: Options):
-    from chaoslab.local.client import LabClient
-
     if options.target == "kubernetes":
         raise BadInput(
             "alerts are evaluated by the lab daemon on the local target; on Kubernetes the namespace's "
@@ -92,8 +93,5 @@ def alerts(options: Options, as_json: bool, history: bool, show_all: bool) -> No
 @click.argument("alert")
 def runbook(alert: str) -> None:
     """Print the runbook of ALERT (an alert name such as QueueBacklog, or a runbook name)."""
-    from chaoslab.alerts.definitions import RULES
-    from chaoslab.alerts.runbooks import find
-
     _, path = find(alert, RULES)
     click.echo(path.read_text().rstrip())

@@ -9,13 +9,19 @@ import click
 
 from chaoslab import command
 from chaoslab.backend import Options
-from chaoslab.chaos.faults import TTL
+from chaoslab.chaos.faults import KINDS, TTL, parse_cli_params
+from chaoslab.chaos.journal import parse_since
 from chaoslab.cli import cli
+from chaoslab.cli.cohort import team_namespaces
 from chaoslab.cli.common import backend, pass_options, team_option
+from chaoslab.cli.instructor import authorise
 from chaoslab.errors import BadInput, Refused
 from chaoslab.escape import printable
+from chaoslab.incident import drills
+from chaoslab.incident.mystery import refuse_if_hidden
+from chaoslab.settings import Alerts, load
 from chaoslab.timefmt import duration
-from chaoslab.topology import SERVICE_NAMES
+from chaoslab.topology import SERVICE_NAMES, owner
 
 
 @cli.group()
@@ -26,8 +32,6 @@ def fault() -> None:
 @fault.command("kinds")
 def fault_kinds() -> None:
     """The fault vocabulary: every kind, its scope and its parameters."""
-    from chaoslab.chaos.faults import KINDS, TTL
-
     scopes = {"service": "--service", "peer": "--service --peer", "route_or_peer": "--service --route|--peer"}
     for kind in KINDS.values():
         click.echo(f"{kind.name:<17} {kind.summary}")
@@ -61,8 +65,6 @@ def fault_add(
     ttl: float | None,
 ) -> None:
     """Inject one fault, e.g. `chaoslab fault add latency ms=500 --service service-b --peer service-c`."""
-    from chaoslab.chaos.faults import parse_cli_params
-
     spec = {"kind": kind, "service": service, "route": route, "peer": peer, "params": parse_cli_params(params)}
     if ttl is not None:
         spec["ttl_s"] = ttl
@@ -81,9 +83,6 @@ def fault_add(
 @pass_options
 def fault_list(options: Options, team: str | None, as_json: bool, reveal: bool) -> None:
     """Every active fault, read from the agents themselves."""
-    from chaoslab.cli.instructor import authorise
-    from chaoslab.incident.mystery import refuse_if_hidden
-
     lab = backend(options, team)
     if reveal:
         authorise(lab, "fault list --reveal")
@@ -140,11 +139,7 @@ def fault_reset(ctx: click.Context) -> None:
 @pass_options
 def reset(options: Options, team: str | None, all_teams: bool) -> None:
     """Remove every fault and every deploy from every service and stop the scenario. Always safe to run."""
-    from chaoslab.incident import drills
-
     if all_teams:
-        from chaoslab.cli.cohort import team_namespaces
-
         for namespace in team_namespaces(options):
             report, _ = drills.reset(backend(options.for_namespace(namespace)))
             gone = f"; {len(report.unreachable)} agent(s) did not answer (their pods were replaced)"
@@ -170,16 +165,12 @@ def reset(options: Options, team: str | None, all_teams: bool) -> None:
 @pass_options
 def deploy(options: Options, team: str | None, service: str, changes: tuple[str, ...], note: str) -> None:
     """Ship a runtime configuration change, e.g. `chaoslab deploy payment money_math=decimal`."""
-    from chaoslab.chaos.faults import parse_cli_params
-
     typed = parse_cli_params(changes)
     version = backend(options, team).controller().deploy(service, typed, note)
     click.echo(f"deployed {service} {version}: {', '.join(changes)}")
 
 
 def _since(text: str) -> float:
-    from chaoslab.chaos.journal import parse_since
-
     try:
         return time.time() - parse_since(text)
     except ValueError as exc:
@@ -204,7 +195,6 @@ def changes(options: Options, team: str | None, since: str, as_json: bool) -> No
         return
     if not entries:
         click.echo(f"no changes in the last {since}")
-    from chaoslab.topology import owner
 
     for e in sorted(entries, key=lambda e: e["ts"]):
         team = owner(e["service"]) if e["service"] in SERVICE_NAMES else "-"
@@ -222,9 +212,6 @@ def changes(options: Options, team: str | None, since: str, as_json: bool) -> No
 @pass_options
 def audit(options: Options, team: str | None, since: str, reveal: bool) -> None:
     """The audit log: who started and reverted which fault, where, when and why."""
-    from chaoslab.cli.instructor import authorise
-    from chaoslab.incident.mystery import refuse_if_hidden
-
     lab = backend(options, team)
     if reveal:
         authorise(lab, "audit --reveal")
@@ -244,8 +231,6 @@ def audit(options: Options, team: str | None, since: str, reveal: bool) -> None:
 def reap(options: Options) -> None:
     """Revert Kubernetes-level faults whose TTL has passed, then page: Prometheus's firing alerts onto the
     team's incident record when CHAOSLAB_ALERTS_PROMETHEUS_URL names one (what the reaper CronJob runs)."""
-    from chaoslab.settings import Alerts, load
-
     lab = backend(options)
     reverted = lab.reap()
     click.echo(f"reaped {len(reverted)} expired change(s)" + (f": {', '.join(reverted)}" if reverted else ""))

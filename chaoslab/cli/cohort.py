@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import click
+import yaml
 
 from chaoslab.backend import Options, team_namespace
+from chaoslab.chaos.checks import MEASURES, observe
+from chaoslab.chaos.journal import parse_since
+from chaoslab.chaos.scenarios import get
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options
 from chaoslab.errors import BadInput, ChaoslabError
+from chaoslab.loadtest.verify import BASELINE_SLO
 from chaoslab.timefmt import duration
 
 
 def team_namespaces(options: Options) -> list[str]:
-    """Every namespace labelled as a chaoslab team's (needs the instructor role to list namespaces)."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
+    """Every team namespace of the cluster (an instructor's command; chaoslab.kubernetes.cohort)."""
+    from chaoslab.kubernetes.cohort import team_namespaces as listed
 
-    from chaoslab.chaos.kubernetes.client import api_client, explain
-    from chaoslab.chaos.kubernetes.identity import TEAM_LABEL
-
-    try:
-        found = client.CoreV1Api(api_client(options.context)).list_namespace(label_selector=TEAM_LABEL).items
-    except ApiException as exc:
-        raise explain(exc, "listing team namespaces (an instructor's command)") from None
-    return sorted(ns.metadata.name for ns in found)
+    return listed(options.context)
 
 
 @cli.command()
@@ -38,10 +36,6 @@ def team_namespaces(options: Options) -> list[str]:
 @pass_options
 def teams(options: Options, slo: bool) -> None:
     """Every team on the cluster: its running scenario, how long it has run, whether its SLO holds."""
-    from chaoslab.chaos.checks import MEASURES, observe
-    from chaoslab.chaos.scenarios import get
-    from chaoslab.loadtest.verify import BASELINE_SLO
-
     click.echo(f"{'TEAM':<10} {'NAMESPACE':<18} {'SCENARIO':<18} {'AGE':>7}  SLO")
     for namespace in team_namespaces(options):
         lab = backend(options.for_namespace(namespace))
@@ -78,49 +72,14 @@ def teams(options: Options, slo: bool) -> None:
 @pass_options
 def team_kubeconfig(options: Options, team: str, output: str | None, lifetime: str) -> None:
     """Write a kubeconfig bound to the team's ServiceAccount: its kubectl sees only its namespace."""
-    import base64
-    import os
-
-    import yaml
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    from chaoslab.chaos.journal import parse_since
-    from chaoslab.chaos.kubernetes.client import api_client, explain
+    from chaoslab.kubernetes.cohort import trainee_kubeconfig
 
     namespace = team_namespace(team)
     try:
         seconds = int(parse_since(lifetime))
     except ValueError as exc:
         raise BadInput(str(exc).replace("--since", "--duration")) from None
-    api = api_client(options.context)
-    try:
-        token = (
-            client.CoreV1Api(api)
-            .create_namespaced_service_account_token("trainee", namespace, {"spec": {"expirationSeconds": seconds}})
-            .status.token
-        )
-    except ApiException as exc:
-        raise explain(exc, f"asking for a token of {namespace}/trainee") from None
-    cluster = {"server": api.configuration.host}
-    if api.configuration.ssl_ca_cert:
-        with open(api.configuration.ssl_ca_cert, "rb") as handle:
-            cluster["certificate-authority-data"] = base64.b64encode(handle.read()).decode()
-    elif not api.configuration.verify_ssl:
-        cluster["insecure-skip-tls-verify"] = True
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": namespace,
-        "clusters": [{"name": "chaoslab", "cluster": cluster}],
-        "users": [{"name": f"{team}-trainee", "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": namespace,
-                "context": {"cluster": "chaoslab", "user": f"{team}-trainee", "namespace": namespace},
-            }
-        ],
-    }
+    config = trainee_kubeconfig(options.context, team, seconds)
     path = output or f"kubeconfig-{team}.yaml"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from chaoslab.backend import Backend, Options, open_backend
+from chaoslab.backend import Backend, Options
+from chaoslab.chaos.scenarios import get
+from chaoslab.errors import BadInput
 
 pass_options = click.make_pass_decorator(Options)
 """Hands a command the global options (``chaoslab --state-dir/--target/--namespace/--context``)."""
@@ -17,6 +19,19 @@ def team_option(command):
     )(command)
 
 
+def open_backend(options: Options) -> Backend:
+    """The backend for ``options.target``: the one place that knows which wing serves which target.
+    Each wing is imported when chosen: the Kubernetes client is an optional extra, and a local
+    command should not pay for loading it."""
+    if options.target == "kubernetes":
+        from chaoslab.kubernetes.backend import KubernetesBackend
+
+        return KubernetesBackend(options.namespace, options.context)
+    from chaoslab.local.backend import LocalBackend
+
+    return LocalBackend(options.state_dir, options.actor)
+
+
 def backend(options: Options, team: str | None = None) -> Backend:
     """The lab the command acts on: the options' target, or team ``team``'s namespace."""
     return open_backend(options.for_team(team))
@@ -24,8 +39,6 @@ def backend(options: Options, team: str | None = None) -> Backend:
 
 def scenario(scenario_id: str):
     """A scenario from the catalogue; ScenarioError (bad input) names the known ones."""
-    from chaoslab.chaos.scenarios import get
-
     return get(scenario_id)
 
 
@@ -33,7 +46,6 @@ def local_state(options: Options):
     """The local lab's state directory, for the commands that run the local lab itself (up, down,
     status, logs, traces, stop/start/restart, config). Refused with --target kubernetes: there the
     lab is a Helm release (docs/kubernetes.md)."""
-    from chaoslab.errors import BadInput
     from chaoslab.local.statedir import StateDir
 
     if options.target != "local":

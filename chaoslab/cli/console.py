@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import webbrowser
+from urllib.parse import quote
+
 import click
 
+from chaoslab import console as console_pages
 from chaoslab.backend import Options
 from chaoslab.cli import cli
 from chaoslab.cli.common import local_state, pass_options
@@ -19,10 +24,6 @@ from chaoslab.cli.common import local_state, pass_options
 @pass_options
 def console(options: Options, instructor: bool, open_browser: bool) -> None:
     """Open the lab's console: the live service graph, traces, business panels and the change feed."""
-    import webbrowser
-    from urllib.parse import quote
-
-    from chaoslab import console as console_pages
     from chaoslab.local.client import LabClient
 
     state = local_state(options)
@@ -40,8 +41,6 @@ def console(options: Options, instructor: bool, open_browser: bool) -> None:
 def console_server() -> None:
     """The platform's console: every team's console in one process (the chart's console Deployment runs
     this; settings CHAOSLAB_CONSOLE_*)."""
-    import sys
+    from chaoslab.kubernetes.console import serve
 
-    from chaoslab.console.server import main
-
-    sys.exit(main())
+    sys.exit(serve())

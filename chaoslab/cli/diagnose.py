@@ -10,11 +10,15 @@ import click
 
 from chaoslab import command
 from chaoslab.backend import Options
+from chaoslab.chaos.journal import parse_since
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
-from chaoslab.diagnose import DEFAULT_SINCE_S
+from chaoslab.diagnose import DEFAULT_SINCE_S, ask, report
+from chaoslab.diagnose.ask import KEPT_CHARS
+from chaoslab.diagnose.shadow import EVERY_S, ShadowOnCall
 from chaoslab.errors import BadInput, Refused
 from chaoslab.escape import printable
+from chaoslab.incident.record import IncidentLog
 
 SINCE_RANGE_S = (30.0, 900.0)
 """The baseline holds at least this much and at most as much as the lab daemon remembers."""
@@ -56,9 +60,6 @@ def diagnose(
 ) -> None:
     """Rank root-cause candidates (service, fault kind) from traces, metrics and the change feed, with the
     evidence to check and what was ruled out. It reads what a trainee can read, nothing else."""
-    from chaoslab.chaos.journal import parse_since
-    from chaoslab.diagnose import ask, report
-
     try:
         since_s = parse_since(since)
     except ValueError as exc:
@@ -93,8 +94,6 @@ def diagnose(
 
 
 def _open_incident(lab):
-    from chaoslab.incident.record import IncidentLog
-
     return IncidentLog(lab.store(), lab.actor).current()
 
 
@@ -111,15 +110,10 @@ def _hypothesis_first(incident) -> None:
 
 
 def _record_consulted(lab, incident) -> None:
-    from chaoslab.incident.record import IncidentLog
-
     IncidentLog(lab.store(), lab.actor).write(incident, "note", "consulted the shadow on-call's ranking (`diagnose`)")
 
 
 def _record_answer(lab, incident, answer) -> None:
-    from chaoslab.diagnose.ask import KEPT_CHARS
-    from chaoslab.incident.record import IncidentLog
-
     if incident is None:
         click.echo("(no open incident: the answer is not recorded)", err=True)
         return
@@ -134,8 +128,6 @@ def _record_answer(lab, incident, answer) -> None:
 
 
 def _shadow(lab) -> None:
-    from chaoslab.diagnose.shadow import EVERY_S, ShadowOnCall
-
     if lab.target == "local":  # one shadow per lab: two would race for the same record
         raise Refused("the local lab's daemon runs the shadow on-call by itself whenever an incident is open")
     shadow = ShadowOnCall(lab.store(), lab.diagnose)

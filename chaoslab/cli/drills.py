@@ -10,10 +10,15 @@ import click
 
 from chaoslab import command
 from chaoslab.backend import Options
+from chaoslab.chaos.drill import DrillJournal
+from chaoslab.chaos.scenarios import catalogue
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.cli.common import scenario as load_scenario
+from chaoslab.cli.instructor import authorise
 from chaoslab.errors import BadInput, Refused
+from chaoslab.incident import drills
+from chaoslab.incident.mystery import draw, hidden, reveal
 from chaoslab.timefmt import duration
 
 
@@ -25,8 +30,6 @@ def scenario() -> None:
 @scenario.command("list")
 def scenario_list() -> None:
     """Every scenario, easiest first."""
-    from chaoslab.chaos.scenarios import catalogue
-
     for s in catalogue():
         fixes = f"{len(s.fixes)} fix{'es' if len(s.fixes) != 1 else ''}" if s.fixes else "diagnosis"
         click.echo(f"{s.difficulty:<7} {s.id:<18} {s.title:<52} {fixes}")
@@ -43,8 +46,6 @@ def scenario_show(options: Options, team: str | None, scenario_id: str, spoilers
     """The story handed to trainees (and, with --spoilers, everything else)."""
     s = load_scenario(scenario_id)
     if spoilers:
-        from chaoslab.cli.instructor import authorise
-
         authorise(backend(options, team), f"scenario show {s.id} --spoilers")
     click.echo(
         f"{s.title}  [{s.id}, {s.difficulty}]\n\n{s.story}\n\n{len(s.hints)} hints: "
@@ -98,9 +99,6 @@ def scenario_start(
 ) -> None:
     """Start a drill: its traffic, a short measurement of the healthy lab under it, then its faults
     (all or none); print the story."""
-    from chaoslab.incident import drills
-    from chaoslab.incident.mystery import draw
-
     if not mystery and (difficulty or seed is not None):
         raise BadInput("--difficulty and --seed choose a mystery drill: add --mystery")
     if not mystery and not scenario_id:
@@ -139,8 +137,6 @@ def scenario_start(
 def scenario_stop(options: Options, team: str | None) -> None:
     """End the last drill (running, or ended by its time limit): revert its faults, stop the traffic it
     started, and name it (a mystery too: stopping ends the secrecy)."""
-    from chaoslab.incident import drills
-
     running, warning = drills.stop(backend(options, team))
     if warning:
         click.echo(f"warning: {warning}", err=True)
@@ -166,12 +162,8 @@ def scenario_stop(options: Options, team: str | None) -> None:
 def scenario_status(options: Options, team: str | None, as_json: bool, reveal: bool) -> None:
     """The last drill, its age, and which of its faults are still active. Exit 1 when none runs (one that
     ended by its time limit says so)."""
-    from chaoslab.incident.mystery import hidden
-
     lab = backend(options, team)
     if reveal:
-        from chaoslab.cli.instructor import authorise
-
         authorise(lab, "scenario status --reveal")
     controller = lab.controller()
     controller.audit.settle()
@@ -190,8 +182,6 @@ def scenario_status(options: Options, team: str | None, as_json: bool, reveal: b
             f"`{command('scenario stop')}` closes it"
         )
     if secret:
-        from chaoslab.chaos.drill import DrillJournal
-
         run = DrillJournal(controller.store).get(running.get("run"))
         click.echo(
             f"a mystery drill: running for {duration(now - running['started_at'])}, "
@@ -242,12 +232,8 @@ def scenario_hint(options: Options, team: str | None) -> None:
 @pass_options
 def scenario_fix(options: Options, team: str | None, fix_id: str | None, reveal: bool) -> None:
     """Deploy one of the running scenario's fixes (the first one unless FIX_ID is given)."""
-    from chaoslab.incident.mystery import hidden
-
     lab = backend(options, team)
     if reveal:
-        from chaoslab.cli.instructor import authorise
-
         authorise(lab, "scenario fix --reveal")
     controller = lab.controller()
     if hidden(controller.store, reveal):
@@ -266,9 +252,6 @@ def scenario_fix(options: Options, team: str | None, fix_id: str | None, reveal:
 def scenario_reveal(options: Options, team: str | None) -> None:
     """End a mystery drill's secrecy for everyone (instructors: CHAOSLAB_TOKEN): name it; reviews show the
     truth."""
-    from chaoslab.cli.instructor import authorise
-    from chaoslab.incident.mystery import reveal
-
     lab = backend(options, team)
     authorise(lab, "scenario reveal")
     note = reveal(lab.store(), lab.actor)

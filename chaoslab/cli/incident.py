@@ -12,20 +12,23 @@ import click
 from chaoslab import command
 from chaoslab.backend import Options
 from chaoslab.cli import cli
+from chaoslab.cli.cohort import team_namespaces
 from chaoslab.cli.common import backend, pass_options, team_option
+from chaoslab.cli.instructor import authorise
 from chaoslab.escape import printable
-from chaoslab.incident.severity import VERIFY_DEFAULT_S
+from chaoslab.incident.desk import Desk
+from chaoslab.incident.review import markdown
+from chaoslab.incident.score import ranked
+from chaoslab.incident.severity import VERIFY_DEFAULT_S, contract
+from chaoslab.incident.triage import prompt
+from chaoslab.incident.truth import is_graded
 from chaoslab.timefmt import duration
 
 
 def _desk(options: Options, team: str | None, reveal: str = ""):
     """The incident desk of the lab; ``reveal`` names an instructor's view, authorised and audited first."""
-    from chaoslab.incident.desk import Desk
-
     lab = backend(options, team)
     if reveal:
-        from chaoslab.cli.instructor import authorise
-
         authorise(lab, reveal)
     return Desk(lab)
 
@@ -67,8 +70,6 @@ def incident_list(options: Options, team: str | None, as_json: bool) -> None:
 
 
 def _print_incident(desk, found, reveal: bool) -> None:
-    from chaoslab.incident.severity import contract
-
     rule = contract(found.severity)
     click.echo(f"{found.id}  {found.severity}  {found.describe_state()}  {printable(found.title)}")
     click.echo(
@@ -93,7 +94,6 @@ def _print_incident(desk, found, reveal: bool) -> None:
         for d in desk.deploys()
         if start <= d["ts"] <= end
     ]
-    from chaoslab.incident.truth import is_graded
 
     truth = desk.truth(found)
     if is_graded(truth) and (reveal or not truth.secret):
@@ -295,8 +295,6 @@ def incident_pir(
     options: Options, team: str | None, incident_id: str | None, as_json: bool, output: str | None, reveal: bool
 ) -> None:
     """Draft the post-incident review (Markdown, or --json) with the incident's real numbers."""
-    from chaoslab.incident.review import markdown
-
     desk = _desk(options, team, "incident pir --reveal" if reveal else "")
     doc = desk.review(desk.get(incident_id), reveal)
     text = json.dumps(doc, indent=2, default=str) + "\n" if as_json else markdown(doc)
@@ -326,8 +324,6 @@ def triage(options: Options, team: str | None, incident_id: str | None, **given:
     """The 5-question drill (WHAT, WHEN, SCOPE, RECENT CHANGE, OWNER), graded against the lab's truth.
 
     Answer by flags, or run it without flags to be asked each question in turn."""
-    from chaoslab.incident.triage import prompt
-
     answers = {q: given.get(q) for q in QUESTION_OPTIONS if given.get(q) is not None}
     if not answers:
         click.echo("Five questions; press Enter to skip one (a skipped question can be answered later).")
@@ -355,12 +351,7 @@ def score(
     options: Options, team: str | None, incident_id: str | None, all_teams: bool, reveal: bool, as_json: bool
 ) -> None:
     """Times (TTD, TTA, TTRC, TTM, TTVF), counts and the ranking time; docs/scoring.md has the formula."""
-    from chaoslab.incident.desk import Desk
-    from chaoslab.incident.score import ranked
-
     if all_teams:
-        from chaoslab.cli.cohort import team_namespaces
-
         scores = []
         for namespace in team_namespaces(options):
             desk = Desk(backend(options.for_namespace(namespace)))

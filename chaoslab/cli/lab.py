@@ -1,22 +1,29 @@
-"""The local lab: up, down, status, logs, traces, stop/start/restart one process; serve, migrate, config,
-and one checkout through the front door."""
+"""The local lab: up, down, status, logs, traces, stop/start/restart one process, config."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import sys
 import time
 
 import click
 
-from chaoslab import __version__, command
+from chaoslab import __version__, command, console, settings
 from chaoslab.backend import Options
 from chaoslab.cli import cli
-from chaoslab.cli.common import backend, local_state, pass_options
+from chaoslab.cli.common import local_state, pass_options
 from chaoslab.errors import BadInput, Refused
+from chaoslab.escape import printable
+from chaoslab.local import load as background
+from chaoslab.local.client import LabClient, LabError, lock_is_held, start_daemon, stop_lab, url_of, wait_until_ready
+from chaoslab.logview import follow_lines, pretty
+from chaoslab.settings import Alerts, Local, Prober, load
 from chaoslab.timefmt import duration
-from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, PROBER, SERVICE_NAMES
+from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, SERVICE_NAMES, owner
+from chaoslab.tracetree import render
 
 PROCESS_NAMES = ("postgres", "redis", *SERVICE_NAMES)
 
@@ -33,11 +40,6 @@ def up(options: Options, timeout: float | None) -> None:
     """Start PostgreSQL, Redis, the gateway and the five services on loopback; wait until ready.
 
     With a lab already running in the state directory, print its URLs and exit 0."""
-    import importlib.util
-
-    from chaoslab.local.client import LabClient, LabError, lock_is_held, start_daemon, stop_lab, wait_until_ready
-    from chaoslab.settings import Alerts, Local, Prober, load
-
     settings = load(Local)
     load(Alerts)  # the daemon reads these; a bad value is refused here, in one line
     load(Prober)
@@ -75,12 +77,9 @@ def up(options: Options, timeout: float | None) -> None:
 
 
 def _print_urls(status: dict) -> None:
-    from chaoslab.local.client import url_of
-
     roles = {c.name: c.role for c in COMPONENTS} | {d.name: d.role for d in DEPENDENCIES}
     for proc in status["processes"]:
         click.echo(f"  {proc['name']:<10} {proc['url']:<48} {roles.get(proc['name'], '')}")
-    from chaoslab import console
 
     receiver = status["lab"]["api"] + "/v1/traces"
     click.echo(f"  {'traces':<10} {receiver:<48} OTLP/HTTP receiver; `{command('traces')}` prints them")
@@ -100,11 +99,6 @@ status: {command("status")}    logs: {command("logs service-a")}    stop: {comma
 @pass_options
 def down(options: Options, purge: bool) -> None:
     """Stop every process of the lab; leaves no process and no lock behind."""
-    import shutil
-
-    from chaoslab.loadtest import background
-    from chaoslab.local.client import lock_is_held, stop_lab
-
     state = local_state(options)
     if not state.root.exists():
         click.echo(f"no lab in {state.root}; nothing to stop")
@@ -128,8 +122,6 @@ def down(options: Options, purge: bool) -> None:
 @pass_options
 def status(options: Options, as_json: bool) -> None:
     """Each process with its pid, ports, state and restarts. Exit 1 unless all are ready."""
-    from chaoslab.local.client import LabClient
-
     doc = LabClient(local_state(options)).status()
     if as_json:
         click.echo(json.dumps(doc, indent=2))
@@ -153,9 +145,6 @@ def _process_table(processes: list[dict]) -> list[str]:
     """`chaoslab status`'s table: each column as wide as its widest cell, so a process with three
     ports (or five-digit random ones) moves no column; the URL of a ready process, or why it is not,
     comes last because it has no width to keep."""
-    from chaoslab.escape import printable
-    from chaoslab.topology import owner
-
     rows = []
     for p in processes:
         detail = p["url"] if p["state"] == "ready" else printable(p["reason"] or "")
@@ -182,8 +171,6 @@ def _process_table(processes: list[dict]) -> list[str]:
 @pass_options
 def logs(options: Options, name: str, lines: int, follow: bool, raw: bool) -> None:
     """Print a process's log (services log JSON; shown here as readable lines)."""
-    from chaoslab.logview import follow_lines, pretty
-
     path = local_state(options).log(name)
     if not path.exists():
         raise Refused(f"no log for {name} in {path.parent}; is the lab up?")
@@ -200,9 +187,6 @@ def logs(options: Options, name: str, lines: int, follow: bool, raw: bool) -> No
 @pass_options
 def traces(options: Options, last: int, service: str | None, trace_id: str | None, no_db: bool, as_json: bool) -> None:
     """Recent traces as trees: follow one request around the ring."""
-    from chaoslab.local.client import LabClient
-    from chaoslab.tracetree import render
-
     found = LabClient(local_state(options)).traces(last, service, trace_id)
     if as_json:
         click.echo(json.dumps(found, indent=2))
@@ -223,8 +207,6 @@ def _process_command(action: str, help_text: str):
     )
     @pass_options
     def control(options: Options, name: str, timeout: float) -> None:
-        from chaoslab.local.client import LabClient
-
         client = LabClient(local_state(options))
         proc = client.control(name, action)
         if action == "stop":
@@ -244,54 +226,12 @@ _process_command("restart", "Stop and start one process, and wait until it is re
 
 
 @cli.command()
-@click.argument("name", type=click.Choice((*SERVICE_NAMES, PROBER.name)))
-def serve(name: str) -> None:
-    """Run one component in the foreground (the entry point of every container and local process).
-
-    `prober` is the synthetic prober of the front door's journeys (its pod on Kubernetes; the local lab
-    runs it inside its daemon)."""
-    import importlib
-
-    from chaoslab.topology import component
-
-    module = importlib.import_module("chaoslab.alerts.synthetic" if name == PROBER.name else component(name).module)
-    sys.exit(module.main())
-
-
-@cli.command()
-@click.option(
-    "--database-url", envvar="CHAOSLAB_DATABASE_URL", required=True, help="PostgreSQL URL (env CHAOSLAB_DATABASE_URL)."
-)
-@click.option(
-    "--create-database/--no-create-database",
-    default=False,
-    help="Create the URL's database first if it does not exist.",
-)
-def migrate(database_url: str, create_database: bool) -> None:
-    """Apply pending schema migrations (idempotent)."""
-    import psycopg
-
-    from chaoslab.services.common.migrations import LATEST, apply, ensure_database
-
-    try:
-        if create_database and ensure_database(database_url):
-            click.echo("created the database")
-        applied = apply(database_url, say=click.echo)
-    except psycopg.OperationalError as exc:
-        raise Refused(f"cannot reach PostgreSQL: {str(exc).strip().splitlines()[0]}") from None
-    click.echo(f"schema at version {LATEST}" + ("" if applied else " (nothing to do)"))
-
-
-@cli.command()
 @pass_options
 def config(options: Options) -> None:
     """Every setting of every component: its environment variable and the value in effect.
 
     With a lab running, the values are the ones its processes were started with (ports, URLs);
     otherwise the ones a `chaoslab up` from this shell would use."""
-    from chaoslab import settings
-    from chaoslab.local.client import LabClient, lock_is_held
-
     state = local_state(options)
     lab_env: dict[str, str] = {}
     if lock_is_held(state):
@@ -308,39 +248,3 @@ def config(options: Options) -> None:
             marker = "" if shown == default else "   (default " + (default or "empty") + ")"
             click.echo(f"{variable}={shown}{marker}")
         click.echo("")
-
-
-@cli.command()
-@click.option("--url", default=None, help="service-a's base URL (default: the lab's front door).")
-@click.option("--customer", type=click.IntRange(1), default=1, show_default=True, help="Customer id (seeded 1-50).")
-@click.option("--sku", default="SKU-1001", show_default=True)
-@click.option("--quantity", type=click.IntRange(1, 1000), default=1, show_default=True)
-@click.option("--wait", "wait_fulfilled", is_flag=True, help="Wait until the worker has fulfilled it.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=30,
-    show_default=True,
-    help="Seconds to keep trying (the lab may still be starting) and to wait for fulfilment.",
-)
-@pass_options
-def checkout(
-    options: Options, url: str | None, customer: int, sku: str, quantity: int, wait_fulfilled: bool, timeout: float
-) -> None:
-    """Place one order through the front door and print it (with its trace id for `chaoslab traces`)."""
-    from chaoslab.shop import place_order
-
-    order = place_order(url or backend(options).front_door(), customer, sku, quantity, wait_fulfilled, timeout)
-    click.echo(json.dumps(order["order"], indent=2))
-    click.echo(f"trace: {command('traces --trace ' + order['trace_id'])}" if order["trace_id"] else "")
-
-
-@cli.command(hidden=True)
-@click.option("--url", required=True, help="service-a's base URL, e.g. http://service-a:8080.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True)
-def smoke(url: str, timeout: float) -> None:
-    """One checkout end to end: created, priced, charged, fulfilled (what `helm test` runs)."""
-    from chaoslab.shop import place_order
-
-    order = place_order(url, 1, "SKU-1001", 1, wait_fulfilled=True, timeout_s=timeout)["order"]
-    click.echo(f"order {order['id']} ({order['total']} {order['currency']}) was fulfilled")

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import random
 import sys
+from dataclasses import replace
 
 import click
 
 from chaoslab import command
 from chaoslab.backend import LoadProfile, Options
+from chaoslab.chaos.scenarios import DEFAULT_LOAD, get
+from chaoslab.chaos.soak import run
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.errors import BadInput, ChaoslabError, Refused
+from chaoslab.incident.desk import Desk
+from chaoslab.loadtest.runner import LOCUSTFILE
+from chaoslab.loadtest.verify import BASELINE_SLO
 
 
 @cli.group()
@@ -127,12 +135,6 @@ def verify(
 
     Exit 0 when the SLO holds, 1 when it does not, 2 for bad input or a lab that does not answer.
     """
-    from dataclasses import replace
-
-    from chaoslab.chaos.scenarios import DEFAULT_LOAD, get
-    from chaoslab.incident.desk import Desk
-    from chaoslab.loadtest.verify import BASELINE_SLO
-
     if duration <= 0:
         raise BadInput(f"--duration must be more than 0 seconds, got {duration:g}")
     if users is not None and users < 1:
@@ -233,10 +235,6 @@ def soak(options: Options, team: str | None, minutes: float, seed: int | None) -
     """Random drills started and stopped under load with retries, then the whole database reconciled:
     exit 0 when nothing was lost, doubled or mischarged and every fault expired by itself, 1 otherwise.
     It resets the lab first and takes it over for the whole run: not during a drill, and one soak at a time."""
-    import random
-
-    from chaoslab.chaos.soak import run
-
     seed = random.SystemRandom().randrange(10**6) if seed is None else seed
     report = run(backend(options, team), minutes * 60, seed, say=click.echo)
     click.echo(report.summary())
@@ -248,8 +246,4 @@ def soak(options: Options, team: str | None, minutes: float, seed: int | None) -
 @click.pass_context
 def locust(ctx: click.Context) -> None:
     """Run Locust with the lab's locustfile; every other argument goes to Locust (the in-cluster load)."""
-    import os
-
-    from chaoslab.loadtest.runner import LOCUSTFILE
-
     os.execvp(sys.executable, [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *ctx.args])

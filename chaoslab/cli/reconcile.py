@@ -7,7 +7,8 @@ import json
 import click
 
 from chaoslab.backend import Options
-from chaoslab.chaos.reconcile import SETTLE_S
+from chaoslab.chaos.reconcile import SETTLE_S, float_drill_ended_at
+from chaoslab.chaos.reconcile import reconcile as run_reconcile
 from chaoslab.cli import cli
 from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.errors import BadInput, Refused
@@ -28,9 +29,6 @@ def reconcile(options: Options, team: str | None, as_json: bool, settle: float) 
     """Reconcile every order with payment's ledger, over the whole database (what verify checks after
     load). Pending orders inside service-a's recovery window are in flight: listed, not counted. Exit 0
     when the books balance, 1 when any money is wrong or an order is stuck, 2 without a lab."""
-    from chaoslab.chaos.reconcile import float_drill_ended_at
-    from chaoslab.chaos.reconcile import reconcile as run_reconcile
-
     lab = backend(options, team)
     try:
         probe = lab.probe()

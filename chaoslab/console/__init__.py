@@ -2,14 +2,15 @@
 
 Server-rendered HTML and SVG, refreshed over Server-Sent Events; no front-end build and nothing
 fetched from outside the lab (static/ holds the only script and style sheet). The pages read their
-data through a ``Source`` (chaoslab/console/source.py): locally the lab daemon's own stores
-(``LocalSource``), so the same pages can serve a cluster from another source.
+data through a ``Source`` (chaoslab/console/source.py), which each target's wing implements: locally
+the lab daemon's own stores (chaoslab/local/console.py), on Kubernetes the platform's Jaeger and
+Prometheus and the team's ConfigMaps (chaoslab/kubernetes/console.py).
 
 Two audiences: the trainee's view shows what an on-call engineer would see (graph, traces, metrics,
 alerts, the change feed) and never a fault, the scenario or anything from the fault journals; the
 instructor's view (the lab's token) adds the active faults, the scenario and the hints given.
 
-A panel is one module under chaoslab/console/panels/ and one line in its ``PANELS`` list.
+A panel is one module under chaoslab/console/panels/ and one line in its ``panels`` list.
 """
 
 PREFIX = "/console"

@@ -20,7 +20,8 @@ from markupsafe import Markup
 from chaoslab.console import PREFIX
 from chaoslab.console.business import MetricsHistory
 from chaoslab.console.layout import Layout
-from chaoslab.console.panels import Context, graph
+from chaoslab.console.panel import Context
+from chaoslab.console.panels import graph
 from chaoslab.console.render import esc
 from chaoslab.console.scoreboard import board
 from chaoslab.console.source import Source

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 
 from chaoslab.chaos.journal import Store
-from chaoslab.console.trainee import redact
-from chaoslab.incident.mystery import hidden
+from chaoslab.incident.desk import instructor_score as measure
+from chaoslab.incident.mystery import hidden, redact
 from chaoslab.incident.record import Incident, IncidentLog, NoIncident, due_entries
 from chaoslab.incident.severity import contract
 from chaoslab.incident.triage import QUESTIONS
@@ -56,8 +56,6 @@ def trainee_view(store: Store, now: float | None = None) -> dict | None:
 def instructor_score(store: Store) -> dict | None:
     """The latest incident's score as the instructor sees it (graded, the shadow's time shown; never
     shown to trainees), with the incident's id, title, severity and state; None: no incident yet."""
-    from chaoslab.incident.desk import instructor_score as measure
-
     try:
         incident = IncidentLog(store).get()
     except NoIncident:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from chaoslab.telemetry.servicegraph import CLIENT, UNKNOWN
+from chaoslab.servicegraph import CLIENT, UNKNOWN
 
 WIDTH, HEIGHT = 980, 560
 NODE_R = 26

@@ -1,9 +1,9 @@
-"""The console as a process of its own: the container entry point of the platform's console Deployment.
+"""The console as an app of its own, for many teams: what the platform's console Deployment serves.
 
-``chaoslab console-server`` (or ``python -m chaoslab.console.server``) serves, for every team of
-CHAOSLAB_CONSOLE_TEAMS, the same pages the lab daemon serves locally, at /teams/<team>/console/, each
-reading its team's telemetry through a ``ClusterSource``; /cohort/ shows the instructor every team's
-graph side by side with the scoreboard (chaoslab/console/cohort.py); / lists the teams. Settings:
+For every team, the same pages the lab daemon serves locally, at /teams/<team>/console/, each reading
+its team's telemetry through its source; /cohort/ shows the instructor every team's graph side by side
+with the scoreboard (chaoslab/console/cohort.py); / lists the teams. ``chaoslab console-server`` runs
+it with each team's KubernetesSource (chaoslab.kubernetes.console.serve). Settings:
 chaoslab.settings.Console (CHAOSLAB_CONSOLE_*).
 """
 
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sys
-import threading
 
 from flask import Flask, Response
 
@@ -20,18 +18,18 @@ from chaoslab.console import PREFIX
 from chaoslab.console.cohort import create_blueprint as create_cohort_blueprint
 from chaoslab.console.render import esc
 from chaoslab.console.web import create_blueprint
-from chaoslab.settings import Common, Console, load
+from chaoslab.settings import Console
 
 log = logging.getLogger("chaoslab.console")
 
 
-def create_app(settings: Console, sources: dict | None = None) -> Flask:
-    """One console per team; ``sources`` (team → Source) defaults to each team's ClusterSource."""
-    from chaoslab.console.cluster import ClusterSource
+def teams(settings: Console) -> list[str]:
+    """The teams the console shows (CHAOSLAB_CONSOLE_TEAMS)."""
+    return [t.strip() for t in settings.teams.split(",") if t.strip()]
 
-    teams = [t.strip() for t in settings.teams.split(",") if t.strip()]
-    if sources is None:
-        sources = {t: ClusterSource(t, settings.jaeger_url, settings.prometheus_url) for t in teams}
+
+def create_app(settings: Console, sources: dict) -> Flask:
+    """One console per team, from ``sources`` (team → chaoslab.console.source.Source)."""
     # No token configured: the instructor view stays shut (a random token nobody knows).
     token = settings.token or secrets.token_urlsafe(32)
     app = Flask("chaoslab-console")
@@ -62,21 +60,3 @@ def create_app(settings: Console, sources: dict | None = None) -> Flask:
         return {"status": "ok", "teams": list(sources)}
 
     return app
-
-
-def main() -> int:
-    from chaoslab.wsgi import HttpServer
-
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load(Console)
-    if not settings.teams.strip():
-        log.error("CHAOSLAB_CONSOLE_TEAMS is empty: name the teams to show, e.g. red,blue,green")
-        return 2
-    server = HttpServer(create_app(settings), load(Common).bind_host, settings.port, 16, "console").start()
-    log.info("console for %s on %s", settings.teams, server.url)
-    threading.Event().wait()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

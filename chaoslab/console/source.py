@@ -3,7 +3,7 @@
 ``Source`` is all a page may read. The trainee's half (graph, traces, metrics, changes, alerts, the
 incident record, processes) is what an on-call engineer could read at work; ``faults``, ``scenario`` and
 ``score`` read the fault journals or the answer key, and only the instructor's panels call them. ``LocalSource``
-(chaoslab/console/local.py) reads the lab daemon's stores; ``ClusterSource`` (chaoslab/console/cluster.py)
+(chaoslab/local/console.py) reads the lab daemon's stores; ``KubernetesSource`` (chaoslab/kubernetes/console.py)
 reads Jaeger's query API, Prometheus and the team's ConfigMaps.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from chaoslab.telemetry.servicegraph import Graph, TraceRef
+from chaoslab.servicegraph import Graph, TraceRef
 
 
 class Source(Protocol):

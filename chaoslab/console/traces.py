@@ -7,7 +7,7 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from chaoslab.console.render import ago, esc, ms
-from chaoslab.telemetry.servicegraph import TraceRef
+from chaoslab.servicegraph import TraceRef
 from chaoslab.tracetree import roots_and_children
 
 SECTIONS = (("open", "Still open"), ("failed", "Failed"), ("slow", "Slowest"))

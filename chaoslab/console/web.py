@@ -28,11 +28,12 @@ from markupsafe import Markup
 
 from chaoslab.console.business import MetricsHistory
 from chaoslab.console.layout import Layout
-from chaoslab.console.panels import Context, Panel, panels
+from chaoslab.console.panel import Context, Panel
+from chaoslab.console.panels import panels
 from chaoslab.console.render import esc
 from chaoslab.console.source import Source
 from chaoslab.console.traces import trace_list, waterfall
-from chaoslab.telemetry.servicegraph import SERVICE_NAMES
+from chaoslab.servicegraph import SERVICE_NAMES
 
 WINDOWS = {60: "1 min", 300: "5 min"}
 MAX_STREAMS = 4

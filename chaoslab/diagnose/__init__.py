@@ -7,8 +7,8 @@ calls), ``record`` (facts and 5-second frames over time), ``metrics`` (the servi
 ``reference`` (the healthy past a fault cannot absorb), ``evidence`` (now against the reference),
 ``signatures`` (the fault-kind table), ``rank`` (the symptom, the walk, the weighing, the confidence),
 ``report`` (text and the prompt for an AI assistant), ``shadow`` (running by itself during an
-incident), ``local`` and ``cluster`` (its inputs on each target), ``ask`` (piping the prompt to an
-assistant of the user's choice).
+incident), ``ask`` (piping the prompt to an assistant of the user's choice). Its inputs on each
+target are in the target's wing: chaoslab/local/diagnosis.py and chaoslab/kubernetes/diagnosis.py.
 
 What it never reads: the fault agents, the audit log, the scenario note, the drill's baseline, the
 answer key. tests/integration/test_diagnose.py runs it with those out of reach.

@@ -2,9 +2,9 @@
 service by service, from what a trainee could read.
 
 ``Inputs`` is everything the diagnosis may read: span facts and their frames (chaoslab.diagnose.record),
-calls in flight, the service graph (chaoslab.telemetry.servicegraph), the services' metrics
+calls in flight, the service graph (chaoslab.servicegraph), the services' metrics
 (chaoslab.diagnose.metrics), the change feed as a trainee sees it (fault kinds and scenario ids
-blanked, chaoslab.console.trainee), the processes' states and the alerts (as ``chaoslab alerts``
+blanked, chaoslab.incident.mystery), the processes' states and the alerts (as ``chaoslab alerts``
 shows them). Never the fault agents, the audit log, the scenario or the answer key: no implementation
 of ``Inputs`` has a way to reach them.
 
@@ -39,7 +39,7 @@ from chaoslab.diagnose.record import FRAME_S, FrameStat, summarise
 from chaoslab.diagnose.reference import Reference, RefFrame, Status
 from chaoslab.diagnose.robust import Baseline, baseline, slope
 from chaoslab.diagnose.spans import CALL, OP, Element, Fact, OpenCall
-from chaoslab.telemetry.servicegraph import Graph
+from chaoslab.servicegraph import Graph
 from chaoslab.topology import SERVICE_NAMES
 
 RECENT_S = 20.0
@@ -48,7 +48,7 @@ a fault shows within one or two evaluations."""
 GUARD_S = 5.0
 """A gap between the baseline and the recent window (the frame the onset may sit in)."""
 WAITING_S = 3.0
-"""An open call its callee has not picked up after this long is waiting (chaoslab.telemetry.servicegraph)."""
+"""An open call its callee has not picked up after this long is waiting (chaoslab.servicegraph)."""
 
 
 class Inputs(Protocol):
@@ -66,7 +66,7 @@ class Inputs(Protocol):
     def graph(self, window_s: float) -> Graph: ...
 
     def changes(self, since: float) -> list[dict]:
-        """The change feed since ``since``, as a trainee reads it (chaoslab.console.trainee.redact)."""
+        """The change feed since ``since``, as a trainee reads it (chaoslab.incident.mystery.redact)."""
 
     def processes(self) -> dict[str, dict]:
         """Process name → {"state": ready | unready | restarting | crash-loop | stopped, "restarts": n},

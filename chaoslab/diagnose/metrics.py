@@ -8,7 +8,7 @@ range-vector selector ``name{labels}[range]`` in PromQL. Three places can answer
   keeping only the series in ``WANTED``, for 15 minutes. It stands in for the alert evaluation's
   History (chaoslab/alerts, another branch) until that lands; the History answers ``select`` with
   its own ``select`` once it also keeps the names in ``WANTED``.
-- ``PrometheusMetrics`` (chaoslab/diagnose/cluster.py): a team's series from the platform's
+- ``PrometheusMetrics`` (chaoslab/kubernetes/diagnosis.py): a team's series from the platform's
   Prometheus on Kubernetes.
 
 The helpers below turn samples into what the signatures compare: counter increases and rates

@@ -23,11 +23,11 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from chaoslab.alerts.tiers import TIERS
-from chaoslab.console.trainee import redact
 from chaoslab.diagnose.evidence import RECENT_S, Evidence, Inputs, Measure, Reading, collect
 from chaoslab.diagnose.reference import SLO_SHARE, SLOW_MS, Reference, is_request
 from chaoslab.diagnose.signatures import SIGNATURES, Finding, fading, is_rollback, ms, name, risky, superseded
 from chaoslab.diagnose.spans import CALL, DB, OP, Element
+from chaoslab.incident.mystery import redact
 from chaoslab.topology import FRONT_DOOR
 
 OFF_PATH = 0.45

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 
+from chaoslab.chaos.faults import KINDS
 from chaoslab.diagnose.rank import Diagnosis
 from chaoslab.escape import printable
+from chaoslab.topology import COMPONENTS
 
 
 def _clock(ts: float) -> str:
@@ -73,9 +75,6 @@ def reference(status: dict) -> str:
 def prompt(d: Diagnosis) -> str:
     """The evidence as a prompt: the system, the vocabulary, the facts (neither ranked nor judged), and
     the form of the answer."""
-    from chaoslab.chaos.faults import KINDS
-    from chaoslab.topology import COMPONENTS
-
     facts = sorted({e for c in d.candidates for e in c.evidence})
     system = [f"- {c.name}: {c.role}" for c in COMPONENTS]
     kinds = [f"- {k.name}: {k.summary}" for k in KINDS.values() if not k.kubernetes_only]

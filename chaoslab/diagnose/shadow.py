@@ -21,17 +21,17 @@ trainee asking was first shown it; the entry also says when it was confirmed.
 **Where its answers go.** Each new answer (one that differs from the last it gave) is written to
 ``shadow.jsonl``, a key of the lab's journal store that is not on the team's board: on Kubernetes the
 instructors' journal
-ConfigMap (chaos/kubernetes/store.py: only ``changes.jsonl`` and ``incidents.jsonl`` are on the board,
+ConfigMap (chaoslab/kubernetes/store.py: only ``changes.jsonl`` and ``incidents.jsonl`` are on the board,
 which graded trainees may read), locally a file in the state directory that no trainee command prints.
 An answer there names a service and a fault kind: written on the board it would hand the team the
 root cause, and in a mystery drill name the drill.
 
-**When the team sees it.** ``publish`` copies the shadow's first right answer onto the incident's
-timeline (source ``shadow``, dated when the shadow gave it) only once the team cannot be spoiled: the
-team's own first right root-cause answer is on the record, or the incident is resolved and the drill
-is no longer a mystery being played. Whoever publishes grades it with the answer key
-(chaoslab.incident.desk does, as it grades the team): the shadow itself never reads the key, so it
-cannot know whether it is right; it can only say what it sees.
+**When the team sees it.** chaoslab.incident.shadow's ``publish`` copies the shadow's first right
+answer onto the incident's timeline (source ``shadow``, dated when the shadow gave it) only once the
+team cannot be spoiled: the team's own first right root-cause answer is on the record, or the incident
+is resolved and the drill is no longer a mystery being played. Whoever publishes grades it with the
+answer key (chaoslab.incident.desk does, as it grades the team): the shadow itself never reads the
+key, so it cannot know whether it is right; it can only say what it sees.
 """
 
 from __future__ import annotations
@@ -45,13 +45,11 @@ from collections.abc import Callable
 from chaoslab.chaos.journal import Store
 from chaoslab.diagnose import DEFAULT_SINCE_S
 from chaoslab.incident.record import IncidentLog
+from chaoslab.incident.shadow import SHADOW, answers
 from chaoslab.incident.truth import ROOT_CAUSE_BAR_S
 
 log = logging.getLogger("chaoslab.shadow")
 
-SHADOW = "shadow.jsonl"
-"""The shadow's answers (instructor-side: see the module docstring)."""
-SOURCE, ACTOR = "shadow", "shadow on-call"
 EVERY_S = 5.0
 HELD_LOOKS = 2
 """Looks in a row a top answer must hold before it counts (see the module docstring)."""
@@ -133,47 +131,3 @@ class ShadowOnCall:
                 self.tick()
             except Exception:  # one missed look, never the daemon
                 log.exception("shadow on-call: a look failed")
-
-
-def answers(store: Store, incident_id: str) -> list[dict]:
-    """The shadow's answers for one incident, oldest first (reading the instructor's side of the store)."""
-    found = []
-    for line in store.read(SHADOW).splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict) and item.get("incident") == incident_id and isinstance(item.get("ts"), (int, float)):
-            found.append(item)
-    return sorted(found, key=lambda a: a["ts"])
-
-
-def first_right(given: list[dict], is_right: Callable[[str, str], bool]) -> dict | None:
-    return next((a for a in given if is_right(str(a.get("service")), str(a.get("kind")))), None)
-
-
-def publish(
-    incident_log: IncidentLog, incident, given: list[dict], is_right: Callable[[str, str], bool]
-) -> dict | None:
-    """Put the shadow's first right answer on ``incident``'s timeline, once; returns the entry written
-    (None: already there, or no right answer). The caller decides that the team may see it now."""
-    if any(e.get("source") == SOURCE for e in incident.of_kind("root_cause_answer")):
-        return None
-    right = first_right(given, is_right)
-    if right is None:
-        return None
-    return incident_log.write(
-        incident,
-        "root_cause_answer",
-        f"shadow on-call: root cause {right['kind']} on {right['service']} (its first right answer)",
-        {
-            "service": right["service"],
-            "kind": right["kind"],
-            "correct": True,
-            "confidence": right.get("confidence"),
-            "published_at": round(time.time(), 3),
-        },
-        source=SOURCE,
-        actor=ACTOR,
-        ts=right["ts"],
-    )

@@ -1,7 +1,7 @@
 """Spans reduced to facts: per finished span, where its time went and whether its error started there.
 
 The origin rules of TraceRCA and MicroRank, on the span dicts the lab daemon keeps
-(chaoslab/local/tracestore.py) or Jaeger returns (chaoslab/console/jaeger.py):
+(chaoslab/local/tracestore.py) or Jaeger returns (chaoslab/kubernetes/jaeger.py):
 
 - Every span belongs to an **element**: ``("op", service, name)`` for a service's own work (server,
   consumer, internal spans), ``("call", caller, callee)`` for a client span to another service,
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from chaoslab.telemetry.servicegraph import DB_SYSTEMS, UNKNOWN, rpc_components
+from chaoslab.servicegraph import DB_SYSTEMS, UNKNOWN, rpc_components
 
 Element = tuple[str, str, str]
 """(kind, service, name): ("op", "service-b", "/chaoslab.v1.Inventory/Reserve"), ("call", "service-b",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 from chaoslab import command
+from chaoslab.chaos.faults import KINDS
 from chaoslab.escape import printable
 from chaoslab.incident import severity as tiers
 from chaoslab.incident.impact import describe
@@ -42,8 +43,6 @@ def _since(incident: Incident) -> str:
 
 def known_cause(incident: Incident) -> str:
     """The team's own latest root-cause answer in words, else its latest hypothesis, else that it is not known."""
-    from chaoslab.chaos.faults import KINDS
-
     answers = [e for e in incident.of_kind("root_cause_answer") if e.get("source") != "shadow"]
     if answers:
         kind = KINDS.get(answers[-1]["data"]["kind"])

@@ -14,12 +14,17 @@ from dataclasses import dataclass
 
 from chaoslab import command
 from chaoslab.chaos.drill import DrillJournal, Run
-from chaoslab.errors import BadInput, Refused
-from chaoslab.incident import comms, impact, review, score, severity, silence, triage
+from chaoslab.chaos.faults import KINDS
+from chaoslab.chaos.journal import SCENARIO
+from chaoslab.chaos.scenarios import DEFAULT_LOAD
+from chaoslab.errors import BadInput, ChaoslabError, Refused
+from chaoslab.incident import comms, impact, review, score, severity, shadow, silence, triage
 from chaoslab.incident import truth as answer_key
 from chaoslab.incident.alerting import AlertEvent, fired, on_alert
 from chaoslab.incident.record import Incident, IncidentLog
 from chaoslab.incident.truth import is_graded
+from chaoslab.loadtest.verify import BASELINE_SLO, DRAIN_S
+from chaoslab.loadtest.verify import verify as run_verify
 from chaoslab.topology import SERVICE_NAMES
 
 
@@ -206,8 +211,6 @@ class Desk:
         return answers
 
     def rootcause(self, incident_id: str | None, service: str, kind: str) -> tuple[bool | None, str]:
-        from chaoslab.chaos.faults import KINDS
-
         if service not in SERVICE_NAMES:
             raise BadInput(f"--service {service!r}: use one of {', '.join(SERVICE_NAMES)}")
         if kind not in KINDS:
@@ -295,8 +298,6 @@ class Desk:
     # ---- the shadow on-call -------------------------------------------------------------------
     def publish_shadow(self, incident: Incident, truth=None) -> None:
         """Put the shadow on-call's first right answer on the timeline once the team may see it."""
-        from chaoslab.diagnose import shadow
-
         truth = self.truth(incident) if truth is None else truth
         given = shadow_shown(self.store, incident, truth)
         if given:
@@ -318,9 +319,6 @@ class Desk:
         self, incident: Incident, duration_s: float, say: Callable[[str], None], progress: Callable[[float, dict], None]
     ):
         """One verify run of the SLO resolution asks for; recorded on the timeline either way."""
-        from chaoslab.chaos.scenarios import DEFAULT_LOAD
-        from chaoslab.loadtest.verify import BASELINE_SLO
-
         if duration_s <= 0:
             raise BadInput(f"--duration must be more than 0 seconds, got {duration_s:g}")
         drill, healthy = self.drill_slo(incident)
@@ -348,9 +346,6 @@ class Desk:
     def healthy_for(self, scenario_id: str | None) -> dict | None:
         """The healthy figures of the drill being played, when it is ``scenario_id`` (a verify of another
         scenario's SLO runs another traffic: they would not compare)."""
-        from chaoslab.chaos.journal import SCENARIO
-        from chaoslab.errors import ChaoslabError
-
         run = DrillJournal(self.store).latest()
         if not scenario_id or run is None or not run.running():
             return None
@@ -363,9 +358,6 @@ class Desk:
     def run_verify(self, profile, duration_s: float, slo, label: str, progress, healthy: dict | None = None, waived=()):
         """``chaoslab.loadtest.verify.verify`` on this lab, with its pages silenced: the run's own traffic
         is the team's test, not a customer, and never opens an incident (chaoslab.incident.silence)."""
-        from chaoslab.loadtest.verify import DRAIN_S
-        from chaoslab.loadtest.verify import verify as run_verify
-
         probe = self.lab.probe()
         silence.for_run(self.store, duration_s + DRAIN_S, f"verify ({label})", self.lab.actor)
         return run_verify(
@@ -487,9 +479,6 @@ def shadow_shown(store, incident: Incident, truth, reveal: bool = False) -> list
     """The shadow on-call's answers, when this caller may see them: graded (the key is readable), and
     the team has named the root cause itself, or the incident is over and no mystery is being played
     (chaoslab/diagnose/shadow.py); instructors see them with --reveal."""
-    from chaoslab.diagnose import shadow
-    from chaoslab.errors import ChaoslabError
-
     if not is_graded(truth):
         return None
     team_right = any(

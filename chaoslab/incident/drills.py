@@ -25,7 +25,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chaoslab.alerts.definitions import check_alerts
 from chaoslab.chaos.checks import Check, observe
+from chaoslab.chaos.faults import MAX_TTL_S
 from chaoslab.chaos.journal import SCENARIO
 from chaoslab.errors import ChaoslabError, Refused
 from chaoslab.incident.impact import counters_now
@@ -87,8 +89,7 @@ def start(
 ) -> Started:
     """Start ``scenario`` on ``lab`` (a chaoslab.backend.Backend); see the module docstring. ``seed``
     draws a mystery's story (the same seed as the drill's draw gives the same story)."""
-    from chaoslab.chaos.faults import MAX_TTL_S
-
+    check_alerts(scenario)
     refuse_new_drill_while_secret(lab.store())
     controller = lab.controller()
     controller.audit.settle()

@@ -10,24 +10,31 @@ A mystery stays secret until an instructor reveals it (``scenario reveal``), som
 and its traffic, not its secrecy: a team still working the incident must not be handed the answer by
 the clock. Whether a run is secret is read from the board alone (the drill journal and the
 incidents), so every trainee view can tell, even one that may not read the answer key.
+
+Text from the journals passes through ``redact`` before a trainee sees it: the change feed is the
+team's, but the controller writes a fault's kind into the note of the deploy a fault makes ("config
+change (deadlock)") and a fix's note names the scenario, so no trainee-visible string may name a fault
+kind or a scenario id; those words become an ellipsis.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+import re
 
 from chaoslab import command
 from chaoslab.chaos.drill import DrillJournal, Run
+from chaoslab.chaos.faults import KINDS
 from chaoslab.chaos.journal import AUDIT, SCENARIO, AuditLog, Store
+from chaoslab.chaos.scenarios import DIFFICULTIES, catalogue, ids, mystery_story
 from chaoslab.errors import BadInput, Refused
 from chaoslab.incident.record import IncidentLog
 
 
 def draw(difficulty: str | None = None, seed: int | None = None, drills: list | None = None):
     """A scenario from ``drills`` (the catalogue), at ``difficulty`` if given; ``seed`` makes the draw repeatable."""
-    from chaoslab.chaos.scenarios import DIFFICULTIES, catalogue
-
     if difficulty is not None and difficulty not in DIFFICULTIES:
         raise BadInput(f"--difficulty {difficulty!r}: use one of {', '.join(DIFFICULTIES)}")
     pool = [s for s in drills or catalogue() if difficulty is None or s.difficulty == difficulty]
@@ -38,8 +45,6 @@ def draw(difficulty: str | None = None, seed: int | None = None, drills: list | 
 def story(scenario, seed: int | None = None) -> str:
     """The story a mystery run of ``scenario`` is told with: one of its kind's (chaos/stories.yaml,
     shared by several drills), drawn with the same seed as the drill."""
-    from chaoslab.chaos.scenarios import mystery_story
-
     chooser = random.Random(f"story-{seed}") if seed is not None else random.SystemRandom()
     return mystery_story(scenario, chooser)
 
@@ -95,3 +100,24 @@ def reveal(store: Store, actor: str) -> dict:
         if note.get("run"):
             DrillJournal(store).revealed(note["run"])
     return note
+
+
+# ---- what a trainee may read ---------------------------------------------------------------------
+HIDDEN = "…"
+
+
+@functools.cache
+def secret_words() -> frozenset[str]:
+    """Every fault kind and every scenario id of the catalogue."""
+    return frozenset(KINDS) | frozenset(ids())
+
+
+@functools.cache
+def _pattern() -> re.Pattern:
+    words = sorted(secret_words(), key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, words)) + r")(?![\w-])", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with every fault kind and scenario id replaced by an ellipsis."""
+    return _pattern().sub(HIDDEN, text)

@@ -1,4 +1,5 @@
-"""Pages on Kubernetes: Prometheus's firing alerts folded into the team's incident record.
+"""Pages on Kubernetes: Prometheus's firing alerts folded into the team's incident record (the
+Kubernetes wing reads them: chaoslab.kubernetes.prometheus).
 
 On the local lab the daemon evaluates the rules and hands each transition to ``on_alert``. On a
 cluster Prometheus evaluates the same rules (charts/chaoslab/files/alerts.yaml); the reaper CronJob,
@@ -15,33 +16,16 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime
 
+from chaoslab.alerts.definitions import RULES
 from chaoslab.chaos.journal import Store
-from chaoslab.errors import BadInput, ChaoslabError
+from chaoslab.errors import BadInput
 from chaoslab.incident import severity as tiers
 from chaoslab.incident.alerting import AlertEvent, on_alert
 
 PAGED = "paged.json"
 """Key on the team's board: the alerts already put on the record, by fingerprint."""
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-class PrometheusUnreachable(ChaoslabError):
-    """Prometheus did not answer: nothing is paged this time, nothing is lost (the next run catches up)."""
-
-
-def firing_alerts(prometheus_url: str, timeout_s: float = 5.0) -> list[dict]:
-    """Prometheus's alerts in the firing state (GET /api/v1/alerts)."""
-    url = f"{prometheus_url.rstrip('/')}/api/v1/alerts"
-    try:
-        with _DIRECT.open(url, timeout=timeout_s) as answer:
-            alerts = json.loads(answer.read())["data"]["alerts"]
-    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise PrometheusUnreachable(f"Prometheus at {url} did not answer: {exc}") from None
-    return [a for a in alerts if isinstance(a, dict) and a.get("state") == "firing"]
 
 
 def fingerprint(labels: dict) -> str:
@@ -50,8 +34,6 @@ def fingerprint(labels: dict) -> str:
 
 def _fired_at(alert: dict, now: float) -> float:
     """When Prometheus turned it firing: activeAt (when it went pending) plus the rule's ``for:``."""
-    from chaoslab.alerts.definitions import RULES
-
     try:
         active = datetime.fromisoformat(str(alert["activeAt"]).replace("Z", "+00:00")).timestamp()
     except (KeyError, ValueError):

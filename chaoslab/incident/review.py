@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timedelta
 
 from chaoslab import command
+from chaoslab.chaos.faults import KINDS
 from chaoslab.escape import printable
 from chaoslab.incident.impact import SLOW_S, describe
 from chaoslab.incident.record import Incident
@@ -272,8 +273,6 @@ def draft(
     now: float | None = None,
 ) -> dict:
     """The review as one JSON document (``markdown`` renders it)."""
-    from chaoslab.chaos.faults import KINDS
-
     now = time.time() if now is None else now
     root = _team_root_cause(incident)
     trigger = _team_trigger(incident, deploys)

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 
 from chaoslab.chaos.drill import DrillJournal, Run
 from chaoslab.chaos.journal import AUDIT, Journal, Store
+from chaoslab.chaos.scenarios import ScenarioError, get
 from chaoslab.errors import ChaoslabError
+from chaoslab.incident.mystery import secret
 from chaoslab.topology import owner
 
 ROOT_CAUSE_BAR_S = 40 * 60
@@ -113,9 +115,6 @@ def read(store: Store, incident) -> Truth | Unreadable | None:
     """The answer key of ``incident``: the drill run it was bound to when declared. None when no drill
     was running then (nothing to grade), Unreadable when this caller may not read the instructor's
     journals."""
-    from chaoslab.chaos.scenarios import ScenarioError, get
-    from chaoslab.incident.mystery import secret
-
     run = DrillJournal(store).get(incident.drill)
     if run is None:
         return None

@@ -56,13 +56,13 @@ class LocalAgents:
             return answer_while_down(self.state, instance.service, method, path) or (status, answer)
         return status, answer
 
-    def apply_cluster_fault(self, fault: Fault) -> list[str]:
+    def apply_kubernetes_fault(self, fault: Fault) -> list[str]:
         raise FaultSpecError(f"{fault.kind} is done by the Kubernetes API: use --target kubernetes")
 
-    def revert_cluster_fault(self, fault_id: str) -> list[str]:
+    def revert_kubernetes_fault(self, fault_id: str) -> list[str]:
         return []
 
-    def revert_all_cluster_faults(self) -> list[str]:
+    def revert_all_kubernetes_faults(self) -> list[str]:
         return []
 
 

@@ -18,7 +18,7 @@ import psutil
 
 from chaoslab import PROG_ENV, command, invocation
 from chaoslab.errors import Refused
-from chaoslab.local.registry import kill, mark
+from chaoslab.local.registry import kill, mark, marked
 from chaoslab.local.statedir import StateDir
 
 
@@ -48,8 +48,6 @@ def _alive(pid: int) -> bool:
 def lab_processes(state: StateDir) -> list[psutil.Process]:
     """Every live process of a lab: its daemon's process group, every recorded pid, and every process
     that carries the lab's mark (chaoslab.local.registry), whoever started it."""
-    from chaoslab.local.registry import marked
-
     info = state.read_info() or {}
     found: dict[int, psutil.Process] = {proc.pid: proc for proc in marked(state)}
     pgid = info.get("pgid")
@@ -120,7 +118,7 @@ class LabClient:
         return self._request("GET", "/api/status", timeout=5)
 
     def diagnosis(self, since_s: float) -> dict:
-        """The daemon's diagnosis of the last ``since_s`` seconds (chaoslab/diagnose/local.py)."""
+        """The daemon's diagnosis of the last ``since_s`` seconds (chaoslab/local/diagnosis.py)."""
         return self._request("GET", f"/api/diagnose?since={since_s:g}", timeout=60)
 
     def url(self, name: str, status: dict | None = None) -> str:

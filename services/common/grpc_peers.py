@@ -5,11 +5,14 @@ gRPC (payment, gateway, worker) do not load grpc: about 10 MiB of working set ea
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+from opentelemetry.instrumentation.grpc import GrpcInstrumentorServer, client_interceptor, filters
+from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
 
 from chaoslab.chaos.agent import Effect, FaultAgent
-from chaoslab.services.common.errors import DependencyDown, DependencyTimeout
+from chaoslab.services.common.errors import ApiError, DependencyDown, DependencyTimeout
 from chaoslab.telemetry.metrics import (
     OUTBOUND_DURATION,
     OUTBOUND_REQUESTS,
@@ -23,8 +26,6 @@ def instrument_grpc() -> None:
     """Trace gRPC servers created after this call (W3C context from metadata). Clients are traced per
     channel by ``grpc_channel``, around the agent's outbound faults. Health checks are left out:
     readiness probes would otherwise fill the trace view."""
-    from opentelemetry.instrumentation.grpc import GrpcInstrumentorServer, filters
-
     instrumentor = GrpcInstrumentorServer(filter_=filters.negate(filters.health_check()))
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()
@@ -121,9 +122,6 @@ class _ClientHooks(grpc.UnaryUnaryClientInterceptor):
 def grpc_channel(peer: str, target: str, agent: FaultAgent | None = None) -> grpc.Channel:
     """A channel to ``peer``: the OpenTelemetry client span outermost, then the agent's faults and the
     RED metrics (``_ClientHooks``), then the wire."""
-    from opentelemetry.instrumentation.grpc import client_interceptor, filters
-    from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
-
     instrument_grpc()
     channel = grpc.insecure_channel(
         target,
@@ -138,8 +136,6 @@ def grpc_channel(peer: str, target: str, agent: FaultAgent | None = None) -> grp
 
 def grpc_error(peer: str, exc: grpc.RpcError) -> Exception:
     """Map a failed call to the HTTP-facing error the caller should answer with."""
-    from chaoslab.services.common.errors import ApiError
-
     code = exc.code()
     detail = exc.details() or code.name
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -205,8 +201,6 @@ class _ServerHooks(grpc.ServerInterceptor):
 
 def grpc_server(threads: int, name: str, agent: FaultAgent | None = None) -> grpc.Server:
     """A server with a bounded handler pool; extra calls queue until a handler is free."""
-    from concurrent.futures import ThreadPoolExecutor
-
     instrument_grpc()
     return grpc.server(
         ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"grpc-{name}"), interceptors=[_ServerHooks(agent)]

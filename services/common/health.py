@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import grpc
+
 
 @dataclass
 class DependencyCheck:
@@ -77,8 +79,6 @@ def reason(exc: BaseException) -> str:
     """Why a check failed, in one line a person can read: a gRPC error as its code and details (its
     ``str`` is a multi-line repr whose first line says nothing), anything else as its message with
     every line kept, joined, since the first line of a message is not always the one that matters."""
-    import grpc
-
     if isinstance(exc, grpc.RpcError) and callable(getattr(exc, "code", None)):
         code = exc.code()
         text = f"{code.name if code else 'gRPC error'}: {exc.details() or 'no details'}"

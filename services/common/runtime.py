@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaoslab.chaos.agent import FaultAgent
+from chaoslab.chaos.agent_api import create_admin_app
 from chaoslab.services.common.flags import Flags
 from chaoslab.settings import Common, SettingsError, load
 from chaoslab.telemetry.logs import configure_logging
@@ -50,7 +51,6 @@ class ServiceRuntime:
         if not self.common.agent_token:
             log.warning("fault agent admin API is off: CHAOSLAB_AGENT_TOKEN is empty")
             return agent
-        from chaoslab.chaos.agent_api import create_admin_app
 
         server = HttpServer(
             create_admin_app(agent, self.common.agent_token),

@@ -10,14 +10,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from grpc_tools import protoc
+
 HERE = Path(__file__).resolve().parent
 PROTO = HERE / "ring.proto"
 OUTPUTS = ("ring_pb2.py", "ring_pb2_grpc.py", "ring_pb2.pyi")
 
 
 def generate(out_dir: Path) -> None:
-    from grpc_tools import protoc
-
     args = [
         "protoc",
         f"-I{HERE}",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from psycopg.types.json import Jsonb
+
 from chaoslab.services.common.db import Database, Tx
 from chaoslab.services.common.errors import ApiError, unprocessable
 from chaoslab.services.service_a.validation import CheckoutRequest
@@ -270,6 +272,4 @@ class Store:
 
 
 def _json(value: dict):
-    from psycopg.types.json import Jsonb
-
     return Jsonb(value)

@@ -11,7 +11,8 @@ import yaml
 from kubernetes import client
 
 from chaoslab.chaos import checks, scenarios
-from chaoslab.chaos.kubernetes.probes import ClusterLoad, KubernetesProbe
+from chaoslab.chaos.kubernetes.probes import KubernetesProbe
+from chaoslab.kubernetes.load import KubernetesLoadStats
 from chaoslab.topology import COMPONENTS
 from clusterkit import chaoslab, checkout, connects, kubectl, make, pod_names, published, run
 from support import poll_until
@@ -145,7 +146,7 @@ def graph_edges(prometheus: str) -> set[tuple[str, str]]:
 
 
 def holding(api, namespace: str, wanted) -> list | None:
-    results = checks.observe(list(wanted), KubernetesProbe(api, namespace), ClusterLoad(api, namespace))
+    results = checks.observe(list(wanted), KubernetesProbe(api, namespace), KubernetesLoadStats(api, namespace))
     return results if all(r.ok for r in results) else None
 
 

@@ -116,7 +116,7 @@ def bytes_waiting(port: int) -> bool:
 
 
 def test_a_start_killed_half_way_is_seen_and_undone_by_stop(lab):
-    """Issue 9.6: the CLI dies while an agent still holds its request; the agent applies the fault
+    """The CLI dies while an agent still holds its request; the agent applies the fault
     after the CLI is gone. The scenario and every fault it may place were written down first."""
     payment = lab.process("payment")["pid"]
     since = time.time()
@@ -278,7 +278,7 @@ def test_a_fault_id_with_a_newline_is_refused_and_cannot_forge_a_line_of_fault_l
 
 
 def test_the_change_feed_skips_no_version(lab):
-    """Issue 9: the feed read r1, r2, r4. A reset with nothing to reset bumped the version silently, and
+    """The feed once read r1, r2, r4. A reset with nothing to reset bumped the version silently, and
     a bad deploy ended by its TTL changed it with no entry; every version must be in the feed."""
     import time
 

@@ -280,13 +280,13 @@ def test_the_cohort_page_shows_every_teams_graph_under_the_scoreboard_and_refres
     is a LocalSource over a real journal store (a cluster's would read Jaeger and the namespace's
     ConfigMaps, which cannot run here); red has an incident, blue none."""
     from chaoslab.chaos.journal import FileStore
-    from chaoslab.console.local import LocalSource
     from chaoslab.console.server import create_app
     from chaoslab.incident.record import IncidentLog
+    from chaoslab.local.console import LocalSource
     from chaoslab.local.statedir import StateDir
     from chaoslab.local.tracestore import TraceStore
+    from chaoslab.servicegraph import from_spans
     from chaoslab.settings import Console
-    from chaoslab.telemetry.servicegraph import from_spans
     from chaoslab.wsgi import HttpServer
 
     teams = ("red", "blue")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from chaoslab.chaos.journal import FileStore
 from chaoslab.chaos.scenarios import DEFAULT_LOAD
 from chaoslab.cli import cli
-from chaoslab.diagnose import shadow
+from chaoslab.incident import shadow
 from chaoslab.incident.record import IncidentLog
 from chaoslab.local.client import LabClient
 from chaoslab.local.statedir import StateDir

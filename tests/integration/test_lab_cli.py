@@ -44,7 +44,7 @@ def test_lab_lifecycle(tmp_path):
 
 
 def test_without_its_daemon_the_lab_can_still_be_reset_and_stopped(tmp_path):
-    """Issue 9.8: the services outlive a killed lab daemon, faults and all; the CLI still reaches them."""
+    """The services outlive a killed lab daemon, faults and all; the CLI still reaches them."""
     lab = start_lab(tmp_path / "lab")
     pids = lab.all_pids()
     os.kill(lab.status["lab"]["pid"], signal.SIGKILL)
@@ -62,10 +62,11 @@ def test_without_its_daemon_the_lab_can_still_be_reset_and_stopped(tmp_path):
 
 
 def test_a_locust_nobody_wrote_down_is_still_stopped(tmp_path):
-    """Issue 9.7: Locust spawned by a start that died before registering its pid (here: spawned with the
+    """Locust spawned by a start that died before registering its pid (here: spawned with the
     lab's mark and nothing else) is seen by load status and stopped by load stop and by down."""
     from chaoslab.backend import LoadProfile
     from chaoslab.loadtest.runner import LoadPlan, LocustRun
+    from chaoslab.local.ports import free_port
     from chaoslab.local.registry import mark
     from chaoslab.local.statedir import StateDir
 
@@ -73,11 +74,11 @@ def test_a_locust_nobody_wrote_down_is_still_stopped(tmp_path):
     state = StateDir.at(lab.state_dir)
     try:
         plan = LoadPlan(host=lab.url("service-a"), profile=LoadProfile(users=1))
-        orphan = LocustRun(plan, env=mark(state, "load")).start()
+        orphan = LocustRun(plan, free_port(), env=mark(state, "load")).start()
         assert lab.cli("load", "status").returncode == 0
         lab.cli("load", "stop")
         poll_until(lambda: not alive(orphan.process.pid), "load stop to end the unregistered Locust")
-        second = LocustRun(plan, env=mark(state, "load")).start()
+        second = LocustRun(plan, free_port(), env=mark(state, "load")).start()
     finally:
         lab.cli("down")
     assert not alive(second.process.pid)
@@ -149,7 +150,7 @@ def test_make_reads_the_state_directory_from_the_environment(tmp_path):
 
 
 def test_restart_waits_until_ready_and_config_shows_the_running_values(tmp_path):
-    """Issue 9.9 and 9.10."""
+    """`restart` says when the process is ready again, and `config` shows what the running lab was started with."""
     lab = start_lab(tmp_path / "lab")
     try:
         restarted = lab.cli("restart", "service-b").stdout

@@ -1,4 +1,4 @@
-"""Issue 9.14: the soak in CI, two minutes of random drills under load with retries on a lab of its
+"""The soak in CI, two minutes of random drills under load with retries on a lab of its
 own, then the books over the whole database: nothing lost, doubled or mischarged, every fault gone by
 itself. `make soak` runs the long one."""
 
@@ -38,8 +38,8 @@ def test_the_soaks_traffic_is_on_a_leash(tmp_path):
     a run time (chaos.soak.LOAD_LEASH_S past its own), after which Locust writes its reports and exits
     by itself. A real Locust, with a 3 s leash, against a port nobody listens on."""
     from chaoslab.backend import LoadProfile
-    from chaoslab.loadtest import background
-    from chaoslab.local.backend import LocalLoad
+    from chaoslab.local import load as background
+    from chaoslab.local.load import LocalLoad
     from chaoslab.local.ports import free_port
     from chaoslab.local.statedir import StateDir
     from support import poll_until

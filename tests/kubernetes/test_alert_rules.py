@@ -13,10 +13,10 @@ from pathlib import Path
 import yaml
 
 from chaoslab.alerts import promql
+from chaoslab.alerts.chartfiles import CHART_RULES
 from chaoslab.alerts.definitions import RULES, alert_names
 from chaoslab.alerts.evaluator import Evaluator
 from chaoslab.alerts.history import History
-from chaoslab.alerts.rules import CHART_RULES
 from chaoslab.alerts.scrape import JOB
 
 UNIT_TESTS = Path(__file__).parent / "alerts_test.yaml"

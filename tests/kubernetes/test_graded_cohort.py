@@ -18,7 +18,7 @@ from drillkit import play
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from chaoslab.chaos.kubernetes.store import ConfigMapStore
+from chaoslab.kubernetes.store import ConfigMapStore
 from kubesupport import CHART
 
 TEAM = "gold"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from chaoslab.backend import Options, open_backend
+from chaoslab.backend import Options
 from chaoslab.cli import cli
+from chaoslab.cli.common import open_backend
 
 
 def run(*args: str):

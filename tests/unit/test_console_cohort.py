@@ -1,6 +1,6 @@
 """The instructor's scores on the console: one team's in its instructor panel, the cohort's ranked on
 the platform console's /cohort/ page, over real journal stores (no cluster needed: a LocalSource per
-team reads the same records a ClusterSource reads from a namespace's ConfigMap)."""
+team reads the same records a KubernetesSource reads from a namespace's ConfigMap)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 from drillkit import play
 
 from chaoslab.chaos.journal import FileStore
-from chaoslab.console.local import LocalSource
 from chaoslab.console.server import create_app
 from chaoslab.incident.record import IncidentLog
+from chaoslab.local.console import LocalSource
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.tracestore import TraceStore
+from chaoslab.servicegraph import from_spans
 from chaoslab.settings import Console
-from chaoslab.telemetry.servicegraph import from_spans
 
 T0 = time.time() - 600
 
@@ -71,7 +71,7 @@ def test_the_board_ranks_teams_by_the_score_and_shows_every_teams_graph(cohort):
 def test_a_teams_instructor_panel_shows_its_graded_score(cohort, tmp_path):
     from chaoslab.console.business import MetricsHistory
     from chaoslab.console.layout import Layout
-    from chaoslab.console.panels import Context
+    from chaoslab.console.panel import Context
     from chaoslab.console.panels.instructor import render as instructor_panel
 
     source = team_lab(tmp_path / "solo", [("service-b", "latency")], ack_after_s=45)

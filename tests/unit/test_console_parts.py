@@ -11,14 +11,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from chaoslab.console.business import MetricsHistory, figures, flatten, histogram_quantile
 from chaoslab.console.layout import Layout
-from chaoslab.console.local import LocalSource
-from chaoslab.console.panels import Context, panels
+from chaoslab.console.panel import Context
+from chaoslab.console.panels import panels
 from chaoslab.console.panels.graph import svg
 from chaoslab.console.traces import waterfall
-from chaoslab.console.trainee import redact, secret_words
+from chaoslab.incident.mystery import redact, secret_words
+from chaoslab.local.console import LocalSource
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.tracestore import TraceStore
-from chaoslab.telemetry.servicegraph import from_spans
+from chaoslab.servicegraph import from_spans
 
 T0 = 1_800_000_000.0
 
@@ -167,7 +168,7 @@ def test_unknown_nodes_get_a_spot_of_their_own_and_keep_it():
 
 
 def test_a_panel_that_fails_says_so_and_escapes_the_reason(tmp_path):
-    from chaoslab.console.panels import Panel
+    from chaoslab.console.panel import Panel
     from chaoslab.console.web import render
 
     def broken(ctx):

@@ -23,8 +23,9 @@ from chaoslab.diagnose.reference import Reference
 from chaoslab.diagnose.robust import baseline, quantile, slope
 from chaoslab.diagnose.signatures import risky, superseded
 from chaoslab.diagnose.spans import CALL, DB, OP, TIMEOUT, facts
+from chaoslab.incident import shadow as shadow_record
 from chaoslab.incident.record import IncidentLog
-from chaoslab.telemetry.servicegraph import ServiceGraph, from_spans
+from chaoslab.servicegraph import ServiceGraph, from_spans
 
 T0 = 1_800_000_000.0
 _ids = itertools.count(1)
@@ -586,14 +587,14 @@ def test_the_shadow_counts_an_answer_held_for_two_looks_dated_at_the_first(tmp_p
     for clock["now"] in (T0 + 41, T0 + 46):
         held = on_call.tick()
     assert held["kind"] == "deadlock" and held["ts"] == T0 + 41
-    given = shadow.answers(store, incident.id)
+    given = shadow_record.answers(store, incident.id)
     assert [(a["kind"], a["ts"]) for a in given] == [("latency", T0), ("deadlock", T0 + 41)]
     assert "shadow" not in store.read("incidents.jsonl")  # its answers stay off the team's board
 
     right = lambda service, kind: (service, kind) == ("service-c", "deadlock")  # noqa: E731
-    written = shadow.publish(incidents, incidents.get(incident.id), given, right)
-    assert written["ts"] == T0 + 41 and written["source"] == shadow.SOURCE
-    assert shadow.publish(incidents, incidents.get(incident.id), given, right) is None  # once
+    written = shadow_record.publish(incidents, incidents.get(incident.id), given, right)
+    assert written["ts"] == T0 + 41 and written["source"] == shadow_record.SOURCE
+    assert shadow_record.publish(incidents, incidents.get(incident.id), given, right) is None  # once
     entries = [json.loads(line) for line in store.read("incidents.jsonl").splitlines()]
     assert sum(e.get("source") == "shadow" for e in entries) == 1
 

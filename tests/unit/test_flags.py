@@ -24,7 +24,7 @@ def test_a_removal_is_a_new_version_only_when_a_value_changes():
 
 
 def test_a_reset_with_nothing_to_reset_changes_no_version():
-    """Issue 9: it bumped the revision silently and the change feed went r1, r2, r4."""
+    """It once bumped the revision silently and the change feed went r1, r2, r4."""
     f = flags()
     assert f.reset() == (0, {}) and f.revision == 0
     f.push("fault:f-1", {"money_math": "float"})

@@ -12,6 +12,7 @@ import pytest
 from chaoslab.chaos.journal import FileStore
 from chaoslab.incident import pager
 from chaoslab.incident.record import IncidentLog, NoIncident
+from chaoslab.kubernetes import prometheus
 
 NOW = 1_800_000_000.0
 
@@ -74,5 +75,7 @@ def test_an_unreachable_prometheus_says_where_it_looked():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: refused
-        with pytest.raises(pager.PrometheusUnreachable, match=rf"Prometheus at http://127.0.0.1:{port}/api/v1/alerts"):
-            pager.firing_alerts(f"http://127.0.0.1:{port}")
+        with pytest.raises(
+            prometheus.PrometheusUnreachable, match=rf"Prometheus at http://127.0.0.1:{port}/api/v1/alerts"
+        ):
+            prometheus.firing(f"http://127.0.0.1:{port}")

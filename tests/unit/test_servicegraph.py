@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from chaoslab.telemetry.servicegraph import (
+from chaoslab.servicegraph import (
     CLIENT,
     DATABASE,
     DEGRADED,
@@ -232,8 +232,8 @@ def test_traces_lists_failed_newest_first_and_slow_slowest_first():
 
 
 def test_every_grpc_service_of_the_topology_is_in_the_ring_proto():
+    from chaoslab.servicegraph import rpc_components
     from chaoslab.services.rpc import ring_pb2
-    from chaoslab.telemetry.servicegraph import rpc_components
 
     served = {s.full_name for s in ring_pb2.DESCRIPTOR.services_by_name.values()}
     assert set(rpc_components()) == served

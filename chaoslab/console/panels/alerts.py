@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from chaoslab.console.panels import Context, Panel
+from chaoslab.console.panel import Context, Panel
 from chaoslab.console.render import esc
 
 

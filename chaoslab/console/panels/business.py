@@ -6,9 +6,9 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from chaoslab.console.business import Figures
-from chaoslab.console.panels import Context, Panel
+from chaoslab.console.panel import Context, Panel
 from chaoslab.console.render import esc, ms, number, share, sparkline
-from chaoslab.console.trainee import redact
+from chaoslab.incident.mystery import redact
 
 TILES: tuple[tuple[str, str, str], ...] = (
     # (figure, title, what it means)

@@ -6,9 +6,9 @@ import time
 
 from markupsafe import Markup
 
-from chaoslab.console.panels import Context, Panel
+from chaoslab.console.panel import Context, Panel
 from chaoslab.console.render import ago, clock, esc
-from chaoslab.console.trainee import redact
+from chaoslab.incident.mystery import redact
 
 SHOWN_S = 4 * 3600
 """How far back the feed goes (what `chaoslab changes` shows by default)."""

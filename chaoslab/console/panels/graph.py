@@ -7,9 +7,9 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from chaoslab.console.layout import HEIGHT, NODE_R, WIDTH, curve
-from chaoslab.console.panels import Context, Panel
+from chaoslab.console.panel import Context, Panel
 from chaoslab.console.render import clock, esc, ms, rate, share
-from chaoslab.telemetry.servicegraph import IDLE, MESSAGING, Edge, Graph, Node
+from chaoslab.servicegraph import IDLE, MESSAGING, Edge, Graph, Node
 
 LEGEND = (
     ("healthy", "healthy"),

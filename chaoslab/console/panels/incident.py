@@ -7,7 +7,7 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from chaoslab import command
-from chaoslab.console.panels import Context, Panel
+from chaoslab.console.panel import Context, Panel
 from chaoslab.console.render import ago, clock, esc
 
 LATEST = 10

@@ -7,7 +7,8 @@ import time
 
 from markupsafe import Markup
 
-from chaoslab.console.panels import INSTRUCTOR, Context, Panel
+from chaoslab.chaos.scenarios import ScenarioError, get
+from chaoslab.console.panel import INSTRUCTOR, Context, Panel
 from chaoslab.console.render import ago, esc
 from chaoslab.console.scoreboard import team_score
 
@@ -16,7 +17,6 @@ def _scenario(ctx: Context) -> str:
     note = ctx.source.scenario()
     if note is None:
         return '<p class="muted">No scenario running.</p>'
-    from chaoslab.chaos.scenarios import ScenarioError, get
 
     try:
         scenario = get(note["id"])

@@ -1,4 +1,4 @@
--- Charged but never paid (issue 9): a checkout whose payment call timed out after the gateway had
+-- Charged but never paid: a checkout whose payment call timed out after the gateway had
 -- captured the money left the order `pending` forever. Now the order records each charge attempt
 -- before payment is called, so service-a's recovery loop can ask payment how it ended, by key.
 ALTER TABLE shop.orders ADD COLUMN IF NOT EXISTS charge_key text;          -- the attempt's idempotency key

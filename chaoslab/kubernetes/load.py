@@ -55,3 +55,17 @@ def stop(api, namespace: str) -> dict:
 
 def stats(api, namespace: str) -> dict:
     return _call(api, namespace, "GET", "/stats/requests")
+
+
+class KubernetesLoadStats:
+    """The team's in-cluster Locust as a load source for checks."""
+
+    def __init__(self, api, namespace: str):
+        self.api = api
+        self.namespace = namespace
+
+    def reset(self) -> None:
+        reset(self.api, self.namespace)
+
+    def stats(self) -> dict:
+        return stats(self.api, self.namespace)

@@ -2,30 +2,40 @@
 built from them with the same code as locally), the team's services' /metrics by their Service names,
 Prometheus's alerts for the team, and the team's journals in its namespace's ConfigMap.
 
-What runs it: ``chaoslab console-server`` in the platform namespace (chaoslab/console/server.py), with a
+What runs it: ``chaoslab console-server`` in the platform namespace (``serve``), with a
 ServiceAccount that may read the teams' ConfigMaps (charts/chaoslab/templates/console.yaml).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import threading
 import time
 import urllib.error
-import urllib.request
 
 from chaoslab.backend import team_namespace
-from chaoslab.console.jaeger import JaegerQuery
-from chaoslab.telemetry.servicegraph import Baseline, Graph, ServiceGraph, TraceRef, from_spans
+from chaoslab.chaos.controller import AUDIT, CHANGES, SCENARIO
+from chaoslab.chaos.journal import AuditLog, Journal
+from chaoslab.chaos.kubernetes.client import api_client
+from chaoslab.console.incidents import instructor_score, trainee_view
+from chaoslab.console.server import create_app, teams
+from chaoslab.kubernetes import prometheus
+from chaoslab.kubernetes.jaeger import JaegerQuery
+from chaoslab.kubernetes.store import ConfigMapStore
+from chaoslab.servicegraph import Baseline, Graph, ServiceGraph, TraceRef, from_spans
+from chaoslab.settings import Common, Console, load
 from chaoslab.topology import COMPONENTS, FRONT_DOOR, SERVICE_NAMES
+from chaoslab.wsgi import HttpServer
 
+log = logging.getLogger("chaoslab.console")
 GRAPH_EVERY_S = 5.0
 """How often the graph is rebuilt from Jaeger (each rebuild queries every service)."""
 TRACES_PER_SERVICE = 300
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class ClusterSource:
+class KubernetesSource:
     def __init__(self, team: str, jaeger_url: str, prometheus_url: str, api=None, clock=time.time):
         self.team = team
         self.namespace = team_namespace(team)
@@ -74,24 +84,22 @@ class ClusterSource:
         texts = {}
         for c in COMPONENTS:
             try:
-                with _DIRECT.open(f"http://{c.name}.{self.namespace}:{c.http_port}/metrics", timeout=1.0) as answer:
+                with prometheus.DIRECT.open(
+                    f"http://{c.name}.{self.namespace}:{c.http_port}/metrics", timeout=1.0
+                ) as answer:
                     texts[c.name] = answer.read().decode(errors="replace")
             except (urllib.error.URLError, OSError, ValueError):
                 texts[c.name] = None
         return texts
 
     def changes(self, since: float) -> list[dict]:
-        from chaoslab.chaos.controller import CHANGES
-        from chaoslab.chaos.journal import Journal
-
         return Journal(self._store(), CHANGES).entries(since_ts=since)
 
     def alerts(self) -> dict | None:
         """Prometheus's alerts of this team, shaped like the lab daemon's GET /api/alerts."""
         try:
-            with _DIRECT.open(f"{self.prometheus_url}/api/v1/alerts", timeout=2.0) as answer:
-                found = json.loads(answer.read())["data"]["alerts"]
-        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            found = prometheus.alerts(self.prometheus_url, timeout_s=2.0)
+        except prometheus.PrometheusUnreachable:
             return None
         mine = [a for a in found if a.get("labels", {}).get("team") in (self.team, None)]
         return {
@@ -107,21 +115,14 @@ class ClusterSource:
         }
 
     def incident(self) -> dict | None:
-        from chaoslab.console.incidents import trainee_view
-
         return trainee_view(self._store())
 
     def faults(self) -> list[dict]:
-        from chaoslab.chaos.controller import AUDIT
-        from chaoslab.chaos.journal import AuditLog
-
         now = time.time()
         opened = AuditLog(self._store(), AUDIT).open_faults()
         return sorted((f for f in opened.values() if f.get("expires_at", 0) > now), key=lambda f: f["ts"])
 
     def scenario(self) -> dict | None:
-        from chaoslab.chaos.controller import SCENARIO
-
         try:
             note = json.loads(self._store().read(SCENARIO) or "null")
         except ValueError:
@@ -129,14 +130,25 @@ class ClusterSource:
         return note if note and note.get("expires_at", 0) > time.time() else None
 
     def score(self) -> dict | None:
-        from chaoslab.console.incidents import instructor_score
-
         return instructor_score(self._store())
 
     def _store(self):
-        from chaoslab.chaos.kubernetes.client import api_client
-        from chaoslab.chaos.kubernetes.store import ConfigMapStore
-
         if self._api is None:
             self._api = api_client()
         return ConfigMapStore(self._api, self.namespace)
+
+
+def serve() -> int:
+    """The platform's console (``chaoslab console-server``, the chart's console Deployment): every team's
+    console in one process, each team's data from the platform's Jaeger and Prometheus."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load(Console)
+    names = teams(settings)
+    if not names:
+        log.error("CHAOSLAB_CONSOLE_TEAMS is empty: name the teams to show, e.g. red,blue,green")
+        return 2
+    sources = {t: KubernetesSource(t, settings.jaeger_url, settings.prometheus_url) for t in names}
+    server = HttpServer(create_app(settings, sources), load(Common).bind_host, settings.port, 16, "console").start()
+    log.info("console for %s on %s", settings.teams, server.url)
+    threading.Event().wait()
+    return 0

@@ -9,9 +9,21 @@ from functools import cached_property
 
 from chaoslab import command
 from chaoslab.backend import Journals, LoadProfile, ResetReport, TimedRun
-from chaoslab.chaos.kubernetes import load as cluster_load
+from chaoslab.chaos.controller import Controller
+from chaoslab.chaos.journal import AUDIT, CHANGES, AuditLog, Journal
+from chaoslab.chaos.kubernetes import actions
+from chaoslab.chaos.kubernetes.agents import KubernetesAgents
 from chaoslab.chaos.kubernetes.client import api_client
-from chaoslab.errors import Refused
+from chaoslab.chaos.kubernetes.identity import authorize_namespace
+from chaoslab.chaos.kubernetes.probes import KubernetesProbe
+from chaoslab.diagnose.rank import diagnose
+from chaoslab.errors import ChaoslabError, Refused
+from chaoslab.incident import pager
+from chaoslab.kubernetes import load as locust
+from chaoslab.kubernetes import prometheus
+from chaoslab.kubernetes.diagnosis import KubernetesInputs
+from chaoslab.kubernetes.load import KubernetesLoadStats
+from chaoslab.kubernetes.store import ConfigMapStore
 from chaoslab.topology import FRONT_DOOR, component
 
 STOPPED_STATES = (None, "ready", "stopped")
@@ -37,16 +49,12 @@ class KubernetesBackend:
     def agents(self):
         """Who is calling, whether they may touch this namespace, and where its agents are (the
         authorisation runs here, before anything else touches the namespace)."""
-        from chaoslab.chaos.kubernetes.agents import KubernetesAgents
-
         return KubernetesAgents(self.namespace, api=self.api)
 
     @cached_property
     def caller(self):
         """Who is calling and the team of this namespace they may act on (the authorisation, without
         reading the agents' token: a trainee in a graded cohort may read the board, not the agents)."""
-        from chaoslab.chaos.kubernetes.identity import authorize_namespace
-
         return authorize_namespace(self.api, self.namespace)
 
     @property
@@ -54,21 +62,14 @@ class KubernetesBackend:
         return self.caller[0].username
 
     def controller(self):
-        from chaoslab.chaos.controller import Controller
-
         agents = self.agents
         return Controller(agents, self.store(), agents.identity.username)
 
     def store(self):
-        from chaoslab.chaos.kubernetes.store import ConfigMapStore
-
         self.caller  # noqa: B018 - the authorisation check, before touching the namespace's ConfigMaps
         return ConfigMapStore(self.api, self.namespace)
 
     def journals(self) -> Journals:
-        from chaoslab.chaos.controller import AUDIT, CHANGES
-        from chaoslab.chaos.journal import AuditLog, Journal
-
         store = self.store()
         return Journals(AuditLog(store, AUDIT), Journal(store, CHANGES))
 
@@ -78,13 +79,11 @@ class KubernetesBackend:
         removed, unreachable = controller.reset()
         return ResetReport(removed, unreachable)
 
-    def load(self) -> ClusterLoadDriver:
+    def load(self) -> KubernetesLoad:
         self.caller  # noqa: B018 - the authorisation check, before touching the namespace's Locust
-        return ClusterLoadDriver(self.api, self.namespace)
+        return KubernetesLoad(self.api, self.namespace)
 
     def probe(self):
-        from chaoslab.chaos.kubernetes.probes import KubernetesProbe
-
         self.caller  # noqa: B018 - the authorisation check
         return KubernetesProbe(self.api, self.namespace)
 
@@ -94,16 +93,10 @@ class KubernetesBackend:
 
     def diagnose(self, since_s: float):
         """From the platform's Jaeger and Prometheus and the team's board, with the caller's own rights."""
-        from chaoslab.diagnose.cluster import ClusterInputs
-        from chaoslab.diagnose.rank import diagnose
-
-        return diagnose(ClusterInputs(self.api, self.namespace, self.store(), since_s), since_s)
+        return diagnose(KubernetesInputs(self.api, self.namespace, self.store(), since_s), since_s)
 
     def instructor(self) -> None:
         """The caller may read the instructors' journal (RBAC decides: in a graded cohort trainees may not)."""
-        from chaoslab.chaos.journal import AUDIT
-        from chaoslab.errors import ChaoslabError
-
         try:
             self.store().read(AUDIT)
         except ChaoslabError as exc:
@@ -111,22 +104,17 @@ class KubernetesBackend:
 
     def reap(self) -> list[str]:
         """Needs no agent token: the reaper's ServiceAccount may change deployments and policies only."""
-        from chaoslab.chaos.kubernetes import actions
-        from chaoslab.chaos.kubernetes.identity import authorize_namespace
-
         authorize_namespace(self.api, self.namespace)
         return actions.revert(self.api, self.namespace, expired_before=time.time())
 
     def page(self, prometheus_url: str) -> list:
         """Prometheus's firing alerts for this team, folded into its incident record (what the reaper
         does after reverting, when it knows a Prometheus); returns the transitions it recorded."""
-        from chaoslab.incident import pager
-
         _, team = self.caller
-        return pager.fold(self.store(), team, pager.firing_alerts(prometheus_url))
+        return pager.fold(self.store(), team, prometheus.firing(prometheus_url))
 
 
-class ClusterLoadDriver:
+class KubernetesLoad:
     """The namespace's Locust Deployment, driven through the API server's service proxy."""
 
     def __init__(self, api, namespace: str):
@@ -138,11 +126,11 @@ class ClusterLoadDriver:
     ) -> str:
         if self.stats() is not None:
             raise Refused(f"load is already running in {self.namespace}; `{command('load stop')}` stops it")
-        cluster_load.swarm(self.api, self.namespace, profile, host, run_time_s)
+        locust.swarm(self.api, self.namespace, profile, host, run_time_s)
         return f"web UI: kubectl -n {self.namespace} port-forward svc/locust 8089"
 
     def stats(self) -> dict | None:
-        stats = cluster_load.stats(self.api, self.namespace)
+        stats = locust.stats(self.api, self.namespace)
         return None if stats.get("state") in STOPPED_STATES else stats
 
     def stop(self) -> str | None:
@@ -150,7 +138,7 @@ class ClusterLoadDriver:
         right after a `scenario stop` was refused as "already running" in that moment."""
         if self.stats() is None:
             return None
-        cluster_load.stop(self.api, self.namespace)
+        locust.stop(self.api, self.namespace)
         deadline = time.monotonic() + STOP_WAIT_S
         while self.stats() is not None:
             if time.monotonic() > deadline:
@@ -163,19 +151,17 @@ class ClusterLoadDriver:
     ) -> TimedRun:
         if self.stats() is not None:
             raise Refused(f"load is already running in {self.namespace}; stop it first (`{command('load stop')}`)")
-        cluster_load.swarm(self.api, self.namespace, profile)
-        cluster_load.reset(self.api, self.namespace)
+        locust.swarm(self.api, self.namespace, profile)
+        locust.reset(self.api, self.namespace)
         started = time.monotonic()
         try:
             while (elapsed := time.monotonic() - started) < duration_s:
-                on_progress(elapsed, cluster_load.stats(self.api, self.namespace))
+                on_progress(elapsed, locust.stats(self.api, self.namespace))
                 time.sleep(min(2.0, max(0.0, duration_s - elapsed)))  # the run's own length, not a wait
-            final = cluster_load.stats(self.api, self.namespace)
+            final = locust.stats(self.api, self.namespace)
         finally:
-            cluster_load.stop(self.api, self.namespace)
+            locust.stop(self.api, self.namespace)
         return TimedRun(final, f"svc/locust in {self.namespace}")
 
     def stats_source(self):
-        from chaoslab.chaos.kubernetes.probes import ClusterLoad
-
-        return ClusterLoad(self.api, self.namespace)
+        return KubernetesLoadStats(self.api, self.namespace)

@@ -150,7 +150,7 @@ def test_scale_to_zero_and_back_on_stop(team, api, tmp_path):
     assert deployment.spec.replicas == 0
     assert deployment.metadata.annotations["chaoslab.io/fault-id"] == applied.fault.id
     listed, _ = lab.faults()
-    assert [(f["id"], f["kind"], f["instance"]) for f in listed] == [(applied.fault.id, "scale_to_zero", "cluster")]
+    assert [(f["id"], f["kind"], f["instance"]) for f in listed] == [(applied.fault.id, "scale_to_zero", "kubernetes")]
     lab.remove(applied.fault.id)
     deployment = apps.read_namespaced_deployment("worker", NAMESPACE)
     assert deployment.spec.replicas == 1 and "chaoslab.io/fault-id" not in (deployment.metadata.annotations or {})
@@ -209,9 +209,9 @@ def test_the_reaper_pages_onto_the_teams_board_and_may_not_touch_the_answer_key(
 
     from kubernetes import config
 
-    from chaoslab.chaos.kubernetes.store import ConfigMapStore
     from chaoslab.incident import pager
     from chaoslab.incident.record import IncidentLog
+    from chaoslab.kubernetes.store import ConfigMapStore
 
     reaper = config.new_client_from_config(config_file=str(reapers_kubeconfig(api, apiserver, tmp_path)))
     page = {

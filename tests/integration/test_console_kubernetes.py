@@ -8,9 +8,9 @@ import json
 import pytest
 from flask import Flask, abort, jsonify, request
 
-from chaoslab.console.cluster import ClusterSource
-from chaoslab.console.jaeger import spans_from_jaeger
 from chaoslab.console.server import create_app
+from chaoslab.kubernetes.console import KubernetesSource
+from chaoslab.kubernetes.jaeger import spans_from_jaeger
 from chaoslab.settings import Console
 from chaoslab.wsgi import HttpServer
 
@@ -99,7 +99,7 @@ def test_jaeger_spans_become_the_daemons_span_dicts():
 
 
 def test_the_platform_console_serves_a_teams_graph_and_traces_from_jaeger(jaeger):
-    source = ClusterSource("red", jaeger.server.url, "http://127.0.0.1:9", clock=lambda: NOW_US / 1e6 + 10)
+    source = KubernetesSource("red", jaeger.server.url, "http://127.0.0.1:9", clock=lambda: NOW_US / 1e6 + 10)
     app = create_app(Console(teams="red", token="s3cret"), {"red": source}).test_client()
 
     assert b"teams/red/console/" in app.get("/").data

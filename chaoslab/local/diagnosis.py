@@ -2,7 +2,7 @@
 metrics for it, keeps its healthy reference up to date, serves it on ``GET /api/diagnose`` (with the
 lab's token) and runs the shadow on-call.
 
-Its inputs are the daemon's trainee-side stores only (chaoslab.console.local.LocalSource: the service
+Its inputs are the daemon's trainee-side stores only (chaoslab.local.console.LocalSource: the service
 graph, the services' /metrics, the change feed, the alerts; the supervisor's process states): the same
 things `chaoslab traces`, `chaoslab status`, `chaoslab changes`, `chaoslab alerts` and the console's
 trainee view show.
@@ -14,12 +14,17 @@ import threading
 import time
 from collections.abc import Callable
 
-from chaoslab.console.trainee import redact
+from flask import jsonify, request
+
+from chaoslab.chaos.journal import FileStore
 from chaoslab.diagnose import DEFAULT_SINCE_S
 from chaoslab.diagnose.metrics import ScrapeHistory
 from chaoslab.diagnose.rank import Diagnosis, diagnose
 from chaoslab.diagnose.record import FRAME_S, Recorder
 from chaoslab.diagnose.reference import Reference
+from chaoslab.diagnose.shadow import ShadowOnCall
+from chaoslab.incident.mystery import redact
+from chaoslab.local.console import LocalSource
 
 MAX_SINCE_S = 900.0
 """How far back the daemon remembers (the recorder's frames, the scrapes, the healthy reference)."""
@@ -104,12 +109,6 @@ def mount(app, lab, authorised: Callable[[], bool]) -> LocalDiagnosis:
     healthy reference and the shadow on-call (``lab``: chaoslab.local.daemon.Lab); returns what the span
     receiver feeds. The traces a diagnosis cites are pinned in the trace store, so that `chaoslab traces
     --trace ID` still shows them while the incident is worked on."""
-    from flask import jsonify, request
-
-    from chaoslab.chaos.journal import FileStore
-    from chaoslab.console.local import LocalSource
-    from chaoslab.diagnose.shadow import ShadowOnCall
-
     alerts = getattr(lab, "alerts", None)
     source = LocalSource(
         lab.state, lab.traces, lab.graph, lab.supervisor.snapshot, alerts.snapshot if alerts is not None else None

@@ -4,7 +4,7 @@ the change feed from the team's board, pod states from the API server.
 The CLI runs on a laptop, so Jaeger's query API and Prometheus's HTTP API are reached through the API
 server's service proxy with the caller's own credentials (``raw_request``): what the caller may read
 there is what the diagnosis reads. Jaeger's answer is turned into span dicts by the console's own
-reader (chaoslab/console/jaeger.py) and recorded as one finished batch; Jaeger has no in-flight
+reader (chaoslab/kubernetes/jaeger.py) and recorded as one finished batch; Jaeger has no in-flight
 copies, so calls still open do not show here (the local lab's daemon sees them).
 """
 
@@ -14,11 +14,18 @@ import json
 import time
 import urllib.parse
 
-from chaoslab.console.jaeger import JaegerQuery
-from chaoslab.console.trainee import redact
+from kubernetes import client
+
+from chaoslab.chaos.controller import CHANGES
+from chaoslab.chaos.journal import Journal
+from chaoslab.chaos.kubernetes.client import raw_request
+from chaoslab.chaos.kubernetes.identity import PLATFORM_NAMESPACE
 from chaoslab.diagnose.metrics import Series
 from chaoslab.diagnose.record import Recorder
-from chaoslab.telemetry.servicegraph import Baseline, from_spans
+from chaoslab.errors import Refused
+from chaoslab.incident.mystery import redact
+from chaoslab.kubernetes.jaeger import JaegerQuery
+from chaoslab.servicegraph import Baseline, from_spans
 from chaoslab.topology import FRONT_DOOR, SERVICE_NAMES
 
 PLATFORM_SERVICES = {"jaeger": "jaeger:16686", "prometheus": "prometheus:9090"}
@@ -31,10 +38,6 @@ ALERTS series whose newest sample is older than two intervals belongs to a resol
 
 def proxy_get(api, service: str, path: str, params: dict | None = None) -> dict:
     """GET a platform service's HTTP API through the API server's service proxy; its JSON answer."""
-    from chaoslab.chaos.kubernetes.client import raw_request
-    from chaoslab.chaos.kubernetes.identity import PLATFORM_NAMESPACE
-    from chaoslab.errors import Refused
-
     query = ("?" + urllib.parse.urlencode(params)) if params else ""
     proxied = f"/api/v1/namespaces/{PLATFORM_NAMESPACE}/services/{PLATFORM_SERVICES[service]}/proxy{path}{query}"
     status, body = raw_request(api, "GET", proxied, timeout_s=20)
@@ -79,7 +82,7 @@ class PrometheusMetrics:
         return found
 
 
-class ClusterInputs:
+class KubernetesInputs:
     """chaoslab.diagnose.evidence.Inputs for one team's namespace, read once when built."""
 
     def __init__(self, api, namespace: str, store, since_s: float, clock=time.time):
@@ -118,9 +121,6 @@ class ClusterInputs:
         return self._graph.snapshot(window_s)
 
     def changes(self, since: float) -> list[dict]:
-        from chaoslab.chaos.controller import CHANGES
-        from chaoslab.chaos.journal import Journal
-
         return [
             dict(c, summary=redact(str(c.get("summary", "")))) for c in Journal(self._store, CHANGES).entries(since)
         ]
@@ -147,8 +147,6 @@ class ClusterInputs:
         return list(found.values())
 
     def processes(self) -> dict[str, dict]:
-        from kubernetes import client
-
         pods = client.CoreV1Api(self._api).list_namespaced_pod(self._namespace).items
         found: dict[str, dict] = {}
         for pod in pods:

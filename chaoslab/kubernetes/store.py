@@ -10,13 +10,20 @@ reaper has paged from Prometheus, chaoslab/incident/pager.py). The chart's
 
 from __future__ import annotations
 
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
 from chaoslab.chaos.drill import DRILLS
 from chaoslab.chaos.journal import CHANGES
 from chaoslab.chaos.kubernetes.client import explain
+from chaoslab.incident.alerting import ALERTS
+from chaoslab.incident.pager import PAGED
+from chaoslab.incident.record import INCIDENTS
+from chaoslab.incident.silence import SILENCES
 
 NAME = "chaoslab-journal"
 BOARD = "chaoslab-board"
-BOARD_KEYS = frozenset({CHANGES, DRILLS, "incidents.jsonl", "paged.json", "silences.jsonl", "alerts.jsonl"})
+BOARD_KEYS = frozenset({CHANGES, DRILLS, INCIDENTS, PAGED, SILENCES, ALERTS})
 """Keys on the team's board; every other key is in the journal. The drill journal is there so that a
 trainee's own ``incident open`` binds the incident to the drill being played, and every trainee view
 can tell whether a mystery is still secret; the silences because a trainee's ``verify`` sets one; the
@@ -34,14 +41,10 @@ MAX_LINES = 2000
 
 class ConfigMapStore:
     def __init__(self, api, namespace: str):
-        from kubernetes import client
-
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
 
     def _get(self, name: str):
-        from kubernetes.client.exceptions import ApiException
-
         try:
             return self.core.read_namespaced_config_map(name, self.namespace)
         except ApiException as exc:
@@ -55,8 +58,6 @@ class ConfigMapStore:
 
     def _update(self, key: str, change) -> None:
         """Read, change, write back with the resourceVersion read; on a conflict, start again."""
-        from kubernetes.client.exceptions import ApiException
-
         name = configmap_of(key)
         for _ in range(10):
             found = self._get(name)

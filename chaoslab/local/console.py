@@ -10,9 +10,15 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from chaoslab.chaos.controller import AUDIT, CHANGES, SCENARIO
+from chaoslab.chaos.journal import AuditLog, FileStore, Journal
+from chaoslab.console import PREFIX
+from chaoslab.console.incidents import instructor_score, trainee_view
+from chaoslab.console.web import create_blueprint
+from chaoslab.loadtest.verify import BASELINE_SLO
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.tracestore import TraceStore
-from chaoslab.telemetry.servicegraph import Graph, ServiceGraph, TraceRef
+from chaoslab.servicegraph import Baseline, Graph, ServiceGraph, Thresholds, TraceRef
 from chaoslab.topology import SERVICE_NAMES
 
 SCRAPE_TIMEOUT_S = 1.0
@@ -57,31 +63,20 @@ class LocalSource:
         return texts
 
     def changes(self, since: float) -> list[dict]:
-        from chaoslab.chaos.controller import CHANGES
-
         return self._journal(CHANGES).entries(since_ts=since)
 
     def alerts(self) -> dict | None:
         return self._alerts() if self._alerts is not None else None
 
     def incident(self) -> dict | None:
-        from chaoslab.chaos.journal import FileStore
-        from chaoslab.console.incidents import trainee_view
-
         return trainee_view(FileStore(self.state.root))
 
     def faults(self) -> list[dict]:
-        from chaoslab.chaos.controller import AUDIT
-        from chaoslab.chaos.journal import AuditLog, FileStore
-
         now = time.time()
         opened = AuditLog(FileStore(self.state.root), AUDIT).open_faults()
         return sorted((f for f in opened.values() if f.get("expires_at", 0) > now), key=lambda f: f["ts"])
 
     def scenario(self) -> dict | None:
-        from chaoslab.chaos.controller import SCENARIO
-        from chaoslab.chaos.journal import FileStore
-
         try:
             note = json.loads(FileStore(self.state.root).read(SCENARIO) or "null")
         except ValueError:
@@ -89,14 +84,9 @@ class LocalSource:
         return note if note and note.get("expires_at", 0) > time.time() else None
 
     def score(self) -> dict | None:
-        from chaoslab.chaos.journal import FileStore
-        from chaoslab.console.incidents import instructor_score
-
         return instructor_score(FileStore(self.state.root))
 
     def _journal(self, key: str):
-        from chaoslab.chaos.journal import FileStore, Journal
-
         return Journal(FileStore(self.state.root), key)
 
 
@@ -115,9 +105,6 @@ def _scrape(url: str) -> str | None:
 def service_graph() -> ServiceGraph:
     """The lab daemon's service graph: new edges against the lab's design (chaoslab.topology), the
     front door judged against the baseline SLO's checkout p95."""
-    from chaoslab.loadtest.verify import BASELINE_SLO
-    from chaoslab.telemetry.servicegraph import Baseline, Thresholds
-
     checkout_p95 = next(c.max for c in BASELINE_SLO if c.measure == "p95_ms" and c.request == "POST /checkout")
     return ServiceGraph(baseline=Baseline.from_topology(), thresholds=Thresholds(front_door_p95_ms=checkout_p95))
 
@@ -125,9 +112,6 @@ def service_graph() -> ServiceGraph:
 def mount(app, lab) -> None:
     """Serve the console at /console on the lab daemon's API (``lab``: chaoslab.local.daemon.Lab). Alerts
     come from the daemon's alert evaluation where it has one (chaoslab/alerts)."""
-    from chaoslab.console import PREFIX
-    from chaoslab.console.web import create_blueprint
-
     alerts = getattr(lab, "alerts", None)
     source = LocalSource(
         lab.state, lab.traces, lab.graph, lab.supervisor.snapshot, alerts=alerts.snapshot if alerts else None
