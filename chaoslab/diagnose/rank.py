@@ -32,8 +32,9 @@ from chaoslab.topology import FRONT_DOOR
 
 OFF_PATH = 0.45
 """A finding off the symptom's path keeps this share of its strength while users suffer."""
-PROCESS_KINDS = ("cpu_burn", "memory_leak", "crash")
-"""Kinds that act on a whole process: on the path when their service is."""
+PROCESS_KINDS = ("cpu_burn", "memory_leak", "crash", "worker_stall")
+"""Kinds that act on a whole process: on the path when their service is (the worker is on it when the
+queue backs up)."""
 TOP = 5
 CHANGE_WINDOW_S = 900.0
 """A deploy this long before the symptom began can still be its trigger."""

@@ -124,6 +124,9 @@ class HandLab:
         self.states: dict[str, dict] = {}
         self.alert_list: list[dict] = []
         self.statements = 3  # PostgreSQL statements per checkout
+        self.stalled = False  # the worker takes no jobs: they wait on the queue
+        self.queue = 0
+        self.jobs = 0
         self.served = 0
         self.reference: Reference | None = None
         """The healthy reference as the lab daemon keeps it: judged every frame, whoever asks."""
@@ -137,6 +140,7 @@ class HandLab:
             for s in self.cpu
         }
         texts["payment"] += f"ledger_drift_amount {self.drift}\n"
+        texts["worker"] += f'queue_depth {self.queue}\nworker_jobs_processed_total{{outcome="ok"}} {self.jobs}\n'
         texts["service-a"] += (
             f'http_server_db_statements_sum{{route="/checkout"}} {self.served * self.statements}\n'
             f'http_server_db_statements_count{{route="/checkout"}} {self.served}\n'
@@ -158,6 +162,10 @@ class HandLab:
                     span["end_ns"] += int((self.at - end) * 1e9)
                 spans += built
             self.served += per_second
+            if self.stalled:
+                self.queue += per_second
+            else:
+                self.jobs += per_second
             self.recorder.add(spans)
             self.graph_store.add(spans)
             if int(self.at) % 5 == 0:
@@ -364,6 +372,15 @@ def test_a_stopped_datastore_is_cited_from_its_process_state(kept):
     assert d.top.kind == "redis_outage" and d.top.service in ("service-a", "worker"), report.text(d)
     assert any("redis itself is stopped" in line for line in d.top.evidence), d.top.evidence
     assert d.rank_of("payment", "db_outage") is None  # only what uses Redis
+
+
+def test_a_stalled_worker_is_on_the_path_of_the_queue_it_backs_up(kept):
+    kept.stalled = True
+    kept.run(60, checkout())
+    d = diagnose(kept, 300, kept.reference)
+    assert (d.top.service, d.top.kind) == ("worker", "worker_stall"), report.text(d)
+    assert d.top.on_path and any("queue_depth" in s for s in d.symptom)
+    assert d.top.confidence >= 0.6
 
 
 def test_the_slos_are_a_floor_when_the_healthy_past_was_noisy():
