@@ -146,7 +146,8 @@ def test_one_fault_of_each_kind_is_named(loaded, kind, service, extra):
 
 @pytest.fixture(scope="module")
 def deadlocked(loaded):
-    """The deadlock drill under way, paged: INC-1 is open and the shadow on-call is looking."""
+    """The deadlock drill under way, paged: its incident is open and the shadow on-call is looking (the
+    faults of the slice above may have paged incidents of their own: not the deadlock's)."""
     lab = loaded
     run(lab, "scenario", "start", "deadlock", "--no-load", "--ttl", "300")
     run(lab, "incident", "page", "CheckoutStuck", "--severity", "P1", "--owner", "checkout")
@@ -158,8 +159,9 @@ def deadlocked(loaded):
 def test_the_shadow_names_the_deadlock_and_races_the_team(deadlocked, tmp_path):
     lab = deadlocked
     store = FileStore(lab.state_dir)
+    incident = IncidentLog(store).current().id  # the deadlock's: paged a moment ago
     answers = poll_until(
-        lambda: [a for a in shadow.answers(store, "INC-1") if (a["service"], a["kind"]) == ("service-c", "deadlock")],
+        lambda: [a for a in shadow.answers(store, incident) if (a["service"], a["kind"]) == ("service-c", "deadlock")],
         "the shadow on-call to name the deadlock",
         timeout=90,
         interval=2,
@@ -195,20 +197,20 @@ def test_the_shadow_names_the_deadlock_and_races_the_team(deadlocked, tmp_path):
         "print('ROOT CAUSE: service-c deadlock')\nprint(f'read {len(lines)} lines of evidence')\n"
     )
     asked = run(lab, "diagnose", "--ask", f"{sys.executable} {script}")
-    assert "ROOT CAUSE: service-c deadlock" in asked.output and "recorded on INC-1" in asked.output
-    notes = IncidentLog(store, "test").get("INC-1").of_kind("note")
+    assert "ROOT CAUSE: service-c deadlock" in asked.output and f"recorded on {incident}" in asked.output
+    notes = IncidentLog(store, "test").get(incident).of_kind("note")
     said = [n for n in notes if n["data"] and n["data"].get("assistant")]
     assert said and said[-1]["data"]["answer"].startswith("ROOT CAUSE: service-c deadlock"), notes
     assert run(lab, "diagnose", "--ask", "no-such-assistant-here", ok=False).exit_code == 2
 
     assert "right" in run(lab, "incident", "rootcause", "--service", "service-c", "--kind", "deadlock").output
-    timeline = IncidentLog(store, "test").get("INC-1").of_kind("root_cause_answer")
+    timeline = IncidentLog(store, "test").get(incident).of_kind("root_cause_answer")
     published = [a for a in timeline if a.get("source") == "shadow"]
     assert len(published) == 1 and published[0]["ts"] == answers[0]["ts"], timeline
-    scored = json.loads(run(lab, "score", "--json").output)[0]
+    scored = next(s for s in json.loads(run(lab, "score", "--json").output) if s["incident"] == incident)
     assert scored["shadow_ttrc_s"] is not None and scored["ttrc_s"] is not None
     assert scored["shadow_ttrc_s"] <= scored["ttrc_s"]
-    assert "the shadow on-call found the root cause at" in run(lab, "score").output
+    assert f"{incident}: the shadow on-call found the root cause at" in run(lab, "score").output
 
 
 def test_it_diagnoses_with_the_agents_and_the_journals_out_of_reach(deadlocked, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from chaoslab.chaos.journal import FileStore
@@ -20,6 +21,7 @@ from chaoslab.local.statedir import StateDir
 from support import module_lab, poll_until
 
 lab = module_lab("diagnose-minutes")
+pytestmark = pytest.mark.timeout(900)  # five minutes of the outage by design, besides the lab and the page
 
 REDIS_OUT = {("service-a", "redis_outage"), ("worker", "redis_outage")}
 """Either service that uses Redis: the outage is Redis's, seen from each."""
