@@ -167,12 +167,13 @@ def _alert_line(alert: dict) -> str:
 
 
 def walk(ev: Evidence) -> tuple[set[Element], set[str], list[str]]:
-    """From the front door (and the worker, for the queue) along anomalous calls, with a visited set:
-    (elements on the path, services on it, the path in words)."""
+    """From the front door (and the worker, for the queue; the ledger's keeper, while money goes missing)
+    along anomalous calls, with a visited set: (elements on the path, services on it, the path in words)."""
     start = [FRONT_DOOR]
     worker = ev.services.get("worker")
     if worker is not None and worker.queue is not None and worker.queue.anomalous:
         start.append("worker")
+    start += [s.service for s in ev.services.values() if (s.drift or 0) > 0.005 and (s.drift_slope or 0) > 0]
     visited: set[str] = set()
     elements: set[Element] = set()
     words: list[str] = []
@@ -285,7 +286,8 @@ def rank(ev: Evidence) -> Diagnosis:
     said_onset = onset if felt else None
     scored: list[Candidate] = []
     for (service, kind), f in merged.items():
-        on_path = bool(f.elements & path_elements) or (kind in PROCESS_KINDS and service in path_services)
+        whole = kind in PROCESS_KINDS or (kind == "bad_deploy" and bool(f.lines))  # a measured deploy: the service
+        on_path = bool(f.elements & path_elements) or (whole and service in path_services)
         weight = 1.0 if (on_path or not felt) else OFF_PATH
         score = f.strength * weight
         lines = list(f.lines)

@@ -5,11 +5,14 @@
 - **crash**: a process started again (a new process_start_time_seconds, a failed scrape, its state)
   and calls to it failed meanwhile.
 - **partition**: a caller's calls to one peer get no answer at all (they time out or are refused)
-  while the peer is up and not busy waiting on anything of its own.
+  while the peer is up (it answers its /metrics, it is ready) and not busy waiting on anything of its
+  own.
 - **error**: errors start in a service's own handling (no failing call below them), or a caller gets
   error answers that no span of the callee stands behind.
 - **latency**: a service's own time rose (not its callees'), or the time between a caller and its
-  callee rose (client span minus server span).
+  callee rose (client span minus server span), or calls into it give up while it works on them (and
+  it is not itself waiting on its own calls), or get no answer while it answers nothing else either
+  (its handlers all hang).
 - **upstream_failure**: the payment gateway (the third party) fails, slows or hangs: its own errors,
   its own time, calls to it that give up while it is still working on them.
 - **cpu_burn**: a process's CPU rose by a quarter of a core or more; with its own work slower it is the
@@ -202,12 +205,14 @@ def partition(ev: Evidence) -> list[Finding]:
             strength *= 0.3  # its callee restarted: a crash explains the silence
         if _saturated(ev, callee):
             strength *= 0.3  # its callee is busy waiting itself: the calls queue, nothing is cut
+        if _stuck(ev, callee):
+            strength *= 0.3  # its callee answers nothing at all: it hangs, the link is not cut
         mode = "time out with no answer" if timeouts + waiting >= refused else "are refused at once"
         lines = [
             f"{caller} → {callee}: {_vs(r, 'unanswered', pct)} of {caller}'s calls to {callee} {mode}; "
             f"{callee} never saw them (no server span){_traces(r)}"
         ]
-        if callee_state is not None and callee_state.up and not callee_state.restarts:
+        if callee_state is not None and callee_state.up and not callee_state.restarts and not _stuck(ev, callee):
             lines.append(f"{callee} itself is up: it answers its /metrics and did not restart")
         found.append(
             Finding(
@@ -293,9 +298,38 @@ def latency(ev: Evidence) -> list[Finding]:
             f"{caller} → {callee}: {_vs(r, 'hung', pct)} of the calls gave up after {ms(r.now.ms_p95)} while "
             f"{callee} was still working on them: the time goes into {callee}{_traces(r)}"
         )
+        strength = 2.2 + r.measures["hung"].value
+        if _saturated(ev, callee):
+            strength *= 0.3  # it was waiting on its own calls: the time goes further down
+            line += f"; but {callee} was itself waiting on its own calls, so the time goes further down"
         kind = "upstream_failure" if callee == GATEWAY else "latency"
-        found.append(Finding(callee, kind, 2.2 + r.measures["hung"].value, [line], {r.element}, r.examples))
+        found.append(Finding(callee, kind, strength, [line], {r.element}, r.examples))
+    for r in ev.of(CALL):
+        callee = r.element[2]
+        why = _stuck(ev, callee)
+        if why is None or not r.anomalous("unanswered") or (r.now and r.now.reentrant):
+            continue
+        line = (
+            f"{r.element[1]} → {callee}: {_vs(r, 'unanswered', pct)} of the calls get no answer, and {callee} "
+            f"answers nothing else either ({why}): its handlers all hang, the link is not what is cut{_traces(r)}"
+        )
+        kind = "upstream_failure" if callee == GATEWAY else "latency"
+        found.append(Finding(callee, kind, 2.4 + r.measures["unanswered"].value, [line], {r.element}, r.examples))
     return found
+
+
+def _stuck(ev: Evidence, service: str) -> str | None:
+    """Why ``service`` itself answers nothing (its /metrics, its readiness), when it did not restart: calls
+    into it that go unanswered are then its own hang, not a cut link (None: it answers)."""
+    state = ev.services.get(service)
+    if state is None or state.restarts:
+        return None  # a restart is the crash signature's
+    why = []
+    if not state.up and state.unscraped >= 2:
+        why.append(f"its /metrics did not answer {state.unscraped} of the last scrapes")
+    if ev.processes.get(service, {}).get("state") == "unready":
+        why.append("its process is unready in `chaoslab status`")
+    return "; ".join(why) or None
 
 
 def cpu(ev: Evidence) -> list[Finding]:

@@ -146,22 +146,21 @@ def test_one_fault_of_each_kind_is_named(loaded, kind, service, extra):
 
 @pytest.fixture(scope="module")
 def deadlocked(loaded):
-    """The deadlock drill under way, paged: its incident is open and the shadow on-call is looking (the
-    faults of the slice above may have paged incidents of their own: not the deadlock's)."""
+    """The deadlock drill under way, paged: its incident is open and the shadow on-call is looking; the
+    lab and that incident's id (the faults before it may have paged incidents of their own)."""
     lab = loaded
     run(lab, "scenario", "start", "deadlock", "--no-load", "--ttl", "300")
     run(lab, "incident", "page", "CheckoutStuck", "--severity", "P1", "--owner", "checkout")
-    yield lab
+    yield lab, IncidentLog(FileStore(lab.state_dir), "test").current().id
     run(lab, "scenario", "stop", ok=False)
     run(lab, "reset")
 
 
 def test_the_shadow_names_the_deadlock_and_races_the_team(deadlocked, tmp_path):
-    lab = deadlocked
+    lab, paged = deadlocked
     store = FileStore(lab.state_dir)
-    incident = IncidentLog(store).current().id  # the deadlock's: paged a moment ago
     answers = poll_until(
-        lambda: [a for a in shadow.answers(store, incident) if (a["service"], a["kind"]) == ("service-c", "deadlock")],
+        lambda: [a for a in shadow.answers(store, paged) if (a["service"], a["kind"]) == ("service-c", "deadlock")],
         "the shadow on-call to name the deadlock",
         timeout=90,
         interval=2,
@@ -197,26 +196,26 @@ def test_the_shadow_names_the_deadlock_and_races_the_team(deadlocked, tmp_path):
         "print('ROOT CAUSE: service-c deadlock')\nprint(f'read {len(lines)} lines of evidence')\n"
     )
     asked = run(lab, "diagnose", "--ask", f"{sys.executable} {script}")
-    assert "ROOT CAUSE: service-c deadlock" in asked.output and f"recorded on {incident}" in asked.output
-    notes = IncidentLog(store, "test").get(incident).of_kind("note")
+    assert "ROOT CAUSE: service-c deadlock" in asked.output and f"recorded on {paged}" in asked.output
+    notes = IncidentLog(store, "test").get(paged).of_kind("note")
     said = [n for n in notes if n["data"] and n["data"].get("assistant")]
     assert said and said[-1]["data"]["answer"].startswith("ROOT CAUSE: service-c deadlock"), notes
     assert run(lab, "diagnose", "--ask", "no-such-assistant-here", ok=False).exit_code == 2
 
     assert "right" in run(lab, "incident", "rootcause", "--service", "service-c", "--kind", "deadlock").output
-    timeline = IncidentLog(store, "test").get(incident).of_kind("root_cause_answer")
+    timeline = IncidentLog(store, "test").get(paged).of_kind("root_cause_answer")
     published = [a for a in timeline if a.get("source") == "shadow"]
     assert len(published) == 1 and published[0]["ts"] == answers[0]["ts"], timeline
-    scored = next(s for s in json.loads(run(lab, "score", "--json").output) if s["incident"] == incident)
+    scored = next(s for s in json.loads(run(lab, "score", "--json").output) if s["incident"] == paged)
     assert scored["shadow_ttrc_s"] is not None and scored["ttrc_s"] is not None
     assert scored["shadow_ttrc_s"] <= scored["ttrc_s"]
-    assert f"{incident}: the shadow on-call found the root cause at" in run(lab, "score").output
+    assert "the shadow on-call found the root cause at" in run(lab, "score").output
 
 
 def test_it_diagnoses_with_the_agents_and_the_journals_out_of_reach(deadlocked, tmp_path):
     """Only what a trainee sees: with the admin token gone (no agent answers without it) and the audit
     log, the drill's baseline and the agents' own records moved away, the deadlock is still named."""
-    lab = deadlocked
+    lab, _ = deadlocked
     hidden = tmp_path / "hidden"
     hidden.mkdir()
     secrets = [lab.state_dir / name for name in ("token", "audit.jsonl", "drill-baseline.json", "agents")]

@@ -114,7 +114,7 @@ class HandLab:
         self.recorder = Recorder(clock=self.now)
         self.graph_store = ServiceGraph(pairing_wait_s=0.0, clock=self.now)
         self.metrics = ScrapeHistory(self.scrape, clock=self.now)
-        self.cpu_rate = {s: 0.05 for s in ("service-a", "service-b", "service-c", "payment", "worker")}
+        self.cpu_rate = {s: 0.05 for s in ("service-a", "service-b", "service-c", "payment", "worker", "gateway")}
         self.cpu = dict.fromkeys(self.cpu_rate, 1.0)
         self.started = dict.fromkeys(self.cpu_rate, T0 - 3600)
         self.feed: list[dict] = []
@@ -125,6 +125,7 @@ class HandLab:
         self.alert_list: list[dict] = []
         self.statements = 3  # PostgreSQL statements per checkout
         self.stalled = False  # the worker takes no jobs: they wait on the queue
+        self.silent: set[str] = set()  # services whose /metrics do not answer
         self.queue = 0
         self.jobs = 0
         self.served = 0
@@ -145,7 +146,7 @@ class HandLab:
             f'http_server_db_statements_sum{{route="/checkout"}} {self.served * self.statements}\n'
             f'http_server_db_statements_count{{route="/checkout"}} {self.served}\n'
         )
-        return texts
+        return {**texts, **dict.fromkeys(self.silent)}
 
     def run(self, seconds: int, trace, per_second: int = 4) -> None:
         """``seconds`` of traffic: ``per_second`` traces of ``trace`` ending every second."""
@@ -381,6 +382,32 @@ def test_a_stalled_worker_is_on_the_path_of_the_queue_it_backs_up(kept):
     assert (d.top.service, d.top.kind) == ("worker", "worker_stall"), report.text(d)
     assert d.top.on_path and any("queue_depth" in s for s in d.symptom)
     assert d.top.confidence >= 0.6
+
+
+def test_money_going_missing_is_on_the_path_of_its_own_symptom(kept):
+    """The silent-corruption drill minutes in: the ledger drifts (a float deploy to payment) while its red
+    herrings, a CPU hog on service-c and a slower hop into it, are on the checkout's path. The drift is
+    the symptom the deploy explains: that puts payment on the path too."""
+    kept.feed = [{"ts": kept.at, "service": "payment", "summary": "money_math=float (faster rounding)"}]
+    kept.drift_rate, kept.cpu_rate["service-c"] = 0.01, 0.6
+    slower = call(op("service-c", "/chaoslab.v1.Pricing/Quote", 5.0), gap_ms=90)
+    kept.run(300, checkout(b_call=slower))
+    d = diagnose(kept, 300, kept.reference)
+    assert (d.top.service, d.top.kind) == ("payment", "bad_deploy") and d.top.on_path, report.text(d)
+
+
+def test_calls_into_a_service_that_answers_nothing_are_its_hang_not_a_cut(kept):
+    """The gateway hangs until its handlers are all taken: payment's calls get no server span, as in a
+    partition, but the gateway answers neither its /metrics nor its readiness: its own failure."""
+    hangs = call(op("gateway", "POST /charges", 1.0), answered=False, ms=5000, status="error", message="timed out")
+    stuck = op("service-a", "POST /checkout", 6.0, call(op("payment", "POST /charges", 3.0, hangs), status="error"))
+    kept.silent, kept.states = {"gateway"}, {"gateway": {"state": "unready", "restarts": 0}}
+    kept.run(25, stuck)
+    d = diagnose(kept, 300, kept.reference)
+    assert (d.top.service, d.top.kind) == ("gateway", "upstream_failure"), report.text(d)
+    assert any("answers nothing else either" in line for line in d.top.evidence)
+    partition = d.rank_of("payment", "partition")
+    assert partition is None or partition > 1
 
 
 def test_the_slos_are_a_floor_when_the_healthy_past_was_noisy():
