@@ -195,6 +195,7 @@ class Controller:
         """Every fault and every deploy removed everywhere it can be reached; returns (faults removed,
         agents that did not answer). Never raises for an unreachable agent: reset must always work."""
         removed, unreachable, touched = 0, [], []
+        self.audit.settle()  # what the agents recorded and the TTLs ended, folded in before they forget it
         for instance in self.agents.everything():
             try:
                 answer = self.client.reset(instance)

@@ -106,47 +106,73 @@ class AuditLog(Journal):
     """``fault.started`` / ``fault.reverted`` pairs (and scenario and deploy events).
 
     Agents drop expired faults without telling anyone, and a fault can be added through an agent's
-    admin API without the controller. So before the log is read ``settle`` first folds in what the
-    agents recorded themselves (``fold``, when the controller gives one: see ``fold_agent_records``),
-    then writes the ``fault.reverted reason=ttl`` lines still missing, dated at each fault's expiry,
-    the moment its agent dropped it (for agents that could not be asked).
+    admin API without the controller. So every read settles the log first (``settle``): it folds in
+    what the agents recorded themselves (``fold``, when the controller gives one: see
+    ``fold_agent_records``), then writes the ``fault.reverted reason=ttl`` lines still missing, dated
+    at each fault's expiry, the moment its agent dropped it (for agents that could not be asked).
+    Readers never call ``settle`` themselves; one instance settles at most once per ``FRESH_S``, so a
+    command that reads the log several times asks the agents once.
     """
+
+    FRESH_S = 1.0
+    """How long a settlement stands for this instance's next reads."""
 
     def __init__(self, store: Store, key: str, fold: Callable[[], None] | None = None):
         super().__init__(store, key)
         self.fold = fold
+        self._settled_at: float | None = None
+        self._settling = False
+
+    def entries(self, since_ts: float = 0.0) -> list[dict]:
+        """Entries in time order, settled (see the class docstring)."""
+        fresh = self._settled_at is not None and time.monotonic() - self._settled_at <= self.FRESH_S
+        if not (fresh or self._settling):
+            self.settle()
+        return super().entries(since_ts)
 
     def settle(self, now: float | None = None) -> list[dict]:
-        if self.fold is not None:
-            self.fold()
-        now = time.time() if now is None else now
-        written = []
-        for fault_id, started in sorted(self.open_faults().items(), key=lambda kv: kv[1]["expires_at"]):
-            if started["expires_at"] <= now:
-                written.append(
-                    self.append(
-                        "fault.reverted",
-                        fault_id=fault_id,
-                        reason="ttl",
-                        reverted_at=started["expires_at"],
-                        actor="agent",
-                        service=started.get("service"),
-                        kind=started.get("kind"),
+        """Fold in the agents' records and write the missing TTL reverts; returns what was written."""
+        self._settling = True  # the settlement's own reads (and the fold's) read the log as written
+        try:
+            if self.fold is not None:
+                self.fold()
+            now = time.time() if now is None else now
+            written = []
+            for fault_id, started in sorted(self.open_faults().items(), key=lambda kv: kv[1]["expires_at"]):
+                if started["expires_at"] <= now:
+                    written.append(
+                        self.append(
+                            "fault.reverted",
+                            fault_id=fault_id,
+                            reason="ttl",
+                            reverted_at=started["expires_at"],
+                            actor="agent",
+                            service=started.get("service"),
+                            kind=started.get("kind"),
+                        )
                     )
-                )
-        return written
+            return written
+        finally:
+            self._settling = False
+            self._settled_at = time.monotonic()
 
     def open_faults(self) -> dict[str, dict]:
-        """Faults requested or started and not yet reverted, by id (after settle(), these may all
-        still be alive: a ``fault.requested`` with no ``fault.started`` is a start that was cut short,
+        """Faults requested or started and not yet reverted, by id (settled: these may all still be
+        alive: a ``fault.requested`` with no ``fault.started`` is a start that was cut short,
         and an agent may still have applied it)."""
-        found: dict[str, dict] = {}
-        for entry in self.entries():
-            if entry["event"] in ("fault.requested", "fault.started"):
-                found[entry["fault_id"]] = entry
-            elif entry["event"] == "fault.reverted":
-                found.pop(entry["fault_id"], None)
-        return found
+        return open_faults(self.entries())
+
+
+def open_faults(entries: list[dict]) -> dict[str, dict]:
+    """Faults requested or started and not reverted in ``entries``, by id. A read-only viewer (a
+    console, which may not write the log) reads the log as written and judges expiry itself."""
+    found: dict[str, dict] = {}
+    for entry in entries:
+        if entry["event"] in ("fault.requested", "fault.started"):
+            found[entry["fault_id"]] = entry
+        elif entry["event"] == "fault.reverted":
+            found.pop(entry["fault_id"], None)
+    return found
 
 
 def fold_agent_records(audit: AuditLog, changes: Journal, records: list[dict]) -> int:

@@ -19,8 +19,8 @@ reading of the graph is one they could make at work:
 
 Each edge gets, over a window (1 or 5 minutes): request rate, error share, p50/p95/p99 from the
 caller's side and p95 from the callee's side, in-flight and unanswered calls, a health verdict on
-Kiali's thresholds (``Thresholds``), and whether it is **new** against a ``Baseline`` (service-c →
-service-a appears only in the deadlock). Nodes sum their inbound edges.
+Kiali's thresholds (``Thresholds``), and whether it is **new**: not among a healthy lab's edges
+(``HealthyEdges``; service-c → service-a appears only in the deadlock). Nodes sum their inbound edges.
 
 API (what the console and the diagnosis build on):
 
@@ -120,13 +120,13 @@ def worst(verdicts: Iterable[str]) -> str:
 
 
 @dataclass(frozen=True)
-class Baseline:
+class HealthyEdges:
     """The edges a healthy lab has; any other edge in a graph is marked ``new``."""
 
     edges: frozenset[tuple[str, str]]
 
     @classmethod
-    def from_topology(cls) -> Baseline:
+    def from_topology(cls) -> HealthyEdges:
         """The edges the lab has by design (chaoslab.topology): users → the front door, each service →
         the peers it calls (not the dormant ones a scenario switches on), its datastores, and the
         consumers of what it publishes."""
@@ -138,7 +138,7 @@ class Baseline:
         return cls(frozenset(edges))
 
     @classmethod
-    def from_graph(cls, graph: Graph) -> Baseline:
+    def from_graph(cls, graph: Graph) -> HealthyEdges:
         """The edges that carried traffic in ``graph`` (a graph of a healthy warm-up window)."""
         return cls(frozenset((e.source, e.target) for e in graph.edges if e.requests or e.in_flight))
 
@@ -316,7 +316,7 @@ class ServiceGraph:
 
     def __init__(
         self,
-        baseline: Baseline | None = None,
+        baseline: HealthyEdges | None = None,
         thresholds: Thresholds | None = None,
         retention_s: float = 300.0,
         pairing_wait_s: float = 2.0,
@@ -645,7 +645,7 @@ def _ms(span: dict) -> float:
     return max(0, span["end_ns"] - span["start_ns"]) / 1e6
 
 
-def from_spans(spans: Iterable[dict], now: float, baseline: Baseline | None = None, **kwargs) -> ServiceGraph:
+def from_spans(spans: Iterable[dict], now: float, baseline: HealthyEdges | None = None, **kwargs) -> ServiceGraph:
     """The graph of a finished batch of spans (a trace backend's answer, a test) as of ``now`` (wall
     seconds): nothing is waited for, a client span with no server span in the batch is unpaired."""
     graph = ServiceGraph(baseline=baseline, pairing_wait_s=0.0, clock=lambda: now, **kwargs)

@@ -46,15 +46,12 @@ class LocalAlerts:
         targets: Callable[[], list[Target]],
         rules: list[Rule],
         interval_s: float = 5.0,
-        on_event: Callable[[dict], None] | None = None,
         prober: SyntheticProber | None = None,
     ):
-        """``on_event`` is told every transition once, in order, after the round that made it (the
-        daemon opens incidents with it: chaoslab.incident.alerting.on_evaluator_event). ``prober``'s
-        current results are shown in ``snapshot()`` (its samples come in as a target's)."""
+        """``prober``'s current results are shown in ``snapshot()`` (its samples come in as a target's)."""
         self.targets = targets
         self.prober = prober
-        self.on_event = on_event
+        self.listeners: list[Callable[[dict], None]] = []
         self.delivered = 0
         self.rules = rules
         self.interval_s = interval_s
@@ -64,6 +61,12 @@ class LocalAlerts:
         self.scraper = Scraper(self.history, names, timeout_s=max(0.5, interval_s * 0.8))
         self.evaluator = Evaluator(rules)
         self.scrapes: dict[str, dict] = {}
+
+    def subscribe(self, listener: Callable[[dict], None]) -> None:
+        """Tell ``listener`` every transition once, in order, after the round that made it; listeners
+        are told in the order they subscribed (the daemon's incident desk first, so a page has opened
+        its incident before the shadow on-call looks). One that raises is logged; the rest are told."""
+        self.listeners.append(listener)
 
     def round(self) -> None:
         """One scrape of every target (samples stamped with the scrape's start), then one evaluation."""
@@ -77,11 +80,11 @@ class LocalAlerts:
         self.history.forget_before(scraped_ms)
         for event in self.evaluator.events(self.delivered):
             self.delivered = event.seq
-            if self.on_event is not None:
+            for listener in self.listeners:
                 try:
-                    self.on_event(asdict(event))
+                    listener(asdict(event))
                 except Exception:  # an incident record that cannot be written must not stop the paging
-                    log.exception("alert %s: the incident hook failed", event.alert)
+                    log.exception("alert %s: a listener failed", event.alert)
 
     def run(self, stopping: threading.Event) -> None:
         """Scrape and evaluate every interval until ``stopping`` is set; one failing round is logged, not fatal."""

@@ -88,7 +88,6 @@ def fault_list(options: Options, team: str | None, as_json: bool, reveal: bool) 
         authorise(lab, "fault list --reveal")
     controller = lab.controller()
     refuse_if_hidden(controller.store, reveal, "the fault list")
-    controller.audit.settle()
     found, unreachable = controller.faults()
     if as_json:
         click.echo(json.dumps({"faults": found, "unreachable": unreachable}, indent=2))
@@ -217,7 +216,6 @@ def audit(options: Options, team: str | None, since: str, reveal: bool) -> None:
         authorise(lab, "audit --reveal")
     refuse_if_hidden(lab.store(), reveal, "the audit log")
     log = lab.journals().audit
-    log.settle()
     for e in log.entries(since_ts=_since(since)):
         detail = {k: v for k, v in e.items() if k not in ("ts", "event", "actor")}
         click.echo(

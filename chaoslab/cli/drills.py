@@ -166,7 +166,6 @@ def scenario_status(options: Options, team: str | None, as_json: bool, reveal: b
     if reveal:
         authorise(lab, "scenario status --reveal")
     controller = lab.controller()
-    controller.audit.settle()
     running = controller.current()
     if running is None:
         raise Refused("no scenario is running")

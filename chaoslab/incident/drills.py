@@ -92,7 +92,6 @@ def start(
     check_alerts(scenario)
     refuse_new_drill_while_secret(lab.store())
     controller = lab.controller()
-    controller.audit.settle()
     controller.refuse_if_running()  # before the traffic starts
     ttl = min(ttl_s or scenario.duration_s, MAX_TTL_S)
     window_s = load(Drills).healthy_s

@@ -75,7 +75,6 @@ class KubernetesBackend:
 
     def reset(self) -> ResetReport:
         controller = self.controller()
-        controller.audit.settle()
         removed, unreachable = controller.reset()
         return ResetReport(removed, unreachable)
 

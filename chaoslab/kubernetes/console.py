@@ -17,14 +17,14 @@ import urllib.error
 
 from chaoslab.backend import team_namespace
 from chaoslab.chaos.controller import AUDIT, CHANGES, SCENARIO
-from chaoslab.chaos.journal import AuditLog, Journal
+from chaoslab.chaos.journal import Journal, open_faults
 from chaoslab.chaos.kubernetes.client import api_client
 from chaoslab.console.incidents import instructor_score, trainee_view
 from chaoslab.console.server import create_app, teams
 from chaoslab.kubernetes import prometheus
 from chaoslab.kubernetes.jaeger import JaegerQuery
 from chaoslab.kubernetes.store import ConfigMapStore
-from chaoslab.servicegraph import Baseline, Graph, ServiceGraph, TraceRef, from_spans
+from chaoslab.servicegraph import Graph, HealthyEdges, ServiceGraph, TraceRef, from_spans
 from chaoslab.settings import Common, Console, load
 from chaoslab.topology import COMPONENTS, FRONT_DOOR, SERVICE_NAMES
 from chaoslab.wsgi import HttpServer
@@ -60,7 +60,7 @@ class KubernetesSource:
             graph = from_spans(
                 [s for spans in traces.values() for s in spans],
                 now=self.clock(),
-                baseline=Baseline.from_topology(),
+                baseline=HealthyEdges.from_topology(),
                 retention_s=max(window_s, 300.0),
             )
             self._built[window_s] = (time.monotonic(), graph)
@@ -119,7 +119,7 @@ class KubernetesSource:
 
     def faults(self) -> list[dict]:
         now = time.time()
-        opened = AuditLog(self._store(), AUDIT).open_faults()
+        opened = open_faults(Journal(self._store(), AUDIT).entries())
         return sorted((f for f in opened.values() if f.get("expires_at", 0) > now), key=lambda f: f["ts"])
 
     def scenario(self) -> dict | None:

@@ -25,7 +25,7 @@ from chaoslab.diagnose.record import Recorder
 from chaoslab.errors import Refused
 from chaoslab.incident.mystery import redact
 from chaoslab.kubernetes.jaeger import JaegerQuery
-from chaoslab.servicegraph import Baseline, from_spans
+from chaoslab.servicegraph import HealthyEdges, from_spans
 from chaoslab.topology import FRONT_DOOR, SERVICE_NAMES
 
 PLATFORM_SERVICES = {"jaeger": "jaeger:16686", "prometheus": "prometheus:9090"}
@@ -103,7 +103,9 @@ class KubernetesInputs:
         self._recorder = Recorder(keep_s=since_s + 60, raw_s=since_s + 60, settle_s=0.0, clock=lambda: self._at)
         self._recorder.add(spans)
         self._recorder.flush()
-        self._graph = from_spans(spans, now=self._at, baseline=Baseline.from_topology(), retention_s=max(since_s, 300))
+        self._graph = from_spans(
+            spans, now=self._at, baseline=HealthyEdges.from_topology(), retention_s=max(since_s, 300)
+        )
 
     def now(self) -> float:
         return self._at

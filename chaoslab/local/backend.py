@@ -52,7 +52,6 @@ class LocalBackend:
         except LabError:
             controller = None
         if controller is not None:
-            controller.audit.settle()
             removed, unreachable = controller.reset()
             return ResetReport(removed, unreachable)
 

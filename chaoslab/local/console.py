@@ -11,14 +11,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from chaoslab.chaos.controller import AUDIT, CHANGES, SCENARIO
-from chaoslab.chaos.journal import AuditLog, FileStore, Journal
+from chaoslab.chaos.journal import FileStore, Journal, open_faults
 from chaoslab.console import PREFIX
 from chaoslab.console.incidents import instructor_score, trainee_view
 from chaoslab.console.web import create_blueprint
 from chaoslab.loadtest.verify import BASELINE_SLO
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.tracestore import TraceStore
-from chaoslab.servicegraph import Baseline, Graph, ServiceGraph, Thresholds, TraceRef
+from chaoslab.servicegraph import Graph, HealthyEdges, ServiceGraph, Thresholds, TraceRef
 from chaoslab.topology import SERVICE_NAMES
 
 SCRAPE_TIMEOUT_S = 1.0
@@ -73,7 +73,7 @@ class LocalSource:
 
     def faults(self) -> list[dict]:
         now = time.time()
-        opened = AuditLog(FileStore(self.state.root), AUDIT).open_faults()
+        opened = open_faults(self._journal(AUDIT).entries())
         return sorted((f for f in opened.values() if f.get("expires_at", 0) > now), key=lambda f: f["ts"])
 
     def scenario(self) -> dict | None:
@@ -106,7 +106,7 @@ def service_graph() -> ServiceGraph:
     """The lab daemon's service graph: new edges against the lab's design (chaoslab.topology), the
     front door judged against the baseline SLO's checkout p95."""
     checkout_p95 = next(c.max for c in BASELINE_SLO if c.measure == "p95_ms" and c.request == "POST /checkout")
-    return ServiceGraph(baseline=Baseline.from_topology(), thresholds=Thresholds(front_door_p95_ms=checkout_p95))
+    return ServiceGraph(baseline=HealthyEdges.from_topology(), thresholds=Thresholds(front_door_p95_ms=checkout_p95))
 
 
 def mount(app, lab) -> None:

@@ -294,7 +294,9 @@ def local_alerts(supervisor: Supervisor, team: str, interval_s: float, state: St
     def page(event: dict) -> None:
         on_evaluator_event(FileStore(state.root), event, lambda: snapshot(LocalProbe(state)))
 
-    return LocalAlerts(targets, RULES, interval_s, on_event=page, prober=prober)
+    alerts = LocalAlerts(targets, RULES, interval_s, prober=prober)
+    alerts.subscribe(page)
+    return alerts
 
 
 def create_api(lab: Lab) -> Flask:

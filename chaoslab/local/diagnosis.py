@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 from flask import jsonify, request
 
@@ -144,23 +145,13 @@ def mount(app, lab, authorised: Callable[[], bool]) -> LocalDiagnosis:
         pin(cited(result))
         return jsonify(result.to_json())
 
-    _wake_on_pages(lab, diagnosis.shadow)
+    if diagnosis.shadow is not None:
+        lab.alerts.subscribe(partial(_wake_on_page, diagnosis.shadow))  # after the desk: the page opened the incident
     diagnosis.start(lab.stopping)
     return diagnosis
 
 
-def _wake_on_pages(lab, shadow) -> None:
-    """A firing alert may open the incident (``lab.alerts``: chaoslab.alerts.local.LocalAlerts, which
-    tells ``on_event`` every transition after the incident desk's hook): the shadow looks at once."""
-    alerts = getattr(lab, "alerts", None)
-    if shadow is None or alerts is None or not hasattr(alerts, "on_event"):
-        return
-    told = alerts.on_event
-
-    def on_event(event: dict) -> None:
-        if told is not None:
-            told(event)
-        if event.get("kind") == "alert_fired":
-            shadow.wake()
-
-    alerts.on_event = on_event
+def _wake_on_page(shadow: ShadowOnCall, event: dict) -> None:
+    """A firing alert may have opened an incident: the shadow looks at once, not at its next round."""
+    if event.get("kind") == "alert_fired":
+        shadow.wake()

@@ -23,7 +23,7 @@ from chaoslab.services.service_a.checkout import LEASE_S, Checkout
 from chaoslab.services.service_a.openapi import document
 from chaoslab.services.service_a.outbox import OutboxRelay
 from chaoslab.services.service_a.recovery import RESOLVE_TIMEOUT_S, PendingRecovery
-from chaoslab.services.service_a.store import Store, order_json
+from chaoslab.services.service_a.store import OrderStore, order_json
 from chaoslab.services.service_a.validation import checkout_request, idempotency_key, parse_sku, positive_int
 from chaoslab.settings import Common, ServiceA, load
 
@@ -41,7 +41,7 @@ def create_app(
     flags = agent.flags
     db = Database.of_service(NAME, settings.db_pool_size, common, agent)
     queue = Queue(common.redis_url, common.redis_timeout_s, agent)
-    store = Store(db)
+    store = OrderStore(db)
     relay = OutboxRelay(db, queue, settings.outbox_poll_interval_s, settings.outbox_redeliver_after_s).start()
     payment = HttpPeer(
         "payment",

@@ -16,7 +16,7 @@ from chaoslab.services.common.errors import ApiError, upstream_failed
 from chaoslab.services.common.grpc_peers import grpc_error
 from chaoslab.services.common.peers import HttpPeer
 from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
-from chaoslab.services.service_a.store import Store
+from chaoslab.services.service_a.store import OrderStore
 from chaoslab.services.service_a.validation import CheckoutRequest
 
 log = logging.getLogger("chaoslab.checkout")
@@ -30,7 +30,7 @@ LEASE_S = 60.0
 class Checkout:
     def __init__(
         self,
-        store: Store,
+        store: OrderStore,
         inventory: ring_pb2_grpc.InventoryStub,
         inventory_timeout_s: Callable[[], float],
         payment: HttpPeer,

@@ -1,7 +1,7 @@
 """The recovery loop: no order stays ``pending`` for ever, and none is charged without being paid.
 
 A checkout whose payment call failed or timed out leaves its order ``pending`` with the charge
-attempt's key recorded (``Store.begin_charge``). Payment may still have charged it: the gateway
+attempt's key recorded (``OrderStore.begin_charge``). Payment may still have charged it: the gateway
 captured the money and the answer came too late. After ``SERVICE_A_PENDING_DEADLINE_S`` (a runtime
 setting: ``chaoslab deploy service-a pending_deadline_s=10`` changes it live) this loop
 asks payment to resolve the attempt by its key (``POST /payments/resolve``): ``paid`` (with its one
@@ -25,7 +25,7 @@ from prometheus_client import Counter
 
 from chaoslab.services.common.errors import ApiError, DependencyDown, DependencyTimeout
 from chaoslab.services.common.peers import HttpPeer
-from chaoslab.services.service_a.store import Store
+from chaoslab.services.service_a.store import OrderStore
 from chaoslab.telemetry.tracing import tracer
 
 log = logging.getLogger("chaoslab.recovery")
@@ -44,7 +44,7 @@ it), so a payment whose database is slow still resolves orders, one at a time, i
 class PendingRecovery:
     def __init__(
         self,
-        store: Store,
+        store: OrderStore,
         payment: HttpPeer,
         deadline_s: Callable[[], float],
         lease_s: float,

@@ -44,7 +44,7 @@ def order_json(order: dict, items: Iterable[dict]) -> dict:
     }
 
 
-class Store:
+class OrderStore:
     def __init__(self, db: Database):
         self.db = db
 

@@ -4,6 +4,6 @@ Stock lives in memory, seeded per product at ``SERVICE_B_INITIAL_STOCK``;
 reservations are idempotent per order, so a retried checkout reserves once.
 """
 
-from chaoslab.services.service_b.app import Inventory, main
+from chaoslab.services.service_b.app import InventoryService, main
 
-__all__ = ["Inventory", "main"]
+__all__ = ["InventoryService", "main"]

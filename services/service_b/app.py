@@ -52,7 +52,7 @@ class Stock:
             return reservation, True
 
 
-class Inventory(ring_pb2_grpc.InventoryServicer):
+class InventoryService(ring_pb2_grpc.InventoryServicer):
     def __init__(self, settings: ServiceB, agent: FaultAgent):
         self.flags = agent.flags
         self.stock = Stock(settings.initial_stock)
@@ -92,7 +92,7 @@ class Inventory(ring_pb2_grpc.InventoryServicer):
 def build(runtime: ServiceRuntime) -> GrpcService:
     settings = load(ServiceB)
     agent = runtime.agent(settings)
-    inventory = Inventory(settings, agent)
+    inventory = InventoryService(settings, agent)
     return GrpcService(
         NAME,
         lambda server: ring_pb2_grpc.add_InventoryServicer_to_server(inventory, server),

@@ -6,6 +6,6 @@ The loyalty tier normally arrives with the request. With
 checkout: the A→B→C→A ring that becomes the lab's deadlock.
 """
 
-from chaoslab.services.service_c.app import Pricing, main
+from chaoslab.services.service_c.app import PricingService, main
 
-__all__ = ["Pricing", "main"]
+__all__ = ["PricingService", "main"]

@@ -73,7 +73,7 @@ class TierCache:
                 log.warning("loyalty refresh for customer %d failed: %s", customer_id, exc)
 
 
-class Pricing(ring_pb2_grpc.PricingServicer):
+class PricingService(ring_pb2_grpc.PricingServicer):
     def __init__(self, settings: ServiceC, agent: FaultAgent):
         self.flags = agent.flags
         self.tax_rate = Decimal(settings.tax_rate)
@@ -157,7 +157,7 @@ class Pricing(ring_pb2_grpc.PricingServicer):
 def build(runtime: ServiceRuntime) -> GrpcService:
     settings = load(ServiceC)
     agent = runtime.agent(settings)
-    pricing = Pricing(settings, agent)
+    pricing = PricingService(settings, agent)
     return GrpcService(
         NAME,
         lambda server: ring_pb2_grpc.add_PricingServicer_to_server(pricing, server),

@@ -14,8 +14,8 @@ from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.flags import Flags
 from chaoslab.services.common.grpc_service import GrpcService
 from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
-from chaoslab.services.service_b.app import Inventory
-from chaoslab.services.service_c.app import Pricing
+from chaoslab.services.service_b.app import InventoryService
+from chaoslab.services.service_c.app import PricingService
 from chaoslab.settings import ServiceB, ServiceC, load
 
 EXAMPLES = 300
@@ -36,7 +36,7 @@ def ring():
     """service-c, then service-b calling it, each a real gRPC server on a free loopback port."""
     settings_c = load(ServiceC, {})
     agent_c = FaultAgent("service-c", Flags("service-c", settings_c))
-    pricing = Pricing(settings_c, agent_c)
+    pricing = PricingService(settings_c, agent_c)
     service_c = GrpcService(
         "service-c",
         lambda server: ring_pb2_grpc.add_PricingServicer_to_server(pricing, server),
@@ -50,7 +50,7 @@ def ring():
     )
     settings_b = load(ServiceB, {}, service_c_addr=f"127.0.0.1:{service_c.grpc_port}")
     agent_b = FaultAgent("service-b", Flags("service-b", settings_b))
-    inventory = Inventory(settings_b, agent_b)
+    inventory = InventoryService(settings_b, agent_b)
     service_b = GrpcService(
         "service-b",
         lambda server: ring_pb2_grpc.add_InventoryServicer_to_server(inventory, server),

@@ -11,7 +11,7 @@ from chaoslab.chaos.agent import FaultAgent
 from chaoslab.services.common.flags import Flags
 from chaoslab.services.common.grpc_service import GrpcService
 from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
-from chaoslab.services.service_c.app import Pricing
+from chaoslab.services.service_c.app import PricingService
 from chaoslab.settings import ServiceC, load
 
 SERVED = {"service-b": "chaoslab.v1.Inventory", "service-c": "chaoslab.v1.Pricing"}
@@ -39,7 +39,7 @@ def pricing():
     """service-c's servicer on a real gRPC server on a free loopback port."""
     settings = load(ServiceC, {})
     agent = FaultAgent("service-c", Flags("service-c", settings))
-    servicer = Pricing(settings, agent)
+    servicer = PricingService(settings, agent)
     service = GrpcService(
         "service-c",
         lambda server: ring_pb2_grpc.add_PricingServicer_to_server(servicer, server),

@@ -8,6 +8,7 @@ import pytest
 from chaoslab.alerts import templates
 from chaoslab.alerts.evaluator import RESOLVED_RETENTION_MS, Evaluator
 from chaoslab.alerts.history import History
+from chaoslab.alerts.local import LocalAlerts
 from chaoslab.alerts.promql import key
 from chaoslab.alerts.rules import Rule
 from chaoslab.alerts.scrape import ExpositionError, Scraper, Target, parse_exposition
@@ -174,3 +175,34 @@ def test_templates_outside_the_supported_forms_are_refused():
         templates.check("{{ range $labels }}x{{ end }}")
     assert templates.render('{{$labels.missing}}|{{ $value | printf "%.1f" }}', {}, 2.25) == "|2.2"
     assert key({"b": "1", "a": "2"}) == (("a", "2"), ("b", "1"))
+
+
+def test_every_listener_is_told_each_transition_in_subscription_order_even_after_one_fails():
+    """LocalAlerts' subscription: the daemon's incident desk and the shadow on-call each subscribe; one
+    listener raising does not keep the page from the next."""
+
+    def unreachable() -> str:
+        raise ConnectionError("refused")
+
+    target = Target("service-b", "http://127.0.0.1:1", "red", read=unreachable)
+    alerts = LocalAlerts(
+        lambda: [target], [Rule("Down", "up == 0", 0, "P2", "orders", "database", "s", "d", group="t")]
+    )
+    told: list[tuple[str, str]] = []
+
+    def desk(event: dict) -> None:
+        told.append(("desk", event["kind"]))
+        raise RuntimeError("the incident record could not be written")
+
+    alerts.subscribe(desk)
+    alerts.subscribe(lambda event: told.append(("shadow", event["kind"])))
+    alerts.round()
+    transitions = [
+        ("desk", "alert_pending"),
+        ("shadow", "alert_pending"),
+        ("desk", "alert_fired"),
+        ("shadow", "alert_fired"),
+    ]
+    assert told == transitions
+    alerts.round()
+    assert told == transitions  # still firing: no new transition, nobody told twice

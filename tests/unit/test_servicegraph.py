@@ -15,7 +15,7 @@ from chaoslab.servicegraph import (
     IDLE,
     MESSAGING,
     UNKNOWN,
-    Baseline,
+    HealthyEdges,
     ServiceGraph,
     Thresholds,
     from_spans,
@@ -206,15 +206,15 @@ def test_an_edge_missing_from_the_baseline_is_new_and_quiet_baseline_edges_stay_
     graph = from_spans(
         [*call("service-c", "service-a", T0, 900, **{"peer.service": "service-a"})],
         now=T0 + 5,
-        baseline=Baseline.from_topology(),
+        baseline=HealthyEdges.from_topology(),
     )
     snapshot = graph.snapshot(60)
     assert snapshot.edge("service-c", "service-a").new
     quiet = snapshot.edge("service-b", "service-c")
     assert quiet is not None and not quiet.new and quiet.health == IDLE
-    assert ("service-a", "worker") in Baseline.from_topology()
-    assert ("service-c", "service-a") not in Baseline.from_topology()
-    assert Baseline.from_graph(snapshot).edges == {("service-c", "service-a")}
+    assert ("service-a", "worker") in HealthyEdges.from_topology()
+    assert ("service-c", "service-a") not in HealthyEdges.from_topology()
+    assert HealthyEdges.from_graph(snapshot).edges == {("service-c", "service-a")}
 
 
 def test_traces_lists_failed_newest_first_and_slow_slowest_first():
