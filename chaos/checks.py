@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chaoslab.chaos.reconcile import MONEY_FINDINGS, SETTLE_S, reconcile
 from chaoslab.errors import BadInput
+from chaoslab.telemetry import names
 
 DEFAULT_WINDOW_S = 5.0
 
@@ -103,6 +104,9 @@ class Check:
         unknown = set(raw) - {f for f in cls.__dataclass_fields__}
         if unknown:
             raise CheckError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+        metric = raw.get("metric")
+        if metric is not None and metric not in names.EXPOSED:
+            raise CheckError(f"{where}.metric={metric!r}: no service exposes it (see chaoslab/telemetry/names.py)")
         return cls(**{k: v for k, v in raw.items()})
 
     def describe(self) -> str:
@@ -295,9 +299,11 @@ def _value(
     if check.measure == "queries_per_request":
         labels = {"route": check.route}
         counts = [
-            sum_samples(t[check.service], "http_server_db_statements_count", labels) or 0.0 for t in (before, after)
+            sum_samples(t[check.service], f"{names.HTTP_DB_STATEMENTS}_count", labels) or 0.0 for t in (before, after)
         ]
-        sums = [sum_samples(t[check.service], "http_server_db_statements_sum", labels) or 0.0 for t in (before, after)]
+        sums = [
+            sum_samples(t[check.service], f"{names.HTTP_DB_STATEMENTS}_sum", labels) or 0.0 for t in (before, after)
+        ]
         requests = counts[1] - counts[0]
         if requests <= 0:
             return None, f"no {check.route} requests in the window"

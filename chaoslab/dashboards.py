@@ -25,6 +25,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, DataTransformerConfig
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from chaoslab.telemetry import names
+
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / "charts" / "chaoslab" / "files" / "dashboards"
 PROMETHEUS = "prometheus"
@@ -59,7 +61,7 @@ def _dashboard(uid: str, title: str, description: str):
     team = (
         dashboard.QueryVariable("team")
         .label("team")
-        .query("label_values(chaoslab_build_info, team)")
+        .query(f"label_values({names.BUILD_INFO}, team)")
         .datasource(_ds())
         .multi(True)
         .include_all(True)
@@ -71,8 +73,8 @@ def _dashboard(uid: str, title: str, description: str):
         .enable(True)
         .icon_color("orange")
         .expr(
-            f"count by (team, service, version) (chaoslab_build_info{{{TEAM}}})\n"
-            f"unless count by (team, service, version) (chaoslab_build_info{{{TEAM}}} offset 1m)"
+            f"count by (team, service, version) ({names.BUILD_INFO}{{{TEAM}}})\n"
+            f"unless count by (team, service, version) ({names.BUILD_INFO}{{{TEAM}}} offset 1m)"
         )
     )
     return (
@@ -96,9 +98,9 @@ def red():
             _timeseries(
                 "Requests per second",
                 "reqps",
-                _query(f"{per} (rate(http_server_requests_total{{{TEAM}}}[{WINDOW}]))", "{{team}} {{service}} HTTP"),
+                _query(f"{per} (rate({names.HTTP_REQUESTS_TOTAL}{{{TEAM}}}[{WINDOW}]))", "{{team}} {{service}} HTTP"),
                 _query(
-                    f"{per} (rate(rpc_server_requests_total{{{TEAM}}}[{WINDOW}]))", "{{team}} {{service}} gRPC", "B"
+                    f"{per} (rate({names.RPC_REQUESTS_TOTAL}{{{TEAM}}}[{WINDOW}]))", "{{team}} {{service}} gRPC", "B"
                 ),
             )
         )
@@ -107,13 +109,13 @@ def red():
                 "Errors (share of requests)",
                 "percentunit",
                 _query(
-                    f'{per} (rate(http_server_requests_total{{{TEAM}, status=~"5.."}}[{WINDOW}]))\n'
-                    f"/ {per} (rate(http_server_requests_total{{{TEAM}}}[{WINDOW}]))",
+                    f'{per} (rate({names.HTTP_REQUESTS_TOTAL}{{{TEAM}, status=~"5.."}}[{WINDOW}]))\n'
+                    f"/ {per} (rate({names.HTTP_REQUESTS_TOTAL}{{{TEAM}}}[{WINDOW}]))",
                     "{{team}} {{service}} HTTP 5xx",
                 ),
                 _query(
-                    f'{per} (rate(rpc_server_requests_total{{{TEAM}, code!="OK"}}[{WINDOW}]))\n'
-                    f"/ {per} (rate(rpc_server_requests_total{{{TEAM}}}[{WINDOW}]))",
+                    f'{per} (rate({names.RPC_REQUESTS_TOTAL}{{{TEAM}, code!="OK"}}[{WINDOW}]))\n'
+                    f"/ {per} (rate({names.RPC_REQUESTS_TOTAL}{{{TEAM}}}[{WINDOW}]))",
                     "{{team}} {{service}} gRPC not OK",
                     "B",
                 ),
@@ -125,12 +127,12 @@ def red():
                 "s",
                 _query(
                     "histogram_quantile(0.95, sum by (team, service, le) "
-                    f"(rate(http_server_request_duration_seconds_bucket{{{TEAM}}}[{WINDOW}])))",
+                    f"(rate({names.HTTP_DURATION}_bucket{{{TEAM}}}[{WINDOW}])))",
                     "{{team}} {{service}} HTTP",
                 ),
                 _query(
                     "histogram_quantile(0.95, sum by (team, service, le) "
-                    f"(rate(rpc_server_duration_seconds_bucket{{{TEAM}}}[{WINDOW}])))",
+                    f"(rate({names.RPC_DURATION}_bucket{{{TEAM}}}[{WINDOW}])))",
                     "{{team}} {{service}} gRPC",
                     "B",
                 ),
@@ -142,7 +144,7 @@ def red():
                 "s",
                 _query(
                     "histogram_quantile(0.95, sum by (team, service, peer, le) "
-                    f"(rate(outbound_request_duration_seconds_bucket{{{TEAM}}}[{WINDOW}])))",
+                    f"(rate({names.OUTBOUND_DURATION}_bucket{{{TEAM}}}[{WINDOW}])))",
                     "{{team}} {{service}} → {{peer}}",
                 ),
                 description="A slow hop shows on its caller: the deadlock's service-c → service-a, a slow gateway.",
@@ -224,7 +226,10 @@ def business():
             _timeseries(
                 "Checkouts by outcome",
                 "ops",
-                _query(f"sum by (team, outcome) (rate(checkouts_total{{{TEAM}}}[{WINDOW}]))", "{{team}} {{outcome}}"),
+                _query(
+                    f"sum by (team, outcome) (rate({names.CHECKOUTS_TOTAL}{{{TEAM}}}[{WINDOW}]))",
+                    "{{team}} {{outcome}}",
+                ),
             )
         )
         .with_panel(
@@ -232,8 +237,8 @@ def business():
                 "Payment success",
                 "percentunit",
                 _query(
-                    f'sum by (team) (rate(payment_processed_total{{{TEAM}, status="succeeded"}}[{WINDOW}]))\n'
-                    f"/ sum by (team) (rate(payment_processed_total{{{TEAM}}}[{WINDOW}]))",
+                    f'sum by (team) (rate({names.PAYMENT_PROCESSED_TOTAL}{{{TEAM}, status="succeeded"}}[{WINDOW}]))\n'
+                    f"/ sum by (team) (rate({names.PAYMENT_PROCESSED_TOTAL}{{{TEAM}}}[{WINDOW}]))",
                     "{{team}}",
                 ),
             )
@@ -242,15 +247,15 @@ def business():
             _timeseries(
                 "Fulfilment: queue depth and outbox backlog",
                 "short",
-                _query(f"sum by (team) (queue_depth{{{TEAM}}})", "{{team}} queue depth"),
-                _query(f"sum by (team) (outbox_backlog{{{TEAM}}})", "{{team}} outbox backlog", "B"),
+                _query(f"sum by (team) ({names.QUEUE_DEPTH}{{{TEAM}}})", "{{team}} queue depth"),
+                _query(f"sum by (team) ({names.OUTBOX_BACKLOG}{{{TEAM}}})", "{{team}} outbox backlog", "B"),
             )
         )
         .with_panel(
             _timeseries(
                 "Ledger drift against the amounts charged",
                 "short",
-                _query(f"sum by (team, currency) (ledger_drift_amount{{{TEAM}}})", "{{team}} {{currency}}"),
+                _query(f"sum by (team, currency) ({names.LEDGER_DRIFT}{{{TEAM}}})", "{{team}} {{currency}}"),
                 description="Zero with Decimal money; floating-point money makes it creep, a cent at a time.",
             )
         )
@@ -259,8 +264,8 @@ def business():
                 "PostgreSQL statements per request, by route",
                 "short",
                 _query(
-                    f"sum by (team, route) (rate(http_server_db_statements_sum{{{TEAM}}}[{WINDOW}]))\n"
-                    f"/ sum by (team, route) (rate(http_server_db_statements_count{{{TEAM}}}[{WINDOW}]))",
+                    f"sum by (team, route) (rate({names.HTTP_DB_STATEMENTS}_sum{{{TEAM}}}[{WINDOW}]))\n"
+                    f"/ sum by (team, route) (rate({names.HTTP_DB_STATEMENTS}_count{{{TEAM}}}[{WINDOW}]))",
                     "{{team}} {{route}}",
                 ),
                 description="An N+1 query multiplies one route's statements per request.",

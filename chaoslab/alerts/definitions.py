@@ -29,6 +29,7 @@ from chaoslab.alerts.rules import Rule
 from chaoslab.alerts.synthetic import SUCCESS
 from chaoslab.alerts.templates import render
 from chaoslab.chaos.scenarios import ScenarioError
+from chaoslab.telemetry import names
 from chaoslab.topology import COMPONENTS, FRONT_DOOR, PROBER, component, owner
 
 TEAM = ("team", "namespace")
@@ -155,8 +156,8 @@ SLOS = (
         "CheckoutAvailability",
         0.99,
         "service-a",
-        bad=_rate("http_server_requests_total", CHECKOUT + ', status=~"5.."'),
-        total=_rate("http_server_requests_total", CHECKOUT),
+        bad=_rate(names.HTTP_REQUESTS_TOTAL, CHECKOUT + ', status=~"5.."'),
+        total=_rate(names.HTTP_REQUESTS_TOTAL, CHECKOUT),
         events="checkouts fail with 5xx",
         severity="P1",
         runbook="checkout-errors",
@@ -168,12 +169,12 @@ SLOS = (
         "service-a",
         bad=(
             "(\n    "
-            + _rate("http_server_request_duration_seconds_count", CHECKOUT)
+            + _rate(f"{names.HTTP_DURATION}_count", CHECKOUT)
             + "\n  -\n    "
-            + _rate("http_server_request_duration_seconds_bucket", CHECKOUT + f', le="{CHECKOUT_SLOW_S:g}"')
+            + _rate(f"{names.HTTP_DURATION}_bucket", CHECKOUT + f', le="{CHECKOUT_SLOW_S:g}"')
             + "\n  )"
         ),
-        total=_rate("http_server_request_duration_seconds_count", CHECKOUT),
+        total=_rate(f"{names.HTTP_DURATION}_count", CHECKOUT),
         events=f"checkouts take longer than {CHECKOUT_SLOW_S * 1000:g}ms",
         severity="P2",
         runbook="high-latency",
@@ -183,8 +184,8 @@ SLOS = (
         "PaymentSuccess",
         0.99,
         "payment",
-        bad=_rate("payment_processed_total", 'service="payment", status="failed"'),
-        total=_rate("payment_processed_total", 'service="payment", status=~"succeeded|failed"'),
+        bad=_rate(names.PAYMENT_PROCESSED_TOTAL, 'service="payment", status="failed"'),
+        total=_rate(names.PAYMENT_PROCESSED_TOTAL, 'service="payment", status=~"succeeded|failed"'),
         events="charges fail (declines excluded)",
         severity="P1",
         runbook="payment-failures",
@@ -238,8 +239,7 @@ SERVICE_RULES = [
     ),
     *per_service(
         "ServiceRestarting",
-        f"sum by ({_by('service')}) "
-        f'(changes(process_start_time_seconds{{job="chaoslab", service="{{service}}"}}[5m])) >= 1',
+        f'sum by ({_by("service")}) (changes({names.START_TIME}{{job="chaoslab", service="{{service}}"}}[5m])) >= 1',
         0,
         "P2",
         "service-down",
@@ -249,7 +249,7 @@ SERVICE_RULES = [
     ),
     *per_service(
         "HighCPU",
-        f'sum by ({_by("service")}) (rate(process_cpu_seconds_total{{job="chaoslab", service="{{service}}"}}[1m])) '
+        f'sum by ({_by("service")}) (rate({names.CPU_SECONDS_TOTAL}{{job="chaoslab", service="{{service}}"}}[1m])) '
         "> 0.5",
         30,
         "P4",
@@ -260,7 +260,7 @@ SERVICE_RULES = [
     ),
     *per_service(
         "MemoryHigh",
-        f'max by ({_by("service")}) (process_resident_memory_bytes{{job="chaoslab", service="{{service}}"}}) > 200e6',
+        f'max by ({_by("service")}) ({names.RESIDENT_MEMORY}{{job="chaoslab", service="{{service}}"}}) > 200e6',
         30,
         "P3",
         "cpu-and-memory",
@@ -270,7 +270,7 @@ SERVICE_RULES = [
     ),
     *per_service(
         "CircuitBreakerOpen",
-        f'max by ({_by("service", "peer")}) (avg_over_time(circuit_breaker_open{{service="{{service}}"}}[1m])) > 0.3',
+        f'max by ({_by("service", "peer")}) (avg_over_time({names.BREAKER_OPEN}{{service="{{service}}"}}[1m])) > 0.3',
         30,
         "P3",
         "circuit-breaker",
@@ -286,8 +286,8 @@ SERVICE_RULES = [
 
 def _dependency_errors(peer: str) -> str:
     """More than half of the calls each service makes to ``peer`` fail, over a minute."""
-    failing = _rate("outbound_requests_total", f'peer="{peer}", outcome!="ok"', "service").replace("{w}", "1m")
-    every = _rate("outbound_requests_total", f'peer="{peer}"', "service").replace("{w}", "1m")
+    failing = _rate(names.OUTBOUND_REQUESTS_TOTAL, f'peer="{peer}", outcome!="ok"', "service").replace("{w}", "1m")
+    every = _rate(names.OUTBOUND_REQUESTS_TOTAL, f'peer="{peer}"', "service").replace("{w}", "1m")
     return f"(\n  {failing}\n/\n  {every}\n) > 0.5"
 
 
@@ -320,9 +320,9 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
     Rule(
         "QueriesPerRequestHigh",
         f"(\n  sum by ({_by('route')}) "
-        '(rate(http_server_db_statements_sum{service="service-a", route!="/checkout"}[1m]))\n/\n'
+        f'(rate({names.HTTP_DB_STATEMENTS}_sum{{service="service-a", route!="/checkout"}}[1m]))\n/\n'
         f"  sum by ({_by('route')}) "
-        '(rate(http_server_db_statements_count{service="service-a", route!="/checkout"}[1m]))\n) > 8',
+        f'(rate({names.HTTP_DB_STATEMENTS}_count{{service="service-a", route!="/checkout"}}[1m]))\n) > 8',
         30,
         "P3",
         owner("service-a"),
@@ -334,7 +334,7 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
     ),
     Rule(
         "QueueBacklog",
-        f'sum by ({_by()}) (queue_depth{{service="worker"}}) > 50',
+        f'sum by ({_by()}) ({names.QUEUE_DEPTH}{{service="worker"}}) > 50',
         30,
         "P2",
         owner("worker"),
@@ -346,7 +346,7 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
     ),
     Rule(
         "OutboxBacklog",
-        f'sum by ({_by()}) (outbox_backlog{{service="service-a"}}) > 20',
+        f'sum by ({_by()}) ({names.OUTBOX_BACKLOG}{{service="service-a"}}) > 20',
         30,
         "P2",
         owner("service-a"),
@@ -358,8 +358,8 @@ BUSINESS_RULES = [  # dependencies and the business flows: orders to fulfilment,
     ),
     Rule(
         "LedgerDrift",
-        f'sum by ({_by("currency")}) (abs(ledger_drift_amount{{service="payment"}})) > 0\n'
-        f'and\nsum by ({_by("currency")}) (changes(ledger_drift_amount{{service="payment"}}[5m])) > 0',
+        f'sum by ({_by("currency")}) (abs({names.LEDGER_DRIFT}{{service="payment"}})) > 0\n'
+        f'and\nsum by ({_by("currency")}) (changes({names.LEDGER_DRIFT}{{service="payment"}}[5m])) > 0',
         0,
         "P3",
         owner("payment"),

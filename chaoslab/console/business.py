@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from chaoslab.telemetry import names
+
 CHECKOUT_ROUTE = ("POST", "/checkout")
 
 
@@ -29,22 +31,22 @@ def flatten(text: str) -> dict[str, float]:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, sample.value
-            if name == "checkouts_total":
+            if name == names.CHECKOUTS_TOTAL:
                 put(f"checkouts:{labels.get('outcome')}", value)
-            elif name == "http_server_request_duration_seconds_bucket":
+            elif name == f"{names.HTTP_DURATION}_bucket":
                 if (labels.get("method"), labels.get("route")) == CHECKOUT_ROUTE:
                     put(f"checkout_le:{labels['le']}", value)
-            elif name == "payment_processed_total":
+            elif name == names.PAYMENT_PROCESSED_TOTAL:
                 put(f"payments:{labels.get('status')}", value)
-            elif name in ("queue_depth", "queue_pending", "outbox_backlog"):
+            elif name in (names.QUEUE_DEPTH, names.QUEUE_PENDING, names.OUTBOX_BACKLOG):
                 put(name, value)
-            elif name == "ledger_drift_amount":
+            elif name == names.LEDGER_DRIFT:
                 put("ledger_drift", value)
-            elif name == "ledger_amount_total":
+            elif name == names.LEDGER_AMOUNT_TOTAL:
                 put("ledger_total", value)
-            elif name == "orders_paid_amount_total":
+            elif name == names.ORDERS_PAID_AMOUNT_TOTAL:
                 put("orders_paid_total", value)
-            elif name in ("http_server_db_statements_sum", "http_server_db_statements_count"):
+            elif name in (f"{names.HTTP_DB_STATEMENTS}_sum", f"{names.HTTP_DB_STATEMENTS}_count"):
                 put(f"{name.rsplit('_', 1)[1]}:{labels.get('route')}", value)
     return found
 

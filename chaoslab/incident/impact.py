@@ -23,6 +23,7 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from chaoslab.alerts.definitions import CHECKOUT_SLOW_S
+from chaoslab.telemetry import names
 
 CHECKOUT_ROUTE = ("POST", "/checkout")
 SLOW_S = CHECKOUT_SLOW_S
@@ -39,26 +40,26 @@ def snapshot(probe) -> dict:
     for family in text_string_to_metric_families(probe.scrape("service-a")):
         for sample in family.samples:
             labels = sample.labels
-            if sample.name == "http_server_requests_total" and labels.get("route") == route:
+            if sample.name == names.HTTP_REQUESTS_TOTAL and labels.get("route") == route:
                 if labels.get("method") == method:
                     doc["total"] += sample.value
                     if labels.get("status", "").startswith("5"):
                         doc["failed"] += sample.value
-            elif sample.name == "http_server_request_duration_seconds_bucket" and labels.get("route") == route:
+            elif sample.name == f"{names.HTTP_DURATION}_bucket" and labels.get("route") == route:
                 if labels.get("method") == method:
                     le = labels["le"]
                     doc["buckets"][le] = doc["buckets"].get(le, 0.0) + sample.value
-            elif sample.name == "checkouts_total" and labels.get("outcome") == "paid":
+            elif sample.name == names.CHECKOUTS_TOTAL and labels.get("outcome") == "paid":
                 doc["paid"] += sample.value
-            elif sample.name == "orders_paid_amount_total":
+            elif sample.name == names.ORDERS_PAID_AMOUNT_TOTAL:
                 doc["paid_amount"] += sample.value
     for family in text_string_to_metric_families(probe.scrape("payment")):
         for sample in family.samples:
-            if sample.name == "ledger_drift_amount":
+            if sample.name == names.LEDGER_DRIFT:
                 doc["ledger_drift"] += sample.value
-            elif sample.name == "ledger_entries_total":
+            elif sample.name == names.LEDGER_ENTRIES_TOTAL:
                 doc["charges"] += sample.value
-            elif sample.name == "ledger_mischarged_entries_total":
+            elif sample.name == names.LEDGER_MISCHARGED_TOTAL:
                 doc["mischarged"] += sample.value
     try:
         worker = probe.scrape("worker")
@@ -68,7 +69,7 @@ def snapshot(probe) -> dict:
         sample.value
         for family in text_string_to_metric_families(worker)
         for sample in family.samples
-        if sample.name == "worker_jobs_processed_total" and sample.labels.get("outcome") == "fulfilled"
+        if sample.name == names.JOBS_PROCESSED_TOTAL and sample.labels.get("outcome") == "fulfilled"
     )
     return doc
 

@@ -13,21 +13,22 @@ from contextvars import ContextVar
 from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics, generate_latest
 
 from chaoslab import __version__
+from chaoslab.telemetry import names
 
 disable_created_metrics()  # *_created series double every counter's output and nobody graphs them
 
-BUILD = Info("chaoslab_build", "Version of this process (its service and team are on every sample).")
+BUILD = Info(
+    names.BUILD_INFO.removesuffix("_info"), "Version of this process (its service and team are on every sample)."
+)
 
 HTTP_REQUESTS = Counter(
-    "http_server_requests", "Inbound HTTP requests by route and status code.", ["method", "route", "status"]
+    names.HTTP_REQUESTS_TOTAL, "Inbound HTTP requests by route and status code.", ["method", "route", "status"]
 )
-HTTP_DURATION = Histogram("http_server_request_duration_seconds", "Inbound HTTP request latency.", ["method", "route"])
-HTTP_IN_FLIGHT = Gauge(
-    "http_server_requests_in_flight", "Inbound HTTP requests being handled now (a full pool means saturation)."
-)
+HTTP_DURATION = Histogram(names.HTTP_DURATION, "Inbound HTTP request latency.", ["method", "route"])
+HTTP_IN_FLIGHT = Gauge(names.HTTP_IN_FLIGHT, "Inbound HTTP requests being handled now (a full pool means saturation).")
 
 HTTP_DB_STATEMENTS = Histogram(
-    "http_server_db_statements",
+    names.HTTP_DB_STATEMENTS,
     "PostgreSQL statements one request ran (an N+1 query shows up here).",
     ["route"],
     buckets=(1, 2, 3, 5, 8, 13, 21, 34, 55, 89),
@@ -35,18 +36,16 @@ HTTP_DB_STATEMENTS = Histogram(
 statements_in_request: ContextVar[list[int] | None] = ContextVar("statements_in_request", default=None)
 """A one-element counter the HTTP layer sets per request and the database layer increments."""
 
-RPC_REQUESTS = Counter("rpc_server_requests", "Inbound gRPC calls by method and status code.", ["method", "code"])
-RPC_DURATION = Histogram("rpc_server_duration_seconds", "Inbound gRPC call latency.", ["method"])
-RPC_IN_FLIGHT = Gauge("rpc_server_requests_in_flight", "Inbound gRPC calls being handled now.")
+RPC_REQUESTS = Counter(names.RPC_REQUESTS_TOTAL, "Inbound gRPC calls by method and status code.", ["method", "code"])
+RPC_DURATION = Histogram(names.RPC_DURATION, "Inbound gRPC call latency.", ["method"])
+RPC_IN_FLIGHT = Gauge(names.RPC_IN_FLIGHT, "Inbound gRPC calls being handled now.")
 
 OUTBOUND_REQUESTS = Counter(
-    "outbound_requests",
+    names.OUTBOUND_REQUESTS_TOTAL,
     "Calls to a named peer by operation and outcome (ok, error, timeout, unavailable).",
     ["peer", "operation", "outcome"],
 )
-OUTBOUND_DURATION = Histogram(
-    "outbound_request_duration_seconds", "Latency of calls to a named peer.", ["peer", "operation"]
-)
+OUTBOUND_DURATION = Histogram(names.OUTBOUND_DURATION, "Latency of calls to a named peer.", ["peer", "operation"])
 
 
 class _OwnLabels:
@@ -91,5 +90,5 @@ def exposition() -> bytes:
 
 
 BREAKER_OPEN = Gauge(
-    "circuit_breaker_open", "1 while the circuit breaker on calls to a peer is open (failing fast).", ["peer"]
+    names.BREAKER_OPEN, "1 while the circuit breaker on calls to a peer is open (failing fast).", ["peer"]
 )

@@ -26,11 +26,12 @@ from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.common.web import HttpServer, json_body
 from chaoslab.services.common.web import create_app as create_http_app
 from chaoslab.settings import Common, Gateway, load
+from chaoslab.telemetry import names
 
 NAME = "gateway"
-CHARGES = Counter("gateway_charges", "Charges answered by the simulated gateway, by status.", ["status"])
+CHARGES = Counter(names.GATEWAY_CHARGES_TOTAL, "Charges answered by the simulated gateway, by status.", ["status"])
 VOIDS = Counter(
-    "gateway_voids", "Void requests by what the key held: voided (nothing), succeeded or declined.", ["found"]
+    names.GATEWAY_VOIDS_TOTAL, "Void requests by what the key held: voided (nothing), succeeded or declined.", ["found"]
 )
 MAX_MINOR = 10**14  # 999,999,999,999.99 in cents: more than payment's NUMERIC(12,2) can ask for
 _REMEMBERED = 100_000  # idempotency keys kept, like a real gateway's 24 h window

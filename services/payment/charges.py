@@ -23,22 +23,25 @@ from chaoslab.services.common.money import from_minor_units, to_minor_units
 from chaoslab.services.payment.gateway_client import GatewayClient
 from chaoslab.services.payment.ledger import Ledger
 from chaoslab.services.payment.validation import ChargeRequest
+from chaoslab.telemetry import names
 
 log = logging.getLogger("chaoslab.payment")
-PROCESSED = Counter("payment_processed", "Charge attempts by outcome: succeeded, declined or failed.", ["status"])
-LEDGER_AMOUNT = Counter("ledger_amount", "Money written to the ledger (captured amounts).", ["currency"])
-LEDGER_ENTRIES = Counter("ledger_entries", "Ledger entries written (one per charged order).")
+PROCESSED = Counter(
+    names.PAYMENT_PROCESSED_TOTAL, "Charge attempts by outcome: succeeded, declined or failed.", ["status"]
+)
+LEDGER_AMOUNT = Counter(names.LEDGER_AMOUNT_TOTAL, "Money written to the ledger (captured amounts).", ["currency"])
+LEDGER_ENTRIES = Counter(names.LEDGER_ENTRIES_TOTAL, "Ledger entries written (one per charged order).")
 LEDGER_MISCHARGED = Counter(
-    "ledger_mischarged_entries",
+    names.LEDGER_MISCHARGED_TOTAL,
     "Ledger entries whose captured amount differs from the amount requested (the customers charged wrong).",
 )
 LEDGER_DRIFT = Gauge(
-    "ledger_drift_amount",
+    names.LEDGER_DRIFT,
     "Requested minus captured money since start; not 0 means the money math is wrong.",
     ["currency"],
 )
 RESOLVED = Counter(
-    "payment_resolutions",
+    names.PAYMENT_RESOLUTIONS_TOTAL,
     "Charge attempts resolved on request (service-a's recovery), by outcome: succeeded, declined or voided.",
     ["outcome"],
 )

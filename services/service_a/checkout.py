@@ -18,11 +18,12 @@ from chaoslab.services.common.peers import HttpPeer
 from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
 from chaoslab.services.service_a.store import OrderStore
 from chaoslab.services.service_a.validation import CheckoutRequest
+from chaoslab.telemetry import names
 
 log = logging.getLogger("chaoslab.checkout")
-ORDERS_CREATED = Counter("orders_created", "Orders created by POST /checkout (retries excluded).")
-CHECKOUTS = Counter("checkouts", "Checkouts by outcome: paid, replayed, declined, failed.", ["outcome"])
-ORDERS_PAID_AMOUNT = Counter("orders_paid_amount", "Order totals marked paid.", ["currency"])
+ORDERS_CREATED = Counter(names.ORDERS_CREATED_TOTAL, "Orders created by POST /checkout (retries excluded).")
+CHECKOUTS = Counter(names.CHECKOUTS_TOTAL, "Checkouts by outcome: paid, replayed, declined, failed.", ["outcome"])
+ORDERS_PAID_AMOUNT = Counter(names.ORDERS_PAID_AMOUNT_TOTAL, "Order totals marked paid.", ["currency"])
 LEASE_S = 60.0
 """How long one request may drive a checkout before a retry may take over (a crashed service-a)."""
 

@@ -22,13 +22,14 @@ from prometheus_client import Counter, Gauge
 from chaoslab.services.common.db import Database
 from chaoslab.services.common.errors import ApiError
 from chaoslab.services.common.queue import STREAM, Queue
+from chaoslab.telemetry import names
 from chaoslab.telemetry.tracing import carrier_from_current, context_from_carrier, tracer
 
 log = logging.getLogger("chaoslab.outbox")
-BACKLOG = Gauge("outbox_backlog", "Paid orders whose fulfilment event is not yet on the queue.")
-PUBLISHED = Counter("outbox_published", "Events published to the queue (redeliveries included).")
-REDELIVERED = Counter("outbox_redelivered", "Events published again because their stream entry was lost.")
-ROUNDS_FAILED = Counter("outbox_relay_failed_rounds", "Relay rounds that failed; the relay waits and tries again.")
+BACKLOG = Gauge(names.OUTBOX_BACKLOG, "Paid orders whose fulfilment event is not yet on the queue.")
+PUBLISHED = Counter(names.OUTBOX_PUBLISHED_TOTAL, "Events published to the queue (redeliveries included).")
+REDELIVERED = Counter(names.OUTBOX_REDELIVERED_TOTAL, "Events published again because their stream entry was lost.")
+ROUNDS_FAILED = Counter(names.OUTBOX_FAILED_ROUNDS_TOTAL, "Relay rounds that failed; the relay waits and tries again.")
 _tracer = tracer("chaoslab.outbox")
 BATCH = 100
 

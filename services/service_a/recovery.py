@@ -26,11 +26,12 @@ from prometheus_client import Counter
 from chaoslab.services.common.errors import ApiError, DependencyDown, DependencyTimeout
 from chaoslab.services.common.peers import HttpPeer
 from chaoslab.services.service_a.store import OrderStore
+from chaoslab.telemetry import names
 from chaoslab.telemetry.tracing import tracer
 
 log = logging.getLogger("chaoslab.recovery")
 RECOVERED = Counter(
-    "orders_recovered",
+    names.ORDERS_RECOVERED_TOTAL,
     "Orders left pending past the deadline and resolved by the recovery loop: paid or payment_failed.",
     ["outcome"],
 )

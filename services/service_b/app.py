@@ -16,11 +16,12 @@ from chaoslab.services.common.lines import order_problem
 from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
 from chaoslab.settings import ServiceB, load
+from chaoslab.telemetry import names
 
 NAME = "service-b"
-RESERVATIONS = Counter("inventory_reservations", "Reservations by outcome.", ["outcome"])
-RESERVED_UNITS = Counter("inventory_reserved_units", "Units of stock reserved.")
-TRACKED_SKUS = Gauge("inventory_tracked_skus", "Products with stock tracked in memory.")
+RESERVATIONS = Counter(names.RESERVATIONS_TOTAL, "Reservations by outcome.", ["outcome"])
+RESERVED_UNITS = Counter(names.RESERVED_UNITS_TOTAL, "Units of stock reserved.")
+TRACKED_SKUS = Gauge(names.TRACKED_SKUS, "Products with stock tracked in memory.")
 _REMEMBERED = 100_000
 
 

@@ -21,12 +21,13 @@ from chaoslab.services.common.peers import HttpPeer, circuit_breaker
 from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.rpc import ring_pb2, ring_pb2_grpc
 from chaoslab.settings import ServiceC, load
+from chaoslab.telemetry import names
 
 NAME = "service-c"
 TIER_DISCOUNT = {"bronze": Decimal("0"), "silver": Decimal("0.05"), "gold": Decimal("0.10")}
-QUOTES = Counter("pricing_quotes", "Quotes computed, by the tier the discount used.", ["tier"])
+QUOTES = Counter(names.QUOTES_TOTAL, "Quotes computed, by the tier the discount used.", ["tier"])
 LOOKUPS = Counter(
-    "pricing_loyalty_lookups",
+    names.LOYALTY_LOOKUPS_TOTAL,
     "Loyalty lookups against service-a, by outcome: ok, unavailable, "
     "fallback (breaker open or lookup failed, the sent tier was used).",
     ["outcome"],

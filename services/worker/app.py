@@ -20,16 +20,17 @@ from chaoslab.services.common.queue import GROUP, STREAM, Queue
 from chaoslab.services.common.runtime import ServiceRuntime, run
 from chaoslab.services.common.web import HttpServer, create_app
 from chaoslab.settings import Worker, load
+from chaoslab.telemetry import names
 from chaoslab.telemetry.tracing import context_from_carrier, tracer
 
 NAME = "worker"
 log = logging.getLogger("chaoslab.worker")
 JOBS = Counter(
-    "worker_jobs_processed", "Queue entries processed, by outcome: fulfilled, duplicate, rejected.", ["outcome"]
+    names.JOBS_PROCESSED_TOTAL, "Queue entries processed, by outcome: fulfilled, duplicate, rejected.", ["outcome"]
 )
-JOB_DURATION = Histogram("worker_job_duration_seconds", "Time to fulfil one order.")
-QUEUE_DEPTH = Gauge("queue_depth", "Fulfilment entries waiting or in progress on the stream.")
-QUEUE_PENDING = Gauge("queue_pending", "Entries delivered to a worker and not yet acknowledged.")
+JOB_DURATION = Histogram(names.JOB_DURATION, "Time to fulfil one order.")
+QUEUE_DEPTH = Gauge(names.QUEUE_DEPTH, "Fulfilment entries waiting or in progress on the stream.")
+QUEUE_PENDING = Gauge(names.QUEUE_PENDING, "Entries delivered to a worker and not yet acknowledged.")
 _tracer = tracer("chaoslab.worker")
 CLAIM_EVERY_S = 5.0
 GAUGES_EVERY_S = 1.0
