@@ -32,7 +32,7 @@ SCENARIOS := $(sort $(basename $(notdir $(wildcard chaos/scenarios/*.yaml))))
 
 .DEFAULT_GOAL := help
 .PHONY: help lab up down status logs traces checkout scenarios reset load load-stop verify soak test unit lint format tools docs \
-        proto bench clean cluster images deploy undeploy cluster-down mesh platform team-up teams team-down \
+        screenshot proto bench clean cluster images deploy undeploy cluster-down mesh platform team-up teams team-down \
         team-kubeconfig
 
 help: ## List the targets
@@ -123,6 +123,9 @@ tools: ## Install the tools the tests use: promtool, helm, kube-apiserver, etcd 
 
 docs: $(STAMP) ## Regenerate the README's reference tables, the chart's alert rules and its Grafana dashboards (charts/chaoslab/files/)
 	$(BIN)/python -m chaoslab.docs
+
+screenshot: $(STAMP) tools ## Retake the README's console picture (docs/console-deadlock.png) from today's console, in the deadlock
+	CHAOSLAB_README_SCREENSHOT=1 $(BIN)/pytest tests/integration/test_console.py -k deadlock
 
 proto: $(STAMP) ## Regenerate the gRPC stubs from services/rpc/ring.proto
 	$(BIN)/python services/rpc/generate.py

@@ -16,7 +16,7 @@ from chaoslab.servicegraph import Graph, TraceRef
 
 class Source(Protocol):
     where: str
-    """Which lab, for the page's title: "the lab in /path/.chaoslab"."""
+    """Which lab, for the page's title: "team red's local lab" or "namespace chaoslab-red"."""
 
     # ---- what a trainee may see ----------------------------------------------------------------
     def graph(self, window_s: float) -> Graph:

@@ -19,6 +19,7 @@ from chaoslab.loadtest.verify import BASELINE_SLO
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.tracestore import TraceStore
 from chaoslab.servicegraph import Graph, HealthyEdges, ServiceGraph, Thresholds, TraceRef
+from chaoslab.settings import Common, load
 from chaoslab.topology import SERVICE_NAMES
 
 SCRAPE_TIMEOUT_S = 1.0
@@ -35,7 +36,7 @@ class LocalSource:
         alerts: Callable[[], dict] | None = None,
     ):
         self.state = state
-        self.where = f"the lab in {state.root}"
+        self.where = f"team {load(Common).team}'s local lab"  # a path means nothing in a browser across the room
         self._traces = traces
         self._graph = graph
         self._processes = processes

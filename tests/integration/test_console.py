@@ -34,6 +34,10 @@ def no_drill_left(lab):
     lab.cli("reset", check=False)
 
 
+README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "console-deadlock.png"
+"""Rewritten by the deadlock test under ``make screenshot`` (CHAOSLAB_README_SCREENSHOT=1)."""
+
+
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
     folder = Path(os.environ.get("CHAOSLAB_TEST_ARTEFACTS") or tmp_path_factory.getbasetemp()) / "console-screenshots"
@@ -189,6 +193,9 @@ def test_the_deadlock_draws_service_c_to_service_a_as_new_and_stays_hidden_from_
     page.locator("#trace-list .trace-link").first.click()
     page.wait_for_selector("#waterfall .waterfall .span")
     page.screenshot(path=shots / "deadlock.png")
+    if os.environ.get("CHAOSLAB_README_SCREENSHOT"):  # `make screenshot`: the README's picture, once it paged
+        page.wait_for_function("document.querySelector('#panel-incident').textContent.includes('INC-')", timeout=180000)
+        page.screenshot(path=README_SCREENSHOT, full_page=True)
     seen = trainee_text(console, page)
     assert "deadlock" not in seen
     assert page.problems == []
