@@ -88,7 +88,7 @@ _IN_FLIGHT_SQL = f"""
 
 
 @dataclass
-class Finding:
+class Discrepancy:
     count: int
     order_ids: list[int] = field(default_factory=list)
 
@@ -102,13 +102,13 @@ class Reconciliation:
     orders: int
     charges: int
     charged: Decimal
-    findings: dict[str, Finding]
-    mischarged: Finding
+    findings: dict[str, Discrepancy]
+    mischarged: Discrepancy
     """Every order (or orphan charge's order id) with any money finding, counted once."""
     ledger_drift: Decimal
     explained_drift: Decimal
     checked_at: float
-    in_flight: Finding = field(default_factory=lambda: Finding(0))
+    in_flight: Discrepancy = field(default_factory=lambda: Discrepancy(0))
     """Pending orders still inside service-a's recovery window: not wrong yet, so not a finding."""
     recovery_deadline_s: float = 0.0
     """The recovery deadline the window was judged with."""
@@ -166,11 +166,11 @@ def reconcile(
     deadline (default: ``recovery_deadline_s()``), past which a pending order is unresolved (before it, in flight)."""
     deadline = recovery_deadline_s() if pending_deadline_s is None else pending_deadline_s
     params = {"settle": settle_s, "deadline": deadline, "since": since}
-    findings: dict[str, Finding] = {}
+    findings: dict[str, Discrepancy] = {}
     mischarged: set[int] = set()
     for kind, sql in _FINDING_SQL.items():
         ids = sorted(row[0] for row in query(sql, params if "%(" in sql else ()))
-        findings[kind] = Finding(len(ids), ids[:SHOWN_IDS])
+        findings[kind] = Discrepancy(len(ids), ids[:SHOWN_IDS])
         if kind in MONEY_FINDINGS:
             mischarged.update(ids)
     in_flight = sorted(row[0] for row in query(_IN_FLIGHT_SQL, params))
@@ -187,11 +187,11 @@ def reconcile(
         charges=charges,
         charged=Decimal(charged),
         findings=findings,
-        mischarged=Finding(len(mischarged), sorted(mischarged)[:SHOWN_IDS]),
+        mischarged=Discrepancy(len(mischarged), sorted(mischarged)[:SHOWN_IDS]),
         ledger_drift=Decimal(drift),
         explained_drift=Decimal(explained),
         checked_at=time.time(),
-        in_flight=Finding(len(in_flight), in_flight[:SHOWN_IDS]),
+        in_flight=Discrepancy(len(in_flight), in_flight[:SHOWN_IDS]),
         recovery_deadline_s=deadline,
     )
 

@@ -19,7 +19,7 @@ KEPT_CHARS = 4000
 
 
 @dataclass
-class Answer:
+class Reply:
     command: str
     text: str
     seconds: float
@@ -38,7 +38,7 @@ def parse(command: str) -> list[str]:
     return argv
 
 
-def ask(argv: list[str], prompt: str, timeout_s: float = TIMEOUT_S) -> Answer:
+def ask(argv: list[str], prompt: str, timeout_s: float = TIMEOUT_S) -> Reply:
     """Run the assistant with ``prompt`` on stdin; its stdout is the answer. Refused when it fails or
     takes longer than ``timeout_s``."""
     started = time.monotonic()
@@ -51,4 +51,4 @@ def ask(argv: list[str], prompt: str, timeout_s: float = TIMEOUT_S) -> Answer:
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or ["no message"])[0][:200]
         raise Refused(f"--ask: {argv[0]} exited {done.returncode}: {first}")
-    return Answer(shlex.join(argv), done.stdout.strip(), round(time.monotonic() - started, 1))
+    return Reply(shlex.join(argv), done.stdout.strip(), round(time.monotonic() - started, 1))

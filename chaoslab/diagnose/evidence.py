@@ -37,7 +37,7 @@ from chaoslab.diagnose.measures import (
 )
 from chaoslab.diagnose.record import FRAME_S, FrameStat, summarise
 from chaoslab.diagnose.reference import Reference, RefFrame, Status
-from chaoslab.diagnose.robust import Baseline, baseline, slope
+from chaoslab.diagnose.robust import RobustBaseline, baseline, slope
 from chaoslab.diagnose.spans import CALL, OP, Element, Fact, OpenCall
 from chaoslab.servicegraph import Graph
 from chaoslab.topology import SERVICE_NAMES
@@ -78,10 +78,10 @@ class Inputs(Protocol):
 
 
 @dataclass(frozen=True)
-class Measure:
+class Observation:
     name: str
     value: float
-    base: Baseline
+    base: RobustBaseline
     score: float
     anomalous: bool
 
@@ -98,7 +98,7 @@ class Reading:
     now: FrameStat | None
     frames: int
     """Reference frames it had traffic in."""
-    measures: dict[str, Measure] = field(default_factory=dict)
+    measures: dict[str, Observation] = field(default_factory=dict)
     open: list[OpenCall] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
     """Trace ids to open: failed first, then the slowest."""
@@ -130,21 +130,21 @@ class ServiceState:
     restarts: list[str] = field(default_factory=list)
     """Why it is believed to have restarted (a new start time, its process state)."""
     restarted_at: float | None = None
-    cpu: Measure | None = None
-    rss: Measure | None = None
+    cpu: Observation | None = None
+    rss: Observation | None = None
     """Resident memory (MiB) against the reference's."""
     rss_mb: float | None = None
     rss_slope: float | None = None
     """MiB per second over the recent minute."""
     rss_rise_mb: float | None = None
-    peer_errors: dict[str, Measure] = field(default_factory=dict)
+    peer_errors: dict[str, Observation] = field(default_factory=dict)
     """Per peer (postgres, redis, another service): failed calls per second, seen by this caller."""
-    statements: dict[str, Measure] = field(default_factory=dict)
+    statements: dict[str, Observation] = field(default_factory=dict)
     """Per route: PostgreSQL statements per request."""
-    queue: Measure | None = None
+    queue: Observation | None = None
     queue_slope: float | None = None
-    jobs_rate: Measure | None = None
-    backlog: Measure | None = None
+    jobs_rate: Observation | None = None
+    backlog: Observation | None = None
     backlog_slope: float | None = None
     drift: float | None = None
     drift_slope: float | None = None
@@ -206,12 +206,12 @@ def _reading(
     kind = element[0]
     learned = len(busy) >= MIN_FRAMES
 
-    def measure(name: str, value: float, fallback: Baseline) -> None:
+    def measure(name: str, value: float, fallback: RobustBaseline) -> None:
         judge = rule(name, kind)
         series = newest((f.span(element, name) for f in reversed(reference)), count)
         base = (trimmed(series, judge) if learned and len(series) >= MIN_FRAMES else None) or fallback
         score, anomalous = judge.judge(value, base)
-        reading.measures[name] = Measure(name, round(value, 4), base, score, anomalous)
+        reading.measures[name] = Observation(name, round(value, 4), base, score, anomalous)
 
     waiting = len(reading.waiting)
     if now is not None and now.n:
@@ -257,7 +257,7 @@ def _onset(reading: Reading, frames: list[tuple[float, dict[Element, FrameStat]]
 
 
 # ---- metrics -------------------------------------------------------------------------------------
-def _measure(name: str, recent: list[float], history: list[float]) -> Measure | None:
+def _measure(name: str, recent: list[float], history: list[float]) -> Observation | None:
     """The recent values' mean against the reference's trimmed baseline; before the reference learned
     one, only a measure whose healthy value is zero by design can be anomalous."""
     if not recent:
@@ -266,9 +266,9 @@ def _measure(name: str, recent: list[float], history: list[float]) -> Measure | 
     value = sum(recent) / len(recent)
     base = trimmed(history, rule) if len(history) >= MIN_FRAMES else None
     if base is None and name not in DESIGNED_ZERO:
-        return Measure(name, round(value, 4), ZERO, 0.0, False)
+        return Observation(name, round(value, 4), ZERO, 0.0, False)
     score, anomalous = rule.judge(value, base or ZERO)
-    return Measure(name, round(value, 4), base or ZERO, score, anomalous)
+    return Observation(name, round(value, 4), base or ZERO, score, anomalous)
 
 
 def _services(
@@ -277,10 +277,10 @@ def _services(
     start, cut = now - since_s, now - RECENT_S
     found = {s: ServiceState(s) for s in SERVICE_NAMES}
 
-    def series(name: str, begin: float = start) -> dict[str, list[m.Series]]:
+    def series(name: str, begin: float = start) -> dict[str, list[m.TimeSeries]]:
         return m.by_service(metrics.select(name, begin, now))
 
-    def longest(group: list[m.Series]) -> list[tuple[float, float]]:
+    def longest(group: list[m.TimeSeries]) -> list[tuple[float, float]]:
         return max(group, key=lambda s: len(s.points)).points
 
     for service, group in series("up", cut).items():
@@ -311,7 +311,7 @@ def _services(
             base = baseline(history) or ZERO
             value = sum(recent) / len(recent)
             idle = base.median >= 0.2 and value < 0.2 * base.median
-            state.jobs_rate = Measure("jobs", round(value, 3), base, 0.0, idle)
+            state.jobs_rate = Observation("jobs", round(value, 3), base, 0.0, idle)
             continue
         measure = _measure(name, recent, history)
         if name in ("peer_errors", "statements"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chaoslab.diagnose.record import FrameStat
-from chaoslab.diagnose.robust import Baseline, baseline, prior
+from chaoslab.diagnose.robust import RobustBaseline, baseline, prior
 from chaoslab.diagnose.spans import CALL, DB, OP
 
 MIN_FRAMES = 4
@@ -21,7 +21,7 @@ MIN_FRAMES = 4
 
 
 @dataclass(frozen=True)
-class Rule:
+class AnomalyRule:
     """When a measure is anomalous: ``score`` IQRs above the baseline and ``delta`` above its median,
     the IQR never taken below ``floor`` (absolute) or ``relative`` × the median."""
 
@@ -30,40 +30,40 @@ class Rule:
     floor: float
     relative: float = 0.0
 
-    def judge(self, value: float, base: Baseline) -> tuple[float, bool]:
+    def judge(self, value: float, base: RobustBaseline) -> tuple[float, bool]:
         z = base.score(value, max(self.floor, self.relative * abs(base.median)))
         return round(z, 1), z >= self.score and value - base.median >= self.delta
 
 
-RULES: dict[str, Rule] = {
-    "own": Rule(score=4, delta=25.0, floor=5.0, relative=0.15),
-    "ms": Rule(score=4, delta=40.0, floor=10.0, relative=0.15),
-    "errors": Rule(score=3, delta=0.05, floor=0.02),
-    "origins": Rule(score=3, delta=0.05, floor=0.02),
-    "unanswered": Rule(score=3, delta=0.10, floor=0.02),
-    "hung": Rule(score=3, delta=0.10, floor=0.02),
-    "rejected": Rule(score=3, delta=0.10, floor=0.02),
-    "cpu": Rule(score=4, delta=0.25, floor=0.05, relative=0.2),
-    "rss": Rule(score=4, delta=40.0, floor=5.0, relative=0.1),
-    "peer_errors": Rule(score=3, delta=0.2, floor=0.05),
-    "statements": Rule(score=4, delta=3.0, floor=0.5, relative=0.2),
-    "queue": Rule(score=4, delta=5.0, floor=1.0),
-    "backlog": Rule(score=4, delta=3.0, floor=1.0),
+RULES: dict[str, AnomalyRule] = {
+    "own": AnomalyRule(score=4, delta=25.0, floor=5.0, relative=0.15),
+    "ms": AnomalyRule(score=4, delta=40.0, floor=10.0, relative=0.15),
+    "errors": AnomalyRule(score=3, delta=0.05, floor=0.02),
+    "origins": AnomalyRule(score=3, delta=0.05, floor=0.02),
+    "unanswered": AnomalyRule(score=3, delta=0.10, floor=0.02),
+    "hung": AnomalyRule(score=3, delta=0.10, floor=0.02),
+    "rejected": AnomalyRule(score=3, delta=0.10, floor=0.02),
+    "cpu": AnomalyRule(score=4, delta=0.25, floor=0.05, relative=0.2),
+    "rss": AnomalyRule(score=4, delta=40.0, floor=5.0, relative=0.1),
+    "peer_errors": AnomalyRule(score=3, delta=0.2, floor=0.05),
+    "statements": AnomalyRule(score=4, delta=3.0, floor=0.5, relative=0.2),
+    "queue": AnomalyRule(score=4, delta=5.0, floor=1.0),
+    "backlog": AnomalyRule(score=4, delta=3.0, floor=1.0),
 }
 """Per measure: how far above its baseline counts (ms for times, shares for errors, cores for CPU,
 MiB for memory, errors per second for peer errors, statements per request, jobs for queues)."""
-OWN_WORK = Rule(score=4, delta=50.0, floor=5.0, relative=0.15)
+OWN_WORK = AnomalyRule(score=4, delta=50.0, floor=5.0, relative=0.15)
 """A service's own time in its handlers: on a shared two-core machine a busy neighbour adds a few tens
 of milliseconds to every p95 (seen in ten minutes of healthy load: +40 ms for twenty seconds); a fault
 worth a drill adds more."""
 
 
-def rule(name: str, kind: str) -> Rule:
+def rule(name: str, kind: str) -> AnomalyRule:
     """The rule of measure ``name`` on an element of ``kind`` (op, call, db)."""
     return OWN_WORK if (name, kind) == ("own", OP) else RULES[name]
 
 
-PRIORS: dict[tuple[str, str], Baseline] = {
+PRIORS: dict[tuple[str, str], RobustBaseline] = {
     ("own", OP): prior(15.0, 15.0),
     ("own", CALL): prior(3.0, 5.0),
     ("own", DB): prior(3.0, 5.0),
@@ -97,7 +97,7 @@ def span_value(stat: FrameStat, name: str, smoothed: bool = False) -> float:
     return count / stat.n if stat.n else 0.0
 
 
-def trimmed(values: list[float], rule: Rule) -> Baseline | None:
+def trimmed(values: list[float], rule: AnomalyRule) -> RobustBaseline | None:
     """Median and IQR, then again without the values that are anomalous against the first pass (BARO's
     robust scorer: an outlier that slipped into the reference does not become the norm)."""
     first = baseline(values)

@@ -47,7 +47,7 @@ WANTED: dict[str, str] = {
 
 
 @dataclass
-class Series:
+class TimeSeries:
     labels: dict[str, str]
     points: list[tuple[float, float]] = field(default_factory=list)
     """(wall seconds, value), oldest first."""
@@ -58,8 +58,8 @@ class Series:
 
 
 class Metrics(Protocol):
-    def select(self, name: str, start: float, end: float, **labels: str) -> list[Series]:
-        """Series of metric ``name`` whose labels include ``labels``, with their samples in [start, end]."""
+    def select(self, name: str, start: float, end: float, **labels: str) -> list[TimeSeries]:
+        """The series of metric ``name`` whose labels include ``labels``, with their samples in [start, end]."""
 
 
 class ScrapeHistory:
@@ -77,7 +77,7 @@ class ScrapeHistory:
         self.every_s = every_s
         self.keep_s = keep_s
         self.clock = clock
-        self._series: dict[tuple, Series] = {}
+        self._series: dict[tuple, TimeSeries] = {}
         self._lock = threading.Lock()
         self.scrapes = 0
 
@@ -112,7 +112,7 @@ class ScrapeHistory:
         k = tuple(sorted(labels.items()))
         series = self._series.get(k)
         if series is None:
-            series = self._series[k] = Series({k: v for k, v in labels.items() if k != "__name__"})
+            series = self._series[k] = TimeSeries({k: v for k, v in labels.items() if k != "__name__"})
         series.points.append((at, value))
 
     def run(self, stopping: threading.Event) -> None:
@@ -126,7 +126,7 @@ class ScrapeHistory:
             next_round += self.every_s
             stopping.wait(max(0.0, next_round - time.monotonic()))
 
-    def select(self, name: str, start: float, end: float, **labels: str) -> list[Series]:
+    def select(self, name: str, start: float, end: float, **labels: str) -> list[TimeSeries]:
         with self._lock:
             found = []
             for k, series in self._series.items():
@@ -134,7 +134,7 @@ class ScrapeHistory:
                     continue
                 points = [(t, v) for t, v in series.points if start <= t <= end]
                 if points:
-                    found.append(Series(dict(series.labels), points))
+                    found.append(TimeSeries(dict(series.labels), points))
             return found
 
 
@@ -161,14 +161,14 @@ def last(points: list[tuple[float, float]]) -> float | None:
     return points[-1][1] if points else None
 
 
-def by_service(series: list[Series]) -> dict[str, list[Series]]:
-    grouped: dict[str, list[Series]] = {}
+def by_service(series: list[TimeSeries]) -> dict[str, list[TimeSeries]]:
+    grouped: dict[str, list[TimeSeries]] = {}
     for s in series:
         grouped.setdefault(s.service, []).append(s)
     return grouped
 
 
-def summed_rate(series: list[Series]) -> float | None:
+def summed_rate(series: list[TimeSeries]) -> float | None:
     """Sum of the rates of several counters (the label values of one metric)."""
     rates = [r for r in (rate(s.points) for s in series) if r is not None]
     return sum(rates) if rates else None
@@ -200,10 +200,10 @@ def points(metrics: Metrics, start: float, end: float, every_s: float) -> dict[K
     (chaoslab.diagnose.reference), so that both are measured alike."""
     found: dict[Key, list[tuple[float, float]]] = {}
 
-    def series(name: str) -> dict[str, list[Series]]:
+    def series(name: str) -> dict[str, list[TimeSeries]]:
         return by_service(metrics.select(name, start, end))
 
-    def longest(group: list[Series]) -> list[tuple[float, float]]:
+    def longest(group: list[TimeSeries]) -> list[tuple[float, float]]:
         return max(group, key=lambda s: len(s.points)).points
 
     for service, group in series("process_cpu_seconds_total").items():
@@ -211,7 +211,7 @@ def points(metrics: Metrics, start: float, end: float, every_s: float) -> dict[K
     for service, group in series("process_resident_memory_bytes").items():
         found[("rss", service, "")] = [(t, v / MIB) for t, v in longest(group)]
     for service, group in series("outbound_requests_total").items():
-        peers: dict[str, list[Series]] = {}
+        peers: dict[str, list[TimeSeries]] = {}
         for s in group:
             if s.labels.get("outcome") not in (None, "ok"):
                 peers.setdefault(s.labels.get("peer", "?"), []).append(s)
@@ -232,7 +232,7 @@ def points(metrics: Metrics, start: float, end: float, every_s: float) -> dict[K
     return found
 
 
-def summed_rates(group: list[Series], every_s: float) -> list[tuple[float, float]]:
+def summed_rates(group: list[TimeSeries], every_s: float) -> list[tuple[float, float]]:
     """Per-interval rates of several counters (the label values of one metric) summed by interval end."""
     summed: dict[float, float] = {}
     for s in group:

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from chaoslab.alerts.tiers import TIERS
-from chaoslab.diagnose.evidence import RECENT_S, Evidence, Inputs, Measure, Reading, collect
+from chaoslab.diagnose.evidence import RECENT_S, Evidence, Inputs, Observation, Reading, collect
 from chaoslab.diagnose.reference import SLO_SHARE, SLOW_MS, Reference, is_request
 from chaoslab.diagnose.signatures import SIGNATURES, Finding, fading, is_rollback, ms, name, risky, superseded
 from chaoslab.diagnose.spans import CALL, DB, OP, Element
@@ -144,7 +144,7 @@ def _pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
 
-def _was(x: Measure | None, show, over: bool, objective: str) -> str:
+def _was(x: Observation | None, show, over: bool, objective: str) -> str:
     """What a front-door figure was when the lab was healthy, and whether it breaks the SLOs."""
     said = [f"was {show(x.base.median)}"] if x is not None and x.base.learned else []
     if over:

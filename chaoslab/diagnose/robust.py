@@ -18,7 +18,7 @@ def quantile(values: list[float], q: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class Baseline:
+class RobustBaseline:
     median: float
     iqr: float
     n: int
@@ -34,16 +34,16 @@ class Baseline:
         return self.n > 0
 
 
-def baseline(values: list[float]) -> Baseline | None:
+def baseline(values: list[float]) -> RobustBaseline | None:
     if not values:
         return None
     q1, median, q3 = (quantile(values, q) for q in (0.25, 0.5, 0.75))
-    return Baseline(float(median), float(q3 - q1), len(values))
+    return RobustBaseline(float(median), float(q3 - q1), len(values))
 
 
-def prior(median: float, iqr: float) -> Baseline:
+def prior(median: float, iqr: float) -> RobustBaseline:
     """A baseline from the lab's design when there are no healthy frames to learn from."""
-    return Baseline(median, iqr, 0)
+    return RobustBaseline(median, iqr, 0)
 
 
 def slope(points: list[tuple[float, float]]) -> float | None:

@@ -20,7 +20,7 @@ from chaoslab.chaos.controller import CHANGES
 from chaoslab.chaos.journal import Journal
 from chaoslab.chaos.kubernetes.client import raw_request
 from chaoslab.chaos.kubernetes.identity import PLATFORM_NAMESPACE
-from chaoslab.diagnose.metrics import Series
+from chaoslab.diagnose.metrics import TimeSeries
 from chaoslab.diagnose.record import Recorder
 from chaoslab.errors import Refused
 from chaoslab.incident.mystery import redact
@@ -66,7 +66,7 @@ class PrometheusMetrics:
         self.namespace = namespace
         self.scrapes = 0
 
-    def select(self, name: str, start: float, end: float, **labels: str) -> list[Series]:
+    def select(self, name: str, start: float, end: float, **labels: str) -> list[TimeSeries]:
         matchers = ",".join([f'namespace="{self.namespace}"', *(f'{k}="{v}"' for k, v in labels.items())])
         document = proxy_get(
             self.api,
@@ -77,7 +77,7 @@ class PrometheusMetrics:
         found = []
         for item in document.get("data", {}).get("result", []):
             points = [(float(t), float(v)) for t, v in item.get("values", [])]
-            found.append(Series({k: v for k, v in item.get("metric", {}).items() if k != "__name__"}, points))
+            found.append(TimeSeries({k: v for k, v in item.get("metric", {}).items() if k != "__name__"}, points))
             self.scrapes = max(self.scrapes, len(points))
         return found
 
