@@ -40,6 +40,7 @@ from chaoslab.diagnose.reference import Reference, RefFrame, Status
 from chaoslab.diagnose.robust import RobustBaseline, baseline, slope
 from chaoslab.diagnose.spans import CALL, OP, Element, Fact, OpenCall
 from chaoslab.servicegraph import Graph
+from chaoslab.telemetry import names
 from chaoslab.topology import SERVICE_NAMES
 
 RECENT_S = 20.0
@@ -150,6 +151,8 @@ class ServiceState:
     drift_slope: float | None = None
     in_flight: float | None = None
     breaker_open: list[str] = field(default_factory=list)
+    """Peers whose circuit breaker was open at some scrape of the recent window (half-open probes
+    close it for a moment, so the last scrape alone would flicker)."""
 
 
 @dataclass
@@ -177,6 +180,20 @@ class Evidence:
         return [
             r for r in self.readings.values() if r.element[0] == kind and (service is None or r.element[1] == service)
         ]
+
+    def failing_fast_on(self, service: str) -> list[str]:
+        """The peers ``service`` stopped calling because its circuit breaker on them opened after they
+        failed in their own handling: its errors are then theirs, passed on without a call, so only the
+        calls before the breaker opened (and its probes) show them. A breaker opened by a cut link is
+        not the peer's failure: the peer never saw those calls."""
+        state = self.services.get(service)
+        if state is None:
+            return []
+        failed = {r.element[1] for r in self.of(OP) if r.anomalous("origins", "own")}
+        failed |= {  # the breaker's probes, one per reset period, too few to be judged but answered failed
+            r.element[2] for r in self.of(CALL, service) if r.now is not None and r.now.errors > r.now.unanswered
+        }
+        return [peer for peer in state.breaker_open if peer in failed]
 
 
 # ---- spans ---------------------------------------------------------------------------------------
@@ -289,11 +306,11 @@ def _services(
         if state is not None and recent and min(recent) < 1:
             state.up = recent[-1] >= 1
             state.unscraped = sum(v < 1 for v in recent)
-    for service, group in series("process_start_time_seconds").items():
+    for service, group in series(names.START_TIME).items():
         state = found.get(service)
         values = sorted({round(v) for s in group for _, v in s.points})
         if state is not None and len(values) > 1 and values[-1] >= start:
-            state.restarts.append(f"its process started again at {_clock(values[-1])} (process_start_time_seconds)")
+            state.restarts.append(f"its process started again at {_clock(values[-1])} ({names.START_TIME})")
             state.restarted_at = float(values[-1])
     for name, doc in processes.items():
         state = found.get(name)
@@ -318,7 +335,7 @@ def _services(
             getattr(state, name)[label] = measure
         else:
             setattr(state, name, measure)
-    for service, group in series("process_resident_memory_bytes", now - 60).items():
+    for service, group in series(names.RESIDENT_MEMORY, now - 60).items():
         state = found.get(service)
         if state is None:
             continue
@@ -327,27 +344,29 @@ def _services(
         rising = slope(minute)
         state.rss_slope = round(rising, 2) if rising is not None else None
         state.rss_rise_mb = round(minute[-1][1] - min(v for _, v in minute), 1)
-    for metric, slope_of in (("queue_depth", "queue_slope"), ("outbox_backlog", "backlog_slope")):
+    for metric, slope_of in ((names.QUEUE_DEPTH, "queue_slope"), (names.OUTBOX_BACKLOG, "backlog_slope")):
         for service, group in series(metric, now - 45).items():
             if (state := found.get(service)) is not None:
                 setattr(state, slope_of, _rounded(slope(longest(group))))
-    for service, group in series("ledger_drift_amount").items():
+    for service, group in series(names.LEDGER_DRIFT).items():
         state = found.get(service)
         if state is None:
             continue
         points = longest(group)
         state.drift = round(points[-1][1], 2)
         state.drift_slope = _rounded(slope([p for p in points if p[0] >= now - 60]), 4)
-    for name in ("http_server_requests_in_flight", "rpc_server_requests_in_flight"):
+    for name in (names.HTTP_IN_FLIGHT, names.RPC_IN_FLIGHT):
         for service, group in series(name, cut).items():
             state = found.get(service)
             value = m.last(longest(group))
             if state is not None and value is not None:
                 state.in_flight = max(state.in_flight or 0.0, value)
-    for service, group in series("circuit_breaker_open", cut).items():
+    for service, group in series(names.BREAKER_OPEN, cut).items():
         state = found.get(service)
         if state is not None:
-            state.breaker_open = [s.labels.get("peer", "?") for s in group if (m.last(s.points) or 0) >= 1]
+            state.breaker_open = [
+                s.labels.get("peer", "?") for s in group if max((v for _, v in s.points), default=0) >= 1
+            ]
     return found
 
 

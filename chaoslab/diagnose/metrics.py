@@ -26,22 +26,24 @@ from typing import Protocol
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from chaoslab.telemetry import names
+
 WANTED: dict[str, str] = {
     "up": "1 when the service's /metrics answered the scrape, 0 when it did not (a dead or stuck process)",
-    "process_cpu_seconds_total": "CPU used: a busy loop or a hot path",
-    "process_resident_memory_bytes": "memory held: a leak grows in a straight line, or stands far above its reference",
-    "process_start_time_seconds": "when the process started: a change is a restart (a crash)",
-    "outbound_requests_total": "calls per peer by outcome: errors to postgres or redis seen from the caller",
-    "http_server_requests_total": "requests per route by status",
-    "http_server_requests_in_flight": "handlers busy now: a full pool",
-    "rpc_server_requests_in_flight": "gRPC handlers busy now",
-    "http_server_db_statements_sum": "statements run per route (with _count: statements per request, an N+1)",
-    "http_server_db_statements_count": "requests counted by the statements histogram",
-    "queue_depth": "fulfilment jobs waiting in the stream",
-    "worker_jobs_processed_total": "jobs the worker finished, by outcome",
-    "outbox_backlog": "paid orders whose event has not reached the stream",
-    "ledger_drift_amount": "paid order totals minus what the ledger captured",
-    "circuit_breaker_open": "1 while a breaker fails fast",
+    names.CPU_SECONDS_TOTAL: "CPU used: a busy loop or a hot path",
+    names.RESIDENT_MEMORY: "memory held: a leak grows in a straight line, or stands far above its reference",
+    names.START_TIME: "when the process started: a change is a restart (a crash)",
+    names.OUTBOUND_REQUESTS_TOTAL: "calls per peer by outcome: errors to postgres or redis seen from the caller",
+    names.HTTP_REQUESTS_TOTAL: "requests per route by status",
+    names.HTTP_IN_FLIGHT: "handlers busy now: a full pool",
+    names.RPC_IN_FLIGHT: "gRPC handlers busy now",
+    names.HTTP_DB_STATEMENTS + "_sum": "statements run per route (with _count: statements per request, an N+1)",
+    names.HTTP_DB_STATEMENTS + "_count": "requests counted by the statements histogram",
+    names.QUEUE_DEPTH: "fulfilment jobs waiting in the stream",
+    names.JOBS_PROCESSED_TOTAL: "jobs the worker finished, by outcome",
+    names.OUTBOX_BACKLOG: "paid orders whose event has not reached the stream",
+    names.LEDGER_DRIFT: "paid order totals minus what the ledger captured",
+    names.BREAKER_OPEN: "1 while a breaker fails fast",
 }
 """Every series the diagnosis reads, and why. The alerts' History must keep these names too."""
 
@@ -206,28 +208,28 @@ def points(metrics: Metrics, start: float, end: float, every_s: float) -> dict[K
     def longest(group: list[TimeSeries]) -> list[tuple[float, float]]:
         return max(group, key=lambda s: len(s.points)).points
 
-    for service, group in series("process_cpu_seconds_total").items():
+    for service, group in series(names.CPU_SECONDS_TOTAL).items():
         found[("cpu", service, "")] = rate_series(longest(group), every_s)
-    for service, group in series("process_resident_memory_bytes").items():
+    for service, group in series(names.RESIDENT_MEMORY).items():
         found[("rss", service, "")] = [(t, v / MIB) for t, v in longest(group)]
-    for service, group in series("outbound_requests_total").items():
+    for service, group in series(names.OUTBOUND_REQUESTS_TOTAL).items():
         peers: dict[str, list[TimeSeries]] = {}
         for s in group:
             if s.labels.get("outcome") not in (None, "ok"):
                 peers.setdefault(s.labels.get("peer", "?"), []).append(s)
         for peer, failed in peers.items():
             found[("peer_errors", service, peer)] = summed_rates(failed, every_s)
-    counts = series("http_server_db_statements_count")
-    for service, group in series("http_server_db_statements_sum").items():
+    counts = series(names.HTTP_DB_STATEMENTS + "_count")
+    for service, group in series(names.HTTP_DB_STATEMENTS + "_sum").items():
         by_route = {s.labels.get("route", ""): s for s in counts.get(service, [])}
         for s in group:
             route = s.labels.get("route", "")
             if route in by_route:
                 found[("statements", service, route)] = ratio_series(s.points, by_route[route].points)
-    for name, measure in (("queue_depth", "queue"), ("outbox_backlog", "backlog")):
+    for name, measure in ((names.QUEUE_DEPTH, "queue"), (names.OUTBOX_BACKLOG, "backlog")):
         for service, group in series(name).items():
             found[(measure, service, "")] = list(longest(group))
-    for service, group in series("worker_jobs_processed_total").items():
+    for service, group in series(names.JOBS_PROCESSED_TOTAL).items():
         found[("jobs", service, "")] = summed_rates(group, every_s)
     return found
 

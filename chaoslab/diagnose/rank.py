@@ -28,6 +28,7 @@ from chaoslab.diagnose.reference import SLO_SHARE, SLOW_MS, Reference, is_reques
 from chaoslab.diagnose.signatures import SIGNATURES, Finding, fading, is_rollback, ms, name, risky, superseded
 from chaoslab.diagnose.spans import CALL, DB, OP, Element
 from chaoslab.incident.mystery import redact
+from chaoslab.telemetry import names
 from chaoslab.topology import FRONT_DOOR
 
 OFF_PATH = 0.45
@@ -129,14 +130,15 @@ def symptom(ev: Evidence) -> list[str]:
     for state in ev.services.values():
         if state.queue is not None and state.queue.anomalous:
             found.append(
-                f"queue_depth is {state.queue.value:.0f} (was {state.queue.base.median:.0f}): orders wait to ship"
+                f"{names.QUEUE_DEPTH} is {state.queue.value:.0f} (was {state.queue.base.median:.0f}): "
+                "orders wait to ship"
             )
         if state.backlog is not None and state.backlog.anomalous:
             found.append(
-                f"{state.service}'s outbox_backlog is {state.backlog.value:.0f}: paid orders wait to be queued"
+                f"{state.service}'s {names.OUTBOX_BACKLOG} is {state.backlog.value:.0f}: paid orders wait to be queued"
             )
         if state.drift is not None and state.drift > 0.005:
-            found.append(f"the ledger is {state.drift:.2f} short of the paid orders (ledger_drift_amount)")
+            found.append(f"the ledger is {state.drift:.2f} short of the paid orders ({names.LEDGER_DRIFT})")
     return found
 
 
@@ -195,6 +197,9 @@ def walk(ev: Evidence) -> tuple[set[Element], set[str], list[str]]:
                     stack.append(target)
             elif kind == DB:
                 below.append(target)
+        for peer in ev.failing_fast_on(service):  # the calls it no longer makes
+            below.append(peer)
+            stack.append(peer)
         if below:
             words.append(f"{service} → {', '.join(dict.fromkeys(below))}")
     return elements, visited, words

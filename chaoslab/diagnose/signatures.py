@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 from chaoslab.diagnose.evidence import RECENT_S, Evidence, Reading
 from chaoslab.diagnose.spans import CALL, DB, OP, Element
+from chaoslab.telemetry import names
 from chaoslab.topology import COMPONENTS
 
 GATEWAY = "gateway"
@@ -128,7 +129,7 @@ def deadlock(ev: Evidence) -> list[Finding]:
             )
         state = ev.services.get(callee)
         if state is not None and state.in_flight:
-            lines.append(f"{callee} has {state.in_flight:.0f} requests in flight (http_server_requests_in_flight)")
+            lines.append(f"{callee} has {state.in_flight:.0f} requests in flight ({names.HTTP_IN_FLIGHT})")
         found.append(
             Finding(
                 caller,
@@ -137,7 +138,7 @@ def deadlock(ev: Evidence) -> list[Finding]:
                 lines,
                 {r.element},
                 r.examples,
-                [f'http_server_requests_in_flight{{service="{callee}"}}'],
+                [f'{names.HTTP_IN_FLIGHT}{{service="{callee}"}}'],
             )
         )
     return found
@@ -170,7 +171,7 @@ def crash(ev: Evidence) -> list[Finding]:
                 lines,
                 {r.element for r in refused} | {(OP, state.service, "*")},
                 [t for r in refused for t in r.examples][:3],
-                [f'process_start_time_seconds{{service="{state.service}"}}', f'up{{service="{state.service}"}}'],
+                [f'{names.START_TIME}{{service="{state.service}"}}', f'up{{service="{state.service}"}}'],
             )
         )
     return found
@@ -222,7 +223,7 @@ def partition(ev: Evidence) -> list[Finding]:
                 lines,
                 {r.element},
                 r.examples,
-                [f'outbound_requests_total{{service="{caller}",peer="{callee}",outcome!="ok"}}'],
+                [f'{names.OUTBOUND_REQUESTS_TOTAL}{{service="{caller}",peer="{callee}",outcome!="ok"}}'],
             )
         )
     return found
@@ -242,7 +243,15 @@ def errors(ev: Evidence) -> list[Finding]:
             f"handling, with no failing call below them: the errors start there{_traces(r)}"
         )
         strength = 1.6 + share
-        queries = [f'http_server_requests_total{{service="{service}",route=~".*"}} by status']
+        queries = [f'{names.HTTP_REQUESTS_TOTAL}{{service="{service}",route=~".*"}} by status']
+        for peer in ev.failing_fast_on(service) if measure == "origins" else ():
+            because = (
+                f"{what} on {service}: {_vs(r, measure, pct)} of {_n(r)} requests fail fast because {service}'s "
+                f"circuit breaker on {peer} is open: {peer} kept failing, so the errors start in {peer}{_traces(r)}"
+            )
+            kind = "upstream_failure" if peer == GATEWAY else "error"
+            found.append(Finding(peer, kind, strength + 0.4, [because], {r.element}, r.examples, queries))
+            strength *= 0.5
         if service == GATEWAY:
             found.append(Finding(GATEWAY, "upstream_failure", strength + 0.4, [line], {r.element}, r.examples, queries))
             strength -= 0.4
@@ -263,7 +272,7 @@ def errors(ev: Evidence) -> list[Finding]:
                 ],
                 {r.element},
                 r.examples,
-                [f'outbound_requests_total{{service="{caller}",peer="{callee}",outcome="error"}}'],
+                [f'{names.OUTBOUND_REQUESTS_TOTAL}{{service="{caller}",peer="{callee}",outcome="error"}}'],
             )
         )
     return found
@@ -349,7 +358,7 @@ def cpu(ev: Evidence) -> list[Finding]:
                 1.2 + min(1.3, x.delta),
                 [line],
                 {(OP, state.service, "*")},
-                queries=[f'rate(process_cpu_seconds_total{{service="{state.service}"}}[1m])'],
+                queries=[f'rate({names.CPU_SECONDS_TOTAL}{{service="{state.service}"}}[1m])'],
             )
         )
     return found
@@ -380,7 +389,7 @@ def memory(ev: Evidence) -> list[Finding]:
                     strength,
                     lines,
                     {(OP, state.service, "*")},
-                    queries=[f'process_resident_memory_bytes{{service="{state.service}"}}'],
+                    queries=[f'{names.RESIDENT_MEMORY}{{service="{state.service}"}}'],
                 )
             )
     return found
@@ -428,7 +437,7 @@ def datastores(ev: Evidence) -> list[Finding]:
                 f"{name(r.element)} take longer: p95 {_vs(r, 'own', ms)} over {_n(r)} statements{_traces(r)}",
                 r.element,
                 r,
-                f'outbound_request_duration_seconds{{service="{service}",peer="postgres"}}',
+                f'{names.OUTBOUND_DURATION}{{service="{service}",peer="postgres"}}',
             )
     for store, kind in (("postgres", "db_outage"), ("redis", "redis_outage")):
         state = str(ev.processes.get(store, {}).get("state", ""))
@@ -444,7 +453,7 @@ def datastores(ev: Evidence) -> list[Finding]:
                     f"to it fails",
                     (DB, c.name, store),
                     ev.reading((DB, c.name, store)),
-                    f'rate(outbound_requests_total{{service="{c.name}",peer="{store}",outcome!="ok"}}[1m])',
+                    f'rate({names.OUTBOUND_REQUESTS_TOTAL}{{service="{c.name}",peer="{store}",outcome!="ok"}}[1m])',
                 )
     for state in ev.services.values():
         for store, kind in (("postgres", "db_outage"), ("redis", "redis_outage")):
@@ -455,16 +464,16 @@ def datastores(ev: Evidence) -> list[Finding]:
                 state.service,
                 kind,
                 2.4,
-                f"{state.service}'s calls to {store} fail: {x.value:.1f}/s (outbound_requests_total, outcome not ok; "
-                f"baseline {x.base.median:.1f}/s)",
+                f"{state.service}'s calls to {store} fail: {x.value:.1f}/s ({names.OUTBOUND_REQUESTS_TOTAL}, "
+                f"outcome not ok; baseline {x.base.median:.1f}/s)",
                 (DB, state.service, store),
-                q=f'rate(outbound_requests_total{{service="{state.service}",peer="{store}",outcome!="ok"}}[1m])',
+                q=f'rate({names.OUTBOUND_REQUESTS_TOTAL}{{service="{state.service}",peer="{store}",outcome!="ok"}}[1m])',
             )
         backlog = state.backlog
         if backlog is not None and backlog.anomalous and (state.backlog_slope or 0) > 0:
             finding = found.get((state.service, "redis_outage"))
             if finding is not None:
-                finding.lines.append(f"{state.service}'s outbox_backlog is {backlog.value:.0f} and growing")
+                finding.lines.append(f"{state.service}'s {names.OUTBOX_BACKLOG} is {backlog.value:.0f} and growing")
                 finding.strength += 0.3
     return list(found.values())
 
@@ -480,7 +489,7 @@ def stall(ev: Evidence) -> list[Finding]:
         return []
     lines = [
         f"worker finished {worker.jobs_rate.value:.1f} jobs/s (baseline {worker.jobs_rate.base.median:.1f}) while "
-        f"queue_depth is {worker.queue.value:.0f} and growing {worker.queue_slope or 0:+.1f}/s",
+        f"{names.QUEUE_DEPTH} is {worker.queue.value:.0f} and growing {worker.queue_slope or 0:+.1f}/s",
         "the worker is up, did not restart, and its Redis calls succeed: it just stopped taking jobs",
     ]
     return [
@@ -490,7 +499,7 @@ def stall(ev: Evidence) -> list[Finding]:
             2.8,
             lines,
             {(OP, "worker", "*")},
-            queries=["queue_depth", 'rate(worker_jobs_processed_total{service="worker"}[1m])'],
+            queries=[names.QUEUE_DEPTH, f'rate({names.JOBS_PROCESSED_TOTAL}{{service="worker"}}[1m])'],
         )
     ]
 
@@ -553,16 +562,16 @@ def deploys(ev: Evidence) -> list[Finding]:
                 f"(baseline {x.base.median:.1f}): one query per row, an N+1"
             )
             finding.elements.add((OP, state.service, "*"))
-            finding.queries.append(f'http_server_db_statements_sum{{service="{state.service}",route="{route}"}}')
+            finding.queries.append(f'{names.HTTP_DB_STATEMENTS}_sum{{service="{state.service}",route="{route}"}}')
         if state.drift is not None and state.drift > 0.005:
             growing = (state.drift_slope or 0) > 0
             finding = found.setdefault(state.service, Finding(state.service, "bad_deploy", 0.0, []))
             finding.strength = max(finding.strength, 2.4 if growing else 0.8)  # a standing gap is money lost earlier
             finding.lines.append(
-                f"{state.service}'s ledger is {state.drift:.2f} short of the paid orders (ledger_drift_amount)"
+                f"{state.service}'s ledger is {state.drift:.2f} short of the paid orders ({names.LEDGER_DRIFT})"
                 + (", and the gap grows" if growing else ", not growing in the last minute: lost earlier")
             )
-            finding.queries.append(f'ledger_drift_amount{{service="{state.service}"}}')
+            finding.queries.append(f'{names.LEDGER_DRIFT}{{service="{state.service}"}}')
     for change in ev.changes:
         reasons = risky(change)
         service = change.get("service", "")

@@ -94,12 +94,15 @@ def render(node, trace, start_s, parent=None, caller=None) -> tuple[list[dict], 
     return [span], start_s + ms / 1000
 
 
-def checkout(c_own=5.0, pay_db=3.0, c_calls=(), b_call=None):
-    """The ring's checkout: service-a → service-b → service-c, and service-a → payment → its database."""
+def checkout(c_own=5.0, pay_db=3.0, c_calls=(), b_call=None, pay=None):
+    """The ring's checkout: service-a → service-b → service-c, and service-a → payment → its database
+    (or ``pay``, payment's op as the test builds it)."""
     c = op("service-c", "/chaoslab.v1.Pricing/Quote", c_own, *c_calls)
     b = op("service-b", "/chaoslab.v1.Inventory/Reserve", 4.0, b_call or call(c))
-    pay = op("payment", "POST /charges", 3.0, db("postgres", pay_db))
-    return op("service-a", "POST /checkout", 6.0, db("postgres", 3.0), call(b), call(pay))
+    pay = pay or op("payment", "POST /charges", 3.0, db("postgres", pay_db))
+    failed = {"status": "error", "code": 502} if pay[5] == "error" else {}
+    paid = call(pay, status=pay[5])
+    return op("service-a", "POST /checkout", 6.0, db("postgres", 3.0), call(b), paid, **failed)
 
 
 # ---- a hand-fed diagnosis ------------------------------------------------------------------------
@@ -126,6 +129,7 @@ class HandLab:
         self.statements = 3  # PostgreSQL statements per checkout
         self.stalled = False  # the worker takes no jobs: they wait on the queue
         self.silent: set[str] = set()  # services whose /metrics do not answer
+        self.exposed: dict[str, str] = {}  # more /metrics lines per service
         self.queue = 0
         self.jobs = 0
         self.served = 0
@@ -146,6 +150,8 @@ class HandLab:
             f'http_server_db_statements_sum{{route="/checkout"}} {self.served * self.statements}\n'
             f'http_server_db_statements_count{{route="/checkout"}} {self.served}\n'
         )
+        for service, lines in self.exposed.items():
+            texts[service] += lines
         return {**texts, **dict.fromkeys(self.silent)}
 
     def run(self, seconds: int, trace, per_second: int = 4) -> None:
@@ -502,6 +508,33 @@ def test_a_cut_link_is_a_partition_of_the_caller(hand):
     hand.run(25, checkout(b_call=cut))
     d = diagnose(hand, 300)
     assert (d.top.service, d.top.kind) == ("service-b", "partition"), report.text(d)
+
+
+def _behind_an_open_breaker(hand, first_calls):
+    """Payment's breaker on the gateway opens after ``first_calls`` failed; from then on charges fail
+    fast in payment with no call below them, but for the breaker's probe every 10 s (which fails too)."""
+    hand.exposed["payment"] = 'circuit_breaker_open{peer="gateway"} 1\n'
+    tried = op("payment", "POST /charges", 3.0, first_calls, status="error", code=502)
+    fast = op("payment", "POST /charges", 1.0, status="error", code=503)
+    hand.run(2, checkout(pay=tried))
+    for _ in range(3):
+        hand.run(9, checkout(pay=fast))
+        hand.run(1, checkout(pay=tried), per_second=1)
+    return diagnose(hand, 300)
+
+
+def test_charges_failing_fast_behind_an_open_breaker_are_the_failures_that_opened_it(hand):
+    failed = op("gateway", "POST /v1/charges", 1.0, status="error", code=503)
+    d = _behind_an_open_breaker(hand, call(failed, status="error"))
+    assert (d.top.service, d.top.kind) == ("gateway", "upstream_failure"), report.text(d)
+    assert "circuit breaker on gateway is open" in d.top.evidence[0]
+
+
+def test_a_breaker_opened_by_a_cut_link_blames_the_link_not_the_peer(hand):
+    cut = call(op("gateway", "POST /v1/charges", 1.0), answered=False, ms=1, status="error", message="refused")
+    d = _behind_an_open_breaker(hand, cut)
+    assert d.top.service == "payment", report.text(d)
+    assert d.rank_of("gateway", "upstream_failure") is None, report.text(d)
 
 
 def test_a_restart_with_refused_calls_is_a_crash(hand):
