@@ -21,6 +21,7 @@ frame taught a baseline (a lab started a minute ago) the lab's design stands in 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -288,36 +289,78 @@ def _measure(name: str, recent: list[float], history: list[float]) -> Observatio
     return Observation(name, round(value, 4), base or ZERO, score, anomalous)
 
 
+@dataclass
+class _Scrapes:
+    """The scrape history as one look reads it: ``start`` opens the look-back window, ``cut`` the recent
+    window judged now."""
+
+    metrics: m.Metrics
+    now: float
+    start: float
+    cut: float
+
+    def each(
+        self, name: str, found: dict[str, ServiceState], begin: float | None = None
+    ) -> Iterator[tuple[ServiceState, list[m.TimeSeries]]]:
+        """(state, its series of ``name`` since ``begin``) for each known service that exposes it."""
+        since = self.start if begin is None else begin
+        for service, group in m.by_service(self.metrics.select(name, since, self.now)).items():
+            if (state := found.get(service)) is not None:
+                yield state, group
+
+
+def _longest(group: list[m.TimeSeries]) -> list[tuple[float, float]]:
+    return max(group, key=lambda s: len(s.points)).points
+
+
 def _services(
     metrics: m.Metrics, processes: dict[str, dict], now: float, since_s: float, reference: list[RefFrame], count: int
 ) -> dict[str, ServiceState]:
-    start, cut = now - since_s, now - RECENT_S
+    """What each service's own figures and process say, one family of facts at a time."""
+    scrapes = _Scrapes(metrics, now, now - since_s, now - RECENT_S)
     found = {s: ServiceState(s) for s in SERVICE_NAMES}
+    _liveness(scrapes, found)
+    _restarts(scrapes, found)
+    _process_states(processes, found)
+    _judged(scrapes, found, reference, count)
+    _memory(scrapes, found)
+    _growth(scrapes, found)
+    _busy(scrapes, found)
+    return found
 
-    def series(name: str, begin: float = start) -> dict[str, list[m.TimeSeries]]:
-        return m.by_service(metrics.select(name, begin, now))
 
-    def longest(group: list[m.TimeSeries]) -> list[tuple[float, float]]:
-        return max(group, key=lambda s: len(s.points)).points
-
-    for service, group in series("up", cut).items():
-        state = found.get(service)
+def _liveness(scrapes: _Scrapes, found: dict[str, ServiceState]) -> None:
+    """Down: its /metrics missed a recent scrape (how many, and whether the last one too)."""
+    for state, group in scrapes.each("up", found, scrapes.cut):
         recent = [v for s in group for _, v in s.points]
-        if state is not None and recent and min(recent) < 1:
+        if recent and min(recent) < 1:
             state.up = recent[-1] >= 1
             state.unscraped = sum(v < 1 for v in recent)
-    for service, group in series(names.START_TIME).items():
-        state = found.get(service)
+
+
+def _restarts(scrapes: _Scrapes, found: dict[str, ServiceState]) -> None:
+    """A new process start time inside the window is a restart."""
+    for state, group in scrapes.each(names.START_TIME, found):
         values = sorted({round(v) for s in group for _, v in s.points})
-        if state is not None and len(values) > 1 and values[-1] >= start:
+        if len(values) > 1 and values[-1] >= scrapes.start:
             state.restarts.append(f"its process started again at {_clock(values[-1])} ({names.START_TIME})")
             state.restarted_at = float(values[-1])
+
+
+def _process_states(processes: dict[str, dict], found: dict[str, ServiceState]) -> None:
+    """What the supervisor (or the pod's status) says: restarting, crash-looping, stopped."""
     for name, doc in processes.items():
         state = found.get(name)
         if state is not None and doc.get("state") in ("restarting", "crash-loop", "stopped"):
             state.up = False
             state.restarts.append(f"its process is {doc['state']} ({doc.get('restarts', 0)} restarts)")
-    for key, points in m.points(metrics, cut - 2 * FRAME_S, now, FRAME_S).items():
+
+
+def _judged(scrapes: _Scrapes, found: dict[str, ServiceState], reference: list[RefFrame], count: int) -> None:
+    """The recent window's figures against the healthy reference's, one measure each (jobs: idle when
+    the worker takes under a fifth of its usual rate)."""
+    cut = scrapes.cut
+    for key, points in m.points(scrapes.metrics, cut - 2 * FRAME_S, scrapes.now, FRAME_S).items():
         name, service, label = key
         state = found.get(service)
         recent = [v for t, v in points if t >= cut]
@@ -335,39 +378,38 @@ def _services(
             getattr(state, name)[label] = measure
         else:
             setattr(state, name, measure)
-    for service, group in series(names.RESIDENT_MEMORY, now - 60).items():
-        state = found.get(service)
-        if state is None:
-            continue
-        minute = [(t, v / m.MIB) for t, v in longest(group)]
+
+
+def _memory(scrapes: _Scrapes, found: dict[str, ServiceState]) -> None:
+    """The last minute of resident memory: where it stands, how fast it climbs, how far it rose."""
+    for state, group in scrapes.each(names.RESIDENT_MEMORY, found, scrapes.now - 60):
+        minute = [(t, v / m.MIB) for t, v in _longest(group)]
         state.rss_mb = round(minute[-1][1], 1)
         rising = slope(minute)
         state.rss_slope = round(rising, 2) if rising is not None else None
         state.rss_rise_mb = round(minute[-1][1] - min(v for _, v in minute), 1)
+
+
+def _growth(scrapes: _Scrapes, found: dict[str, ServiceState]) -> None:
+    """What piles up: the queue and the outbox over the last 45 s, the ledger's gap over the window."""
     for metric, slope_of in ((names.QUEUE_DEPTH, "queue_slope"), (names.OUTBOX_BACKLOG, "backlog_slope")):
-        for service, group in series(metric, now - 45).items():
-            if (state := found.get(service)) is not None:
-                setattr(state, slope_of, _rounded(slope(longest(group))))
-    for service, group in series(names.LEDGER_DRIFT).items():
-        state = found.get(service)
-        if state is None:
-            continue
-        points = longest(group)
+        for state, group in scrapes.each(metric, found, scrapes.now - 45):
+            setattr(state, slope_of, _rounded(slope(_longest(group))))
+    for state, group in scrapes.each(names.LEDGER_DRIFT, found):
+        points = _longest(group)
         state.drift = round(points[-1][1], 2)
-        state.drift_slope = _rounded(slope([p for p in points if p[0] >= now - 60]), 4)
+        state.drift_slope = _rounded(slope([p for p in points if p[0] >= scrapes.now - 60]), 4)
+
+
+def _busy(scrapes: _Scrapes, found: dict[str, ServiceState]) -> None:
+    """Handlers busy now (HTTP or gRPC, whichever is more) and the peers a breaker fails fast on."""
     for name in (names.HTTP_IN_FLIGHT, names.RPC_IN_FLIGHT):
-        for service, group in series(name, cut).items():
-            state = found.get(service)
-            value = m.last(longest(group))
-            if state is not None and value is not None:
+        for state, group in scrapes.each(name, found, scrapes.cut):
+            value = m.last(_longest(group))
+            if value is not None:
                 state.in_flight = max(state.in_flight or 0.0, value)
-    for service, group in series(names.BREAKER_OPEN, cut).items():
-        state = found.get(service)
-        if state is not None:
-            state.breaker_open = [
-                s.labels.get("peer", "?") for s in group if max((v for _, v in s.points), default=0) >= 1
-            ]
-    return found
+    for state, group in scrapes.each(names.BREAKER_OPEN, found, scrapes.cut):
+        state.breaker_open = [s.labels.get("peer", "?") for s in group if max((v for _, v in s.points), default=0) >= 1]
 
 
 def _rounded(value: float | None, digits: int = 3) -> float | None:

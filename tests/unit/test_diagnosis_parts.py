@@ -130,6 +130,8 @@ class HandLab:
         self.stalled = False  # the worker takes no jobs: they wait on the queue
         self.silent: set[str] = set()  # services whose /metrics do not answer
         self.exposed: dict[str, str] = {}  # more /metrics lines per service
+        self.rss = dict.fromkeys(self.cpu_rate, 60.0 * 2**20)
+        self.rss_rate = dict.fromkeys(self.cpu_rate, 0.0)  # bytes a second
         self.queue = 0
         self.jobs = 0
         self.served = 0
@@ -142,6 +144,7 @@ class HandLab:
     def scrape(self) -> dict[str, str | None]:
         texts = {
             s: f"process_cpu_seconds_total {self.cpu[s]}\nprocess_start_time_seconds {self.started[s]}\n"
+            f"process_resident_memory_bytes {self.rss[s]}\n"
             for s in self.cpu
         }
         texts["payment"] += f"ledger_drift_amount {self.drift}\n"
@@ -160,6 +163,7 @@ class HandLab:
             self.at += 1
             for s in self.cpu:
                 self.cpu[s] += self.cpu_rate[s]
+                self.rss[s] += self.rss_rate[s]
             self.drift += self.drift_rate
             spans = []
             for _ in range(per_second):
@@ -508,6 +512,23 @@ def test_a_cut_link_is_a_partition_of_the_caller(hand):
     hand.run(25, checkout(b_call=cut))
     d = diagnose(hand, 300)
     assert (d.top.service, d.top.kind) == ("service-b", "partition"), report.text(d)
+
+
+def test_memory_climbing_in_a_straight_line_is_a_leak(hand):
+    hand.rss_rate["service-b"] = 2.0 * 2**20
+    hand.run(60, checkout())  # the slope is the last minute's
+    d = diagnose(hand, 300)
+    assert (d.top.service, d.top.kind) == ("service-b", "memory_leak"), report.text(d)
+    assert "grows 2.0 MiB/s" in d.top.evidence[0]
+
+
+def test_errors_a_service_starts_itself_are_its_own(hand):
+    failing = op("service-c", "/chaoslab.v1.Pricing/Quote", 2.0, status="error")
+    broken = op("service-b", "/chaoslab.v1.Inventory/Reserve", 4.0, call(failing, status="error"), status="error")
+    hand.run(25, op("service-a", "POST /checkout", 6.0, call(broken, status="error"), status="error", code=502))
+    d = diagnose(hand, 300)
+    assert (d.top.service, d.top.kind) == ("service-c", "error"), report.text(d)
+    assert "the errors start there" in d.top.evidence[0]
 
 
 def _behind_an_open_breaker(hand, first_calls):
