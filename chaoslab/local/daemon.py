@@ -35,6 +35,8 @@ from chaoslab.alerts.synthetic import SyntheticProber
 from chaoslab.chaos.journal import FileStore
 from chaoslab.incident.alerting import on_evaluator_event
 from chaoslab.incident.impact import snapshot
+from chaoslab.incident.notify import Follower
+from chaoslab.incident.webhook import Sender, forward
 from chaoslab.local.console import mount as mount_console
 from chaoslab.local.console import service_graph
 from chaoslab.local.diagnosis import mount as mount_diagnosis
@@ -46,7 +48,18 @@ from chaoslab.local.statedir import StateDir
 from chaoslab.local.supervisor import Spec, Supervisor
 from chaoslab.local.tracestore import TraceStore, decode
 from chaoslab.services.common.migrations import apply, ensure_database
-from chaoslab.settings import ALL_GROUPS, SERVICE_SETTINGS, Alerts, Common, Local, Prober, describe, env_name, load
+from chaoslab.settings import (
+    ALL_GROUPS,
+    SERVICE_SETTINGS,
+    Alerts,
+    Common,
+    Local,
+    Paging,
+    Prober,
+    describe,
+    env_name,
+    load,
+)
 from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, PROBER, peer_address
 from chaoslab.wsgi import HttpServer
 
@@ -260,12 +273,31 @@ class Lab:
         threading.Thread(target=self.migrate_when_ready, daemon=True).start()
         threading.Thread(target=self.alerts.run, args=(self.stopping,), name="alerts", daemon=True).start()
         threading.Thread(target=self.prober.run, args=(self.stopping,), name="prober", daemon=True).start()
+        paging = load(Paging).loopback_only()
+        if paging.webhook:
+            threading.Thread(
+                target=page_webhook, args=(self.state, paging, self.stopping), name="pages-out", daemon=True
+            ).start()
         while not self.stopping.wait(0.2):
             self.supervisor.tick()
         log.info("stopping the lab")
         self.supervisor.shutdown()
         server.stop()
         return 0
+
+
+def page_webhook(state: StateDir, paging: Paging, stopping: threading.Event) -> None:
+    """Every page, escalation and resolve on the lab's record, out to CHAOSLAB_PAGE_WEBHOOK
+    (chaoslab/incident/webhook.py): from what is written after the daemon started."""
+    sender = Sender(paging.webhook)
+    follower = Follower(FileStore(state.root), actor="lab")
+    log.info("pages go out to %s", paging.webhook)
+    while not stopping.wait(paging.every_s):
+        try:
+            forward(follower, sender.post)
+        except Exception:  # one unreadable look must not end the notifications
+            log.exception("reading the record for the page webhook failed")
+    sender.stop()
 
 
 def local_prober(ports: dict[str, int], envs: dict[str, dict[str, str]]):

@@ -2,25 +2,64 @@
 nothing above P4, and two drills fire their primary alerts, which the CLI shows with tier, owner, value and
 runbook, and whose fired and resolved transitions it keeps with timestamps; the deadlock, whose front door
 cannot even answer its own /metrics, pages P1 through the synthetic prober and that page opens the incident.
-(bench/alert_timing.py times the whole catalogue and ten minutes of baseline.)"""
+Each page reaches people as it happens: `chaoslab incident watch` prints it, and the lab daemon posts it to
+a real webhook receiver in Alertmanager's payload. (bench/alert_timing.py times the whole catalogue and ten
+minutes of baseline.)"""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 import requests
 
 from chaoslab.alerts.tiers import rank
 from chaoslab.chaos import scenarios
-from support import module_lab, poll_until, reset_around
+from chaoslab.incident.webhook import NEVER
+from support import WebhookReceiver, poll_until, reset_around, start_lab, stop_lab
 
 pytestmark = pytest.mark.disruptive
 BASELINE_S = 20
 PAGE_DEADLINE_S = 150  # generous: bench/alert_timing.py measures the 90 s target
 
 
-lab = module_lab("alerts-lab")
+@pytest.fixture(scope="module")
+def receiver():
+    found = WebhookReceiver()
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, receiver):
+    started = start_lab(tmp_path_factory.mktemp("alerts-lab"), CHAOSLAB_PAGE_WEBHOOK=receiver.url)
+    yield started
+    stop_lab(started)
+
+
+@pytest.fixture(scope="module")
+def watch(lab):
+    """`chaoslab incident watch --json` running beside the lab, as a trainee's terminal would: what it
+    printed, as (arrival time, notice)."""
+    command = [sys.executable, "-m", "chaoslab", "--state-dir", str(lab.state_dir), "incident", "watch", "--json"]
+    proc = subprocess.Popen(command, env={**os.environ, **lab.env}, stdout=subprocess.PIPE, text=True)
+    printed: list[tuple[float, dict]] = []
+
+    def read():
+        for line in proc.stdout:
+            printed.append((time.time(), json.loads(line)))
+
+    threading.Thread(target=read, daemon=True).start()
+    yield printed
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
 clean = reset_around()
 
 
@@ -53,10 +92,19 @@ def test_baseline_load_fires_nothing_above_p4(lab):
     assert response.status_code == 400 and "since must be a sequence number" in response.json()["message"]
 
 
-def test_the_worker_failure_drill_pages_fulfilment_and_resolves_after_stop(lab):
+def test_the_worker_failure_drill_pages_fulfilment_and_resolves_after_stop(lab, watch, receiver):
     drill = scenarios.get("worker-failure")
     lab.cli("scenario", "start", drill.id, "--ttl", "300")
     poll_until(lambda: transitions(lab, drill.alert, "alert_fired"), f"{drill.alert} to fire", PAGE_DEADLINE_S, 1)
+    (fired,) = transitions(lab, drill.alert, "alert_fired")
+    page = poll_until(lambda: next((n for _, n in watch if n["sort"] == "page"), None), "the page on the watch", 10)
+    assert page["severity"] == "P2" and page["state"] == "detected", page
+    sent = poll_until(lambda: [b for b in receiver.bodies if b["status"] == "firing"], "the page on the webhook", 10)
+    assert sent[0]["version"] == "4" and sent[0]["groupLabels"] == {"incident": page["incident"]}, sent[0]
+    assert [a["labels"]["alertname"] for a in sent[0]["alerts"]] == [drill.alert], sent[0]
+    watched = next(t for t, n in watch if n["sort"] == "page") - fired["ts"]
+    posted = receiver.got[0][0] - fired["ts"]
+    print(f"the page reached the watch {watched:.1f} s and the webhook {posted:.1f} s after {drill.alert} fired")
     shown = lab.cli("alerts").stdout
     assert f"firing   P2  {drill.alert}  owner fulfilment  since" in shown, shown
     assert "paid orders wait on the fulfilment queue" in shown
@@ -75,6 +123,13 @@ def test_the_worker_failure_drill_pages_fulfilment_and_resolves_after_stop(lab):
     assert opened["detected_by"] == "alerting" and opened["severity"] == "P2", opened
     kinds = [entry["kind"] for entry in opened["timeline"]]
     assert "alert_fired" in kinds and "alert_resolved" in kinds and opened["mitigated_at"], kinds
+    resolved_alert = poll_until(
+        lambda: [a for b in receiver.bodies for a in b["alerts"] if a["status"] == "resolved"],
+        "the alert's resolution on the webhook",
+        10,
+    )
+    assert resolved_alert[0]["labels"]["alertname"] == drill.alert and resolved_alert[0]["endsAt"] != NEVER
+    assert any(n["kind"] == "mitigated" for _, n in watch), [n["kind"] for _, n in watch]
 
 
 def paged_incident(lab, alert: str) -> dict | None:

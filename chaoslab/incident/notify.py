@@ -1,0 +1,91 @@
+"""What the incident record tells people as it happens: pages, escalations, overdue updates and state
+changes, read back from the timeline.
+
+Both targets write every page to the same record (``chaoslab.incident.alerting``), so following the
+record is how a notice reaches people on either one: ``chaoslab incident watch`` prints each notice
+as it is written (with a terminal bell for what needs a person), and the lab daemon posts each to
+``CHAOSLAB_PAGE_WEBHOOK`` (``chaoslab.incident.webhook``). Escalations and overdue updates are
+written when someone reads the record (``IncidentLog.settle``), so a follower settles before it
+reads: a P1 nobody acknowledged escalates on the watch at its deadline even when nobody else looks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from chaoslab.chaos.journal import Store
+from chaoslab.incident.record import Incident, IncidentLog, fold
+
+NOTICES = {
+    "declared": "page",
+    "alert_fired": "alert",
+    "alert_resolved": "alert",
+    "escalated": "escalation",
+    "update_overdue": "overdue",
+    "acknowledged": "state",
+    "commander": "state",
+    "severity": "state",
+    "mitigated": "state",
+    "verified": "state",
+    "resolved": "state",
+}
+"""Which timeline entries are notices, and of what sort; the rest (notes, triage, hypotheses) are the
+team's own words, which the team already knows."""
+RINGS = ("page", "escalation", "overdue")
+"""The sorts that need a person now: the watch rings the terminal bell for them."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One timeline entry worth telling, with its incident as the record stood when it was read."""
+
+    sort: str
+    entry: dict
+    incident: Incident
+
+    @property
+    def rings(self) -> bool:
+        return self.sort in RINGS
+
+    def line(self) -> str:
+        """One line for a terminal: when, what sort, which incident, what happened."""
+        clock = time.strftime("%H:%M:%S", time.localtime(self.entry["ts"]))
+        what = self.entry["text"].splitlines()[0] if self.entry["text"] else self.entry["kind"]
+        if self.sort == "page":
+            what = f"{self.incident.severity} {self.incident.title} (declared by {self.entry.get('actor') or '-'})"
+        return f"{clock}  {self.sort.upper():<10} {self.incident.id:<6} {what}"
+
+    def to_json(self) -> dict:
+        return {
+            "sort": self.sort,
+            "ts": self.entry["ts"],
+            "incident": self.incident.id,
+            "severity": self.incident.severity,
+            "state": self.incident.describe_state(),
+            "title": self.incident.title,
+            "kind": self.entry["kind"],
+            "text": self.entry["text"],
+            "actor": self.entry.get("actor", ""),
+        }
+
+
+class Follower:
+    """The notices written to a lab's record since the last ``poll``, the first time since the follower
+    was made (with ``replay``: every notice the record already holds comes first)."""
+
+    def __init__(self, store: Store, actor: str = "", replay: bool = False):
+        self.log = IncidentLog(store, actor)
+        self.seen = 0 if replay else len(self.log.entries())
+
+    def poll(self) -> list[Notice]:
+        self.log.settle()
+        entries = self.log.entries()
+        start = min(self.seen, len(entries))
+        self.seen = len(entries)
+        fresh = [e for e in entries[start:] if e["kind"] in NOTICES]
+        if not fresh:
+            return []
+        incidents = {i.id: i for i in fold(entries)}
+        kept = {id(e) for i in incidents.values() for e in i.entries}  # fold drops a deadline settled twice
+        return [Notice(NOTICES[e["kind"]], e, incidents[e["incident"]]) for e in fresh if id(e) in kept]
