@@ -18,6 +18,7 @@ from chaoslab.cli.instructor import authorise
 from chaoslab.escape import printable
 from chaoslab.incident.desk import Desk
 from chaoslab.incident.notify import Follower
+from chaoslab.incident.record import ROLES
 from chaoslab.incident.review import markdown
 from chaoslab.incident.score import ranked
 from chaoslab.incident.severity import VERIFY_DEFAULT_S, contract
@@ -46,7 +47,8 @@ def id_option(command_function):
 
 @cli.group()
 def incident() -> None:
-    """Incidents: list, show, watch, open, page, ack, commander, severity, note, update, rootcause, resolve, pir."""
+    """Incidents: list, show, watch, open, page, ack, commander, role, severity, note, update, rootcause, resolve,
+    pir."""
 
 
 @incident.command("list")
@@ -77,6 +79,9 @@ def _print_incident(desk, found, reveal: bool) -> None:
         f"  declared {_clock(found.declared_at)} by {printable(found.declared_by or '-')} "
         f"(detected by {found.detected_by}); commander {printable(found.commander or 'none yet')}"
     )
+    others = [f"{role} {printable(name)}" for role, name in found.roles.items() if role != "commander"]
+    if others:
+        click.echo(f"  roles: {', '.join(others)}")
     if rule.ack_within_s:
         click.echo(
             f"  {found.severity} contract: acknowledge within {rule.ack_within_s / 60:g} min, "
@@ -228,6 +233,34 @@ def incident_commander(options: Options, team: str | None, name: str, incident_i
     """Hand command over to NAME (recorded on the timeline)."""
     found = _desk(options, team).commander(incident_id, name)
     click.echo(f"{found.id} commander: {printable(found.commander)}")
+
+
+@incident.group("role")
+def incident_role() -> None:
+    """Response roles: assign, list (commander, comms, scribe, ops)."""
+
+
+@incident_role.command("assign")
+@team_option
+@click.argument("role", type=click.Choice(list(ROLES)))
+@click.argument("name")
+@id_option
+@pass_options
+def incident_role_assign(options: Options, team: str | None, role: str, name: str, incident_id: str | None) -> None:
+    """Give ROLE to NAME (a hand-off is the same command), e.g. `incident role assign comms Bea`."""
+    found = _desk(options, team).assign(incident_id, role, name)
+    click.echo(f"{found.id} {role}: {printable(found.roles[role])}")
+
+
+@incident_role.command("list")
+@team_option
+@id_option
+@pass_options
+def incident_role_list(options: Options, team: str | None, incident_id: str | None) -> None:
+    """Who holds each role of the incident, and what the role does."""
+    found = _desk(options, team).get(incident_id)
+    for role, duty in ROLES.items():
+        click.echo(f"  {role:<10} {printable(found.roles.get(role, '-')):<16} {duty}")
 
 
 @incident.command("severity")

@@ -21,7 +21,7 @@ from chaoslab.errors import BadInput, ChaoslabError, Refused
 from chaoslab.incident import comms, impact, review, score, severity, shadow, silence, triage
 from chaoslab.incident import truth as answer_key
 from chaoslab.incident.alerting import AlertEvent, fired, on_alert
-from chaoslab.incident.record import Incident, IncidentLog
+from chaoslab.incident.record import ROLES, Incident, IncidentLog
 from chaoslab.incident.truth import is_graded
 from chaoslab.loadtest.verify import BASELINE_SLO, DRAIN_S
 from chaoslab.loadtest.verify import verify as run_verify
@@ -138,11 +138,19 @@ class Desk:
         return self.log.get(incident.id)
 
     def commander(self, incident_id: str | None, who: str) -> Incident:
+        return self.assign(incident_id, "commander", who)
+
+    def assign(self, incident_id: str | None, role: str, who: str) -> Incident:
+        """Hand a response role (ROLES) to a person, by the name they go by; a hand-off is the same call."""
+        if role not in ROLES:
+            raise BadInput(f"unknown role {role!r}; one of {', '.join(ROLES)}")
         incident = self.open_one(incident_id)
         who = " ".join(who.split())[:100]
         if not who:
-            raise BadInput("name the new incident commander")
-        self.log.write(incident, "commander", f"incident commander is now {who}", {"commander": who})
+            raise BadInput(f"name the {role}, e.g. `{command(f'incident role assign {role} Ana')}`")
+        before = incident.roles.get(role)
+        said = f"{ROLES[role].split(':')[0]}: {who}" + (f" (was {before})" if before and before != who else "")
+        self.log.write(incident, "role", said, {"role": role, "name": who})
         return self.log.get(incident.id)
 
     def note(self, incident_id: str | None, text: str, kind: str, links: tuple[str, ...] = ()) -> dict:

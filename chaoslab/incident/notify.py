@@ -25,6 +25,7 @@ NOTICES = {
     "update_overdue": "overdue",
     "acknowledged": "state",
     "commander": "state",
+    "role": "state",
     "severity": "state",
     "mitigated": "state",
     "verified": "state",

@@ -52,12 +52,22 @@ KINDS = (
     "declared",
     "severity",
     "commander",
+    "role",
     "alert_resolved",
     "verify_failed",
     "update_overdue",
 )
 TRUTH_KINDS = ("impact_started", "fault_injected", "fault_cleared", "hint", "revealed")
 """Kinds only the truth adds to a view (never stored on the board)."""
+
+ROLES = {
+    "commander": "incident commander: runs the response, decides, delegates",
+    "comms": "communications lead: the status updates, inside and out",
+    "scribe": "scribe: keeps the timeline (notes, key moments)",
+    "ops": "operations lead: hands on the system, makes the changes",
+}
+"""The response roles a team assigns (PagerDuty's incident response model); ``commander`` is also who
+acknowledged, unless someone else is named."""
 
 STATES = ("detected", "acknowledged", "mitigated", "resolved")
 DETECTED_BY = ("alerting", "user-report", "monitoring")
@@ -84,6 +94,8 @@ class Incident:
     verified: bool = False
     firing: dict[str, dict] = field(default_factory=dict)
     """Alerts attached to this incident that are firing now, by name."""
+    roles: dict[str, str] = field(default_factory=dict)
+    """Who holds each response role (ROLES), as last assigned; the commander too."""
     drill: str | None = None
     """The id of the drill run being played when it was declared (chaos.drill), bound once: its answer
     key. None: no drill ran then, and nothing about it is graded."""
@@ -130,6 +142,7 @@ class Incident:
             "verified": self.verified,
             "drill": self.drill,
             "firing": sorted(self.firing),
+            "roles": self.roles,
             "timeline": self.entries,
         }
 
@@ -330,6 +343,10 @@ def _apply(incident: Incident) -> None:
             incident.severity = str(data.get("severity", incident.severity))
         elif kind == "commander":
             incident.commander = data.get("commander") or incident.commander
+        elif kind == "role" and data.get("role") in ROLES and data.get("name"):
+            incident.roles[data["role"]] = str(data["name"])
+            if data["role"] == "commander":
+                incident.commander = str(data["name"])
         elif kind == "acknowledged":
             if incident.acknowledged_at is None:
                 incident.acknowledged_at = item["ts"]
@@ -345,6 +362,8 @@ def _apply(incident: Incident) -> None:
             incident.resolved_at = item["ts"]
             incident.verified = bool(data.get("verified"))
     incident.entries = kept
+    if incident.commander:
+        incident.roles["commander"] = incident.commander
 
 
 def due_entries(incident: Incident, now: float) -> list[dict]:

@@ -276,7 +276,10 @@ def draft(
     now = time.time() if now is None else now
     root = _team_root_cause(incident)
     trigger = _team_trigger(incident, deploys)
-    responders = sorted({e.get("actor") for e in incident.entries if e["source"] == "team" and e.get("actor")})
+    responders = sorted(
+        {e.get("actor") for e in incident.entries if e["source"] == "team" and e.get("actor")}
+        | set(incident.roles.values())
+    )
     measured_from = "the first fault" if score.graded else "the declaration"
     start = score.t0
     end = incident.resolved_at or (min(now, truth.ends_at) if show_truth else now)  # a stopped drill ended it
@@ -310,6 +313,7 @@ def draft(
         "severity": incident.severity,
         "state": incident.describe_state(),
         "commander": incident.commander,
+        "roles": dict(incident.roles),
         "responders": responders,
         "detected_by": incident.detected_by,
         "alerts": alerts,
@@ -410,6 +414,12 @@ def _cell(text: object) -> str:
     return printable(text).replace("|", "\\|")
 
 
+def _roles_line(doc: dict) -> list[str]:
+    """The roles besides the commander, as the header's second line (none assigned: no line)."""
+    others = [f"{role} {_cell(name)}" for role, name in doc.get("roles", {}).items() if role != "commander"]
+    return ["", f"Roles: {' · '.join(others)}"] if others else []
+
+
 def markdown(doc: dict) -> str:
     """The review as Markdown (a draft to edit; every table cell escaped)."""
     t, i = doc["times"], doc["impact"]
@@ -421,6 +431,7 @@ def markdown(doc: dict) -> str:
         f"Status: {doc['status']} · Severity {doc['severity']} · {doc['state']} · Commander "
         f"{_cell(doc['commander'] or 'none')} · Responders: {_cell(', '.join(doc['responders']) or 'none')} · "
         f"Drafted {doc['drafted_at']}",
+        *_roles_line(doc),
         "",
         "## Summary",
         "",

@@ -85,3 +85,24 @@ def test_a_multi_line_update_shows_as_lines_in_the_timeline_never_a_literal_newl
     assert "Impact:" in shown and any(
         line.strip().startswith("Impact:") and len(line) - len(line.lstrip()) > indent for line in shown.splitlines()
     )
+
+
+def test_three_people_in_three_roles_are_on_the_record_the_show_and_the_review(run):
+    run("incident", "open", "checkout spins", "--severity", "P1")
+    assert "commander Ana" in run("incident", "ack", "--commander", "Ana").output
+    assert "INC-1 comms: Bea" in run("incident", "role", "assign", "comms", "Bea").output
+    run("incident", "role", "assign", "scribe", "Cy")
+    handed = run("incident", "role", "assign", "commander", "Dee")  # a hand-off
+    assert handed.exit_code == 0 and "INC-1 commander: Dee" in handed.output
+    shown = run("incident", "show").output
+    assert "commander Dee" in shown and "roles: comms Bea, scribe Cy" in shown, shown
+    assert "incident commander: Dee (was Ana)" in shown
+    listed = run("incident", "role", "list").output
+    assert "ops        -" in listed and "comms      Bea" in listed, listed
+    review = json.loads(run("incident", "pir", "--json").output)
+    assert review["commander"] == "Dee" and review["roles"] == {"commander": "Dee", "comms": "Bea", "scribe": "Cy"}
+    assert {"Bea", "Cy", "Dee"} <= set(review["responders"])
+    assert "Roles: comms Bea · scribe Cy" in run("incident", "pir").output
+    refused = run("incident", "role", "assign", "chef", "Ed")
+    assert refused.exit_code == 2 and "'chef'" in refused.output
+    assert run("incident", "role", "assign", "ops", "   ").exit_code == 2  # a name is needed
