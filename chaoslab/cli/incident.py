@@ -16,6 +16,7 @@ from chaoslab.cli.cohort import team_namespaces
 from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.cli.instructor import authorise
 from chaoslab.escape import printable
+from chaoslab.incident import rota
 from chaoslab.incident.desk import Desk
 from chaoslab.incident.notify import Follower
 from chaoslab.incident.record import ROLES
@@ -208,6 +209,59 @@ def incident_watch(
             time.sleep(every_s if deadline is None else max(0.0, min(every_s, deadline - time.monotonic())))
     except KeyboardInterrupt:
         return
+
+
+@cli.group()
+def oncall() -> None:
+    """The team's on-call rota: who a page reaches first, and who next (set, show, clear)."""
+
+
+@oncall.command("set")
+@team_option
+@click.argument("path", type=click.File("r"))
+@pass_options
+def oncall_set(options: Options, team: str | None, path) -> None:
+    """Set the rota from a YAML file (- reads standard input); `chaoslab oncall show` prints the format."""
+    found = rota.parse(path.read())
+    rota.save(backend(options, team).store(), found)
+    _print_rota(found)
+
+
+@oncall.command("show")
+@team_option
+@click.option("--json", "as_json", is_flag=True)
+@pass_options
+def oncall_show(options: Options, team: str | None, as_json: bool) -> None:
+    """The rota pages follow, and when each escalation level comes due for each paging tier."""
+    found = rota.load(backend(options, team).store())
+    if as_json:
+        click.echo(json.dumps(found.to_json() if found else None, indent=2))
+    elif found is None:
+        click.echo("no on-call rota: an unacknowledged page escalates once, to nobody by name. Set one with")
+        click.echo(f"`{command('oncall set FILE')}`, a YAML file like:\n{rota.EXAMPLE}")
+    else:
+        _print_rota(found)
+
+
+@oncall.command("clear")
+@team_option
+@pass_options
+def oncall_clear(options: Options, team: str | None) -> None:
+    """Remove the rota (escalations then page nobody by name)."""
+    backend(options, team).store().delete(rota.ONCALL)
+    click.echo("on-call rota removed")
+
+
+def _print_rota(found: rota.Rota) -> None:
+    click.echo(f"primary {printable(found.primary)} (paged first)")
+    if found.secondary:
+        click.echo(f"secondary {printable(found.secondary)}")
+    if found.commanders:
+        click.echo(f"incident-commander rota: {printable(', '.join(found.commanders))} (one per incident, in turn)")
+    for tier in ("P1", "P2"):
+        levels = found.due(contract(tier).ack_within_s or 0)
+        said = "; ".join(f"level {n} after {after / 60:g} min: {step.notify}" for n, after, step in levels)
+        click.echo(f"  {tier} unacknowledged: {said}")
 
 
 @incident.command("ack")

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from chaoslab.chaos.journal import Store
+from chaoslab.incident import rota
 from chaoslab.incident.record import Incident, IncidentLog, fold
 
 NOTICES = {
@@ -44,6 +45,9 @@ class Notice:
     sort: str
     entry: dict
     incident: Incident
+    paged: str = ""
+    """Who it reaches by name, from the team's on-call rota: the primary for a page, the level's person
+    for an escalation (empty: no rota says)."""
 
     @property
     def rings(self) -> bool:
@@ -55,6 +59,7 @@ class Notice:
         what = self.entry["text"].splitlines()[0] if self.entry["text"] else self.entry["kind"]
         if self.sort == "page":
             what = f"{self.incident.severity} {self.incident.title} (declared by {self.entry.get('actor') or '-'})"
+            what += f", paging {self.paged} (primary)" if self.paged else ""
         return f"{clock}  {self.sort.upper():<10} {self.incident.id:<6} {what}"
 
     def to_json(self) -> dict:
@@ -68,6 +73,7 @@ class Notice:
             "kind": self.entry["kind"],
             "text": self.entry["text"],
             "actor": self.entry.get("actor", ""),
+            "paged": self.paged,
         }
 
 
@@ -89,4 +95,13 @@ class Follower:
             return []
         incidents = {i.id: i for i in fold(entries)}
         kept = {id(e) for i in incidents.values() for e in i.entries}  # fold drops a deadline settled twice
-        return [Notice(NOTICES[e["kind"]], e, incidents[e["incident"]]) for e in fresh if id(e) in kept]
+        primary = getattr(rota.load(self.log.store), "primary", "")
+        return [
+            Notice(NOTICES[e["kind"]], e, incidents[e["incident"]], _paged(e, primary)) for e in fresh if id(e) in kept
+        ]
+
+
+def _paged(entry: dict, primary: str) -> str:
+    if entry["kind"] == "declared":
+        return primary
+    return str((entry.get("data") or {}).get("paged", "")) if entry["kind"] == "escalated" else ""

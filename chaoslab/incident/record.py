@@ -28,7 +28,9 @@ from chaoslab import command
 from chaoslab.chaos.drill import DrillJournal
 from chaoslab.chaos.journal import Store
 from chaoslab.errors import BadInput, Refused
+from chaoslab.incident import rota
 from chaoslab.incident import severity as tiers
+from chaoslab.incident.rota import Rota
 
 INCIDENTS = "incidents.jsonl"
 """The store key of the timeline (the board on Kubernetes: trainees read and write it)."""
@@ -292,8 +294,9 @@ class IncidentLog:
         at the deadline; returns what was written."""
         now = time.time() if now is None else now
         written = []
+        team_rota = rota.load(self.store)
         for incident in self.all():
-            for due in due_entries(incident, now):
+            for due in due_entries(incident, now, team_rota):
                 written.append(self.add(due))
         return written
 
@@ -366,28 +369,49 @@ def _apply(incident: Incident) -> None:
         incident.roles["commander"] = incident.commander
 
 
-def due_entries(incident: Incident, now: float) -> list[dict]:
-    """The escalation and overdue-update entries this incident should have by ``now`` and lacks."""
+def _escalations(incident: Incident, ack_within_s: float, rota: Rota | None) -> list[tuple[float, str, dict]]:
+    """(deadline, text, data) of each escalation level: the team's rota's, each naming who it pages, or
+    without a rota the one level at the tier's acknowledgment deadline."""
+    if rota is None:
+        levels = [(ack_within_s, "paged the secondary on-call and the incident-commander rota", {})]
+    else:
+        levels = []
+        for level, after_s, step in rota.due(ack_within_s):
+            who = rota.who(step, incident.id) or step.notify
+            role = "secondary on-call" if step.notify == "secondary" else "incident commander on the rota"
+            levels.append((after_s, f"level {level}, paged {who} ({role})", {"level": level, "paged": who}))
+    return [
+        (
+            round(incident.declared_at + after_s, 3),
+            f"not acknowledged within {after_s / 60:g} min ({incident.severity}): {whom}",
+            data,
+        )
+        for after_s, whom, data in levels
+    ]
+
+
+def due_entries(incident: Incident, now: float, rota: Rota | None = None) -> list[dict]:
+    """The escalation and overdue-update entries this incident should have by ``now`` and lacks (the
+    escalations the team's on-call ``rota`` sets, if it has one)."""
     rule = tiers.contract(incident.severity)
     end = min(now, incident.resolved_at or now)
     have = {(e["kind"], (e.get("data") or {}).get("due_at")) for e in incident.entries}
     due: list[dict] = []
     if rule.ack_within_s is not None:
-        deadline = round(incident.declared_at + rule.ack_within_s, 3)
-        acked = incident.acknowledged_at
-        if deadline <= end and (acked is None or acked > deadline) and ("escalated", deadline) not in have:
-            due.append(
-                entry(
-                    incident.id,
-                    "escalated",
-                    f"not acknowledged within {rule.ack_within_s / 60:g} min ({incident.severity}): paged the "
-                    "secondary on-call and the incident-commander rota",
-                    {"due_at": deadline},
-                    source="lab",
-                    actor="lab",
-                    ts=deadline,
+        for deadline, text, data in _escalations(incident, rule.ack_within_s, rota):
+            acked = incident.acknowledged_at
+            if deadline <= end and (acked is None or acked > deadline) and ("escalated", deadline) not in have:
+                due.append(
+                    entry(
+                        incident.id,
+                        "escalated",
+                        text,
+                        {"due_at": deadline, **data},
+                        source="lab",
+                        actor="lab",
+                        ts=deadline,
+                    )
                 )
-            )
     if rule.update_every_s is not None:
         interval = rule.update_every_s
         anchor = incident.declared_at

@@ -109,6 +109,7 @@ def payload(incident: Incident, notices: list[Notice], external_url: str = "") -
             "title": incident.title,
             "state": incident.describe_state(),
             "notices": "\n".join(n.line() for n in notices),
+            "paged": ", ".join(dict.fromkeys(n.paged for n in notices if n.paged)),
         },
         "externalURL": external_url,
         "alerts": alerts,

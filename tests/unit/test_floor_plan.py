@@ -107,9 +107,10 @@ def test_the_board_holds_exactly_what_a_graded_team_may_read():
     from chaoslab.incident.alerting import ALERTS
     from chaoslab.incident.pager import PAGED
     from chaoslab.incident.record import INCIDENTS
+    from chaoslab.incident.rota import ONCALL
     from chaoslab.incident.shadow import SHADOW
     from chaoslab.incident.silence import SILENCES
     from chaoslab.kubernetes.store import BOARD_KEYS, configmap_of
 
-    assert {CHANGES, DRILLS, INCIDENTS, PAGED, SILENCES, ALERTS} == BOARD_KEYS
+    assert {CHANGES, DRILLS, INCIDENTS, PAGED, SILENCES, ALERTS, ONCALL} == BOARD_KEYS
     assert {configmap_of(key) for key in (AUDIT, SCENARIO, SHADOW)} == {"chaoslab-journal"}
