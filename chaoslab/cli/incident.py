@@ -21,7 +21,7 @@ from chaoslab.incident.desk import Desk
 from chaoslab.incident.notify import Follower
 from chaoslab.incident.record import ROLES
 from chaoslab.incident.review import markdown
-from chaoslab.incident.score import ranked
+from chaoslab.incident.score import ranked, trend
 from chaoslab.incident.severity import VERIFY_DEFAULT_S, contract
 from chaoslab.incident.triage import prompt
 from chaoslab.incident.truth import is_graded
@@ -464,17 +464,56 @@ def triage(options: Options, team: str | None, incident_id: str | None, **given:
     )
 
 
+def _print_history(found: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    if not found["drills"]:
+        click.echo(f"no incidents yet; `{command('scenario start --mystery')}` starts a drill")
+        return
+
+    def t(seconds):
+        return duration(seconds) if seconds is not None else "-"
+
+    click.echo(f"{'INCIDENT':<8} {'DECLARED':<14} {'SCENARIO':<17} {'STAGE':<12} {'TTA':>6} {'TTRC':>6} {'TTR':>6}")
+    for row in found["drills"]:
+        declared = time.strftime("%m-%d %H:%M", time.localtime(row["declared_at"]))
+        scenario = row["scenario"] or ("(not graded)" if not row["graded"] else "-")
+        click.echo(
+            f"{row['incident']:<8} {declared:<14} {scenario:<17} {row['stage']:<12} "
+            f"{t(row['tta_s']):>6} {t(row['ttrc_s']):>6} {t(row['ttr_s']):>6}"
+        )
+    means = found["means"]
+    click.echo(
+        " · ".join(
+            f"{name} {t(means[key]['mean_s'])} over {means[key]['n']}"
+            for name, key in (("MTTA", "tta"), ("MTTR", "ttr"), ("mean TTRC", "ttrc"))
+        )
+    )
+
+
 @cli.command()
 @team_option
 @click.argument("incident_id", required=False)
 @click.option("--all-teams", is_flag=True, help="A scoreboard of every team namespace on the cluster (instructors).")
 @click.option("--reveal", is_flag=True, help="Grade a mystery drill still being played (instructors: CHAOSLAB_TOKEN).")
+@click.option("--history", is_flag=True, help="The team's drills in order, with MTTA, MTTR and the mean TTRC.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_options
 def score(
-    options: Options, team: str | None, incident_id: str | None, all_teams: bool, reveal: bool, as_json: bool
+    options: Options,
+    team: str | None,
+    incident_id: str | None,
+    all_teams: bool,
+    reveal: bool,
+    history: bool,
+    as_json: bool,
 ) -> None:
     """Times (TTD, TTA, TTRC, TTM, TTVF), counts and the ranking time; docs/scoring.md has the formula."""
+    if history:
+        desk = _desk(options, team, "score --reveal" if reveal else "")
+        _print_history(trend([(found, desk.score_of(found, reveal)) for found in desk.incidents()]), as_json)
+        return
     if all_teams:
         scores = []
         for namespace in team_namespaces(options):

@@ -213,3 +213,28 @@ def ranked(scores: list[Score]) -> list[Score]:
             median = statistics.median(times)
             s.normalised = round(s.effective_min / median, 2) if median else None
     return sorted(scores, key=Score.rank_key)
+
+
+def trend(scored: list[tuple[Incident, Score]]) -> dict:
+    """A team's drills in order, each with its TTA, TTRC and TTR (to the resolve, from the same start as
+    its score), and their means over the incidents that have each: MTTA, MTTR, mean TTRC."""
+    drills = []
+    for incident, s in sorted(scored, key=lambda pair: pair[0].declared_at):
+        ttr = None if incident.resolved_at is None else round(incident.resolved_at - s.t0, 1)
+        drills.append(
+            {
+                "incident": incident.id,
+                "declared_at": incident.declared_at,
+                "scenario": s.scenario,
+                "graded": s.graded,
+                "stage": s.stage,
+                "tta_s": s.tta_s,
+                "ttrc_s": s.ttrc_s,
+                "ttr_s": ttr,
+            }
+        )
+    means = {}
+    for key in ("tta", "ttrc", "ttr"):
+        values = [d[f"{key}_s"] for d in drills if d[f"{key}_s"] is not None]
+        means[key] = {"mean_s": round(sum(values) / len(values), 1) if values else None, "n": len(values)}
+    return {"drills": drills, "means": means}

@@ -106,3 +106,18 @@ def test_three_people_in_three_roles_are_on_the_record_the_show_and_the_review(r
     refused = run("incident", "role", "assign", "chef", "Ed")
     assert refused.exit_code == 2 and "'chef'" in refused.output
     assert run("incident", "role", "assign", "ops", "   ").exit_code == 2  # a name is needed
+
+
+def test_score_history_lists_the_drills_in_order_with_mtta_mttr_and_mean_ttrc(run):
+    assert "no incidents yet" in run("score", "--history").output
+    for title in ("first", "second"):
+        run("incident", "open", title, "--severity", "P2")
+        run("incident", "ack")
+        run("incident", "resolve", "--unverified")
+    history = json.loads(run("score", "--history", "--json").output)
+    assert [d["incident"] for d in history["drills"]] == ["INC-1", "INC-2"]
+    assert all(d["tta_s"] is not None and d["ttr_s"] is not None for d in history["drills"])
+    assert history["means"]["tta"]["n"] == 2 and history["means"]["ttr"]["n"] == 2
+    assert history["means"]["ttrc"] == {"mean_s": None, "n": 0}  # no root cause was named
+    shown = run("score", "--history").output
+    assert "INC-2" in shown and "MTTA" in shown and "over 2" in shown and "mean TTRC - over 0" in shown, shown
