@@ -179,17 +179,25 @@ def module_lab(name: str, **env: str):
 
 
 def reset_around():
-    """An autouse pytest fixture: every fault, deploy and background load gone before and after a test."""
+    """An autouse pytest fixture: every fault, deploy, drill and background load gone before and after a
+    test. It calls what `chaoslab reset` and `chaoslab load stop` call, in this process: the tests drive
+    the lab through the real command, and the cleaning between them need not start an interpreter five
+    times a test."""
     import pytest
+
+    from chaoslab.incident import drills
+    from chaoslab.local.backend import LocalBackend
+
+    def cleaned(lab) -> None:
+        local = LocalBackend(lab.state_dir, "test")
+        drills.reset(local)  # the faults, the deploys, the drill and the traffic it started
+        local.load().stop()  # load started by hand
 
     @pytest.fixture(autouse=True)
     def clean(lab):
-        lab.cli("reset")
-        lab.cli("load", "stop")
+        cleaned(lab)
         yield
-        lab.cli("scenario", "stop", check=False)
-        lab.cli("load", "stop")
-        lab.cli("reset")
+        cleaned(lab)
 
     return clean
 

@@ -49,7 +49,7 @@ def id_option(command_function):
 @cli.group()
 def incident() -> None:
     """Incidents: list, show, watch, open, page, ack, commander, role, severity, note, update, rootcause, resolve,
-    pir."""
+    mark, pir."""
 
 
 @incident.command("list")
@@ -289,6 +289,22 @@ def incident_commander(options: Options, team: str | None, name: str, incident_i
     click.echo(f"{found.id} commander: {printable(found.commander)}")
 
 
+@incident.command("mark")
+@team_option
+@click.argument("disposition", type=click.Choice(["false-positive", "duplicate"]))
+@click.option("--reason", required=True, help="Why, in a sentence (kept on the record).")
+@click.option("--of", "of", default=None, help="With duplicate: the incident it duplicates (INC-2).")
+@id_option
+@pass_options
+def incident_mark(
+    options: Options, team: str | None, disposition: str, reason: str, of: str | None, incident_id: str | None
+) -> None:
+    """Close an incident that is not one of its own: a false positive (a verify's load paged, an alert
+    flapped) or a duplicate of another. It stays on the record, out of the scores."""
+    found = _desk(options, team).mark(incident_id, disposition.replace("-", "_"), reason, of)
+    click.echo(f"{found.id} closed as {found.describe_state()}; `{command('score')}` leaves it out")
+
+
 @incident.group("role")
 def incident_role() -> None:
     """Response roles: assign, list (commander, comms, scribe, ops)."""
@@ -512,13 +528,16 @@ def score(
     """Times (TTD, TTA, TTRC, TTM, TTVF), counts and the ranking time; docs/scoring.md has the formula."""
     if history:
         desk = _desk(options, team, "score --reveal" if reveal else "")
-        _print_history(trend([(found, desk.score_of(found, reveal)) for found in desk.incidents()]), as_json)
+        played = [found for found in desk.incidents() if found.disposition is None]
+        _print_history(trend([(found, desk.score_of(found, reveal)) for found in played]), as_json)
         return
     if all_teams:
         scores = []
         for namespace in team_namespaces(options):
             desk = Desk(backend(options.for_namespace(namespace)))
             for found in desk.incidents():
+                if found.disposition is not None:
+                    continue
                 scored = desk.score_of(found, reveal=True)
                 scored.team = namespace.removeprefix("chaoslab-")
                 scores.append(scored)
@@ -527,6 +546,11 @@ def score(
         chosen = [desk.get(incident_id)] if incident_id else desk.incidents()
         if not chosen:
             desk.get(None)  # NoIncident with its hint
+        set_aside = [found for found in chosen if found.disposition is not None]
+        chosen = [found for found in chosen if found.disposition is None]
+        if not as_json:
+            for found in set_aside:
+                click.echo(f"{found.id}: closed as {found.describe_state()}, not scored")
         scores = [desk.score_of(found, reveal) for found in chosen]
     board = ranked(scores)
     if as_json:

@@ -21,7 +21,7 @@ from chaoslab.errors import BadInput, ChaoslabError, Refused
 from chaoslab.incident import comms, impact, review, score, severity, shadow, silence, triage
 from chaoslab.incident import truth as answer_key
 from chaoslab.incident.alerting import AlertEvent, fired, on_alert
-from chaoslab.incident.record import ROLES, Incident, IncidentLog
+from chaoslab.incident.record import DISPOSITIONS, ROLES, Incident, IncidentLog
 from chaoslab.incident.truth import is_graded
 from chaoslab.loadtest.verify import BASELINE_SLO, DRAIN_S
 from chaoslab.loadtest.verify import verify as run_verify
@@ -139,6 +139,27 @@ class Desk:
 
     def commander(self, incident_id: str | None, who: str) -> Incident:
         return self.assign(incident_id, "commander", who)
+
+    def mark(self, incident_id: str | None, disposition: str, reason: str, of: str | None = None) -> Incident:
+        """Close an open incident as a false positive or a duplicate of another: it stays on the record,
+        with the reason, and out of the scores."""
+        if disposition not in DISPOSITIONS:
+            raise BadInput(f"unknown disposition {disposition!r}; one of {', '.join(DISPOSITIONS)}")
+        incident = self.open_one(incident_id)
+        reason = " ".join(reason.split())[:500]
+        if not reason:
+            raise BadInput("say why, e.g. --reason 'the verify's own load paged'")
+        data = {"as": disposition, "reason": reason}
+        if disposition == "duplicate":
+            other = self.get(of) if of else None
+            if other is None or other.id == incident.id:
+                raise BadInput("name the incident it duplicates, e.g. --of INC-2 (another incident)")
+            data["of"] = other.id
+            text = f"closed as a duplicate of {other.id}: {reason}"
+        else:
+            text = f"closed as a false positive: {reason}"
+        self.log.write(incident, "disposition", text, data)
+        return self.log.get(incident.id)
 
     def assign(self, incident_id: str | None, role: str, who: str) -> Incident:
         """Hand a response role (ROLES) to a person, by the name they go by; a hand-off is the same call."""

@@ -31,6 +31,7 @@ NOTICES = {
     "mitigated": "state",
     "verified": "state",
     "resolved": "state",
+    "disposition": "state",
 }
 """Which timeline entries are notices, and of what sort; the rest (notes, triage, hypotheses) are the
 team's own words, which the team already knows."""

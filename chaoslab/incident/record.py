@@ -55,6 +55,7 @@ KINDS = (
     "severity",
     "commander",
     "role",
+    "disposition",
     "alert_resolved",
     "verify_failed",
     "update_overdue",
@@ -70,6 +71,10 @@ ROLES = {
 }
 """The response roles a team assigns (PagerDuty's incident response model); ``commander`` is also who
 acknowledged, unless someone else is named."""
+
+DISPOSITIONS = ("false_positive", "duplicate")
+"""How a team closes an incident that is not one of its own: nothing was wrong (a verify's load, a
+flapping alert), or the same story as another incident."""
 
 STATES = ("detected", "acknowledged", "mitigated", "resolved")
 DETECTED_BY = ("alerting", "user-report", "monitoring")
@@ -98,6 +103,9 @@ class Incident:
     """Alerts attached to this incident that are firing now, by name."""
     roles: dict[str, str] = field(default_factory=dict)
     """Who holds each response role (ROLES), as last assigned; the commander too."""
+    disposition: dict | None = None
+    """Set when the team closed it as not an incident of its own: ``{"as": "false_positive" | "duplicate",
+    "of": "INC-2", "reason": ...}``. Such an incident is closed and kept out of the scores."""
     drill: str | None = None
     """The id of the drill run being played when it was declared (chaos.drill), bound once: its answer
     key. None: no drill ran then, and nothing about it is graded."""
@@ -117,6 +125,9 @@ class Incident:
         return self.resolved_at is None
 
     def describe_state(self) -> str:
+        if self.disposition is not None:
+            kind = self.disposition.get("as")
+            return f"duplicate of {self.disposition.get('of')}" if kind == "duplicate" else "false positive"
         if self.state == "resolved" and not self.verified:
             return "resolved, unverified"
         return self.state
@@ -145,6 +156,7 @@ class Incident:
             "drill": self.drill,
             "firing": sorted(self.firing),
             "roles": self.roles,
+            "disposition": self.disposition,
             "timeline": self.entries,
         }
 
@@ -364,6 +376,9 @@ def _apply(incident: Incident) -> None:
         elif kind == "resolved":
             incident.resolved_at = item["ts"]
             incident.verified = bool(data.get("verified"))
+        elif kind == "disposition" and data.get("as") in DISPOSITIONS:
+            incident.disposition = dict(data)
+            incident.resolved_at = item["ts"]
     incident.entries = kept
     if incident.commander:
         incident.roles["commander"] = incident.commander

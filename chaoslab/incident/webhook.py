@@ -29,7 +29,7 @@ RECEIVER = "chaoslab"
 NEVER = "0001-01-01T00:00:00Z"
 """Alertmanager's ``endsAt`` of an alert still firing."""
 SENT_FOR = ("page", "alert", "escalation", "overdue")
-"""Notice sorts that are sent (and the ``resolved`` state change)."""
+"""Notice sorts that are sent (and the state changes that close an incident)."""
 RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
 """Waits between attempts: five attempts in about 15 s, then the notification is dropped and logged."""
 TIMEOUT_S = 5.0
@@ -117,7 +117,7 @@ def payload(incident: Incident, notices: list[Notice], external_url: str = "") -
 
 
 def sent(notice: Notice) -> bool:
-    return notice.sort in SENT_FOR or notice.entry["kind"] == "resolved"
+    return notice.sort in SENT_FOR or notice.entry["kind"] in ("resolved", "disposition")
 
 
 class Sender:

@@ -121,3 +121,24 @@ def test_score_history_lists_the_drills_in_order_with_mtta_mttr_and_mean_ttrc(ru
     assert history["means"]["ttrc"] == {"mean_s": None, "n": 0}  # no root cause was named
     shown = run("score", "--history").output
     assert "INC-2" in shown and "MTTA" in shown and "over 2" in shown and "mean TTRC - over 0" in shown, shown
+
+
+def test_a_false_positive_and_a_duplicate_stay_on_the_record_and_out_of_the_scores(run):
+    run("incident", "open", "checkout slow", "--severity", "P2")
+    run("incident", "resolve", "--unverified")
+    run("incident", "open", "the verify paged", "--severity", "P2")
+    marked = run("incident", "mark", "false-positive", "--reason", "the verify's own load paged")
+    assert marked.exit_code == 0 and "INC-2 closed as false positive" in marked.output, marked.output
+    run("incident", "open", "again checkout", "--severity", "P2")
+    assert run("incident", "mark", "duplicate", "--reason", "same").exit_code == 2  # of which?
+    assert run("incident", "mark", "duplicate", "--of", "INC-3", "--reason", "same").exit_code == 2  # not itself
+    assert run("incident", "mark", "duplicate", "--of", "INC-9", "--reason", "same").exit_code == 1  # no such
+    assert "duplicate of INC-1" in run("incident", "mark", "duplicate", "--of", "INC-1", "--reason", "same").output
+    shown = run("incident", "show", "INC-2").output
+    assert "false positive" in shown and "closed as a false positive: the verify's own load paged" in shown
+    scored = run("score")
+    assert "INC-2: closed as false positive, not scored" in scored.output
+    assert "INC-3: closed as duplicate of INC-1, not scored" in scored.output
+    assert [s["incident"] for s in json.loads(run("score", "--json").output)] == ["INC-1"]
+    assert [d["incident"] for d in json.loads(run("score", "--history", "--json").output)["drills"]] == ["INC-1"]
+    assert run("incident", "mark", "false-positive", "--id", "INC-1", "--reason", "x").exit_code == 1  # resolved
