@@ -48,6 +48,9 @@ class Source(Protocol):
         """The open incident (else the latest) as a trainee may read it: chaoslab/console/incidents.py's
         ``trainee_view`` of the team's record, with its timeline and triage answers; None: no incident."""
 
+    def status_page(self) -> dict:
+        """The shop's public status page (chaoslab/incident/statuspage.py's ``build`` of the team's record)."""
+
     # ---- the instructor's only ---------------------------------------------------------------
     def faults(self) -> list[dict]:
         """Active faults from the audit log, with kind, service, where, params, expiry, scenario."""

@@ -7,6 +7,8 @@ GET /console/panels?view=&window=   every panel once (the page polls this when i
 GET /console/traces?source=&target= (or ?node=) &window=   recent failed, slow, open traces (fragment)
 GET /console/trace/<trace id>       one trace as a waterfall (fragment)
 GET /console/api/graph?window=      the service graph as JSON
+GET /console/status                 the shop's public status page (no token: what customers see)
+GET /console/status.json            the same as a feed a subscriber can poll
 
 Streams are capped (``MAX_STREAMS``) so open consoles can never take every handler thread of the
 host (the lab daemon also receives the traces on them); a page refused a stream polls instead.
@@ -32,6 +34,7 @@ from chaoslab.console.panel import Context, Panel
 from chaoslab.console.panels import panels
 from chaoslab.console.render import esc
 from chaoslab.console.source import Source
+from chaoslab.console.status import status_html
 from chaoslab.console.traces import trace_list, waterfall
 from chaoslab.servicegraph import SERVICE_NAMES
 
@@ -147,6 +150,15 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
         rendered = {p.id: p for p in panels() if p.visible_to(as_instructor)}
         body = {p.id: render(p, ctx) for p in rendered.values()}
         return Response(_page(source.where, as_instructor, window_s, rendered, body), mimetype="text/html")
+
+    @console.get("/status")
+    def status_page():
+        """The shop's public status page: no token, nothing but what customers may read."""
+        return Response(status_html(source.status_page()), mimetype="text/html")
+
+    @console.get("/status.json")
+    def status_feed():
+        return jsonify(source.status_page())
 
     @console.get("/panels")
     def all_panels():

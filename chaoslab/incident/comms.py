@@ -82,6 +82,21 @@ def _seen(figures: dict | None) -> str:
     return SEEN[figures["journey"]]
 
 
+PUBLIC_STATES = ("investigating", "identified", "monitoring", "resolved")
+"""Statuspage's incident states, in order: what the public sees of where an incident stands."""
+
+
+def public_state(incident: Incident) -> str:
+    """Where the incident stands for the public, read from the record: resolved once resolved,
+    monitoring once mitigated (the alerts resolved or a verify passed), identified once the team has
+    named a root cause, investigating before."""
+    if not incident.open:
+        return "resolved"
+    if incident.state == "mitigated":
+        return "monitoring"
+    return "identified" if incident.of_kind("root_cause_answer") else "investigating"
+
+
 def render(
     moment: str,
     audience: str,
@@ -97,19 +112,18 @@ def render(
     extra = f"\n{printable(say)}" if say else ""
     if audience == "external":
         seen = _seen(figures)
+        state = public_state(incident)
         if moment == "resolved":
             body = (
                 f"Resolved: the problem causing {seen} is fixed as of {clock(now)}. It began around "
                 f"{_since(incident)}. We are sorry for the disruption and will publish a review."
             )
-        elif moment == "status" and incident.state == "mitigated":
+        elif moment == "status" and state == "monitoring":
             body = f"Monitoring: a fix is in place for {seen}; we are watching closely. {_next_update(incident, now)}"
+        elif moment == "status" and state == "identified":
+            body = f"Identified: we know what causes {seen} and are working on a fix. {_next_update(incident, now)}"
         elif moment == "status":
-            body = (
-                f"Identified: we know what causes {seen} and are working on a fix. {_next_update(incident, now)}"
-                if incident.of_kind("root_cause_answer")
-                else f"Investigating: we are still investigating {seen}. {_next_update(incident, now)}"
-            )
+            body = f"Investigating: we are still investigating {seen}. {_next_update(incident, now)}"
         else:
             body = f"Investigating: we are looking into reports of {seen}. {_next_update(incident, now)}"
         return body.strip() + extra

@@ -21,6 +21,7 @@ from chaoslab.chaos.journal import Journal, open_faults
 from chaoslab.chaos.kubernetes.client import api_client
 from chaoslab.console.incidents import instructor_score, trainee_view
 from chaoslab.console.server import create_app, teams
+from chaoslab.incident import statuspage
 from chaoslab.kubernetes import prometheus
 from chaoslab.kubernetes.jaeger import JaegerQuery
 from chaoslab.kubernetes.store import ConfigMapStore
@@ -116,6 +117,9 @@ class KubernetesSource:
 
     def incident(self) -> dict | None:
         return trainee_view(self._store())
+
+    def status_page(self) -> dict:
+        return statuspage.build(self._store())
 
     def faults(self) -> list[dict]:
         now = time.time()

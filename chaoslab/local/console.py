@@ -15,6 +15,7 @@ from chaoslab.chaos.journal import FileStore, Journal, open_faults
 from chaoslab.console import PREFIX
 from chaoslab.console.incidents import instructor_score, trainee_view
 from chaoslab.console.web import create_blueprint
+from chaoslab.incident import statuspage
 from chaoslab.loadtest.verify import BASELINE_SLO
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.tracestore import TraceStore
@@ -71,6 +72,9 @@ class LocalSource:
 
     def incident(self) -> dict | None:
         return trainee_view(FileStore(self.state.root))
+
+    def status_page(self) -> dict:
+        return statuspage.build(FileStore(self.state.root))
 
     def faults(self) -> list[dict]:
         now = time.time()
