@@ -1,4 +1,4 @@
-"""Alerts and runbooks: what is firing on the local lab, and what to do about it."""
+"""Alerts, silences and runbooks: what is firing on the local lab, what to keep quiet, and what to do."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ import click
 from chaoslab.alerts.definitions import RULES
 from chaoslab.alerts.runbooks import find
 from chaoslab.backend import Options
+from chaoslab.chaos.journal import parse_since
 from chaoslab.cli import cli
-from chaoslab.cli.common import local_state, pass_options
+from chaoslab.cli.common import backend, local_state, pass_options, team_option
 from chaoslab.errors import BadInput
 from chaoslab.escape import printable
+from chaoslab.incident import silence
 from chaoslab.local.client import LabClient
 from chaoslab.timefmt import duration
 
+MAX_SILENCE_S = 24 * 3600
+"""The longest silence: a lab's day."""
 HIDDEN_LABELS = {"alertname", "severity", "owner", "slo", "team", "namespace", "job", "instance"}
 """Labels every alert of a lab shares or that the columns already show."""
 
@@ -36,20 +40,23 @@ def _client(options: Options):
     return LabClient(local_state(options))
 
 
-@cli.command("alerts")
+@cli.group("alerts", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="The daemon's alert state as JSON.")
 @click.option(
     "--history", is_flag=True, help="Every transition (pending, fired, resolved) the daemon keeps, oldest first."
 )
 @click.option("--all", "show_all", is_flag=True, help="Also the alerts resolved in the last 15 minutes.")
+@click.pass_context
 @pass_options
-def alerts(options: Options, as_json: bool, history: bool, show_all: bool) -> None:
+def alerts(options: Options, ctx: click.Context, as_json: bool, history: bool, show_all: bool) -> None:
     """Firing and pending alerts of the local lab: tier, owner, since when, value, runbook.
 
     The lab daemon scrapes every service's /metrics every few seconds and evaluates the same rules
     Prometheus runs on Kubernetes (charts/chaoslab/files/alerts.yaml). `chaoslab runbook ALERT` prints
-    an alert's runbook.
+    an alert's runbook; `alerts silence`, `alerts silences` and `alerts unsilence` keep pages quiet.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     state = _client(options).alerts(since=0 if history else None)
     if as_json:
         click.echo(json.dumps(state, indent=2))
@@ -87,6 +94,65 @@ def alerts(options: Options, as_json: bool, history: bool, show_all: bool) -> No
         click.echo(f"not answering /metrics: {', '.join(sorted(down))}")
     for name, error in state["rule_errors"].items():
         click.echo(f"rule {printable(name)} cannot be evaluated: {printable(error)}", err=True)
+
+
+@alerts.command("silence")
+@team_option
+@click.argument("matchers", nargs=-1)
+@click.option("--for", "for_text", default="1h", show_default=True, help="How long: 90s, 10m, 2h.")
+@click.option("--reason", required=True, help="Why, in a sentence (kept with the silence).")
+@pass_options
+def alerts_silence(options: Options, team: str | None, matchers: tuple[str, ...], for_text: str, reason: str) -> None:
+    """Keep matching alerts from opening an incident, e.g. `alerts silence owner=payments --for 10m
+    --reason "gateway maintenance"` (label=value, label!=value, label=~regex; none: every alert)."""
+    parsed = [silence.parse_matcher(m) for m in matchers]
+    try:
+        seconds = parse_since(for_text)
+    except ValueError:
+        raise BadInput(f"--for {for_text!r}: use a number and a unit, e.g. 90s, 10m, 2h") from None
+    if not 0 < seconds <= MAX_SILENCE_S:
+        raise BadInput(f"--for {for_text!r}: between 1 s and {MAX_SILENCE_S // 3600} h")
+    lab = backend(options, team)
+    now = time.time()
+    made = silence.Silences(lab.store()).add(
+        now, now + seconds, " ".join(reason.split()), lab.actor, parsed, for_this_run=False
+    )
+    said = " ".join("".join(m) for m in parsed) or "every alert"
+    click.echo(
+        f"{made['id']}: {printable(said)} silenced until {time.strftime('%H:%M:%S', time.localtime(made['until']))}"
+    )
+
+
+@alerts.command("silences")
+@team_option
+@click.option("--json", "as_json", is_flag=True)
+@pass_options
+def alerts_silences(options: Options, team: str | None, as_json: bool) -> None:
+    """The silences in force now: id, matchers, until when, who and why."""
+    found = silence.Silences(backend(options, team).store()).active(time.time())
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    if not found:
+        click.echo("no silence in force")
+    for item in found:
+        said = " ".join("".join(m) for m in item.get("matchers") or []) or "every alert"
+        until = time.strftime("%H:%M:%S", time.localtime(item["until"]))
+        click.echo(
+            f"{item.get('id', '-')}  {printable(said)}  until {until}  by {printable(item.get('actor', '-'))}: "
+            f"{printable(item.get('reason', ''))}"
+        )
+
+
+@alerts.command("unsilence")
+@team_option
+@click.argument("silence_id")
+@pass_options
+def alerts_unsilence(options: Options, team: str | None, silence_id: str) -> None:
+    """End a silence now."""
+    lab = backend(options, team)
+    silence.Silences(lab.store()).end(silence_id, lab.actor)
+    click.echo(f"{silence_id} ended")
 
 
 @cli.command("runbook")

@@ -115,7 +115,8 @@ def on_alert(
             if not event.pages:
                 return None
             silences = Silences(store)
-            if silences.covering(event.ts) is not None:
+            labels = {**event.labels, "alertname": event.name, "severity": event.tier, "owner": event.owner}
+            if silences.covering(event.ts, labels) is not None:
                 silences.muted(event.ts, event.name, event.tier)
                 return None
             counters = _safely(snapshot)
