@@ -40,7 +40,7 @@ COMMANDS: dict[str, str] = {
     **dict.fromkeys(("teams", "team-kubeconfig"), "cohort"),
     **dict.fromkeys(("console", "console-server"), "console"),
     "diagnose": "diagnose",
-    **dict.fromkeys(("incident", "triage", "score", "oncall"), "incident"),
+    **dict.fromkeys(("incident", "triage", "score", "oncall", "actions"), "incident"),
     **dict.fromkeys(("alerts", "runbook"), "alerts"),
     "reconcile": "reconcile",
 }

@@ -17,7 +17,9 @@ from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.cli.common import scenario as load_scenario
 from chaoslab.cli.instructor import authorise
 from chaoslab.errors import BadInput, Refused
+from chaoslab.escape import printable
 from chaoslab.incident import drills
+from chaoslab.incident.actions import Actions
 from chaoslab.incident.mystery import draw, hidden, reveal
 from chaoslab.timefmt import duration
 
@@ -110,6 +112,12 @@ def scenario_start(
     )
     for warning in started.warnings or []:
         click.echo(f"warning: {warning}", err=True)
+    carried = Actions(lab.store()).open_items()
+    if carried:
+        click.echo(
+            f"{len(carried)} action item(s) still open from earlier drills (`{command('actions list')}`), "
+            f"e.g. {carried[0].id} {printable(carried[0].text)} (owner {printable(carried[0].owner)})"
+        )
     load_note = f"traffic: {s.load.users} {s.load.journey} users; {started.traffic}\n" if started.traffic else ""
     if mystery:
         click.echo(

@@ -15,8 +15,10 @@ from chaoslab.cli import cli
 from chaoslab.cli.cohort import team_namespaces
 from chaoslab.cli.common import backend, pass_options, team_option
 from chaoslab.cli.instructor import authorise
+from chaoslab.errors import BadInput
 from chaoslab.escape import printable
 from chaoslab.incident import rota
+from chaoslab.incident.actions import TYPES, Actions
 from chaoslab.incident.desk import Desk
 from chaoslab.incident.notify import Follower
 from chaoslab.incident.record import ROLES
@@ -444,6 +446,90 @@ def incident_pir(
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
+
+
+@cli.group()
+def actions() -> None:
+    """Action items a team tracks from drill to drill: list, add (by hand or --from-pir), done."""
+
+
+@actions.command("list")
+@team_option
+@click.option("--all", "show_all", is_flag=True, help="Also the items done.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_options
+def actions_list(options: Options, team: str | None, show_all: bool, as_json: bool) -> None:
+    """The open action items (with --all, the done ones too), oldest first."""
+    tracked = Actions(backend(options, team).store())
+    found = tracked.items() if show_all else tracked.open_items()
+    if as_json:
+        click.echo(json.dumps([i.to_json() for i in found], indent=2))
+        return
+    if not found:
+        click.echo(
+            f"no {'' if show_all else 'open '}action items; `{command('actions add --from-pir')}` takes a review's"
+        )
+    for i in found:
+        status = "open" if i.open else f"done {_clock(i.done_at)} by {printable(i.done_by or '-')}"
+        click.echo(
+            f"{i.id}  {i.type:<8} {printable(i.owner):<14} due {i.due or '-':<10} {status:<6} "
+            f"{printable(i.text)}" + (f" ({i.incident})" if i.incident else "")
+        )
+
+
+@actions.command("add")
+@team_option
+@click.argument("text", required=False, default="")
+@click.option("--owner", default="", help="Who does it: a person's name (or a team).")
+@click.option("--due", default="", help="By when: a date like 2026-12-31.")
+@click.option("--type", "kind", type=click.Choice(TYPES), default="process", show_default=True)
+@click.option("--from-pir", "from_pir", is_flag=True, help="Every item of the incident's review draft.")
+@id_option
+@pass_options
+def actions_add(
+    options: Options,
+    team: str | None,
+    text: str,
+    owner: str,
+    due: str,
+    kind: str,
+    from_pir: bool,
+    incident_id: str | None,
+) -> None:
+    """Track an item, e.g. `actions add "alert on the outbox backlog" --owner Ana --due 2026-12-31`, or
+    every item of the latest review with `actions add --from-pir`."""
+    desk = _desk(options, team)
+    tracked = Actions(desk.store, desk.lab.actor)
+    if not from_pir:
+        found = desk.get(incident_id) if incident_id else None
+        made = tracked.add(text, owner, due, kind, found.id if found else "")
+        click.echo(f"{made.id} added: {printable(made.text)} (owner {printable(made.owner)})")
+        return
+    if text:
+        raise BadInput("--from-pir takes the review's items: give no TEXT with it")
+    found = desk.get(incident_id)
+    known = {(i.incident, i.text) for i in tracked.items()}
+    added = 0
+    for item in desk.review(found, False)["action_items"]:
+        who = item["owner"]
+        if who == "the incident commander":
+            who = found.commander or owner or who
+        if (found.id, item["item"]) in known:
+            continue  # taken from this review already
+        tracked.add(item["item"], owner or who, item.get("due") or due, item["type"], found.id)
+        added += 1
+    click.echo(f"{added} action item(s) from {found.id}'s review; `{command('actions list')}` shows them")
+
+
+@actions.command("done")
+@team_option
+@click.argument("item_id")
+@pass_options
+def actions_done(options: Options, team: str | None, item_id: str) -> None:
+    """Mark an item done."""
+    lab = backend(options, team)
+    made = Actions(lab.store(), lab.actor).done(item_id)
+    click.echo(f"{made.id} done: {printable(made.text)}")
 
 
 QUESTION_OPTIONS = ("what", "when", "scope", "change", "owner")

@@ -16,6 +16,7 @@ from kubernetes.client.exceptions import ApiException
 from chaoslab.chaos.drill import DRILLS
 from chaoslab.chaos.journal import CHANGES
 from chaoslab.chaos.kubernetes.client import explain
+from chaoslab.incident.actions import ACTIONS
 from chaoslab.incident.alerting import ALERTS
 from chaoslab.incident.pager import PAGED
 from chaoslab.incident.record import INCIDENTS
@@ -24,11 +25,12 @@ from chaoslab.incident.silence import SILENCES
 
 NAME = "chaoslab-journal"
 BOARD = "chaoslab-board"
-BOARD_KEYS = frozenset({CHANGES, DRILLS, INCIDENTS, PAGED, SILENCES, ALERTS, ONCALL})
+BOARD_KEYS = frozenset({CHANGES, DRILLS, INCIDENTS, PAGED, SILENCES, ALERTS, ONCALL, ACTIONS})
 """Keys on the team's board; every other key is in the journal. The drill journal is there so that a
 trainee's own ``incident open`` binds the incident to the drill being played, and every trainee view
 can tell whether a mystery is still secret; the silences because a trainee's ``verify`` sets one; the
-alert log because it is what a trainee saw fire; the on-call rota because the team sets it."""
+alert log because it is what a trainee saw fire; the on-call rota and the action items because the
+team keeps them."""
 
 
 def configmap_of(key: str) -> str:

@@ -161,7 +161,9 @@ def test_the_next_drill_a_moment_later_changes_no_past_grade(clean_lab):
     of a resolve became the last incident's key, and its review then called a right answer wrong."""
     lab = clean_lab
     assert FIRST, "runs after the first drill (one module, one worker, in order)"
-    lab.cli("scenario", "start", "latency-500ms", "--mystery", "--ttl", "300")
+    lab.cli("actions", "add", "--from-pir", "--id", "INC-1")  # the first drill's follow-up
+    started = lab.cli("scenario", "start", "latency-500ms", "--mystery", "--ttl", "300").stdout
+    assert "action item(s) still open from earlier drills" in started, started  # carried to the next drill
     opened = lab.cli("incident", "open", "checkout got slow", "--severity", "P2").stdout
     assert "INC-2 opened" in opened
     wrong = lab.cli("incident", "rootcause", "--service", "payment", "--kind", "bad_deploy", check=False)

@@ -104,6 +104,7 @@ def test_the_board_holds_exactly_what_a_graded_team_may_read():
     (or the answer key onto the board): the board's keys are the modules' own constants."""
     from chaoslab.chaos.drill import DRILLS
     from chaoslab.chaos.journal import AUDIT, CHANGES, SCENARIO
+    from chaoslab.incident.actions import ACTIONS
     from chaoslab.incident.alerting import ALERTS
     from chaoslab.incident.pager import PAGED
     from chaoslab.incident.record import INCIDENTS
@@ -112,5 +113,5 @@ def test_the_board_holds_exactly_what_a_graded_team_may_read():
     from chaoslab.incident.silence import SILENCES
     from chaoslab.kubernetes.store import BOARD_KEYS, configmap_of
 
-    assert {CHANGES, DRILLS, INCIDENTS, PAGED, SILENCES, ALERTS, ONCALL} == BOARD_KEYS
+    assert {CHANGES, DRILLS, INCIDENTS, PAGED, SILENCES, ALERTS, ONCALL, ACTIONS} == BOARD_KEYS
     assert {configmap_of(key) for key in (AUDIT, SCENARIO, SHADOW)} == {"chaoslab-journal"}

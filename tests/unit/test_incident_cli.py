@@ -142,3 +142,25 @@ def test_a_false_positive_and_a_duplicate_stay_on_the_record_and_out_of_the_scor
     assert [s["incident"] for s in json.loads(run("score", "--json").output)] == ["INC-1"]
     assert [d["incident"] for d in json.loads(run("score", "--history", "--json").output)["drills"]] == ["INC-1"]
     assert run("incident", "mark", "false-positive", "--id", "INC-1", "--reason", "x").exit_code == 1  # resolved
+
+
+def test_action_items_from_the_review_are_tracked_owned_and_carried_to_the_next_drill(run):
+    run("incident", "open", "checkout spins", "--severity", "P2")
+    run("incident", "ack", "--commander", "Ana")
+    run("incident", "resolve", "--unverified")
+    taken = run("actions", "add", "--from-pir")
+    assert taken.exit_code == 0 and "from INC-1's review" in taken.output, taken.output
+    items = json.loads(run("actions", "list", "--json").output)
+    assert items and all(i["status"] == "open" and i["incident"] == "INC-1" for i in items)
+    assert "Ana" in {i["owner"] for i in items}  # "the incident commander" is the person who was
+    assert "0 action item(s)" in run("actions", "add", "--from-pir").output  # taken once
+    mine = run("actions", "add", "alert on the outbox backlog", "--owner", "Bea", "--due", "2026-12-31")
+    assert mine.exit_code == 0 and "owner Bea" in mine.output
+    first = items[0]["id"]
+    assert run("actions", "done", first).exit_code == 0
+    assert first not in run("actions", "list").output and first in run("actions", "list", "--all").output
+    again = run("actions", "done", first)
+    assert again.exit_code == 1 and "done already" in again.output
+    assert run("actions", "add", "x", "--owner", "Bea", "--due", "friday").exit_code == 2
+    assert run("actions", "add", "x").exit_code == 2  # an owner is needed
+    assert run("actions", "add", "x", "--owner", "Bea", "--from-pir").exit_code == 2
