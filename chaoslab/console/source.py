@@ -48,6 +48,10 @@ class Source(Protocol):
         """The open incident (else the latest) as a trainee may read it: chaoslab/console/incidents.py's
         ``trainee_view`` of the team's record, with its timeline and triage answers; None: no incident."""
 
+    def notices(self, seen: int | None) -> tuple[int, list]:
+        """chaoslab/incident/notify.py's ``since`` on the team's record: (its length, the notices after
+        its first ``seen`` entries)."""
+
     def status_page(self) -> dict:
         """The shop's public status page (chaoslab/incident/statuspage.py's ``build`` of the team's record)."""
 

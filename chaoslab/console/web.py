@@ -7,6 +7,7 @@ GET /console/panels?view=&window=   every panel once (the page polls this when i
 GET /console/traces?source=&target= (or ?node=) &window=   recent failed, slow, open traces (fragment)
 GET /console/trace/<trace id>       one trace as a waterfall (fragment)
 GET /console/api/graph?window=      the service graph as JSON
+GET /console/notices?after=N        pages, escalations and state changes after N record entries (JSON)
 GET /console/status                 the shop's public status page (no token: what customers see)
 GET /console/status.json            the same as a feed a subscriber can poll
 
@@ -151,6 +152,16 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
         body = {p.id: render(p, ctx) for p in rendered.values()}
         return Response(_page(source.where, as_instructor, window_s, rendered, body), mimetype="text/html")
 
+    @console.get("/notices")
+    def notices():
+        """The record's notices after its first ``after`` entries (none: where it ends now), for the page's
+        browser notifications; ``next`` is what to ask after next time."""
+        raw = request.args.get("after", "")
+        if raw and not raw.isdigit():
+            raise BadRequest("after must be a count of record entries (the last answer's next)")
+        seen, found = source.notices(int(raw) if raw else None)
+        return jsonify(next=seen, notices=[n.to_json() | {"rings": n.rings, "line": n.line()} for n in found])
+
     @console.get("/status")
     def status_page():
         """The shop's public status page: no token, nothing but what customers may read."""
@@ -256,7 +267,9 @@ def _page(where: str, as_instructor: bool, window_s: int, rendered: dict, body: 
 </head><body data-view="{view}" data-window="{window_s}" data-services="{esc(",".join(SERVICE_NAMES))}">
 <header><h1>chaoslab console</h1><span class="where">{esc(where)}</span>
 <nav class="windows" aria-label="window">{windows}</nav><span class="view {view}">{view} view</span>{other}
+<button type="button" id="notify" class="notify" title="Notify me of pages and escalations">notify me</button>
 <span id="live" class="live">connecting…</span></header>
+<div id="notices" class="notices" role="status" aria-live="polite"></div>
 <main>
 <div class="graph-area">{section("graph")}{section("main")}</div>
 <div class="side-area"><section class="panel" id="detail"><h2>Traces</h2>

@@ -3,8 +3,9 @@ changes, read back from the timeline.
 
 Both targets write every page to the same record (``chaoslab.incident.alerting``), so following the
 record is how a notice reaches people on either one: ``chaoslab incident watch`` prints each notice
-as it is written (with a terminal bell for what needs a person), and the lab daemon posts each to
-``CHAOSLAB_PAGE_WEBHOOK`` (``chaoslab.incident.webhook``). Escalations and overdue updates are
+as it is written (with a terminal bell for what needs a person), the lab daemon posts each to
+``CHAOSLAB_PAGE_WEBHOOK`` (``chaoslab.incident.webhook``), and the console notifies in the browser
+(``/console/notices``, which the page polls once its user allows it). Escalations and overdue updates are
 written when someone reads the record (``IncidentLog.settle``), so a follower settles before it
 reads: a P1 nobody acknowledged escalates on the watch at its deadline even when nobody else looks.
 """
@@ -87,19 +88,29 @@ class Follower:
         self.seen = 0 if replay else len(self.log.entries())
 
     def poll(self) -> list[Notice]:
-        self.log.settle()
-        entries = self.log.entries()
-        start = min(self.seen, len(entries))
-        self.seen = len(entries)
-        fresh = [e for e in entries[start:] if e["kind"] in NOTICES]
-        if not fresh:
-            return []
-        incidents = {i.id: i for i in fold(entries)}
-        kept = {id(e) for i in incidents.values() for e in i.entries}  # fold drops a deadline settled twice
-        primary = getattr(rota.load(self.log.store), "primary", "")
-        return [
-            Notice(NOTICES[e["kind"]], e, incidents[e["incident"]], _paged(e, primary)) for e in fresh if id(e) in kept
-        ]
+        self.seen, found = since(self.log, self.seen)
+        return found
+
+
+def since(log: IncidentLog, seen: int | None, settle: bool = True) -> tuple[int, list[Notice]]:
+    """(the record's length, the notices written after its first ``seen`` entries): settled first, so
+    an escalation due now is among them (``settle`` False: a reader that may not write the record, the
+    platform's console, which shows an escalation once a team command or a page has settled it).
+    ``seen`` None: no notice, only where the
+    record ends (a reader that starts now, like the console's first look)."""
+    if settle:
+        log.settle()
+    entries = log.entries()
+    start = len(entries) if seen is None else min(max(seen, 0), len(entries))
+    fresh = [e for e in entries[start:] if e["kind"] in NOTICES]
+    if not fresh:
+        return len(entries), []
+    incidents = {i.id: i for i in fold(entries)}
+    kept = {id(e) for i in incidents.values() for e in i.entries}  # fold drops a deadline settled twice
+    primary = getattr(rota.load(log.store), "primary", "")
+    return len(entries), [
+        Notice(NOTICES[e["kind"]], e, incidents[e["incident"]], _paged(e, primary)) for e in fresh if id(e) in kept
+    ]
 
 
 def _paged(entry: dict, primary: str) -> str:

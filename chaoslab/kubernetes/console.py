@@ -21,7 +21,8 @@ from chaoslab.chaos.journal import Journal, open_faults
 from chaoslab.chaos.kubernetes.client import api_client
 from chaoslab.console.incidents import instructor_score, trainee_view
 from chaoslab.console.server import create_app, teams
-from chaoslab.incident import statuspage
+from chaoslab.incident import notify, statuspage
+from chaoslab.incident.record import IncidentLog
 from chaoslab.kubernetes import prometheus
 from chaoslab.kubernetes.jaeger import JaegerQuery
 from chaoslab.kubernetes.store import ConfigMapStore
@@ -117,6 +118,9 @@ class KubernetesSource:
 
     def incident(self) -> dict | None:
         return trainee_view(self._store())
+
+    def notices(self, seen: int | None) -> tuple[int, list]:
+        return notify.since(IncidentLog(self._store()), seen, settle=False)  # the console only reads a board
 
     def status_page(self) -> dict:
         return statuspage.build(self._store())

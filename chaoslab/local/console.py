@@ -15,7 +15,8 @@ from chaoslab.chaos.journal import FileStore, Journal, open_faults
 from chaoslab.console import PREFIX
 from chaoslab.console.incidents import instructor_score, trainee_view
 from chaoslab.console.web import create_blueprint
-from chaoslab.incident import statuspage
+from chaoslab.incident import notify, statuspage
+from chaoslab.incident.record import IncidentLog
 from chaoslab.loadtest.verify import BASELINE_SLO
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.tracestore import TraceStore
@@ -72,6 +73,9 @@ class LocalSource:
 
     def incident(self) -> dict | None:
         return trainee_view(FileStore(self.state.root))
+
+    def notices(self, seen: int | None) -> tuple[int, list]:
+        return notify.since(IncidentLog(FileStore(self.state.root)), seen)
 
     def status_page(self) -> dict:
         return statuspage.build(FileStore(self.state.root))

@@ -4,6 +4,7 @@ artefacts (CHAOSLAB_TEST_ARTEFACTS, else ``console-screenshots`` under pytest's 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -239,6 +240,46 @@ def test_the_incident_its_timeline_and_the_drills_answers_show_without_naming_a_
     lab.cli("scenario", "stop")
 
 
+RECORDING_NOTIFICATIONS = """
+window.__shown = [];
+const Real = window.Notification;
+function Recording(title, options) {
+  window.__shown.push([title, options && options.body]);
+  try { return new Real(title, options); } catch (e) { return {}; }
+}
+Recording.requestPermission = function () { return Real.requestPermission(); };
+Object.defineProperty(Recording, "permission", { get: function () { return Real.permission; } });
+window.Notification = Recording;
+"""
+"""A headless browser has no notification centre to look at, so the page's Notification constructor is
+wrapped to record what it was asked to show (and still shows it): the stand-in is the desktop, not
+the page, the permission or the lab."""
+
+
+def test_a_page_reaches_the_browser_as_a_notification_a_toast_and_a_tone(lab, console, browser, page, shots):
+    for listed in json.loads(lab.cli("incident", "list", "--json").stdout):  # a page must open a new one
+        if listed["resolved_at"] is None:
+            lab.cli("incident", "resolve", listed["id"], "--unverified")
+    browser.grant_permissions(["notifications"], origin=console.split("/console/")[0])
+    page.add_init_script(RECORDING_NOTIFICATIONS)
+    page.goto(console)
+    updated(page)
+    page.click("#notify")
+    page.wait_for_function("document.getElementById('notify').textContent === 'notifying'", timeout=10000)
+    page.wait_for_selector("#notices[data-after]", state="attached", timeout=10000)
+    paged_at = time.monotonic()
+    lab.cli("incident", "page", "CheckoutAvailabilityFastBurn", "--severity", "P1", "--owner", "orders")
+    toast = poll_until(lambda: "PAGE" in (t := page.inner_text("#notices")) and t, "the page's toast", 15, 0.2)
+    shown = poll_until(lambda: page.evaluate("window.__shown"), "the desktop notification", 15, 0.2)
+    print(f"the page reached the browser {time.monotonic() - paged_at:.1f} s after `incident page` returned")
+    incident = json.loads(lab.cli("incident", "list", "--json").stdout)[-1]
+    assert incident["id"] in toast and "P1" in toast, toast
+    assert shown[0][0] == f"{incident['id']} page: P1" and incident["title"] in shown[0][1], shown
+    page.screenshot(path=shots / "notified.png")
+    assert page.problems == []
+    lab.cli("incident", "resolve", "--unverified")
+
+
 # ---- the HTTP contract, without a browser ---------------------------------------------------------
 def test_the_instructor_view_and_its_data_need_the_lab_token(lab, console):
     assert requests.get(console + "instructor", timeout=10).status_code == 401
@@ -261,6 +302,7 @@ def test_the_instructor_view_and_its_data_need_the_lab_token(lab, console):
         ("traces", {"window": "60"}, "give node=NAME"),
         ("traces", {"node": "<script>"}, "node names such as service-a"),
         ("trace/not-a-trace", {}, "32 lowercase hex digits"),
+        ("notices", {"after": "-1"}, "after must be a count of record entries"),
     ],
 )
 def test_bad_input_is_a_400_saying_what_is_wrong(console, path, params, message):

@@ -130,5 +130,61 @@
     }
   });
 
+  // ---- pages in the browser: a toast always, a desktop notification and a tone once allowed ----------
+  let noticesAfter = null;
+  let notifying = false;
+
+  function tone() {
+    try {
+      const audio = new (window.AudioContext || window.webkitAudioContext)();
+      const beep = audio.createOscillator();
+      beep.frequency.value = 880;
+      beep.connect(audio.destination);
+      beep.start();
+      beep.stop(audio.currentTime + 0.25);
+    } catch (e) { /* no sound here: the toast and the notification still say it */ }
+  }
+
+  function toast(notice) {
+    const box = document.getElementById("notices");
+    const item = document.createElement("p");
+    item.className = "notice " + notice.sort;
+    item.textContent = notice.line;
+    box.prepend(item);
+    while (box.children.length > 5) box.lastChild.remove();
+  }
+
+  function tell(notice) {
+    toast(notice);
+    if (!notice.rings) return;
+    tone();
+    if (notifying && window.Notification && Notification.permission === "granted") {
+      new Notification(notice.incident + " " + notice.sort + ": " + notice.severity, { body: notice.line, tag: notice.incident });
+    }
+  }
+
+  function followNotices() {
+    fetch("notices" + (noticesAfter === null ? "" : "?after=" + noticesAfter))
+      .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
+      .then(function (doc) {
+        if (noticesAfter !== null) doc.notices.forEach(tell);
+        noticesAfter = doc.next;
+        document.getElementById("notices").dataset.after = doc.next;
+      })
+      .catch(function () { /* the next look tries again */ });
+  }
+
+  document.getElementById("notify").addEventListener("click", function (event) {
+    const button = event.currentTarget;
+    const on = function () { notifying = true; button.textContent = "notifying"; button.classList.add("on"); };
+    if (!window.Notification) { button.textContent = "no notifications here"; return; }
+    if (Notification.permission === "granted") { on(); return; }
+    Notification.requestPermission().then(function (answer) {
+      if (answer === "granted") on(); else button.textContent = "notifications blocked";
+    });
+  });
+
+  followNotices();
+  setInterval(followNotices, 2000);
   connect();
 })();
