@@ -4,9 +4,9 @@ changes, read back from the timeline.
 Both targets write every page to the same record (``chaoslab.incident.alerting``), so following the
 record is how a notice reaches people on either one: ``chaoslab incident watch`` prints each notice
 as it is written (with a terminal bell for what needs a person), the lab daemon posts each to
-``CHAOSLAB_PAGE_WEBHOOK`` (``chaoslab.incident.webhook``), and the console notifies in the browser
-(``/console/notices``, which the page polls once its user allows it). Escalations and overdue updates are
-written when someone reads the record (``IncidentLog.settle``), so a follower settles before it
+``CHAOSLAB_PAGE_WEBHOOK`` (``chaoslab.incident.webhook``), and the console polls ``/console/notices``
+for its toasts and, once its user allows them, desktop notifications. Escalations and overdue
+updates are written when someone reads the record (``IncidentLog.settle``), so a follower settles before it
 reads: a P1 nobody acknowledged escalates on the watch at its deadline even when nobody else looks.
 """
 
