@@ -11,10 +11,11 @@ board ConfigMap on Kubernetes), set with ``chaoslab oncall set FILE`` from YAML 
       - {notify: commanders, after: 10m}
 
 ``after`` counts from the page. Without an ``escalation`` list, level 1 (the secondary) is due at the
-tier's acknowledgment deadline (5 min for a P1, 15 for a P2) and level 2 (the commander on the rota)
-at twice that. Without a file, one escalation at the deadline pages "the secondary on-call and the
-incident-commander rota", unnamed. Each level that comes due before an acknowledgment is written on
-the record (``escalated``, naming who was paged), so it reaches the watch and the webhook like a page.
+tier's acknowledgment deadline (5 min for a P1, 15 for a P2) and level 2 (the commander on the rota,
+if the file names commanders) at twice that. Without a file, one escalation at the deadline pages
+"the secondary on-call and the incident-commander rota", unnamed. Each level that comes due before an
+acknowledgment is written on the record (``escalated``, naming who was paged), so it reaches the
+watch, the webhook and the console like a page.
 """
 
 from __future__ import annotations
@@ -114,9 +115,11 @@ def parse(text: str) -> Rota:
         commanders = [commanders]
     if not isinstance(commanders, list) or not all(isinstance(c, str) and c.strip() for c in commanders):
         raise BadInput("on-call file: commanders must be a list of names, e.g. `commanders: [Cy, Dee]`")
-    levels = DEFAULT_LEVELS
+    levels = DEFAULT_LEVELS if commanders else DEFAULT_LEVELS[:1]
     if "escalation" in doc:
         levels = tuple(_level(item, n) for n, item in enumerate(doc["escalation"] or [], start=1))
+    if not commanders and any(lv.notify == "commanders" for lv in levels):
+        raise BadInput("on-call file: an escalation level notifies commanders, but no commanders are named")
     return Rota(
         _name(doc, "primary", True),
         _name(doc, "secondary", any(lv.notify == "secondary" for lv in levels)),

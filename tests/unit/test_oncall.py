@@ -62,6 +62,10 @@ def test_an_acknowledgment_before_a_level_stops_it(run, tmp_path):
     assert levels == ["Bea"]  # level 1 came due at 5 min; the ack at 6 min stopped level 2
 
 
+def test_without_commanders_the_secondary_is_the_only_level():
+    assert [step.notify for _, _, step in rota.parse("primary: Ana\nsecondary: Bea").due(300)] == ["secondary"]
+
+
 def test_the_commander_rota_takes_turns_and_custom_levels_keep_their_delays(tmp_path):
     found = rota.parse(ROTA + "escalation:\n  - {notify: commanders, after: 90s}\n")
     assert [found.commander_for(f"INC-{n}") for n in (1, 2, 3)] == ["Cy", "Dee", "Cy"]
@@ -101,6 +105,7 @@ def test_show_prints_the_levels_or_the_format_and_clear_removes_it(run):
         ("primary: Ana\nsecndary: Bea", "unknown key 'secndary'"),
         ("primary: Ana\ncommanders: 3", "commanders must be a list of names"),
         ("primary: Ana\nescalation: [{notify: boss}]", "escalation level 1 needs notify"),
+        ("primary: Ana\nsecondary: Bea\nescalation: [{notify: commanders}]", "no commanders are named"),
         ("primary: Ana\nsecondary: Bea\nescalation: [{notify: secondary, after: soon}]", "is not a duration"),
         ("primary: Ana\nsecondary: Bea\nescalation: [{notify: secondary, after: 0s}]", "between 1 s and 24 h"),
     ],
