@@ -75,6 +75,24 @@ def incident_list(options: Options, team: str | None, as_json: bool) -> None:
         )
 
 
+def _triage_folded(entries: list[dict]) -> list[dict]:
+    """The timeline with one row per triage question, at its first answer: a later answer is added to
+    that row ("then: ...") instead of a row of its own (`--json` keeps every entry)."""
+    firsts: dict[str, dict] = {}
+    shown = []
+    for e in entries:
+        question = (e.get("data") or {}).get("question") if e["kind"] == "triage_answer" else None
+        if question is None:
+            shown.append(e)
+        elif question not in firsts:
+            firsts[question] = dict(e)
+            shown.append(firsts[question])
+        else:
+            later = e["text"].split(": ", 1)[-1]
+            firsts[question]["text"] += f" (then: {later})"
+    return shown
+
+
 def _print_incident(desk, found, reveal: bool) -> None:
     rule = contract(found.severity)
     click.echo(f"{found.id}  {found.severity}  {found.describe_state()}  {printable(found.title)}")
@@ -94,7 +112,7 @@ def _print_incident(desk, found, reveal: bool) -> None:
         click.echo(f"  firing: {', '.join(sorted(found.firing))}")
     rows = [
         (e["ts"], e["source"], e.get("actor", ""), e["kind"], e["text"] + "".join(f" [{link}]" for link in e["links"]))
-        for e in found.entries
+        for e in _triage_folded(found.entries)
     ]
     start = found.declared_at - 3600
     end = found.resolved_at or time.time()

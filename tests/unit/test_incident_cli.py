@@ -164,3 +164,14 @@ def test_action_items_from_the_review_are_tracked_owned_and_carried_to_the_next_
     assert run("actions", "add", "x", "--owner", "Bea", "--due", "friday").exit_code == 2
     assert run("actions", "add", "x").exit_code == 2  # an owner is needed
     assert run("actions", "add", "x", "--owner", "Bea", "--from-pir").exit_code == 2
+
+
+def test_triage_answered_twice_is_one_row_per_question_in_the_timeline(run):
+    run("incident", "open", "checkout slow", "--severity", "P2")
+    run("triage", "--owner", "orders", "--change", "none")
+    run("triage", "--owner", "payments")
+    shown = run("incident", "show").output
+    owner_rows = [line for line in shown.splitlines() if "triage_answer" in line and "OWNER" in line]
+    assert len(owner_rows) == 1 and "OWNER: orders" in owner_rows[0] and "(then: payments)" in owner_rows[0], shown
+    every = json.loads(run("incident", "show", "--json").output)["timeline"]
+    assert len([e for e in every if e["kind"] == "triage_answer"]) == 3  # the record keeps every answer
