@@ -111,7 +111,13 @@ def _print_incident(desk, found, reveal: bool) -> None:
     if found.firing:
         click.echo(f"  firing: {', '.join(sorted(found.firing))}")
     rows = [
-        (e["ts"], e["source"], e.get("actor", ""), e["kind"], e["text"] + "".join(f" [{link}]" for link in e["links"]))
+        (
+            e["ts"],
+            e["source"],
+            e.get("actor", ""),
+            e["kind"] + (" (key)" if (e.get("data") or {}).get("key") else ""),
+            e["text"] + "".join(f" [{link}]" for link in e["links"]),
+        )
         for e in _triage_folded(found.entries)
     ]
     start = found.declared_at - 3600
@@ -371,12 +377,19 @@ def incident_severity(options: Options, team: str | None, level: str, incident_i
 @id_option
 @click.option("--hypothesis", is_flag=True, help="Record it as a hypothesis being tested.")
 @click.option("--link", "links", multiple=True, help="Evidence: a trace id, a metric query or a URL (repeatable).")
+@click.option("--key", is_flag=True, help="A key moment: the review lists it on its own (the scribe's mark).")
 @pass_options
 def incident_note(
-    options: Options, team: str | None, text: str, incident_id: str | None, hypothesis: bool, links: tuple[str, ...]
+    options: Options,
+    team: str | None,
+    text: str,
+    incident_id: str | None,
+    hypothesis: bool,
+    links: tuple[str, ...],
+    key: bool,
 ) -> None:
-    """Add a note (or --hypothesis) to the timeline, with --link evidence."""
-    item = _desk(options, team).note(incident_id, text, "hypothesis" if hypothesis else "note", links)
+    """Add a note (or --hypothesis) to the timeline, with --link evidence; --key marks a key moment."""
+    item = _desk(options, team).note(incident_id, text, "hypothesis" if hypothesis else "note", links, key)
     click.echo(f"{item['incident']} {item['kind']} at {_clock(item['ts'])}")
 
 

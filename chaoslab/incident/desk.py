@@ -174,7 +174,10 @@ class Desk:
         self.log.write(incident, "role", said, {"role": role, "name": who})
         return self.log.get(incident.id)
 
-    def note(self, incident_id: str | None, text: str, kind: str, links: tuple[str, ...] = ()) -> dict:
+    def note(
+        self, incident_id: str | None, text: str, kind: str, links: tuple[str, ...] = (), key: bool = False
+    ) -> dict:
+        """A note or a hypothesis; ``key``: a key moment, which the review lists on its own."""
         incident = self.get(incident_id)
         text = " ".join(text.split())
         if not text:
@@ -184,7 +187,7 @@ class Desk:
             raise BadInput(
                 f"--link {bad[0][:60]!r}: a trace id, a query or a URL, without spaces, up to 500 characters"
             )
-        return self.log.write(incident, kind, text[:2000], links=list(links))
+        return self.log.write(incident, kind, text[:2000], {"key": True} if key else None, links=list(links))
 
     def update(self, incident_id: str | None, moment: str, audience: str, say: str) -> str:
         incident = self.get(incident_id)

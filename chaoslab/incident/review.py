@@ -364,6 +364,11 @@ def draft(
         "lessons": _lessons(incident, score, measured_from),
         "five_whys": _five_whys(incident, impact, root, truth, show_truth),
         "timeline": _timeline(incident, truth, show_truth, deploys),
+        "key_moments": [
+            {"at": _when(e["ts"]), "by": e.get("actor", ""), "text": e["text"]}
+            for e in incident.of_kind("note", "hypothesis")
+            if (e.get("data") or {}).get("key")
+        ],
         "score": score.to_json(),
         "scenario": {"id": truth.scenario.id, "title": truth.scenario.title} if show_truth else None,
         "truth_shown": show_truth,
@@ -534,6 +539,9 @@ def markdown(doc: dict) -> str:
     out += ["## Five Whys", ""]
     for n, why in enumerate(doc["five_whys"], 1):
         out.append(f"{n}. {why['why']} {_cell(why['because']) if why['because'] != TO_WRITE else TO_WRITE}")
+    if doc["key_moments"]:
+        out += ["", "## Key moments", ""]
+        out += [f"- {m['at'][11:]} {_cell(m['text'])} ({_cell(m['by'] or '-')})" for m in doc["key_moments"]]
     out += ["", "## Timeline", ""]
     if doc["truth_shown"]:
         out += ["| Time | What the team knew and did | What was true |", "|---|---|---|"]

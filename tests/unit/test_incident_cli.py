@@ -175,3 +175,13 @@ def test_triage_answered_twice_is_one_row_per_question_in_the_timeline(run):
     assert len(owner_rows) == 1 and "OWNER: orders" in owner_rows[0] and "(then: payments)" in owner_rows[0], shown
     every = json.loads(run("incident", "show", "--json").output)["timeline"]
     assert len([e for e in every if e["kind"] == "triage_answer"]) == 3  # the record keeps every answer
+
+
+def test_a_key_moment_is_marked_in_the_timeline_and_listed_in_the_review(run):
+    run("incident", "open", "checkout slow", "--severity", "P2")
+    run("incident", "note", "rolled back pricing: p95 back under 500 ms", "--key")
+    run("incident", "note", "ordinary note")
+    assert "note (key)" in run("incident", "show").output
+    review = json.loads(run("incident", "pir", "--json").output)
+    assert [m["text"] for m in review["key_moments"]] == ["rolled back pricing: p95 back under 500 ms"]
+    assert "## Key moments" in run("incident", "pir").output
