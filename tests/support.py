@@ -204,17 +204,21 @@ def reset_around():
 
 class WebhookReceiver:
     """A real HTTP receiver of JSON webhooks on 127.0.0.1 (a random free port): keeps every POST as
-    (arrival time, body) in ``got`` and answers each with the next status of ``answers``, then 200."""
+    (arrival time, body) in ``got`` and answers each with the next status of ``answers``, then 200;
+    while ``held`` is clear it keeps each answer back (a receiver that hangs)."""
 
     def __init__(self):
         self.got: list[tuple[float, dict]] = []
         self.answers: list[int] = []
+        self.held = threading.Event()
+        self.held.set()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 receiver.got.append((time.time(), body))
+                receiver.held.wait(timeout=30)
                 self.send_response(receiver.answers.pop(0) if receiver.answers else 200)
                 self.end_headers()
 
