@@ -103,8 +103,8 @@ soak: $(STAMP) ## Random drills under load on the running lab for SOAK_MINUTES, 
 verify-%: $(STAMP) ## Verify scenario %'s SLO under load (e.g. make verify-deadlock)
 	$(CHAOSLAB) verify $*
 
-test: $(STAMP) tools lint ## Install everything, lint, and run the whole test suite
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+test: $(STAMP) tools lint ## Install everything, lint, and run the whole test suite (its 15 slowest tests listed)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff (lint and formatting; `make format` rewrites the tree) and the import contracts (.importlinter)
 	$(BIN)/ruff check .
