@@ -384,15 +384,15 @@ def _apply(incident: Incident) -> None:
         incident.roles["commander"] = incident.commander
 
 
-def _escalations(incident: Incident, ack_within_s: float, rota: Rota | None) -> list[tuple[float, str, dict]]:
+def _escalations(incident: Incident, ack_within_s: float, oncall: Rota | None) -> list[tuple[float, str, dict]]:
     """(deadline, text, data) of each escalation level: the team's rota's, each naming who it pages, or
     without a rota the one level at the tier's acknowledgment deadline."""
-    if rota is None:
+    if oncall is None:
         levels = [(ack_within_s, "paged the secondary on-call and the incident-commander rota", {})]
     else:
         levels = []
-        for level, after_s, step in rota.due(ack_within_s):
-            who = rota.who(step, incident.id) or step.notify
+        for level, after_s, step in oncall.due(ack_within_s):
+            who = oncall.who(step, incident.id) or step.notify
             role = "secondary on-call" if step.notify == "secondary" else "incident commander on the rota"
             levels.append((after_s, f"level {level}, paged {who} ({role})", {"level": level, "paged": who}))
     return [
@@ -405,15 +405,15 @@ def _escalations(incident: Incident, ack_within_s: float, rota: Rota | None) -> 
     ]
 
 
-def due_entries(incident: Incident, now: float, rota: Rota | None = None) -> list[dict]:
+def due_entries(incident: Incident, now: float, oncall: Rota | None = None) -> list[dict]:
     """The escalation and overdue-update entries this incident should have by ``now`` and lacks (the
-    escalations the team's on-call ``rota`` sets, if it has one)."""
+    escalations the team's ``oncall`` rota sets, if it has one)."""
     rule = tiers.contract(incident.severity)
     end = min(now, incident.resolved_at or now)
     have = {(e["kind"], (e.get("data") or {}).get("due_at")) for e in incident.entries}
     due: list[dict] = []
     if rule.ack_within_s is not None:
-        for deadline, text, data in _escalations(incident, rule.ack_within_s, rota):
+        for deadline, text, data in _escalations(incident, rule.ack_within_s, oncall):
             acked = incident.acknowledged_at
             if deadline <= end and (acked is None or acked > deadline) and ("escalated", deadline) not in have:
                 due.append(
