@@ -20,7 +20,7 @@ from support import poll_until
 pytestmark = pytest.mark.timeout(1200)
 TEAMS = ("red", "blue")
 PLATFORM = "chaoslab-platform"
-BUDGET_MIB = 410  # one team's requests
+BUDGET_MIB = 430  # one team's requests
 OBSERVABILITY = {"otel-collector", "jaeger", "prometheus"}
 
 
