@@ -19,7 +19,7 @@ VERSION   := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' chaoslab/__init__.p
 PYTEST_ARGS ?=
 # Test files run in parallel, each whole on one worker (its module lab started once); most of a lab
 # test's time is waiting on traffic and windows, so three labs share two cores with room to spare (the
-# suite measured 16.6 min on two workers, uncontended). 1 runs serially.
+# suite: 16.6 min on two workers, 12.1 min on three, on two cores). 1 runs serially.
 TEST_WORKERS ?= 3
 
 BIN       := $(VENV)/bin
