@@ -187,6 +187,7 @@ def verify(
             progress,
             desk.healthy_for(scenario_id),
             drill.accepted_books if drill else (),
+            None if as_json else click.echo,
         )
     except Refused as exc:
         raise BadInput(str(exc)) from None

@@ -371,7 +371,8 @@ class Desk:
             + "; ".join(c.describe() for c in slo)
         )
         waived = drill.accepted_books if drill else ()
-        verdict = self.run_verify(profile, duration_s, slo, f"incident-{incident.id}", progress, healthy, waived)
+        label = f"incident-{incident.id}"
+        verdict = self.run_verify(profile, duration_s, slo, label, progress, healthy, waived, say)
         self.record_verify(incident, verdict, "the drill's SLO" if drill else "the baseline SLO", before)
         return verdict
 
@@ -387,11 +388,27 @@ class Desk:
             return None  # a graded trainee may not read which scenario runs: the SLO's own bounds judge
         return run.healthy if note.get("run") == run.id and note.get("id") == scenario_id else None
 
-    def run_verify(self, profile, duration_s: float, slo, label: str, progress, healthy: dict | None = None, waived=()):
-        """``chaoslab.loadtest.verify.verify`` on this lab, with its pages silenced: the run's own traffic
-        is the team's test, not a customer, and never opens an incident (chaoslab.incident.silence)."""
+    def run_verify(
+        self,
+        profile,
+        duration_s: float,
+        slo,
+        label: str,
+        progress,
+        healthy: dict | None = None,
+        waived=(),
+        say: Callable[[str], None] | None = None,
+    ):
+        """``chaoslab.loadtest.verify.verify`` on this lab, with its pages silenced (and ``say`` told so):
+        the run's own traffic is the team's test, not a customer, and never opens an incident
+        (chaoslab.incident.silence)."""
         probe = self.lab.probe()
-        silence.for_run(self.store, duration_s + DRAIN_S, f"verify ({label})", self.lab.actor)
+        muted = silence.for_run(self.store, duration_s + DRAIN_S, f"verify ({label})", self.lab.actor)
+        if say is not None:
+            say(
+                f"new pages silenced until {comms.clock(muted['until'])} ({muted['id']}): this run's own "
+                "traffic is no customer's"
+            )
         return run_verify(
             probe, self.lab.load(), profile, duration_s, slo, label, progress, healthy=healthy, waived=waived
         )

@@ -46,6 +46,7 @@ def test_a_500ms_latency_fault_fails_naming_the_breached_figure(lab):
     lab.cli("fault", "add", "latency", "ms=500", "--service", "service-b", "--peer", "service-c")
     result = verify(lab)
     assert result.returncode == 1
+    assert "new pages silenced until" in result.stdout  # its own load opens no incident, and it says so
     assert "SLO BREACHED: p95_ms POST /checkout <= 400" in result.stdout
     assert "FAIL" in next(line for line in result.stdout.splitlines() if "p95_ms POST /checkout" in line)
 
