@@ -17,7 +17,7 @@ from chaoslab.errors import BadInput
 from chaoslab.escape import printable
 from chaoslab.incident import silence
 from chaoslab.local.client import LabClient
-from chaoslab.timefmt import duration
+from chaoslab.timefmt import clock, duration
 
 MAX_SILENCE_S = 24 * 3600
 """The longest silence: a lab's day."""
@@ -67,7 +67,7 @@ def alerts(options: Options, ctx: click.Context, as_json: bool, history: bool, s
         if not events:
             click.echo("no alert has changed state since the lab started")
         for event in events:
-            stamp = time.strftime("%H:%M:%S", time.localtime(event["ts"]))
+            stamp = clock(event["ts"])
             kind = event["kind"].removeprefix("alert_")
             labels = _labels(event)
             click.echo(
@@ -117,10 +117,7 @@ def alerts_silence(options: Options, team: str | None, matchers: tuple[str, ...]
     made = silence.Silences(lab.store()).add(
         now, now + seconds, " ".join(reason.split()), lab.actor, parsed, for_this_run=False
     )
-    said = " ".join("".join(m) for m in parsed) or "every alert"
-    click.echo(
-        f"{made['id']}: {printable(said)} silenced until {time.strftime('%H:%M:%S', time.localtime(made['until']))}"
-    )
+    click.echo(f"{made['id']}: {printable(silence.described(parsed))} silenced until {clock(made['until'])}")
 
 
 @alerts.command("silences")
@@ -136,8 +133,8 @@ def alerts_silences(options: Options, team: str | None, as_json: bool) -> None:
     if not found:
         click.echo("no silence in force")
     for item in found:
-        said = " ".join("".join(m) for m in item.get("matchers") or []) or "every alert"
-        until = time.strftime("%H:%M:%S", time.localtime(item["until"]))
+        said = silence.described(item.get("matchers") or [])
+        until = clock(item["until"])
         click.echo(
             f"{item.get('id', '-')}  {printable(said)}  until {until}  by {printable(item.get('actor', '-'))}: "
             f"{printable(item.get('reason', ''))}"

@@ -53,6 +53,11 @@ def parse_matcher(text: str) -> list[str]:
     return [name, op, value]
 
 
+def described(matchers: list[list[str]]) -> str:
+    """The matchers as a team wrote them (``owner=payments alertname=~Pay.*``), or "every alert"."""
+    return " ".join("".join(m) for m in matchers) or "every alert"
+
+
 def matches(matchers: list[list[str]], labels: dict[str, str]) -> bool:
     for name, op, value in matchers:
         have = labels.get(name, "")

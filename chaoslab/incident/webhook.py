@@ -44,14 +44,28 @@ def _fingerprint(labels: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _alert(labels: dict[str, str], annotations: dict[str, str], starts: float, ends: float | None) -> dict:
+    """One alert as Alertmanager lists it; ``ends`` None: still firing."""
+    return {
+        "status": "firing" if ends is None else "resolved",
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": _when(starts),
+        "endsAt": NEVER if ends is None else _when(ends),
+        "generatorURL": "",
+        "fingerprint": _fingerprint(labels),
+    }
+
+
 def _alerts(incident: Incident) -> list[dict]:
-    """Each alert that fired on the incident, as Alertmanager lists it (the latest firing of each)."""
+    """Each alert that fired on the incident (the latest firing of each); an incident declared from a
+    report, with none, is its own one alert."""
     latest: dict[str, dict] = {}
     for e in incident.of_kind("alert_fired", "alert_resolved"):
         data = e.get("data") or {}
         name = str(data.get("alert", "?"))
         if e["kind"] == "alert_fired":
-            latest[name] = {"data": data, "starts": e["ts"], "ends": None, "links": e.get("links") or []}
+            latest[name] = {"data": data, "starts": e["ts"], "ends": None}
         elif name in latest:
             latest[name]["ends"] = e["ts"]
     found = []
@@ -65,30 +79,12 @@ def _alerts(incident: Incident) -> list[dict]:
         if data.get("runbook_url"):
             annotations["runbook_url"] = str(data["runbook_url"])
         firing = seen["ends"] is None and name in incident.firing
-        found.append(
-            {
-                "status": "firing" if firing else "resolved",
-                "labels": labels,
-                "annotations": annotations,
-                "startsAt": _when(seen["starts"]),
-                "endsAt": NEVER if firing else _when(seen["ends"] or incident.resolved_at or seen["starts"]),
-                "generatorURL": "",
-                "fingerprint": _fingerprint(labels),
-            }
-        )
-    if not found:  # declared from a report: the incident itself is the one alert
+        ends = None if firing else seen["ends"] or incident.resolved_at or seen["starts"]
+        found.append(_alert(labels, annotations, seen["starts"], ends))
+    if not found:
         labels = {"alertname": "IncidentDeclared", "severity": incident.severity, "incident": incident.id}
-        found.append(
-            {
-                "status": "firing" if incident.open else "resolved",
-                "labels": labels,
-                "annotations": {"summary": incident.title},
-                "startsAt": _when(incident.declared_at),
-                "endsAt": NEVER if incident.open else _when(incident.resolved_at or incident.declared_at),
-                "generatorURL": "",
-                "fingerprint": _fingerprint(labels),
-            }
-        )
+        ends = None if incident.open else incident.resolved_at or incident.declared_at
+        found.append(_alert(labels, {"summary": incident.title}, incident.declared_at, ends))
     return found
 
 
