@@ -181,3 +181,15 @@ def test_root_cause_answers_accept_any_real_fault_and_never_a_red_herring():
     assert multi.is_root_cause("payment", "db_slow") and multi.is_root_cause("service-a", "redis_outage")
     assert herring.is_root_cause("payment", "db_slow") and not herring.is_root_cause("worker", "cpu_burn")
     assert truth_of("deadlock").owner == "pricing"
+
+
+def test_an_order_paid_a_moment_ago_is_in_flight_not_an_unshipped_customer():
+    """Before, one order paid a second before the read counted as "not shipped" and, at 3 %, outweighed a
+    drill's mischarged customers in the status update."""
+    before = counters(T0, 0, 0, 0, paid=0) | {"fulfilled": 0.0, "charges": 0.0, "mischarged": 0.0}
+    healthy = counters(T0 + 60, 33, 0, 33, paid=33) | {"fulfilled": 32.0, "charges": 33.0, "mischarged": 1.0}
+    window = impact.window(before, healthy)
+    assert window["unfulfilled"] == 0 and window["journey"] == "payment"
+    stalled = counters(T0 + 60, 33, 0, 33, paid=33) | {"fulfilled": 3.0, "charges": 33.0, "mischarged": 0.0}
+    window = impact.window(before, stalled)
+    assert window["unfulfilled"] == 27 and window["journey"] == "fulfilment"  # 30 not shipped, 3 in flight
