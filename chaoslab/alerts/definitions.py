@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chaoslab.alerts import matchers
 from chaoslab.alerts.rules import Rule
 from chaoslab.alerts.synthetic import SUCCESS
 from chaoslab.alerts.templates import render
@@ -396,6 +397,62 @@ RULES: list[Rule] = [
     *SYNTHETIC_RULES,
 ]
 """Every alert rule, in the order of the generated rule file."""
+
+
+@dataclass(frozen=True)
+class Inhibition:
+    """Alertmanager's inhibit rule: while an alert matching ``source`` fires, an alert matching ``target``
+    with the same values of the ``equal`` labels notifies nobody. It still goes on the incident's
+    timeline, marked, and still counts as firing: the cause has paged, and its downstream symptom
+    would only page the same people again for the same outage."""
+
+    source: tuple[str, ...]
+    """Matchers (chaoslab.alerts.matchers) on the cause's labels."""
+    target: tuple[str, ...]
+    """Matchers on the symptom's labels."""
+    equal: tuple[str, ...]
+    """Labels both must share (a label neither carries counts as equal, as in Alertmanager)."""
+    why: str
+
+    def holds(self, source: dict[str, str], target: dict[str, str]) -> bool:
+        return (
+            matchers.matches([matchers.parse(m) for m in self.source], source)
+            and matchers.matches([matchers.parse(m) for m in self.target], target)
+            and all(source.get(label, "") == target.get(label, "") for label in self.equal)
+        )
+
+
+INHIBITIONS = (
+    Inhibition(
+        ("alertname=RedisErrors",),
+        ("alertname=~QueueBacklog|OutboxBacklog",),
+        ("team",),
+        "paid orders wait because Redis cannot be reached",
+    ),
+    Inhibition(
+        ("alertname=TargetDown", "service=worker"),
+        ("alertname=QueueBacklog",),
+        ("team",),
+        "a worker that is down takes nothing off the queue",
+    ),
+    Inhibition(
+        ("alertname=ServiceRestarting",),
+        ("alertname=TargetDown",),
+        ("team", "service"),
+        "a service that is restarting misses its scrapes",
+    ),
+)
+"""What a firing cause keeps quiet: the lab applies them to every page (chaoslab.incident.alerting)."""
+
+
+def inhibitor(target: dict[str, str], firing: list[dict[str, str]]) -> tuple[Inhibition, dict[str, str]] | None:
+    """The inhibition and the firing alert (its labels, ``alertname`` among them) that keep ``target``
+    quiet, if any."""
+    for rule in INHIBITIONS:
+        for source in firing:
+            if rule.holds(source, target):
+                return rule, source
+    return None
 
 
 def headline(alert: str, labels: dict[str, str]) -> str:

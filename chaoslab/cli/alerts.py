@@ -7,6 +7,7 @@ import time
 
 import click
 
+from chaoslab.alerts import matchers as label_matchers
 from chaoslab.alerts.definitions import RULES
 from chaoslab.alerts.runbooks import find
 from chaoslab.backend import Options
@@ -105,7 +106,7 @@ def alerts(options: Options, ctx: click.Context, as_json: bool, history: bool, s
 def alerts_silence(options: Options, team: str | None, matchers: tuple[str, ...], for_text: str, reason: str) -> None:
     """Keep matching alerts from opening an incident, e.g. `alerts silence owner=payments --for 10m
     --reason "gateway maintenance"` (label=value, label!=value, label=~regex; none: every alert)."""
-    parsed = [silence.parse_matcher(m) for m in matchers]
+    parsed = [label_matchers.parse(m) for m in matchers]
     try:
         seconds = parse_since(for_text)
     except ValueError:
@@ -117,7 +118,7 @@ def alerts_silence(options: Options, team: str | None, matchers: tuple[str, ...]
     made = silence.Silences(lab.store()).add(
         now, now + seconds, " ".join(reason.split()), lab.actor, parsed, for_this_run=False
     )
-    click.echo(f"{made['id']}: {printable(silence.described(parsed))} silenced until {clock(made['until'])}")
+    click.echo(f"{made['id']}: {printable(label_matchers.described(parsed))} silenced until {clock(made['until'])}")
 
 
 @alerts.command("silences")
@@ -133,7 +134,7 @@ def alerts_silences(options: Options, team: str | None, as_json: bool) -> None:
     if not found:
         click.echo("no silence in force")
     for item in found:
-        said = silence.described(item.get("matchers") or [])
+        said = label_matchers.described(item.get("matchers") or [])
         until = clock(item["until"])
         click.echo(
             f"{item.get('id', '-')}  {printable(said)}  until {until}  by {printable(item.get('actor', '-'))}: "

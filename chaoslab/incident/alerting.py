@@ -7,6 +7,9 @@ its own incident. A silence (chaoslab.incident.silence: a verify's own traffic) 
 opening one. Any alert that fires or resolves while an incident is open goes on its timeline, so the
 review shows the P3 CPU warning next to the P1 page. When the last paging alert of an incident
 resolves, the SLIs are back in target: the incident is *mitigated* (the lab says so, not the team).
+A symptom whose cause is firing (chaoslab.alerts.definitions.INHIBITIONS: Redis unreachable, then the
+queue backs up) is *inhibited*: it goes on the timeline marked so, opens no incident, raises no
+severity and notifies nobody.
 
 ``AlertEvent`` is the interface: the alerts evaluation on the lab daemon (``chaoslab.alerts.local``)
 produces ``Event`` records and hands each to ``on_evaluator_event``; ``AlertEvent.from_evaluator``
@@ -17,11 +20,12 @@ team's record with this call each minute (``chaoslab.incident.pager``).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chaoslab.alerts.definitions import headline
+from chaoslab.alerts.definitions import headline, inhibitor
 from chaoslab.chaos.journal import Journal, Store
 from chaoslab.incident import severity as tiers
 from chaoslab.incident.record import Incident, IncidentLog
@@ -77,6 +81,11 @@ class AlertEvent:
     def pages(self) -> bool:
         return tiers.contract(self.tier).pages
 
+    @property
+    def all_labels(self) -> dict[str, str]:
+        """Its labels as Alertmanager sees them: ``alertname``, ``severity`` and ``owner`` among them."""
+        return {**self.labels, "alertname": self.name, "severity": self.tier, "owner": self.owner}
+
     def data(self) -> dict:
         return {
             "alert": self.name,
@@ -103,7 +112,9 @@ def on_alert(
     detection and at mitigation (see chaoslab.incident.impact), the review's impact window. Never raises
     for an unreadable snapshot.
     """
-    Journal(store, ALERTS).append(f"alert_{event.state}", ts=event.ts, **event.data())
+    inhibited = _inhibited(store, event) if event.state == "fired" else None
+    data = event.data() | ({"inhibited_by": inhibited} if inhibited else {})
+    Journal(store, ALERTS).append(f"alert_{event.state}", ts=event.ts, **data)
     log = IncidentLog(store, actor)
     log.settle(event.ts)
     incident = log.current()
@@ -112,11 +123,10 @@ def on_alert(
         if event.pages:
             incident = log.story_at(event.ts)  # an open incident of another drill is another story
         if incident is None:
-            if not event.pages:
+            if not event.pages or inhibited:  # an inhibited symptom's cause is the page
                 return None
             silences = Silences(store)
-            labels = {**event.labels, "alertname": event.name, "severity": event.tier, "owner": event.owner}
-            if silences.covering(event.ts, labels) is not None:
+            if silences.covering(event.ts, event.all_labels) is not None:
                 silences.muted(event.ts, event.name, event.tier)
                 return None
             counters = _safely(snapshot)
@@ -131,17 +141,11 @@ def on_alert(
             )
         elif event.name in incident.firing:
             return incident  # the same alert again (a second reader of the same evaluation): once is enough
-        log.write(
-            incident,
-            "alert_fired",
-            f"{event.tier} {event.name} fired" + (f": {event.summary}" if event.summary else ""),
-            source=source,
-            actor=actor,
-            ts=event.ts,
-            links=links,
-            data=event.data(),
-        )
-        if event.pages and tiers.rank(event.tier) < tiers.rank(incident.severity):
+        said = f"{event.tier} {event.name} fired" + (f": {event.summary}" if event.summary else "")
+        if inhibited:
+            said += f" (inhibited: {inhibited['alert']} is firing, and {inhibited['why']})"
+        log.write(incident, "alert_fired", said, source=source, actor=actor, ts=event.ts, links=links, data=data)
+        if event.pages and not inhibited and tiers.rank(event.tier) < tiers.rank(incident.severity):
             log.write(
                 incident,
                 "severity",
@@ -155,6 +159,8 @@ def on_alert(
     incident = next((i for i in reversed(log.all()) if i.open and event.name in i.firing), None)
     if incident is None:  # no open incident knew it fired (two may be open: each drill's own)
         return None
+    inhibited = incident.firing[event.name].get("inhibited_by")  # its resolve is as quiet as its firing
+    data = event.data() | ({"inhibited_by": inhibited} if inhibited else {})
     log.write(
         incident,
         "alert_resolved",
@@ -163,7 +169,7 @@ def on_alert(
         actor=actor,
         ts=event.ts,
         links=links,
-        data=event.data(),
+        data=data,
     )
     incident = log.get(incident.id)
     still_paging = [name for name, data in incident.firing.items() if tiers.contract(data.get("severity", "P4")).pages]
@@ -180,6 +186,18 @@ def on_alert(
             ts=event.ts,
         )
     return log.get(incident.id)
+
+
+def _inhibited(store: Store, event: AlertEvent) -> dict | None:
+    """What keeps ``event`` quiet (``{"alert": its cause, "why": ...}``), from the alerts firing on the
+    board now (chaoslab.alerts.definitions.INHIBITIONS); None when nothing does."""
+    last: dict[str, tuple[str, dict[str, str]]] = {}
+    for e in Journal(store, ALERTS).entries():
+        labels = {str(k): str(v) for k, v in (e.get("labels") or {}).items()}
+        labels |= {"alertname": str(e.get("alert")), "severity": str(e.get("severity")), "owner": str(e.get("owner"))}
+        last[json.dumps(labels, sort_keys=True)] = (e["event"], labels)
+    found = inhibitor(event.all_labels, [labels for kind, labels in last.values() if kind == "alert_fired"])
+    return None if found is None else {"alert": found[1]["alertname"], "why": found[0].why}
 
 
 def fired(store: Store, start: float, end: float) -> list[dict]:

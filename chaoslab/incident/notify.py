@@ -35,7 +35,8 @@ NOTICES = {
     "disposition": "state",
 }
 """Which timeline entries are notices, and of what sort; the rest (notes, triage, hypotheses) are the
-team's own words, which the team already knows."""
+team's own words, which the team already knows. An alert a firing cause inhibits (its entry says so)
+is no notice: the cause paged the same people for the same outage."""
 RINGS = ("page", "escalation", "overdue")
 """The sorts that need a person now: the watch rings the terminal bell for them."""
 
@@ -102,7 +103,7 @@ def since(log: IncidentLog, seen: int | None, settle: bool = True) -> tuple[int,
         log.settle()
     entries = log.entries()
     start = len(entries) if seen is None else min(max(seen, 0), len(entries))
-    fresh = [e for e in entries[start:] if e["kind"] in NOTICES]
+    fresh = [e for e in entries[start:] if e["kind"] in NOTICES and not (e.get("data") or {}).get("inhibited_by")]
     if not fresh:
         return len(entries), []
     incidents = {i.id: i for i in fold(entries)}

@@ -9,9 +9,9 @@ silence only keeps new ones from being opened, and the alert is written on the s
 instead, so nothing is lost.
 
 A team sets its own too, Alertmanager's way (``chaoslab alerts silence alertname=X owner=payments
---for 10m --reason ...``): matchers on the alert's labels (``=``, ``!=``, ``=~`` a regular expression
-matched whole), a start, an end, who and why; one with no matcher silences every alert. A team's
-silence holds across drills until it ends or ``chaoslab alerts unsilence ID`` ends it early.
+--for 10m --reason ...``): matchers on the alert's labels (chaoslab.alerts.matchers), a start, an end,
+who and why; one with no matcher silences every alert. A team's silence holds across drills until it
+ends or ``chaoslab alerts unsilence ID`` ends it early.
 
 Silences are a journal on the team's board (``silences.jsonl``): the team sets them, like the
 acknowledgments and notes it writes there.
@@ -19,53 +19,21 @@ acknowledgments and notes it writes there.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 
 from chaoslab import command
 from chaoslab.alerts.definitions import BURN_WINDOWS
+from chaoslab.alerts.matchers import matches
 from chaoslab.alerts.promql import parse_duration
 from chaoslab.chaos.drill import DrillJournal
 from chaoslab.chaos.journal import Journal, Store
-from chaoslab.errors import BadInput, Refused
+from chaoslab.errors import Refused
 
 SILENCES = "silences.jsonl"
 SETTLE_S = max(parse_duration(w.long) / 1000 + w.for_s for w in BURN_WINDOWS if w.page)
 """How long a run's traffic stays in the paging alerts' windows after it ends: their long window plus
 their ``for:``."""
-
-
-MATCHER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(=~|!=|=)(.*)$")
-
-
-def parse_matcher(text: str) -> list[str]:
-    """``name=value``, ``name!=value`` or ``name=~regex`` as [name, operator, value]; BadInput otherwise."""
-    found = MATCHER.match(text.strip())
-    if found is None:
-        raise BadInput(f"matcher {text!r}: write it as label=value, label!=value or label=~regex")
-    name, op, value = found.groups()
-    if op == "=~":
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise BadInput(f"matcher {text!r}: not a regular expression ({exc})") from None
-    return [name, op, value]
-
-
-def described(matchers: list[list[str]]) -> str:
-    """The matchers as a team wrote them (``owner=payments alertname=~Pay.*``), or "every alert"."""
-    return " ".join("".join(m) for m in matchers) or "every alert"
-
-
-def matches(matchers: list[list[str]], labels: dict[str, str]) -> bool:
-    for name, op, value in matchers:
-        have = labels.get(name, "")
-        if (op == "=" and have != value) or (op == "!=" and have == value):
-            return False
-        if op == "=~" and re.fullmatch(value, have) is None:
-            return False
-    return True
 
 
 class Silences:

@@ -63,6 +63,8 @@ def _alerts(incident: Incident) -> list[dict]:
     latest: dict[str, dict] = {}
     for e in incident.of_kind("alert_fired", "alert_resolved"):
         data = e.get("data") or {}
+        if data.get("inhibited_by"):  # Alertmanager sends no inhibited alert either
+            continue
         name = str(data.get("alert", "?"))
         if e["kind"] == "alert_fired":
             latest[name] = {"data": data, "starts": e["ts"], "ends": None}
