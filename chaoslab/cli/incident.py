@@ -21,7 +21,7 @@ from chaoslab.incident import rota
 from chaoslab.incident.actions import TYPES, Actions
 from chaoslab.incident.desk import Desk
 from chaoslab.incident.notify import Follower
-from chaoslab.incident.record import ROLES
+from chaoslab.incident.record import ROLES, said
 from chaoslab.incident.review import markdown
 from chaoslab.incident.score import ranked, trend
 from chaoslab.incident.severity import VERIFY_DEFAULT_S, contract
@@ -115,8 +115,8 @@ def _print_incident(desk, found, reveal: bool) -> None:
             e["ts"],
             e["source"],
             e.get("actor", ""),
-            e["kind"] + (" (key)" if (e.get("data") or {}).get("key") else ""),
-            e["text"] + "".join(f" [{link}]" for link in e["links"]),
+            e["kind"] + (f" #{e['no']}" if "no" in e else "") + (" (key)" if (e.get("data") or {}).get("key") else ""),
+            said(e) + "".join(f" [{link}]" for link in e["links"]),
         )
         for e in _triage_folded(found.entries)
     ]
@@ -378,6 +378,9 @@ def incident_severity(options: Options, team: str | None, level: str, incident_i
 @click.option("--hypothesis", is_flag=True, help="Record it as a hypothesis being tested.")
 @click.option("--link", "links", multiple=True, help="Evidence: a trace id, a metric query or a URL (repeatable).")
 @click.option("--key", is_flag=True, help="A key moment: the review lists it on its own (the scribe's mark).")
+@click.option(
+    "--corrects", type=click.IntRange(min=1), help="The number of a note it replaces (kept on the record, marked)."
+)
 @pass_options
 def incident_note(
     options: Options,
@@ -387,10 +390,14 @@ def incident_note(
     hypothesis: bool,
     links: tuple[str, ...],
     key: bool,
+    corrects: int | None,
 ) -> None:
-    """Add a note (or --hypothesis) to the timeline, with --link evidence; --key marks a key moment."""
-    item = _desk(options, team).note(incident_id, text, "hypothesis" if hypothesis else "note", links, key)
-    click.echo(f"{item['incident']} {item['kind']} at {_clock(item['ts'])}")
+    """Add a note (or --hypothesis) to the timeline, with --link evidence; --key marks a key moment;
+    --corrects N replaces note #N (nothing is erased: both stay, the old one marked)."""
+    desk = _desk(options, team)
+    item = desk.note(incident_id, text, "hypothesis" if hypothesis else "note", links, key, corrects)
+    written = next(e for e in reversed(desk.get(item["incident"]).entries) if e["ts"] == item["ts"] and "no" in e)
+    click.echo(f"{item['incident']} {item['kind']} #{written['no']} at {_clock(item['ts'])}")
 
 
 @incident.command("update")

@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 
 from chaoslab.chaos.journal import Store
+from chaoslab.incident.actions import Actions
 from chaoslab.incident.desk import instructor_score as measure
 from chaoslab.incident.mystery import hidden, redact
-from chaoslab.incident.record import Incident, IncidentLog, NoIncident, due_entries
+from chaoslab.incident.record import Incident, IncidentLog, NoIncident, due_entries, said
 from chaoslab.incident.severity import contract
 from chaoslab.incident.triage import QUESTIONS
 
@@ -25,7 +26,8 @@ TIMELINE_FIELDS = ("ts", "source", "actor", "kind", "text", "links")
 
 def trainee_view(store: Store, now: float | None = None) -> dict | None:
     """The open incident (the latest one when none is open, as `incident show` picks it) with its
-    timeline, its overdue status update and the team's triage answers; None: no incident yet."""
+    timeline, its overdue status update, the team's triage answers and the team's open action items
+    (from every drill: what the last review asked for); None: no incident yet."""
     now = time.time() if now is None else now
     try:
         incident = IncidentLog(store).get()
@@ -42,13 +44,17 @@ def trainee_view(store: Store, now: float | None = None) -> dict | None:
         "timeline": [
             {
                 **{k: e.get(k) for k in TIMELINE_FIELDS},
-                "text": shown(str(e.get("text", ""))),
+                "text": shown(said(e)),
                 "links": [shown(str(link)) for link in e.get("links") or []],
             }
             for e in entries
         ],
         "overdue": overdue(incident, entries),
         "answers": answers(incident, shown),
+        "actions": [
+            {k: item.to_json()[k] for k in ("id", "text", "owner", "due", "incident")}
+            for item in Actions(store).open_items()
+        ],
     }
     return view
 

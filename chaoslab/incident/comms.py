@@ -47,7 +47,7 @@ def known_cause(incident: Incident) -> str:
     if answers:
         kind = KINDS.get(answers[-1]["data"]["kind"])
         return f"{kind.plainly if kind else answers[-1]['data']['kind']} in {answers[-1]['data']['service']}"
-    hypotheses = incident.of_kind("hypothesis")
+    hypotheses = incident.notes("hypothesis")
     return f"current hypothesis: {hypotheses[-1]['text']}" if hypotheses else "the cause is not known yet"
 
 

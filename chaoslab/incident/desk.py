@@ -175,9 +175,16 @@ class Desk:
         return self.log.get(incident.id)
 
     def note(
-        self, incident_id: str | None, text: str, kind: str, links: tuple[str, ...] = (), key: bool = False
+        self,
+        incident_id: str | None,
+        text: str,
+        kind: str,
+        links: tuple[str, ...] = (),
+        key: bool = False,
+        corrects: int | None = None,
     ) -> dict:
-        """A note or a hypothesis; ``key``: a key moment, which the review lists on its own."""
+        """A note or a hypothesis; ``key``: a key moment, which the review lists on its own; ``corrects``:
+        the number of the note it replaces (that note stays on the record, marked)."""
         incident = self.get(incident_id)
         text = " ".join(text.split())
         if not text:
@@ -187,7 +194,21 @@ class Desk:
             raise BadInput(
                 f"--link {bad[0][:60]!r}: a trace id, a query or a URL, without spaces, up to 500 characters"
             )
-        return self.log.write(incident, kind, text[:2000], {"key": True} if key else None, links=list(links))
+        data: dict = {"key": True} if key else {}
+        if corrects is not None:
+            old = incident.numbered(corrects)
+            if old is None or old.get("source") != "team":
+                raise BadInput(
+                    f"--corrects {corrects}: {incident.id} has no note #{corrects} of the team's; "
+                    f"`{command('incident show')}` numbers them"
+                )
+            if "superseded_by" in old:
+                raise Refused(f"note #{corrects} was already corrected by #{old['superseded_by']}: correct that one")
+            data["corrects"] = corrects
+            kind = old["kind"] if kind == "note" else kind  # a corrected hypothesis stays a hypothesis
+            if (old.get("data") or {}).get("key"):
+                data["key"] = True  # the correction is the key moment now
+        return self.log.write(incident, kind, text[:2000], data or None, links=list(links))
 
     def update(self, incident_id: str | None, moment: str, audience: str, say: str) -> str:
         incident = self.get(incident_id)

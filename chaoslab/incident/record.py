@@ -8,6 +8,11 @@ are atomic in both stores, so the lab daemon, the trainees and the instructor ca
 and nobody rewrites anybody's entry. Severity, state, commander and times are folded from the
 entries; nothing else holds them.
 
+Notes and hypotheses are numbered in their incident (``no``, folded: #1, #2, ...). A wrong one is
+corrected, never edited: a new note with ``data.corrects`` names the number it replaces, and the old
+one is folded as ``superseded_by`` the new one. Both stay on the record; readers that want what the
+team holds now (the latest hypothesis, the review's key moments) take ``Incident.notes``.
+
 Ground truth (the fault injected, when it really started, when it was cleared) is never written
 here: the board is what the team can read. The truth lives in the instructor's journals and joins
 the timeline only in views allowed to show it (``chaoslab.incident.truth``).
@@ -32,6 +37,8 @@ from chaoslab.incident import rota
 from chaoslab.incident import severity as tiers
 from chaoslab.incident.rota import Rota
 
+NOTES = ("note", "hypothesis")
+"""The kinds numbered in an incident, which a later note may correct."""
 INCIDENTS = "incidents.jsonl"
 """The store key of the timeline (the board on Kubernetes: trainees read and write it)."""
 
@@ -135,6 +142,13 @@ class Incident:
     def of_kind(self, *kinds: str) -> list[dict]:
         return [e for e in self.entries if e["kind"] in kinds]
 
+    def notes(self, *kinds: str) -> list[dict]:
+        """The notes (or hypotheses, with ``kinds``) the team holds now: none a later one corrected."""
+        return [e for e in self.of_kind(*(kinds or NOTES)) if "superseded_by" not in e]
+
+    def numbered(self, number: int) -> dict | None:
+        return next((e for e in self.of_kind(*NOTES) if e.get("no") == number), None)
+
     def first(self, kind: str) -> dict | None:
         found = self.of_kind(kind)
         return found[0] if found else None
@@ -159,6 +173,17 @@ class Incident:
             "disposition": self.disposition,
             "timeline": self.entries,
         }
+
+
+def said(item: dict) -> str:
+    """An entry's text as the record shows it: a correction says which note it corrects, a corrected note
+    by which one."""
+    text = item["text"]
+    if isinstance((item.get("data") or {}).get("corrects"), int):
+        text = f"(corrects #{item['data']['corrects']}) {text}"
+    if "superseded_by" in item:
+        text += f" (corrected by #{item['superseded_by']})"
+    return text
 
 
 def entry(
@@ -344,8 +369,15 @@ def _apply(incident: Incident) -> None:
     """State, severity, commander and times from the entries, in time order."""
     seen_due: set[tuple] = set()
     kept = []
+    numbered: dict[int, dict] = {}
     for item in incident.entries:
         kind, data = item["kind"], item.get("data") or {}
+        if kind in NOTES:
+            item["no"] = len(numbered) + 1
+            numbered[item["no"]] = item
+            corrected = numbered.get(data.get("corrects")) if isinstance(data.get("corrects"), int) else None
+            if corrected is not None and corrected is not item:
+                corrected.setdefault("superseded_by", item["no"])
         if kind in ("escalated", "update_overdue"):
             key = (kind, data.get("due_at"))
             if key in seen_due:

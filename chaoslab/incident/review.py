@@ -20,7 +20,7 @@ from chaoslab import command
 from chaoslab.chaos.faults import KINDS
 from chaoslab.escape import printable
 from chaoslab.incident.impact import SLOW_S, describe
-from chaoslab.incident.record import Incident
+from chaoslab.incident.record import Incident, said
 from chaoslab.timefmt import duration
 from chaoslab.topology import owner
 
@@ -80,7 +80,7 @@ def _timeline(incident: Incident, truth, show_truth: bool, deploys: list[dict]) 
             "source": e["source"],
             "actor": e.get("actor", ""),
             "kind": e["kind"],
-            "text": e["text"],
+            "text": said(e),
             "links": e.get("links", []),
         }
         for e in incident.entries
@@ -366,7 +366,7 @@ def draft(
         "timeline": _timeline(incident, truth, show_truth, deploys),
         "key_moments": [
             {"at": _when(e["ts"]), "by": e.get("actor", ""), "text": e["text"]}
-            for e in incident.of_kind("note", "hypothesis")
+            for e in incident.notes()
             if (e.get("data") or {}).get("key")
         ],
         "score": score.to_json(),

@@ -224,6 +224,25 @@ def test_the_incident_panel_shows_the_record_escaped_with_its_overdue_update_and
     assert "deadlock" not in html and "… on service-c?" in html, "a mystery drill's name is blanked"
 
 
+def test_the_incident_panel_shows_the_roles_and_the_team_s_open_action_items(tmp_path):
+    from chaoslab.chaos.journal import FileStore
+    from chaoslab.incident.actions import Actions
+    from chaoslab.incident.record import IncidentLog
+
+    store = FileStore(StateDir.at(tmp_path).root)
+    log = IncidentLog(store, "ana")
+    found = log.declare("checkout is slow", "P2", "user-report")
+    log.write(found, "role", "bo is scribe", {"role": "scribe", "name": "bo"})
+    actions = Actions(store, "ana")
+    done = actions.add("alert on the outbox", "ana", kind="detect", incident="INC-1")
+    actions.add("<i>load-test</i> the pricing cache", "bo", due="2026-12-31", kind="prevent", incident="INC-1")
+    actions.done(done.id)
+    html = incident_page(tmp_path)
+    assert "roles: scribe bo" in html
+    assert "Open action items: 1" in html and "&lt;i&gt;load-test&lt;/i&gt; the pricing cache" in html
+    assert "(bo, due 2026-12-31)" in html and "alert on the outbox" not in html  # done: off the list
+
+
 def test_the_alerts_panel_names_each_alert_with_its_tier_firing_first(tmp_path):
     from chaoslab.console.panels.alerts import render
 

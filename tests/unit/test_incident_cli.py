@@ -181,7 +181,27 @@ def test_a_key_moment_is_marked_in_the_timeline_and_listed_in_the_review(run):
     run("incident", "open", "checkout slow", "--severity", "P2")
     run("incident", "note", "rolled back pricing: p95 back under 500 ms", "--key")
     run("incident", "note", "ordinary note")
-    assert "note (key)" in run("incident", "show").output
+    assert "note #1 (key)" in run("incident", "show").output
     review = json.loads(run("incident", "pir", "--json").output)
     assert [m["text"] for m in review["key_moments"]] == ["rolled back pricing: p95 back under 500 ms"]
     assert "## Key moments" in run("incident", "pir").output
+
+
+def test_a_wrong_note_is_corrected_not_erased(run):
+    """Append-only: the correction names the note it replaces; both stay, the old one marked, and what the
+    team holds now (its hypothesis in a status update, its key moments) is the correction."""
+    run("incident", "open", "checkout slow", "--severity", "P2")
+    assert "INC-1 hypothesis #1" in run("incident", "note", "the database is slow", "--hypothesis", "--key").output
+    run("incident", "note", "ordinary note")
+    fixed = run("incident", "note", "pricing is slow, not the database", "--corrects", "1")
+    assert fixed.exit_code == 0 and "INC-1 hypothesis #3" in fixed.output  # a hypothesis stays one
+    shown = run("incident", "show").output
+    assert "the database is slow (corrected by #3)" in shown and "(corrects #1) pricing is slow" in shown
+    assert "current hypothesis: pricing is slow" in run("incident", "update", "status").output
+    review = json.loads(run("incident", "pir", "--json").output)
+    assert [m["text"] for m in review["key_moments"]] == ["pricing is slow, not the database"]
+    assert "the database is slow (corrected by #3)" in {row["text"] for row in review["timeline"]}
+    again = run("incident", "note", "twice", "--corrects", "1")
+    assert again.exit_code == 1 and "already corrected by #3" in again.output
+    missing = run("incident", "note", "nothing there", "--corrects", "9")
+    assert missing.exit_code == 2 and "no note #9" in missing.output

@@ -1,5 +1,6 @@
 """The open incident (else the latest) and its timeline, as `chaoslab incident show` prints it to a trainee:
-title, severity, state, commander, when it was declared, an overdue status update, the latest entries.
+title, severity, state, commander and roles, when it was declared, an overdue status update, the latest
+entries, and the team's open action items.
 Deploys are in the change feed's panel beside it; the answer key is never read here."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from chaoslab.console.render import ago, clock, esc
 
 LATEST = 10
 """Timeline entries shown, newest first (`chaoslab incident show` prints them all)."""
+ACTIONS_SHOWN = 3
+"""Open action items listed under the timeline (`chaoslab actions list` prints them all)."""
 
 
 def render(ctx: Context) -> Markup:
@@ -29,6 +32,9 @@ def render(ctx: Context) -> Markup:
         f'<span title="{esc(ago(found["declared_at"]))}">{esc(clock(found["declared_at"]))}</span> '
         f"by {esc(found['declared_by'] or '-')} ({esc(found['detected_by'])})</p>"
     )
+    others = [f"{role} {name}" for role, name in found["roles"].items() if role != "commander"]
+    if others:
+        head += f'<p class="muted">roles: {esc(", ".join(others))}</p>'
     if found["firing"]:
         head += f'<p class="muted">firing: {esc(", ".join(found["firing"]))}</p>'
     overdue = found.get("overdue")
@@ -50,7 +56,23 @@ def render(ctx: Context) -> Markup:
     )
     more = len(found["timeline"]) - len(entries)
     tail = f'<p class="muted">{more} earlier: <code>{esc(command("incident show"))}</code></p>' if more > 0 else ""
-    return Markup(f'{head}<ul class="feed timeline">{rows}</ul>{tail}')
+    return Markup(f'{head}<ul class="feed timeline">{rows}</ul>{tail}{_actions(found["actions"])}')
+
+
+def _actions(items: list[dict]) -> str:
+    """The team's open action items, the first few: what the last review asked of whom, carried into
+    every drill until someone marks it done."""
+    if not items:
+        return ""
+    shown = "".join(
+        f'<li><span class="muted">{esc(i["id"])}</span> {esc(i["text"])} <span class="muted">'
+        f"({esc(i['owner'] or 'no owner')}{', due ' + esc(i['due']) if i['due'] else ''})</span></li>"
+        for i in items[:ACTIONS_SHOWN]
+    )
+    return (
+        f'<p class="actions-head"><b>Open action items: {len(items)}</b> · '
+        f'<code>{esc(command("actions list"))}</code></p><ul class="feed actions">{shown}</ul>'
+    )
 
 
 PANEL = Panel("incident", "Incident", render, every_s=5.0)
