@@ -1,4 +1,4 @@
-"""The soak in CI, two minutes of random drills under load with retries on a lab of its
+"""The soak in CI, a minute of random drills under load with retries on a lab of its
 own, then the books over the whole database: nothing lost, doubled or mischarged, every fault gone by
 itself. `make soak` runs the long one."""
 
@@ -16,9 +16,9 @@ pytestmark = pytest.mark.disruptive
 lab = module_lab("soak-lab")
 
 
-def test_two_minutes_of_random_drills_lose_no_money_and_leave_no_fault(lab):
+def test_a_minute_of_random_drills_loses_no_money_and_leaves_no_fault(lab):
     with futures.ThreadPoolExecutor(1) as pool:
-        first = pool.submit(lab.cli, "soak", "--minutes", "2", "--seed", "14", check=False, timeout=600)
+        first = pool.submit(lab.cli, "soak", "--minutes", "1", "--seed", "14", check=False, timeout=600)
         poll_until(lambda: (lab.state_dir / CLAIMS).exists() or first.done(), "the soak to claim the lab", timeout=60)
         second = lab.cli("soak", "--minutes", "1", check=False)  # two soaks at once: the second is refused
         result = first.result()
@@ -27,7 +27,7 @@ def test_two_minutes_of_random_drills_lose_no_money_and_leave_no_fault(lab):
     print(out)  # the figures, with -s
     assert result.returncode == 0, out + result.stderr
     drills = [line for line in out.splitlines() if "fault(s), TTL" in line]
-    assert len(drills) >= 3, out  # the soak really churned
+    assert len(drills) >= 2, out  # the soak really churned
     assert " 0 mischarged; books balance" in out and "every fault expired" in out, out
     attempts = next(line for line in out.splitlines() if line.startswith("checkout attempts"))
     assert int(attempts.split()[2]) > 50, attempts  # under real load

@@ -25,7 +25,10 @@ def verify(lab, *args):
 
 
 def test_a_healthy_lab_passes_the_baseline(lab):
-    result = verify(lab, "--json")
+    # Four users, not the default ten: the suite runs three labs at once on two cores, and ten users on
+    # top pushed a healthy checkout's p95 past the 400 ms bound now and then (bench/capacity.py finds where
+    # the bound holds).
+    result = verify(lab, "--json", "-u", "4")
     verdict = json.loads(result.stdout)
     assert result.returncode == 0, result.stdout
     assert verdict["ok"] and verdict["figures"]["requests"] > 0 and verdict["figures"]["checkout"]["count"] > 0
