@@ -4,8 +4,9 @@ and `chaoslab triage` print to a trainee, as one JSON document, for any source's
 Read with the incident module's own reader (``IncidentLog``); nothing is written: the escalations and
 overdue-update flags a command would settle are added to the view as they would be written (same
 entries, dated at their deadlines), so a read-only viewer (the cluster's console) shows the same
-record. While a mystery drill is played (``chaoslab.incident.mystery.hidden``) every text a team or
-the lab wrote passes through ``redact``: a note or a root-cause guess may name the drill.
+record. While a mystery drill is played (``chaoslab.incident.mystery.hidden``) the text the lab wrote
+passes through ``redact``; the team's own words (its notes, answers, the title it gave) are shown as
+it wrote them: they name nothing it does not already know.
 """
 
 from __future__ import annotations
@@ -34,23 +35,26 @@ def trainee_view(store: Store, now: float | None = None) -> dict | None:
     except NoIncident:
         return None
     mystery = hidden(store)
-    shown = redact if mystery else str
+
+    def shown(text: str, source: str = "lab") -> str:
+        """What the lab wrote, redacted in a mystery; the team's own words as it wrote them."""
+        return redact(text) if mystery and source != "team" else text
+
     entries = sorted(incident.entries + due_entries(incident, now), key=lambda e: e["ts"])
     view = {k: v for k, v in incident.to_json().items() if k != "timeline"}
     view |= {
-        "title": shown(incident.title),
-        "firing": [shown(name) for name in view["firing"]],
+        "title": shown(incident.title, "lab" if incident.detected_by == "alerting" else "team"),
         "mystery": mystery,
         "timeline": [
             {
                 **{k: e.get(k) for k in TIMELINE_FIELDS},
-                "text": shown(said(e)),
-                "links": [shown(str(link)) for link in e.get("links") or []],
+                "text": shown(said(e), e.get("source", "lab")),
+                "links": [shown(str(link), e.get("source", "lab")) for link in e.get("links") or []],
             }
             for e in entries
         ],
         "overdue": overdue(incident, entries),
-        "answers": answers(incident, shown),
+        "answers": answers(incident),
         "actions": [
             {k: item.to_json()[k] for k in ("id", "text", "owner", "due", "incident")}
             for item in Actions(store).open_items()
@@ -83,7 +87,7 @@ def overdue(incident: Incident, entries: list[dict]) -> dict | None:
     return {"since": min(missed), "every_s": contract(incident.severity).update_every_s}
 
 
-def answers(incident: Incident, shown=str) -> dict[str, dict]:
+def answers(incident: Incident) -> dict[str, dict]:
     """Each answered triage question's latest answer (given, when, graded right/wrong or None when not
     graded) and how many times it was answered; the first answer is the one the score counts."""
     found: dict[str, dict] = {}
@@ -94,7 +98,7 @@ def answers(incident: Incident, shown=str) -> dict[str, dict]:
             continue
         count = found.get(question, {}).get("answers", 0) + 1
         found[question] = {
-            "given": shown(str(data.get("given", ""))),
+            "given": str(data.get("given", "")),
             "value": data.get("value") if question == "when" else None,
             "correct": data.get("correct"),
             "ts": item["ts"],

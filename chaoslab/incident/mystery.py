@@ -11,10 +11,11 @@ and its traffic, not its secrecy: a team still working the incident must not be 
 the clock. Whether a run is secret is read from the board alone (the drill journal and the
 incidents), so every trainee view can tell, even one that may not read the answer key.
 
-Text from the journals passes through ``redact`` before a trainee sees it: the change feed is the
-team's, but the controller writes a fault's kind into the note of the deploy a fault makes ("config
-change (deadlock)") and a fix's note names the scenario, so no trainee-visible string may name a fault
-kind or a scenario id; those words become an ellipsis.
+Text the lab wrote passes through ``redact`` before a trainee sees it, by meaning rather than by
+word: the controller writes a fault's kind into the note of the deploy a fault makes ("config change
+(deadlock)") and a fix's note names the scenario, and those notes, and scenario ids and fault kinds
+written as identifiers, become an ellipsis. Plain words stay ("checkout error rate up"), and the
+team's own words (its notes, answers, the title it gave) are never rewritten.
 """
 
 from __future__ import annotations
@@ -106,10 +107,21 @@ def reveal(store: Store, actor: str) -> dict:
 HIDDEN = "…"
 
 
+NOTES = (
+    (re.compile(r"config change \([^()]*\)"), f"config change ({HIDDEN})"),
+    (re.compile(r"\bfix \S+ for \S+"), f"fix {HIDDEN} for {HIDDEN}"),
+)
+"""What the controller writes in its own notes of a change: a fault's deploy names its kind, a fix's
+deploy its id and the scenario's."""
+
+
 @functools.cache
 def secret_words() -> frozenset[str]:
-    """Every fault kind and every scenario id of the catalogue."""
-    return frozenset(KINDS) | frozenset(ids())
+    """What names a drill wherever the lab writes it: every scenario id and fault kind written as an
+    identifier (``bad_deploy``, ``latency-500ms``). A plain word that is also a kind or an id (error,
+    latency, deadlock) is not one: "checkout error rate up" names no drill, and a title is the symptom
+    in plain words, which the trainees are told anyway."""
+    return frozenset(w for w in (*KINDS, *ids()) if re.search(r"[\W_\d]", w))
 
 
 @functools.cache
@@ -119,5 +131,9 @@ def _pattern() -> re.Pattern:
 
 
 def redact(text: str) -> str:
-    """``text`` with every fault kind and scenario id replaced by an ellipsis."""
+    """``text`` the lab wrote, with what names the drill replaced by an ellipsis: the controller's notes
+    (``NOTES``) and the ``secret_words``. Never called on a team's own words: a trainee view shows the
+    team what it wrote, whatever it names."""
+    for pattern, replacement in NOTES:
+        text = pattern.sub(replacement, text)
     return _pattern().sub(HIDDEN, text)

@@ -24,11 +24,16 @@ from chaoslab.servicegraph import from_spans
 T0 = 1_800_000_000.0
 
 
-def test_redact_hides_fault_kinds_and_scenario_ids_and_nothing_else():
+def test_redact_hides_what_names_a_drill_and_no_plain_word():
     assert redact("loyalty_lookup=sync (config change (deadlock))") == "loyalty_lookup=sync (config change (…))"
-    assert redact("fix async-lookup for latency-500ms") == "fix async-lookup for …"
+    assert redact("fix async-lookup for latency-500ms") == "fix … for …"
+    assert redact("verify of latency-500ms and bad_deploy") == "verify of … and …"
     assert redact("orders_query=n_plus_one on service-a") == "orders_query=n_plus_one on service-a"
-    assert {"deadlock", "latency", "latency-500ms", "db_outage"} <= secret_words()
+    assert (
+        redact("checkout error rate up; latency high; a deadlock?")
+        == "checkout error rate up; latency high; a deadlock?"
+    )
+    assert {"latency-500ms", "db_outage", "fp-drift"} <= secret_words() and not {"error", "deadlock"} & secret_words()
 
 
 class Shop:
@@ -220,8 +225,10 @@ def test_the_incident_panel_shows_the_record_escaped_with_its_overdue_update_and
     assert "1/2 right for INC-1" in html
 
     play(store, "deadlock", time.time(), 600, mystery=True)
+    log.write(found, "note", "verify of fix async-lookup for latency-500ms passed", source="lab")
     html = incident_page(tmp_path)
-    assert "deadlock" not in html and "… on service-c?" in html, "a mystery drill's name is blanked"
+    assert "deadlock on service-c?" in html, "the team's own words are never rewritten"
+    assert "verify of fix … for … passed" in html and "latency-500ms" not in html, "what the lab wrote is"
 
 
 def test_the_incident_panel_shows_the_roles_and_the_team_s_open_action_items(tmp_path):
