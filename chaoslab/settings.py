@@ -294,6 +294,11 @@ class Paging:
         "URL that receives every page, escalation, overdue update, alert change and resolve as Alertmanager's "
         "webhook payload (version 4), grouped by incident; empty: none. The local lab posts to loopback only.",
     )
+    status_webhook: str = setting(
+        "",
+        "URL that receives every change of the public status page (an incident's state or external update, a "
+        "component's status) as Atlassian Statuspage's webhook body; empty: none. Loopback only locally.",
+    )
     every_s: float = setting(
         1.0, "How often the lab daemon looks at the record for something to send.", min=0.2, max=60
     )
@@ -301,17 +306,21 @@ class Paging:
     prefix = "CHAOSLAB_PAGE_"
 
     def __post_init__(self):
-        if self.webhook and urlsplit(self.webhook).scheme not in ("http", "https"):
-            raise SettingsError(f"{env_name(Paging, 'webhook')}={self.webhook!r}: expected an http:// or https:// URL")
+        for field_name in ("webhook", "status_webhook"):
+            url = getattr(self, field_name)
+            if url and urlsplit(url).scheme not in ("http", "https"):
+                raise SettingsError(f"{env_name(Paging, field_name)}={url!r}: expected an http:// or https:// URL")
 
     def loopback_only(self) -> Paging:
         """The local lab's check: it reaches nothing off this machine (relay from a local receiver)."""
-        host = urlsplit(self.webhook).hostname or ""
-        if self.webhook and host != "localhost" and not _is_loopback(host):
-            raise SettingsError(
-                f"{env_name(Paging, 'webhook')}={self.webhook!r}: the local lab posts to loopback only "
-                "(127.0.0.1, ::1 or localhost); relay from a receiver on this machine"
-            )
+        for field_name in ("webhook", "status_webhook"):
+            url = getattr(self, field_name)
+            host = urlsplit(url).hostname or ""
+            if url and host != "localhost" and not _is_loopback(host):
+                raise SettingsError(
+                    f"{env_name(Paging, field_name)}={url!r}: the local lab posts to loopback only "
+                    "(127.0.0.1, ::1 or localhost); relay from a receiver on this machine"
+                )
         return self
 
 

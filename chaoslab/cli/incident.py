@@ -405,13 +405,15 @@ def incident_note(
 @click.argument("moment", type=click.Choice(["ack", "status", "resolved"]))
 @id_option
 @click.option("--audience", type=click.Choice(["internal", "external"]), default="internal", show_default=True)
+@click.option("--public", is_flag=True, help="For customers: --audience external, posted on the status page.")
 @click.option("--say", default="", help="Your own words, added to the template's.")
 @pass_options
 def incident_update(
-    options: Options, team: str | None, moment: str, incident_id: str | None, audience: str, say: str
+    options: Options, team: str | None, moment: str, incident_id: str | None, audience: str, public: bool, say: str
 ) -> None:
-    """Write and record the acknowledgment, a status update or the resolution announcement."""
-    click.echo(_desk(options, team).update(incident_id, moment, audience, say))
+    """Write and record the acknowledgment, a status update or the resolution announcement (--public: the
+    customers' version, on the status page and to its subscribers)."""
+    click.echo(_desk(options, team).update(incident_id, moment, "external" if public else audience, say))
 
 
 @incident.command("rootcause")

@@ -122,12 +122,13 @@ class Sender:
     """Posts payloads to ``url`` in order, from a thread of its own; a failure is retried with back-off
     and, after the last attempt, dropped and logged. ``post`` never blocks."""
 
-    def __init__(self, url: str, delays_s: tuple[float, ...] = RETRY_DELAYS_S):
+    def __init__(self, url: str, delays_s: tuple[float, ...] = RETRY_DELAYS_S, name: str = "page webhook"):
         self.url = url
         self.delays_s = delays_s
+        self.name = name
         self.outbox: queue.Queue[dict | None] = queue.Queue()
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="page-webhook", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=name.replace(" ", "-"), daemon=True)
         self.thread.start()
 
     def post(self, body: dict) -> None:
@@ -153,11 +154,15 @@ class Sender:
             except requests.RequestException as exc:
                 why = type(exc).__name__
             if wait is None or self.stopping.wait(wait):
-                log.error(
-                    "page webhook %s gave up on %s after %d attempts: %s", self.url, body["groupKey"], attempt, why
-                )
+                log.error("%s %s gave up on %s after %d attempts: %s", self.name, self.url, _what(body), attempt, why)
                 return
-            log.warning("page webhook %s: attempt %d failed (%s); again in %gs", self.url, attempt, why, wait)
+            log.warning("%s %s: attempt %d failed (%s); again in %gs", self.name, self.url, attempt, why, wait)
+
+
+def _what(body: dict) -> str:
+    """Which notification a body is, for the log: its group, or the status page's incident or component."""
+    found = body.get("groupKey") or (body.get("incident") or body.get("component") or {}).get("id")
+    return str(found or "?")
 
 
 def forward(follower: Follower, send: Callable[[dict], None], external_url: str = "") -> int:

@@ -36,8 +36,20 @@ def receiver():
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, receiver):
-    started = start_lab(tmp_path_factory.mktemp("alerts-lab"), CHAOSLAB_PAGE_WEBHOOK=receiver.url)
+def subscriber():
+    """The status page's subscriber: a second real receiver, of Statuspage's webhook bodies."""
+    found = WebhookReceiver()
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, receiver, subscriber):
+    started = start_lab(
+        tmp_path_factory.mktemp("alerts-lab"),
+        CHAOSLAB_PAGE_WEBHOOK=receiver.url,
+        CHAOSLAB_PAGE_STATUS_WEBHOOK=subscriber.url,
+    )
     yield started
     stop_lab(started)
 
@@ -92,7 +104,7 @@ def test_baseline_load_fires_nothing_above_p4(lab):
     assert response.status_code == 400 and "since must be a sequence number" in response.json()["message"]
 
 
-def test_the_worker_failure_drill_pages_fulfilment_and_resolves_after_stop(lab, watch, receiver):
+def test_the_worker_failure_drill_pages_fulfilment_and_resolves_after_stop(lab, watch, receiver, subscriber):
     drill = scenarios.get("worker-failure")
     lab.cli("scenario", "start", drill.id, "--ttl", "300")
     poll_until(lambda: transitions(lab, drill.alert, "alert_fired"), f"{drill.alert} to fire", PAGE_DEADLINE_S, 1)
@@ -130,6 +142,11 @@ def test_the_worker_failure_drill_pages_fulfilment_and_resolves_after_stop(lab, 
     )
     assert resolved_alert[0]["labels"]["alertname"] == drill.alert and resolved_alert[0]["endsAt"] != NEVER
     assert any(n["kind"] == "mitigated" for _, n in watch), [n["kind"] for _, n in watch]
+    public = [b["incident"]["status"] for b in subscriber.bodies if "incident" in b]
+    moved = [b["component"] for b in subscriber.bodies if "component" in b]
+    assert public[:1] == ["investigating"] and "monitoring" in public, public  # the customers' view, as it went
+    assert any(c["name"] == "Fulfilment" and c["status"] == "partial_outage" for c in moved), moved
+    assert drill.alert not in str(subscriber.bodies)  # nothing internal reaches a subscriber
 
 
 def paged_incident(lab, alert: str) -> dict | None:

@@ -90,3 +90,39 @@ def test_the_console_serves_it_without_a_token_escaped(run, tmp_path):
     assert "investigating" in page.text.lower()
     feed = client.get("/console/status.json").get_json()
     assert feed["incidents"][0]["state"] == "investigating" and feed["status"] == "investigating reports"
+
+
+def test_subscribers_get_each_change_of_the_page_in_statuspage_s_webhook_body(run, tmp_path):
+    """What a customer would see change, posted as Statuspage posts it (to a real receiver on loopback):
+    the incident on each public state and external update, a component when its status moves; nothing
+    internal, and nothing that was already on the page when the subscription began."""
+    from chaoslab.incident.subscribers import Subscription
+    from chaoslab.incident.webhook import Sender
+    from support import WebhookReceiver, poll_until
+
+    store = FileStore(tmp_path)
+    fire(store, "CheckoutLatencyFastBurn", "P2", "orders")
+    subscription = Subscription(store, "red")
+    assert subscription.changes() == []  # on the page before the subscription: not news
+    run("incident", "ack")
+    run("incident", "update", "status", "--say", "internal only: pool exhausted")
+    assert subscription.changes() == []  # an internal update is nobody's business outside
+    run("incident", "update", "status", "--public", "--say", "we are on it")
+    fire(store, "PaymentSuccessFastBurn", "P1", "payments")
+    receiver = WebhookReceiver()
+    sender = Sender(receiver.url, delays_s=(0.05,), name="status webhook")
+    for body in subscription.changes():
+        sender.post(body)
+    poll_until(lambda: len(receiver.bodies) == 2, "an incident update and a component change")
+    update, component = receiver.bodies
+    assert update["page"] == {"id": "red", "status_indicator": "critical", "status_description": "major outage"}
+    assert update["incident"]["status"] == "investigating" and update["incident"]["id"] == "INC-1"
+    assert [u["body"].endswith("we are on it") for u in update["incident"]["incident_updates"]] == [True]
+    assert "pool exhausted" not in str(receiver.bodies) and "PaymentSuccessFastBurn" not in str(receiver.bodies)
+    assert component["component_update"]["old_status"] == "operational"
+    assert component["component"] == component["component"] | {"name": "Payments", "status": "major_outage"}
+    fire(store, "PaymentSuccessFastBurn", "P1", "payments", state="resolved")
+    fire(store, "CheckoutLatencyFastBurn", "P2", "orders", state="resolved")
+    states = [b["incident"]["status"] for b in subscription.changes() if "incident" in b]
+    assert states == ["monitoring"]  # every alert resolved: the incident is mitigated
+    sender.stop()
