@@ -1,6 +1,11 @@
 """Business figures from the services' /metrics: checkout success and p95, payment success, queue depth
 and outbox backlog, the ledger's drift, and statements per request (an N+1 query shows there).
 
+When the service that counts a figure does not answer its /metrics (service-a in the deadlock, payment
+held up by its gateway), the figure comes from what still measures the same user journey, and says so
+(``Figures.measured_by``): checkouts from the synthetic prober's checkout probes, payments from
+service-a's own calls to payment. A hung service is when the room most needs the numbers.
+
 ``MetricsHistory`` scrapes through the console's source at most every ``every_s`` while somebody
 looks, keeps only the few series the panels read, for ``keep_s``, and answers over a window the way
 PromQL would (``increase`` of counters with resets, ``histogram_quantile`` of bucket increases).
@@ -16,9 +21,14 @@ from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from chaoslab.alerts.synthetic import DURATION, SUCCESS
 from chaoslab.telemetry import names
+from chaoslab.topology import FRONT_DOOR
 
 CHECKOUT_ROUTE = ("POST", "/checkout")
+PROBER_SAYS = "the prober's checkouts"
+CALLER_SAYS = "service-a's calls to payment"
+"""How a tile names the stand-in it shows when the service that counts the figure does not answer."""
 
 
 def flatten(text: str) -> dict[str, float]:
@@ -48,6 +58,13 @@ def flatten(text: str) -> dict[str, float]:
                 put("orders_paid_total", value)
             elif name in (f"{names.HTTP_DB_STATEMENTS}_sum", f"{names.HTTP_DB_STATEMENTS}_count"):
                 put(f"{name.rsplit('_', 1)[1]}:{labels.get('route')}", value)
+            elif name in (SUCCESS, DURATION) and labels.get("journey") == "checkout":
+                put(name, value)
+            elif name == names.OUTBOUND_REQUESTS_TOTAL and (labels.get("peer"), labels.get("service")) == (
+                "payment",
+                FRONT_DOOR,
+            ):
+                put(f"to_payment:{labels.get('outcome')}", value)
     return found
 
 
@@ -95,10 +112,15 @@ class Figures:
     ledger_total: float | None
     orders_paid_total: float | None
     statements_per_request: dict[str, float]
+    measured_by: dict[str, str]
+    """The figures shown from a stand-in, and which (``PROBER_SAYS``, ``CALLER_SAYS``)."""
 
 
-def figures(before: dict[str, float], after: dict[str, float]) -> Figures:
-    """What happened between two flattened scrapes (``after`` gives the gauges)."""
+def figures(
+    before: dict[str, float], after: dict[str, float], between: list[dict[str, float]] | None = None
+) -> Figures:
+    """What happened between two flattened scrapes (``after`` gives the gauges; ``between``, the scrapes
+    after ``before`` up to ``after``, gives the probes: by default ``after`` alone)."""
 
     def delta(key: str) -> float | None:
         earlier = before.get(key)
@@ -121,6 +143,20 @@ def figures(before: dict[str, float], after: dict[str, float]) -> Figures:
             if grown is not None:
                 buckets[float(key.split(":", 1)[1])] = grown
     p95 = histogram_quantile(0.95, buckets)
+    measured_by: dict[str, str] = {}
+    checkout_success = (1 - outcomes.get("failed", 0.0) / checkouts) if checkouts else None
+    checkout_p95_ms = round(p95 * 1000, 1) if p95 is not None else None
+    probes = [(s[SUCCESS], s[DURATION]) for s in between or [after] if SUCCESS in s and DURATION in s]
+    if checkouts is None and probes:  # service-a is silent: what a shopper at the door gets
+        checkout_success = sum(ok for ok, _ in probes) / len(probes)
+        durations = sorted(d for _, d in probes)
+        checkout_p95_ms = round(durations[min(len(durations) - 1, int(0.95 * len(durations)))] * 1000, 1)
+        measured_by |= {"checkout_success": PROBER_SAYS, "checkout_p95_ms": PROBER_SAYS}
+    payment_success = (statuses.get("succeeded", 0.0) / payments) if payments else None
+    calls, call_outcomes = total("to_payment")
+    if payments is None and calls:  # payment is silent: how its caller fares
+        payment_success = call_outcomes.get("ok", 0.0) / calls
+        measured_by["payment_success"] = CALLER_SAYS
     statements = {}
     for key in after:
         if key.startswith("sum:"):
@@ -131,16 +167,17 @@ def figures(before: dict[str, float], after: dict[str, float]) -> Figures:
                 statements[route] = round(summed / count, 1)
     return Figures(
         checkouts=checkouts,
-        checkout_success=(1 - outcomes.get("failed", 0.0) / checkouts) if checkouts else None,
-        checkout_p95_ms=round(p95 * 1000, 1) if p95 is not None else None,
+        checkout_success=checkout_success,
+        checkout_p95_ms=checkout_p95_ms,
         payments=payments,
-        payment_success=(statuses.get("succeeded", 0.0) / payments) if payments else None,
+        payment_success=payment_success,
         queue_depth=after.get("queue_depth"),
         outbox_backlog=after.get("outbox_backlog"),
         ledger_drift=after.get("ledger_drift"),
         ledger_total=after.get("ledger_total"),
         orders_paid_total=after.get("orders_paid_total"),
         statements_per_request=statements,
+        measured_by=measured_by,
     )
 
 
@@ -190,4 +227,5 @@ class MetricsHistory:
         if len(inside) < 2:
             inside = samples[-2:]
         series = [(after[0], figures(before[1], after[1])) for before, after in itertools.pairwise(inside)]
-        return figures(inside[0][1], inside[-1][1]), series, samples[-1][2]
+        overall = figures(inside[0][1], inside[-1][1], [s[1] for s in inside[1:]])
+        return overall, series, samples[-1][2]

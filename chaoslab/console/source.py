@@ -31,7 +31,8 @@ class Source(Protocol):
         """Every span of one trace that is still kept (span dicts, chaoslab/local/tracestore.py), or None."""
 
     def metrics(self) -> dict[str, str | None]:
-        """Each service's /metrics text now (None: it did not answer)."""
+        """Each service's /metrics text now (None: it did not answer), and the synthetic prober's under
+        its name when it answered (the business tiles' stand-in for a silent front door)."""
 
     def processes(self) -> dict[str, str]:
         """Each process's state (ready, unready, restarting, crash-loop, stopped), as `kubectl get pods`

@@ -28,7 +28,7 @@ from chaoslab.kubernetes.jaeger import JaegerQuery
 from chaoslab.kubernetes.store import ConfigMapStore
 from chaoslab.servicegraph import Graph, HealthyEdges, ServiceGraph, TraceRef, from_spans
 from chaoslab.settings import Common, Console, load
-from chaoslab.topology import COMPONENTS, FRONT_DOOR, SERVICE_NAMES
+from chaoslab.topology import COMPONENTS, FRONT_DOOR, PROBER, SERVICE_NAMES
 from chaoslab.wsgi import HttpServer
 
 log = logging.getLogger("chaoslab.console")
@@ -83,15 +83,16 @@ class KubernetesSource:
         return {}
 
     def metrics(self) -> dict[str, str | None]:
+        """Every service's /metrics, and the synthetic prober's (the business tiles' stand-in for a silent
+        front door)."""
         texts = {}
-        for c in COMPONENTS:
+        for name, port in [(c.name, c.http_port) for c in COMPONENTS] + [(PROBER.name, PROBER.port)]:
             try:
-                with prometheus.DIRECT.open(
-                    f"http://{c.name}.{self.namespace}:{c.http_port}/metrics", timeout=1.0
-                ) as answer:
-                    texts[c.name] = answer.read().decode(errors="replace")
+                with prometheus.DIRECT.open(f"http://{name}.{self.namespace}:{port}/metrics", timeout=1.0) as answer:
+                    texts[name] = answer.read().decode(errors="replace")
             except (urllib.error.URLError, OSError, ValueError):
-                texts[c.name] = None
+                if name != PROBER.name:  # a missing stand-in is no silent service
+                    texts[name] = None
         return texts
 
     def changes(self, since: float) -> list[dict]:

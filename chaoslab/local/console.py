@@ -22,7 +22,7 @@ from chaoslab.local.statedir import StateDir
 from chaoslab.local.tracestore import TraceStore
 from chaoslab.servicegraph import Graph, HealthyEdges, ServiceGraph, Thresholds, TraceRef
 from chaoslab.settings import Common, load
-from chaoslab.topology import SERVICE_NAMES
+from chaoslab.topology import PROBER, SERVICE_NAMES
 
 SCRAPE_TIMEOUT_S = 1.0
 """A service that does not answer /metrics within this is shown as not answering (its pool may be full)."""
@@ -36,13 +36,16 @@ class LocalSource:
         graph: ServiceGraph,
         processes: Callable[[], list[dict]],
         alerts: Callable[[], dict] | None = None,
+        prober: Callable[[], str] | None = None,
     ):
+        """``prober``: the synthetic prober's exposition (it runs inside the daemon, with no port)."""
         self.state = state
         self.where = f"team {load(Common).team}'s local lab"  # a path means nothing in a browser across the room
         self._traces = traces
         self._graph = graph
         self._processes = processes
         self._alerts = alerts
+        self._prober = prober
 
     def graph(self, window_s: float) -> Graph:
         return self._graph.snapshot(window_s)
@@ -63,6 +66,11 @@ class LocalSource:
         urls = {p["name"]: p["url"] for p in self._processes() if p["name"] in SERVICE_NAMES and p.get("url")}
         with ThreadPoolExecutor(max_workers=max(1, len(urls)), thread_name_prefix="console-scrape") as pool:
             texts = dict(zip(urls, pool.map(_scrape, urls.values()), strict=True))
+        if self._prober is not None:
+            try:
+                texts[PROBER.name] = self._prober()
+            except Exception:  # a stalled prober (ProberStalled): no stand-in (and no service is silent)
+                pass
         return texts
 
     def changes(self, since: float) -> list[dict]:
@@ -122,7 +130,13 @@ def mount(app, lab) -> None:
     """Serve the console at /console on the lab daemon's API (``lab``: chaoslab.local.daemon.Lab). Alerts
     come from the daemon's alert evaluation where it has one (chaoslab/alerts)."""
     alerts = getattr(lab, "alerts", None)
+    prober = getattr(lab, "prober", None)
     source = LocalSource(
-        lab.state, lab.traces, lab.graph, lab.supervisor.snapshot, alerts=alerts.snapshot if alerts else None
+        lab.state,
+        lab.traces,
+        lab.graph,
+        lab.supervisor.snapshot,
+        alerts=alerts.snapshot if alerts else None,
+        prober=prober.exposition if prober else None,
     )
     app.register_blueprint(create_blueprint(source, lambda: lab.token), url_prefix=PREFIX)

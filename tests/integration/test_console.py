@@ -197,6 +197,10 @@ def test_the_deadlock_draws_service_c_to_service_a_as_new_and_stays_hidden_from_
     if os.environ.get("CHAOSLAB_README_SCREENSHOT"):  # `make screenshot`: the README's picture, once it paged
         page.wait_for_function("document.querySelector('#panel-incident').textContent.includes('INC-')", timeout=180000)
         page.screenshot(path=README_SCREENSHOT, full_page=True)
+    # service-a is too busy to answer its own /metrics: the checkout tiles show the prober's figures.
+    checkout = page.locator('#panel-business [data-figure="checkout_success"]')
+    poll_until(lambda: "from the prober" in checkout.inner_text(), "the checkout tile's stand-in", timeout=90)
+    assert checkout.locator(".tile-value").inner_text() != "–", checkout.inner_text()
     seen = trainee_text(console, page)
     assert "deadlock" not in seen
     assert page.problems == []

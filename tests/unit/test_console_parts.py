@@ -76,6 +76,34 @@ def test_figures_between_two_scrapes_are_what_happened_in_between():
     assert result.ledger_drift == pytest.approx(0.03) and result.queue_depth == 7
 
 
+def test_a_silent_service_s_tiles_show_what_still_measures_its_journey_and_say_so():
+    """Before, the tiles went to "–" in the deadlock and upstream-failure, the moment the room needs them:
+    service-a silent, checkouts come from the prober's checkout probes; payment silent, from service-a's
+    calls to payment."""
+    prober = 'probe_success{journey="checkout"} %s\nprobe_duration_seconds{journey="checkout"} %s\n'
+    calls = 'outbound_requests_total{peer="payment",operation="charge",outcome="%s",service="service-a"} %s\n'
+    history = MetricsHistory(every_s=5, clock=lambda: now[0])
+    now = [T0]
+    answers = [
+        {"service-a": calls % ("ok", 10), "prober": prober % (1, 0.05)},  # both answer; payment is silent
+        {"service-a": None, "prober": prober % (0, 3.0)},  # service-a hangs: the door's probes fail
+        {"service-a": None, "prober": prober % (0, 3.0)},
+        {"service-a": (calls % ("ok", 12)) + (calls % ("timeout", 6)), "prober": prober % (1, 0.06)},
+    ]
+    for step, scraped in enumerate(answers):
+        now[0] = T0 + 5 * step
+        history.refresh(lambda scraped=scraped: {"payment": None, **scraped})
+    overall, series, silent = history.window(60)
+    assert overall.checkout_success == pytest.approx(1 / 3) and overall.checkout_p95_ms == 3000.0
+    assert overall.payment_success == pytest.approx(2 / 8)  # 2 ok of the 8 calls made in the window
+    assert overall.measured_by == {
+        "checkout_success": "the prober's checkouts",
+        "checkout_p95_ms": "the prober's checkouts",
+        "payment_success": "service-a's calls to payment",
+    }
+    assert series[0][1].checkout_success == 0.0 and silent == {"payment"}  # the prober is nobody's silence
+
+
 def test_a_counter_that_restarts_counts_from_zero():
     assert figures({"checkouts:paid": 50.0}, {"checkouts:paid": 3.0}).checkouts == 3
 

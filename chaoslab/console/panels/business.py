@@ -1,5 +1,6 @@
 """Business panels: checkout success and p95, payment success, queue depth and outbox backlog, the
-ledger's drift, statements per request; deploys from the change feed are marked on every chart."""
+ledger's drift, statements per request; deploys from the change feed are marked on every chart. A tile
+whose service is silent shows its stand-in's figure and names it ("from the prober's checkouts")."""
 
 from __future__ import annotations
 
@@ -56,10 +57,12 @@ def render(ctx: Context) -> Markup:
     for figure, title, meaning in TILES:
         value = getattr(overall, figure)
         points = [(t, getattr(f, figure)) for t, f in series]
+        stand_in = overall.measured_by.get(figure)
+        said = f'<div class="tile-source muted">from {esc(stand_in)}</div>' if stand_in else ""
         tiles.append(
-            f'<div class="tile{" bad" if _bad(figure, value) else ""}" data-figure="{figure}">'
-            f'<div class="tile-title" title="{esc(meaning)}">{esc(title)}</div>'
-            f'<div class="tile-value">{esc(_shown(figure, value))}</div>'
+            f'<div class="tile{" bad" if _bad(figure, value) else ""}{" stand-in" if stand_in else ""}" '
+            f'data-figure="{figure}"><div class="tile-title" title="{esc(meaning)}">{esc(title)}</div>'
+            f'<div class="tile-value">{esc(_shown(figure, value))}</div>{said}'
             f"{sparkline(points, start, end, deploys)}</div>"
         )
     tiles.append(_statements(overall))
