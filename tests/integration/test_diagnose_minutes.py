@@ -47,13 +47,14 @@ def test_a_stopped_redis_is_still_named_after_its_whole_window(lab):
     client = LabClient(StateDir.at(lab.state_dir))
     p = DEFAULT_LOAD
     run(lab, "load", "start", "-u", str(p.users), "-r", str(p.spawn_rate), "--think-time", str(p.think_time_s))
-    healthy = poll_until(
-        lambda: (d := client.diagnosis(WINDOW_S))["inputs"]["baseline_frames"] >= 8 and d,
-        "40 s of healthy reference",
-        timeout=180,
+    # A minute of healthy reference, and a diagnosis that names nothing on it: on a host running other
+    # labs a fresh lab's latency wanders for a while, so the quiet answer is waited for, not assumed.
+    poll_until(
+        lambda: (d := client.diagnosis(WINDOW_S))["inputs"]["baseline_frames"] >= 12 and d["candidates"] == [],
+        "a minute of healthy reference that names nothing",
+        timeout=240,
         interval=5,
     )
-    assert healthy["candidates"] == [], healthy["candidates"]  # the warm-up named nothing
 
     stopped = time.time()
     run(lab, "stop", "redis")
