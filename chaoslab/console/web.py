@@ -226,13 +226,27 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
     def trace(trace_id: str):
         if not _TRACE_ID.match(trace_id):
             raise BadRequest("a trace id is 32 lowercase hex digits")
-        return Response(waterfall(trace_id, source.trace(trace_id)), mimetype="text/html")
+        drawn = waterfall(trace_id, source.trace(trace_id))
+        if request.headers.get("Sec-Fetch-Dest") == "document":  # opened as a page (a link in a new tab)
+            drawn = _trace_page(trace_id, drawn)
+        return Response(drawn, mimetype="text/html")
 
     @console.get("/api/graph")
     def graph_json():
         return jsonify(source.graph(window()).to_dict())
 
     return console
+
+
+def _trace_page(trace_id: str, drawn: Markup) -> str:
+    """One trace as a page of its own, styled like the console, with the way back."""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+        f'<title>trace {esc(trace_id)} · chaoslab console</title><link rel="stylesheet" href="../static/console.css">'
+        f'</head><body><header><h1>chaoslab console</h1><a href="../" class="switch">the console</a></header>'
+        f'<main class="single"><section class="panel"><h2>Trace {esc(trace_id)}</h2>'
+        f'<div id="waterfall">{drawn}</div></section></main></body></html>'
+    )
 
 
 def _refusal(message: str) -> str:
@@ -268,6 +282,7 @@ def _page(where: str, as_instructor: bool, window_s: int, rendered: dict, body: 
 <header><h1>chaoslab console</h1><span class="where">{esc(where)}</span>
 <nav class="windows" aria-label="window">{windows}</nav><span class="view {view}">{view} view</span>{other}
 <button type="button" id="notify" class="notify" title="Notify me of pages and escalations">notify me</button>
+<button type="button" id="pause" class="pause" aria-pressed="false" title="Hold the page still (key: p)">pause</button>
 <span id="live" class="live">connecting…</span></header>
 <div id="notices" class="notices" role="status" aria-live="polite"></div>
 <main>

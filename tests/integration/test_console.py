@@ -109,6 +109,43 @@ def test_the_page_loads_without_errors_and_draws_every_node_of_the_ring(console,
     assert page.problems == []
 
 
+def test_the_graph_updates_in_place_focus_survives_pause_holds_and_the_address_keeps_the_selection(console, page):
+    """Before, every refresh replaced the whole graph: the edge under the mouse, its tooltip and the keyboard's
+    focus went with it every 2 s, and nothing could hold the page still or link to what was selected."""
+    page.goto(console)
+    updated(page)
+    hop = page.locator(edge("service-a", "service-b"))
+    hop.wait_for()
+    hop.focus()
+    hop.evaluate("element => { element.kept = true; }")  # a mark that only the same element carries
+    texts = []
+
+    def refreshed():
+        texts.append(page.inner_text("#panel-graph .graph-meta"))
+        return len(set(texts)) >= 6
+
+    poll_until(refreshed, "five refreshes of the graph", timeout=60, interval=0.5)
+    assert page.evaluate("document.activeElement.kept === true"), "the focused edge was replaced"
+    assert page.evaluate("document.activeElement.dataset.target") == "service-b"
+    assert "service-a → service-b" in hop.locator("title").text_content()  # its tooltip is there, up to date
+
+    page.click("#pause")
+    held = page.inner_text("#panel-graph .graph-meta")
+    poll_until(lambda: "2 updates waiting" in page.inner_text("#live"), "two updates to arrive while paused", 30)
+    assert page.inner_text("#panel-graph .graph-meta") == held, "a paused page changed"
+    page.keyboard.press("p")  # the key resumes it too
+    poll_until(lambda: page.inner_text("#panel-graph .graph-meta") != held, "the page to move again", 15)
+
+    listed = "#trace-list h3:has-text('Traces service-a → service-b')"
+    hop.locator("text.label").click()
+    page.wait_for_selector(listed)
+    assert "source=service-a" in page.url and "target=service-b" in page.url
+    page.goto(page.url)  # the link, opened again: the same edge selected, its traces listed
+    page.wait_for_selector(edge("service-a", "service-b") + ".selected")
+    page.wait_for_selector(listed)
+    assert page.problems == []
+
+
 def test_a_click_on_an_edge_lists_its_traces_and_one_opens_as_a_waterfall(console, page, shots):
     page.goto(console)
     updated(page)
@@ -123,6 +160,10 @@ def test_a_click_on_an_edge_lists_its_traces_and_one_opens_as_a_waterfall(consol
     page.locator("#waterfall details.span").nth(1).locator("summary").click()
     assert page.locator("#waterfall details[open] table.attrs").count() == 1
     page.screenshot(path=shots / "waterfall.png")
+    href = page.locator("#trace-list .trace-link").first.get_attribute("href")
+    page.goto(console + href)  # the link in a tab of its own: a whole page, styled, with the way back
+    assert page.locator("link[rel=stylesheet]").count() == 1 and page.locator("a:has-text('the console')").count()
+    assert page.locator("#waterfall .waterfall .span").count() >= 3
     assert page.problems == []
 
 

@@ -1,5 +1,7 @@
-// chaoslab console: swaps in the panels the server renders (Server-Sent Events, or polling when the
-// server has no stream to spare), and loads trace lists and waterfalls on a click. No build step.
+// chaoslab console: updates the panels the server renders in place (Server-Sent Events, or polling when
+// the server has no stream to spare), and loads trace lists and waterfalls on a click. No build step.
+// In place: an element of the page is kept and only its changed attributes and texts are written, so
+// the edge under the mouse, its tooltip and the keyboard's focus survive every refresh.
 (function () {
   "use strict";
   const body = document.body;
@@ -10,18 +12,94 @@
   let selected = null; // {source, target} or {node}
   let openTrace = null;
   let traceTimer = null;
+  let paused = null; // while paused: the latest panels the server sent, not shown yet
+  let waiting = 0;
+  let listedAt = 0;
+  const LIST_EVERY_MS = 10000;
 
   function live(text) {
     document.getElementById("live").textContent = text;
   }
 
+  // An element's identity across refreshes: a graph node or edge by its names, else its id, else its
+  // tag and place among its siblings.
+  function identity(element, index) {
+    const data = element.dataset || {};
+    if (data.node) return "node:" + data.node;
+    if (data.source) return "edge:" + data.source + ">" + data.target;
+    if (element.id) return "#" + element.id;
+    return element.tagName + ":" + index;
+  }
+
+  function morph(old, fresh) {
+    Array.from(old.attributes).forEach(function (a) { if (!fresh.hasAttribute(a.name)) old.removeAttribute(a.name); });
+    Array.from(fresh.attributes).forEach(function (a) {
+      if (old.getAttribute(a.name) !== a.value) old.setAttribute(a.name, a.value);
+    });
+    if (fresh.childNodes.length !== fresh.children.length || !fresh.children.length) {
+      // text, or text mixed with elements: written only when it changed
+      if (old.innerHTML !== fresh.innerHTML) old.innerHTML = fresh.innerHTML;
+      return;
+    }
+    const kept = new Map();
+    Array.from(old.children).forEach(function (child, i) { kept.set(identity(child, i), child); });
+    Array.from(fresh.children).forEach(function (child, i) {
+      const key = identity(child, i);
+      let found = kept.get(key);
+      if (found && found.tagName === child.tagName) {
+        kept.delete(key);
+        morph(found, child);
+      } else {
+        found = child;
+      }
+      if (old.children[i] !== found) old.insertBefore(found, old.children[i] || null);
+    });
+    kept.forEach(function (child) { if (child.parentNode === old) child.remove(); });
+  }
+
   function apply(panels) {
+    if (paused) {
+      paused = panels;
+      waiting += 1;
+      live("paused · " + waiting + " update" + (waiting === 1 ? "" : "s") + " waiting");
+      return;
+    }
     for (const [id, html] of Object.entries(panels)) {
       const element = document.getElementById("panel-" + id);
-      if (element) element.innerHTML = html;
+      if (!element) continue;
+      const fresh = document.createElement("div");
+      fresh.innerHTML = html;
+      fresh.id = element.id;
+      morph(element, fresh);
     }
     markSelected();
+    if (selected && Date.now() - listedAt > LIST_EVERY_MS) loadList(); // the list follows its window
     live((poller ? "polling" : "live") + " · " + new Date().toLocaleTimeString());
+  }
+
+  function pause(on) {
+    const button = document.getElementById("pause");
+    if (on) {
+      paused = paused || {};
+      waiting = 0;
+      live("paused");
+    } else {
+      const held = paused;
+      paused = null;
+      if (held && Object.keys(held).length) apply(held);
+    }
+    button.textContent = on ? "resume" : "pause";
+    button.classList.toggle("on", on);
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+
+  // What is selected and the window, in the address: a link opens the same view.
+  function remember() {
+    const params = new URLSearchParams(window.location.search);
+    params.set("window", windowS);
+    ["node", "source", "target"].forEach(function (k) { params.delete(k); });
+    if (selected) Object.entries(selected).forEach(function (kv) { params.set(kv[0], kv[1]); });
+    history.replaceState(null, "", "?" + params.toString());
   }
 
   function query(extra) {
@@ -69,6 +147,7 @@
 
   function loadList() {
     if (!selected) return;
+    listedAt = Date.now();
     fetch("traces?" + query(selected))
       .then(function (response) { return response.text(); })
       .then(function (html) { document.getElementById("trace-list").innerHTML = html; });
@@ -95,6 +174,10 @@
   }
 
   document.addEventListener("click", function (event) {
+    if (event.target.closest("#pause")) {
+      pause(!paused);
+      return;
+    }
     const link = event.target.closest(".trace-link");
     if (link) {
       event.preventDefault();
@@ -109,6 +192,7 @@
       });
       if (poller) { clearInterval(poller); poller = null; startPolling(); } else { connect(); }
       loadList();
+      remember();
       return;
     }
     const edge = event.target.closest("#graph-svg .edge");
@@ -122,11 +206,14 @@
     }
     markSelected();
     loadList();
+    remember();
   });
 
   document.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && event.target.closest && event.target.closest("#graph-svg .edge, #graph-svg .node")) {
       event.target.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    } else if (event.key === "p" && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      pause(!paused);
     }
   });
 
@@ -183,6 +270,11 @@
       if (answer === "granted") on(); else button.textContent = "notifications blocked";
     });
   });
+
+  const asked = new URLSearchParams(window.location.search);
+  if (asked.get("node")) selected = { node: asked.get("node") };
+  else if (asked.get("source") && asked.get("target")) selected = { source: asked.get("source"), target: asked.get("target") };
+  if (selected) loadList();
 
   followNotices();
   setInterval(followNotices, 2000);
