@@ -24,6 +24,8 @@ class Context:
     instructor: bool
     history: MetricsHistory
     layout: Layout
+    present: bool = False
+    """Projection mode: the graph drawn for a room's screen (larger text)."""
 
 
 @dataclass(frozen=True)

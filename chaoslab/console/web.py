@@ -120,8 +120,14 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
             raise PermissionError
         return view == "instructor"
 
+    def present() -> bool:
+        raw = request.args.get("present", "0")
+        if raw not in ("0", "1"):
+            raise BadRequest("present must be 1 (projection mode) or 0")
+        return raw == "1"
+
     def context(as_instructor: bool, window_s: int) -> Context:
-        return Context(source, window_s, as_instructor, history, layout)
+        return Context(source, window_s, as_instructor, history, layout, present())
 
     def render_all(ctx: Context) -> dict[str, str]:
         return {p.id: str(render(p, ctx)) for p in panels() if p.visible_to(ctx.instructor)}
@@ -150,7 +156,7 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
         ctx = context(as_instructor, window_s)
         rendered = {p.id: p for p in panels() if p.visible_to(as_instructor)}
         body = {p.id: render(p, ctx) for p in rendered.values()}
-        return Response(_page(source.where, as_instructor, window_s, rendered, body), mimetype="text/html")
+        return Response(_page(source.where, as_instructor, window_s, rendered, body, ctx.present), mimetype="text/html")
 
     @console.get("/notices")
     def notices():
@@ -256,7 +262,9 @@ def _refusal(message: str) -> str:
     )
 
 
-def _page(where: str, as_instructor: bool, window_s: int, rendered: dict, body: dict[str, Markup]) -> str:
+def _page(
+    where: str, as_instructor: bool, window_s: int, rendered: dict, body: dict[str, Markup], present: bool = False
+) -> str:
     def section(area: str) -> str:
         return "".join(
             f'<section class="panel" data-panel="{esc(p.id)}"><h2>{esc(p.title)}</h2>'
@@ -278,11 +286,17 @@ def _page(where: str, as_instructor: bool, window_s: int, rendered: dict, body: 
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,"><title>chaoslab console</title><link rel="stylesheet" href="static/console.css">
-</head><body data-view="{view}" data-window="{window_s}" data-services="{esc(",".join(SERVICE_NAMES))}">
+</head><body data-view="{view}" data-window="{window_s}" data-present="{int(present)}"{
+        ' class="present"' if present else ""
+    }
+data-services="{esc(",".join(SERVICE_NAMES))}">
 <header><h1>chaoslab console</h1><span class="where">{esc(where)}</span>
 <nav class="windows" aria-label="window">{windows}</nav><span class="view {view}">{view} view</span>{other}
 <button type="button" id="notify" class="notify" title="Notify me of pages and escalations">notify me</button>
 <button type="button" id="pause" class="pause" aria-pressed="false" title="Hold the page still (key: p)">pause</button>
+<button type="button" id="present" class="pause" title="Projection mode: the graph alone (key: f)">{
+        "leave projection" if present else "project"
+    }</button>
 <span id="live" class="live">connecting…</span></header>
 <div id="notices" class="notices" role="status" aria-live="polite"></div>
 <main>

@@ -93,6 +93,13 @@
     button.setAttribute("aria-pressed", on ? "true" : "false");
   }
 
+  // Projection mode in or out: the page again with present=1 or 0 (the server draws the graph for it).
+  function project() {
+    const params = new URLSearchParams(window.location.search);
+    params.set("present", body.dataset.present === "1" ? "0" : "1");
+    window.location.search = params.toString();
+  }
+
   // What is selected and the window, in the address: a link opens the same view.
   function remember() {
     const params = new URLSearchParams(window.location.search);
@@ -103,7 +110,7 @@
   }
 
   function query(extra) {
-    const params = new URLSearchParams(Object.assign({ view: view, window: windowS }, extra || {}));
+    const params = new URLSearchParams(Object.assign({ view: view, window: windowS, present: body.dataset.present }, extra || {}));
     return params.toString();
   }
 
@@ -178,6 +185,10 @@
       pause(!paused);
       return;
     }
+    if (event.target.closest("#present")) {
+      project();
+      return;
+    }
     const link = event.target.closest(".trace-link");
     if (link) {
       event.preventDefault();
@@ -214,6 +225,8 @@
       event.target.dispatchEvent(new MouseEvent("click", { bubbles: true }));
     } else if (event.key === "p" && !event.ctrlKey && !event.metaKey && !event.altKey) {
       pause(!paused);
+    } else if (event.key === "f" && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      project();
     }
   });
 
