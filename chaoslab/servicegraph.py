@@ -558,6 +558,8 @@ class ServiceGraph:
         nodes = []
         for name in names:
             inbound = [e for e in edges if e.target == name]
+            # The users outside the traces receive nothing: they are as healthy as the calls they make.
+            judged = [e for e in edges if e.source == name] if name == CLIENT else inbound
             requests = sum(e.requests for e in inbound)
             errors = sum(e.errors for e in inbound)
             waiting = sum(e.open_unanswered for e in inbound)
@@ -574,7 +576,7 @@ class ServiceGraph:
                     p95_ms=max(p95s) if p95s else None,
                     in_flight=sum(e.in_flight for e in inbound),
                     unanswered=sum(e.unanswered + e.open_unanswered for e in inbound),
-                    health=worst(e.health for e in inbound),
+                    health=worst(e.health for e in judged),
                 )
             )
         return tuple(nodes)

@@ -114,6 +114,7 @@ def test_a_root_server_span_is_called_from_outside_the_traces():
     graph = from_spans([span("service-a", "server", T0, 80)], now=T0 + 5)
     edge = graph.snapshot(60).edge(CLIENT, "service-a")
     assert edge.requests == 1 and edge.p95_ms == pytest.approx(80, rel=0.05)
+    assert graph.snapshot(60).node(CLIENT).health == edge.health != IDLE  # coloured by the calls it makes
 
 
 def test_a_consumer_pairs_with_its_producer_whichever_arrives_first():
