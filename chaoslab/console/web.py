@@ -11,8 +11,10 @@ GET /console/notices?after=N        pages, escalations and state changes after N
 GET /console/status                 the shop's public status page (no token: what customers see)
 GET /console/status.json            the same as a feed a subscriber can poll
 
-Streams are capped (``MAX_STREAMS``) so open consoles can never take every handler thread of the
-host (the lab daemon also receives the traces on them); a page refused a stream polls instead.
+Every stream of one view shares one render loop (chaoslab.console.broadcast): the panels are rendered
+once per tick however many consoles are open. Each stream still holds a handler thread while it is
+open, so streams are capped (``MAX_STREAMS``) and the hosts give the console that many threads of its
+own (the lab daemon also receives the traces on its threads); a page refused a stream polls instead.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Callable, Iterator
 from flask import Blueprint, Response, jsonify, redirect, request, url_for
 from markupsafe import Markup
 
+from chaoslab.console.broadcast import Broadcast, Broadcasts
 from chaoslab.console.business import MetricsHistory
 from chaoslab.console.layout import Layout
 from chaoslab.console.panel import Context, Panel
@@ -40,10 +43,10 @@ from chaoslab.console.traces import trace_list, waterfall
 from chaoslab.servicegraph import SERVICE_NAMES
 
 WINDOWS = {60: "1 min", 300: "5 min"}
-MAX_STREAMS = 4
-STREAM_LIFETIME_S = 60.0
+MAX_STREAMS = 40
+"""A room of trainees and its projector: the hosts add this many handler threads for the streams."""
+STREAM_LIFETIME_S = 300.0
 """A stream ends after this; the browser's EventSource reconnects on its own (``retry``)."""
-TICK_S = 0.5
 COOKIE = "chaoslab_console"
 log = logging.getLogger("chaoslab.console")
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -103,6 +106,7 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
     history = MetricsHistory()
     layout = Layout()
     streams = threading.BoundedSemaphore(MAX_STREAMS)
+    broadcasts = Broadcasts(lambda key: _broadcast(source, history, layout, *key))
 
     gate = Gate(token)
 
@@ -186,27 +190,21 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
         as_instructor, window_s = wants_instructor(), window()
         if not streams.acquire(blocking=False):
             return jsonify(error="busy", message=f"{MAX_STREAMS} consoles stream already; this one polls"), 503
-        ctx = context(as_instructor, window_s)
-        visible = [p for p in panels() if p.visible_to(as_instructor)]
+        shared = broadcasts.of((as_instructor, window_s, present()))
 
         def events() -> Iterator[str]:
+            shared.join()
             try:
                 yield "retry: 1000\n\n"
-                due = {p.id: 0.0 for p in visible}
-                sent: dict[str, str] = {}
+                seen, sent = 0, {}
                 ends = time.monotonic() + STREAM_LIFETIME_S
                 while time.monotonic() < ends:
-                    now = time.monotonic()
-                    update = {}
-                    for p in visible:
-                        if now >= due[p.id]:
-                            html = str(render(p, ctx))
-                            if sent.get(p.id) != html:  # unchanged panels cost the browser nothing
-                                update[p.id] = sent[p.id] = html
-                            due[p.id] = now + p.every_s
+                    seen, frames = shared.wait(seen, timeout_s=KEEPALIVE_S)
+                    update = {k: html for k, html in frames.items() if sent.get(k) != html}  # only what changed
+                    sent.update(update)
                     yield f"data: {json.dumps(update)}\n\n" if update else ": tick\n\n"
-                    time.sleep(TICK_S)
             finally:
+                shared.leave()
                 streams.release()
 
         return Response(events(), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
@@ -253,6 +251,15 @@ def _trace_page(trace_id: str, drawn: Markup) -> str:
         f'<main class="single"><section class="panel"><h2>Trace {esc(trace_id)}</h2>'
         f'<div id="waterfall">{drawn}</div></section></main></body></html>'
     )
+
+
+KEEPALIVE_S = 5.0
+"""A stream with nothing new still says something this often, so a dead connection is noticed."""
+
+
+def _broadcast(source: Source, history, layout, as_instructor: bool, window_s: int, present: bool) -> Broadcast:
+    ctx = Context(source, window_s, as_instructor, history, layout, present)
+    return Broadcast([p for p in panels() if p.visible_to(as_instructor)], lambda p: str(render(p, ctx)))
 
 
 def _refusal(message: str) -> str:

@@ -21,6 +21,7 @@ from chaoslab.chaos.journal import Journal, open_faults
 from chaoslab.chaos.kubernetes.client import api_client
 from chaoslab.console.incidents import instructor_score, trainee_view
 from chaoslab.console.server import create_app, teams
+from chaoslab.console.web import MAX_STREAMS
 from chaoslab.incident import notify, statuspage
 from chaoslab.incident.record import IncidentLog
 from chaoslab.kubernetes import prometheus
@@ -157,7 +158,10 @@ def serve() -> int:
         log.error("CHAOSLAB_CONSOLE_TEAMS is empty: name the teams to show, e.g. red,blue,green")
         return 2
     sources = {t: KubernetesSource(t, settings.jaeger_url, settings.prometheus_url) for t in names}
-    server = HttpServer(create_app(settings, sources), load(Common).bind_host, settings.port, 16, "console").start()
+    threads = 16 + MAX_STREAMS  # the streams hold theirs (chaoslab.console.web)
+    server = HttpServer(
+        create_app(settings, sources), load(Common).bind_host, settings.port, threads, "console"
+    ).start()
     log.info("console for %s on %s", settings.teams, server.url)
     threading.Event().wait()
     return 0

@@ -33,6 +33,7 @@ from chaoslab.alerts.local import LocalAlerts
 from chaoslab.alerts.scrape import Target
 from chaoslab.alerts.synthetic import SyntheticProber
 from chaoslab.chaos.journal import FileStore
+from chaoslab.console.web import MAX_STREAMS
 from chaoslab.incident.alerting import on_evaluator_event
 from chaoslab.incident.impact import snapshot
 from chaoslab.incident.notify import Follower
@@ -65,6 +66,8 @@ from chaoslab.topology import COMPONENTS, DEPENDENCIES, FRONT_DOOR, PROBER, peer
 from chaoslab.wsgi import HttpServer
 
 log = logging.getLogger("chaoslab.labd")
+API_THREADS = 8
+"""Handler threads for the daemon's own API (traces in, commands, the console's pages and panels)."""
 LOCK_HELD = 3
 
 
@@ -266,7 +269,8 @@ class Lab:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
-        server = HttpServer(create_api(self), "127.0.0.1", self.ports["labd"], 8, "labd").start()
+        threads = API_THREADS + MAX_STREAMS  # the console's streams hold theirs; traces and commands keep 8
+        server = HttpServer(create_api(self), "127.0.0.1", self.ports["labd"], threads, "labd").start()
         self.persist()
         log.info("lab daemon %d serving %s for %s", os.getpid(), self.api_url, self.state.root)
         self.supervisor.start_all()

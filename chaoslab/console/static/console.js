@@ -15,6 +15,7 @@
   let paused = null; // while paused: the latest panels the server sent, not shown yet
   let waiting = 0;
   let listedAt = 0;
+  let updatedAt = Date.now();
   const LIST_EVERY_MS = 10000;
 
   function live(text) {
@@ -73,6 +74,7 @@
       morph(element, fresh);
     }
     markSelected();
+    updatedAt = Date.now();
     if (selected && Date.now() - listedAt > LIST_EVERY_MS) loadList(); // the list follows its window
     live((poller ? "polling" : "live") + " · " + new Date().toLocaleTimeString());
   }
@@ -124,9 +126,9 @@
       if (stream.readyState === EventSource.CLOSED) {
         stream = null;
         startPolling();
-      } else {
-        live("reconnecting…");
       }
+      // CONNECTING: the stream ended on its own (a few minutes each) and the browser is already back;
+      // the page says "reconnecting" only if no update comes for a while (see the check below)
     };
   }
 
@@ -291,5 +293,8 @@
 
   followNotices();
   setInterval(followNotices, 2000);
+  setInterval(function () { // no update for 10 s on a live page: say so
+    if (!paused && !poller && Date.now() - updatedAt > 10000) live("reconnecting…");
+  }, 2000);
   connect();
 })();
