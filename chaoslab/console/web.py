@@ -309,6 +309,8 @@ data-services="{esc(",".join(SERVICE_NAMES))}">
 <main>
 <div class="graph-area">{section("graph")}{section("main")}</div>
 <div class="side-area"><section class="panel" id="detail"><h2>Traces</h2>
+<form id="find-trace" class="find-trace"><input name="trace" placeholder="trace id (32 hex digits)" size="34"
+pattern="[0-9a-fA-F]{{32}}" aria-label="trace id" required><button type="submit">open</button></form>
 <div id="trace-list"><p class="muted">Click a node or an edge of the graph to list its recent failed, slow and
 still-open traces.</p></div><div id="waterfall"></div></section>{section("side")}</div>
 </main>

@@ -166,6 +166,10 @@ def test_a_click_on_an_edge_lists_its_traces_and_one_opens_as_a_waterfall(consol
     assert page.locator("#waterfall details[open] table.attrs").count() == 1
     page.screenshot(path=shots / "waterfall.png")
     href = page.locator("#trace-list .trace-link").first.get_attribute("href")
+    page.evaluate("document.getElementById('waterfall').innerHTML = ''")
+    page.fill("#find-trace input", href.rsplit("/", 1)[1].upper())  # pasted from a log line, any case
+    page.press("#find-trace input", "Enter")
+    page.wait_for_selector("#waterfall .waterfall .span")
     page.goto(console + href)  # the link in a tab of its own: a whole page, styled, with the way back
     assert page.locator("link[rel=stylesheet]").count() == 1 and page.locator("a:has-text('the console')").count()
     assert page.locator("#waterfall .waterfall .span").count() >= 3

@@ -222,7 +222,14 @@
     remember();
   });
 
+  // A trace id from a log line or a colleague: straight to its waterfall.
+  document.getElementById("find-trace").addEventListener("submit", function (event) {
+    event.preventDefault();
+    loadTrace(event.currentTarget.elements.trace.value.trim().toLowerCase());
+  });
+
   document.addEventListener("keydown", function (event) {
+    if (event.target.closest && event.target.closest("input, textarea")) return; // typing, not a key command
     if (event.key === "Enter" && event.target.closest && event.target.closest("#graph-svg .edge, #graph-svg .node")) {
       event.target.dispatchEvent(new MouseEvent("click", { bubbles: true }));
     } else if (event.key === "p" && !event.ctrlKey && !event.metaKey && !event.altKey) {
