@@ -35,7 +35,7 @@ class Fonts:
     """The rate inside a node."""
 
 
-NORMAL = Fonts(label=11, name=13, inner=11)
+NORMAL = Fonts(label=13, name=16, inner=12)
 PRESENT = Fonts(label=14, name=17.5, inner=13)
 """Projection: the drawing fills a 1280×720 projector at about 1.2× its units (the header takes 40 px), so
 an edge's figures come out at 17 px and a node's name at 21 px, readable from the back of a room."""
