@@ -47,6 +47,8 @@ MAX_STREAMS = 40
 """A room of trainees and its projector: the hosts add this many handler threads for the streams."""
 STREAM_LIFETIME_S = 300.0
 """A stream ends after this; the browser's EventSource reconnects on its own (``retry``)."""
+KEEPALIVE_S = 5.0
+"""A stream with nothing new still says something this often, so a dead connection is noticed."""
 COOKIE = "chaoslab_console"
 log = logging.getLogger("chaoslab.console")
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -251,10 +253,6 @@ def _trace_page(trace_id: str, drawn: Markup) -> str:
         f'<main class="single"><section class="panel"><h2>Trace {esc(trace_id)}</h2>'
         f'<div id="waterfall">{drawn}</div></section></main></body></html>'
     )
-
-
-KEEPALIVE_S = 5.0
-"""A stream with nothing new still says something this often, so a dead connection is noticed."""
 
 
 def _broadcast(source: Source, history, layout, as_instructor: bool, window_s: int, present: bool) -> Broadcast:

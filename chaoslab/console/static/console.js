@@ -60,7 +60,7 @@
 
   function apply(panels) {
     if (paused) {
-      paused = panels;
+      Object.assign(paused, panels); // each update carries only what changed: keep them all
       waiting += 1;
       live("paused · " + waiting + " update" + (waiting === 1 ? "" : "s") + " waiting");
       return;
