@@ -519,6 +519,24 @@ class ServiceGraph:
         edges.sort(key=lambda e: e.key)
         return Graph(window_s, now, self._nodes(edges), tuple(edges))
 
+    def history(self, source: str, target: str, window_s: float = 60.0) -> list[dict]:
+        """One edge over the last ``window_s`` seconds, a point per SLICE_S: when (the slice's start),
+        calls ended, their rate, failed share and p95 (None without calls)."""
+        now = self.clock()
+        with self._lock:
+            self._settle(now)
+            pieces = [p for p in self._slices.get((source, target), ()) if p.start + SLICE_S > now - window_s]
+            return [
+                {
+                    "at": piece.start,
+                    "requests": piece.requests,
+                    "rate": round(piece.requests / SLICE_S, 3),
+                    "error_share": round(piece.errors / piece.requests, 4) if piece.requests else None,
+                    "p95_ms": piece.client.quantile(0.95),
+                }
+                for piece in sorted(pieces, key=lambda p: p.start)
+            ]
+
     def _edge(self, key: tuple[str, str], since: float, window_s: float, opened: list, now: float) -> Edge:
         requests = errors = unanswered = 0
         client, server = _Histogram(), _Histogram()

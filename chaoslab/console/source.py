@@ -27,6 +27,9 @@ class Source(Protocol):
     ) -> dict[str, list[TraceRef]]:
         """Recent failed, slow and open calls through an edge or touching a node."""
 
+    def edge_history(self, window_s: float, source: str, target: str) -> list[dict]:
+        """One edge's rate, failed share and p95 per few seconds (chaoslab.servicegraph's ``history``)."""
+
     def trace(self, trace_id: str) -> list[dict] | None:
         """Every span of one trace that is still kept (span dicts, chaoslab/local/tracestore.py), or None."""
 

@@ -1,20 +1,38 @@
-"""Trace lists for a node or an edge, and one trace as a waterfall (HTML fragments the page loads on a
-click). A trace still in flight shows the spans that have arrived; open spans are striped and say
-"still open", and so does the root while the request has not finished."""
+"""Trace lists for a node or an edge (an edge's with its rate, failed share and p95 over the window),
+and one trace as a waterfall (HTML fragments the page loads on a click). A trace still in flight shows
+the spans that have arrived; open spans are striped and say "still open", and so does the root while
+the request has not finished."""
 
 from __future__ import annotations
 
 from markupsafe import Markup
 
-from chaoslab.console.render import ago, esc, ms
-from chaoslab.servicegraph import TraceRef
+from chaoslab.console.render import ago, esc, ms, rate, share, sparkline
+from chaoslab.servicegraph import SLICE_S, TraceRef
 from chaoslab.tracetree import roots_and_children
 
 SECTIONS = (("open", "Still open"), ("failed", "Failed"), ("slow", "Slowest"))
 
 
-def trace_list(title: str, refs: dict[str, list[TraceRef]]) -> Markup:
-    parts = [f"<h3>{esc(title)}</h3>"]
+def edge_history(points: list[dict], window_s: float, now: float) -> Markup:
+    """An edge's rate, failed share and p95 over the window, a small chart each with its latest figure:
+    what changed on this hop and when (the graph's label only says now)."""
+    start = now - window_s
+    charts = []
+    for key, title, shown in (("rate", "rate", rate), ("error_share", "failed", share), ("p95_ms", "p95", ms)):
+        series = [(p["at"] + SLICE_S, p[key]) for p in points]
+        latest = next((v for _, v in reversed(series) if v is not None), None)
+        charts.append(
+            f'<div class="history" data-measure="{key}"><span class="muted">{title}</span> '
+            f"<b>{esc(shown(latest) if latest is not None else '–')}</b>"
+            f"{sparkline(series, start, now, width=120, height=28)}</div>"
+        )
+    return Markup(f'<div class="histories">{"".join(charts)}</div>')
+
+
+def trace_list(title: str, refs: dict[str, list[TraceRef]], history: str = "") -> Markup:
+    """``history``: an edge's charts (``edge_history``), under the title."""
+    parts = [f"<h3>{esc(title)}</h3>{history}"]
     for key, heading in SECTIONS:
         found = refs.get(key, [])
         if not found:

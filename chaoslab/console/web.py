@@ -39,7 +39,7 @@ from chaoslab.console.panels import panels
 from chaoslab.console.render import esc
 from chaoslab.console.source import Source
 from chaoslab.console.status import status_html
-from chaoslab.console.traces import trace_list, waterfall
+from chaoslab.console.traces import edge_history, trace_list, waterfall
 from chaoslab.servicegraph import SERVICE_NAMES
 
 WINDOWS = {60: "1 min", 300: "5 min"}
@@ -224,6 +224,11 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
         elif edge_source and edge_target:
             refs = source.traces_through(window_s, source=edge_source, target=edge_target)
             title = f"Traces {edge_source} → {edge_target}"
+            points = source.edge_history(window_s, edge_source, edge_target)
+            return Response(
+                trace_list(f"{title} (last {WINDOWS[window_s]})", refs, edge_history(points, window_s, time.time())),
+                mimetype="text/html",
+            )
         else:
             raise BadRequest("give node=NAME, or source=NAME and target=NAME")
         return Response(trace_list(f"{title} (last {WINDOWS[window_s]})", refs), mimetype="text/html")

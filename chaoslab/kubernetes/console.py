@@ -77,6 +77,9 @@ class KubernetesSource:
     ) -> dict[str, list[TraceRef]]:
         return self._graph(window_s).traces(window_s, source=source, target=target, node=node)
 
+    def edge_history(self, window_s: float, source: str, target: str) -> list[dict]:
+        return self._graph(window_s).history(source, target, window_s)
+
     def trace(self, trace_id: str) -> list[dict] | None:
         return self.jaeger.trace(trace_id)
 

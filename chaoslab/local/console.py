@@ -55,6 +55,9 @@ class LocalSource:
     ) -> dict[str, list[TraceRef]]:
         return self._graph.traces(window_s, source=source, target=target, node=node)
 
+    def edge_history(self, window_s: float, source: str, target: str) -> list[dict]:
+        return self._graph.history(source, target, window_s)
+
     def trace(self, trace_id: str) -> list[dict] | None:
         found = self._traces.recent(1, trace_id=trace_id)
         return found[0] if found else None

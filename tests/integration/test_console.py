@@ -153,15 +153,18 @@ def test_a_click_on_an_edge_lists_its_traces_and_one_opens_as_a_waterfall(consol
     poll_until(lambda: label.count() and label.text_content(), "traffic on service-a → service-b")
     label.click()
     page.wait_for_selector("#trace-list .trace-link")
+    p95 = page.inner_text("#trace-list .history[data-measure='p95_ms']")  # the hop's figures over the window
+    assert "p95" in p95 and "ms" in p95 and page.locator("#trace-list .history polyline").count() >= 1, p95
 
     def whole_trace():
-        """A trace's spans come from each service's own exporter, each in its own time: open it again
-        until all three hops are in (on a busy host the last batch may still be on its way)."""
+        """A trace's spans come from each service's own exporter, each in its own time, and the list moves
+        with its window: open the first trace listed again until one shows all three hops."""
+        page.evaluate("document.getElementById('waterfall').innerHTML = ''")
         page.locator("#trace-list .trace-link").first.click()
-        page.wait_for_selector("#waterfall .waterfall .span")
+        page.wait_for_function("document.getElementById('waterfall').textContent.trim() !== ''", timeout=10000)
         return {"service-a", "service-b", "service-c"} <= set(page.locator("#waterfall .span .svc").all_inner_texts())
 
-    poll_until(whole_trace, "a trace through the ring's three services in the waterfall", timeout=30, interval=1)
+    poll_until(whole_trace, "a trace through the ring's three services in the waterfall", timeout=90, interval=1)
     page.locator("#waterfall details.span").nth(1).locator("summary").click()
     assert page.locator("#waterfall details[open] table.attrs").count() == 1
     page.screenshot(path=shots / "waterfall.png")

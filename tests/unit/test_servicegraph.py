@@ -251,3 +251,16 @@ def test_a_call_that_waited_for_its_partner_lands_in_its_own_slice():
     assert [s.start for s in graph._slices[("service-a", "payment")]] == sorted(
         s.start for s in graph._slices[("service-a", "payment")]
     )
+
+
+def test_an_edge_s_history_is_a_point_per_slice_with_its_rate_failed_share_and_p95():
+    spans = [
+        *call("service-a", "service-b", T0 + 1, 40, trace="a"),
+        *call("service-a", "service-b", T0 + 2, 60, trace="b"),
+        *call("service-a", "service-b", T0 + 11, 900, trace="c", status="error"),
+    ]
+    history = from_spans(spans, now=T0 + 14).history("service-a", "service-b", 60)
+    assert [p["requests"] for p in history] == [2, 1]
+    assert history[0]["error_share"] == 0.0 and history[1]["error_share"] == 1.0
+    assert history[0]["p95_ms"] < 100 < history[1]["p95_ms"] and history[0]["at"] < history[1]["at"]
+    assert from_spans(spans, now=T0 + 14).history("service-b", "service-c", 60) == []

@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from chaoslab.console.layout import (
     HEIGHT,
+    LINE_EM,
     NODE_R,
     NORMAL,
     PRESENT,
@@ -80,7 +81,7 @@ def _geometry(edge: Edge, ctx: Context) -> tuple[tuple[tuple[float, float], tupl
 def _lines(x: float, top: float, lines: list[str], size: float, css: str) -> str:
     """A text of several lines, the first line's top at ``top`` (baselines one font size lower each)."""
     spans = "".join(
-        f'<tspan x="{x:.1f}" dy="{(size if i == 0 else size * 1.25):.1f}">{esc(line)}</tspan>'
+        f'<tspan x="{x:.1f}" dy="{(size if i == 0 else size * LINE_EM):.1f}">{esc(line)}</tspan>'
         for i, line in enumerate(lines)
     )
     return f'<text class="{css}" x="{x:.1f}" y="{top:.1f}" font-size="{size:g}">{spans}</text>'
@@ -98,7 +99,7 @@ def _edge(edge: Edge, ctx: Context, window_s: float, spot: tuple[float, float] |
         x, top = spot
         text = _lines(x, top, label, fonts.label, "label") if label else ""
         if badges:
-            text += _lines(x, top + len(label) * fonts.label * 1.25, badges, fonts.label, "badge")
+            text += _lines(x, top + len(label) * fonts.label * LINE_EM, badges, fonts.label, "badge")
     return (
         f'<g class="{" ".join(classes)}" data-source="{esc(edge.source)}" data-target="{esc(edge.target)}" '
         f'tabindex="0"><title>{esc(edge_title(edge, window_s))}</title>'
