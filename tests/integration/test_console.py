@@ -295,15 +295,14 @@ def test_projection_mode_is_readable_from_the_back_of_the_room(lab, console, pag
     screen's width. Measured in the browser, on the boxes it drew."""
     lab.cli("load", "stop")
     lab.cli("scenario", "start", "deadlock", "--ttl", "300")
-    tab = page
-    tab.set_viewport_size({"width": 1280, "height": 720})
-    tab.goto(console + "?present=1")
-    updated(tab)
-    tab.wait_for_selector(edge("service-c", "service-a") + " text.label", timeout=60000)
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(console + "?present=1")
+    updated(page)
+    page.wait_for_selector(edge("service-c", "service-a") + " text.label", timeout=60000)
     for _ in range(2):  # twice, a refresh apart: the layout holds as the figures change
-        before = tab.inner_text("#live")
-        poll_until(lambda before=before: tab.inner_text("#live") != before, "a refresh", timeout=15)
-        drawn = tab.evaluate(MEASURE)
+        before = page.inner_text("#live")
+        poll_until(lambda before=before: page.inner_text("#live") != before, "a refresh", timeout=15)
+        drawn = page.evaluate(MEASURE)
         assert drawn["width"] >= 0.9 * 1280, drawn["width"]
         labels = [t for t in drawn["texts"] if t["kind"] in ("label", "badge")]
         names = [t for t in drawn["texts"] if t["kind"] in ("name", "state")]
@@ -317,10 +316,10 @@ def test_projection_mode_is_readable_from_the_back_of_the_room(lab, console, pag
         ]
         clashes += [(t["text"], "a node") for t in labels for c in drawn["circles"] if overlap(t["box"], c)]
         assert not clashes, clashes
-    tab.screenshot(path=shots / "projection-deadlock.png")
-    tab.keyboard.press("f")  # the key leaves projection mode
-    tab.wait_for_function("!document.body.classList.contains('present')")
-    assert tab.problems == []
+    page.screenshot(path=shots / "projection-deadlock.png")
+    page.keyboard.press("f")  # the key leaves projection mode
+    page.wait_for_function("!document.body.classList.contains('present')")
+    assert page.problems == []
     lab.cli("scenario", "stop")
 
 

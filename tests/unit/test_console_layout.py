@@ -70,7 +70,7 @@ def test_no_label_overlaps_a_node_a_name_or_another_label(fonts):
     assert all(len(edge_label(e)) == 3 for e in edges) and all(edge_badges(e) for e in edges if e.key in CYCLE)
     boxes: list[Box] = taken
     clashes = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b)]
-    node_count = sum(2 for _ in names)  # a node's circle and its name (with its state) may touch each other
+    node_count = 2 * len(names)  # a node's circle and its name (with its state) may touch each other
     real = [(a, b) for a, b in clashes if not (boxes.index(a) < node_count and boxes.index(b) < node_count)]
     assert real == [], real
     assert all(b.inside for b in boxes[node_count:])
