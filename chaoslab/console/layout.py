@@ -8,8 +8,9 @@ a column on the right, in order of first appearance, and keeps it.
 
 Edge labels are placed, not hoped for: each takes the first spot along or beside its edge where its box
 (estimated from its text and font, never narrower than drawn) overlaps no node, no name and no label
-placed before it (``place_label``); the busiest and failing edges choose first. Projection mode
-(``PRESENT``) draws larger text with the same rule.
+placed before it (``place_label``); the shortest edges choose first, and a label still overlapping
+something looks again with the others in place (chaoslab.console.panels.graph.labels). Projection
+mode (``PRESENT``) draws larger text with the same rule.
 """
 
 from __future__ import annotations
