@@ -207,9 +207,10 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
                     yield f"data: {json.dumps(update)}\n\n" if update else ": tick\n\n"
             finally:
                 shared.leave()
-                streams.release()
 
-        return Response(events(), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+        answer = Response(events(), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+        answer.call_on_close(streams.release)  # with the response, whatever became of its loop
+        return answer
 
     @console.get("/traces")
     def traces():

@@ -107,12 +107,16 @@ def reveal(store: Store, actor: str) -> dict:
 HIDDEN = "…"
 
 
-NOTES = (
-    (re.compile(r"config change \([^()]*\)"), f"config change ({HIDDEN})"),
-    (re.compile(r"\bfix \S+ for \S+"), f"fix {HIDDEN} for {HIDDEN}"),
-)
-"""What the controller writes in its own notes of a change: a fault's deploy names its kind, a fix's
-deploy its id and the scenario's."""
+@functools.cache
+def _notes() -> tuple[tuple[re.Pattern, str], ...]:
+    """What the controller writes in its own notes of a change: a fault's deploy names its kind ("config
+    change (deadlock)"), a fix's its id and the scenario's ("fix async-lookup for deadlock"). Matched in
+    those shapes only, with a scenario id after "for": a team's "fix rounding for now" is its own."""
+    drills = "|".join(map(re.escape, sorted(ids(), key=len, reverse=True)))
+    return (
+        (re.compile(r"config change \([^()]*\)"), f"config change ({HIDDEN})"),
+        (re.compile(rf"\bfix \S+ for (?:{drills})(?![\w-])"), f"fix {HIDDEN} for {HIDDEN}"),
+    )
 
 
 @functools.cache
@@ -132,8 +136,9 @@ def _pattern() -> re.Pattern:
 
 def redact(text: str) -> str:
     """``text`` the lab wrote, with what names the drill replaced by an ellipsis: the controller's notes
-    (``NOTES``) and the ``secret_words``. Never called on a team's own words: a trainee view shows the
-    team what it wrote, whatever it names."""
-    for pattern, replacement in NOTES:
+    (``_notes``) and the ``secret_words``. Not for a team's own words in the record: a trainee view shows
+    the team what it wrote, whatever it names. (The change feed mixes the controller's notes with the
+    team's deploy notes and goes through whole, which is why the notes are matched by their shapes.)"""
+    for pattern, replacement in _notes():
         text = pattern.sub(replacement, text)
     return _pattern().sub(HIDDEN, text)

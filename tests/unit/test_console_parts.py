@@ -292,3 +292,9 @@ def test_the_alerts_panel_names_each_alert_with_its_tier_firing_first(tmp_path):
     html = str(render(Context(source, 60, False, MetricsHistory(), Layout())))
     assert html.index("&lt;CheckoutAvailability&gt;") < html.index("CheckoutLatencySlowBurn")
     assert "<b>P1</b>" in html and "RedisErrors" not in html
+
+
+def test_redaction_leaves_a_team_s_own_deploy_note_in_the_change_feed_alone():
+    """The change feed mixes the controller's notes with the team's: only the controller's shapes go."""
+    assert redact("money_math=decimal (fix rounding for now)") == "money_math=decimal (fix rounding for now)"
+    assert redact("loyalty_lookup=async (fix async-lookup for deadlock)") == "loyalty_lookup=async (fix … for …)"

@@ -34,6 +34,10 @@ LEGEND = (
 )
 
 
+REPAIR_ROUNDS = 4
+"""How many times labels that still overlap look again for a spot (each round moves only what helps)."""
+
+
 def legend() -> str:
     """What the colours mean (one per graph; the cohort page shows one for every team's)."""
     keys = "".join(f'<span class="key h-{h}"><i></i>{esc(text)}</span>' for h, text in LEGEND)
@@ -122,7 +126,7 @@ def _node(node: Node, place: tuple[float, float], state: str | None, fonts: Font
         title.append(f"{node.unanswered} calls it never picked up")
     if state:
         title.append(f"process: {state}")
-    shown_state = state if state and state != "ready" else ""
+    shown_state = _shown_state(state)
     return (
         f'<g class="node h-{node.health} {node.kind}" data-node="{esc(node.name)}" tabindex="0">'
         f"<title>{esc(chr(10).join(title))}</title>"
@@ -140,6 +144,11 @@ def _node(node: Node, place: tuple[float, float], state: str | None, fonts: Font
     )
 
 
+def _shown_state(state: str | None) -> str:
+    """A process state worth a line under the node's name: anything but ready."""
+    return state if state and state != "ready" else ""
+
+
 def _span(edge: Edge, ctx: Context) -> float:
     (x1, y1), (x2, y2) = ctx.layout.place(edge.source), ctx.layout.place(edge.target)
     return math.hypot(x2 - x1, y2 - y1)
@@ -151,8 +160,7 @@ def labels(graph: Graph, ctx: Context, nodes: list[Node], states: dict[str, str]
     overlaps something looks again with every other label in place (a few rounds)."""
     fixed: list[Box] = []
     for node in nodes:
-        state = states.get(node.name) or ""
-        fixed += node_boxes(ctx.layout.place(node.name), node.name, state if state != "ready" else "", fonts)
+        fixed += node_boxes(ctx.layout.place(node.name), node.name, _shown_state(states.get(node.name)), fonts)
     wanted = []
     for edge in sorted(graph.edges, key=lambda e: _span(e, ctx)):  # the shortest have the fewest spots
         lines = edge_label(edge) + edge_badges(edge)
@@ -172,9 +180,6 @@ def labels(graph: Graph, ctx: Context, nodes: list[Node], states: dict[str, str]
         if not moved:
             break
     return {k: (x, top) for k, (x, top, _) in placed.items()}, fixed + [b for _, _, b in placed.values()]
-
-
-REPAIR_ROUNDS = 4
 
 
 def _clash(box: Box, others: list[Box]) -> int:
