@@ -25,10 +25,11 @@ def verify(lab, *args):
 
 
 def test_a_healthy_lab_passes_the_baseline(lab):
-    # Four users, not the default ten: the suite runs three labs at once on two cores, and ten users on
-    # top pushed a healthy checkout's p95 past the 400 ms bound now and then (bench/capacity.py finds where
-    # the bound holds).
-    result = verify(lab, "--json", "-u", "4")
+    # Four users, not the default ten, for 20 s, not 6: the suite runs three labs at once on two cores.
+    # Ten users pushed a healthy checkout's p95 past the 400 ms bound now and then, and in 6 s four users
+    # make some 40 checkouts, whose p95 is their second slowest: one stall of the host (p50 78 ms, p95
+    # 530) failed it. bench/capacity.py finds where the bound holds under the default traffic.
+    result = verify(lab, "--json", "-u", "4", "--duration", "20")
     verdict = json.loads(result.stdout)
     assert result.returncode == 0, result.stdout
     assert verdict["ok"] and verdict["figures"]["requests"] > 0 and verdict["figures"]["checkout"]["count"] > 0
