@@ -4,7 +4,9 @@ and outbox backlog, the ledger's drift, and statements per request (an N+1 query
 When the service that counts a figure does not answer its /metrics (service-a in the deadlock, payment
 held up by its gateway), the figure comes from what still measures the same user journey, and says so
 (``Figures.measured_by``): checkouts from the synthetic prober's checkout probes, payments from
-service-a's own calls to payment. A hung service is when the room most needs the numbers.
+service-a's own calls to payment; when neither answers, a level (queue depth, outbox backlog, the
+ledger's drift), payment success and statements per request come from the last scrapes that had
+them, with their time. A hung service is when the room most needs the numbers.
 
 ``MetricsHistory`` scrapes through the console's source at most every ``every_s`` while somebody
 looks, keeps only the few series the panels read, for ``keep_s``, and answers over a window the way
@@ -17,7 +19,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -28,6 +30,7 @@ from chaoslab.topology import FRONT_DOOR
 CHECKOUT_ROUTE = ("POST", "/checkout")
 PROBER_SAYS = "the prober's checkouts"
 CALLER_SAYS = "service-a's calls to payment"
+LAST_SAYS = "its last answer, at {}"
 """How a tile names the stand-in it shows when the service that counts the figure does not answer."""
 
 
@@ -181,6 +184,54 @@ def figures(
     )
 
 
+def sample(scrape) -> tuple[dict[str, float], set[str]]:
+    """One scrape of every service (``scrape()`` → service → /metrics text or None), flattened and
+    merged, and the services that did not answer it."""
+    merged: dict[str, float] = {}
+    silent: set[str] = set()
+    for service, text in scrape().items():
+        if text is None:
+            silent.add(service)
+            continue
+        try:
+            merged.update(flatten(text))
+        except ValueError:
+            silent.add(service)
+    return merged, silent
+
+
+GAUGES = ("queue_depth", "outbox_backlog", "ledger_drift")
+"""The tiles that show a level, not a rate: a silent service's last level is still a fact."""
+
+
+def held(overall: Figures, samples: list[tuple[float, dict[str, float], set[str]]]) -> Figures:
+    """``overall`` with each gauge its service did not report in the latest scrape taken from the last
+    scrape that had it, and said so (``LAST_SAYS`` with when)."""
+    kept, said = {}, dict(overall.measured_by)
+
+    def last_answer(at: float) -> str:
+        return LAST_SAYS.format(time.strftime("%H:%M:%S", time.localtime(at)))
+
+    for figure in GAUGES:
+        if getattr(overall, figure) is not None:
+            continue
+        found = next(((at, values[figure]) for at, values, _ in reversed(samples) if figure in values), None)
+        if found is not None:
+            kept[figure] = found[1]
+            said[figure] = last_answer(found[0])
+    for figure, prefix in (("statements_per_request", "sum:"), ("payment_success", "payments:")):
+        if getattr(overall, figure) not in (None, {}) or (figure == "payment_success" and overall.payments is not None):
+            continue  # it has a figure, or payment answered and charged nothing (the tile says so)
+        # the figure between the last two scrapes in a row that had its counters
+        for newer, older in itertools.pairwise(reversed(samples)):
+            if any(k.startswith(prefix) for k in newer[1]) and any(k.startswith(prefix) for k in older[1]):
+                found = getattr(figures(older[1], newer[1]), figure)
+                if found not in (None, {}):
+                    kept[figure], said[figure] = found, last_answer(newer[0])
+                break
+    return replace(overall, **kept, measured_by=said) if kept else overall
+
+
 class MetricsHistory:
     """Flattened scrapes of every service, newest last, ``keep_s`` of them."""
 
@@ -200,16 +251,7 @@ class MetricsHistory:
             return
         try:
             at = self.clock()
-            merged: dict[str, float] = {}
-            silent: set[str] = set()
-            for service, text in scrape().items():
-                if text is None:
-                    silent.add(service)
-                    continue
-                try:
-                    merged.update(flatten(text))
-                except ValueError:
-                    silent.add(service)
+            merged, silent = sample(scrape)
             with self._lock:
                 self._samples.append((at, merged, silent))
         finally:
@@ -227,5 +269,5 @@ class MetricsHistory:
         if len(inside) < 2:
             inside = samples[-2:]
         series = [(after[0], figures(before[1], after[1])) for before, after in itertools.pairwise(inside)]
-        overall = figures(inside[0][1], inside[-1][1], [s[1] for s in inside[1:]])
+        overall = held(figures(inside[0][1], inside[-1][1], [s[1] for s in inside[1:]]), samples)
         return overall, series, samples[-1][2]

@@ -104,6 +104,40 @@ def test_a_silent_service_s_tiles_show_what_still_measures_its_journey_and_say_s
     assert series[0][1].checkout_success == 0.0 and silent == {"payment"}  # the prober is nobody's silence
 
 
+def test_a_silent_service_s_levels_show_its_last_answer_and_a_standstill_says_none_happened():
+    """service-a silent in the deadlock: its outbox backlog is its last answer, with when; payment
+    answers but charged nothing: the tile says "no charges", not "–"."""
+    from chaoslab.console.panels.business import _shown
+
+    history = MetricsHistory(every_s=5, clock=lambda: now[0])
+    now = [T0]
+    paid = 'payment_processed_total{status="succeeded"} 40\n'
+    answers = [
+        {"service-a": "outbox_backlog 7\n", "payment": paid},
+        {"service-a": None, "payment": paid},
+        {"service-a": None, "payment": paid},
+    ]
+    for step, scraped in enumerate(answers):
+        now[0] = T0 + 5 * step
+        history.refresh(lambda scraped=scraped: scraped)
+    overall, _, silent = history.window(60)
+    assert silent == {"service-a"} and overall.outbox_backlog == 7.0
+    assert overall.measured_by["outbox_backlog"].startswith("its last answer, at ")
+    assert overall.payments == 0 and _shown("payment_success", overall.payment_success, overall) == "no charges"
+    assert _shown("checkout_success", None, overall) == "–", "nobody counted checkouts: no figure at all"
+
+    failed = 'payment_processed_total{status="succeeded"} 50\npayment_processed_total{status="failed"} 30\n'
+    for step, scraped in enumerate([{"payment": failed}, {"payment": None}, {"payment": None}], start=3):
+        now[0] = T0 + 5 * step
+        history.refresh(lambda scraped=scraped: {"service-a": None, **scraped})
+    overall, _, silent = history.window(60)
+    assert silent == {"service-a", "payment"}, "both hang: payment success is its last answer"
+    assert (
+        overall.payment_success == pytest.approx(10 / 40)
+        and "its last answer" in overall.measured_by["payment_success"]
+    )
+
+
 def test_a_counter_that_restarts_counts_from_zero():
     assert figures({"checkouts:paid": 50.0}, {"checkouts:paid": 3.0}).checkouts == 3
 

@@ -22,7 +22,19 @@ TILES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _shown(figure: str, value: float | None) -> str:
+NONE_HAPPENED = {
+    "checkout_success": ("checkouts", "no checkouts"),
+    "checkout_p95_ms": ("checkouts", "no checkouts"),
+    "payment_success": ("payments", "no charges"),
+}
+"""A share or a latency of nothing is no figure, yet a fact: what a tile says when its counter stood still."""
+
+
+def _shown(figure: str, value: float | None, overall: Figures | None = None) -> str:
+    if value is None and figure in NONE_HAPPENED and overall is not None:
+        counter, said = NONE_HAPPENED[figure]
+        if getattr(overall, counter) == 0:
+            return said
     if figure in ("checkout_success", "payment_success"):
         return share(value)
     if figure == "checkout_p95_ms":
@@ -62,7 +74,7 @@ def render(ctx: Context) -> Markup:
         tiles.append(
             f'<div class="tile{" bad" if _bad(figure, value) else ""}{" stand-in" if stand_in else ""}" '
             f'data-figure="{figure}"><div class="tile-title" title="{esc(meaning)}">{esc(title)}</div>'
-            f'<div class="tile-value">{esc(_shown(figure, value))}</div>{said}'
+            f'<div class="tile-value">{esc(_shown(figure, value, overall))}</div>{said}'
             f"{sparkline(points, start, end, deploys)}</div>"
         )
     tiles.append(_statements(overall))
@@ -76,11 +88,13 @@ def _statements(overall: Figures) -> str:
     routes = sorted(overall.statements_per_request.items(), key=lambda kv: -kv[1])[:3]
     rows = "".join(f"<tr><td>{esc(route)}</td><td>{value:g}</td></tr>" for route, value in routes)
     worst = routes[0][1] if routes else None
+    stand_in = overall.measured_by.get("statements_per_request")
+    said = f'<div class="tile-source muted">from {esc(stand_in)}</div>' if stand_in else ""
     return (
-        f'<div class="tile{" bad" if worst is not None and worst > 10 else ""}" data-figure="statements">'
-        '<div class="tile-title" title="PostgreSQL statements one request ran, per route: an N+1 query '
-        'shows here">Queries per request</div>'
-        f'<div class="tile-value">{esc(number(worst, 1))}</div>'
+        f'<div class="tile{" bad" if worst is not None and worst > 10 else ""}{" stand-in" if stand_in else ""}" '
+        'data-figure="statements"><div class="tile-title" title="PostgreSQL statements one request ran, per '
+        'route: an N+1 query shows here">Queries per request</div>'
+        f'<div class="tile-value">{esc(number(worst, 1))}</div>{said}'
         f'<table class="mini">{rows or "<tr><td class=muted>no requests</td></tr>"}</table></div>'
     )
 
