@@ -126,8 +126,8 @@ tools: ## Install the tools the tests use: promtool, helm, kube-apiserver, etcd 
 docs: $(STAMP) ## Regenerate the README's reference tables, the chart's alert rules and its Grafana dashboards (charts/chaoslab/files/)
 	$(BIN)/python -m chaoslab.docs
 
-screenshot: $(STAMP) tools ## Retake the README's console picture (docs/console-deadlock.png) from today's console, in the deadlock
-	CHAOSLAB_README_SCREENSHOT=1 $(BIN)/pytest tests/integration/test_console.py -k deadlock
+screenshot: $(STAMP) tools ## Retake the README's console pictures (docs/console-*.png) from today's console: the deadlock, projection mode, a replay
+	CHAOSLAB_README_SCREENSHOT=1 $(BIN)/pytest tests/integration/test_console.py tests/integration/test_console_room.py -n 0 -k "deadlock or projection or replays"
 
 proto: $(STAMP) ## Regenerate the gRPC stubs from services/rpc/ring.proto
 	$(BIN)/python services/rpc/generate.py

@@ -221,6 +221,16 @@ class Graph:
             "edges": [asdict(e) for e in self.edges],
         }
 
+    @classmethod
+    def from_dict(cls, found: dict) -> Graph:
+        """The graph ``to_dict`` wrote (a recording's frame)."""
+        return cls(
+            window_s=found["window_s"],
+            at=found["at"],
+            nodes=tuple(Node(**n) for n in found["nodes"]),
+            edges=tuple(Edge(**e) for e in found["edges"]),
+        )
+
 
 @dataclass(frozen=True)
 class TraceRef:

@@ -261,6 +261,11 @@ class Console:
     prometheus_url: str = setting("http://prometheus:9090", "Prometheus, for the teams' alerts.")
     port: int = setting(8090, "HTTP port of the console.", min=0, max=65535)
     token: str = setting("", "The instructors' token (from a Secret); empty turns the instructor view off.")
+    recordings: str = setting(
+        "",
+        "Folder where every team's drills are recorded (a folder per team), replayed under /teams/T/replay/; "
+        "empty: none.",
+    )
 
     prefix = "CHAOSLAB_CONSOLE_"
 

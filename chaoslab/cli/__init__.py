@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     **dict.fromkeys(("incident", "triage", "score", "oncall", "actions"), "incident"),
     **dict.fromkeys(("alerts", "runbook"), "alerts"),
     "reconcile": "reconcile",
+    **dict.fromkeys(("replay", "recordings"), "replay"),
 }
 """Each command's module under chaoslab.cli (tests/unit/test_cli_errors.py checks every module's commands
 are here)."""

@@ -20,10 +20,20 @@ TICK_S = 0.5
 
 
 class Broadcast:
-    def __init__(self, visible: list[Panel], render: Callable[[Panel], str], tick_s: float = TICK_S):
+    def __init__(
+        self,
+        visible: list[Panel],
+        render: Callable[[Panel], str],
+        tick_s: float = TICK_S,
+        every_s: float | None = None,
+    ):
+        """``every_s``: render every panel this often instead of at its own pace (a replay, whose data
+        is all in memory and whose clock may run at 60×)."""
         self.visible = visible
         self.render = render
         self.tick_s = tick_s
+        self.every_s = every_s
+        self._due: dict[str, float] = {}
         self.frames: dict[str, str] = {}
         self.version = 0
         self.renders = 0
@@ -50,8 +60,13 @@ class Broadcast:
             self._changed.wait_for(lambda: self.version > seen, timeout=timeout_s)
             return self.version, dict(self.frames)
 
+    def wake(self) -> None:
+        """Render every panel at the next tick (the data moved: a replay was seeked)."""
+        self._due.clear()
+
     def _run(self) -> None:
-        due = {p.id: 0.0 for p in self.visible}
+        due = self._due
+        due.clear()
         while True:
             with self._changed:
                 if self._watchers <= 0:
@@ -60,10 +75,10 @@ class Broadcast:
             now = time.monotonic()
             fresh = {}
             for panel in self.visible:
-                if now >= due[panel.id]:
+                if now >= due.get(panel.id, 0.0):
                     html = self.render(panel)
                     self.renders += 1
-                    due[panel.id] = now + panel.every_s
+                    due[panel.id] = now + (self.every_s or panel.every_s)
                     if self.frames.get(panel.id) != html:
                         fresh[panel.id] = html
             if fresh:
@@ -87,3 +102,8 @@ class Broadcasts:
             if key not in self._found:
                 self._found[key] = self._make(key)
             return self._found[key]
+
+    def wake(self) -> None:
+        with self._lock:
+            for found in self._found.values():
+                found.wake()

@@ -3,6 +3,7 @@ module under chaoslab/console/panels/ defines one ``PANEL``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ class Context:
     layout: Layout
     present: bool = False
     """Projection mode: the graph drawn for a room's screen (larger text)."""
+    now: Callable[[], float] = time.time
+    """The page's clock: wall time, or the replay's position in a recording."""
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,17 @@ reads Jaeger's query API, Prometheus and the team's ConfigMaps.
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from chaoslab.servicegraph import Graph, TraceRef
+
+SLOT_S = 2.0
+"""The graph is taken once per slot of wall time this wide (``Slots``): the page, the API and the
+recorder read the same picture within one, so a replay shows what the page showed."""
 
 
 class Source(Protocol):
@@ -20,7 +28,7 @@ class Source(Protocol):
 
     # ---- what a trainee may see ----------------------------------------------------------------
     def graph(self, window_s: float) -> Graph:
-        """The service graph over the last ``window_s`` seconds."""
+        """The service graph over the last ``window_s`` seconds (one per ``SLOT_S`` slot, ``Slots``)."""
 
     def traces_through(
         self, window_s: float, source: str | None = None, target: str | None = None, node: str | None = None
@@ -69,3 +77,24 @@ class Source(Protocol):
     def score(self) -> dict | None:
         """The latest incident's score, graded (chaoslab/console/incidents.py's ``instructor_score``), or
         None: no incident yet."""
+
+
+class Slots:
+    """One graph per window and ``SLOT_S`` slot of wall time: the first reader in a slot takes it, the
+    others in that slot get the same one."""
+
+    def __init__(self, take: Callable[[float], Graph], clock: Callable[[], float] = time.time):
+        self.take = take
+        self.clock = clock
+        self._taken: dict[float, tuple[int, Graph]] = {}
+        self._lock = threading.Lock()
+
+    def graph(self, window_s: float) -> Graph:
+        slot = math.floor(self.clock() / SLOT_S)
+        with self._lock:
+            found = self._taken.get(window_s)
+            if found is not None and found[0] == slot:
+                return found[1]
+            taken = self.take(window_s)
+            self._taken[window_s] = (slot, taken)
+            return taken

@@ -30,8 +30,8 @@ def edge_history(points: list[dict], window_s: float, now: float) -> Markup:
     return Markup(f'<div class="histories">{"".join(charts)}</div>')
 
 
-def trace_list(title: str, refs: dict[str, list[TraceRef]], history: str = "") -> Markup:
-    """``history``: an edge's charts (``edge_history``), under the title."""
+def trace_list(title: str, refs: dict[str, list[TraceRef]], history: str = "", now: float | None = None) -> Markup:
+    """``history``: an edge's charts (``edge_history``), under the title; ``now``: the page's clock."""
     parts = [f"<h3>{esc(title)}</h3>{history}"]
     for key, heading in SECTIONS:
         found = refs.get(key, [])
@@ -43,7 +43,7 @@ def trace_list(title: str, refs: dict[str, list[TraceRef]], history: str = "") -
             f"<b>{esc(('≥ ' if r.open else '') + ms(r.duration_ms))}</b>"
             + (' <span class="tag failed">failed</span>' if r.error else "")
             + (' <span class="tag failed">unanswered</span>' if r.unanswered else "")
-            + (f' <span class="muted">{esc(ago(r.ended_at))}</span>' if not r.open else "")
+            + (f' <span class="muted">{esc(ago(r.ended_at, now))}</span>' if not r.open else "")
             + "</li>"
             for r in found
         )

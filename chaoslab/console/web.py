@@ -10,6 +10,8 @@ GET /console/api/graph?window=      the service graph as JSON
 GET /console/notices?after=N        pages, escalations and state changes after N record entries (JSON)
 GET /console/status                 the shop's public status page (no token: what customers see)
 GET /console/status.json            the same as a feed a subscriber can poll
+GET /console/replay                 a replay's clock and marks (JSON; only over a recording)
+POST /console/replay                play (speed 1, 10 or 60), pause or seek (t: wall seconds)
 
 Every stream of one view shares one render loop (chaoslab.console.broadcast): the panels are rendered
 once per tick however many consoles are open. Each stream still holds a handler thread while it is
@@ -37,6 +39,7 @@ from chaoslab.console.layout import Layout
 from chaoslab.console.panel import Context, Panel
 from chaoslab.console.panels import panels
 from chaoslab.console.render import esc
+from chaoslab.console.replay import Replay, control, replay_bar
 from chaoslab.console.source import Source
 from chaoslab.console.status import status_html
 from chaoslab.console.traces import edge_history, trace_list, waterfall
@@ -49,6 +52,8 @@ STREAM_LIFETIME_S = 300.0
 """A stream ends after this; the browser's EventSource reconnects on its own (``retry``)."""
 KEEPALIVE_S = 5.0
 """A stream with nothing new still says something this often, so a dead connection is noticed."""
+REPLAY_EVERY_S = 1.0
+"""Over a recording every panel is re-rendered this often (it reads memory; the clock may run at 60×)."""
 COOKIE = "chaoslab_console"
 log = logging.getLogger("chaoslab.console")
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -102,13 +107,23 @@ class BadRequest(Exception):
     """Input the console refuses: a 400 with one line saying what is wrong."""
 
 
-def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
-    """The console over ``source``; ``token()`` is the instructor's token (locally, the lab's)."""
+def create_blueprint(
+    source: Source, token: Callable[[], str], replay: Replay | None = None, recordings: str | None = None
+) -> Blueprint:
+    """The console over ``source``; ``token()`` is the instructor's token (locally, the lab's). Over a
+    recording (``replay``, whose ``source`` it is), the pages go by the replay's clock and gain its controls.
+    ``recordings``: where the host lists its recordings, relative to the page (a link in the header)."""
     console = Blueprint("console", __name__, static_folder="static", static_url_path="/static")
+    now = time.time
     history = MetricsHistory()
+    if replay is not None:
+        history, now = replay.history, replay.clock.now
     layout = Layout()
     streams = threading.BoundedSemaphore(MAX_STREAMS)
-    broadcasts = Broadcasts(lambda key: _broadcast(source, history, layout, *key))
+    every_s = REPLAY_EVERY_S if replay is not None else None
+    broadcasts = Broadcasts(lambda key: _broadcast(source, history, layout, now, every_s, *key))
+    if replay is not None:
+        replay.clock.listeners.append(broadcasts.wake)
 
     gate = Gate(token)
 
@@ -133,7 +148,7 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
         return raw == "1"
 
     def context(as_instructor: bool, window_s: int) -> Context:
-        return Context(source, window_s, as_instructor, history, layout, present())
+        return Context(source, window_s, as_instructor, history, layout, present(), now)
 
     def render_all(ctx: Context) -> dict[str, str]:
         return {p.id: str(render(p, ctx)) for p in panels() if p.visible_to(ctx.instructor)}
@@ -162,7 +177,11 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
         ctx = context(as_instructor, window_s)
         rendered = {p.id: p for p in panels() if p.visible_to(as_instructor)}
         body = {p.id: render(p, ctx) for p in rendered.values()}
-        return Response(_page(source.where, as_instructor, window_s, rendered, body, ctx.present), mimetype="text/html")
+        bar = replay_bar(replay) if replay is not None else ""
+        link = f'<a href="{esc(recordings)}" class="switch">recordings</a>' if recordings else ""
+        return Response(
+            _page(source.where, as_instructor, window_s, rendered, body, ctx.present, bar, link), mimetype="text/html"
+        )
 
     @console.get("/notices")
     def notices():
@@ -227,12 +246,12 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
             title = f"Traces {edge_source} → {edge_target}"
             points = source.edge_history(window_s, edge_source, edge_target)
             return Response(
-                trace_list(f"{title} (last {WINDOWS[window_s]})", refs, edge_history(points, window_s, time.time())),
+                trace_list(f"{title} (last {WINDOWS[window_s]})", refs, edge_history(points, window_s, now()), now()),
                 mimetype="text/html",
             )
         else:
             raise BadRequest("give node=NAME, or source=NAME and target=NAME")
-        return Response(trace_list(f"{title} (last {WINDOWS[window_s]})", refs), mimetype="text/html")
+        return Response(trace_list(f"{title} (last {WINDOWS[window_s]})", refs, now=now()), mimetype="text/html")
 
     @console.get("/trace/<trace_id>")
     def trace(trace_id: str):
@@ -246,6 +265,21 @@ def create_blueprint(source: Source, token: Callable[[], str]) -> Blueprint:
     @console.get("/api/graph")
     def graph_json():
         return jsonify(source.graph(window()).to_dict())
+
+    if replay is not None:
+
+        @console.get("/replay")
+        def replay_state():
+            return jsonify(replay.clock.to_json() | {"marks": replay.marks})
+
+        @console.post("/replay")
+        def replay_control():
+            asked = request.get_json(silent=True) or request.form
+            try:
+                control(replay.clock, asked)
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
+            return jsonify(replay.clock.to_json())
 
     return console
 
@@ -261,9 +295,12 @@ def _trace_page(trace_id: str, drawn: Markup) -> str:
     )
 
 
-def _broadcast(source: Source, history, layout, as_instructor: bool, window_s: int, present: bool) -> Broadcast:
-    ctx = Context(source, window_s, as_instructor, history, layout, present)
-    return Broadcast([p for p in panels() if p.visible_to(as_instructor)], lambda p: str(render(p, ctx)))
+def _broadcast(
+    source: Source, history, layout, now, every_s, as_instructor: bool, window_s: int, present: bool
+) -> Broadcast:
+    ctx = Context(source, window_s, as_instructor, history, layout, present, now)
+    visible = [p for p in panels() if p.visible_to(as_instructor)]
+    return Broadcast(visible, lambda p: str(render(p, ctx)), every_s=every_s)
 
 
 def _refusal(message: str) -> str:
@@ -274,8 +311,17 @@ def _refusal(message: str) -> str:
 
 
 def _page(
-    where: str, as_instructor: bool, window_s: int, rendered: dict, body: dict[str, Markup], present: bool = False
+    where: str,
+    as_instructor: bool,
+    window_s: int,
+    rendered: dict,
+    body: dict[str, Markup],
+    present: bool = False,
+    bar: str = "",
+    link: str = "",
 ) -> str:
+    """``bar``: a replay's controls under the header; ``link``: one more link in the header."""
+
     def section(area: str) -> str:
         return "".join(
             f'<section class="panel" data-panel="{esc(p.id)}"><h2>{esc(p.title)}</h2>'
@@ -302,14 +348,14 @@ def _page(
     }
 data-services="{esc(",".join(SERVICE_NAMES))}">
 <header><h1>chaoslab console</h1><span class="where">{esc(where)}</span>
-<nav class="windows" aria-label="window">{windows}</nav><span class="view {view}">{view} view</span>{other}
+<nav class="windows" aria-label="window">{windows}</nav><span class="view {view}">{view} view</span>{other}{link}
 <button type="button" id="notify" class="notify" title="Notify me of pages and escalations">notify me</button>
 <button type="button" id="pause" class="pause" aria-pressed="false" title="Hold the page still (key: p)">pause</button>
 <button type="button" id="present" class="pause" title="Projection mode: the graph alone (key: f)">{
         "leave projection" if present else "project"
     }</button>
 <span id="live" class="live">connecting…</span></header>
-<div id="notices" class="notices" role="status" aria-live="polite"></div>
+<div id="notices" class="notices" role="status" aria-live="polite"></div>{bar}
 <main>
 <div class="graph-area">{section("graph")}{section("main")}</div>
 <div class="side-area"><section class="panel" id="detail"><h2>Traces</h2>

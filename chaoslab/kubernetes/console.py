@@ -20,7 +20,8 @@ from chaoslab.chaos.controller import AUDIT, CHANGES, SCENARIO
 from chaoslab.chaos.journal import Journal, open_faults
 from chaoslab.chaos.kubernetes.client import api_client
 from chaoslab.console.incidents import instructor_score, trainee_view
-from chaoslab.console.server import create_app, teams
+from chaoslab.console.recording import Recorder
+from chaoslab.console.server import create_app, recordings, teams
 from chaoslab.console.web import MAX_STREAMS
 from chaoslab.incident import notify, statuspage
 from chaoslab.incident.record import IncidentLog
@@ -161,10 +162,16 @@ def serve() -> int:
         log.error("CHAOSLAB_CONSOLE_TEAMS is empty: name the teams to show, e.g. red,blue,green")
         return 2
     sources = {t: KubernetesSource(t, settings.jaeger_url, settings.prometheus_url) for t in names}
+    stopping = threading.Event()
+    for team, source in sources.items():
+        kept = recordings(settings, team)
+        if kept is not None:
+            recorder = Recorder(source, kept, team)
+            threading.Thread(target=recorder.run, args=(stopping,), name=f"recorder-{team}", daemon=True).start()
     threads = 16 + MAX_STREAMS  # the streams hold theirs (chaoslab.console.web)
     server = HttpServer(
         create_app(settings, sources), load(Common).bind_host, settings.port, threads, "console"
     ).start()
     log.info("console for %s on %s", settings.teams, server.url)
-    threading.Event().wait()
+    stopping.wait()
     return 0

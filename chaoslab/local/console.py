@@ -14,6 +14,7 @@ from chaoslab.chaos.controller import AUDIT, CHANGES, SCENARIO
 from chaoslab.chaos.journal import FileStore, Journal, open_faults
 from chaoslab.console import PREFIX
 from chaoslab.console.incidents import instructor_score, trainee_view
+from chaoslab.console.source import Slots
 from chaoslab.console.web import create_blueprint
 from chaoslab.incident import notify, statuspage
 from chaoslab.incident.record import IncidentLog
@@ -43,12 +44,13 @@ class LocalSource:
         self.where = f"team {load(Common).team}'s local lab"  # a path means nothing in a browser across the room
         self._traces = traces
         self._graph = graph
+        self._slots = Slots(graph.snapshot)
         self._processes = processes
         self._alerts = alerts
         self._prober = prober
 
     def graph(self, window_s: float) -> Graph:
-        return self._graph.snapshot(window_s)
+        return self._slots.graph(window_s)
 
     def traces_through(
         self, window_s: float, source: str | None = None, target: str | None = None, node: str | None = None
@@ -129,9 +131,10 @@ def service_graph() -> ServiceGraph:
     return ServiceGraph(baseline=HealthyEdges.from_topology(), thresholds=Thresholds(front_door_p95_ms=checkout_p95))
 
 
-def mount(app, lab) -> None:
+def mount(app, lab) -> LocalSource:
     """Serve the console at /console on the lab daemon's API (``lab``: chaoslab.local.daemon.Lab). Alerts
-    come from the daemon's alert evaluation where it has one (chaoslab/alerts)."""
+    come from the daemon's alert evaluation where it has one (chaoslab/alerts). The source, for the
+    recorder to read what the pages read."""
     alerts = getattr(lab, "alerts", None)
     prober = getattr(lab, "prober", None)
     source = LocalSource(
@@ -142,4 +145,5 @@ def mount(app, lab) -> None:
         alerts=alerts.snapshot if alerts else None,
         prober=prober.exposition if prober else None,
     )
-    app.register_blueprint(create_blueprint(source, lambda: lab.token), url_prefix=PREFIX)
+    app.register_blueprint(create_blueprint(source, lambda: lab.token, recordings="../replay/"), url_prefix=PREFIX)
+    return source

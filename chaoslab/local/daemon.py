@@ -33,6 +33,8 @@ from chaoslab.alerts.local import LocalAlerts
 from chaoslab.alerts.scrape import Target
 from chaoslab.alerts.synthetic import SyntheticProber
 from chaoslab.chaos.journal import FileStore
+from chaoslab.console.recording import Recorder
+from chaoslab.console.replays import Replays
 from chaoslab.console.web import MAX_STREAMS
 from chaoslab.incident.alerting import on_evaluator_event
 from chaoslab.incident.impact import snapshot
@@ -278,6 +280,9 @@ class Lab:
         threading.Thread(target=self.migrate_when_ready, daemon=True).start()
         threading.Thread(target=self.alerts.run, args=(self.stopping,), name="alerts", daemon=True).start()
         threading.Thread(target=self.prober.run, args=(self.stopping,), name="prober", daemon=True).start()
+        recorder = Recorder(self.console_source, self.state.recordings, load(Common).team)
+        recording = threading.Thread(target=recorder.run, args=(self.stopping,), name="recorder", daemon=True)
+        recording.start()
         paging = load(Paging).loopback_only()
         if paging.webhook or paging.status_webhook:
             threading.Thread(
@@ -286,6 +291,7 @@ class Lab:
         while not self.stopping.wait(0.2):
             self.supervisor.tick()
         log.info("stopping the lab")
+        recording.join(timeout=5)  # the recording's end is written before the services go
         self.supervisor.shutdown()
         server.stop()
         return 0
@@ -406,7 +412,8 @@ def create_api(lab: Lab) -> Flask:
             return jsonify(error="bad_request", message=f"action must be one of {', '.join(actions)}"), 400
         return jsonify(actions[action](name))
 
-    mount_console(app, lab)
+    lab.console_source = mount_console(app, lab)
+    app.wsgi_app = Replays(app.wsgi_app, lab.state.recordings, lambda: lab.token)
     lab.diagnosis = mount_diagnosis(app, lab, authorised)
     return app
 

@@ -44,6 +44,11 @@ class StateDir:
         return self.root / "redis"
 
     @property
+    def recordings(self) -> Path:
+        """Every drill's recording (chaoslab/console/recording.py), a folder each."""
+        return self.root / "recordings"
+
+    @property
     def agents(self) -> Path:
         """Each fault agent's active faults, so they outlive a restart of the service until their TTL."""
         return self.root / "agents"

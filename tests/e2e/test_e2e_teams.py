@@ -136,10 +136,15 @@ def smoke(team: str) -> None:
 def cohort_board(token: str | None) -> str:
     """The platform console's cohort board, fetched from inside its own pod (the API server's proxy would
     not pass the instructor's Authorization header on)."""
+    return platform_console("/cohort/board", token)
+
+
+def platform_console(path: str, token: str | None = None) -> str:
+    """A page of the platform console, fetched from inside its pod (``token``: as an instructor)."""
     header = "{'Authorization': 'Bearer ' + os.environ['CHAOSLAB_CONSOLE_TOKEN']}" if token else "{}"
     code = (
         "import os, urllib.error, urllib.request\n"
-        f"request = urllib.request.Request('http://127.0.0.1:8090/cohort/board', headers={header})\n"
+        f"request = urllib.request.Request('http://127.0.0.1:8090{path}', headers={header})\n"
         "try:\n    print(urllib.request.urlopen(request, timeout=30).read().decode())\n"
         "except urllib.error.HTTPError as e:\n    print(e.code)"
     )
@@ -162,6 +167,25 @@ def test_the_platform_console_shows_every_teams_graph_side_by_side(cohort, api):
 
     drawn = poll_until(both_rings, "each team's calls on its card of the cohort page", timeout=180, interval=5)
     print(f"edges drawn per team on the cohort page: {drawn}")
+
+
+def test_the_platform_console_records_a_teams_drill_for_the_debrief(cohort, api):
+    """A drill in team red is recorded by the platform console while it runs: listed under the team's
+    recordings and replayed there at the recording's clock; team blue, which ran none, has none."""
+    recorded = re.compile(r'href="([0-9]{8}-[0-9]{6}-red[^"/]*)/console/"')
+    chaoslab("chaoslab-red", "scenario", "start", "latency-500ms", "--no-load", "--ttl", "90")
+    try:
+        names = poll_until(
+            lambda: recorded.findall(platform_console("/teams/red/replay/")),
+            "team red's drill among its recordings",
+            timeout=120,
+            interval=5,
+        )
+    finally:
+        chaoslab("chaoslab-red", "scenario", "stop", check=False)
+    replay = platform_console(f"/teams/red/replay/{names[0]}/console/")
+    assert 'id="replay"' in replay and "replay: team red" in replay, replay[:500]
+    assert "No drill recorded yet" in platform_console("/teams/blue/replay/")
 
 
 def test_memory_per_pod_under_the_default_load_fits_the_requests_and_the_budget(cohort, api):

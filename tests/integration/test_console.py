@@ -1,6 +1,6 @@
 """The console in a real browser (Playwright driving Debian's Chromium) against a real lab under load,
-and its HTTP contract. One lab and one browser for the whole module; screenshots are kept as test
-artefacts (CHAOSLAB_TEST_ARTEFACTS, else ``console-screenshots`` under pytest's base temp)."""
+and its HTTP contract. One lab and one browser for the whole module (tests/consolekit.py); the room's
+tests (replay, thirty tabs, the tiles through a hung service) are in test_console_room.py."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import json
 import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from chaoslab.console import headless
 from chaoslab.topology import SERVICE_NAMES
+from consolekit import README_SCREENSHOT, edge, updated
 from support import module_lab, poll_until
 
 pytestmark = pytest.mark.disruptive  # it breaks its own lab with two drills
@@ -33,64 +32,6 @@ def no_drill_left(lab):
     yield
     lab.cli("scenario", "stop", check=False)
     lab.cli("reset", check=False)
-
-
-README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "console-deadlock.png"
-"""Rewritten by the deadlock test under ``make screenshot`` (CHAOSLAB_README_SCREENSHOT=1)."""
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("CHAOSLAB_TEST_ARTEFACTS") or tmp_path_factory.getbasetemp()) / "console-screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=headless.chromium(),
-            args=headless.FLAGS,
-            viewport={"width": 1500, "height": 1000},
-        )
-        yield context
-        context.close()
-
-
-@pytest.fixture(scope="module")
-def console(lab) -> str:
-    lab.cli("load", "start", "-u", "6", "-r", "6", "--think-time", "0.3")
-    address = lab.cli("console", "--no-open").stdout.strip().removeprefix("console: ")
-    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/console/", address), address
-    assert re.search(rf"^  console +{re.escape(address)} ", lab.cli("up").stdout, re.MULTILINE), "up prints it"
-    yield address
-    lab.cli("scenario", "stop", check=False)
-    lab.cli("load", "stop")
-    lab.cli("reset")
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh tab that records console errors and uncaught exceptions."""
-    tab = browser.new_page()
-    tab.problems = []
-    tab.on("console", lambda m: tab.problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
-    tab.on("pageerror", lambda e: tab.problems.append(f"uncaught: {e}"))
-    yield tab
-    tab.close()
-
-
-def edge(source: str, target: str) -> str:
-    return f"#graph-svg .edge[data-source='{source}'][data-target='{target}']"
-
-
-def updated(page) -> None:
-    """Wait until the page has taken at least one update from the server (the stream works)."""
-    page.wait_for_function("document.getElementById('live').textContent.startsWith('live')", timeout=15000)
 
 
 def test_the_page_loads_without_errors_and_draws_every_node_of_the_ring(console, page, shots):
@@ -317,6 +258,8 @@ def test_projection_mode_is_readable_from_the_back_of_the_room(lab, console, pag
         clashes += [(t["text"], "a node") for t in labels for c in drawn["circles"] if overlap(t["box"], c)]
         assert not clashes, clashes
     page.screenshot(path=shots / "projection-deadlock.png")
+    if os.environ.get("CHAOSLAB_README_SCREENSHOT"):
+        page.screenshot(path=README_SCREENSHOT.with_name("console-projection.png"))
     page.keyboard.press("f")  # the key leaves projection mode
     page.wait_for_function("!document.body.classList.contains('present')")
     assert page.problems == []
@@ -426,29 +369,6 @@ def test_bad_input_is_a_400_saying_what_is_wrong(console, path, params, message)
 def test_a_trace_no_longer_kept_says_so(console):
     answer = requests.get(console + "trace/" + "0" * 32, timeout=10)
     assert answer.status_code == 200 and "no longer kept" in answer.text
-
-
-def test_thirty_consoles_stream_at_once_and_none_is_sent_to_polling(console):
-    """Before, a fifth console was refused a stream and polled for good. Now thirty stream at once, and
-    share one render loop per view (tests/unit/test_console_broadcast.py)."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    together = threading.Barrier(30, timeout=90)
-
-    def first_frame(_):
-        with requests.get(console + "stream", params={"view": "trainee", "window": 60}, stream=True, timeout=30) as r:
-            if r.status_code != 200:
-                return r.status_code
-            for line in r.iter_lines(decode_unicode=True):
-                if line.startswith("data: "):
-                    together.wait()  # all thirty open at once before any lets go
-                    return "graph" in json.loads(line[6:])
-        return None
-
-    with ThreadPoolExecutor(30) as pool:
-        answers = list(pool.map(first_frame, range(30)))
-    assert answers == [True] * 30, answers
 
 
 def test_the_stream_sends_rendered_panels(console):

@@ -118,3 +118,29 @@ def test_the_platform_console_serves_a_teams_graph_and_traces_from_jaeger(jaeger
     assert entered.status_code == 302 and "Path=/teams/red/console/" in entered.headers["Set-Cookie"], (
         "the instructor's cookie is scoped to the team's pages, where the browser will send it back"
     )
+
+
+def test_the_platform_console_replays_each_teams_recorded_drills_under_its_own_path(jaeger, tmp_path):
+    from chaoslab.console.bundle import Writer, seal
+
+    source = KubernetesSource("red", jaeger.server.url, "http://127.0.0.1:9", clock=lambda: NOW_US / 1e6 + 10)
+    settings = Console(teams="red", token="s3cret", recordings=str(tmp_path))
+    writer = Writer(tmp_path / "red" / "20300101-000000-red", {"where": "red", "team": "red", "started_at": 1.9e9})
+    writer.frame(1.9e9 + 2, {"graph": source.graph(60).to_dict(), "processes": {"service-a": "ready"}})
+    writer.close(1.9e9 + 4)
+    seal(writer.folder)
+    app = create_app(settings, {"red": source}).test_client()
+
+    assert b'href="../replay/"' in app.get("/teams/red/console/").data, "the live page links the team's recordings"
+    listing = app.get("/teams/red/replay/").get_data(as_text=True)
+    assert 'href="20300101-000000-red/console/"' in listing and 'href="/teams/red/console/static/' in listing
+    page = app.get("/teams/red/replay/20300101-000000-red/console/").get_data(as_text=True)
+    assert 'id="replay"' in page and "replay: red" in page
+    replay = "/teams/red/replay/20300101-000000-red/console/"
+    assert app.get(replay + "api/graph?window=60").get_json()["edges"] == [], "at its start, before the first frame"
+    assert app.post(replay + "replay", json={"action": "seek", "t": 1.9e9 + 3}).status_code == 200
+    replayed = app.get(replay + "api/graph?window=60").get_json()
+    assert replayed["edges"] == source.graph(60).to_dict()["edges"]
+    assert app.get(replay + "panels?view=instructor").status_code == 401
+    assert app.get("/teams/blue/replay/").status_code == 404, "no team but the console's own"
+    assert app.get("/teams/red/replay/../../etc/console/").status_code == 404

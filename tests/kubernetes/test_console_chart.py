@@ -32,6 +32,11 @@ def test_the_console_renders_valid_objects_that_run_the_console_server(helm):
     assert env["CHAOSLAB_CONSOLE_TEAMS"] == "red,blue"
     documented = {name for name, _, _ in describe(Console)}
     assert {name for name in env if name.startswith("CHAOSLAB_CONSOLE_")} == documented
+    assert container["volumeMounts"] == [{"name": "recordings", "mountPath": env["CHAOSLAB_CONSOLE_RECORDINGS"]}], (
+        "the drills are recorded on a volume: the root filesystem is read-only"
+    )
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert volumes == [{"name": "recordings", "emptyDir": {"sizeLimit": "1Gi"}}]
     role = next(d for d in mine if d["kind"] == "ClusterRole")
     assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]
 

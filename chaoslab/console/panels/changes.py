@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from markupsafe import Markup
 
 from chaoslab.console.panel import Context, Panel
@@ -15,11 +13,11 @@ SHOWN_S = 4 * 3600
 
 
 def render(ctx: Context) -> Markup:
-    entries = ctx.source.changes(time.time() - SHOWN_S)[-12:]
+    entries = ctx.source.changes(ctx.now() - SHOWN_S)[-12:]
     if not entries:
         return Markup('<p class="muted">No deploys in the last 4 hours.</p>')
     rows = "".join(
-        f'<li><span class="when" title="{esc(clock(e["ts"]))}">{esc(ago(e["ts"]))}</span> '
+        f'<li><span class="when" title="{esc(clock(e["ts"]))}">{esc(ago(e["ts"], ctx.now()))}</span> '
         f"<b>{esc(e.get('service', '?'))}</b> {esc(e.get('version', ''))} "
         f'<span class="muted">by {esc(e.get("by", "?"))}</span><br>{esc(redact(str(e.get("summary", ""))))}</li>'
         for e in reversed(entries)

@@ -29,7 +29,7 @@ def render(ctx: Context) -> Markup:
         f'<span class="incident-title">{esc(found["title"])}</span> <span class="muted">{esc(found["id"])}</span></p>'
         f'<p class="incident-meta"><span class="state state-{esc(found["state"].split(",")[0])}">'
         f"{esc(found['state'])}</span> · commander {esc(found['commander'] or 'none yet')} · declared "
-        f'<span title="{esc(ago(found["declared_at"]))}">{esc(clock(found["declared_at"]))}</span> '
+        f'<span title="{esc(ago(found["declared_at"], ctx.now()))}">{esc(clock(found["declared_at"]))}</span> '
         f"by {esc(found['declared_by'] or '-')} ({esc(found['detected_by'])})</p>"
     )
     others = [f"{role} {name}" for role, name in found["roles"].items() if role != "commander"]

@@ -3,8 +3,6 @@ given so far, and the team's score. Never rendered for trainees."""
 
 from __future__ import annotations
 
-import time
-
 from markupsafe import Markup
 
 from chaoslab.chaos.scenarios import ScenarioError, get
@@ -26,7 +24,7 @@ def _scenario(ctx: Context) -> str:
     html = (
         f'<p><b class="scenario-id">{esc(note["id"])}</b> {esc(scenario.title if scenario else "")} '
         f'<span class="muted">{esc(scenario.difficulty if scenario else "")}, started '
-        f"{esc(ago(note['started_at']))}, {esc(note.get('state', ''))}</span></p>"
+        f"{esc(ago(note['started_at'], ctx.now()))}, {esc(note.get('state', ''))}</span></p>"
     )
     if scenario is not None:
         html += f'<p class="muted">Root cause: {esc(scenario.root_cause.get("explanation", ""))}</p>'
@@ -39,7 +37,7 @@ def _faults(ctx: Context) -> str:
     faults = ctx.source.faults()
     if not faults:
         return '<p class="muted">No active faults.</p>'
-    now = time.time()
+    now = ctx.now()
     rows = "".join(
         f"<tr><td><b>{esc(f.get('kind', ''))}</b>{' <i>red herring</i>' if f.get('red_herring') else ''}</td>"
         f"<td>{esc(f.get('where') or f.get('service', ''))}</td>"

@@ -298,6 +298,61 @@
   else if (asked.get("source") && asked.get("target")) selected = { source: asked.get("source"), target: asked.get("target") };
   if (selected) loadList();
 
+  // ---- a replay: one clock for every page of it, moved by any of them -------------------------------
+  const replay = document.getElementById("replay");
+  let dragging = false;
+
+  function showReplay(doc) {
+    const slider = document.getElementById("replay-slider");
+    if (!dragging) slider.value = doc.now;
+    document.getElementById("replay-clock").textContent =
+      new Date(doc.now * 1000).toLocaleTimeString() + " (+" + clockText(doc.now - doc.start) + ")";
+    const play = document.getElementById("replay-play");
+    play.textContent = doc.playing ? "stop" : "play";
+    play.setAttribute("aria-pressed", String(doc.playing));
+    replay.querySelectorAll("[data-speed]").forEach(function (b) { b.classList.toggle("on", Number(b.dataset.speed) === doc.speed); });
+    replay.dataset.now = doc.now;
+    replay.dataset.playing = doc.playing;
+    updatedAt = Date.now(); // a paused replay sends nothing new, and is not lost
+  }
+
+  function clockText(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  function steer(body) {
+    return fetch("replay", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+      .then(function (response) { return response.json(); })
+      .then(function (doc) {
+        showReplay(doc);
+        if (body.action === "seek") {
+          const params = new URLSearchParams(window.location.search);
+          params.set("at", Math.round(doc.now));
+          history.replaceState(null, "", "?" + params.toString());
+          if (selected) loadList();
+        }
+      });
+  }
+
+  if (replay) {
+    const slider = document.getElementById("replay-slider");
+    slider.addEventListener("input", function () { dragging = true; });
+    slider.addEventListener("change", function () { dragging = false; steer({ action: "seek", t: Number(slider.value) }); });
+    replay.addEventListener("click", function (event) {
+      const mark = event.target.closest(".mark");
+      if (mark) { steer({ action: "seek", t: Number(mark.dataset.t) }); return; }
+      const speed = event.target.closest("[data-speed]");
+      if (speed) { steer({ action: "play", speed: Number(speed.dataset.speed) }); return; }
+      if (event.target.closest("#replay-play")) steer({ action: replay.dataset.playing === "true" ? "pause" : "play" });
+    });
+    const follow = function () {
+      fetch("replay").then(function (response) { return response.json(); }).then(showReplay).catch(function () {});
+    };
+    if (asked.get("at")) steer({ action: "seek", t: Number(asked.get("at")) }); else follow();
+    setInterval(follow, 1000);
+  }
+
   followNotices();
   setInterval(followNotices, 2000);
   setInterval(function () { // no update for 10 s on a live page: say so
