@@ -4,10 +4,11 @@ resident memory, with the console closed and with it open and updating in a real
 First bench/capacity's measure with the console closed, then open (rising users, the best rate within
 the SLO's p95), then a fixed load with the console closed and open in alternation, whose pairwise
 ratio is steadier on a shared machine; the CPU the daemon and the browser spend is measured directly,
-since on a busy machine it says more than a throughput. The budget: capacity drops at most
-5 %, the daemon grows at most 30 MiB.
+since on a busy machine it says more than a throughput. Last, the daemon's CPU with one console
+streaming and with a room of them (``--viewers``) at once. The budget: capacity drops at most 5 %,
+the daemon grows at most 30 MiB, and thirty consoles cost it at most 1.5 times what one does.
 
-    python -m bench.console_cost [--steps 2,4,8,16] [--step-s 15] [--rounds 2] [--users 8] [--pairs 6]
+    python -m bench.console_cost [--steps 2,4,8,16] [--step-s 15] [--rounds 2] [--users 8] [--pairs 6] [--viewers 30]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 import psutil
 
 from bench.capacity import SLO_P95_MS, step
+from bench.console_viewers import cpu_per_second
 from bench.labs import BenchLab
 from chaoslab.backend import LoadProfile
 from chaoslab.console import headless
@@ -173,6 +175,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="capacity rounds (closed, open) over --steps; 0: none")
     parser.add_argument("--users", type=int, default=8, help="users of the alternating fixed-load runs")
     parser.add_argument("--pairs", type=int, default=6, help="closed/open pairs at --users")
+    parser.add_argument("--viewers", type=int, default=30, help="consoles streaming at once in the last stage; 0: none")
     args = parser.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
     from chaoslab import console
@@ -218,6 +221,15 @@ def main() -> int:
             f" of a core, Chromium closed {statistics.median(alternating['browser_closed']):.1%}, open "
             f"{statistics.median(alternating['browser_open']):.1%} (medians)"
         )
+        if args.viewers:  # a room: one console, then many, streaming at once (bench/console_viewers)
+            lab.cli("load", "start", "-u", "2", "-r", "2")
+            stream, process = url + "stream", psutil.Process(daemon)
+            one, _ = cpu_per_second(process, stream, 1, args.step_s * 2)
+            many, frames = cpu_per_second(process, stream, args.viewers, args.step_s * 2)
+            print(
+                f"daemon CPU with 1 console streaming {one:.1%} of a core, with {args.viewers} {many:.1%} "
+                f"({frames} frames): {many / one:.2f}x (budget 1.5x)"
+            )
     return 0
 
 
