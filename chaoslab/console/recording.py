@@ -28,7 +28,7 @@ from collections import deque
 from dataclasses import asdict
 from pathlib import Path
 
-from chaoslab.console.bundle import Writer, listed, seal
+from chaoslab.console.bundle import BadBundle, Writer, listed, seal
 from chaoslab.console.business import sample
 from chaoslab.console.source import SLOT_S, Source
 from chaoslab.servicegraph import SLICE_S
@@ -75,12 +75,25 @@ class Recorder:
         self._fetch_times: deque[float] = deque()
 
     def run(self, stopping: threading.Event) -> None:
+        self.seal_leftovers()
+        said_at = 0.0
         while not stopping.wait(FRAME_S - self.clock() % FRAME_S + 0.05):  # just inside the next slot
             try:
                 self.tick()
-            except Exception:  # a recording must never take the lab down with it
-                log.exception("recording: a frame was lost")
+            except Exception as exc:  # a recording must never take the lab down with it
+                if time.monotonic() - said_at > 60:  # once a minute while its source is out of reach
+                    log.warning("recording: a frame was lost: %s: %s", type(exc).__name__, exc)
+                    said_at = time.monotonic()
         self.finish()
+
+    def seal_leftovers(self) -> None:
+        """Seal the recordings a killed process left open (they replay up to their last whole frame)."""
+        for found in listed(self.folder):
+            if found.is_dir():
+                try:
+                    log.info("recording %s was cut short: sealed as %s", found.name, seal(found).name)
+                except (BadBundle, OSError) as exc:
+                    log.warning("recording %s was cut short and cannot be sealed: %s", found.name, exc)
 
     def tick(self) -> None:
         now = self.clock()

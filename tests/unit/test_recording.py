@@ -253,3 +253,15 @@ def test_chaoslab_replay_names_what_is_missing(tmp_path):
         timeout=60,
     )
     assert missing.returncode == 2 and "the lab has recorded no drill yet" in missing.stderr
+
+
+def test_a_recording_a_killed_daemon_left_open_is_sealed_at_the_next_start(tmp_path):
+    from chaoslab.console.recording import Recorder
+
+    writer = Writer(tmp_path / "20300101-000000-red", {"where": "x", "team": "red", "started_at": T0})
+    writer.frame(T0 + 2, {"processes": {"a": "ready"}})  # and the daemon was killed: never closed
+    (tmp_path / "20300101-000500-red").mkdir()  # killed before it wrote anything
+    Recorder(None, tmp_path, "red").seal_leftovers()
+    sealed = load(tmp_path / "20300101-000000-red.zip")
+    assert sealed.meta["ended_at"] is None and sealed.end == T0 + 2
+    assert (tmp_path / "20300101-000500-red").is_dir(), "nothing to replay: left as it was, and said"
