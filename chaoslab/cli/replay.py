@@ -56,7 +56,7 @@ _AT = re.compile(r"^(?:\+(?P<min>\d+):(?P<sec>\d{2})|(?P<h>\d{1,2}):(?P<m>\d{2})
 def position(at: str, start: float, end: float) -> float:
     """``+MM:SS`` from the recording's start, or ``HH:MM[:SS]`` on the day it started (local time)."""
     found = _AT.match(at.strip())
-    if not found:
+    if not found or int(found["h"] or 0) > 23 or int(found["m"] or 0) > 59 or int(found["s"] or found["sec"] or 0) > 59:
         raise BadInput(f"--at {at!r}: give +MM:SS from the start or HH:MM[:SS] (the time of day it was recorded)")
     if found["min"] is not None:
         t = start + int(found["min"]) * 60 + int(found["sec"])
@@ -95,6 +95,8 @@ def replay(options: Options, recording: str | None, port: int, at: str | None, o
     """Serve the console over a recorded drill (default: the latest, or the one that covers --at),
     with a time slider and the timeline's marks, until Ctrl-C. RECORDING: a name from `chaoslab
     recordings list`, a recording's folder, or an exported .zip."""
+    if at is not None:
+        position(at, 0, float("inf"))  # a malformed time is said as such, before any recording is read
     bundle = load(_named(options, recording)) if recording or at is None else _covering(options, at)
     played = Replay(bundle)
     if at is not None:

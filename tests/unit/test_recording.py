@@ -215,8 +215,9 @@ def test_a_replay_starts_where_it_is_asked():
     assert position("+01:30", T0, T0 + 600) == T0 + 90
     with pytest.raises(BadInput, match="the recording runs from"):
         position("+20:00", T0, T0 + 600)
-    with pytest.raises(BadInput, match="give \\+MM:SS"):
-        position("soon", T0, T0 + 600)
+    for malformed in ("soon", "25:00", "10:61", "+01:75"):
+        with pytest.raises(BadInput, match="give \\+MM:SS"):
+            position(malformed, T0, T0 + 600)
 
 
 def test_chaoslab_replay_serves_an_exported_file_where_it_is_asked_to_start(tmp_path, recorded):
