@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 from flask import Flask, redirect
 
@@ -26,8 +27,8 @@ from chaoslab.console.web import create_blueprint
 
 ROOT = "/replay"
 KEPT = 2
-"""Replays kept open at once: each holds its recording in memory, about 2 MiB a minute of drill
-(the platform console's memory limit allows for two half-hour drills)."""
+"""Replays kept open at once in one process, whoever's: each holds its recording in memory, about
+2 MiB a minute of drill (the platform console's memory limit allows for two half-hour drills)."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -42,14 +43,16 @@ def create_app(played: Replay, token: Callable[[], str]) -> Flask:
 class Replays:
     """WSGI middleware: the recordings in ``recordings`` under /replay/, the rest to ``app``."""
 
+    _open: ClassVar[OrderedDict[Path, Flask]] = OrderedDict()
+    """The replays open in this process (every team's on the platform console), the least recent first."""
+    _lock = threading.Lock()
+
     def __init__(self, app, recordings: Path, token: Callable[[], str], root: str = ROOT):
         """``root``: where the recordings are listed on the host (a team's, on the platform console)."""
         self.app = app
         self.recordings = recordings
         self.token = token
         self.root = root
-        self._open: OrderedDict[tuple[str, str], Flask] = OrderedDict()
-        self._lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         path, root = environ.get("PATH_INFO", ""), self.root
@@ -66,7 +69,7 @@ class Replays:
         if found is None:
             return _html(start_response, "404 Not Found", f"<p>No recording {esc(name)}.</p>", here)
         try:
-            app = self._app(name, found)
+            app = self._app(found)
         except BadBundle as exc:
             return _html(start_response, "422 Unprocessable Entity", f"<p>{esc(exc)}</p>", here)
         inner = dict(environ, SCRIPT_NAME=f"{here}/{name}", PATH_INFO="/" + rest)
@@ -80,19 +83,17 @@ class Replays:
                 return candidate
         return None
 
-    def _app(self, name: str, path: Path) -> Flask:
+    def _app(self, path: Path) -> Flask:
         """The replay of ``path``, made on first use. A recording still being written is replayed as far
         as it went then; once sealed (its zip) it is opened again, whole."""
-        key = (name, path.suffix)
         with self._lock:
-            if key in self._open:
-                self._open.move_to_end(key)
-                return self._open[key]
+            if path in self._open:
+                self._open.move_to_end(path)
+                return self._open[path]
         app = create_app(Replay(load(path)), self.token)
         with self._lock:
-            for stale in [k for k in self._open if k[0] == name]:
-                del self._open[stale]
-            self._open[key] = app
+            self._open.pop(path.with_suffix(""), None)  # its folder's replay, now that it is sealed
+            self._open[path] = app
             while len(self._open) > KEPT:
                 self._open.popitem(last=False)
         return app
