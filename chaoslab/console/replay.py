@@ -279,7 +279,8 @@ def replay_bar(replay: Replay) -> str:
     )
     return (
         f'<div id="replay" class="replay" data-start="{clock.start:.3f}" data-end="{clock.end:.3f}">'
-        '<button type="button" id="replay-play" class="pause">play</button>'
+        '<button type="button" id="replay-play" class="pause" title="Play or stop (key: k); j and l jump to the '
+        'mark before or after">play</button>'
         f'<span class="speeds" aria-label="speed">{speeds}</span>'
         f'<span id="replay-clock" class="replay-clock">{esc(clock_text(clock.now()))}</span>'
         '<div class="replay-track">'

@@ -82,6 +82,16 @@ def test_a_recorded_drill_replays_as_the_live_console_showed_it(lab, console, pa
             f"Math.abs(Number(document.getElementById('replay-slider').value) - {t}) < 1", timeout=10000
         )
     poll_until(lambda: note in page.inner_text("#panel-incident"), "the note, at its own mark", timeout=15)
+    times = sorted({float(marks.nth(i).get_attribute("data-t")) for i in range(marks.count())})
+
+    def at_mark(t: float) -> bool:
+        return abs(float(page.get_attribute("#replay", "data-now") or 0) - t) < 1
+
+    before = max(t for t in times if t < times[-1] - 0.5)  # marks closer than that are one moment
+    page.keyboard.press("j")  # the projector's remote: the mark before
+    poll_until(lambda: at_mark(before), "j: the mark before", timeout=10)
+    page.keyboard.press("l")
+    poll_until(lambda: at_mark(times[-1]), "l: the mark after", timeout=10)
     page.evaluate(
         "t => fetch('replay', {method: 'POST', headers: {'Content-Type': 'application/json'},"
         " body: JSON.stringify({action: 'seek', t: t})})",

@@ -236,6 +236,8 @@
       pause(!paused);
     } else if (event.key === "f" && !event.ctrlKey && !event.metaKey && !event.altKey) {
       project();
+    } else if (replay && ["j", "k", "l"].includes(event.key) && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      replayKey(event.key);
     }
   });
 
@@ -333,6 +335,17 @@
           if (selected) loadList();
         }
       });
+  }
+
+  // k plays or stops, j and l jump to the mark before or after the position (a projector's remote)
+  function replayKey(key) {
+    if (key === "k") { steer({ action: replay.dataset.playing === "true" ? "pause" : "play" }); return; }
+    const now = Number(replay.dataset.now || replay.dataset.start);
+    const times = Array.from(replay.querySelectorAll(".mark")).map(function (m) { return Number(m.dataset.t); });
+    const target = key === "l"
+      ? times.find(function (t) { return t > now + 0.5; })
+      : times.filter(function (t) { return t < now - 0.5; }).pop();
+    if (target !== undefined) steer({ action: "seek", t: target });
   }
 
   if (replay) {
