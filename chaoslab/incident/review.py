@@ -576,7 +576,8 @@ def markdown(doc: dict) -> str:
         out.append(f"- Drill: {doc['scenario']['id']} ({_cell(doc['scenario']['title'])}).")
     out.append(
         f"- Replay: `chaoslab replay --at {doc['times']['declared'][11:]}` opens the drill's recording at the "
-        "declaration; any time above works with --at (or the console's recordings, under /replay/)."
+        "declaration, and any time above works with --at; the console lists the recordings under /replay/ "
+        "(on a cohort cluster, the platform console's /teams/TEAM/replay/)."
     )
     links = sorted({link for row in doc["timeline"] for link in row["links"]})
     out += [f"- {_cell(link)}" for link in links]
