@@ -323,9 +323,13 @@
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
 
+  function follow() {
+    fetch("replay").then(function (response) { return response.json(); }).then(showReplay).catch(function () {});
+  }
+
   function steer(body) {
     return fetch("replay", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
-      .then(function (response) { return response.json(); })
+      .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
       .then(function (doc) {
         showReplay(doc);
         if (body.action === "seek") {
@@ -334,7 +338,8 @@
           history.replaceState(null, "", "?" + params.toString());
           if (selected) loadList();
         }
-      });
+      })
+      .catch(follow); // refused (an ?at= outside the recording): show where it is
   }
 
   // k plays or stops, j and l jump to the mark before or after the position (a projector's remote)
@@ -359,9 +364,6 @@
       if (speed) { steer({ action: "play", speed: Number(speed.dataset.speed) }); return; }
       if (event.target.closest("#replay-play")) steer({ action: replay.dataset.playing === "true" ? "pause" : "play" });
     });
-    const follow = function () {
-      fetch("replay").then(function (response) { return response.json(); }).then(showReplay).catch(function () {});
-    };
     if (asked.get("at")) steer({ action: "seek", t: Number(asked.get("at")) }); else follow();
     setInterval(follow, 1000);
   }
