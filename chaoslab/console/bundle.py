@@ -157,6 +157,15 @@ class Bundle:
 
 def load(path: Path) -> Bundle:
     """A recording from its folder or its exported zip; BadBundle says why it cannot be read."""
+    try:
+        return _load(path)
+    except BadBundle:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, zipfile.BadZipFile) as exc:
+        raise BadBundle(f"{path} is damaged ({type(exc).__name__}: {exc}): not a recording this lab wrote") from None
+
+
+def _load(path: Path) -> Bundle:
     if path.is_dir():
         read = _folder_reader(path)
     elif zipfile.is_zipfile(path):

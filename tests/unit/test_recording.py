@@ -266,3 +266,12 @@ def test_a_recording_a_killed_daemon_left_open_is_sealed_at_the_next_start(tmp_p
     sealed = load(tmp_path / "20300101-000000-red.zip")
     assert sealed.meta["ended_at"] is None and sealed.end == T0 + 2
     assert (tmp_path / "20300101-000500-red").is_dir(), "nothing to replay: left as it was, and said"
+
+
+def test_a_damaged_recording_is_refused_with_a_reason_not_a_traceback(tmp_path, recorded):
+    (recorded / FRAMES).write_text('{"t": 1, "traces": 7}\n')  # an event stream that is not a list
+    with pytest.raises(BadBundle, match="is damaged"):
+        load(recorded)
+    (recorded / FRAMES).write_bytes(b"\xff\xfe not text")
+    with pytest.raises(BadBundle, match="is damaged"):
+        load(recorded)
