@@ -25,7 +25,9 @@ from chaoslab.console.bundle import BadBundle, add, export, listed, load, size
 from chaoslab.console.replay import Replay
 from chaoslab.console.replays import create_app
 from chaoslab.errors import BadInput
+from chaoslab.incident.triage import parse_time
 from chaoslab.local.statedir import StateDir
+from chaoslab.timefmt import clock
 from chaoslab.wsgi import HttpServer
 
 
@@ -50,26 +52,26 @@ def _named(options: Options, name: str | None) -> Path:
     raise BadInput(f"no recording {name!r}: `chaoslab recordings list` shows the lab's, or give an exported file")
 
 
-_AT = re.compile(r"^(?:\+(?P<min>\d+):(?P<sec>\d{2})|(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?)$")
+_OFFSET = re.compile(r"\+(\d+):([0-5]\d)")
+
+
+def moment(at: str, start: float, end: float) -> float:
+    """``+MM:SS`` from the recording's start, or a time as triage's WHEN reads one (``HH:MM[:SS]`` on the
+    day the recording ended, or the day before when that is later; an ISO time)."""
+    offset = _OFFSET.fullmatch(at.strip())
+    try:
+        return start + int(offset[1]) * 60 + int(offset[2]) if offset else parse_time(at, now=end)
+    except BadInput:
+        raise BadInput(
+            f"--at {at!r}: give +MM:SS from the start or HH:MM[:SS] (the time of day it was recorded)"
+        ) from None
 
 
 def position(at: str, start: float, end: float) -> float:
-    """``+MM:SS`` from the recording's start, or ``HH:MM[:SS]`` on the day it started (local time)."""
-    found = _AT.match(at.strip())
-    if not found or int(found["h"] or 0) > 23 or int(found["m"] or 0) > 59 or int(found["s"] or found["sec"] or 0) > 59:
-        raise BadInput(f"--at {at!r}: give +MM:SS from the start or HH:MM[:SS] (the time of day it was recorded)")
-    if found["min"] is not None:
-        t = start + int(found["min"]) * 60 + int(found["sec"])
-    else:
-        day = time.localtime(start)
-        t = time.mktime(
-            (day.tm_year, day.tm_mon, day.tm_mday, int(found["h"]), int(found["m"]), int(found["s"] or 0), 0, 0, -1)
-        )
+    """``moment``, refused when the recording does not cover it."""
+    t = moment(at, start, end)
     if not start - 1 <= t <= end + 1:
-        raise BadInput(
-            f"--at {at}: the recording runs from {time.strftime('%H:%M:%S', time.localtime(start))} to "
-            f"{time.strftime('%H:%M:%S', time.localtime(end))}"
-        )
+        raise BadInput(f"--at {at}: the recording runs from {clock(start)} to {clock(end)}")
     return t
 
 
@@ -96,7 +98,7 @@ def replay(options: Options, recording: str | None, port: int, at: str | None, o
     with a time slider and the timeline's marks, until Ctrl-C. RECORDING: a name from `chaoslab
     recordings list`, a recording's folder, or an exported .zip."""
     if at is not None:
-        position(at, 0, float("inf"))  # a malformed time is said as such, before any recording is read
+        moment(at, 0, time.time())  # a malformed time is said as such, before any recording is read
     bundle = load(_named(options, recording)) if recording or at is None else _covering(options, at)
     played = Replay(bundle)
     if at is not None:

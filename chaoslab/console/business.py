@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chaoslab.alerts.synthetic import DURATION, SUCCESS
 from chaoslab.telemetry import names
+from chaoslab.timefmt import clock
 from chaoslab.topology import FRONT_DOOR
 
 CHECKOUT_ROUTE = ("POST", "/checkout")
@@ -210,7 +211,7 @@ def held(overall: Figures, samples: list[tuple[float, dict[str, float], set[str]
     kept, said = {}, dict(overall.measured_by)
 
     def last_answer(at: float) -> str:
-        return LAST_SAYS.format(time.strftime("%H:%M:%S", time.localtime(at)))
+        return LAST_SAYS.format(clock(at))
 
     for figure in GAUGES:
         if getattr(overall, figure) is not None:

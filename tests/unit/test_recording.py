@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -213,6 +214,7 @@ def test_what_is_not_a_recording_is_refused_with_a_reason(tmp_path):
 
 def test_a_replay_starts_where_it_is_asked():
     assert position("+01:30", T0, T0 + 600) == T0 + 90
+    assert position(time.strftime("%H:%M:%S", time.localtime(T0 + 45)), T0, T0 + 600) == T0 + 45, "as reviews print it"
     with pytest.raises(BadInput, match="the recording runs from"):
         position("+20:00", T0, T0 + 600)
     for malformed in ("soon", "25:00", "10:61", "+01:75"):
