@@ -1,5 +1,5 @@
 """What the lab daemon's trace store costs in memory: its newest 1000 traces, and each trace a diagnosis
-pins beyond them (chaoslab/local/tracestore.py), under the default load.
+pins beyond them, and each trace the console lists (chaoslab/local/tracestore.py), under the default load.
 
 One local lab under the default load for ``--warm`` seconds; then its newest traces are read back
 (``chaoslab traces``'s API) and added to a fresh TraceStore while tracemalloc counts what it holds::
@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"pins at their bound ({default.max_pinned} traces for {default.pin_s / 60:g} min): "
         f"{default.max_pinned * per_trace / 2**20:.1f} MiB more at most"
+    )
+    print(
+        f"listed traces at their bound ({default.max_listed}, the console's slow and failed calls): "
+        f"{default.max_listed * per_trace / 2**20:.1f} MiB more at most"
     )
     return 0
 

@@ -501,6 +501,16 @@ class ServiceGraph:
                 del self._slices[key]
 
     # ---- reading ----------------------------------------------------------------------------
+    def exemplars(self) -> set[str]:
+        """Every trace ``traces`` may list now: each slice's failed and slow calls, and the open ones (the
+        lab's trace store keeps these beyond its newest traces, chaoslab/local/tracestore.py)."""
+        with self._lock:
+            pieces = [piece for slices in self._slices.values() for piece in slices]
+            found = {ref.trace_id for piece in pieces for ref in (*piece.failed, *piece.slow)}
+            for table in (self._open_calls, self._open_roots):
+                found.update(call.span["trace_id"] for call in table.values())
+        return found
+
     def _open_by_edge(self, now: float) -> dict[tuple[str, str], list[tuple[dict, bool]]]:
         """Open calls per edge, each with whether it is unanswered so far."""
         found: dict[tuple[str, str], list[tuple[dict, bool]]] = {}

@@ -172,8 +172,8 @@ class Lab:
         self.settings = settings
         self.token = state.token()
         self.ports = allocate(preferred_ports(), settings.ports)
-        self.traces = TraceStore()
         self.graph = service_graph()
+        self.traces = TraceStore(listed=self.graph.exemplars)
         self.migrations = "pending"
         self.started_at = time.time()
         self.stopping = threading.Event()

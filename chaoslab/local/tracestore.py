@@ -9,6 +9,11 @@ a trace the diagnosis cited would be gone before a trainee opened it. So a
 cited trace is *pinned*: kept beyond the newest ones for ``pin_s`` (longer
 than the 40-minute root-cause bar), at most ``max_pinned`` of them, the
 oldest pin going first (bench/tracestore_memory.py measures what that costs).
+
+The console lists the slowest and the failed calls of the last five minutes (the service graph's
+exemplars); most are older than the newest traces. So the store also keeps a trace while it is
+*listed* (``listed``, chaoslab.servicegraph's ``ServiceGraph.exemplars``): what a page offers to open
+opens, the way a tail-sampling collector keeps the errors and the slow ones.
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from chaoslab.telemetry.inflight import IN_FLIGHT
 
+LISTED_EVERY_S = 5.0
+"""How often the listed traces are asked for again (the graph's slices are this wide)."""
 MAX_ATTRIBUTE_CHARS = 300
 """Attribute values are kept, but long ones (SQL text) cut: the store is bounded in memory."""
 
@@ -72,7 +79,10 @@ class TraceStore:
 
     A span that is still open arrives as a provisional copy (``open: true``, end = when it was last
     seen, chaoslab.telemetry.inflight); the real span replaces it when it ends, and a late copy never
-    replaces a real span."""
+    replaces a real span.
+
+    ``listed`` returns the trace ids a page may list now; those pushed out of the newest ones are kept
+    while they are listed, at most ``max_listed`` (the oldest going first)."""
 
     def __init__(
         self,
@@ -80,24 +90,36 @@ class TraceStore:
         max_spans_per_trace: int = 2000,
         max_pinned: int = 1000,
         pin_s: float = 3600.0,
+        listed: Callable[[], Collection[str]] | None = None,
+        max_listed: int = 3000,
         clock: Callable[[], float] = time.time,
     ):
         self.max_traces = max_traces
         self.max_spans = max_spans_per_trace
         self.max_pinned = max_pinned
         self.pin_s = pin_s
+        self.listed = listed
+        self.max_listed = max_listed
         self.clock = clock
         self._traces: OrderedDict[str, dict[str, dict]] = OrderedDict()
         self._pins: OrderedDict[str, float] = OrderedDict()  # trace id → pinned until, oldest pin first
         self._kept: dict[str, dict[str, dict]] = {}  # pinned traces pushed out of the newest ones
+        self._listed: Collection[str] = frozenset()
+        self._listed_at = float("-inf")
+        self._kept_listed: OrderedDict[str, dict[str, dict]] = OrderedDict()  # listed ones, oldest first
         self._lock = threading.Lock()
         self.received = 0
 
     def add(self, spans: list[dict]) -> None:
+        listed = self._ask_listed()
         with self._lock:
+            if listed is not None:
+                self._listed = listed
+                for trace_id in [t for t in self._kept_listed if t not in listed]:
+                    del self._kept_listed[trace_id]
             for span in spans:
                 trace_id = span["trace_id"]
-                bucket = self._kept.get(trace_id)
+                bucket = self._kept.get(trace_id) or self._kept_listed.get(trace_id)
                 if bucket is None:
                     bucket = self._traces.setdefault(trace_id, {})
                 known = bucket.get(span["span_id"])
@@ -111,6 +133,19 @@ class TraceStore:
                 trace_id, bucket = self._traces.popitem(last=False)
                 if trace_id in self._pins:
                     self._kept[trace_id] = bucket
+                elif trace_id in self._listed:
+                    self._kept_listed[trace_id] = bucket
+                    if len(self._kept_listed) > self.max_listed:
+                        self._kept_listed.popitem(last=False)
+
+    def _ask_listed(self) -> Collection[str] | None:
+        """The listed trace ids, when it is time to ask again (outside the store's lock: ``listed`` takes
+        the graph's)."""
+        now = self.clock()
+        if self.listed is None or now - self._listed_at < LISTED_EVERY_S:
+            return None
+        self._listed_at = now
+        return self.listed()
 
     def pin(self, trace_ids: Iterable[str]) -> None:
         """Keep these traces readable for ``pin_s`` from now (a trace pinned again is kept longer)."""
@@ -119,6 +154,8 @@ class TraceStore:
             for trace_id in trace_ids:
                 self._pins.pop(trace_id, None)
                 self._pins[trace_id] = until
+                if trace_id in self._kept_listed:
+                    self._kept[trace_id] = self._kept_listed.pop(trace_id)
             while len(self._pins) > self.max_pinned:
                 trace_id, _ = self._pins.popitem(last=False)
                 self._kept.pop(trace_id, None)
@@ -135,11 +172,16 @@ class TraceStore:
         """Pinned traces no longer among the newest ones (kept for their pin alone)."""
         return len(self._kept)
 
+    @property
+    def kept_listed(self) -> int:
+        """Listed traces no longer among the newest ones (kept while they are listed)."""
+        return len(self._kept_listed)
+
     def recent(self, last: int, service: str | None = None, trace_id: str | None = None) -> list[list[dict]]:
         """The ``last`` most recently started traces (optionally touching ``service``), oldest first."""
         with self._lock:
             if trace_id:
-                found = self._traces.get(trace_id) or self._kept.get(trace_id)
+                found = self._traces.get(trace_id) or self._kept.get(trace_id) or self._kept_listed.get(trace_id)
                 return [list(found.values())] if found else []
             traces = [
                 list(spans.values())

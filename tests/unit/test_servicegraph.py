@@ -230,6 +230,8 @@ def test_traces_lists_failed_newest_first_and_slow_slowest_first():
     assert [r.trace_id for r in refs["slow"]][:2] == ["ok-900", "ok-500"]
     assert {r.trace_id for r in graph.traces(60, node="payment")["failed"]} == {"failed-late", "failed-early"}
     assert graph.traces(60, node="gateway") == {"failed": [], "slow": [], "open": []}
+    listed = {r.trace_id for refs in graph.traces(300).values() for r in refs}
+    assert graph.exemplars() >= listed and "ok-10" not in graph.exemplars()  # what the trace store keeps
 
 
 def test_every_grpc_service_of_the_topology_is_in_the_ring_proto():

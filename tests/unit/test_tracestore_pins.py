@@ -48,3 +48,35 @@ def test_pins_are_bounded_and_the_oldest_goes_first():
         store.pin([name])
     store.add([span("newest")])
     assert [bool(store.recent(1, trace_id=n)) for n in ("first", "second", "third")] == [False, True, True]
+
+
+def test_a_listed_trace_is_kept_while_listed_and_no_longer():
+    """The console lists the slowest and failed calls of five minutes; the newest traces are half a
+    minute. What it lists stays openable, and is let go when the graph stops listing it."""
+    clock = {"now": T0}
+    listed = {"slowest"}
+    store = TraceStore(max_traces=2, max_listed=5, clock=lambda: clock["now"], listed=lambda: set(listed))
+    store.add([span("slowest"), span("ordinary")])
+    store.add([span(f"newer-{n}") for n in range(4)])
+    assert store.recent(1, trace_id="slowest"), "a listed trace is readable after newer ones came"
+    assert not store.recent(1, trace_id="ordinary"), "an unlisted one is not"
+    assert store.kept_listed == 1
+    listed.clear()
+    clock["now"] = T0 + 6  # the graph is asked again at most every few seconds
+    store.add([span("newest")])
+    assert not store.recent(1, trace_id="slowest") and store.kept_listed == 0
+
+
+def test_listed_traces_are_bounded_and_a_pin_outlasts_the_listing():
+    clock = {"now": T0}
+    listed = {f"slow-{n}" for n in range(4)}
+    store = TraceStore(max_traces=1, max_listed=2, pin_s=600, clock=lambda: clock["now"], listed=lambda: set(listed))
+    for n in range(4):
+        store.add([span(f"slow-{n}")])
+    store.add([span("newest")])
+    assert [bool(store.recent(1, trace_id=f"slow-{n}")) for n in range(4)] == [False, False, True, True]
+    store.pin(["slow-2"])  # a diagnosis cites one the page listed: it is kept for the pin
+    listed.clear()
+    clock["now"] = T0 + 6
+    store.add([span("newer")])
+    assert store.recent(1, trace_id="slow-2") and not store.recent(1, trace_id="slow-3")
