@@ -338,7 +338,7 @@ def _is_loopback(host: str) -> bool:
 
 @dataclass(frozen=True)
 class Drills:
-    """Drills as `chaoslab scenario start` plays them, on either target."""
+    """Drills as `chaoslab scenario start` plays them (and `chaoslab gameday start` for a room), on either target."""
 
     healthy_s: float = setting(
         10.0,
@@ -346,6 +346,13 @@ class Drills:
         "latency against these healthy figures where the absolute SLO cannot be fair on a slow host; 0 skips it.",
         min=0,
         max=120,
+    )
+    stagger_s: float = setting(
+        3.0,
+        "Seconds between one team's drill start and the next team's in a GameDay (`chaoslab gameday start`), so "
+        "the teams' traffic does not load a shared node in lockstep; 0 starts them all at once.",
+        min=0,
+        max=60,
     )
 
     prefix = "CHAOSLAB_DRILL_"

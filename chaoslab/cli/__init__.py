@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     **dict.fromkeys(("checkout", "smoke"), "shop"),
     **dict.fromkeys(("fault", "reset", "deploy", "changes", "audit", "reap"), "chaos"),
     "scenario": "drills",
+    "gameday": "gameday",
     **dict.fromkeys(("load", "verify", "soak", "locust"), "load"),
     **dict.fromkeys(("teams", "team-kubeconfig"), "cohort"),
     **dict.fromkeys(("console", "console-server"), "console"),

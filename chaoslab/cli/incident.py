@@ -23,7 +23,7 @@ from chaoslab.incident.desk import Desk
 from chaoslab.incident.notify import Follower
 from chaoslab.incident.record import ROLES, said
 from chaoslab.incident.review import markdown
-from chaoslab.incident.score import ranked, trend
+from chaoslab.incident.score import ranked, table, trend
 from chaoslab.incident.severity import VERIFY_DEFAULT_S, contract
 from chaoslab.incident.triage import prompt
 from chaoslab.incident.truth import is_graded
@@ -682,26 +682,5 @@ def score(
     if as_json:
         click.echo(json.dumps([s.to_json() for s in board], indent=2))
         return
-
-    def t(seconds):
-        return duration(seconds) if seconds is not None else "-"
-
-    click.echo(
-        f"{'#':>2} {'TEAM':<8} {'INCIDENT':<8} {'SCENARIO':<17} {'STAGE':<12} {'RANK MIN':>8} {'NORM':>5} "
-        f"{'TTD':>6} {'TTA':>6} {'TTRC':>6} {'TTM':>6} {'TTVF':>6} TRIAGE WRONG HINTS OVERDUE"
-    )
-    for n, s in enumerate(board, 1):
-        scenario = s.scenario if s.scenario else ("(not graded)" if not s.graded else "-")
-        click.echo(
-            f"{n:>2} {(s.team or '-'):<8} {s.incident:<8} {scenario:<17} {s.stage:<12} "
-            f"{(s.effective_min if s.effective_min is not None else '-'):>8} {(s.normalised or '-'):>5} "
-            f"{t(s.ttd_s):>6} {t(s.tta_s):>6} {t(s.ttrc_s):>6} {t(s.ttm_s):>6} {t(s.ttvf_s):>6} "
-            f"{s.triage_right}/5{'':<2} {s.wrong_root_causes:>5} {s.hints:>5} {s.overdue_updates:>7}"
-        )
-    for s in board:
-        if s.drill_end:
-            late = f"; {s.late_answers} answer(s) after that earned nothing" if s.late_answers else ""
-            click.echo(f"{s.incident}: its drill {s.drill_end} while the incident was open{late}")
-        if s.shadow_ttrc_s is not None:
-            yours = f"you at {t(s.ttrc_s)}" if s.ttrc_s is not None else "you: not yet"
-            click.echo(f"{s.incident}: the shadow on-call found the root cause at {t(s.shadow_ttrc_s)}, {yours}")
+    for line in table(board):
+        click.echo(line)

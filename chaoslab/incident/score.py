@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from chaoslab.incident.record import Incident
 from chaoslab.incident.triage import QUESTIONS
 from chaoslab.incident.truth import ROOT_CAUSE_BAR_S, is_graded
+from chaoslab.timefmt import duration
 
 PENALTY_MIN = {"wrong_root_causes": 2, "hints": 3, "triage_missed": 1, "overdue_updates": 2}
 """Minutes added to the ranking time per count (docs/scoring.md)."""
@@ -238,3 +239,31 @@ def trend(scored: list[tuple[Incident, Score]]) -> dict:
         values = [d[f"{key}_s"] for d in drills if d[f"{key}_s"] is not None]
         means[key] = {"mean_s": round(sum(values) / len(values), 1) if values else None, "n": len(values)}
     return {"drills": drills, "means": means}
+
+
+def table(board: list[Score]) -> list[str]:
+    """The ranked scores (``ranked``) as `chaoslab score` prints them: a row each, then their notes."""
+
+    def t(seconds):
+        return duration(seconds) if seconds is not None else "-"
+
+    lines = [
+        f"{'#':>2} {'TEAM':<8} {'INCIDENT':<8} {'SCENARIO':<17} {'STAGE':<12} {'RANK MIN':>8} {'NORM':>5} "
+        f"{'TTD':>6} {'TTA':>6} {'TTRC':>6} {'TTM':>6} {'TTVF':>6} TRIAGE WRONG HINTS OVERDUE"
+    ]
+    for n, s in enumerate(board, 1):
+        scenario = s.scenario if s.scenario else ("(not graded)" if not s.graded else "-")
+        lines.append(
+            f"{n:>2} {(s.team or '-'):<8} {s.incident:<8} {scenario:<17} {s.stage:<12} "
+            f"{(s.effective_min if s.effective_min is not None else '-'):>8} {(s.normalised or '-'):>5} "
+            f"{t(s.ttd_s):>6} {t(s.tta_s):>6} {t(s.ttrc_s):>6} {t(s.ttm_s):>6} {t(s.ttvf_s):>6} "
+            f"{s.triage_right}/5{'':<2} {s.wrong_root_causes:>5} {s.hints:>5} {s.overdue_updates:>7}"
+        )
+    for s in board:
+        if s.drill_end:
+            late = f"; {s.late_answers} answer(s) after that earned nothing" if s.late_answers else ""
+            lines.append(f"{s.incident}: its drill {s.drill_end} while the incident was open{late}")
+        if s.shadow_ttrc_s is not None:
+            yours = f"you at {t(s.ttrc_s)}" if s.ttrc_s is not None else "you: not yet"
+            lines.append(f"{s.incident}: the shadow on-call found the root cause at {t(s.shadow_ttrc_s)}, {yours}")
+    return lines

@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import re
 import time
+import zipfile
 
 import pytest
 from click.testing import CliRunner
 
 from chaoslab.chaos import scenarios
 from chaoslab.cli import cli
-from chaoslab.incident.mystery import story
+from chaoslab.console.bundle import load
+from chaoslab.incident.mystery import draw, story
 from support import module_lab, poll_until
 
 DRILL = "fp-drift"
@@ -220,3 +222,43 @@ def _drift(lab, since: float) -> float:
     sql = "SELECT coalesce(sum(requested_amount - amount), 0) FROM ledger.entries WHERE created_at >= to_timestamp(%s)"
     with psycopg.connect(lab.database_url) as conn:
         return float(conn.execute(sql, (since,)).fetchone()[0])
+
+
+def test_a_gameday_of_one_lab_starts_a_mystery_grades_it_and_archives_the_day(clean_lab, tmp_path):
+    """A room of one (a rehearsal): `gameday start` draws the seeded mystery for the team, the team works
+    its incident, `gameday end` names the drill, grades the incident and writes the archive (scoreboard,
+    review, recording); a second `end` is refused."""
+    lab = clean_lab
+    instructor = {"CHAOSLAB_TOKEN": (lab.state_dir / "token").read_text().strip()}
+    drawn = draw(None, 5)  # fp-drift: nothing pages, the team opens its incident itself
+    refused = lab.cli("gameday", "start", "--mystery", "--seed", "5", check=False)
+    assert refused.returncode != 0 and "instructors only" in refused.stderr  # the room's drill is theirs
+    started = lab.cli(
+        "gameday", "start", "--mystery", "--seed", "5", "--ttl", "600", "--name", "rehearsal", env=instructor
+    )
+    assert "[local] drill started (a mystery)" in started.stdout and drawn.id not in started.stdout, started.stdout
+    assert "a mystery drill" in lab.cli("scenario", "status").stdout  # the team is told nothing more
+    status = lab.cli("gameday", "status", env=instructor).stdout
+    assert "rehearsal: running for" in status and re.search(r"local +\d+m\d+s left +- +- +not paged yet", status)
+
+    lab.cli("incident", "open", "customers report trouble", "--severity", "P2")
+    lab.cli("incident", "ack")
+    cause = drawn.root_cause
+    lab.cli("incident", "rootcause", "--service", cause["service"], "--kind", cause["kind"])
+    assert re.search(r"local .* INC-\d+ +acknowledged +root cause", lab.cli("gameday", "status", env=instructor).stdout)
+
+    archive = tmp_path / "day.zip"
+    ended = lab.cli("gameday", "end", "-o", str(archive), env=instructor)
+    assert f"[local] drill {drawn.id} stopped" in ended.stdout and "local    INC-" in ended.stdout, ended.stdout
+    assert lab.cli("scenario", "status", check=False).returncode == 1  # nothing left running
+    with zipfile.ZipFile(archive) as day:
+        board = json.loads(day.read("scoreboard.json"))
+        assert [(s["team"], s["scenario"]) for s in board] == [("local", drawn.id)] and board[0]["ttrc_s"] is not None
+        reviews = [n for n in day.namelist() if n.startswith("local/INC-") and n.endswith("-review.md")]
+        assert len(reviews) == 1 and drawn.id in day.read(reviews[0]).decode()  # the review names it now
+        recorded = [n for n in day.namelist() if n.startswith("local/recordings/")]
+        assert recorded, day.namelist()
+        (tmp_path / "rec.zip").write_bytes(day.read(recorded[0]))
+    assert load(tmp_path / "rec.zip").end >= board[0]["t0"]  # the recording covers the drill
+    again = lab.cli("gameday", "end", "-o", str(archive), env=instructor, check=False)
+    assert again.returncode == 1 and "has ended already" in again.stderr
