@@ -1,6 +1,6 @@
 """A cohort on real pods (`make platform`, `make teams`, `make team-kubeconfig`): two teams fenced off
-from each other by RBAC and by the network, the instructor seeing both, each team's memory measured
-under the default load and held by its quota."""
+from each other by RBAC and by the network, the instructor seeing both and running a GameDay for both,
+each team's memory measured under the default load and held by its quota."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import json
 import os
 import re
 import time
+import zipfile
 
 import pytest
 import requests
 import yaml
 from kubernetes import client
 
+from chaoslab.incident.mystery import draw
 from clusterkit import REPORTS, ROOT, available, chaoslab, connects, kubectl, make, pod_names, published, run
 from support import poll_until
 
@@ -186,6 +188,49 @@ def test_the_platform_console_records_a_teams_drill_for_the_debrief(cohort, api)
     replay = platform_console(f"/teams/red/replay/{names[0]}/console/")
     assert 'id="replay"' in replay and "replay: team red" in replay, replay[:500]
     assert "No drill recorded yet" in platform_console("/teams/blue/replay/")
+
+
+def test_a_gameday_starts_one_mystery_for_both_teams_and_ends_with_the_rooms_archive(cohort, api, tmp_path):
+    """`gameday start --teams red,blue` draws one seeded mystery for both teams; the platform's Prometheus
+    pages both (the reaper's CronJob each minute); red names the root cause and resolves; `gameday end`
+    names the drill in each team, ranks red first and writes the archive."""
+    drawn = draw(None, 1)  # latency-500ms: it pages within a minute or two
+    room = ("--teams", ",".join(TEAMS))
+    started = chaoslab("chaoslab-red", "gameday", "start", *room, "--mystery", "--seed", "1", "--ttl", "400")
+    assert all(f"[{team}] drill started (a mystery)" in started.stdout for team in TEAMS), started.stdout
+    assert drawn.id not in started.stdout
+    try:
+        for team in TEAMS:
+            poll_until(
+                lambda t=team: paged(f"chaoslab-{t}", drawn.alert),
+                f"team {team} paged by {drawn.alert}",
+                timeout=240,
+                interval=5,
+            )
+        status = chaoslab("chaoslab-red", "gameday", "status", *room).stdout
+        assert all(re.search(rf"{team} +\d+m\d+s left +INC-\d+", status) for team in TEAMS), status
+        red = "chaoslab-red"
+        chaoslab(red, "incident", "ack")
+        cause = drawn.root_cause
+        chaoslab(red, "incident", "rootcause", "--service", cause["service"], "--kind", cause["kind"])
+        chaoslab(red, "incident", "resolve", "--unverified")
+    finally:
+        archive = tmp_path / "day.zip"
+        ended = chaoslab("chaoslab-red", "gameday", "end", *room, "-o", str(archive), check=False)
+    assert ended.returncode == 0, ended.stdout + ended.stderr
+    assert all(f"[{team}] drill {drawn.id} stopped" in ended.stdout for team in TEAMS), ended.stdout
+    with zipfile.ZipFile(archive) as day:
+        board = json.loads(day.read("scoreboard.json"))
+        assert [s["team"] for s in board][:1] == ["red"] and {s["team"] for s in board} == set(TEAMS), board
+        assert board[0]["stage"] == "root cause" and all(s["scenario"] == drawn.id for s in board), board
+        assert any(n.startswith("blue/INC-") for n in day.namelist()), day.namelist()
+        assert "/teams/red/replay/" in day.read("README.md").decode()
+
+
+def paged(namespace: str, alert: str) -> bool:
+    """Whether an incident opened by the alerts has ``alert`` firing (the reaper pages each minute)."""
+    found = json.loads(chaoslab(namespace, "incident", "list", "--json").stdout)
+    return any(i["detected_by"] == "alerting" and alert in i["firing"] for i in found)
 
 
 def test_memory_per_pod_under_the_default_load_fits_the_requests_and_the_budget(cohort, api):
