@@ -15,6 +15,11 @@ NAMESPACE ?= chaoslab-$(TEAM)
 PLATFORM_NAMESPACE ?= chaoslab-platform
 CLUSTER   ?= chaoslab
 IMAGE     ?= chaoslab
+# REGISTRY: a registry path (registry.example.org/chaoslab): `make images` pushes there instead of loading
+# into kind, and the releases pull from it. WORKERS: worker nodes of `make cluster` besides its control plane.
+REGISTRY  ?=
+IMAGE_REF := $(if $(REGISTRY),$(REGISTRY)/$(IMAGE),$(IMAGE))
+WORKERS   ?= 0
 VERSION   := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' chaoslab/__init__.py)
 PYTEST_ARGS ?=
 # Test files run in parallel, each whole on one worker (its module lab started once); most of a lab
@@ -34,7 +39,7 @@ SCENARIOS := $(sort $(basename $(notdir $(wildcard chaos/scenarios/*.yaml))))
 
 .DEFAULT_GOAL := help
 .PHONY: help lab up down status logs traces checkout scenarios reset load load-stop verify soak test unit lint format tools docs \
-        screenshot proto bench clean cluster images deploy undeploy cluster-down mesh platform team-up teams team-down \
+        screenshot proto bench clean cluster kind-config images deploy undeploy cluster-down mesh platform team-up teams team-down \
         team-kubeconfig
 
 help: ## List the targets
@@ -147,7 +152,7 @@ bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against 
 CHART_VALUES ?=
 PYTHON_IMAGE ?=
 NODE_IMAGE ?=
-HELM_FLAGS = $(foreach f,$(CHART_VALUES),-f $(f)) --set image.repository=$(IMAGE) --set image.tag=$(VERSION) \
+HELM_FLAGS = $(foreach f,$(CHART_VALUES),-f $(f)) --set image.repository=$(IMAGE_REF) --set image.tag=$(VERSION) \
              --wait --wait-for-jobs --timeout 10m
 
 need-%:
@@ -159,13 +164,20 @@ need-%:
 	  istioctl) echo "istioctl is missing: https://istio.io/latest/docs/setup/getting-started/";; \
 	  *) echo "$* is missing";; esac; exit 1; }
 
-cluster: need-kind need-docker ## Create the local kind cluster from kind-config.yaml (NODE_IMAGE=... to override its node image)
-	kind create cluster --config kind-config.yaml --name $(CLUSTER) $(if $(NODE_IMAGE),--image $(NODE_IMAGE))
+cluster: need-kind need-docker ## Create the local kind cluster from kind-config.yaml (WORKERS=2 adds worker nodes; NODE_IMAGE=... overrides its node image)
+	@config=$$(mktemp); $(MAKE) -s --no-print-directory kind-config WORKERS=$(WORKERS) >$$config && \
+	kind create cluster --config $$config --name $(CLUSTER) $(if $(NODE_IMAGE),--image $(NODE_IMAGE)); \
+	status=$$?; rm -f $$config; exit $$status
 
-images: need-docker need-kind ## Build the chaoslab image (tagged $(VERSION), never latest) and load it into kind
+kind-config: ## Print the cluster's kind configuration: kind-config.yaml and WORKERS worker nodes on the same node image
+	@cat kind-config.yaml
+	@image=$$(sed -n 's/^ *image: *//p' kind-config.yaml | head -1); \
+	for i in $$(seq 1 $(WORKERS)); do printf '  - role: worker\n    image: %s\n' "$$image"; done
+
+images: need-docker $(if $(REGISTRY),,need-kind) ## Build the chaoslab image (tagged $(VERSION), never latest); load it into kind, or push it to REGISTRY
 	docker build --build-arg VERSION=$(VERSION) $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) \
-	  -t $(IMAGE):$(VERSION) .
-	kind load docker-image $(IMAGE):$(VERSION) --name $(CLUSTER)
+	  -t $(IMAGE_REF):$(VERSION) .
+	$(if $(REGISTRY),docker push $(IMAGE_REF):$(VERSION),kind load docker-image $(IMAGE_REF):$(VERSION) --name $(CLUSTER))
 
 deploy: need-helm need-kubectl ## Install one team's whole lab (TEAM=lab) with its own Jaeger and Prometheus
 	kubectl create namespace $(NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -

@@ -191,3 +191,24 @@ postgres
 - source_labels: [__meta_kubernetes_pod_name]
   target_label: pod
 {{- end }}
+
+{{/* Where a pod runs, in every pod of the chart: spread over the nodes with the rest of its release
+     (a cohort on several nodes shares them out; on one node it changes nothing) and the registry's
+     pull secrets. Use with `$` (the root). */}}
+{{- define "chaoslab.scheduling" -}}
+{{- with .Values.image.pullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . }}
+  {{- end }}
+{{- end }}
+{{- if .Values.scheduling.spread }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+{{- end }}
