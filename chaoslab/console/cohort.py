@@ -1,5 +1,6 @@
 """The instructor's cohort page on the platform console: every team's live service graph side by side,
-under the cohort's scoreboard, refreshed every ``REFRESH_S`` without reloading the page.
+under the cohort's scoreboard and the GameDay's clock (`chaoslab gameday`), refreshed every
+``REFRESH_S`` without reloading the page.
 
 GET /cohort/        the page (the instructor's token: ``?token=`` once, or ``Authorization: Bearer``)
 GET /cohort/board   the scoreboard and the teams' cards, the fragment the page fetches
@@ -12,6 +13,7 @@ others carry on.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from flask import Blueprint, Response, url_for
@@ -26,6 +28,7 @@ from chaoslab.console.render import esc
 from chaoslab.console.scoreboard import board
 from chaoslab.console.source import Source
 from chaoslab.console.web import Gate, render
+from chaoslab.timefmt import duration
 
 REFRESH_S = 5
 WINDOW_S = 60
@@ -47,13 +50,27 @@ def create_blueprint(sources: dict[str, Source], token: Callable[[], str]) -> Bl
                 found[team], failed[team] = None, f"{type(exc).__name__}: {exc}"[:200]
         return found, failed
 
+    def days() -> dict[str, dict]:
+        found = {}
+        for team, source in sources.items():
+            try:
+                record = source.gameday()
+            except Exception as exc:  # as with scores: one team's record never blanks the room's
+                log.warning("cohort: the GameDay of team %s could not be read: %s", team, exc)
+                continue
+            if record:
+                found[team] = record
+        return found
+
     def fragment() -> str:
         found, failed = scores()
+        played = days()
         cards = []
         for team, ctx in contexts.items():
             score = found.get(team)
             state = (
                 f"{esc(score.get('incident', ''))} {esc(score.get('severity', ''))} · {esc(score.get('state', ''))}"
+                f" · {esc(score.get('stage', ''))}"
                 if score
                 else "no incident"
             )
@@ -66,6 +83,7 @@ def create_blueprint(sources: dict[str, Source], token: Callable[[], str]) -> Bl
                 f'<span class="muted">{state}</span></h2>{trouble}{render(graph.PANEL, ctx)}</section>'
             )
         return (
+            f"{clock(played)}"
             f'<section class="panel"><h2>Scoreboard</h2>{board(found)}</section>'
             f'{graph.legend()}<div class="cohort-grid">{"".join(cards)}</div>'
         )
@@ -84,6 +102,26 @@ def create_blueprint(sources: dict[str, Source], token: Callable[[], str]) -> Bl
         return Response(fragment(), mimetype="text/html", headers={"Cache-Control": "no-store"})
 
     return cohort
+
+
+def clock(played: dict[str, dict], now: float | None = None) -> str:
+    """The GameDay's line over the board: its name, how long it has run and has left (or how long it
+    ran), and the teams playing it; "" when no team plays one."""
+    if not played:
+        return ""
+    now = time.time() if now is None else now
+    latest = max(played.values(), key=lambda r: r.get("started_at", 0))
+    teams = sorted(t for t, r in played.items() if r.get("name") == latest.get("name"))
+    started = latest.get("started_at", now)
+    if latest.get("ended_at"):
+        said = f"ended after {duration(latest['ended_at'] - started)}"
+    else:
+        said = f"running for {duration(now - started)}, {duration(max(0, latest.get('ends_at', now) - now))} left"
+    return (
+        f'<section class="panel gameday" data-gameday="{esc(latest.get("name", ""))}"><h2>GameDay '
+        f'{esc(latest.get("name", ""))}</h2><p><span class="gameday-clock">{esc(said)}</span> · '
+        f"{len(teams)} team(s): {esc(', '.join(teams))}</p></section>"
+    )
 
 
 def _page(body: Markup, teams: int) -> str:

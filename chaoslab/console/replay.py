@@ -187,6 +187,9 @@ class RecordingSource:
     def score(self) -> dict | None:
         return self._answer("score")
 
+    def gameday(self) -> dict | None:
+        return None  # a recording is one team's drill; the room's GameDay is not in it
+
     def _answer(self, key: str):
         found = self.bundle.answer(self.clock())
         return found.get(key) if found else None

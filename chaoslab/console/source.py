@@ -78,6 +78,9 @@ class Source(Protocol):
         """The latest incident's score, graded (chaoslab/console/incidents.py's ``instructor_score``), or
         None: no incident yet."""
 
+    def gameday(self) -> dict | None:
+        """The GameDay the team plays or played (chaoslab/incident/gameday.py's record), or None."""
+
 
 class Slots:
     """One graph per window and ``SLOT_S`` slot of wall time: the first reader in a slot takes it, the

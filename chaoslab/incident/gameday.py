@@ -131,10 +131,16 @@ def start(
 
 def record_of(team: Team) -> dict | None:
     """The GameDay the team plays or played (``start``'s record), or None."""
+    return record_in(team.lab.store())
+
+
+def record_in(store) -> dict | None:
+    """The GameDay record in a team's store (a chaos.journal.Store), or None."""
     try:
-        return json.loads(team.lab.store().read(GAMEDAY) or "null")
+        found = json.loads(store.read(GAMEDAY) or "null")
     except ValueError:
         return None
+    return found if isinstance(found, dict) else None
 
 
 def _incidents(team: Team, since: float):

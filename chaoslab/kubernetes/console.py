@@ -23,7 +23,7 @@ from chaoslab.console.incidents import instructor_score, trainee_view
 from chaoslab.console.recording import Recorder
 from chaoslab.console.server import create_app, recordings, teams
 from chaoslab.console.web import MAX_STREAMS
-from chaoslab.incident import notify, statuspage
+from chaoslab.incident import gameday, notify, statuspage
 from chaoslab.incident.record import IncidentLog
 from chaoslab.kubernetes import prometheus
 from chaoslab.kubernetes.jaeger import JaegerQuery
@@ -145,6 +145,9 @@ class KubernetesSource:
 
     def score(self) -> dict | None:
         return instructor_score(self._store())
+
+    def gameday(self) -> dict | None:
+        return gameday.record_in(self._store())
 
     def _store(self):
         if self._api is None:

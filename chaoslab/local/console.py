@@ -16,7 +16,7 @@ from chaoslab.console import PREFIX
 from chaoslab.console.incidents import instructor_score, trainee_view
 from chaoslab.console.source import Slots
 from chaoslab.console.web import create_blueprint
-from chaoslab.incident import notify, statuspage
+from chaoslab.incident import gameday, notify, statuspage
 from chaoslab.incident.record import IncidentLog
 from chaoslab.loadtest.verify import BASELINE_SLO
 from chaoslab.local.statedir import StateDir
@@ -107,6 +107,9 @@ class LocalSource:
 
     def score(self) -> dict | None:
         return instructor_score(FileStore(self.state.root))
+
+    def gameday(self) -> dict | None:
+        return gameday.record_in(FileStore(self.state.root))
 
     def _journal(self, key: str):
         return Journal(FileStore(self.state.root), key)

@@ -397,6 +397,7 @@ def test_the_cohort_page_shows_every_teams_graph_under_the_scoreboard_and_refres
     ConfigMaps, which cannot run here); red has an incident, blue none."""
     from chaoslab.chaos.journal import FileStore
     from chaoslab.console.server import create_app
+    from chaoslab.incident.gameday import GAMEDAY
     from chaoslab.incident.record import IncidentLog
     from chaoslab.local.console import LocalSource
     from chaoslab.local.statedir import StateDir
@@ -411,6 +412,9 @@ def test_the_cohort_page_shows_every_teams_graph_under_the_scoreboard_and_refres
     }
     red = IncidentLog(FileStore(StateDir.at(tmp_path / "red").root), "ana")
     red.write(red.declare("checkout is slow", "P2", "alerting"), "acknowledged", "ack")
+    day = {"name": "day-one", "started_at": time.time() - 600, "ends_at": time.time() + 1200, "teams": list(teams)}
+    for team in teams:  # what `chaoslab gameday start` writes in each team's record
+        FileStore(StateDir.at(tmp_path / team).root).write(GAMEDAY, json.dumps(day))
     app = create_app(Console(teams=",".join(teams), token="s3cret"), sources)
     server = HttpServer(app, "127.0.0.1", 0, 4, "cohort").start()
     try:
@@ -421,6 +425,9 @@ def test_the_cohort_page_shows_every_teams_graph_under_the_scoreboard_and_refres
             assert page.locator(node).count() == 1, f"{team}'s graph is drawn"
         rows = page.locator("table.board tr.team").evaluate_all("rows => rows.map(r => r.dataset.team)")
         assert rows == ["red", "blue"], "red detected an incident; blue has none yet"
+        assert page.inner_text("section.gameday h2") == "GameDay day-one"
+        said = page.inner_text("section.gameday p")
+        assert re.match(r"running for 10m0\ds, (19m5\ds|20m00s) left · 2 team\(s\): blue, red$", said), said
         page.wait_for_function(
             "document.getElementById('live').textContent.startsWith('updated ') "
             "&& document.getElementById('live').textContent !== 'updated now'",
