@@ -219,6 +219,15 @@ def test_a_gameday_starts_one_mystery_for_both_teams_and_ends_with_the_rooms_arc
         ended = chaoslab("chaoslab-red", "gameday", "end", *room, "-o", str(archive), check=False)
     assert ended.returncode == 0, ended.stdout + ended.stderr
     assert all(f"[{team}] drill {drawn.id} stopped" in ended.stdout for team in TEAMS), ended.stdout
+    placed = {
+        (team, pod.spec.node_name)
+        for team in TEAMS
+        for pod in client.CoreV1Api(api).list_namespaced_pod(f"chaoslab-{team}").items
+        if pod.status.phase == "Running"
+    }
+    nodes = {node for _, node in placed}
+    print(f"the cohort's pods run on {len(nodes)} node(s): {sorted(placed)}")
+    assert len(nodes) >= 2, f"the cohort's pods all run on {nodes}: the chart's spread did not share them out"
     with zipfile.ZipFile(archive) as day:
         board = json.loads(day.read("scoreboard.json"))
         assert [s["team"] for s in board][:1] == ["red"] and {s["team"] for s in board} == set(TEAMS), board
@@ -233,6 +242,11 @@ def paged(namespace: str, alert: str) -> bool:
     return any(i["detected_by"] == "alerting" and alert in i["firing"] for i in found)
 
 
+def summary(node: str) -> dict:
+    """The kubelet's summary of ``node`` (its pods' working sets), through the API server."""
+    return json.loads(kubectl("get", "--raw", f"/api/v1/nodes/{node}/proxy/stats/summary").stdout)
+
+
 def test_memory_per_pod_under_the_default_load_fits_the_requests_and_the_budget(cohort, api):
     """Working sets from the kubelet's summary API (through the API server) while each team's Locust
     runs the default load; the requests in values.yaml were set from these figures."""
@@ -240,32 +254,43 @@ def test_memory_per_pod_under_the_default_load_fits_the_requests_and_the_budget(
         chaoslab(f"chaoslab-{team}", "load", "start")
     try:
         time.sleep(120)  # the measurement's warm-up: working sets grow for the first minutes of load
+        nodes = [n.metadata.name for n in client.CoreV1Api(api).list_node().items]
         samples = []
         for _ in range(4):
-            samples.append(
-                json.loads(kubectl("get", "--raw", "/api/v1/nodes/chaoslab-control-plane/proxy/stats/summary").stdout)
-            )
+            samples.append([summary(node) for node in nodes])
             time.sleep(15)
     finally:
         for team in TEAMS:
             chaoslab(f"chaoslab-{team}", "load", "stop", check=False)
 
     peak: dict[tuple[str, str], float] = {}
-    for summary in samples:
-        for pod in summary["pods"]:
+    cpu: dict[tuple[str, str], list[float]] = {}
+    for sample in samples:
+        for pod in (pod for node in sample for pod in node["pods"]):
             name = pod["podRef"]["name"]
             workload = "postgres" if name == "postgres-0" else name.rsplit("-", 2)[0]
             key = (pod["podRef"]["namespace"], workload)
             working_set = sum(c["memory"].get("workingSetBytes", 0) for c in pod.get("containers", [])) / 2**20
             peak[key] = max(peak.get(key, 0.0), working_set)
-    report = {"node_working_set_mib": max(s["node"]["memory"]["workingSetBytes"] for s in samples) / 2**20, "teams": {}}
+            used = sum(c.get("cpu", {}).get("usageNanoCores", 0) for c in pod.get("containers", [])) / 1e6
+            cpu.setdefault(key, []).append(used)
+    in_use = max(sum(node["node"]["memory"]["workingSetBytes"] for node in sample) for sample in samples)
+    report = {"nodes": nodes, "nodes_working_set_mib": in_use / 2**20, "teams": {}}
     for namespace in [f"chaoslab-{t}" for t in TEAMS] + [PLATFORM]:
         requested = workload_requests(api, namespace)
         report["teams"][namespace] = {
-            w: {"working_set_mib": round(peak.get((namespace, w), 0.0), 1), "request_mib": r}
+            w: {
+                "working_set_mib": round(peak.get((namespace, w), 0.0), 1),
+                "request_mib": r,
+                "cpu_millicores": round(sum(cpu.get((namespace, w), [0])) / len(cpu.get((namespace, w), [0])), 1),
+            }
             for w, r in requested.items()
         }
     (REPORTS / "memory.json").write_text(json.dumps(report, indent=2))
+    for namespace, pods in report["teams"].items():  # the cost per team, as a cohort runs it
+        mib = sum(p["working_set_mib"] for p in pods.values())
+        millicores = sum(p["cpu_millicores"] for p in pods.values())
+        print(f"{namespace}: {millicores:.0f} m of CPU, {mib:.0f} MiB of working set: {json.dumps(pods)}")
 
     for team in TEAMS:
         pods = report["teams"][f"chaoslab-{team}"]
