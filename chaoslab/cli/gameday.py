@@ -32,9 +32,10 @@ from chaoslab.timefmt import duration
 _TEAM = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
-def teams_options(command):
-    command = click.option("--all-teams", is_flag=True, help="Every team namespace on the cluster.")(command)
-    return click.option("--teams", "names", default=None, help="Comma-separated team names, e.g. red,blue.")(command)
+def teams_options(fn):
+    """``--teams red,blue`` or ``--all-teams``: the room (neither: the lab at hand)."""
+    fn = click.option("--all-teams", is_flag=True, help="Every team namespace on the cluster.")(fn)
+    return click.option("--teams", "names", default=None, help="Comma-separated team names, e.g. red,blue.")(fn)
 
 
 def _local_recordings(options: Options):

@@ -46,8 +46,8 @@ class Team:
     name: str
     lab: object
     recordings: Callable[[float, Path], list[Path]] | None = None
-    """Writes the team's recordings of drills begun after a time into a folder, one zip each (the local
-    lab's, read from here); None where they stay on the platform console (Kubernetes)."""
+    """Writes the team's recordings that reach past a time into a folder, one zip each (the local lab's,
+    read from here); None where they stay on the platform console (Kubernetes)."""
 
 
 @dataclass
@@ -245,7 +245,7 @@ def _write(archive: Path, board: list, results: dict[str, dict], teams: list[Tea
                 folder.mkdir()
                 for path in team.recordings(result["since"], folder):
                     out.write(path, f"{team.name}/recordings/{path.name}")
-                    lines.append(f"  - recording {path.name} (`chaoslab replay {path.name}` once imported)")
+                    lines.append(f"  - {team.name}/recordings/{path.name}: `chaoslab replay FILE` opens it, unzipped")
             else:
                 lines.append(
                     f"  - its drill recordings stay on the platform console: /teams/{team.name}/replay/ "
