@@ -219,21 +219,31 @@ def test_a_gameday_starts_one_mystery_for_both_teams_and_ends_with_the_rooms_arc
         ended = chaoslab("chaoslab-red", "gameday", "end", *room, "-o", str(archive), check=False)
     assert ended.returncode == 0, ended.stdout + ended.stderr
     assert all(f"[{team}] drill {drawn.id} stopped" in ended.stdout for team in TEAMS), ended.stdout
-    placed = {
-        (team, pod.spec.node_name)
-        for team in TEAMS
-        for pod in client.CoreV1Api(api).list_namespaced_pod(f"chaoslab-{team}").items
-        if pod.status.phase == "Running"
-    }
-    nodes = {node for _, node in placed}
-    print(f"the cohort's pods run on {len(nodes)} node(s): {sorted(placed)}")
-    assert len(nodes) >= 2, f"the cohort's pods all run on {nodes}: the chart's spread did not share them out"
     with zipfile.ZipFile(archive) as day:
         board = json.loads(day.read("scoreboard.json"))
         assert [s["team"] for s in board][:1] == ["red"] and {s["team"] for s in board} == set(TEAMS), board
         assert board[0]["stage"] == "root cause" and all(s["scenario"] == drawn.id for s in board), board
         assert any(n.startswith("blue/INC-") for n in day.namelist()), day.namelist()
         assert "/teams/red/replay/" in day.read("README.md").decode()
+
+
+def test_the_cohorts_pods_carry_the_spread_and_are_shared_out_over_the_nodes(cohort, api):
+    """Every running pod of each team carries the chart's soft spread over the nodes (scheduling.spread),
+    and with several nodes (`E2E_WORKERS=2 make e2e`, `make cluster WORKERS=2`) each team's pods run on
+    more than one; on one node the spread schedules them all there."""
+    core = client.CoreV1Api(api)
+    nodes = [n.metadata.name for n in core.list_node().items]
+    for team in TEAMS:
+        pods = [p for p in core.list_namespaced_pod(f"chaoslab-{team}").items if p.status.phase == "Running"]
+        assert len(pods) >= 8, f"team {team}: {len(pods)} pods running"
+        for pod in pods:
+            spread = pod.spec.topology_spread_constraints or []
+            assert [(c.topology_key, c.when_unsatisfiable) for c in spread] == [
+                ("kubernetes.io/hostname", "ScheduleAnyway")
+            ], pod.metadata.name
+        placed = {p.spec.node_name for p in pods}
+        print(f"team {team}'s pods run on {sorted(placed)} of {len(nodes)} node(s)")
+        assert len(placed) >= min(2, len(nodes)), f"team {team}'s pods all run on {placed} of {nodes}"
 
 
 def paged(namespace: str, alert: str) -> bool:
