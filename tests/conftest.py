@@ -109,17 +109,23 @@ def pytest_ignore_collect(collection_path, config):
 
 LONGEST_FIRST = (
     "integration/test_drills.py",
-    "integration/test_drill_fixes.py",
-    "integration/test_diagnose_minutes.py",
     "integration/test_diagnose.py",
     "integration/test_alerts.py",
-    "integration/test_soak.py",
+    "integration/test_diagnose_minutes.py",
+    "integration/test_console_room.py",
+    "integration/test_console.py",
+    "integration/test_drill_fixes.py",
     "integration/test_incident_drill.py",
+    "integration/test_lab_cli.py",
+    "integration/test_soak.py",
+    "integration/test_verify.py",
+    "integration/test_chaos_cli.py",
 )
-"""The suite's longest modules, longest first (`make test PYTEST_ARGS=--durations=0`: about 330, 250,
-250, 230, 200, 140 and 110 s). `make test` hands whole modules to its workers in collection order
-(--no-loadscope-reorder), so these start first and the shorter ones fill in around them; started last,
-the drills alone kept one worker busy for minutes after the other had finished."""
+"""The suite's longest modules, longest first (`make test PYTEST_ARGS=--durations=0`, summed per module:
+about 450, 235, 230, 195, 195, 190, 150, 135, 100, 85, 80 and 75 s). `make test` hands whole modules to
+its workers in collection order (--no-loadscope-reorder), so these start first and the shorter ones fill
+in around them; started last, one long module kept a worker busy for minutes after the others had
+finished."""
 
 
 UNIT_TIMEOUT_S = 20

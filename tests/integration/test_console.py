@@ -1,6 +1,6 @@
 """The console in a real browser (Playwright driving Debian's Chromium) against a real lab under load,
 and its HTTP contract. One lab and one browser for the whole module (tests/consolekit.py); the room's
-tests (replay, thirty tabs, the tiles through a hung service) are in test_console_room.py."""
+tests (replay, twelve tabs, the tiles through a hung service) are in test_console_room.py."""
 
 from __future__ import annotations
 
