@@ -18,6 +18,7 @@ opens, the way a tail-sampling collector keeps the errors and the slow ones.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +28,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from chaoslab.telemetry.inflight import IN_FLIGHT
+
+log = logging.getLogger("chaoslab.traces")
 
 LISTED_EVERY_S = 5.0
 """How often the listed traces are asked for again (the graph's slices are this wide)."""
@@ -145,7 +148,11 @@ class TraceStore:
         if self.listed is None or now - self._listed_at < LISTED_EVERY_S:
             return None
         self._listed_at = now
-        return self.listed()
+        try:
+            return self.listed()
+        except Exception:  # the console's listing must never cost the exporter its spans: keep the last one
+            log.exception("trace store: the listed traces could not be read; keeping the last listing")
+            return None
 
     def pin(self, trace_ids: Iterable[str]) -> None:
         """Keep these traces readable for ``pin_s`` from now (a trace pinned again is kept longer)."""

@@ -80,3 +80,12 @@ def test_listed_traces_are_bounded_and_a_pin_outlasts_the_listing():
     clock["now"] = T0 + 6
     store.add([span("newer")])
     assert store.recent(1, trace_id="slow-2") and not store.recent(1, trace_id="slow-3")
+
+
+def test_a_listing_that_fails_costs_no_span():
+    def broken():
+        raise RuntimeError("the graph is gone")
+
+    store = TraceStore(max_traces=2, listed=broken)
+    store.add([span("one")])  # the exporter's batch is taken; the store keeps its last listing (none)
+    assert store.recent(1, trace_id="one")
