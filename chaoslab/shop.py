@@ -12,6 +12,11 @@ import requests
 
 from chaoslab.errors import Refused
 
+# Answers a starting lab gives before service-a itself answers: 404 from whatever stands in front of a
+# Service with no route yet (an ingress, a proxy), 409 while the same key is still in flight, 429 when
+# shed. Every other 4xx is a refusal of this order and is final.
+RETRIED = (404, 409, 429)
+
 
 def place_order(
     url: str, customer_id: int, sku: str, quantity: int, wait_fulfilled: bool = False, timeout_s: float = 30
@@ -29,7 +34,7 @@ def place_order(
             if response.status_code in (200, 201):
                 break
             last = f"checkout answered {response.status_code}: {response.text[:200]}"
-            if 400 <= response.status_code < 500 and response.status_code not in (409, 429):
+            if 400 <= response.status_code < 500 and response.status_code not in RETRIED:
                 raise Refused(last)
         except requests.RequestException as exc:
             last = f"{url} did not answer: {exc}"

@@ -31,7 +31,19 @@ def lab(api):
     """`make deploy`: team lab's whole lab with its own observability, installed with --wait
     --wait-for-jobs, then `helm test` (a checkout end to end from inside the cluster). `make undeploy`
     afterwards: the cohort's platform takes the same NodePorts."""
-    deployed = make("deploy")
+    try:
+        deployed = make("deploy")
+    except AssertionError as failed:
+        # What the failure left behind, in the report, then the lab removed: the teams' modules
+        # install the platform on the same NodePorts and must not fail for this one.
+        pods = kubectl("-n", LAB, "get", "pods", "-o", "wide", check=False).stdout
+        smoke = kubectl("-n", LAB, "logs", "lab-test-checkout", "--tail=40", check=False)
+        events = kubectl("-n", LAB, "get", "events", "--sort-by=.lastTimestamp", check=False).stdout
+        make("undeploy")
+        raise AssertionError(
+            f"{failed}\n--- pods\n{pods}\n--- the smoke's log\n{smoke.stdout}{smoke.stderr}"
+            f"\n--- the last events\n{events[-3000:]}"
+        ) from None
     assert "TEST SUITE:     lab-test-checkout" in deployed.stdout and "Phase:          Succeeded" in deployed.stdout
     yield LAB
     make("undeploy")
