@@ -141,6 +141,7 @@ bench: $(STAMP) ## Run the benchmarks (bench/); figures print as ratios against 
 	$(BIN)/python -m bench.hop_overhead
 	$(BIN)/python -m bench.metrics_exposition
 	$(BIN)/python -m bench.lab_footprint
+	$(BIN)/python -m bench.lab_cpu
 	$(BIN)/python -m bench.chaos
 	$(BIN)/python -m bench.capacity
 	$(BIN)/python -m bench.console_cost

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -28,6 +29,10 @@ from chaoslab.telemetry.tracing import tracer
 
 log = logging.getLogger("chaoslab.db")
 PEER = "postgres"
+# A connection handed back within this many seconds was alive then: lending it again skips the
+# pool's liveness check, an extra round trip before every transaction (a checkout runs several).
+# One idle longer (a PostgreSQL restart leaves those broken) is still checked.
+CHECK_AFTER_IDLE_S = 1.0
 _tracer = tracer("chaoslab.db")
 
 
@@ -91,7 +96,8 @@ class Tx:
 
 
 class Database:
-    """A pool that opens lazily and survives PostgreSQL restarts (connections are checked on checkout)."""
+    """A pool that opens lazily and survives PostgreSQL restarts (a connection idle for a while is
+    checked before it is lent; a broken one in use fails its request and is replaced)."""
 
     def __init__(
         self,
@@ -107,6 +113,7 @@ class Database:
         self.url = url
         self.agent = agent
         self.pool_timeout_s = pool_timeout_s
+        self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -114,7 +121,8 @@ class Database:
             open=False,
             name=name,
             timeout=pool_timeout_s,
-            check=ConnectionPool.check_connection,
+            check=self._check_if_idle,
+            reset=self._returned,
             # A long outage must not make the pool give up for good: keep reconnecting.
             reconnect_timeout=365 * 24 * 3600,
             kwargs={
@@ -124,6 +132,14 @@ class Database:
                 "options": f"-c statement_timeout={statement_timeout_ms}",
             },
         )
+
+    def _returned(self, conn: psycopg.Connection) -> None:
+        self._returned_at[conn] = time.monotonic()
+
+    def _check_if_idle(self, conn: psycopg.Connection) -> None:
+        returned = self._returned_at.get(conn)
+        if returned is None or time.monotonic() - returned >= CHECK_AFTER_IDLE_S:
+            ConnectionPool.check_connection(conn)
 
     @classmethod
     def of_service(cls, name: str, pool_size: int, common: Common, agent: FaultAgent) -> Database:

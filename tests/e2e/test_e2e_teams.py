@@ -45,16 +45,22 @@ def mebibytes(quantity: str) -> float:
     return float(quantity) / 2**20
 
 
-def workload_requests(api, namespace: str) -> dict[str, float]:
-    """MiB of memory requested by each long-running container (Deployments and StatefulSets)."""
+def workload_requests(api, namespace: str, resource: str = "memory") -> dict[str, float]:
+    """What each long-running workload (Deployments and StatefulSets) requests: MiB of memory, or
+    millicores of CPU."""
     apps = client.AppsV1Api(api)
     workloads = [*apps.list_namespaced_deployment(namespace).items, *apps.list_namespaced_stateful_set(namespace).items]
+    amount = mebibytes if resource == "memory" else millicores
     return {
         w.metadata.name: sum(
-            mebibytes(c.resources.requests["memory"]) * w.spec.replicas for c in w.spec.template.spec.containers
+            amount(c.resources.requests[resource]) * w.spec.replicas for c in w.spec.template.spec.containers
         )
         for w in workloads
     }
+
+
+def millicores(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
 
 
 def test_a_trainee_is_refused_by_rbac_in_the_other_teams_namespace(cohort, api):
@@ -257,9 +263,9 @@ def summary(node: str) -> dict:
     return json.loads(kubectl("get", "--raw", f"/api/v1/nodes/{node}/proxy/stats/summary").stdout)
 
 
-def test_memory_per_pod_under_the_default_load_fits_the_requests_and_the_budget(cohort, api):
-    """Working sets from the kubelet's summary API (through the API server) while each team's Locust
-    runs the default load; the requests in values.yaml were set from these figures."""
+def test_memory_and_cpu_per_pod_under_the_default_load_fit_the_requests_and_the_budget(cohort, api):
+    """Working sets and CPU from the kubelet's summary API (through the API server) while each team's
+    Locust runs the default load; the requests in values.yaml were set from these figures."""
     for team in TEAMS:
         chaoslab(f"chaoslab-{team}", "load", "start")
     try:
@@ -288,11 +294,13 @@ def test_memory_per_pod_under_the_default_load_fits_the_requests_and_the_budget(
     report = {"nodes": nodes, "nodes_working_set_mib": in_use / 2**20, "teams": {}}
     for namespace in [f"chaoslab-{t}" for t in TEAMS] + [PLATFORM]:
         requested = workload_requests(api, namespace)
+        requested_cpu = workload_requests(api, namespace, "cpu")
         report["teams"][namespace] = {
             w: {
                 "working_set_mib": round(peak.get((namespace, w), 0.0), 1),
                 "request_mib": r,
                 "cpu_millicores": round(sum(cpu.get((namespace, w), [0])) / len(cpu.get((namespace, w), [0])), 1),
+                "request_millicores": requested_cpu[w],
             }
             for w, r in requested.items()
         }
@@ -311,6 +319,10 @@ def test_memory_per_pod_under_the_default_load_fits_the_requests_and_the_budget(
             # the working set lets the node overcommit, far above it wastes the cohort's room.
             slack = max(0.2 * figures["request_mib"], 4)  # 4 MiB for the small ones (Redis)
             assert abs(figures["working_set_mib"] - figures["request_mib"]) <= slack, f"{team}/{workload}: {figures}"
+            # The same for CPU, the resource a cohort's node runs out of first.
+            slack = max(0.2 * figures["request_millicores"], 3)  # 3 m for the small ones (the prober's 1 m)
+            used = figures["cpu_millicores"]
+            assert abs(used - figures["request_millicores"]) <= slack, f"{team}/{workload}: {figures}"
 
 
 def test_the_quota_holds(cohort, api):
