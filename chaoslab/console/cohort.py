@@ -1,6 +1,6 @@
 """The instructor's cohort page on the platform console: every team's live service graph side by side,
-under the cohort's scoreboard and the GameDay's clock (`chaoslab gameday`), refreshed every
-``REFRESH_S`` without reloading the page.
+under the cohort's scoreboard and the GameDay's clock (`chaoslab gameday`), each card with the team's
+stage and the shadow on-call's race beside it, refreshed every ``REFRESH_S`` without reloading the page.
 
 GET /cohort/        the page (the instructor's token: ``?token=`` once, or ``Authorization: Bearer``)
 GET /cohort/board   the scoreboard and the teams' cards, the fragment the page fetches
@@ -80,7 +80,8 @@ def create_blueprint(sources: dict[str, Source], token: Callable[[], str]) -> Bl
             cards.append(
                 f'<section class="panel card" data-team="{esc(team)}"><h2>'
                 f'<a href="../teams/{esc(team)}{PREFIX}/instructor">{esc(team)}</a> '
-                f'<span class="muted">{state}</span></h2>{trouble}{render(graph.PANEL, ctx)}</section>'
+                f'<span class="muted">{state}</span></h2>{shadow_lane(score)}{trouble}'
+                f"{render(graph.PANEL, ctx)}</section>"
             )
         return (
             f"{clock(played)}"
@@ -102,6 +103,26 @@ def create_blueprint(sources: dict[str, Source], token: Callable[[], str]) -> Bl
         return Response(fragment(), mimetype="text/html", headers={"Cache-Control": "no-store"})
 
     return cohort
+
+
+def shadow_lane(score: dict | None) -> str:
+    """The shadow on-call's race beside the team's, on its card: when it named the root cause, or how
+    many answers it has given without (its answers are the instructor's to see at any time)."""
+    if not score or not score.get("graded"):
+        return ""
+    answers = score.get("shadow_answers") or 0
+    found = score.get("shadow_ttrc_s")
+    if found is not None:
+        said = f"named the root cause at {duration(found)}"
+        team = score.get("ttrc_s")
+        if team is not None:
+            said += f", the team {'first' if team <= found else 'after it'} at {duration(team)}"
+    elif answers:
+        said = f"{answers} answer{'s' if answers != 1 else ''}, none right yet"
+    else:
+        said = "no answer yet"
+    state = "found" if found is not None else "looking"
+    return f'<p class="shadow-lane" data-shadow="{state}">shadow on-call: {esc(said)}</p>'
 
 
 def clock(played: dict[str, dict], now: float | None = None) -> str:

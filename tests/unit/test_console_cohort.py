@@ -4,6 +4,7 @@ team reads the same records a KubernetesSource reads from a namespace's ConfigMa
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from drillkit import play
 from chaoslab.chaos.journal import FileStore
 from chaoslab.console.server import create_app
 from chaoslab.incident.record import IncidentLog
+from chaoslab.incident.shadow import SHADOW
 from chaoslab.local.console import LocalSource
 from chaoslab.local.statedir import StateDir
 from chaoslab.local.tracestore import TraceStore
@@ -21,8 +23,11 @@ from chaoslab.settings import Console
 T0 = time.time() - 600
 
 
-def team_lab(root, answers: list[tuple[str, str]], ack_after_s: float | None) -> LocalSource:
-    """A team whose latency-500ms drill started at T0 and whose incident has these root-cause answers."""
+def team_lab(
+    root, answers: list[tuple[str, str]], ack_after_s: float | None, shadow: list[tuple[float, str, str]] = ()
+) -> LocalSource:
+    """A team whose latency-500ms drill started at T0 and whose incident has these root-cause answers
+    (and the shadow on-call these: seconds after T0, service, kind)."""
     state = StateDir.at(root)
     store = FileStore(state.root)
     play(store, "latency-500ms", T0 - 1, 3600)  # its first fault goes in at T0
@@ -33,14 +38,23 @@ def team_lab(root, answers: list[tuple[str, str]], ack_after_s: float | None) ->
     for at, (service, kind) in enumerate(answers, start=1):
         data = {"service": service, "kind": kind, "correct": None}
         log.write(incident, "root_cause_answer", f"root cause: {kind} on {service}", data, ts=T0 + 100 * at)
+    for after, service, kind in shadow:  # as the shadow on-call keeps them (chaoslab.diagnose.shadow)
+        store.append(SHADOW, json.dumps({"incident": incident.id, "ts": T0 + after, "service": service, "kind": kind}))
     return LocalSource(state, TraceStore(), from_spans([], now=time.time()), list)
 
 
 @pytest.fixture
 def cohort(tmp_path):
     sources = {
-        "red": team_lab(tmp_path / "red", [("payment", "errors"), ("service-b", "latency")], ack_after_s=60),
-        "blue": team_lab(tmp_path / "blue", [("service-b", "latency")], ack_after_s=40),
+        "red": team_lab(
+            tmp_path / "red",
+            [("payment", "errors"), ("service-b", "latency")],
+            ack_after_s=60,
+            shadow=[(90, "service-c", "latency"), (150, "service-b", "latency")],
+        ),
+        "blue": team_lab(
+            tmp_path / "blue", [("service-b", "latency")], ack_after_s=40, shadow=[(120, "worker", "crash")]
+        ),
         "green": LocalSource(StateDir.at(tmp_path / "green"), TraceStore(), from_spans([], now=time.time()), list),
     }
     return create_app(Console(teams="red,blue,green", token="s3cret"), sources).test_client()
@@ -66,6 +80,17 @@ def test_the_board_ranks_teams_by_the_score_and_shows_every_teams_graph(cohort):
     assert "3m20s" in red and "1 wrong root cause" in red
     assert html.count('<section class="panel card"') == 3 and html.count('id="graph-svg"') == 3
     assert 'href="../teams/red/console/instructor"' in html
+
+
+def test_each_card_races_the_team_against_its_shadow_on_call(cohort):
+    html = cohort.get("/cohort/board", headers={"Authorization": "Bearer s3cret"}).get_data(as_text=True)
+    cards = {team: html[html.index(f'<section class="panel card" data-team="{team}"') :] for team in ("red", "blue")}
+    red = cards["red"][: cards["red"].index("</h2>") + 200]
+    assert "shadow on-call: named the root cause at 2m30s, the team after it at 3m20s" in red
+    blue = cards["blue"][: cards["blue"].index("</h2>") + 200]
+    assert "shadow on-call: 1 answer, none right yet" in blue
+    green = html[html.index('<section class="panel card" data-team="green"') :]
+    assert "shadow on-call" not in green[: green.index("</h2>") + 200], "no incident: no race to show"
 
 
 def test_a_teams_instructor_panel_shows_its_graded_score(cohort, tmp_path):
