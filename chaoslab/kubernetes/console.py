@@ -28,15 +28,13 @@ from chaoslab.incident.record import IncidentLog
 from chaoslab.kubernetes import prometheus
 from chaoslab.kubernetes.jaeger import JaegerQuery
 from chaoslab.kubernetes.store import ConfigMapStore
-from chaoslab.servicegraph import Graph, HealthyEdges, ServiceGraph, TraceRef, from_spans
+from chaoslab.kubernetes.tracefeed import TraceFeed
+from chaoslab.servicegraph import Graph, TraceRef
 from chaoslab.settings import Common, Console, load
-from chaoslab.topology import COMPONENTS, FRONT_DOOR, PROBER, SERVICE_NAMES
+from chaoslab.topology import COMPONENTS, PROBER
 from chaoslab.wsgi import HttpServer
 
 log = logging.getLogger("chaoslab.console")
-GRAPH_EVERY_S = 5.0
-"""How often the graph is rebuilt from Jaeger (each rebuild queries every service)."""
-TRACES_PER_SERVICE = 300
 
 
 class KubernetesSource:
@@ -45,41 +43,21 @@ class KubernetesSource:
         self.namespace = team_namespace(team)
         self.where = f"team {team} (namespace {self.namespace})"
         self.jaeger = JaegerQuery(jaeger_url, team)
+        self.feed = TraceFeed(self.jaeger, clock)
         self.prometheus_url = prometheus_url.rstrip("/")
         self._api = api
         self.clock = clock
-        self._built: dict[float, tuple[float, ServiceGraph]] = {}
-        self._lock = threading.Lock()
-
-    def _graph(self, window_s: float) -> ServiceGraph:
-        """The graph of the window's traces, rebuilt at most every GRAPH_EVERY_S."""
-        with self._lock:
-            built = self._built.get(window_s)
-            if built is not None and time.monotonic() - built[0] < GRAPH_EVERY_S:
-                return built[1]
-            traces: dict[str, list[dict]] = {}
-            for service in (FRONT_DOOR, *(s for s in SERVICE_NAMES if s != FRONT_DOOR)):
-                for spans in self.jaeger.recent(service, window_s, TRACES_PER_SERVICE):
-                    traces.setdefault(spans[0]["trace_id"], spans)
-            graph = from_spans(
-                [s for spans in traces.values() for s in spans],
-                now=self.clock(),
-                baseline=HealthyEdges.from_topology(),
-                retention_s=max(window_s, 300.0),
-            )
-            self._built[window_s] = (time.monotonic(), graph)
-            return graph
 
     def graph(self, window_s: float) -> Graph:
-        return self._graph(window_s).snapshot(window_s)
+        return self.feed.refresh().snapshot(window_s)
 
     def traces_through(
         self, window_s: float, source: str | None = None, target: str | None = None, node: str | None = None
     ) -> dict[str, list[TraceRef]]:
-        return self._graph(window_s).traces(window_s, source=source, target=target, node=node)
+        return self.feed.refresh().traces(window_s, source=source, target=target, node=node)
 
     def edge_history(self, window_s: float, source: str, target: str) -> list[dict]:
-        return self._graph(window_s).history(source, target, window_s)
+        return self.feed.refresh().history(source, target, window_s)
 
     def trace(self, trace_id: str) -> list[dict] | None:
         return self.jaeger.trace(trace_id)

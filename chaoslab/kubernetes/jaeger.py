@@ -79,6 +79,18 @@ class JaegerQuery:
             params["tags"] = json.dumps({"chaoslab.team": self.team})
         return spans_from_jaeger(self._get("/api/traces", params))
 
+    def between(
+        self, service: str, start_s: float, end_s: float, limit: int, min_duration_s: float | None = None
+    ) -> list[list[dict]]:
+        """The traces with a span of ``service`` that started between ``start_s`` and ``end_s`` (wall
+        seconds; lasting at least ``min_duration_s``), the newest ``limit`` of them."""
+        params = {"service": service, "start": int(start_s * 1e6), "end": int(end_s * 1e6), "limit": limit}
+        if min_duration_s is not None:
+            params["minDuration"] = f"{int(min_duration_s * 1000)}ms"
+        if self.team:
+            params["tags"] = json.dumps({"chaoslab.team": self.team})
+        return spans_from_jaeger(self._get("/api/traces", params))
+
     def trace(self, trace_id: str) -> list[dict] | None:
         try:
             found = spans_from_jaeger(self._get(f"/api/traces/{trace_id}"))

@@ -11,6 +11,7 @@ from flask import Flask, abort, jsonify, request
 from chaoslab.console.server import create_app
 from chaoslab.kubernetes.console import KubernetesSource
 from chaoslab.kubernetes.jaeger import spans_from_jaeger
+from chaoslab.kubernetes.tracefeed import REFRESH_S
 from chaoslab.settings import Console
 from chaoslab.wsgi import HttpServer
 
@@ -70,10 +71,23 @@ class FakeJaeger:
 
         @app.get("/api/traces")
         def search():
+            """As Jaeger's in-memory store searches: a trace matches when one of its spans is of the
+            service, started within start..end (µs) and lasted minDuration; the newest limit of them."""
             self.asked_tags.append(request.args.get("tags", ""))
-            service = request.args["service"]
-            found = [t for t in self.traces if any(p["serviceName"] == service for p in t["processes"].values())]
-            return jsonify(data=found)
+            service, args = request.args["service"], request.args
+            start, end = args.get("start", 0, type=int), args.get("end", 2**63, type=int)
+            shortest = int(args.get("minDuration", "0ms").removesuffix("ms")) * 1000
+
+            def matches(trace: dict) -> bool:
+                return any(
+                    trace["processes"][s["processID"]]["serviceName"] == service
+                    and start <= s["startTime"] <= end
+                    and s["duration"] >= shortest
+                    for s in trace["spans"]
+                )
+
+            found = sorted((t for t in self.traces if matches(t)), key=lambda t: t["spans"][0]["startTime"])
+            return jsonify(data=found[-args.get("limit", 100, type=int) :])
 
         @app.get("/api/traces/<trace_id>")
         def one(trace_id):
@@ -118,6 +132,40 @@ def test_the_platform_console_serves_a_teams_graph_and_traces_from_jaeger(jaeger
     assert entered.status_code == 302 and "Path=/teams/red/console/" in entered.headers["Set-Cookie"], (
         "the instructor's cookie is scoped to the team's pages, where the browser will send it back"
     )
+
+
+def test_the_teams_graph_counts_every_call_once_as_it_reaches_jaeger(jaeger):
+    """The graph is fed from Jaeger refresh by refresh: no call lost to a search's limit (a search of
+    the minute used to return its newest 300 traces, a third of the default load's), none counted
+    twice when several searches return its trace, and a long call read when it reaches Jaeger long
+    after it started."""
+    now = [NOW_US / 1e6 + 10]
+    source = KubernetesSource("red", jaeger.server.url, "http://127.0.0.1:9", clock=lambda: now[0])
+
+    def payment_calls() -> int:
+        edges = source.graph(60).to_dict()["edges"]
+        return next(e["requests"] for e in edges if (e["source"], e["target"]) == ("service-a", "payment"))
+
+    assert payment_calls() == 2
+    jaeger.traces += [checkout(f"{n:032x}", NOW_US + 11_000_000 + n * 5_000) for n in range(3, 503)]
+    assert payment_calls() == 2, "the next refresh comes REFRESH_S after the last"
+    now[0] += REFRESH_S + 1
+    assert payment_calls() == 502, "each of the 500 new calls, none lost to the search's limit"
+
+    started = int((now[0] - 40) * 1e6)  # 40 s ago, for 35 s: longer than LATE_S, reaching Jaeger only now
+    jaeger.traces.append(
+        jaeger_trace(
+            "f" * 32,
+            "red",
+            [
+                ("a1", None, "service-a", "server", started, 35_000_000, False),
+                ("a2", "a1", "service-a", "client", started + 1_000, 34_000_000, False),
+                ("p1", "a2", "payment", "server", started + 2_000, 33_000_000, False),
+            ],
+        )
+    )
+    now[0] += REFRESH_S + 1
+    assert payment_calls() == 503, "the long call counted once; the 500 searched again were not counted again"
 
 
 def test_the_platform_console_replays_each_teams_recorded_drills_under_its_own_path(jaeger, tmp_path):
