@@ -2,13 +2,13 @@
 
 Rebuilding the graph from a search of the window's traces counted a sample: Jaeger answers a search
 with its newest ``limit`` traces, and at the default load a minute holds over a thousand, so the
-console showed a third of the team's traffic (7.8 requests/s at the front door where Locust sent 26)
-while it re-read and re-parsed the same traces every few seconds. The feed instead asks Jaeger, every
+console showed a third of the team's traffic (7.8 requests/s at the front door where Locust sent 26).
+The feed instead asks Jaeger, every
 refresh, only for what started since the last one (less ``LATE_S``: spans reach Jaeger after the
 exporters' and the collector's batching), and separately for the long calls of the whole retention
-(``minDuration``), which start long before they end and are exported. Span ids already counted are
+(``LONG_S`` and more), which start long before they end and are exported. Spans already counted are
 skipped, so a trace read by several searches (through service-a, then through the worker that
-fulfilled it) adds each of its spans once.
+fulfilled it) adds each of its spans once. It costs about what the searches it replaces did.
 
 The first refresh reads the newest ``FETCH_LIMIT`` traces of the retention: the minute is complete,
 the five minutes are filled in as the console runs.
@@ -27,7 +27,11 @@ from chaoslab.topology import FRONT_DOOR, SERVICE_NAMES
 REFRESH_S = 5.0
 """How often Jaeger is asked for the new spans (each refresh searches every service twice)."""
 LATE_S = 15.0
-"""How long after it started a span may reach Jaeger and still be read by the next refresh."""
+"""How far back each refresh searches by start time: a call shorter than LONG_S that started that long
+ago has ended and been exported (the services' and the collector's batching, about ten seconds)."""
+LONG_S = LATE_S - 10.0
+"""Calls at least this long are read by their own search over the whole retention: they may reach
+Jaeger long after they started (a timeout of 5 s, a call that hangs)."""
 FETCH_LIMIT = 3000
 """Traces one search may return: 115 s of the default load, far above what a refresh asks for."""
 RETENTION_S = 300.0
@@ -59,7 +63,7 @@ class TraceFeed:
             found = []
             for service in (FRONT_DOOR, *(s for s in SERVICE_NAMES if s != FRONT_DOOR)):
                 found += self.jaeger.between(service, start, now, FETCH_LIMIT)
-                found += self.jaeger.between(service, now - RETENTION_S, now, FETCH_LIMIT, min_duration_s=LATE_S)
+                found += self.jaeger.between(service, now - RETENTION_S, now, FETCH_LIMIT, min_duration_s=LONG_S)
             new = []
             for spans in found:
                 for span in spans:

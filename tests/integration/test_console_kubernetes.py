@@ -152,7 +152,7 @@ def test_the_teams_graph_counts_every_call_once_as_it_reaches_jaeger(jaeger):
     now[0] += REFRESH_S + 1
     assert payment_calls() == 502, "each of the 500 new calls, none lost to the search's limit"
 
-    started = int((now[0] - 40) * 1e6)  # 40 s ago, for 35 s: longer than LATE_S, reaching Jaeger only now
+    started = int((now[0] - 40) * 1e6)  # 40 s ago, for 35 s: before LATE_S, reaching Jaeger only now
     jaeger.traces.append(
         jaeger_trace(
             "f" * 32,
