@@ -43,12 +43,18 @@ def place_order(
         time.sleep(1)  # a dependency is starting or down: the same key again, never a second order
     order = response.json()
     trace_id = response.headers.get("X-Trace-Id", "")
+    last = ""
     while wait_fulfilled and order.get("status") != "fulfilled":
         if time.monotonic() > deadline:
-            raise Refused(f"order {order['id']} is {order.get('status')}, not fulfilled, after {timeout_s:g}s")
+            said = f"order {order['id']} is {order.get('status')}, not fulfilled, after {timeout_s:g}s"
+            raise Refused(said + (f"; last: {last}" if last else ""))
         time.sleep(0.5)  # the worker fulfils asynchronously; look again
         try:
-            order = requests.get(f"{url}/orders/{order['id']}", timeout=10).json()
+            looked = requests.get(f"{url}/orders/{order['id']}", timeout=10)
+            if looked.status_code == 200:
+                order = looked.json()
+            else:  # a dependency starting or down: the order as last seen, and the answer for the message
+                last = f"GET /orders/{order['id']} answered {looked.status_code}: {looked.text[:200]}"
         except (requests.RequestException, ValueError) as exc:
             last = str(exc)
     return {"order": order, "trace_id": trace_id}

@@ -3,12 +3,12 @@
 Rebuilding the graph from a search of the window's traces counted a sample: Jaeger answers a search
 with its newest ``limit`` traces, and at the default load a minute holds over a thousand, so the
 console showed a third of the team's traffic (7.8 requests/s at the front door where Locust sent 26).
-The feed instead asks Jaeger, every
-refresh, only for what started since the last one (less ``LATE_S``: spans reach Jaeger after the
-exporters' and the collector's batching), and separately for the long calls of the whole retention
-(``LONG_S`` and more), which start long before they end and are exported. Spans already counted are
-skipped, so a trace read by several searches (through service-a, then through the worker that
-fulfilled it) adds each of its spans once. It costs about what the searches it replaces did.
+The feed instead asks Jaeger, every refresh, only for what started since the last one (less
+``LATE_S``: spans reach Jaeger after the exporters' and the collector's batching), and separately for
+the long calls of the whole retention (``LONG_S`` and more), which start long before they end and are
+exported. Spans already counted are skipped, so a trace read by several searches (through service-a,
+then through the worker that fulfilled it) adds each of its spans once. It costs about what the
+searches it replaces did.
 
 The first refresh reads the newest ``FETCH_LIMIT`` traces of the retention: the minute is complete,
 the five minutes are filled in as the console runs.
