@@ -51,11 +51,16 @@ log = logging.getLogger("chaoslab.console.recording")
 
 
 def drill_running(source: Source) -> bool:
-    """A scenario is running or an incident is open: what a recording covers."""
+    """A scenario is running or an incident is open: what a recording covers. An incident a GameDay
+    left open is over with the GameDay (`gameday end` graded it as it stood): recording it on would
+    keep its recording out of reach and cost the platform what a running drill does."""
     if source.scenario() is not None:
         return True
     incident = source.incident()
-    return incident is not None and incident.get("resolved_at") is None
+    if incident is None or incident.get("resolved_at") is not None:
+        return False
+    ended = (source.gameday() or {}).get("ended_at")
+    return not (ended and incident.get("declared_at", 0) <= ended)
 
 
 class Recorder:

@@ -277,3 +277,33 @@ def test_a_damaged_recording_is_refused_with_a_reason_not_a_traceback(tmp_path, 
     (recorded / FRAMES).write_bytes(b"\xff\xfe not text")
     with pytest.raises(BadBundle, match="is damaged"):
         load(recorded)
+
+
+def test_an_incident_a_gameday_left_open_ends_its_recording_with_the_gameday(tmp_path):
+    """Over a real journal store: the incident declared during the GameDay keeps it recording until
+    `gameday end` writes its end, and no longer; one opened after the end records as any other."""
+    from chaoslab.chaos.journal import FileStore
+    from chaoslab.console.recording import drill_running
+    from chaoslab.incident.gameday import GAMEDAY
+    from chaoslab.incident.record import IncidentLog
+    from chaoslab.local.console import LocalSource
+    from chaoslab.local.statedir import StateDir
+    from chaoslab.local.tracestore import TraceStore
+    from chaoslab.servicegraph import from_spans
+
+    state = StateDir.at(tmp_path / "red")
+    store = FileStore(state.root)
+    source = LocalSource(state, TraceStore(), from_spans([], now=time.time()), list)
+    began = time.time() - 600
+    store.write(GAMEDAY, json.dumps({"name": "day", "started_at": began, "ends_at": began + 3600}))
+    log = IncidentLog(store, "ana")
+    log.declare("checkout is slow", "P2", "alerting", ts=began + 30)
+    assert drill_running(source), "the team's incident is open and the GameDay runs"
+
+    store.write(
+        GAMEDAY, json.dumps({"name": "day", "started_at": began, "ends_at": began + 3600, "ended_at": began + 60})
+    )
+    assert not drill_running(source), "the GameDay ended with the incident open: its recording ends"
+
+    log.declare("orders fail", "P1", "alerting", ts=time.time())
+    assert drill_running(source), "an incident opened after the GameDay is recorded as any other"
