@@ -184,7 +184,7 @@ deploy: need-helm need-kubectl ## Install one team's whole lab (TEAM=lab) with i
 	kubectl create namespace $(NAMESPACE) --dry-run=client -o yaml | kubectl apply -f -
 	kubectl label namespace $(NAMESPACE) chaoslab.io/team=$(TEAM) --overwrite
 	helm upgrade --install lab charts/chaoslab -n $(NAMESPACE) --set team=$(TEAM) $(HELM_FLAGS)
-	helm test lab -n $(NAMESPACE)
+	helm test lab -n $(NAMESPACE) || { kubectl -n $(NAMESPACE) logs lab-test-checkout --tail=20; exit 1; }
 
 undeploy: need-helm need-kubectl ## Remove the team's release and namespace
 	-helm uninstall lab -n $(NAMESPACE)

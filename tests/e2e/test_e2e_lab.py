@@ -145,9 +145,16 @@ def graph_edges(prometheus: str) -> set[tuple[str, str]]:
     return {(r["metric"]["client"], r["metric"]["server"]) for r in result}
 
 
-def holding(api, namespace: str, wanted) -> list | None:
+class Unmet(list):
+    """The checks' results when one of them failed: false for poll_until, and shown when it gives up."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def holding(api, namespace: str, wanted) -> list:
     results = checks.observe(list(wanted), KubernetesProbe(api, namespace), KubernetesLoadStats(api, namespace))
-    return results if all(r.ok for r in results) else None
+    return results if all(r.ok for r in results) else Unmet(results)
 
 
 def test_latency_drill_shows_its_symptom_and_recovers(api, lab, settled):
