@@ -125,7 +125,7 @@ format: $(STAMP) ## Fix what ruff can and reformat the tree
 unit: $(STAMP) ## Only the fast unit tests
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-tools: ## Install the tools the tests use: promtool, helm, kube-apiserver, etcd (in CHAOSLAB_TOOLS_DIR), chromium
+tools: ## Install the tools the tests use: promtool, Alertmanager and amtool, helm, kube-apiserver, etcd (in CHAOSLAB_TOOLS_DIR), chromium
 	@tools/install
 
 docs: $(STAMP) ## Regenerate the README's reference tables, the chart's alert rules and its Grafana dashboards (charts/chaoslab/files/)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -80,8 +81,10 @@ class Journal:
         self.key = key
 
     def append(self, event: str, ts: float | None = None, **fields) -> dict:
-        """Write one entry, dated now or at ``ts`` (an event folded in from an agent's own record)."""
-        entry = {"ts": round(time.time() if ts is None else ts, 3), "event": event, **fields}
+        """Write one entry, dated now or at ``ts`` (an event folded in from an agent's own record), to the
+        millisecond below: an entry is never dated after the moment it was written, so a look taken
+        right after it (a silence ended, then the alerts read) already finds it."""
+        entry = {"ts": math.floor((time.time() if ts is None else ts) * 1000) / 1000, "event": event, **fields}
         self.store.append(self.key, json.dumps(entry, default=str))
         return entry
 

@@ -156,9 +156,9 @@ class Backend(Protocol):
     def reap(self) -> list[str]:
         """Revert platform faults whose TTL has passed; returns what was reverted."""
 
-    def page(self, prometheus_url: str) -> list:
-        """Fold a Prometheus's firing alerts into the incident record; returns the transitions recorded
-        (chaoslab/incident/pager.py). The local lab's daemon evaluates its alerts itself."""
+    def pager(self, alertmanager_url: str, interval_s: float):
+        """The team's pager (chaoslab/kubernetes/receiver.py): Alertmanager's webhook receiver that puts
+        the team's alerts on its incident record. The local lab's daemon evaluates its alerts itself."""
 
     def diagnose(self, since_s: float) -> Diagnosis:
         """The shadow on-call's diagnosis of the last ``since_s`` seconds, from what a trainee may read

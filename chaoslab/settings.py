@@ -281,10 +281,16 @@ class Alerts:
         min=1,
         max=60,
     )
-    prometheus_url: str = setting(
+    alertmanager_url: str = setting(
         "",
-        "On Kubernetes: the Prometheus whose firing alerts the reaper puts on the team's incident record each run "
-        "(chaoslab/incident/pager.py); empty: none. The chart sets it.",
+        "On Kubernetes: the Alertmanager a team's pager (`chaoslab pager`) reads the team's alerts from and "
+        "mirrors the team's silences into; the chart sets it.",
+    )
+    pager_interval_s: float = setting(
+        10.0,
+        "On Kubernetes: how often the team's pager looks at Alertmanager besides on each of its notifications.",
+        min=1,
+        max=300,
     )
 
     prefix = "CHAOSLAB_ALERTS_"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import click
@@ -227,13 +228,22 @@ def audit(options: Options, team: str | None, since: str, reveal: bool) -> None:
 @cli.command()
 @pass_options
 def reap(options: Options) -> None:
-    """Revert Kubernetes-level faults whose TTL has passed, then page: Prometheus's firing alerts onto the
-    team's incident record when CHAOSLAB_ALERTS_PROMETHEUS_URL names one (what the reaper CronJob runs)."""
+    """Revert Kubernetes-level faults whose TTL has passed (what the reaper CronJob runs)."""
     lab = backend(options)
     reverted = lab.reap()
     click.echo(f"reaped {len(reverted)} expired change(s)" + (f": {', '.join(reverted)}" if reverted else ""))
-    prometheus_url = load(Alerts).prometheus_url
-    if prometheus_url:
-        events = lab.page(prometheus_url)
-        said = ", ".join(f"{e.tier} {e.name} {e.state}" for e in events)
-        click.echo(f"paged {len(events)} alert change(s) from {prometheus_url}" + (f": {said}" if said else ""))
+
+
+@cli.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to serve Alertmanager's webhook on.")
+@click.option("--port", default=9095, show_default=True, type=click.IntRange(1, 65535), help="Its port.")
+@pass_options
+def pager(options: Options, host: str, port: int) -> None:
+    """Run the team's pager (what its `pager` Deployment runs): Alertmanager's webhook receiver at
+    /alerts, which puts the team's alerts from CHAOSLAB_ALERTS_ALERTMANAGER_URL on its incident record
+    and mirrors the team's silences there."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load(Alerts)
+    if not settings.alertmanager_url:
+        raise BadInput("no Alertmanager to page from: set CHAOSLAB_ALERTS_ALERTMANAGER_URL (the chart sets it)")
+    backend(options).pager(settings.alertmanager_url, settings.pager_interval_s).serve(host, port)

@@ -1,28 +1,28 @@
-"""Pages on Kubernetes: Prometheus's firing alerts folded into the team's incident record (the
-Kubernetes wing reads them: chaoslab.kubernetes.prometheus).
+"""Pages on Kubernetes: the team's alerts as Alertmanager holds them, folded into its incident record.
 
 On the local lab the daemon evaluates the rules and hands each transition to ``on_alert``. On a
-cluster Prometheus evaluates the same rules (charts/chaoslab/files/alerts.yaml); the reaper CronJob,
-which already runs every minute in each team's namespace, reads Prometheus's firing alerts for the
-team and calls ``on_alert`` with every change since its last run. What it has paged is kept on the
-team's board (``PAGED``), so each alert fires once and resolves once however often the reaper runs.
+cluster Prometheus evaluates the same rules (charts/chaoslab/files/alerts.yaml) and sends its alerts to
+Alertmanager, which routes each team's to the team's pager (chaoslab/kubernetes/receiver.py, a small
+Deployment in the team's namespace). On every notification, and every few seconds besides, the pager
+reads the team's alerts back from Alertmanager, silenced and inhibited ones included, and calls
+``fold`` with them: every change since the last fold goes through ``on_alert``, which applies the
+team's silences and the inhibitions as it does locally. What has been paged is kept on the team's
+board (``PAGED``), so each alert fires once and resolves once however often the pager looks.
 
-Times: an alert fires at its ``activeAt`` plus its rule's ``for:`` (when Prometheus turned it from
-pending to firing), and resolves when the reaper first finds it gone; a page reaches the record up
-to a reaper's period (one minute) late, and the incident is dated when the alert fired.
+Times: an alert fires at its ``startsAt`` (when Prometheus turned it from pending to firing) and
+resolves when the pager first finds it gone.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 
-from chaoslab.alerts.definitions import RULES
 from chaoslab.chaos.journal import Store
 from chaoslab.errors import BadInput
 from chaoslab.incident import severity as tiers
 from chaoslab.incident.alerting import AlertEvent, on_alert
+from chaoslab.timefmt import rfc3339
 
 PAGED = "paged.json"
 """Key on the team's board: the alerts already put on the record, by fingerprint."""
@@ -33,13 +33,9 @@ def fingerprint(labels: dict) -> str:
 
 
 def _fired_at(alert: dict, now: float) -> float:
-    """When Prometheus turned it firing: activeAt (when it went pending) plus the rule's ``for:``."""
-    try:
-        active = datetime.fromisoformat(str(alert["activeAt"]).replace("Z", "+00:00")).timestamp()
-    except (KeyError, ValueError):
-        return now
-    rule = next((r for r in RULES if r.alert == alert["labels"].get("alertname")), None)
-    return min(now, active + (rule.for_s if rule is not None else 0.0))
+    """When Prometheus turned it firing (Alertmanager's ``startsAt``), never later than now."""
+    fired = rfc3339(alert.get("startsAt", ""))
+    return now if fired is None else min(now, fired)
 
 
 def _tier(severity: str) -> str:
@@ -66,8 +62,9 @@ def _event(labels: dict, annotations: dict, state: str, ts: float, value=None) -
 
 
 def fold(store: Store, team: str, firing: list[dict], now: float | None = None) -> list[AlertEvent]:
-    """Put every change in the team's firing alerts since the last fold on its incident record; returns
-    the transitions, in order. An alert of another team (a shared Prometheus) is not this team's."""
+    """Put every change in the team's firing alerts (Alertmanager's: ``labels``, ``annotations``,
+    ``startsAt``) since the last fold on its incident record; returns the transitions, in order. An
+    alert of another team (a shared Alertmanager) is not this team's."""
     now = time.time() if now is None else now
     try:
         paged: dict[str, dict] = json.loads(store.read(PAGED) or "{}")
@@ -81,12 +78,7 @@ def fold(store: Store, team: str, firing: list[dict], now: float | None = None) 
     events = []
     for key, alert in current.items():
         if key not in paged:
-            value = alert.get("value")
-            try:
-                value = float(value) if value is not None else None
-            except (TypeError, ValueError):
-                value = None
-            event = _event(alert["labels"], alert.get("annotations") or {}, "fired", _fired_at(alert, now), value)
+            event = _event(alert["labels"], alert.get("annotations") or {}, "fired", _fired_at(alert, now))
             events.append(event)
             paged[key] = {"labels": alert["labels"], "annotations": alert.get("annotations") or {}}
     for key in [k for k in paged if k not in current]:
@@ -94,7 +86,7 @@ def fold(store: Store, team: str, firing: list[dict], now: float | None = None) 
         events.append(_event(gone.get("labels", {}), gone.get("annotations", {}), "resolved", now))
     events.sort(key=lambda e: e.ts)
     for event in events:
-        on_alert(store, event, source="alert", actor="prometheus")
+        on_alert(store, event, source="alert", actor="alertmanager")
     if events:
         store.write(PAGED, json.dumps(paged))
     return events

@@ -18,11 +18,11 @@ from chaoslab.chaos.kubernetes.identity import authorize_namespace
 from chaoslab.chaos.kubernetes.probes import KubernetesProbe
 from chaoslab.diagnose.rank import diagnose
 from chaoslab.errors import ChaoslabError, Refused
-from chaoslab.incident import pager
 from chaoslab.kubernetes import load as locust
-from chaoslab.kubernetes import prometheus
+from chaoslab.kubernetes.alertmanager import Alertmanager
 from chaoslab.kubernetes.diagnosis import KubernetesInputs
 from chaoslab.kubernetes.load import KubernetesLoadStats
+from chaoslab.kubernetes.receiver import Pager
 from chaoslab.kubernetes.store import ConfigMapStore
 from chaoslab.topology import FRONT_DOOR, component
 
@@ -106,11 +106,10 @@ class KubernetesBackend:
         authorize_namespace(self.api, self.namespace)
         return actions.revert(self.api, self.namespace, expired_before=time.time())
 
-    def page(self, prometheus_url: str) -> list:
-        """Prometheus's firing alerts for this team, folded into its incident record (what the reaper
-        does after reverting, when it knows a Prometheus); returns the transitions it recorded."""
+    def pager(self, alertmanager_url: str, interval_s: float) -> Pager:
+        """The team's pager: its alerts from this Alertmanager onto its incident record."""
         _, team = self.caller
-        return pager.fold(self.store(), team, prometheus.firing(prometheus_url))
+        return Pager(self.store(), team, Alertmanager(alertmanager_url), interval_s)
 
 
 class KubernetesLoad:

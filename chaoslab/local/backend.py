@@ -82,9 +82,10 @@ class LocalBackend:
                 f"(`export {TOKEN_VARIABLE}=$(cat {self.state.token_file})`)"
             )
 
-    def page(self, prometheus_url: str) -> list:
+    def pager(self, alertmanager_url: str, interval_s: float):
         raise BadInput(
-            "paging from Prometheus is for --target kubernetes: the local lab daemon evaluates the alerts itself"
+            "the pager receives Alertmanager's notifications on --target kubernetes: the local lab daemon "
+            "evaluates the alerts and pages itself"
         )
 
     def reap(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""Real tools for the Kubernetes side: helm for the chart, promtool for the rules, and a real
+"""Real tools for the Kubernetes side: helm for the chart, promtool for the rules, Alertmanager and
+amtool for paging, and a real
 kube-apiserver with etcd (envtest style: objects are stored and served, no pod ever runs)."""
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ def helm() -> str:
 @pytest.fixture(scope="session")
 def promtool() -> str:
     return required("promtool")
+
+
+@pytest.fixture(scope="session")
+def amtool() -> str:
+    return required("amtool")
+
+
+@pytest.fixture(scope="session")
+def alertmanager() -> str:
+    return required("alertmanager")
 
 
 @pytest.fixture(scope="session")

@@ -179,7 +179,7 @@ def test_every_address_of_a_service_follows_its_port_setting(helm):
     assert hook["spec"]["containers"][0]["args"][2] == "http://service-a:8000"
 
 
-TEAM_BUDGET_MIB = 430
+TEAM_BUDGET_MIB = 485
 """One team's stack in memory requests (platform counted separately): the 400 MiB the lab was sized to (391
 measured), plus the synthetic prober (15) that lets a hung front door page P1."""
 
@@ -302,19 +302,63 @@ def test_the_reaper_may_read_what_reap_reads(default):
     assert {("namespaces", "get"), ("secrets", "get"), ("pods", "list"), ("deployments", "patch")} <= granted
 
 
-def reaper_of(docs) -> tuple[list[dict], list[dict]]:
-    """The reaper's Role rules and its container's environment."""
-    rules = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "chaos-reaper")["rules"]
-    job = next(d for d in docs if d["kind"] == "CronJob" and d["metadata"]["name"] == "chaos-reaper")
-    (container,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
-    return rules, container.get("env", [])
+def alertmanager_config(docs) -> dict:
+    import yaml
+
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "alertmanager")
+    return yaml.safe_load(config["data"]["alertmanager.yml"])
 
 
-def test_the_reaper_pages_from_the_prometheus_there_is_and_only_then_may_write_the_board(default, helm):
-    rules, env = reaper_of(default)
-    assert env == [{"name": "CHAOSLAB_ALERTS_PROMETHEUS_URL", "value": "http://prometheus:9090"}]
-    assert any(r["resources"] == ["configmaps"] and r.get("resourceNames") == ["chaoslab-board"] for r in rules)
-    _, team_env = reaper_of(render(helm, "-f", str(CHART / "profiles" / "team.yaml")))
-    assert team_env[0]["value"] == "http://prometheus.chaoslab-platform.svc:9090", "a cohort team: the platform's"
-    rules, env = reaper_of(render(helm, "--set", "observability.enabled=false"))
-    assert env == [] and not any("configmaps" in r["resources"] for r in rules), "no Prometheus, no page, no write"
+def test_the_platforms_alertmanager_notifies_each_teams_pager_and_amtool_accepts_it(helm, amtool, tmp_path):
+    import yaml
+
+    from chaoslab.alerts.definitions import INHIBITIONS
+
+    docs = render(helm, "-f", str(CHART / "profiles" / "platform.yaml"), namespace="chaoslab-platform")
+    config = alertmanager_config(docs)
+    routes = {r["receiver"]: r["matchers"] for r in config["route"]["routes"]}
+    teams = ("chaoslab-red", "chaoslab-blue", "chaoslab-green")
+    assert routes == {ns: [f'namespace="{ns}"'] for ns in teams}, "the platform has no pager of its own"
+    urls = {r["name"]: [w["url"] for w in r.get("webhook_configs", [])] for r in config["receivers"]}
+    assert urls["chaoslab-red"] == ["http://pager.chaoslab-red.svc:9095/alerts"] and urls["cohort"] == []
+    assert len(config["inhibit_rules"]) == len(INHIBITIONS)
+    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    checked = subprocess.run(
+        [amtool, "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    prometheus = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "prometheus")
+    alerting = yaml.safe_load(prometheus["data"]["prometheus.yml"])["alerting"]
+    assert alerting == {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]}
+
+    hook = "observability.alertmanager.webhookUrl=https://chat.example/hook"
+    hooked = alertmanager_config(render(helm, "--set", hook, namespace="chaoslab-red"))
+    urls = {r["name"]: [w["url"] for w in r.get("webhook_configs", [])] for r in hooked["receivers"]}
+    assert urls == {
+        "cohort": ["https://chat.example/hook"],
+        "chaoslab-red": ["http://pager.chaoslab-red.svc:9095/alerts", "https://chat.example/hook"],
+    }
+
+
+def pager_of(docs) -> dict | None:
+    """The pager's container, if the release runs one."""
+    found = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "pager"]
+    return found[0]["spec"]["template"]["spec"]["containers"][0] if found else None
+
+
+def test_the_pager_reads_the_alertmanager_there_is_and_the_reaper_never_writes_the_board(default, helm):
+    env = {e["name"]: e["value"] for e in pager_of(default)["env"]}
+    assert env == {"CHAOSLAB_ALERTS_ALERTMANAGER_URL": "http://alertmanager:9093"}
+    team = render(helm, "-f", str(CHART / "profiles" / "team.yaml"))
+    assert pager_of(team)["env"][0]["value"] == "http://alertmanager.chaoslab-platform.svc:9093"
+    assert pager_of(render(helm, "--set", "observability.enabled=false")) is None, "no Alertmanager, no pager"
+    rules = next(d for d in default if d["kind"] == "Role" and d["metadata"]["name"] == "chaos-reaper")["rules"]
+    assert not any("configmaps" in r["resources"] for r in rules)
+    pager_rules = next(d for d in default if d["kind"] == "Role" and d["metadata"]["name"] == "pager")["rules"]
+    assert {(r, v) for rule in pager_rules for r in rule["resources"] for v in rule["verbs"]} == {
+        ("namespaces", "get"),
+        ("configmaps", "get"),
+        ("configmaps", "update"),
+        ("configmaps", "patch"),
+        ("configmaps", "create"),
+    }

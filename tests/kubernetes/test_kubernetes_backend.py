@@ -170,7 +170,7 @@ def test_the_reaper_reaps_with_its_own_service_accounts_token(team, api, apiserv
     apps = client.AppsV1Api(api)
     added = cli(apiserver, tmp_path, "fault", "add", "scale_to_zero", "--service", "gateway", "--ttl", "1")
     assert added.returncode == 0, added.stderr
-    reaper = reapers_kubeconfig(api, apiserver, tmp_path)
+    reaper = service_account_kubeconfig(api, apiserver, tmp_path, "chaos-reaper")
     reap_until_the_gateway_is_back(apps, reaper, tmp_path, "the reaper's own identity to restore the gateway")
 
 
@@ -186,45 +186,49 @@ def reap_until_the_gateway_is_back(apps, kubeconfig, tmp_path, description: str)
     assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 1
 
 
-def reapers_kubeconfig(api, apiserver, tmp_path):
-    """A kubeconfig with the token of the ServiceAccount the reaper's pods run as."""
+def service_account_kubeconfig(api, apiserver, tmp_path, account: str):
+    """A kubeconfig with the token of a ServiceAccount of the release (what its pods run as)."""
     import yaml
 
     token = (
         client.CoreV1Api(api)
-        .create_namespaced_service_account_token("chaos-reaper", NAMESPACE, {"spec": {"expirationSeconds": 600}})
+        .create_namespaced_service_account_token(account, NAMESPACE, {"spec": {"expirationSeconds": 600}})
         .status.token
     )
     kubeconfig = yaml.safe_load(apiserver.read_text())
     kubeconfig["users"][0]["user"]["token"] = token
-    path = tmp_path / "reaper-kubeconfig"
+    path = tmp_path / f"{account}-kubeconfig"
     path.write_text(yaml.safe_dump(kubeconfig))
     return path
 
 
-def test_the_reaper_pages_onto_the_teams_board_and_may_not_touch_the_answer_key(team, api, apiserver, tmp_path):
-    """What the reaper does after reverting when it knows a Prometheus (the team profile names the
-    platform's): its Role lets it write the board's incidents, and nothing of the journal."""
-    import time
-
+def test_the_pager_pages_onto_the_teams_board_and_may_not_touch_the_answer_key(team, api, apiserver, tmp_path):
+    """What the team's pager does with the alerts it reads from Alertmanager (tests/kubernetes/test_paging.py
+    runs it against a real Alertmanager): its Role lets it find its team and write the board's incidents,
+    and nothing of the journal."""
     from kubernetes import config
 
-    from chaoslab.incident import pager
+    from chaoslab.incident.pager import fold
     from chaoslab.incident.record import IncidentLog
+    from chaoslab.kubernetes.backend import KubernetesBackend
     from chaoslab.kubernetes.store import ConfigMapStore
 
-    reaper = config.new_client_from_config(config_file=str(reapers_kubeconfig(api, apiserver, tmp_path)))
+    account = config.new_client_from_config(
+        config_file=str(service_account_kubeconfig(api, apiserver, tmp_path, "pager"))
+    )
+    pager = KubernetesBackend(NAMESPACE, api=account).pager("http://127.0.0.1:1", 10)
+    assert pager.team == "red", "the pager reads its team from its namespace's label"
     page = {
         "labels": {"alertname": "CheckoutAvailabilityFastBurn", "severity": "P1", "team": "red", "owner": "orders"},
         "annotations": {"summary": "checkouts fail"},
-        "state": "firing",
-        "activeAt": "2026-11-27T10:00:00Z",
+        "startsAt": "2026-11-27T10:00:15.123456789Z",
     }
-    (fired,) = pager.fold(ConfigMapStore(reaper, NAMESPACE), "red", [page], now=time.time())
+    (fired,) = fold(pager.store, pager.team, [page])
     incident = IncidentLog(ConfigMapStore(api, NAMESPACE)).get()
     assert incident.severity == "P1" and "CheckoutAvailabilityFastBurn" in incident.firing and fired.pages
+    assert incident.declared_at == pytest.approx(1795773615.123456)
     with pytest.raises(KubernetesError, match=r"(?i)forbidden"):
-        ConfigMapStore(reaper, NAMESPACE).append("audit.jsonl", "{}")
+        ConfigMapStore(account, NAMESPACE).append("audit.jsonl", "{}")
 
 
 def test_a_partition_is_a_networkpolicy_until_reset(team, api, tmp_path):

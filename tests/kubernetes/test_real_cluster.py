@@ -20,14 +20,14 @@ WORKLOADS = ("Deployment", "StatefulSet", "Job", "CronJob")
 
 @pytest.fixture(scope="module")
 def installed(helm, api, apiserver):
-    """The platform and team "gold" installed with the real-cluster profile, the way the guide says."""
+    """The platform and team "amber" installed with the real-cluster profile, the way the guide says."""
     core = client.CoreV1Api(api)
     releases = {
         "chaoslab-rc-platform": [
-            "-f", str(PROFILES / "platform.yaml"), "--set", "console.enabled=true", "--set", "console.teams={gold}",
+            "-f", str(PROFILES / "platform.yaml"), "--set", "console.enabled=true", "--set", "console.teams={amber}",
             "--set", "instructors.enabled=false",  # one cluster, one instructor role: test_teams.py's platform has it
         ],
-        "chaoslab-gold": ["-f", str(PROFILES / "team.yaml"), "--set", "team=gold"],
+        "chaoslab-amber": ["-f", str(PROFILES / "team.yaml"), "--set", "team=amber"],
     }  # fmt: skip
     rendered: dict[str, list[dict]] = {}
     for namespace, values in releases.items():
@@ -63,7 +63,7 @@ def test_every_pod_pulls_from_the_registry_and_spreads_over_the_nodes(installed)
             assert spread["topologyKey"] == "kubernetes.io/hostname" and spread["whenUnsatisfiable"] == "ScheduleAnyway"
             assert spread["labelSelector"]["matchLabels"] == {"app.kubernetes.io/instance": "rc"}, where
     images = {
-        c["image"] for d in installed["chaoslab-gold"] if d["kind"] in WORKLOADS for c in pod_spec(d)["containers"]
+        c["image"] for d in installed["chaoslab-amber"] if d["kind"] in WORKLOADS for c in pod_spec(d)["containers"]
     }
     assert any(i.startswith(REAL["image"]["repository"] + ":") for i in images), images
 
@@ -73,10 +73,10 @@ def test_the_platform_console_has_an_ingress_and_postgres_the_clusters_storage_c
     assert ingress.spec.rules[0].host == REAL["console"]["ingress"]["host"]
     assert ingress.spec.ingress_class_name == REAL["console"]["ingress"]["className"]
     assert ingress.spec.rules[0].http.paths[0].backend.service.name == "console"
-    postgres = client.AppsV1Api(api).read_namespaced_stateful_set("postgres", "chaoslab-gold")
+    postgres = client.AppsV1Api(api).read_namespaced_stateful_set("postgres", "chaoslab-amber")
     (claim,) = postgres.spec.volume_claim_templates
     assert claim.spec.storage_class_name == REAL["postgres"]["persistence"]["storageClassName"]
-    teams = [d for d in installed["chaoslab-gold"] if d["kind"] == "Ingress"]
+    teams = [d for d in installed["chaoslab-amber"] if d["kind"] == "Ingress"]
     assert teams == []  # a team's release has no console of its own to expose
     published = [
         (d["metadata"]["name"], p) for docs in installed.values() for d in docs if d["kind"] == "Service"
@@ -88,7 +88,7 @@ def test_the_platform_console_has_an_ingress_and_postgres_the_clusters_storage_c
 def test_an_ingress_without_a_host_is_refused_with_a_reason(helm):
     result = subprocess.run(
         [helm, "template", "rc", str(CHART), "--kube-version", "1.34.0", "-f", str(PROFILES / "platform.yaml")]
-        + ["--set", "console.enabled=true", "--set", "console.teams={gold}", "--set", "console.ingress.enabled=true"],
+        + ["--set", "console.enabled=true", "--set", "console.teams={amber}", "--set", "console.ingress.enabled=true"],
         capture_output=True,
         text=True,
     )

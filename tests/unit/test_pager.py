@@ -1,6 +1,7 @@
-"""Pages on Kubernetes: Prometheus's firing alerts (as GET /api/v1/alerts lists them) folded into a
-team's incident record by the reaper, on a real journal store. The end-to-end stage pages a real
-cluster's Prometheus (tests/e2e/test_e2e_lab.py)."""
+"""Pages on Kubernetes: the team's alerts as Alertmanager lists them (GET /api/v2/alerts) folded into
+its incident record by the team's pager, on a real journal store. tests/kubernetes/test_paging.py runs
+the pager against a real Alertmanager; the end-to-end stage pages a real cluster's
+(tests/e2e/test_e2e_lab.py)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,19 @@ import pytest
 from chaoslab.chaos.journal import FileStore
 from chaoslab.incident import pager
 from chaoslab.incident.record import IncidentLog, NoIncident
-from chaoslab.kubernetes import prometheus
+from chaoslab.kubernetes.alertmanager import Alertmanager, AlertmanagerUnreachable
 
 NOW = 1_800_000_000.0
 
 
-def alert(name: str, severity: str, team: str = "red", active_s_ago: float = 60.0, **labels) -> dict:
-    """One alert as Prometheus's API lists it."""
-    active = datetime.fromtimestamp(NOW - active_s_ago, UTC).isoformat().replace("+00:00", "Z")
+def alert(name: str, severity: str, team: str = "red", fired_s_ago: float = 45.0, **labels) -> dict:
+    """One alert as Alertmanager's API lists it (``startsAt``: when Prometheus turned it firing)."""
+    fired = datetime.fromtimestamp(NOW - fired_s_ago, UTC).isoformat().replace("+00:00", "Z")
     return {
         "labels": {"alertname": name, "severity": severity, "owner": "orders", "team": team, **labels},
         "annotations": {"summary": f"{name} summary", "runbook_url": "docs/runbooks/checkout-latency.md"},
-        "state": "firing",
-        "activeAt": active,
-        "value": "1.8e+00",
+        "startsAt": fired,
+        "status": {"state": "active", "silencedBy": [], "inhibitedBy": []},
     }
 
 
@@ -37,11 +37,11 @@ def store(tmp_path):
 def test_a_page_opens_the_incident_once_dated_when_prometheus_fired_it(store):
     latency = alert("CheckoutLatencyFastBurn", "P2")
     events = pager.fold(store, "red", [latency], now=NOW)
-    assert [(e.name, e.state, e.ts) for e in events] == [("CheckoutLatencyFastBurn", "fired", NOW - 60 + 15)]
+    assert [(e.name, e.state, e.ts) for e in events] == [("CheckoutLatencyFastBurn", "fired", NOW - 45)]
     incident = IncidentLog(store).get()
     assert (incident.severity, incident.detected_by, incident.declared_at) == ("P2", "alerting", NOW - 45)
     assert incident.title == "Checkouts are slow" and "CheckoutLatencyFastBurn" in incident.firing
-    assert pager.fold(store, "red", [latency], now=NOW + 60) == [], "the reaper's next minute pages nothing new"
+    assert pager.fold(store, "red", [latency], now=NOW + 10) == [], "the pager's next look pages nothing new"
     assert len(IncidentLog(store).get().of_kind("alert_fired")) == 1
 
 
@@ -71,11 +71,18 @@ def test_a_rule_that_is_not_the_labs_is_awareness_only(store):
     assert event.tier == "P4" and not event.pages
 
 
-def test_an_unreachable_prometheus_says_where_it_looked():
+def test_a_start_in_the_future_or_unreadable_is_dated_now(store):
+    future = alert("CheckoutLatencyFastBurn", "P2", fired_s_ago=-30)
+    assert [e.ts for e in pager.fold(store, "red", [future], now=NOW)] == [NOW]
+    garbled = alert("QueueBacklog", "P2") | {"startsAt": "yesterday"}
+    assert [e.ts for e in pager.fold(store, "red", [future, garbled], now=NOW + 1)] == [NOW + 1]
+
+
+def test_an_unreachable_alertmanager_says_where_it_looked():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: refused
         with pytest.raises(
-            prometheus.PrometheusUnreachable, match=rf"Prometheus at http://127.0.0.1:{port}/api/v1/alerts"
+            AlertmanagerUnreachable, match=rf"Alertmanager at http://127.0.0.1:{port}/api/v2/alerts\?filter="
         ):
-            prometheus.firing(f"http://127.0.0.1:{port}")
+            Alertmanager(f"http://127.0.0.1:{port}").alerts("red")

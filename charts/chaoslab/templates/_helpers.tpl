@@ -37,7 +37,7 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- define "chaoslab.port" -}}
 {{- $ports := dict "postgres" 5432 "redis" 6379 "locust" 8089 "prometheus" 9090 "grafana" 3000
       "jaeger-ui" 16686 "jaeger-otlp-grpc" 4317 "collector-otlp-grpc" 4317 "collector-otlp-http" 4318
-      "collector-metrics" 8889 "collector-health" 13133 -}}
+      "collector-metrics" 8889 "collector-health" 13133 "alertmanager" 9093 "pager" 9095 -}}
 {{- if not (hasKey $ports .) }}{{ fail (printf "chaoslab.port: no port named %q" .) }}{{ end -}}
 {{ get $ports . }}
 {{- end }}
@@ -81,12 +81,13 @@ service-a
 {{ include "chaoslab.url" (list "jaeger" (include "chaoslab.port" "jaeger-ui")) }}
 {{- end }}
 
-{{/* The Prometheus whose alerts page the team: an explicit URL, this release's Prometheus, or none. */}}
-{{- define "chaoslab.prometheusUrl" -}}
-{{- if .Values.reaper.prometheusUrl -}}
-{{ .Values.reaper.prometheusUrl }}
-{{- else if include "chaoslab.observes" (dict "root" . "part" "prometheus") -}}
-{{ include "chaoslab.ownPrometheusUrl" . }}
+{{/* The Alertmanager the team's pager reads its alerts from: pager.alertmanagerUrl, else this
+     release's own; empty when there is neither (then no pager runs). */}}
+{{- define "chaoslab.alertmanagerUrl" -}}
+{{- if .Values.pager.alertmanagerUrl -}}
+{{ .Values.pager.alertmanagerUrl }}
+{{- else if and (include "chaoslab.observes" (dict "root" . "part" "prometheus")) (include "chaoslab.observes" (dict "root" . "part" "alertmanager")) -}}
+{{ include "chaoslab.url" (list "alertmanager" (include "chaoslab.port" "alertmanager")) }}
 {{- end -}}
 {{- end }}
 
