@@ -156,7 +156,7 @@ class Backend(Protocol):
     def reap(self) -> list[str]:
         """Revert platform faults whose TTL has passed; returns what was reverted."""
 
-    def pager(self, alertmanager_url: str, interval_s: float):
+    def pager(self, alertmanager_url: str, interval_s: float, paging=None):
         """The team's pager (chaoslab/kubernetes/receiver.py): Alertmanager's webhook receiver that puts
         the team's alerts on its incident record. The local lab's daemon evaluates its alerts itself."""
 

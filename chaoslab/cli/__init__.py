@@ -34,7 +34,7 @@ COMMANDS: dict[str, str] = {
     **dict.fromkeys(("up", "down", "status", "logs", "traces", "stop", "start", "restart", "config"), "lab"),
     **dict.fromkeys(("serve", "migrate"), "serve"),
     **dict.fromkeys(("checkout", "smoke"), "shop"),
-    **dict.fromkeys(("fault", "reset", "deploy", "changes", "audit", "reap"), "chaos"),
+    **dict.fromkeys(("fault", "reset", "deploy", "changes", "audit", "reap", "pager"), "chaos"),
     "scenario": "drills",
     "gameday": "gameday",
     **dict.fromkeys(("load", "verify", "soak", "locust"), "load"),

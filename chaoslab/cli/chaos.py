@@ -20,7 +20,7 @@ from chaoslab.errors import BadInput, Refused
 from chaoslab.escape import printable
 from chaoslab.incident import drills
 from chaoslab.incident.mystery import refuse_if_hidden
-from chaoslab.settings import Alerts, load
+from chaoslab.settings import Alerts, Paging, load
 from chaoslab.timefmt import duration
 from chaoslab.topology import SERVICE_NAMES, owner
 
@@ -240,10 +240,9 @@ def reap(options: Options) -> None:
 @pass_options
 def pager(options: Options, host: str, port: int) -> None:
     """Run the team's pager (what its `pager` Deployment runs): Alertmanager's webhook receiver at
-    /alerts, which puts the team's alerts from CHAOSLAB_ALERTS_ALERTMANAGER_URL on its incident record
-    and mirrors the team's silences there."""
+    /alerts, which puts the team's alerts from CHAOSLAB_ALERTS_ALERTMANAGER_URL on its incident record,
+    mirrors the team's silences there, escalates on time and sends the record's notices to
+    CHAOSLAB_PAGE_WEBHOOK."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load(Alerts)
-    if not settings.alertmanager_url:
-        raise BadInput("no Alertmanager to page from: set CHAOSLAB_ALERTS_ALERTMANAGER_URL (the chart sets it)")
-    backend(options).pager(settings.alertmanager_url, settings.pager_interval_s).serve(host, port)
+    backend(options).pager(settings.alertmanager_url, settings.pager_interval_s, load(Paging)).serve(host, port)

@@ -17,13 +17,14 @@ from chaoslab.chaos.kubernetes.client import api_client
 from chaoslab.chaos.kubernetes.identity import authorize_namespace
 from chaoslab.chaos.kubernetes.probes import KubernetesProbe
 from chaoslab.diagnose.rank import diagnose
-from chaoslab.errors import ChaoslabError, Refused
+from chaoslab.errors import BadInput, ChaoslabError, Refused
 from chaoslab.kubernetes import load as locust
 from chaoslab.kubernetes.alertmanager import Alertmanager
 from chaoslab.kubernetes.diagnosis import KubernetesInputs
 from chaoslab.kubernetes.load import KubernetesLoadStats
 from chaoslab.kubernetes.receiver import Pager
 from chaoslab.kubernetes.store import ConfigMapStore
+from chaoslab.settings import Paging
 from chaoslab.topology import FRONT_DOOR, component
 
 STOPPED_STATES = (None, "ready", "stopped")
@@ -106,10 +107,12 @@ class KubernetesBackend:
         authorize_namespace(self.api, self.namespace)
         return actions.revert(self.api, self.namespace, expired_before=time.time())
 
-    def pager(self, alertmanager_url: str, interval_s: float) -> Pager:
+    def pager(self, alertmanager_url: str, interval_s: float, paging: Paging | None = None) -> Pager:
         """The team's pager: its alerts from this Alertmanager onto its incident record."""
+        if not alertmanager_url:
+            raise BadInput("no Alertmanager to page from: set CHAOSLAB_ALERTS_ALERTMANAGER_URL (the chart sets it)")
         _, team = self.caller
-        return Pager(self.store(), team, Alertmanager(alertmanager_url), interval_s)
+        return Pager(self.store(), team, Alertmanager(alertmanager_url), interval_s, paging)
 
 
 class KubernetesLoad:

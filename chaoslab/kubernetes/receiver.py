@@ -9,7 +9,9 @@ but when the pager looks, and an alert that ends while Alertmanager keeps it qui
 
 Before it reads the alerts it mirrors the team's silences (``chaoslab alerts silence``, kept on the
 board) into Alertmanager, so Alertmanager holds back the same alerts from every other receiver (the
-cohort's webhook).
+cohort's webhook). After, it settles the record: an unacknowledged page escalates to the rota's next
+level at its deadline even when nobody looks. With CHAOSLAB_PAGE_WEBHOOK (or the status page's) set,
+it also sends the record's notices out as the lab daemon does locally (chaoslab.incident.relay).
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from chaoslab.chaos.journal import Store
 from chaoslab.errors import ChaoslabError
 from chaoslab.incident.pager import fold
+from chaoslab.incident.record import IncidentLog
+from chaoslab.incident.relay import relay
 from chaoslab.incident.silence import Silences
 from chaoslab.kubernetes.alertmanager import Alertmanager, am_matchers
+from chaoslab.settings import Paging
 
 log = logging.getLogger("chaoslab.pager")
 
@@ -36,8 +41,16 @@ MAX_BODY = 1 << 20
 class Pager:
     """One team's pager: ``sync`` mirrors the silences and folds the alerts; ``ring`` asks for a sync now."""
 
-    def __init__(self, store: Store, team: str, alertmanager: Alertmanager, interval_s: float = 10.0):
+    def __init__(
+        self,
+        store: Store,
+        team: str,
+        alertmanager: Alertmanager,
+        interval_s: float = 10.0,
+        paging: Paging | None = None,
+    ):
         self.store = store
+        self.paging = paging
         self.team = team
         self.alertmanager = alertmanager
         self.interval_s = interval_s
@@ -86,6 +99,7 @@ class Pager:
                 log.info("silence %s expired in Alertmanager", silence_id)
             firing = self.alertmanager.alerts(self.team)
             events = fold(self.store, self.team, firing, now=now)
+            IncidentLog(self.store, "pager").settle(now)  # escalations on time, whoever looks
         except ChaoslabError as exc:
             self.last_error = str(exc)
             log.warning("pager: %s", exc)
@@ -102,18 +116,29 @@ class Pager:
             self.doorbell.wait(self.interval_s)
             self.doorbell.clear()
 
-    def serve(self, host: str, port: int) -> None:
-        """The webhook and health endpoints and the sync loop, until interrupted."""
+    def start(self, host: str, port: int) -> tuple[ThreadingHTTPServer, threading.Event]:
+        """The sync loop (and the notices out, with a webhook) running until the event is set, and the
+        webhook and health endpoints on ``host:port`` (0: any free port), not yet serving."""
         stop = threading.Event()
         threading.Thread(target=self.run, args=(stop,), name="pager-sync", daemon=True).start()
-        http = server(self, host, port)
+        if self.paging and (self.paging.webhook or self.paging.status_webhook):
+            args = (self.store, self.team, self.paging, stop, "pager")
+            threading.Thread(target=relay, args=args, name="pages-out", daemon=True).start()
+        return server(self, host, port), stop
+
+    def stop(self, http: ThreadingHTTPServer, stop: threading.Event) -> None:
+        stop.set()
+        self.doorbell.set()
+        http.server_close()
+
+    def serve(self, host: str, port: int) -> None:
+        """All of it, until interrupted."""
+        http, stop = self.start(host, port)
         log.info("pager for team %s on %s:%d, Alertmanager %s", self.team, host, port, self.alertmanager.url)
         try:
             http.serve_forever()
         finally:
-            stop.set()
-            self.doorbell.set()
-            http.server_close()
+            self.stop(http, stop)
 
     def health(self) -> tuple[int, dict]:
         """Ready once a sync has reached both Alertmanager and the board, and while the last one did."""

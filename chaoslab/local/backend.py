@@ -82,7 +82,7 @@ class LocalBackend:
                 f"(`export {TOKEN_VARIABLE}=$(cat {self.state.token_file})`)"
             )
 
-    def pager(self, alertmanager_url: str, interval_s: float):
+    def pager(self, alertmanager_url: str, interval_s: float, paging=None):
         raise BadInput(
             "the pager receives Alertmanager's notifications on --target kubernetes: the local lab daemon "
             "evaluates the alerts and pages itself"

@@ -38,9 +38,7 @@ from chaoslab.console.replays import Replays
 from chaoslab.console.web import MAX_STREAMS
 from chaoslab.incident.alerting import on_evaluator_event
 from chaoslab.incident.impact import snapshot
-from chaoslab.incident.notify import Follower
-from chaoslab.incident.subscribers import Subscription
-from chaoslab.incident.webhook import Sender, forward
+from chaoslab.incident.relay import relay
 from chaoslab.local.console import mount as mount_console
 from chaoslab.local.console import service_graph
 from chaoslab.local.diagnosis import mount as mount_diagnosis
@@ -285,8 +283,9 @@ class Lab:
         recording.start()
         paging = load(Paging).loopback_only()
         if paging.webhook or paging.status_webhook:
+            store, team = FileStore(self.state.root), self.state.root.name
             threading.Thread(
-                target=page_webhook, args=(self.state, paging, self.stopping), name="pages-out", daemon=True
+                target=relay, args=(store, team, paging, self.stopping, "lab"), name="pages-out", daemon=True
             ).start()
         while not self.stopping.wait(0.2):
             self.supervisor.tick()
@@ -295,29 +294,6 @@ class Lab:
         self.supervisor.shutdown()
         server.stop()
         return 0
-
-
-def page_webhook(state: StateDir, paging: Paging, stopping: threading.Event) -> None:
-    """Every page, escalation and resolve on the lab's record, out to CHAOSLAB_PAGE_WEBHOOK
-    (chaoslab/incident/webhook.py), and every change of the status page to CHAOSLAB_PAGE_STATUS_WEBHOOK
-    (chaoslab/incident/subscribers.py): from what is written after the daemon started."""
-    store = FileStore(state.root)
-    pages = Sender(paging.webhook) if paging.webhook else None
-    status = Sender(paging.status_webhook, name="status webhook") if paging.status_webhook else None
-    follower = Follower(store, actor="lab") if pages else None
-    subscription = Subscription(store, state.root.name) if status else None
-    log.info("pages go out to %s, status page changes to %s", paging.webhook or "-", paging.status_webhook or "-")
-    while not stopping.wait(paging.every_s):
-        try:
-            if pages:
-                forward(follower, pages.post)
-            for body in subscription.changes() if status else ():
-                status.post(body)
-        except Exception:  # one unreadable look must not end the notifications
-            log.exception("reading the record for the webhooks failed")
-    for sender in (pages, status):
-        if sender:
-            sender.stop()
 
 
 def local_prober(ports: dict[str, int], envs: dict[str, dict[str, str]]):

@@ -1,9 +1,11 @@
 """One team's lab as `make deploy` installs it, on real pods: probes, a checkout as one trace across
-every pod, the service graph in Prometheus, the drills, and the faults Kubernetes itself performs."""
+every pod, the service graph in Prometheus, paging through Alertmanager, the drills, and the faults
+Kubernetes itself performs."""
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -108,6 +110,12 @@ def test_prometheus_scrapes_every_target_loads_the_rules_and_shows_the_rings_edg
     loaded = [r for g in rules for r in g["rules"]]
     written = yaml.safe_load(open("charts/chaoslab/files/alerts.yaml"))
     assert len(loaded) == sum(len(g["rules"]) for g in written["groups"]) and all(r["health"] == "ok" for r in loaded)
+    poll_until(
+        lambda: requests.get(f"{prometheus}/api/v1/alertmanagers", timeout=5).json()["data"]["activeAlertmanagers"],
+        "Prometheus to find its Alertmanager",
+        timeout=60,
+        interval=2,
+    )
 
     def every_edge():
         """A checkout each look: the collector pairs a client span with its server span within its
@@ -162,12 +170,7 @@ def test_latency_drill_shows_its_symptom_and_recovers(api, lab, settled):
     make("scenario-latency-500ms", TARGET="kubernetes", STATE_DIR=str(run_state()))
     try:
         poll_until(lambda: holding(api, lab, drill.symptom), "the latency drill's symptom", timeout=120, interval=0)
-        poll_until(
-            lambda: paged(lab, drill.alert),
-            f"the reaper to page {drill.alert} from Prometheus onto the team's incident record",
-            timeout=180,
-            interval=5,
-        )
+        reaches_the_board(lab, drill.alert)
     finally:
         chaoslab(lab, "scenario", "stop")
     chaoslab(lab, "load", "start", "-u", "10", "-r", "10", "--think-time", "0.5")
@@ -178,9 +181,81 @@ def test_latency_drill_shows_its_symptom_and_recovers(api, lab, settled):
 
 
 def paged(namespace: str, alert: str) -> bool:
-    """Whether an incident opened by the alerts has ``alert`` firing (the reaper's CronJob pages each minute)."""
+    """Whether an incident opened by the alerts has ``alert`` firing (the team's pager puts it there)."""
     found = json.loads(chaoslab(namespace, "incident", "list", "--json").stdout)
     return any(i["detected_by"] == "alerting" and alert in i["firing"] for i in found)
+
+
+def alertmanager(namespace: str, path: str):
+    """Alertmanager's API (version 2) in the namespace, through the API server's service proxy."""
+    proxy = f"/api/v1/namespaces/{namespace}/services/alertmanager:9093/proxy/api/v2/{path}"
+    return json.loads(kubectl("get", "--raw", proxy).stdout)
+
+
+def alert_states(namespace: str) -> dict[str, dict]:
+    """The status (state, silencedBy, inhibitedBy) of each alert Alertmanager holds, by name."""
+    return {a["labels"]["alertname"]: a["status"] for a in alertmanager(namespace, "alerts")}
+
+
+def reaches_the_board(namespace: str, alert: str) -> None:
+    """Prometheus sends ``alert`` to Alertmanager, and from there it is on the team's incident record
+    within 30 s (Alertmanager's group wait, its notification, the pager's look)."""
+    poll_until(
+        lambda: alert in alert_states(namespace),
+        f"Prometheus to send {alert} to Alertmanager",
+        timeout=240,
+        interval=1,
+    )
+    held = time.monotonic()
+    poll_until(lambda: paged(namespace, alert), f"{alert} on the team's board within 30 s", timeout=30, interval=1)
+    print(f"{alert} reached the board {time.monotonic() - held:.0f} s after Alertmanager had it")
+
+
+def test_alertmanager_pages_the_board_holds_a_teams_silence_and_inhibits_a_symptom(api, lab, settled):
+    """The Redis outage (Redis stopped for service-a and the worker): the outbox backlog pages, and once
+    Redis's own errors fire, Alertmanager inhibits the backlog as a symptom of them. The team silenced
+    the Redis errors beforehand (it knew): Alertmanager holds them back, and the silence ends with
+    `alerts unsilence`."""
+    drill = scenarios.get("redis-outage")
+    said = chaoslab(
+        lab, "alerts", "silence", "alertname=RedisErrors", "--for", "20m", "--reason", "Redis maintenance"
+    ).stdout
+    silence_id = said.split(":")[0]
+    try:
+        (mirrored,) = poll_until(
+            lambda: [s for s in alertmanager(lab, "silences") if s["status"]["state"] == "active"],
+            "the team's silence in Alertmanager",
+            timeout=30,
+            interval=1,
+        )
+        assert mirrored["comment"].startswith(silence_id)
+        make("scenario-redis-outage", TARGET="kubernetes", STATE_DIR=str(run_state()))
+        try:
+            reaches_the_board(lab, drill.alert)
+            states = poll_until(
+                lambda: (s := alert_states(lab)).get("RedisErrors", {}).get("silencedBy") and s,
+                "Alertmanager to hold RedisErrors back by the team's silence",
+                timeout=180,
+                interval=2,
+            )
+            assert states["RedisErrors"]["silencedBy"] == [mirrored["id"]]
+            poll_until(
+                lambda: alert_states(lab)[drill.alert]["inhibitedBy"],
+                f"{drill.alert} inhibited while RedisErrors fires",
+                timeout=60,
+                interval=2,
+            )
+        finally:
+            chaoslab(lab, "scenario", "stop")
+    finally:
+        chaoslab(lab, "alerts", "unsilence", silence_id)
+        chaoslab(lab, "reset")
+    poll_until(
+        lambda: not [s for s in alertmanager(lab, "silences") if s["status"]["state"] == "active"],
+        "the silence expired in Alertmanager after unsilence",
+        timeout=30,
+        interval=1,
+    )
 
 
 def test_deadlock_collapses_checkout_and_the_fix_restores_it(api, lab, settled):

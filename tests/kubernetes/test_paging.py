@@ -12,16 +12,19 @@ import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
 from chaoslab.chaos.journal import FileStore
+from chaoslab.incident import rota
 from chaoslab.incident.record import IncidentLog, NoIncident
 from chaoslab.incident.silence import Silences
 from chaoslab.kubernetes import receiver
 from chaoslab.kubernetes.alertmanager import Alertmanager
 from chaoslab.local.ports import free_port
+from chaoslab.settings import Paging, load
 from kubesupport import render
 from support import poll_until
 
@@ -44,13 +47,44 @@ def board(tmp_path):
     return FileStore(tmp_path / "board")
 
 
+class Hook:
+    """A real HTTP receiver of the pager's own notices (CHAOSLAB_PAGE_WEBHOOK), keeping each body."""
+
+    def __init__(self):
+        self.bodies: list[dict] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                hook.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+
 @pytest.fixture
-def paging(helm, alertmanager, board, tmp_path):
-    """Alertmanager with the chart's configuration, and team red's pager it notifies; the pager looks
-    only when notified (its own interval is an hour), so every page here came through the webhook."""
-    pager = receiver.Pager(board, "red", Alertmanager("http://127.0.0.1:1"), interval_s=3600)
-    http = receiver.server(pager, "127.0.0.1", 0)
-    pager_url = f"http://127.0.0.1:{http.server_address[1]}/alerts"
+def hook():
+    found = Hook()
+    yield found
+    found.http.shutdown()
+    found.http.server_close()
+
+
+@pytest.fixture
+def paging(helm, alertmanager, board, hook, tmp_path):
+    """Alertmanager with the chart's configuration, and team red's pager it notifies, which sends the
+    team's notices to ``hook``; the pager looks only when notified (its own interval is an hour), so
+    every page here came through Alertmanager's webhook."""
+    notices = load(Paging, {}, webhook=hook.url, every_s=0.2)
+    pager = receiver.Pager(board, "red", Alertmanager("http://127.0.0.1:1"), interval_s=3600, paging=notices)
+    pager_port = free_port()
+    pager_url = f"http://127.0.0.1:{pager_port}/alerts"
     config = chart_config(helm)
     assert CHART_PAGER in config, "the chart routes team red's alerts to its pager"
     (tmp_path / "alertmanager.yml").write_text(config.replace(CHART_PAGER, pager_url))
@@ -68,19 +102,12 @@ def paging(helm, alertmanager, board, tmp_path):
     )
     pager.alertmanager = Alertmanager(f"http://127.0.0.1:{port}")
     poll_until(lambda: requests.get(f"{pager.alertmanager.url}/-/ready", timeout=1).ok, "Alertmanager ready")
-    stop = threading.Event()
-    threads = [
-        threading.Thread(target=http.serve_forever, daemon=True),
-        threading.Thread(target=pager.run, args=(stop,), daemon=True),
-    ]
-    for thread in threads:
-        thread.start()
+    http, stop = pager.start("127.0.0.1", pager_port)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
     poll_until(lambda: pager.last_ok, "the pager's first look")
     yield pager
-    stop.set()
-    pager.doorbell.set()
     http.shutdown()
-    http.server_close()
+    pager.stop(http, stop)
     proc.terminate()
     proc.wait(10)
 
@@ -193,6 +220,27 @@ def test_the_charts_inhibition_keeps_a_symptom_quiet_and_the_board_marks_it(pagi
     assert marked["data"]["inhibited_by"]["alert"] == "RedisErrors"
 
 
+def test_an_unacknowledged_p1_escalates_on_time_and_the_teams_notices_go_out_with_nobody_looking(paging, board, hook):
+    """The pager settles the record on each look, as a reader does locally, so the page's escalation to
+    the rota's secondary is written at its deadline and sent out, though no trainee read the board."""
+    rota.save(board, rota.parse("primary: Ana\nsecondary: Bea\ncommanders: [Cy]\n"))
+    post(paging, alert("CheckoutAvailabilityFastBurn", "P1", ago=6 * 60))  # past the P1's 5 minutes to ack
+
+    def notices() -> str:
+        return "\n".join(b["commonAnnotations"]["notices"] for b in hook.bodies)
+
+    poll_until(lambda: " PAGE " in notices() and " ESCALATION " in notices(), "page and escalation sent", timeout=10)
+    paged = {name for b in hook.bodies for name in b["commonAnnotations"]["paged"].split(", ")}
+    assert {"Ana", "Bea"} <= paged, hook.bodies
+    assert all(b["status"] == "firing" and b["groupLabels"]["incident"] == "INC-1" for b in hook.bodies)
+    assert [e["data"]["paged"] for e in incident(board).of_kind("escalated")][:1] == ["Bea"]
+
+    alone = FileStore(board.directory.parent / "alone")  # a pager with no webhook to send to
+    rota.save(alone, rota.parse("primary: Ana\nsecondary: Bea\n"))
+    receiver.Pager(alone, "red", paging.alertmanager).sync()
+    assert [e["data"]["paged"] for e in incident(alone).of_kind("escalated")][:1] == ["Bea"], "its own look settles"
+
+
 @pytest.mark.parametrize(
     ("body", "said"),
     [
@@ -219,3 +267,18 @@ def test_an_alertmanager_that_does_not_answer_makes_the_pager_unready_and_loses_
     status, body = pager.health()
     assert status == 503 and "did not answer" in body["error"]
     assert incident(board) is None
+
+
+def test_a_silenced_cause_still_inhibits_its_symptom(paging, board):
+    """What the end-to-end stage relies on: a team that silenced the cause (it knows Redis is down) still
+    has its symptoms inhibited, as Alertmanager inhibits by every firing source, silenced or not."""
+    Silences(board).add(time.time(), time.time() + 600, "known", "dana", [["alertname", "=", "RedisErrors"]], False)
+    paging.ring()
+    poll_until(lambda: paging.alertmanager.silences("red"), "the silence in Alertmanager")
+    post(paging, alert("RedisErrors", "P2", ago=0, service="worker"), alert("QueueBacklog", "P2", ago=0))
+
+    def muted():
+        found = {a["labels"]["alertname"]: a["status"] for a in paging.alertmanager.alerts("red")}
+        return found.get("RedisErrors", {}).get("silencedBy") and found.get("QueueBacklog", {}).get("inhibitedBy")
+
+    poll_until(muted, "RedisErrors silenced and QueueBacklog inhibited by it")

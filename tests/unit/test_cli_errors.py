@@ -46,3 +46,25 @@ def test_team_options_point_at_the_team_namespace_without_touching_a_cluster(tmp
     backend = open_backend(options)  # lazy: no API call until a method needs one
     assert backend.target == "kubernetes" and backend.where == "namespace chaoslab-red"
     assert open_backend(Options(tmp_path)).front_door  # the local backend, also without a lab
+
+
+def test_every_command_is_mapped_to_the_module_that_registers_it():
+    """`chaoslab X` loads X's module from COMMANDS on demand: a command missing there is "No such
+    command" in a shell, however well its module defines it."""
+    import importlib
+    import pkgutil
+
+    import chaoslab.cli as package
+    from chaoslab.cli import COMMANDS
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"chaoslab.cli.{module.name}")
+    for name, command in cli.commands.items():
+        module = command.callback.__module__.removeprefix("chaoslab.cli.")
+        assert COMMANDS.get(name) == module, f"`{name}` (chaoslab/cli/{module}.py) is not in COMMANDS"
+    assert set(COMMANDS) <= set(cli.commands), sorted(set(COMMANDS) - set(cli.commands))
+
+
+def test_the_pager_on_the_local_lab_is_bad_input(tmp_path):
+    result = run("--state-dir", str(tmp_path), "pager")
+    assert result.exit_code == 2 and "the local lab daemon" in result.output
