@@ -34,9 +34,10 @@ def _labels(alert: dict) -> str:
 def _client(options: Options):
     if options.target == "kubernetes":
         raise BadInput(
-            "alerts are evaluated by the lab daemon on the local target; on Kubernetes the namespace's "
-            f"Prometheus evaluates the same rules: `kubectl -n {options.namespace} port-forward svc/prometheus 9090` "
-            "and open http://127.0.0.1:9090/alerts"
+            "alerts are evaluated by the lab daemon on the local target; on Kubernetes Prometheus evaluates the "
+            f"same rules and Alertmanager holds what fires: `kubectl -n {options.namespace} port-forward "
+            "svc/alertmanager 9093` (a cohort team: -n chaoslab-platform) and open http://127.0.0.1:9093; "
+            "what paged the team is on its incident record (`incident show`)"
         )
     return LabClient(local_state(options))
 
