@@ -30,11 +30,10 @@ def _when(ts: float) -> str:
 
 
 def am_matchers(matchers: list[list[str]], team: str) -> list[dict]:
-    """The lab's matchers (chaoslab.alerts.matchers) as Alertmanager's, with the team's own always."""
+    """The lab's matchers (chaoslab.alerts.matchers) as Alertmanager's, and the team's own besides: a
+    silence a team wrote for another team (``team=blue``) then matches nothing, as on its board."""
     found = [
-        {"name": name, "value": value, "isRegex": op == "=~", "isEqual": op != "!="}
-        for name, op, value in matchers
-        if name != "team"
+        {"name": name, "value": value, "isRegex": op == "=~", "isEqual": op != "!="} for name, op, value in matchers
     ]
     return [*found, {"name": "team", "value": team, "isRegex": False, "isEqual": True}]
 

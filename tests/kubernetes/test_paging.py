@@ -282,3 +282,23 @@ def test_a_silenced_cause_still_inhibits_its_symptom(paging, board):
         return found.get("RedisErrors", {}).get("silencedBy") and found.get("QueueBacklog", {}).get("inhibitedBy")
 
     poll_until(muted, "RedisErrors silenced and QueueBacklog inhibited by it")
+
+
+def test_a_silence_written_for_another_team_holds_back_nothing(paging, board):
+    """Alertmanager is the cohort's: team red's silence `team=blue` keeps its matcher and gains red's own,
+    so it matches no alert at all, as on red's board; it never becomes a silence of red's alerts."""
+    Silences(board).add(time.time(), time.time() + 600, "not ours", "dana", [["team", "=", "blue"]], False)
+    paging.ring()
+    (mirrored,) = poll_until(lambda: paging.alertmanager.silences("red"), "the silence in Alertmanager")
+    assert {(m["name"], m["value"]) for m in mirrored["matchers"]} == {("team", "blue"), ("team", "red")}
+    post(
+        paging, alert("PaymentSuccessFastBurn", "P1", ago=0), alert("PaymentSuccessFastBurn", "P1", team="blue", ago=0)
+    )
+
+    def processed():
+        found = requests.get(f"{paging.alertmanager.url}/api/v2/alerts", timeout=2).json()
+        return len(found) == 2 and all(a["status"]["state"] != "unprocessed" for a in found) and found
+
+    found = poll_until(processed, "both alerts through Alertmanager's pipeline")
+    assert all(a["status"]["silencedBy"] == [] for a in found), found
+    poll_until(lambda: incident(board), "red's page opens its incident")
