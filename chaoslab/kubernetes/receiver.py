@@ -112,7 +112,11 @@ class Pager:
     def run(self, stop: threading.Event) -> None:
         """Sync on every notification and every ``interval_s``, until ``stop``."""
         while not stop.is_set():
-            self.sync()
+            try:
+                self.sync()
+            except Exception as exc:  # a look that fails unexpectedly must not end the pager's looking
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("pager: the look failed")
             self.doorbell.wait(self.interval_s)
             self.doorbell.clear()
 
