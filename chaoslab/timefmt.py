@@ -4,7 +4,7 @@ moment of today (``14:05:09``, local time); and how it reads the times Go tools 
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 def duration(seconds: float) -> str:
@@ -16,6 +16,11 @@ def duration(seconds: float) -> str:
 
 def clock(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def utc(ts: float) -> str:
+    """``ts`` as the RFC 3339 UTC time Go tools and webhook payloads write (``2026-12-05T18:02:00.5Z``)."""
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
 def rfc3339(text: str) -> float | None:

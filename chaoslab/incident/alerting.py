@@ -14,8 +14,8 @@ severity and notifies nobody.
 ``AlertEvent`` is the interface: the alerts evaluation on the lab daemon (``chaoslab.alerts.local``)
 produces ``Event`` records and hands each to ``on_evaluator_event``; ``AlertEvent.from_evaluator``
 reads one. An instructor can page a team by hand through the same call (``chaoslab incident page``).
-On Kubernetes Prometheus evaluates the rules and the reaper CronJob folds its firing alerts into the
-team's record with this call each minute (``chaoslab.incident.pager``).
+On Kubernetes Prometheus evaluates the rules and the team's pager folds its alerts, as Alertmanager
+holds them, into the team's record with this call (``chaoslab.incident.pager``).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def _tier(severity: str) -> str:
         return "P4"
 
 
-def _event(labels: dict, annotations: dict, state: str, ts: float, value=None) -> AlertEvent:
+def _event(labels: dict, annotations: dict, state: str, ts: float) -> AlertEvent:
     return AlertEvent(
         name=labels.get("alertname", "?"),
         tier=_tier(labels.get("severity", "P4")),
@@ -56,7 +56,6 @@ def _event(labels: dict, annotations: dict, state: str, ts: float, value=None) -
         owner=labels.get("owner", ""),
         summary=annotations.get("summary", ""),
         labels={k: v for k, v in labels.items() if k not in ("alertname", "severity", "owner")},
-        value=value,
         runbook_url=annotations.get("runbook_url", ""),
     )
 

@@ -11,10 +11,9 @@ Like the page webhook, delivery runs on a thread of its own with retries (chaosl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from chaoslab.chaos.journal import Store
 from chaoslab.incident.statuspage import LEVELS, build
+from chaoslab.timefmt import utc
 
 STATUS = {level: level.replace(" ", "_") for level in LEVELS}
 """The page's component levels as Statuspage spells them (``partial_outage``)."""
@@ -30,7 +29,7 @@ DOCUMENTATION = "README.md"
 
 
 def _when(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    return None if ts is None else utc(ts)
 
 
 class Subscription:

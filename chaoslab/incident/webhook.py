@@ -15,12 +15,12 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import requests
 
 from chaoslab.incident.notify import Follower, Notice
 from chaoslab.incident.record import Incident
+from chaoslab.timefmt import utc
 
 log = logging.getLogger("chaoslab.webhook")
 
@@ -35,10 +35,6 @@ RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
 TIMEOUT_S = 5.0
 
 
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
 def _fingerprint(labels: dict[str, str]) -> str:
     text = "\x00".join(f"{k}\x00{v}" for k, v in sorted(labels.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -50,8 +46,8 @@ def _alert(labels: dict[str, str], annotations: dict[str, str], starts: float, e
         "status": "firing" if ends is None else "resolved",
         "labels": labels,
         "annotations": annotations,
-        "startsAt": _when(starts),
-        "endsAt": NEVER if ends is None else _when(ends),
+        "startsAt": utc(starts),
+        "endsAt": NEVER if ends is None else utc(ends),
         "generatorURL": "",
         "fingerprint": _fingerprint(labels),
     }

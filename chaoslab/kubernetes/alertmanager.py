@@ -12,10 +12,10 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import UTC, datetime
 
 from chaoslab.errors import ChaoslabError
 from chaoslab.kubernetes.prometheus import DIRECT
+from chaoslab.timefmt import utc
 
 CREATED_BY = "chaoslab"
 """``createdBy`` of the silences the pager mirrors: the ones it may expire."""
@@ -25,8 +25,9 @@ class AlertmanagerUnreachable(ChaoslabError):
     """Alertmanager did not answer, or refused: nothing is paged this time, the next sync catches up."""
 
 
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+def team_matcher(team: str) -> dict:
+    """The matcher every silence the pager writes carries: ``team="<team>"``."""
+    return {"name": "team", "value": team, "isRegex": False, "isEqual": True}
 
 
 def am_matchers(matchers: list[list[str]], team: str) -> list[dict]:
@@ -35,7 +36,7 @@ def am_matchers(matchers: list[list[str]], team: str) -> list[dict]:
     found = [
         {"name": name, "value": value, "isRegex": op == "=~", "isEqual": op != "!="} for name, op, value in matchers
     ]
-    return [*found, {"name": "team", "value": team, "isRegex": False, "isEqual": True}]
+    return [*found, team_matcher(team)]
 
 
 class Alertmanager:
@@ -76,14 +77,14 @@ class Alertmanager:
             if isinstance(s, dict)
             and s.get("createdBy") == CREATED_BY
             and (s.get("status") or {}).get("state") in ("active", "pending")
-            and {"name": "team", "value": team, "isRegex": False, "isEqual": True} in (s.get("matchers") or [])
+            and team_matcher(team) in (s.get("matchers") or [])
         ]
 
     def silence(self, matchers: list[dict], starts: float, ends: float, comment: str) -> str:
         body = {
             "matchers": matchers,
-            "startsAt": _when(starts),
-            "endsAt": _when(ends),
+            "startsAt": utc(starts),
+            "endsAt": utc(ends),
             "createdBy": CREATED_BY,
             "comment": comment,
         }

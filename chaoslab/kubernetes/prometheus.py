@@ -1,8 +1,8 @@
 """The platform's Prometheus as the Kubernetes target reads it: its alerts (GET /api/v1/alerts), for the
-pager (chaoslab.incident.pager folds the firing ones into a team's record) and for the console.
+console (a team's pages reach its record through Alertmanager: chaoslab.kubernetes.receiver).
 
-Prometheus is reached directly (the reaper and the console run in the cluster), never through a proxy
-from the environment: ``DIRECT`` ignores one.
+Prometheus is reached directly (the console and the pager run in the cluster), never through a proxy
+from the environment: ``DIRECT`` ignores one, and chaoslab.kubernetes.alertmanager uses it too.
 """
 
 from __future__ import annotations
@@ -30,8 +30,3 @@ def alerts(prometheus_url: str, timeout_s: float = 5.0) -> list[dict]:
     except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as exc:
         raise PrometheusUnreachable(f"Prometheus at {url} did not answer: {exc}") from None
     return [a for a in found if isinstance(a, dict)]
-
-
-def firing(prometheus_url: str, timeout_s: float = 5.0) -> list[dict]:
-    """Prometheus's alerts in the firing state."""
-    return [a for a in alerts(prometheus_url, timeout_s) if a.get("state") == "firing"]

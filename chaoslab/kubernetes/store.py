@@ -4,7 +4,7 @@ different laptops read the same audit log, change feed, scenario and incidents.
 Two ConfigMaps, so that RBAC can tell them apart: ``chaoslab-journal`` holds what only instructors may
 read in a graded cohort (the audit log, the running scenario, the drill's baseline: the answer key),
 ``chaoslab-board`` what the team reads and writes (the change feed, the incidents, and the alerts the
-reaper has paged from Prometheus, chaoslab/incident/pager.py). The chart's
+team's pager has paged from Alertmanager, chaoslab/incident/pager.py). The chart's
 ``trainee.chaos=false`` gives trainees the board and not the journal (docs/scoring.md).
 """
 
