@@ -199,17 +199,19 @@ def marks(bundle: Bundle) -> list[dict]:
     """The moments to jump to, in order: ``{"t", "at", "kind", "label"}`` for the incident's timeline
     entries (as the trainees read them), each alert's first firing while no incident was open (after,
     the timeline has it), and each deploy during the recording. ``at`` is when it happened; ``t``, when
-    the console first showed it (a note written between two frames is on the page from the next)."""
+    the console first showed it (a note written between two frames is on the page from the next). An
+    entry a frame holds is in the recording even when it is dated a moment after that frame's slot (the
+    frame is read during its slot): its mark is then at the recording's end, never left out."""
     found = [{"t": bundle.start, "at": bundle.start, "kind": "start", "label": "recording starts"}]
     seen: set[tuple] = set()
     for t, incident in zip(*bundle.states.get("incident", ([], [])), strict=True):
         for entry in (incident or {}).get("timeline", []):
             key = (entry["ts"], entry.get("kind"), entry.get("text"))
-            if key not in seen and bundle.start <= entry["ts"] <= bundle.end:
+            if key not in seen and bundle.start <= entry["ts"]:
                 seen.add(key)
                 found.append(
                     {
-                        "t": max(t, entry["ts"]),
+                        "t": min(max(t, entry["ts"]), bundle.end),
                         "at": entry["ts"],
                         "kind": entry.get("kind", "entry"),
                         "label": entry.get("text", ""),

@@ -135,6 +135,19 @@ def test_marks_are_the_timeline_and_the_alerts_fired_while_no_incident_was_open(
     assert "deploy" not in {m["kind"] for m in found}, "the deploy was before the recording"
 
 
+def test_a_note_the_last_frame_read_after_its_slot_still_has_its_mark(tmp_path):
+    """A frame is read during its 2 s slot: the last frame of a recording being written can hold a note
+    dated after the frame's own time, and a replay opened then must still offer that note's mark."""
+    writer = Writer(
+        tmp_path / "20300101-000000-red", {"where": "team red's local lab", "team": "red", "started_at": T0}
+    )
+    note = {"ts": T0 + 2.3, "kind": "note", "text": "a cycle", "source": "team"}
+    writer.frame(T0, {"graph": graph(T0, "healthy"), "incident": None})
+    writer.frame(T0 + 2, {"graph": graph(T0 + 2, "failed"), "incident": {"id": "INC-1", "timeline": [note]}})
+    found = marks(load(writer.folder))
+    assert [(m["kind"], m["t"] - T0, m["at"] - T0) for m in found][-1] == ("note", 2, pytest.approx(2.3))
+
+
 def test_the_clock_plays_at_its_speed_stops_at_the_end_and_plays_again_from_the_start():
     ticks = [0.0]
     clock = ReplayClock(T0, T0 + 600, monotonic=lambda: ticks[0])
