@@ -30,7 +30,9 @@ class HttpServer:
         )
         self.port = int(self._server.effective_port)  # waitress gives a str
         self.host = host
-        self._thread = threading.Thread(target=self._server.run, name=f"http-{name}", daemon=True)
+        self._orders: list = []
+        self._orders_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, name=f"http-{name}", daemon=True)
 
     @property
     def url(self) -> str:
@@ -43,7 +45,7 @@ class HttpServer:
     def stop(self, grace_s: float = 5.0) -> None:
         """Stop taking connections, give the requests being handled up to ``grace_s`` to finish and
         their responses time to leave, then close every connection. Sockets are closed by the
-        server's own thread (through its trigger): closed from here, under its poll loop, each one
+        server's own thread, between two polls: closed from here, under its poll loop, each one
         floods the log with "Bad file descriptor"."""
         server = self._server
         if not self._thread.is_alive():
@@ -59,14 +61,24 @@ class HttpServer:
         self._on_server_thread(lambda: wasyncore.close_all(server._map, ignore_all=True))
         self._thread.join(timeout=grace_s)
 
+    def _serve(self) -> None:
+        """waitress's own loop (``wasyncore.loop``), which also carries out this server's orders between
+        two polls: waitress's trigger pipe only wakes it sooner, so a stop never depends on that pipe."""
+        server = self._server
+        poll = wasyncore.poll2 if server.adj.asyncore_use_poll else wasyncore.poll
+        while server._map:
+            poll(server.adj.asyncore_loop_timeout, server._map)
+            with self._orders_lock:
+                orders, self._orders = self._orders, []
+            for order in orders:
+                order()
+
     def _on_server_thread(self, thunk) -> None:
-        """Run ``thunk`` on the server's thread, woken through its trigger pipe. If the pipe is
-        already gone (waitress closes it after an error on it, for one), the loop can no longer be
-        woken: run it here instead, so that a stop always stops."""
+        """Have the server's thread run ``thunk`` after its current poll, woken through waitress's
+        trigger pipe; if that pipe is gone the loop still runs it within a poll's timeout (a second)."""
+        with self._orders_lock:
+            self._orders.append(thunk)
         try:
-            self._server.trigger.pull_trigger(thunk)
+            self._server.pull_trigger()
         except OSError as error:
-            log.warning("%s: its wake-up pipe is gone (%s); closing from the stopping thread", self.url, error)
-            with self._server.trigger.lock:
-                self._server.trigger.thunks.clear()
-            thunk()
+            log.debug("%s: no wake-up through the trigger (%s); the next poll runs the stop", self.url, error)

@@ -123,9 +123,13 @@ def test_a_mystery_drill_from_report_to_score_leaks_nothing(clean_lab):
     assert "bad_deploy on payment" in instructor and "| What was true |" in instructor
 
     trainee("deploy", "payment", "money_math=decimal", "--note", "money back to Decimal")
-    resolved = trainee("incident", "resolve", "--duration", "8")
+    resolved = trainee("incident", "resolve", "--duration", "8", ok=False)
     assert "stopped the background load first" in resolved.stdout and "unfulfilled_orders" in resolved.stdout
-    assert "INC-1 resolved after" in resolved.stdout
+    if resolved.returncode and _only_latency_breached(resolved.stderr):
+        # Three labs share two cores in the suite: a verify can catch the host busy. A trainee told "Fix and
+        # resolve again" resolves again; the books and the error rate must have held the first time.
+        resolved = trainee("incident", "resolve", "--duration", "8")
+    assert "INC-1 resolved after" in resolved.stdout, seen[-1]
     announced = trainee("incident", "update", "resolved").stdout
     assert "Verified under load." in announced and "(money back to Decimal)" in announced
 
@@ -215,6 +219,12 @@ def test_a_drill_left_to_its_time_limit_stops_its_traffic_keeps_its_secret_and_i
     assert scored["drill_end"] == "ended by its time limit" and scored["scenario"] == "payment-failure"
 
 
+def _only_latency_breached(refusal: str) -> bool:
+    """Whether a refused resolve's verify breached latency checks and nothing else."""
+    breached = re.search(r"verify failed \((.*)\)\. Fix and resolve again", refusal)
+    return bool(breached) and all(b.startswith(("p50_ms", "p95_ms", "p99_ms")) for b in breached.group(1).split("; "))
+
+
 def _drift(lab, since: float) -> float:
     """What the ledger charged short of what it was asked, over the payments made after ``since``."""
     import psycopg
@@ -231,6 +241,11 @@ def test_a_gameday_of_one_lab_starts_a_mystery_grades_it_and_archives_the_day(cl
     lab = clean_lab
     instructor = {"CHAOSLAB_TOKEN": (lab.state_dir / "token").read_text().strip()}
     drawn = draw(None, 5)  # fp-drift: nothing pages, the team opens its incident itself
+    # Nor may anything else page first: a late page of the earlier drills on this lab, or a latency burn of
+    # a host shared by three labs. The team holds its pages, as it would during a rehearsal.
+    held = lab.cli("alerts", "silence", "--for", "10m", "--reason", "a rehearsal: the team opens its own incident")
+    silence = re.search(r"S-[0-9a-f]+", held.stdout)
+    assert silence, held.stdout
     refused = lab.cli("gameday", "start", "--mystery", "--seed", "5", check=False)
     assert refused.returncode != 0 and "instructors only" in refused.stderr  # the room's drill is theirs
     started = lab.cli(
@@ -262,3 +277,4 @@ def test_a_gameday_of_one_lab_starts_a_mystery_grades_it_and_archives_the_day(cl
     assert load(tmp_path / "rec.zip").end >= board[0]["t0"]  # the recording covers the drill
     again = lab.cli("gameday", "end", "-o", str(archive), env=instructor, check=False)
     assert again.returncode == 1 and "has ended already" in again.stderr
+    lab.cli("alerts", "unsilence", silence.group(0))
