@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoslab.chaos.faults import KINDS, MYSTERY, Fault, FaultSpecError, restore, validate
+from chaoslab.chaos.faults import KINDS, MYSTERY, TTL, Fault, FaultSpecError, restore, validate
 from chaoslab.settings import SettingsError
 
 log = logging.getLogger("chaoslab.agent")
@@ -332,6 +332,27 @@ class FaultAgent:
             extra={"fields": {"fault_id": fault_id, "reason": reason}},
         )
         return True
+
+    def extend(self, fault_id: str, ttl_s, actor: str = "agent") -> Fault | None:
+        """Give an active fault a longer life: ``ttl_s`` counted from its creation, as if it had been asked
+        for at first (a GameDay given more time), so a restart restores it with that life too. None when
+        no such fault is active here; FaultSpecError for a ``ttl_s`` out of range or shorter than the one
+        it has (a fault is ended with ``remove``, never by shortening it)."""
+        ttl = float(TTL.parse(ttl_s, "ttl_s"))
+        with self._lock:
+            active = self._active.get(fault_id)
+            if active is None:
+                return None
+            fault = active.fault
+            if ttl < fault.ttl_s:
+                raise FaultSpecError(f"ttl_s={ttl:g}: {fault_id} has {fault.ttl_s:g} already; a fault is only extended")
+            if ttl == fault.ttl_s:
+                return fault  # the controller retrying: done already
+            fault.ttl_s, fault.expires_at = ttl, fault.created_at + ttl
+            self._persist()
+            self._record("fault.extended", fault, actor=actor)
+            self._changed.notify_all()
+        return fault
 
     def reset(self, reason: str = "reset", actor: str = "agent") -> tuple[int, int, bool]:
         """Remove every fault and every deploy; returns (faults removed, deploys removed, whether the

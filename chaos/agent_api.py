@@ -2,6 +2,7 @@
 
     GET    /faults             the active faults
     POST   /faults             add one (a fault spec as JSON) → 201, or 400 naming the bad field
+    PATCH  /faults/<id>        {"ttl_s": N}: extend one, N seconds from its creation → 200, or 404
     DELETE /faults/<id>        remove one → 200, or 404
     POST   /faults/reset       remove every fault and every deploy
     GET    /flags              runtime settings: baseline, changes, effective values, version
@@ -27,11 +28,12 @@ from __future__ import annotations
 
 import hmac
 import re
+import time
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from chaoslab.chaos.agent import FaultAgent
+from chaoslab.chaos.agent import FaultAgent, listed
 from chaoslab.chaos.agent_openapi import document
 from chaoslab.chaos.faults import FAULT_ID, FaultSpecError
 from chaoslab.inputs import InputError, has_control, parse_json, text_int
@@ -119,6 +121,18 @@ def create_admin_app(agent: FaultAgent, token: str) -> Flask:
         if not agent.remove(fault_id, reason("stop"), actor()):
             return jsonify(error="not_found", message=f"no active fault {fault_id} in {agent.service}"), 404
         return jsonify(removed=fault_id)
+
+    @app.patch("/faults/<fault_id>")
+    def extend_fault(fault_id: str):
+        if not FAULT_ID.fullmatch(fault_id):
+            raise FaultSpecError(f"fault id {fault_id[:40]!r}: must look like f-1a2b3c4d")
+        payload = body()
+        if set(payload) != {"ttl_s"}:
+            raise FaultSpecError('a fault\'s ttl_s is all that changes, and only to extend it: {"ttl_s": seconds}')
+        fault = agent.extend(fault_id, payload["ttl_s"], actor())
+        if fault is None:
+            return jsonify(error="not_found", message=f"no active fault {fault_id} in {agent.service}"), 404
+        return jsonify(listed(fault, time.time()))
 
     @app.post("/faults/reset")
     def reset():

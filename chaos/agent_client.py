@@ -58,6 +58,16 @@ class AgentClient:
                 return False
             raise
 
+    def extend(self, instance: Instance, fault_id: str, ttl_s: float) -> bool:
+        """Give a fault ``ttl_s`` from its creation on one instance; False where it is not active."""
+        try:
+            self.call(instance, "PATCH", f"/faults/{fault_id}", {"ttl_s": ttl_s})
+            return True
+        except AgentError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
     def faults(self, instance: Instance) -> list[dict]:
         return self.call(instance, "GET", "/faults")["faults"]
 

@@ -59,7 +59,7 @@ def document(service: str) -> dict:
         "info": {
             "title": f"{service} fault agent admin API",
             "version": __version__,
-            "description": "Add, list and remove the faults of one service instance. Every call but this "
+            "description": "Add, list, extend and remove the faults of one service instance. Every call but this "
             "document needs the agent token. created_at, expires_at and actor are the agent's to set.",
         },
         "components": {
@@ -94,7 +94,29 @@ def document(service: str) -> dict:
                         reason,
                     ],
                     "responses": {"200": _json({"type": "object"}), "404": _error("No such fault."), **REFUSED},
-                }
+                },
+                "patch": {
+                    "operationId": "extendFault",
+                    "parameters": [{"name": "fault_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["ttl_s"],
+                                    "properties": {"ttl_s": {"type": "number", "minimum": 1, "maximum": MAX_TTL_S}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json({"type": "object"}, "Extended: its life is ttl_s from its creation."),
+                        "404": _error("No such fault."),
+                        **REFUSED,
+                    },
+                },
             },
             "/faults/reset": {
                 "post": {

@@ -48,6 +48,9 @@ class Agents(Protocol):
     def revert_kubernetes_fault(self, fault_id: str) -> list[str]:
         """Undo one platform fault; returns the objects restored (none on the local lab)."""
 
+    def extend_kubernetes_fault(self, fault_id: str, expires_at: float) -> list[str]:
+        """Move one platform fault's expiry (what the reaper reads) later; returns the objects marked anew."""
+
     def revert_all_kubernetes_faults(self) -> list[str]:
         """Undo every platform fault; returns the objects restored."""
 

@@ -368,6 +368,51 @@ class Controller:
         self._ended(running, "stop")
         return running
 
+    def extend(self, by_s: float) -> dict:
+        """Give the running drill ``by_s`` more seconds: every fault it placed expires that much later,
+        on every instance (and the Kubernetes API's marks), and so does the run. Refused once the drill
+        has ended and where a fault would live past MAX_TTL_S; an instance that cannot be reached is
+        reported (its fault ends at the old time). Returns the drill's note, with ``unreached``."""
+        running = self.current()
+        now = time.time()
+        if running is None or running["expires_at"] <= now:
+            raise ControllerError("no drill is running to extend (one ended by its time limit cannot be)")
+        open_faults = self.audit.open_faults()
+        placed = {i: open_faults[i] for i in running["fault_ids"] if i in open_faults}
+        longest = max((f.get("ttl_s", 0) for f in placed.values()), default=0)
+        if by_s <= 0 or longest + by_s > MAX_TTL_S:
+            raise ControllerError(
+                f"--by {by_s:g}s: a drill's faults live at most {MAX_TTL_S:g}s; these have {longest:g}s already"
+            )
+        unreached = []
+        for fault_id, started in placed.items():
+            ttl = started["ttl_s"] + by_s
+            if KINDS[started["kind"]].kubernetes_only:
+                self.agents.extend_kubernetes_fault(fault_id, started["expires_at"] + by_s)
+            for instance in self.agents.instances(started["service"]):
+                try:
+                    self.client.extend(instance, fault_id, ttl)
+                except AgentError as exc:
+                    unreached.append(str(exc))
+            self.audit.append(
+                "fault.extended",
+                fault_id=fault_id,
+                kind=started["kind"],
+                service=started["service"],
+                ttl_s=ttl,
+                expires_at=started["expires_at"] + by_s,
+                actor=self.actor,
+                scenario=started.get("scenario"),
+            )
+        running["expires_at"] += by_s
+        self.store.write(SCENARIO, json.dumps(running))
+        self.audit.append(
+            "scenario.extended", scenario=running["id"], run=running.get("run"), by_s=by_s, actor=self.actor
+        )
+        if running.get("run"):
+            self.drills.extended(running["run"], running["expires_at"])
+        return running | {"unreached": unreached}
+
     def _ended(self, running: dict, reason: str) -> None:
         self.store.delete(SCENARIO)
         self.audit.append(

@@ -5,11 +5,11 @@ what an incident is bound to when it is declared (chaoslab.incident.record), so 
 from matching time windows and never changes when later drills start.
 
 The board journal (``drills.jsonl``) says only what every trainee may know of a run: its id, when it
-started, when its faults expire, whether it is a mystery, how it ended (stopped, reset) and when it
-was revealed. It never names the scenario: the instructor's audit log maps a run to its scenario,
-its faults and its trigger (``scenario.started`` carries the same id). A run ends in one of three
-ways: ``stop`` or ``reset`` (someone ended it), or its time limit (``ends_at`` passed: the faults
-expired, the run is *expired*; nothing is written then, the time says it).
+started, when its faults expire (and when that was moved later), whether it is a mystery, how it ended
+(stopped, reset) and when it was revealed. It never names the scenario: the instructor's audit log
+maps a run to its scenario, its faults and its trigger (``scenario.started`` carries the same id). A
+run ends in one of three ways: ``stop`` or ``reset`` (someone ended it), or its time limit (``ends_at``
+passed: the faults expired, the run is *expired*; nothing is written then, the time says it).
 """
 
 from __future__ import annotations
@@ -86,6 +86,10 @@ class DrillJournal:
     def ended(self, run: str, reason: str) -> None:
         self.journal.append("drill.ended", run=run, reason=reason)
 
+    def extended(self, run: str, ends_at: float) -> None:
+        """The run's time limit moved later (a GameDay given more time): its faults now expire then."""
+        self.journal.append("drill.extended", run=run, ends_at=ends_at)
+
     def revealed(self, run: str) -> None:
         self.journal.append("drill.revealed", run=run)
 
@@ -112,6 +116,11 @@ class DrillJournal:
                 run = found[run_id]
                 if item.get("event") == "drill.ended" and run.stopped_at is None:
                     run.stopped_at, run.stop_reason = float(item["ts"]), str(item.get("reason", "stop"))
+                elif item.get("event") == "drill.extended" and run.stopped_at is None:
+                    try:
+                        run.ends_at = max(run.ends_at, float(item["ends_at"]))
+                    except (KeyError, TypeError, ValueError):
+                        continue
                 elif item.get("event") == "drill.revealed" and run.revealed_at is None:
                     run.revealed_at = float(item["ts"])
         return sorted(found.values(), key=lambda r: r.started_at)

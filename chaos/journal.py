@@ -175,16 +175,25 @@ def open_faults(entries: list[dict]) -> dict[str, dict]:
             found[entry["fault_id"]] = entry
         elif entry["event"] == "fault.reverted":
             found.pop(entry["fault_id"], None)
+        elif entry["event"] == "fault.extended" and entry.get("fault_id") in found:
+            started = found[entry["fault_id"]]
+            if entry.get("ttl_s", 0) > started.get("ttl_s", 0):
+                moved = entry["ttl_s"] - started.get("ttl_s", 0)
+                found[entry["fault_id"]] = {
+                    **started,
+                    "ttl_s": entry["ttl_s"],
+                    "expires_at": started.get("expires_at", 0) + moved,
+                }
     return found
 
 
 def fold_agent_records(audit: AuditLog, changes: Journal, records: list[dict]) -> int:
-    """Write into the audit log and the change feed what agents recorded that they lack: faults added
-    or removed through an agent's admin API directly (with the caller as the agent authenticated it),
+    """Write into the audit log and the change feed what agents recorded that they lack: faults added,
+    extended or removed through an agent's admin API directly (with the caller as the agent authenticated it),
     faults a TTL ended, and every version of a service's runtime settings (so the change feed has no
     gaps). Entries are dated when they happened; an event already written (by the controller, or by an
     earlier fold, or by another replica's record) is not written again. Returns the entries written."""
-    seen = {(e["event"], e.get("fault_id")) for e in audit.entries() if e.get("fault_id")}
+    seen = {_seen_as(e) for e in audit.entries() if e.get("fault_id")}
     versions = {(e.get("service"), e.get("version")) for e in changes.entries()}
     written = 0
     for record in sorted(records, key=lambda r: r.get("ts", 0)):
@@ -204,15 +213,22 @@ def fold_agent_records(audit: AuditLog, changes: Journal, records: list[dict]) -
             )
             written += 1
             continue
-        if event not in ("fault.started", "fault.reverted") or (event, fault_id) in seen:
+        if event not in ("fault.started", "fault.extended", "fault.reverted") or _seen_as(record) in seen:
             continue
-        if event == "fault.reverted" and ("fault.started", fault_id) not in seen:
+        if event != "fault.started" and ("fault.started", fault_id) not in seen:
             continue  # the start predates the agent's record (it keeps the last events only)
-        seen.add((event, fault_id))
+        seen.add(_seen_as(record))
         fields = {k: v for k, v in record.items() if k not in ("seq", "ts", "event")}
         audit.append(event, ts=record["ts"], **fields, source="agent")
         written += 1
     return written
+
+
+def _seen_as(entry: dict) -> tuple:
+    """What makes an audit entry of a fault the same event in every record: a fault starts and ends
+    once, and is extended once to each new life (every replica's agent records the same one)."""
+    key = (entry.get("event"), entry.get("fault_id"))
+    return key + (entry.get("ttl_s"),) if entry.get("event") == "fault.extended" else key
 
 
 def parse_since(text: str) -> float:

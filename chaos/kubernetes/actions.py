@@ -4,7 +4,7 @@ limit squeezed until the kernel OOM-kills the container.
 Each change that lasts carries its own undo: annotations (or labels, on the
 NetworkPolicy) hold the fault id, its expiry and what to restore. So ``revert``
 needs nothing but the cluster itself: the controller uses it on stop and reset,
-and the reaper CronJob uses it when a TTL has passed.
+and the reaper CronJob uses it when a TTL has passed; ``extend`` moves the expiry.
 """
 
 from __future__ import annotations
@@ -161,3 +161,22 @@ def revert(api, namespace: str, fault_id: str | None = None, expired_before: flo
     except ApiException as exc:
         raise explain(exc, f"reverting chaos in {namespace}") from None
     return reverted
+
+
+def extend(api, namespace: str, fault_id: str, expires_at: float) -> list[str]:
+    """Move the expiry mark of one lasting Kubernetes fault (the reaper reverts it once that has passed);
+    returns the objects marked anew."""
+    apps, net = client.AppsV1Api(api), client.NetworkingV1Api(api)
+    patch = {"metadata": {"annotations": {EXPIRES: f"{expires_at:.0f}"}}}
+    marked = []
+    try:
+        for deployment in apps.list_namespaced_deployment(namespace).items:
+            if (deployment.metadata.annotations or {}).get(FAULT) == fault_id:
+                apps.patch_namespaced_deployment(deployment.metadata.name, namespace, patch)
+                marked.append(f"deployment/{deployment.metadata.name}")
+        for policy in net.list_namespaced_network_policy(namespace, label_selector=f"{FAULT}={fault_id}").items:
+            net.patch_namespaced_network_policy(policy.metadata.name, namespace, patch)
+            marked.append(f"networkpolicy/{policy.metadata.name}")
+    except ApiException as exc:
+        raise explain(exc, f"extending fault {fault_id} in {namespace}") from None
+    return marked

@@ -108,6 +108,9 @@ class KubernetesAgents:
     def revert_kubernetes_fault(self, fault_id: str) -> list[str]:
         return actions.revert(self.api, self.namespace, fault_id=fault_id)
 
+    def extend_kubernetes_fault(self, fault_id: str, expires_at: float) -> list[str]:
+        return actions.extend(self.api, self.namespace, fault_id, expires_at)
+
     def revert_all_kubernetes_faults(self) -> list[str]:
         return actions.revert(self.api, self.namespace)
 

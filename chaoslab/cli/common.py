@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from chaoslab.backend import Backend, Options
+from chaoslab.chaos.faults import MAX_TTL_S
+from chaoslab.chaos.journal import parse_since
 from chaoslab.chaos.scenarios import get
 from chaoslab.errors import BadInput
 
@@ -40,6 +42,17 @@ def backend(options: Options, team: str | None = None) -> Backend:
 def scenario(scenario_id: str):
     """A scenario from the catalogue; ScenarioError (bad input) names the known ones."""
     return get(scenario_id)
+
+
+def more_time(text: str) -> float:
+    """``--by 10m``: the seconds a drill is given on top of its time limit (1 s to a fault's longest life)."""
+    try:
+        seconds = parse_since(text)
+    except ValueError:
+        raise BadInput(f"--by {text!r}: use a number and a unit, e.g. 90s, 10m, 1h") from None
+    if not 1 <= seconds <= MAX_TTL_S:
+        raise BadInput(f"--by {text!r}: between 1 s and {MAX_TTL_S / 3600:g} h")
+    return seconds
 
 
 def local_state(options: Options):

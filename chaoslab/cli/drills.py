@@ -13,7 +13,7 @@ from chaoslab.backend import Options
 from chaoslab.chaos.drill import DrillJournal
 from chaoslab.chaos.scenarios import catalogue
 from chaoslab.cli import cli
-from chaoslab.cli.common import backend, pass_options, team_option
+from chaoslab.cli.common import backend, more_time, pass_options, team_option
 from chaoslab.cli.common import scenario as load_scenario
 from chaoslab.cli.instructor import authorise
 from chaoslab.errors import BadInput, Refused
@@ -160,6 +160,18 @@ def scenario_stop(options: Options, team: str | None) -> None:
         f"scenario {s.id} {ended}.\n"
         f"root cause: {s.root_cause['kind']} on {s.root_cause['service']}: {s.root_cause['explanation']}"
     )
+
+
+@scenario.command("extend")
+@team_option
+@click.option("--by", "by_text", required=True, help="How much more time: 90s, 10m, 1h.")
+@pass_options
+def scenario_extend(options: Options, team: str | None, by_text: str) -> None:
+    """Give the running drill more time: its faults expire later and its traffic runs on."""
+    note, warnings = drills.extend(backend(options, team), more_time(by_text), "scenario")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"the drill's faults now expire in {duration(note['expires_at'] - time.time())}")
 
 
 @scenario.command("status")

@@ -16,7 +16,7 @@ from chaoslab import command
 from chaoslab.backend import Options
 from chaoslab.cli import cli
 from chaoslab.cli.cohort import team_namespaces
-from chaoslab.cli.common import backend, pass_options
+from chaoslab.cli.common import backend, more_time, pass_options
 from chaoslab.cli.common import scenario as load_scenario
 from chaoslab.cli.instructor import authorise
 from chaoslab.console.bundle import BadBundle, export, listed, load
@@ -172,9 +172,10 @@ def gameday_status(options: Options, names: str | None, all_teams: bool) -> None
             click.echo(f"{first['name']}: ended after {duration(first['ended_at'] - first['started_at'])}")
         else:
             now = time.time()
+            extended = f" (extended by {duration(first['extended_s'])})" if first.get("extended_s") else ""
             click.echo(
                 f"{first['name']}: running for {duration(now - first['started_at'])}, "
-                f"{duration(max(0, first['ends_at'] - now))} to its time limit"
+                f"{duration(max(0, first['ends_at'] - now))} to its time limit{extended}"
             )
     click.echo(f"{'TEAM':<10} {'DRILL':<24} {'INCIDENT':<9} {'STATE':<12} STAGE")
     for row in room.status(teams):
@@ -182,6 +183,20 @@ def gameday_status(options: Options, names: str | None, all_teams: bool) -> None
             click.echo(f"{row['team']:<10} {printable(row['trouble'])}")
             continue
         click.echo(f"{row['team']:<10} {row['drill']:<24} {row['incident']:<9} {row['state']:<12} {row['stage']}")
+
+
+@gameday.command("extend")
+@teams_options
+@click.option("--by", "by_text", required=True, help="How much more time: 90s, 10m, 1h.")
+@pass_options
+def gameday_extend(options: Options, names: str | None, all_teams: bool, by_text: str) -> None:
+    """Give every team's drill more time: its faults expire later and its traffic runs on."""
+    by_s = more_time(by_text)
+    teams = _room(options, names, all_teams)
+    _instructor(teams, "gameday extend")
+    outcomes = room.extend(teams, by_s)
+    _tell(outcomes)
+    _refuse_failed(outcomes)
 
 
 @gameday.command("reveal")

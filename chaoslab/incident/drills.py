@@ -13,8 +13,9 @@
 5. records the services' counters read just before the faults went in as the run's impact baseline
    (chaoslab.incident.truth).
 
-``stop`` ends the last drill (running, or ended by its time limit) and the traffic it started;
-``reset`` does that and removes every other fault and deploy too.
+``extend`` gives the running drill more time, its traffic too; ``stop`` ends the last drill (running,
+or ended by its time limit) and the traffic it started; ``reset`` does that and removes every other
+fault and deploy too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from chaoslab.alerts.definitions import check_alerts
 from chaoslab.chaos.checks import Check, observe
 from chaoslab.chaos.faults import MAX_TTL_S
 from chaoslab.chaos.journal import SCENARIO
+from chaoslab.chaos.scenarios import get
 from chaoslab.errors import ChaoslabError, Refused
 from chaoslab.incident.impact import counters_now
 from chaoslab.incident.mystery import refuse_new_drill_while_secret
@@ -133,6 +135,24 @@ def stop(lab) -> tuple[dict, str | None]:
     """End the last drill and the traffic it started; returns (its note, a warning or None)."""
     running = lab.controller().stop()
     return running, _stop_traffic(lab, running)
+
+
+def extend(lab, by_s: float, started_by: str) -> tuple[dict, list[str]]:
+    """Give the running drill ``by_s`` more seconds (chaos.controller.Controller.extend) and its traffic a
+    leash that long: Locust cannot move its own, so the drill's traffic restarts with the time now left.
+    Returns (the drill's note, warnings)."""
+    controller = lab.controller()
+    note = controller.extend(by_s)
+    warnings = [f"not reached, its fault ends at the old time: {where}" for where in note.pop("unreached")]
+    if note.get("load_started"):
+        try:
+            traffic = lab.load()
+            if traffic.stats() is not None:
+                traffic.stop()
+                traffic.start(get(note["id"]).load, started_by, run_time_s=note["expires_at"] - time.time())
+        except Refused as exc:
+            warnings.append(f"the drill's traffic keeps its old time limit: {exc}")
+    return note, warnings
 
 
 def reset(lab):

@@ -3,9 +3,10 @@
 ``start`` starts the drill on every team's lab at once, each team's a few seconds after the one before
 (``CHAOSLAB_DRILL_STAGGER_S``: the teams' traffic does not load a shared node in lockstep), and writes the
 GameDay into each team's record (``gameday.json``: its name, start, time limit and teams; never the drill,
-which a mystery keeps from the team). ``status`` reads every team's drill and incident; ``reveal`` names a
-mystery for everyone; ``end`` stops every drill (which reveals it), grades every incident declared during
-the GameDay, and writes the archive: the ranked scoreboard, each team's scores and review drafts, and the
+which a mystery keeps from the team). ``status`` reads every team's drill and incident; ``extend`` gives
+every drill more time (its faults expire later, its traffic runs on); ``reveal`` names a mystery for
+everyone; ``end`` stops every drill (which reveals it), grades every incident declared during the
+GameDay, and writes the archive: the ranked scoreboard, each team's scores and review drafts, and the
 drill recordings the instructor's machine can read (the local lab's; on Kubernetes the platform console
 keeps each team's and the archive says where to replay them).
 
@@ -172,6 +173,23 @@ def status(teams: list[Team]) -> list[dict]:
             row["trouble"] = str(exc)
         rows.append(row)
     return rows
+
+
+def extend(teams: list[Team], by_s: float) -> list[Outcome]:
+    """Give every team's drill ``by_s`` more seconds (its faults, its traffic and the GameDay's clock)."""
+
+    def one(_index: int, team: Team) -> Outcome:
+        record = record_of(team)
+        if record is None or "ended_at" in record:
+            raise Refused("this team plays no GameDay (`chaoslab gameday start` begins one)")
+        note, warnings = drills.extend(team.lab, by_s, f"gameday:{record['name']}")
+        record["ends_at"] = max(record["ends_at"], note["expires_at"])
+        record["extended_s"] = record.get("extended_s", 0) + by_s
+        team.lab.store().write(GAMEDAY, json.dumps(record))
+        said = [f"drill extended by {duration(by_s)}: {duration(note['expires_at'] - time.time())} left"]
+        return Outcome(team.name, True, said + [f"warning: {w}" for w in warnings])
+
+    return _each(teams, one)
 
 
 def reveal_all(teams: list[Team], actor: str) -> list[Outcome]:

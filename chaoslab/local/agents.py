@@ -17,7 +17,7 @@ import psutil
 
 from chaoslab.chaos.agent import SavedFaults, listed
 from chaoslab.chaos.agents import Instance, http_call
-from chaoslab.chaos.faults import FAULT_ID, Fault, FaultSpecError
+from chaoslab.chaos.faults import FAULT_ID, TTL, Fault, FaultSpecError
 from chaoslab.local.client import LabClient
 from chaoslab.local.statedir import StateDir
 from chaoslab.topology import SERVICE_NAMES
@@ -53,7 +53,7 @@ class LocalAgents:
         give (``answer_while_down``) for the calls they can answer."""
         status, answer = http_call(instance.admin_url + path, method, body, headers)
         if status == 0:
-            return answer_while_down(self.state, instance.service, method, path) or (status, answer)
+            return answer_while_down(self.state, instance.service, method, path, body) or (status, answer)
         return status, answer
 
     def apply_kubernetes_fault(self, fault: Fault) -> list[str]:
@@ -62,14 +62,20 @@ class LocalAgents:
     def revert_kubernetes_fault(self, fault_id: str) -> list[str]:
         return []
 
+    def extend_kubernetes_fault(self, fault_id: str, expires_at: float) -> list[str]:
+        return []
+
     def revert_all_kubernetes_faults(self) -> list[str]:
         return []
 
 
-def answer_while_down(state: StateDir, service: str, method: str, path: str) -> tuple[int, bytes] | None:
+def answer_while_down(
+    state: StateDir, service: str, method: str, path: str, body: bytes | None = None
+) -> tuple[int, bytes] | None:
     """What ``service``'s agent answers, as its admin API would (chaos/agent_api.py), while its process is
     not running: ``GET /faults`` lists its saved faults (each marked ``agent: down``), ``DELETE
-    /faults/ID`` and ``POST /faults/reset`` remove them so the process starts without them. None for any
+    /faults/ID`` and ``POST /faults/reset`` remove them so the process starts without them, ``PATCH
+    /faults/ID`` extends one (``saved_extended``). None for any
     other call, and when the process runs (an agent that is up but does not answer is unreachable, not
     down: its faults are in its memory, out of reach). Decided under the saved faults' lock, which the
     agent takes to restore them, so a process starting meanwhile sees the edit."""
@@ -86,6 +92,8 @@ def answer_while_down(state: StateDir, service: str, method: str, path: str) -> 
             saved.drop()
             return _ok({"service": service, "removed": len(active), "deploys_removed": 0, "version_changed": False})
         fault_id = route.removeprefix("/faults/")
+        if method == "PATCH" and route.startswith("/faults/") and FAULT_ID.fullmatch(fault_id) and body:
+            return saved_extended(saved, active, fault_id, body)
         if method == "DELETE" and route.startswith("/faults/") and FAULT_ID.fullmatch(fault_id):
             if not any(f.id == fault_id for f in active):
                 saved.drop(fault_id)  # an expired or unreadable record: gone either way, nothing removed
@@ -93,6 +101,30 @@ def answer_while_down(state: StateDir, service: str, method: str, path: str) -> 
             saved.drop(fault_id)
             return _ok({"removed": fault_id})
     return None
+
+
+def saved_extended(saved: SavedFaults, active: list[Fault], fault_id: str, body: bytes) -> tuple[int, bytes] | None:
+    """``PATCH /faults/ID`` answered from the saved faults as the agent would answer it: the record's
+    ``ttl_s`` (from which the agent computes the expiry when it restores the fault) made longer. None for
+    a body that is not the one field: the caller then hears that the agent is down."""
+    try:
+        payload = json.loads(body)
+        ttl = float(TTL.parse(payload["ttl_s"], "ttl_s")) if set(payload) == {"ttl_s"} else None
+    except (TypeError, KeyError, ValueError, FaultSpecError):
+        return None
+    fault = next((f for f in active if f.id == fault_id), None)
+    if ttl is None or fault is None:
+        return (
+            None
+            if ttl is None
+            else (404, json.dumps({"error": "not_found", "message": f"no active fault {fault_id}"}).encode())
+        )
+    if ttl < fault.ttl_s:
+        message = f"ttl_s={ttl:g}: {fault_id} has {fault.ttl_s:g} already; a fault is only extended"
+        return 400, json.dumps({"error": "invalid_fault", "message": message}).encode()
+    fault.ttl_s, fault.expires_at = ttl, fault.created_at + ttl
+    saved.write([fault.to_dict() if isinstance(r, dict) and r.get("id") == fault_id else r for r in saved.records()])
+    return _ok(dict(listed(fault, time.time()), agent=DOWN))
 
 
 def _ok(document: dict) -> tuple[int, bytes]:

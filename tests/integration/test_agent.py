@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import psutil
 import pytest
@@ -375,5 +376,42 @@ def test_versions_go_on_across_a_restart(tmp_path):
         assert [v.rsplit("+r", 1)[1] for v in versions] == ["1", "2", "3"]
         second.deploy({"gateway_breaker": False})
         assert second.flags.version.endswith("+r4")
+    finally:
+        second.close()
+
+
+def test_a_fault_is_extended_over_the_api_and_keeps_its_new_life_across_a_restart(tmp_path):
+    """A GameDay given more time: the fault's ttl_s from its creation grows, and with it its expiry; the
+    agent records who extended it, and a restarted agent restores it with the new life."""
+    first = FaultAgent("payment", Flags("payment", load(Payment, {})), tmp_path)
+    server = HttpServer(create_admin_app(first, TOKEN), "127.0.0.1", 0, 2, "admin").start()
+    try:
+        fault_id = add(server.url, {"kind": "db_slow", "service": "payment", "params": {"ms": 5}, "ttl_s": 2}).json()[
+            "id"
+        ]
+        url = f"{server.url}/faults/{fault_id}"
+        extended = requests.patch(url, json={"ttl_s": 120}, headers={**auth(), "X-Chaoslab-Actor": "ivy"}, timeout=5)
+        assert extended.status_code == 200 and extended.json()["ttl_s"] == 120 and extended.json()["remaining_s"] > 100
+        again = requests.patch(url, json={"ttl_s": 120}, headers=auth(), timeout=5)
+        assert again.status_code == 200  # the controller retrying: nothing more happens
+        for body, field in (({"ttl_s": 60}, "only extended"), ({"ttl_s": 9000}, "ttl_s"), ({"ms": 1}, "ttl_s")):
+            refused = requests.patch(url, json=body, headers=auth(), timeout=5)
+            assert refused.status_code == 400 and field in refused.json()["message"], refused.text
+        missing = requests.patch(f"{server.url}/faults/f-00000000", json={"ttl_s": 60}, headers=auth(), timeout=5)
+        assert missing.status_code == 404
+        assert requests.patch(url, json={"ttl_s": 200}, timeout=5).status_code == 401
+        records = requests.get(f"{server.url}/records", headers=auth(), timeout=5).json()["records"]
+        assert [(r["event"], r["ttl_s"], r["actor"]) for r in records if r["event"] == "fault.extended"] == [
+            ("fault.extended", 120, "ivy@agent-token")
+        ]
+        poll_until(lambda: time.time() > extended.json()["created_at"] + 3, "the fault's first time limit to pass")
+        assert first.db() is not None  # still in force after its first two seconds
+    finally:
+        server.stop()
+        first.close()
+    second = FaultAgent("payment", Flags("payment", load(Payment, {})), tmp_path)
+    try:
+        restored = {f["id"]: f for f in second.faults()}
+        assert restored[fault_id]["ttl_s"] == 120 and restored[fault_id]["remaining_s"] > 100
     finally:
         second.close()

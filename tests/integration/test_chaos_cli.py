@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from chaoslab.chaos.drill import DrillJournal
+from chaoslab.chaos.journal import FileStore
 from support import checkout, module_lab, poll_until, reset_around
 
 lab = module_lab("chaos-lab")
@@ -314,3 +317,29 @@ def test_the_change_feed_skips_no_version(lab):
         )
     shown = lab.cli("changes").stdout
     assert "x\\n12:00:00  forged" in shown and "\n12:00:00  forged" not in shown and "\x1b" not in shown
+
+
+def test_an_extended_drill_and_its_traffic_outlive_its_first_time_limit(lab):
+    """`scenario extend`: every fault the drill placed, its note, its run on the board and its traffic get
+    the time (Locust's own leash cannot move: the traffic restarts with the time left); the audit says who."""
+    quick = {"CHAOSLAB_DRILL_HEALTHY_S": "2"}
+    lab.cli("scenario", "start", "latency-500ms", "--ttl", "8", env=quick)
+    first_limit = time.time() + 8
+    extended = lab.cli("scenario", "extend", "--by", "2m").stdout
+    assert re.search(r"now expire in (1m[4-5]\d|2m)", extended), extended
+    faults = agent_faults(lab)
+    assert faults and all(f["ttl_s"] == 128 and f["remaining_s"] > 100 for f in faults), faults
+    poll_until(lambda: time.time() > first_limit + 3, "the drill's first time limit to pass", timeout=30)
+    assert [f["id"] for f in agent_faults(lab)] == [f["id"] for f in faults]
+    assert "left" in lab.cli("scenario", "status").stdout
+    assert DrillJournal(FileStore(lab.state_dir)).latest().running()  # what grades it: its faults in force
+    assert lab.cli("load", "status", check=False).returncode == 0  # the drill's traffic runs on
+    events = [e for e in audit(lab) if e["event"] in ("fault.extended", "scenario.extended")]
+    assert [e["event"] for e in events] == ["fault.extended", "scenario.extended"] and events[1]["by_s"] == 120
+    assert events[0]["fault_id"] == faults[0]["id"] and events[0]["actor"]
+    for by, message in (("3h", "between 1 s and 2 h"), ("soon", "use a number and a unit")):
+        refused = lab.cli("scenario", "extend", "--by", by, check=False)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+    lab.cli("scenario", "stop")
+    over = lab.cli("scenario", "extend", "--by", "1m", check=False)
+    assert over.returncode == 1 and "no drill is running to extend" in over.stderr

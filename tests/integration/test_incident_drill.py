@@ -235,9 +235,9 @@ def _drift(lab, since: float) -> float:
 
 
 def test_a_gameday_of_one_lab_starts_a_mystery_grades_it_and_archives_the_day(clean_lab, tmp_path):
-    """A room of one (a rehearsal): `gameday start` draws the seeded mystery for the team, the team works
-    its incident, `gameday end` names the drill, grades the incident and writes the archive (scoreboard,
-    review, recording); a second `end` is refused."""
+    """A room of one (a rehearsal): `gameday start` draws the seeded mystery for the team, the instructor
+    gives the room five more minutes, the team works its incident, `gameday end` names the drill, grades
+    the incident and writes the archive (scoreboard, review, recording); a second `end` is refused."""
     lab = clean_lab
     instructor = {"CHAOSLAB_TOKEN": (lab.state_dir / "token").read_text().strip()}
     drawn = draw(None, 5)  # fp-drift: nothing pages, the team opens its incident itself
@@ -255,6 +255,11 @@ def test_a_gameday_of_one_lab_starts_a_mystery_grades_it_and_archives_the_day(cl
     assert "a mystery drill" in lab.cli("scenario", "status").stdout  # the team is told nothing more
     status = lab.cli("gameday", "status", env=instructor).stdout
     assert "rehearsal: running for" in status and re.search(r"local +\d+m\d+s left +- +- +not paged yet", status)
+    assert "instructors only" in lab.cli("gameday", "extend", "--by", "5m", check=False).stderr
+    more = lab.cli("gameday", "extend", "--by", "5m", env=instructor).stdout
+    assert "[local] drill extended by 5m00s" in more, more
+    status = lab.cli("gameday", "status", env=instructor).stdout
+    assert re.search(r"local +1[45]m\d*s? left", status) and "to its time limit (extended by 5m00s)" in status, status
 
     lab.cli("incident", "open", "customers report trouble", "--severity", "P2")
     lab.cli("incident", "ack")

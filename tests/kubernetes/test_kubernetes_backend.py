@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from kubernetes import client
@@ -183,6 +184,32 @@ def reap_until_the_gateway_is_back(apps, kubeconfig, tmp_path, description: str)
         return "deployment/gateway" in result.stdout
 
     poll_until(reaped, description, timeout=15, interval=0.5)
+    assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 1
+
+
+def test_a_cluster_fault_extended_is_reaped_at_its_new_time_not_its_first(team, api, apiserver, tmp_path):
+    """A drill given more time moves the expiry marks the reaper reads, on a Deployment and a NetworkPolicy."""
+    apps, net = client.AppsV1Api(api), client.NetworkingV1Api(api)
+    agents = KubernetesAgents(NAMESPACE, api=api)
+    lab = Controller(agents, FileStore(tmp_path), "instructor")
+    scaled = lab.add({"kind": "scale_to_zero", "service": "gateway", "ttl_s": 1}).fault
+    cut = lab.add({"kind": "network_partition", "service": "service-b", "peer": "service-c", "ttl_s": 1}).fault
+    try:
+        later = scaled.created_at + 600
+        assert agents.extend_kubernetes_fault(scaled.id, later) == ["deployment/gateway"]
+        assert agents.extend_kubernetes_fault(cut.id, later) == [f"networkpolicy/chaoslab-partition-{cut.id}"]
+        poll_until(lambda: time.time() > scaled.expires_at + 1, "the faults' first expiry to pass", timeout=10)
+        reaped = cli(apiserver, tmp_path, "reap")
+        assert reaped.returncode == 0 and "gateway" not in reaped.stdout and cut.id not in reaped.stdout, reaped.stdout
+        assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 0
+        assert (
+            net.read_namespaced_network_policy(f"chaoslab-partition-{cut.id}", NAMESPACE).metadata.annotations[
+                "chaoslab.io/expires-at"
+            ]
+            == f"{later:.0f}"
+        )
+    finally:
+        lab.reset()
     assert apps.read_namespaced_deployment("gateway", NAMESPACE).spec.replicas == 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from chaoslab.chaos.journal import AUDIT, AuditLog, FileStore
+from chaoslab.chaos.journal import AUDIT, CHANGES, AuditLog, FileStore, Journal, fold_agent_records
 
 
 def started(log: AuditLog, fault_id: str, expires_at: float) -> None:
@@ -38,3 +38,24 @@ def test_one_instance_asks_the_agents_once_per_settlement_and_the_fold_may_read_
     log.FRESH_S = 0.0
     log.entries()
     assert len(asked) == 2
+
+
+def test_an_extended_fault_is_open_until_its_new_expiry_and_each_extension_is_written_once(tmp_path):
+    """Two replicas' agents record the same extension; the log keeps one, and the settlement reverts the
+    fault at its new expiry, not at its first."""
+    store = FileStore(tmp_path)
+    now = time.time()
+    replicas = [
+        {"seq": n, "ts": now - 20, "event": "fault.extended", "fault_id": "f-1", "service": "service-b", "ttl_s": 660}
+        for n in (1, 2)
+    ]
+    log = AuditLog(store, AUDIT, fold=lambda: fold_agent_records(log, Journal(store, CHANGES), replicas))
+    log.append(
+        "fault.started", ts=now - 70, fault_id="f-1", service="service-b", kind="latency", ttl_s=60, expires_at=now - 10
+    )
+    opened = log.open_faults()
+    assert opened["f-1"]["ttl_s"] == 660 and opened["f-1"]["expires_at"] == now + 590
+    log.FRESH_S = 0.0
+    events = [e["event"] for e in log.entries()]
+    assert events == ["fault.started", "fault.extended"]  # once, and not reverted at its first expiry
+    assert log.settle(now=now + 600)[0]["reverted_at"] == now + 590
