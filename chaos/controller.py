@@ -382,18 +382,20 @@ class Controller:
         longest = max((f.get("ttl_s", 0) for f in placed.values()), default=0)
         if by_s <= 0 or longest + by_s > MAX_TTL_S:
             raise ControllerError(
-                f"--by {by_s:g}s: a drill's faults live at most {MAX_TTL_S:g}s; these have {longest:g}s already"
+                f"{by_s:g} s more: a drill's faults live at most {MAX_TTL_S:g} s and these have {longest:g} s already"
             )
         unreached = []
         for fault_id, started in placed.items():
             ttl = started["ttl_s"] + by_s
-            if KINDS[started["kind"]].kubernetes_only:
+            kind = KINDS.get(started.get("kind", ""))
+            if kind is not None and kind.kubernetes_only:
                 self.agents.extend_kubernetes_fault(fault_id, started["expires_at"] + by_s)
-            for instance in self.agents.instances(started["service"]):
-                try:
-                    self.client.extend(instance, fault_id, ttl)
-                except AgentError as exc:
-                    unreached.append(str(exc))
+            else:
+                for instance in self.agents.instances(started["service"]):
+                    try:
+                        self.client.extend(instance, fault_id, ttl)
+                    except AgentError as exc:
+                        unreached.append(str(exc))
             self.audit.append(
                 "fault.extended",
                 fault_id=fault_id,

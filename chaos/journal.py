@@ -189,8 +189,8 @@ def open_faults(entries: list[dict]) -> dict[str, dict]:
 
 def fold_agent_records(audit: AuditLog, changes: Journal, records: list[dict]) -> int:
     """Write into the audit log and the change feed what agents recorded that they lack: faults added,
-    extended or removed through an agent's admin API directly (with the caller as the agent authenticated it),
-    faults a TTL ended, and every version of a service's runtime settings (so the change feed has no
+    extended or removed through an agent's admin API directly (with the caller as the agent authenticated
+    it), faults a TTL ended, and every version of a service's runtime settings (so the change feed has no
     gaps). Entries are dated when they happened; an event already written (by the controller, or by an
     earlier fold, or by another replica's record) is not written again. Returns the entries written."""
     seen = {_seen_as(e) for e in audit.entries() if e.get("fault_id")}

@@ -75,10 +75,10 @@ def answer_while_down(
     """What ``service``'s agent answers, as its admin API would (chaos/agent_api.py), while its process is
     not running: ``GET /faults`` lists its saved faults (each marked ``agent: down``), ``DELETE
     /faults/ID`` and ``POST /faults/reset`` remove them so the process starts without them, ``PATCH
-    /faults/ID`` extends one (``saved_extended``). None for any
-    other call, and when the process runs (an agent that is up but does not answer is unreachable, not
-    down: its faults are in its memory, out of reach). Decided under the saved faults' lock, which the
-    agent takes to restore them, so a process starting meanwhile sees the edit."""
+    /faults/ID`` extends one (``saved_extended``). None for any other call, and when the process runs
+    (an agent that is up but does not answer is unreachable, not down: its faults are in its memory, out
+    of reach). Decided under the saved faults' lock, which the agent takes to restore them, so a process
+    starting meanwhile sees the edit."""
     route = urllib.parse.urlsplit(path).path
     saved = SavedFaults(state.agents, service)
     with saved.locked():
