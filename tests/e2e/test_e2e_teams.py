@@ -197,8 +197,8 @@ def test_the_platform_console_records_a_teams_drill_for_the_debrief(cohort, api)
 
 def test_a_gameday_starts_one_mystery_for_both_teams_and_ends_with_the_rooms_archive(cohort, api, tmp_path):
     """`gameday start --teams red,blue` draws one seeded mystery for both teams; the platform's Prometheus
-    pages both (through its Alertmanager, to each team's pager); red names the root cause and resolves; `gameday end`
-    names the drill in each team, ranks red first and writes the archive."""
+    pages both (through its Alertmanager, to each team's pager); the room gets five more minutes; red names the
+    root cause and resolves; `gameday end` names the drill in each team, ranks red first and writes the archive."""
     drawn = draw(None, 1)  # latency-500ms: it pages within a minute or two
     room = ("--teams", ",".join(TEAMS))
     started = chaoslab("chaoslab-red", "gameday", "start", *room, "--mystery", "--seed", "1", "--ttl", "400")
@@ -214,6 +214,9 @@ def test_a_gameday_starts_one_mystery_for_both_teams_and_ends_with_the_rooms_arc
             )
         status = chaoslab("chaoslab-red", "gameday", "status", *room).stdout
         assert all(re.search(rf"{team} +\d+m\d+s left +INC-\d+", status) for team in TEAMS), status
+        # every agent of both teams, through the API server's pod proxy
+        more = chaoslab("chaoslab-red", "gameday", "extend", *room, "--by", "5m").stdout
+        assert all(f"[{team}] drill extended by 5m00s" in more for team in TEAMS) and "warning" not in more, more
         red = "chaoslab-red"
         chaoslab(red, "incident", "ack")
         cause = drawn.root_cause

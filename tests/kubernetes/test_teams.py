@@ -194,6 +194,11 @@ def test_instructors_span_every_team(cohort, apiserver, tmp_path):
     ingrid.write_text(apiserver.read_text().replace("admin-token", "ingrid-token"))
     for team in TEAMS:
         assert KubernetesAgents(f"chaoslab-{team}", api=config.new_client_from_config(str(ingrid))).team == team
+        extend = {"verb": "patch", "resource": "pods", "subresource": "proxy", "namespace": f"chaoslab-{team}"}
+        review = client.AuthorizationV1Api(
+            config.new_client_from_config(str(ingrid))
+        ).create_self_subject_access_review({"spec": {"resourceAttributes": extend}})
+        assert review.status.allowed  # `gameday extend` reaches each agent so
     listing = cli(ingrid, tmp_path, "teams", "--no-slo")
     assert listing.returncode == 0, listing.stderr
     rows = {line.split()[0]: line for line in listing.stdout.splitlines()[1:]}
