@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import threading
 import time
 
@@ -60,6 +62,8 @@ class HttpServer:
             time.sleep(0.01)  # the last responses are still being written by the server's thread
         self._on_server_thread(lambda: wasyncore.close_all(server._map, ignore_all=True))
         self._thread.join(timeout=grace_s)
+        if not self._thread.is_alive():
+            self._carry_out_orders()  # a loop that ended before it got to them: nothing polls any more
 
     def _serve(self) -> None:
         """waitress's own loop (``wasyncore.loop``), which also carries out this server's orders between
@@ -67,11 +71,19 @@ class HttpServer:
         server = self._server
         poll = wasyncore.poll2 if server.adj.asyncore_use_poll else wasyncore.poll
         while server._map:
-            poll(server.adj.asyncore_loop_timeout, server._map)
-            with self._orders_lock:
-                orders, self._orders = self._orders, []
-            for order in orders:
-                order()
+            try:
+                poll(server.adj.asyncore_loop_timeout, server._map)
+            except OSError as error:
+                if error.errno != errno.EBADF:
+                    raise
+                _forget_closed(server._map)  # a socket closed under the poll (its pipe, by waitress)
+            self._carry_out_orders()
+
+    def _carry_out_orders(self) -> None:
+        with self._orders_lock:
+            orders, self._orders = self._orders, []
+        for order in orders:
+            order()
 
     def _on_server_thread(self, thunk) -> None:
         """Have the server's thread run ``thunk`` after its current poll, woken through waitress's
@@ -82,3 +94,12 @@ class HttpServer:
             self._server.pull_trigger()
         except OSError as error:
             log.debug("%s: no wake-up through the trigger (%s); the next poll runs the stop", self.url, error)
+
+
+def _forget_closed(channels: dict) -> None:
+    """Drop from a poll map the channels whose file descriptor is closed (select() fails on any of them)."""
+    for fd in list(channels):
+        try:
+            os.fstat(fd)
+        except OSError:
+            channels.pop(fd, None)

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from chaoslab.chaos import scenarios
 from chaoslab.cli import cli
 from chaoslab.console.bundle import load
+from chaoslab.incident.impact import describe
 from chaoslab.incident.mystery import draw, story
 from support import module_lab, poll_until
 
@@ -136,12 +137,15 @@ def test_a_mystery_drill_from_report_to_score_leaks_nothing(clean_lab):
     review = json.loads(trainee("incident", "pir", "--json").stdout)  # resolved: the mystery is over
     impact = review["impact"]
     assert impact["checkouts"] > 0 and impact["p95_ms"] > 0 and impact["ledger_drift"] > 0, impact
-    assert impact["journey"] == "payment" and impact["mischarged"] > 0 and impact["counted_from"] == "the first fault"
+    assert impact["mischarged"] > 0 and impact["counted_from"] == "the first fault"
+    # The worst journey names the review's figure: the mischarged payments, unless the host shared by three
+    # labs made more than that share of checkouts slower than the latency SLO's 0.5 s (which is then true).
+    assert impact["journey"] in ("payment", "checkout"), impact
     assert review["resolution"]["verified"] and review["times"]["ttvf_s"] is not None
     assert review["root_cause"]["truth"]["kind"] == "bad_deploy" and review["scenario"]["id"] == DRILL
     markdown = trainee("incident", "pir").stdout
     assert f"| Checkouts | {impact['checkouts']} |" in markdown and "> Blameless:" in markdown
-    assert "of the charges took a wrong amount" in markdown  # the figure the status update gave, in words
+    assert describe(impact) in markdown  # the figure, in the words the status updates use
 
     scored = json.loads(trainee("score", "--json").stdout)[0]
     assert (scored["stage"], scored["wrong_root_causes"], scored["triage_right"]) == ("verified fix", 1, 5)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 
 import requests
 from flask import Flask
 
 from chaoslab.wsgi import HttpServer
+from support import poll_until
 
 
 def hello_app() -> Flask:
@@ -51,3 +53,23 @@ def test_a_second_stop_is_harmless():
     server.stop()
     server.stop()
     assert refused(server.port)
+
+
+def test_a_descriptor_closed_under_the_poll_does_not_end_the_server():
+    """select() fails on a closed descriptor (a CI run lost a server's loop so); the loop forgets it and
+    serves on, and the stop still stops."""
+    server = HttpServer(hello_app(), "127.0.0.1", 0, 2, "hello").start()
+    listener, trigger = server._server.socket.fileno(), server._server.trigger.socket.fd
+    idle = socket.create_connection(("127.0.0.1", server.port))  # a channel of its own in the loop's map
+    try:
+        channel = poll_until(
+            lambda: next((fd for fd in server._server._map if fd not in (listener, trigger)), None), "the channel"
+        )
+        server._on_server_thread(lambda: os.close(channel))  # closed between two polls: the next select fails
+        poll_until(lambda: channel not in server._server._map, "the loop to forget the closed descriptor")
+        assert server._thread.is_alive() and requests.get(server.url, timeout=5).text == "hello"
+    finally:
+        idle.close()
+    server.stop()
+    assert refused(server.port)
+    assert not server._thread.is_alive()
