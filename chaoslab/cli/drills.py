@@ -168,7 +168,8 @@ def scenario_stop(options: Options, team: str | None) -> None:
 @pass_options
 def scenario_extend(options: Options, team: str | None, by_text: str) -> None:
     """Give the running drill more time: its faults expire later and its traffic runs on."""
-    note, warnings = drills.extend(backend(options, team), more_time(by_text), "scenario")
+    by_s = more_time(by_text)  # bad input is refused before any lab is looked for
+    note, warnings = drills.extend(backend(options, team), by_s, "scenario")
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"the drill's faults now expire in {duration(note['expires_at'] - time.time())}")

@@ -337,9 +337,6 @@ def test_an_extended_drill_and_its_traffic_outlive_its_first_time_limit(lab):
     events = [e for e in audit(lab) if e["event"] in ("fault.extended", "scenario.extended")]
     assert [e["event"] for e in events] == ["fault.extended", "scenario.extended"] and events[1]["by_s"] == 120
     assert events[0]["fault_id"] == faults[0]["id"] and events[0]["actor"]
-    for by, message in (("3h", "between 1 s and 2 h"), ("soon", "use a number and a unit")):
-        refused = lab.cli("scenario", "extend", "--by", by, check=False)
-        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
     lab.cli("scenario", "stop")
     over = lab.cli("scenario", "extend", "--by", "1m", check=False)
     assert over.returncode == 1 and "no drill is running to extend" in over.stderr

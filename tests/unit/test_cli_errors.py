@@ -68,3 +68,10 @@ def test_every_command_is_mapped_to_the_module_that_registers_it():
 def test_the_pager_on_the_local_lab_is_bad_input(tmp_path):
     result = run("--state-dir", str(tmp_path), "pager")
     assert result.exit_code == 2 and "the local lab daemon" in result.output
+
+
+def test_more_time_for_a_drill_is_a_number_and_a_unit_up_to_two_hours(tmp_path):
+    for command in (("scenario", "extend"), ("gameday", "extend")):
+        for by, message in (("3h", "between 1 s and 2 h"), ("soon", "use a number and a unit"), ("0s", "between")):
+            result = run("--state-dir", str(tmp_path / "nowhere"), *command, "--by", by)
+            assert result.exit_code == 2 and message in result.output and result.output.count("\n") == 1, result.output
