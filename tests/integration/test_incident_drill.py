@@ -126,11 +126,13 @@ def test_a_mystery_drill_from_report_to_score_leaks_nothing(clean_lab):
     trainee("deploy", "payment", "money_math=decimal", "--note", "money back to Decimal")
     resolved = trainee("incident", "resolve", "--duration", "8", ok=False)
     assert "stopped the background load first" in resolved.stdout and "unfulfilled_orders" in resolved.stdout
-    if resolved.returncode and _only_latency_breached(resolved.stderr):
+    for _ in range(2):
         # Three labs share two cores in the suite: a verify can catch the host busy. A trainee told "Fix and
-        # resolve again" resolves again; the books and the error rate must have held the first time.
-        resolved = trainee("incident", "resolve", "--duration", "8")
-    assert "INC-1 resolved after" in resolved.stdout, seen[-1]
+        # resolve again" resolves again; the books and the error rate must hold every time.
+        if not (resolved.returncode and _only_latency_breached(resolved.stderr)):
+            break
+        resolved = trainee("incident", "resolve", "--duration", "8", ok=False)
+    assert resolved.returncode == 0 and "INC-1 resolved after" in resolved.stdout, seen[-1]
     announced = trainee("incident", "update", "resolved").stdout
     assert "Verified under load." in announced and "(money back to Decimal)" in announced
 
