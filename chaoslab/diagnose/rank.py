@@ -225,17 +225,21 @@ def _merge(findings: list[Finding]) -> dict[tuple[str, str], Finding]:
 
 
 def _interplay(merged: dict[tuple[str, str], Finding], ev: Evidence) -> None:
-    """What one finding says about another: a hot CPU explains its own service's slowness (and, when it
-    is big, everyone's on two cores); a cycle explains the calls stuck on its edge; a restart explains
-    the calls that went unanswered into it."""
+    """What one finding says about another: a hot CPU explains its own service's slowness, its PostgreSQL
+    calls included (a statement's answer waits for the interpreter the busy threads hold; a slow database
+    burns no CPU), and, when it is big, everyone's on two cores; a cycle explains the calls stuck on its
+    edge; a restart explains the calls that went unanswered into it."""
     for (service, kind), f in list(merged.items()):
         if kind != "cpu_burn":
             continue
-        own = merged.get((service, "latency"))
-        if own is not None:
+        slowed = {"latency": "own work", "db_slow": "PostgreSQL calls"}
+        explained = [(merged[(service, k)], what) for k, what in slowed.items() if (service, k) in merged]
+        if explained:
             f.strength += 0.7
-            f.lines.append(f"{service}'s own work is slower at the same time: the busy threads take its CPU")
-            own.strength *= 0.6
+            what = " and its ".join(what for _, what in explained)
+            f.lines.append(f"{service}'s {what} are slower at the same time: the busy threads take its CPU")
+            for own, _ in explained:
+                own.strength *= 0.6
         state = ev.services[service]
         slowed = [k for k in merged if k[1] == "latency" and k[0] != service]
         if state.cpu is not None and state.cpu.delta >= 0.6 and len(slowed) >= 2:

@@ -507,6 +507,16 @@ def test_the_red_herring_cpu_is_named_and_dismissed(hand):
     assert any("worker's CPU" in r and "red herring" in r for r in d.ruled_out), d.ruled_out
 
 
+def test_a_cpu_hog_is_named_over_its_own_slower_statements(hand):
+    """A busy Python process answers its own database calls late (the interpreter is held): its slower
+    statements are the CPU's doing, not the database's (a CI run on a busy host named db_slow)."""
+    hand.cpu_rate["payment"] = 0.5
+    hand.run(25, checkout(pay_db=60.0))
+    d = diagnose(hand, 300)
+    assert (d.top.service, d.top.kind) == ("payment", "cpu_burn"), report.text(d)
+    assert any("PostgreSQL calls are slower at the same time" in line for line in d.top.evidence), d.top.evidence
+
+
 def test_a_cut_link_is_a_partition_of_the_caller(hand):
     cut = call(op("service-c", "Quote", 1.0), answered=False, ms=1000, status="error", message="deadline exceeded")
     hand.run(25, checkout(b_call=cut))
