@@ -19,6 +19,11 @@ def _error(description: str) -> dict:
     }
 
 
+def _body(schema: dict) -> dict:
+    """A required JSON request body of ``schema``."""
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 def _json(schema: dict, description: str = "OK") -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -32,6 +37,8 @@ REFUSED = {
 
 def document(service: str) -> dict:
     """The admin API of ``service``'s agent."""
+    ttl = {"type": "number", "minimum": 1, "maximum": MAX_TTL_S}
+    fault_id = {"name": "fault_id", "in": "path", "required": True, "schema": {"type": "string"}}
     spec = {
         "type": "object",
         "additionalProperties": False,
@@ -42,7 +49,7 @@ def document(service: str) -> dict:
             "route": {"type": "string", "description": "An inbound route, a gRPC method, or *."},
             "peer": {"type": "string", "description": "A peer the service calls."},
             "params": {"type": "object", "description": "The kind's parameters (`chaoslab fault kinds`)."},
-            "ttl_s": {"type": "number", "minimum": 1, "maximum": MAX_TTL_S},
+            "ttl_s": ttl,
             "id": {"type": "string", "pattern": f"^{FAULT_ID.pattern}$", "description": "The controller's id."},
             "scenario": {"type": "string"},
             "red_herring": {"type": "boolean"},
@@ -79,38 +86,27 @@ def document(service: str) -> dict:
                 "get": {"operationId": "listFaults", "responses": {"200": _json({"type": "object"}), **REFUSED}},
                 "post": {
                     "operationId": "addFault",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FaultSpec"}}},
-                    },
+                    "requestBody": _body({"$ref": "#/components/schemas/FaultSpec"}),
                     "responses": {"201": _json({"type": "object"}, "Added (or the same fault again)."), **REFUSED},
                 },
             },
             "/faults/{fault_id}": {
                 "delete": {
                     "operationId": "removeFault",
-                    "parameters": [
-                        {"name": "fault_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                        reason,
-                    ],
+                    "parameters": [fault_id, reason],
                     "responses": {"200": _json({"type": "object"}), "404": _error("No such fault."), **REFUSED},
                 },
                 "patch": {
                     "operationId": "extendFault",
-                    "parameters": [{"name": "fault_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "additionalProperties": False,
-                                    "required": ["ttl_s"],
-                                    "properties": {"ttl_s": {"type": "number", "minimum": 1, "maximum": MAX_TTL_S}},
-                                }
-                            }
-                        },
-                    },
+                    "parameters": [fault_id],
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["ttl_s"],
+                            "properties": {"ttl_s": ttl},
+                        }
+                    ),
                     "responses": {
                         "200": _json({"type": "object"}, "Extended: its life is ttl_s from its creation."),
                         "404": _error("No such fault."),
@@ -129,22 +125,17 @@ def document(service: str) -> dict:
             "/deploys": {
                 "post": {
                     "operationId": "deploy",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "additionalProperties": False,
-                                    "required": ["changes"],
-                                    "properties": {
-                                        "changes": {"type": "object", "minProperties": 1},
-                                        "note": {"type": "string", "maxLength": 200},
-                                    },
-                                }
-                            }
-                        },
-                    },
+                    "requestBody": _body(
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["changes"],
+                            "properties": {
+                                "changes": {"type": "object", "minProperties": 1},
+                                "note": {"type": "string", "maxLength": 200},
+                            },
+                        }
+                    ),
                     "responses": {"201": _json({"type": "object"}), **REFUSED},
                 }
             },
