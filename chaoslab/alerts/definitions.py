@@ -82,6 +82,10 @@ class SLO:
     runbook: str
     headline: str
     """What is wrong, for an incident's title (``Rule.headline``)."""
+    quorum: int = 0
+    """Fewest events the long window must hold before a burn alerts, where ``total`` counts events (the
+    probes'): a lab's first checkout probe is slow on a busy host, and one failure in its first five
+    probes is a 20% "burn" of nothing but a cold start."""
 
     @property
     def slug(self) -> str:
@@ -95,6 +99,10 @@ class SLO:
         for burn in BURN_WINDOWS:
             threshold = round(burn.factor * (1 - self.objective), 6)
             expr = f"{self.ratio(burn.long)} > {threshold:g}\nand\n{self.ratio(burn.short)} > {threshold:g}"
+            enough = ""
+            if self.quorum:
+                expr += f"\nand\n{self.total.replace('{w}', burn.long)} >= {self.quorum}"
+                enough = f" It needs {self.quorum} events or more in the {burn.long} window."
             budget = f"{1 - self.objective:.2%}".replace(".00%", "%")
             out.append(
                 Rule(
@@ -111,7 +119,7 @@ class SLO:
                     description=(
                         f"SLO {self.slug}: {self.objective:.1%} good over time. Both the {burn.long} and the "
                         f"{burn.short} window are above {threshold:.2%} ({burn.factor:g}x the error budget; the "
-                        f"Workbook's {burn.workbook}, scaled for drills)."
+                        f"Workbook's {burn.workbook}, scaled for drills).{enough}"
                     ),
                     group="chaoslab.slo",
                     labels={"slo": self.slug},
@@ -152,6 +160,7 @@ SLOS = (
         severity="P1",
         runbook="front-door",
         headline="Shoppers cannot {{ $labels.journey }}: the front door fails or hangs",
+        quorum=12,  # a minute of probes, one every 5 s
     ),
     SLO(
         "CheckoutAvailability",
