@@ -13,7 +13,8 @@ Three user journeys are measured: *checkout* (a checkout that failed with a 5xx 
 the latency SLO's bad event), *fulfilment* (an order paid in the window and not fulfilled in it, beyond
 the few a healthy pipeline has in flight) and *payment* (a charge whose captured amount is not the amount
 asked: the customer charged wrong). The **affected share** is the worst of them: the one figure
-triage's SCOPE, the status updates and the review all use.
+triage's SCOPE, the status updates and the review all use; their words (``describe``) also name any other
+journey hurt beyond its SLO's budget, and every wrong charge.
 """
 
 from __future__ import annotations
@@ -168,15 +169,50 @@ def window(before: dict | None, after: dict) -> dict:
 
 
 def describe(figures: dict | None) -> str:
-    """The affected share in plain words, as a customer-facing message or a review says it."""
+    """The affected share in plain words, as a customer-facing message or a review says it: the worst
+    journey first, then any other journey that was hurt (a busy host's slow checkouts must not hide the
+    charges that took a wrong amount)."""
     if not figures or figures.get("affected_share") is None:
         return "not measured yet"
-    share = figures["affected_share"]
-    if figures["journey"] == "fulfilment":
-        return f"{share:.0%} of the orders paid since then have not shipped ({figures['unfulfilled']} orders)"
-    if figures["journey"] == "payment":
-        return f"{share:.0%} of the charges took a wrong amount ({figures['mischarged']} of {figures['charges']})"
+    worst = figures["journey"]
+    said = [_journey(worst, figures["affected_share"], figures)]
+    others = sorted(
+        ((share, j) for j, share in _shares(figures).items() if j != worst and _hurt(j, share)), reverse=True
+    )
+    return "; ".join(said + [_journey(j, share, figures) for share, j in others])
+
+
+def _shares(figures: dict) -> dict[str, float]:
+    """Each journey's share from the window's own counts (``window`` keeps only the worst one's)."""
+    shares = {}
+    if figures.get("checkouts"):
+        shares["checkout"] = figures.get("affected", 0) / figures["checkouts"]
+    if figures.get("paid") and figures.get("unfulfilled") is not None:
+        shares["fulfilment"] = figures["unfulfilled"] / figures["paid"]
+    if figures.get("charges"):
+        shares["payment"] = figures.get("mischarged", 0) / figures["charges"]
+    return shares
+
+
+NOISE = 0.01
+"""Below this share a checkout or fulfilment figure is within its SLO's budget (99%): worth no mention beside
+the worst journey. A charge for a wrong amount is always worth one."""
+
+
+def _hurt(journey: str, share: float) -> bool:
+    return share > 0 if journey == "payment" else share >= NOISE
+
+
+def _percent(share: float) -> str:
+    return "under 1%" if 0 < share < 0.005 else f"{share:.0%}"
+
+
+def _journey(journey: str, share: float, figures: dict) -> str:
+    if journey == "fulfilment":
+        return f"{_percent(share)} of the orders paid since then have not shipped ({figures['unfulfilled']} orders)"
+    if journey == "payment":
+        return f"{_percent(share)} of the charges took a wrong amount ({figures['mischarged']} of {figures['charges']})"
     return (
-        f"{share:.0%} of checkouts failed or took longer than {SLOW_S:g} s "
+        f"{_percent(share)} of checkouts failed or took longer than {SLOW_S:g} s "
         f"({figures['affected']} of {figures['checkouts']})"
     )

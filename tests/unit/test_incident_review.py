@@ -6,7 +6,7 @@ from __future__ import annotations
 from chaoslab.chaos.drill import Run
 from chaoslab.chaos.journal import FileStore
 from chaoslab.chaos.scenarios import get
-from chaoslab.incident import comms, review, score
+from chaoslab.incident import comms, impact, review, score
 from chaoslab.incident.record import IncidentLog, entry
 from chaoslab.incident.truth import Truth
 
@@ -147,3 +147,17 @@ def test_announcements_read_as_a_person_wrote_them_and_external_ones_name_nothin
             assert internal_word not in external, f"{moment}: {internal_word!r} in {external!r}"
     resolved = comms.render("resolved", "internal", incident, [deploy], now=T0 + 900, figures=figures)
     assert "Verified under load." in resolved and "post-incident review" in resolved
+
+
+def test_slow_checkouts_on_a_busy_host_do_not_hide_the_charges_that_took_a_wrong_amount():
+    """The impact named only the worst journey: a busy host's slow checkouts (32%) hid the money drift
+    the drill was about. Every hurt journey is named, the worst first; what is within its SLO is not."""
+    figures = dict(FIGURES, journey="checkout", affected_share=0.32, checkouts=19, affected=6, charges=30)
+    figures["mischarged"] = 1
+    said = impact.describe(figures)
+    assert said == (
+        "32% of checkouts failed or took longer than 0.5 s (6 of 19); 3% of the charges took a wrong amount (1 of 30)"
+    ), said
+    assert "shipped" not in said  # 2 of 410 orders in flight is within the fulfilment SLO
+    assert "under 1% of the charges" in impact.describe(dict(figures, charges=1000))
+    assert impact.describe(dict(figures, mischarged=0)) == "32% of checkouts failed or took longer than 0.5 s (6 of 19)"
