@@ -18,7 +18,7 @@ from chaoslab.chaos.agent_client import AgentClient, AgentError
 from chaoslab.chaos.agents import Agents, Instance
 from chaoslab.chaos.drill import DrillJournal, new_run_id
 from chaoslab.chaos.faults import KINDS, MAX_TTL_S, MYSTERY, Fault, FaultSpecError, new_fault_id, spec_of, validate
-from chaoslab.chaos.journal import AUDIT, CHANGES, SCENARIO, AuditLog, Journal, Store, fold_agent_records
+from chaoslab.chaos.journal import AUDIT, CHANGES, SCENARIO, AuditLog, Journal, Store, change_note, fold_agent_records
 from chaoslab.chaos.scenarios import Fix, Scenario
 from chaoslab.errors import Refused
 from chaoslab.settings import SERVICE_SETTINGS, coerce
@@ -272,9 +272,10 @@ class Controller:
         except ValueError:
             return None
 
-    def refuse_if_running(self) -> None:
-        """ControllerError while a drill runs (its time limit not reached, not stopped): one at a time."""
-        running = self.current()
+    def refuse_if_running(self, running: dict | None = None) -> None:
+        """ControllerError while a drill runs (its time limit not reached, not stopped): one at a time.
+        ``running``: the note already read (default: read it now)."""
+        running = self.current() if running is None else running
         if running and running["expires_at"] > time.time():
             secret = running.get("mystery") and not running.get("revealed")
             name = "a mystery drill" if secret else f"scenario {running['id']}"
@@ -296,7 +297,11 @@ class Controller:
         ``mystery``); only the scenario note and the audit log name it. ``healthy``: the lab's figures
         under the drill's traffic just before (see chaos.drill.Run.healthy); ``story``: a mystery's story,
         kept on the board for the team."""
-        self.refuse_if_running()
+        before = self.store.read(SCENARIO)
+        try:
+            self.refuse_if_running(json.loads(before or "null"))
+        except ValueError:
+            pass  # a torn note is no drill: the swap below replaces it
         ttl = min(ttl_s or scenario.duration_s, MAX_TTL_S)
         planned = [({**spec, "ttl_s": ttl, "id": new_fault_id()}, False) for spec in scenario.faults]
         planned += [({**spec, "ttl_s": ttl, "id": new_fault_id()}, True) for spec in scenario.red_herrings]
@@ -312,7 +317,8 @@ class Controller:
             "hints_shown": 0,
             "mystery": mystery,
         }
-        self.store.write(SCENARIO, json.dumps(note))
+        if not self.store.swap(SCENARIO, before, json.dumps(note)):  # two starts at once: one wins
+            raise ControllerError(f"another drill started at the same moment; `{command('scenario status')}` shows it")
         applied: list[Applied] = []
         try:
             for spec, red_herring in planned:
@@ -331,9 +337,22 @@ class Controller:
             raise ControllerError(
                 f"scenario {scenario.id} not started, everything it applied was reverted: {exc}"
             ) from None
+
+        def running(current: dict) -> None:
+            if current.get("run") != note["run"]:
+                raise ControllerError("another drill")
+            current["state"] = "running"
+
+        try:
+            if change_note(self.store, SCENARIO, running) is None:
+                raise ControllerError("ended")
+        except ControllerError:  # a stop or reset while it started: what it placed after them goes too
+            for fault_id in note["fault_ids"]:
+                self.remove(fault_id, "rollback")
+            raise ControllerError(
+                f"scenario {scenario.id} was stopped while it was starting; everything it applied was reverted"
+            ) from None
         trigger = self._record_feed(scenario, [a.fault for a in applied])
-        note["state"] = "running"
-        self.store.write(SCENARIO, json.dumps(note))
         self.audit.append(
             "scenario.started",
             scenario=scenario.id,
@@ -388,14 +407,18 @@ class Controller:
         for fault_id, started in placed.items():
             ttl = started["ttl_s"] + by_s
             kind = KINDS.get(started.get("kind", ""))
+            extended = True
             if kind is not None and kind.kubernetes_only:
                 self.agents.extend_kubernetes_fault(fault_id, started["expires_at"] + by_s)
             else:
+                extended = False
                 for instance in self.agents.instances(started["service"]):
                     try:
-                        self.client.extend(instance, fault_id, ttl)
+                        extended = self.client.extend(instance, fault_id, ttl) or extended  # False: gone there
                     except AgentError as exc:
                         unreached.append(str(exc))
+            if not extended:
+                continue  # the audit says what happened: this one still ends at its old time, if it is still on
             self.audit.append(
                 "fault.extended",
                 fault_id=fault_id,
@@ -406,8 +429,17 @@ class Controller:
                 actor=self.actor,
                 scenario=started.get("scenario"),
             )
-        running["expires_at"] += by_s
-        self.store.write(SCENARIO, json.dumps(running))
+        ended = ControllerError("the drill ended while it was being extended; nothing of it was brought back")
+
+        def later(current: dict) -> None:
+            if current.get("run") != running.get("run"):
+                raise ended
+            current["expires_at"] += by_s
+
+        changed = change_note(self.store, SCENARIO, later)  # never brings back a note a stop deleted
+        if changed is None:
+            raise ended
+        running = changed
         self.audit.append(
             "scenario.extended", scenario=running["id"], run=running.get("run"), by_s=by_s, actor=self.actor
         )
@@ -416,7 +448,17 @@ class Controller:
         return running | {"unreached": unreached}
 
     def _ended(self, running: dict, reason: str) -> None:
-        self.store.delete(SCENARIO)
+        """Delete the note of ``running`` and record its end, once: of two stops at once, one records it."""
+
+        def same_run(note: dict) -> None:
+            if note.get("run") != running.get("run"):
+                raise ControllerError("another drill")
+
+        try:
+            if change_note(self.store, SCENARIO, same_run, delete=True) is None:
+                return  # ended by someone else meanwhile (another stop, a reset)
+        except ControllerError:
+            return
         self.audit.append(
             "scenario.stopped", scenario=running["id"], run=running.get("run"), reason=reason, actor=self.actor
         )
@@ -425,19 +467,21 @@ class Controller:
 
     def note_load_started(self) -> None:
         """Remember that the scenario brought its own traffic, so stopping it stops the traffic too."""
-        running = self.current()
-        if running is not None:
-            running["load_started"] = True
-            self.store.write(SCENARIO, json.dumps(running))
+        change_note(self.store, SCENARIO, lambda running: running.update(load_started=True))
 
     def next_hint(self, scenario: Scenario) -> tuple[int, str]:
         """The next progressive hint (1-based), remembered so each call gives one more."""
-        running = self.current()
-        if running is None or running["id"] != scenario.id:
-            raise ControllerError(f"scenario {scenario.id} is not running")
-        shown = min(running.get("hints_shown", 0) + 1, len(scenario.hints))
-        running["hints_shown"] = shown
-        self.store.write(SCENARIO, json.dumps(running))
+        not_running = ControllerError(f"scenario {scenario.id} is not running")
+
+        def one_more(running: dict) -> None:
+            if running["id"] != scenario.id:
+                raise not_running
+            running["hints_shown"] = min(running.get("hints_shown", 0) + 1, len(scenario.hints))
+
+        running = change_note(self.store, SCENARIO, one_more)
+        if running is None:
+            raise not_running
+        shown = running["hints_shown"]
         self.audit.append("scenario.hint", scenario=scenario.id, run=running.get("run"), hint=shown, actor=self.actor)
         return shown, scenario.hints[shown - 1]
 

@@ -8,14 +8,19 @@ namespace on Kubernetes, so everyone working on that team's lab reads the same o
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import math
 import os
+import random
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
+
+from chaoslab.errors import Refused
 
 AUDIT = "audit.jsonl"
 """The audit log (instructor side): who did what, where, when, and when it was undone."""
@@ -35,6 +40,33 @@ class Store(Protocol):
     def write(self, key: str, text: str) -> None: ...
 
     def delete(self, key: str) -> None: ...
+
+    def swap(self, key: str, expected: str, text: str | None) -> bool:
+        """Replace the text under ``key`` with ``text`` (None deletes it) only if it is still ``expected``
+        (empty: none), atomically with respect to other writers; whether it was."""
+
+
+def change_note(
+    store: Store, key: str, change: Callable[[dict], object], delete: bool = False, attempts: int = 20
+) -> dict | None:
+    """Read the JSON note under ``key``, ``change`` it in place and write it back (``delete``: delete it)
+    only if nobody wrote it meanwhile (``Store.swap``), again on a conflict: two commands at once never
+    undo each other (an extend never brings back a drill a stop has just ended). Returns the note, None
+    when there is none; ``change`` may raise to refuse what it reads."""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(random.uniform(0, 0.005 * attempt))  # jitter: writers that collided do not again
+        before = store.read(key)
+        try:
+            note = json.loads(before or "null")
+        except ValueError:
+            note = None
+        if not isinstance(note, dict):
+            return None
+        change(note)
+        if store.swap(key, before, None if delete else json.dumps(note)):
+            return note
+    raise Refused(f"{key} kept changing under this command ({attempts} tries): run it again")
 
 
 class FileStore:
@@ -64,15 +96,41 @@ class FileStore:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
     def write(self, key: str, text: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / f".{key}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.MODE)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        tmp.replace(self.directory / key)
+        with self._locked(key):
+            self._replace(key, text)
 
     def delete(self, key: str) -> None:
-        (self.directory / key).unlink(missing_ok=True)
+        with self._locked(key):
+            (self.directory / key).unlink(missing_ok=True)
+
+    def swap(self, key: str, expected: str, text: str | None) -> bool:
+        with self._locked(key):
+            if self.read(key) != expected:
+                return False
+            if text is None:
+                (self.directory / key).unlink(missing_ok=True)
+            else:
+                self._replace(key, text)
+            return True
+
+    @contextlib.contextmanager
+    def _locked(self, key: str):
+        """Writers of one key take turns (an flock on a file beside it), so a swap's read and write are one."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.directory / f".{key}.lock", os.O_WRONLY | os.O_CREAT, self.MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _replace(self, key: str, text: str) -> None:
+        """Write a file of its own and rename it over the key: a reader sees the old text or the new."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.directory)
+        os.fchmod(fd, self.MODE)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, self.directory / key)
 
 
 class Journal:

@@ -28,7 +28,7 @@ import re
 from chaoslab import command
 from chaoslab.chaos.drill import DrillJournal, Run
 from chaoslab.chaos.faults import KINDS
-from chaoslab.chaos.journal import AUDIT, SCENARIO, AuditLog, Store
+from chaoslab.chaos.journal import AUDIT, SCENARIO, AuditLog, Store, change_note
 from chaoslab.chaos.scenarios import DIFFICULTIES, catalogue, ids, mystery_story
 from chaoslab.errors import BadInput, Refused
 from chaoslab.incident.record import IncidentLog
@@ -95,8 +95,15 @@ def reveal(store: Store, actor: str) -> dict:
     if not note.get("mystery"):
         raise Refused(f"the last drill ({note['id']}) is no mystery: `{command('scenario status')}` names it")
     if not note.get("revealed"):
-        note["revealed"] = True
-        store.write(SCENARIO, json.dumps(note))
+        gone = Refused("the drill was stopped meanwhile, which revealed it")
+
+        def revealed(current: dict) -> None:
+            if current.get("run") != note.get("run"):
+                raise gone
+            current["revealed"] = True
+
+        if change_note(store, SCENARIO, revealed) is None:
+            raise gone
         AuditLog(store, AUDIT).append("scenario.revealed", scenario=note["id"], run=note.get("run"), actor=actor)
         if note.get("run"):
             DrillJournal(store).revealed(note["run"])

@@ -103,3 +103,22 @@ class ConfigMapStore:
 
     def delete(self, key: str) -> None:
         self._update(key, lambda _: None)
+
+    def swap(self, key: str, expected: str, text: str | None) -> bool:
+        """The resourceVersion makes the read and the write one: a writer in between is a conflict, and
+        the text is compared again on what it wrote."""
+
+        def change(current: str) -> str | None:
+            if current != expected:
+                raise _Moved
+            return text
+
+        try:
+            self._update(key, change)
+        except _Moved:
+            return False
+        return True
+
+
+class _Moved(Exception):
+    """The text under a key is no longer what a swap expected."""

@@ -208,6 +208,63 @@ def test_a_scenario_that_fails_part_way_reverts_what_it_applied(lab):
     assert not (lab.state_dir / "scenario.json").exists()
 
 
+def controllers(lab, actors=("alice", "bob")):
+    """One real controller per person on the same lab: two shells, two commands at once."""
+    from chaoslab.chaos.controller import Controller
+    from chaoslab.local.agents import LocalAgents
+    from chaoslab.local.statedir import StateDir
+
+    state = StateDir.at(lab.state_dir)
+    return [Controller(LocalAgents(state), FileStore(state.root), actor) for actor in actors]
+
+
+def test_a_stop_landing_inside_an_extend_is_not_undone_by_it(lab):
+    """Before, extend wrote the note it had read back with a later expiry: a stop that landed between
+    its read and its write left a drill on the board whose faults were gone."""
+    from chaoslab.chaos.controller import ControllerError
+    from chaoslab.chaos.scenarios import get
+
+    alice, bob = controllers(lab)
+    alice.start(get("latency-500ms"), ttl_s=60)
+    extend_on_agents = alice.client.extend
+
+    def stop_meanwhile(*args):  # bob stops the drill while alice's extend talks to the agents
+        bob.stop()
+        return extend_on_agents(*args)
+
+    alice.client.extend = stop_meanwhile
+    with pytest.raises(ControllerError, match="ended while it was being extended"):
+        alice.extend(120)
+    assert alice.current() is None and agent_faults(lab) == []
+    status = lab.cli("scenario", "status", check=False)
+    assert status.returncode == 1 and "no scenario is running" in status.stderr
+    events = [e["event"] for e in audit(lab) if e["event"].startswith(("scenario.", "fault.extended"))]
+    assert events[-2:] == ["scenario.started", "scenario.stopped"], events  # nothing extended that was stopped
+
+
+def test_two_starts_at_once_start_one_drill(lab):
+    """Before, both passed the "is one running?" check and both placed faults; the second note hid the
+    first drill's. Now the note is claimed with a compare-and-swap: one start wins, the other places
+    nothing and says why."""
+    from chaoslab.chaos.controller import ControllerError
+    from chaoslab.chaos.scenarios import get
+
+    alice, bob = controllers(lab)
+    claim = alice.store.swap
+
+    def bob_first(key, expected, text):  # bob's start lands between alice's check and her claim
+        if key == "scenario.json" and not bob.current():
+            bob.start(get("payment-failure"), ttl_s=60)
+        return claim(key, expected, text)
+
+    alice.store.swap = bob_first
+    with pytest.raises(ControllerError, match="another drill started at the same moment"):
+        alice.start(get("latency-500ms"), ttl_s=60)
+    assert alice.current()["id"] == "payment-failure"
+    assert {f["kind"] for f in agent_faults(lab)} == {"error"}, agent_faults(lab)  # payment-failure's only
+    bob.stop()
+
+
 def test_a_second_scenario_is_refused_while_one_runs(lab):
     lab.cli("scenario", "start", "latency-500ms", "--no-load")
     second = lab.cli("scenario", "start", "deadlock", "--no-load", check=False)
@@ -323,6 +380,7 @@ def test_an_extended_drill_and_its_traffic_outlive_its_first_time_limit(lab):
     """`scenario extend`: every fault the drill placed, its note, its run on the board and its traffic get
     the time (Locust's own leash cannot move: the traffic restarts with the time left); the audit says who."""
     quick = {"CHAOSLAB_DRILL_HEALTHY_S": "2"}
+    since = time.time()
     lab.cli("scenario", "start", "latency-500ms", "--ttl", "8", env=quick)
     first_limit = time.time() + 8
     extended = lab.cli("scenario", "extend", "--by", "2m").stdout
@@ -334,7 +392,7 @@ def test_an_extended_drill_and_its_traffic_outlive_its_first_time_limit(lab):
     assert "left" in lab.cli("scenario", "status").stdout
     assert DrillJournal(FileStore(lab.state_dir)).latest().running()  # what grades it: its faults in force
     assert lab.cli("load", "status", check=False).returncode == 0  # the drill's traffic runs on
-    events = [e for e in audit(lab) if e["event"] in ("fault.extended", "scenario.extended")]
+    events = [e for e in audit(lab) if e["event"] in ("fault.extended", "scenario.extended") and e["ts"] >= since]
     assert [e["event"] for e in events] == ["fault.extended", "scenario.extended"] and events[1]["by_s"] == 120
     assert events[0]["fault_id"] == faults[0]["id"] and events[0]["actor"]
     lab.cli("scenario", "stop")

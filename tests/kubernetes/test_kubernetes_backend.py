@@ -363,3 +363,22 @@ def test_an_unreachable_cluster_is_one_line_and_exit_1(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("chaoslab: asking the API server who we are: the Kubernetes API did not answer")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_scenario_note_is_swapped_in_the_configmap_never_overwritten(team, api):
+    """The compare-and-swap that keeps two commands at once from undoing each other (chaos.journal.
+    change_note), on the real API server: the resourceVersion makes the read and the write one."""
+    from chaoslab.chaos.journal import SCENARIO, change_note
+    from chaoslab.kubernetes.store import ConfigMapStore
+
+    alice, bob = ConfigMapStore(api, NAMESPACE), ConfigMapStore(api, NAMESPACE)
+    alice.delete(SCENARIO)
+    assert alice.swap(SCENARIO, "", '{"run": "run-1", "expires_at": 100}')
+    assert not bob.swap(SCENARIO, "", '{"run": "run-2"}'), "a second start claimed a note that exists"
+
+    def later_while_bob_stops(note: dict) -> None:
+        bob.delete(SCENARIO)  # bob's stop lands between alice's read and her write
+        note["expires_at"] += 60
+
+    assert change_note(alice, SCENARIO, later_while_bob_stops) is None
+    assert alice.read(SCENARIO) == ""
