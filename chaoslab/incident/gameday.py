@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaoslab.chaos.journal import SCENARIO
+from chaoslab.chaos.journal import SCENARIO, change_note
 from chaoslab.chaos.scenarios import get
 from chaoslab.errors import ChaoslabError, Refused
 from chaoslab.incident import drills
@@ -183,9 +183,12 @@ def extend(teams: list[Team], by_s: float) -> list[Outcome]:
         if record is None or "ended_at" in record:
             raise Refused("this team plays no GameDay (`chaoslab gameday start` begins one)")
         note, warnings = drills.extend(team.lab, by_s, f"gameday:{record['name']}")
-        record["ends_at"] = max(record["ends_at"], note["expires_at"])
-        record["extended_s"] = record.get("extended_s", 0) + by_s
-        team.lab.store().write(GAMEDAY, json.dumps(record))
+
+        def later(current: dict) -> None:
+            current["ends_at"] = max(current["ends_at"], note["expires_at"])
+            current["extended_s"] = current.get("extended_s", 0) + by_s
+
+        change_note(team.lab.store(), GAMEDAY, later)  # an `end` at the same moment keeps its mark
         said = [f"drill extended by {duration(by_s)}: {duration(note['expires_at'] - time.time())} left"]
         return Outcome(team.name, True, said + [f"warning: {w}" for w in warnings])
 
@@ -227,8 +230,7 @@ def end(teams: list[Team], archive: Path) -> tuple[list, list[Outcome]]:
             scored = desk.score_of(incident, reveal=True)
             scored.team = team.name
             graded.append((incident, scored, markdown(desk.review(incident, reveal=True))))
-        record["ended_at"] = time.time()
-        team.lab.store().write(GAMEDAY, json.dumps(record))
+        change_note(team.lab.store(), GAMEDAY, lambda current: current.update(ended_at=time.time()))
         with lock:
             scores.extend(s for _, s, _ in graded)
             results[team.name] = {"graded": graded, "since": record["started_at"]}
