@@ -127,10 +127,15 @@ class FileStore:
     def _replace(self, key: str, text: str) -> None:
         """Write a file of its own and rename it over the key: a reader sees the old text or the new."""
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.directory)
-        os.fchmod(fd, self.MODE)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, self.directory / key)
+        try:
+            os.fchmod(fd, self.MODE)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            os.replace(tmp, self.directory / key)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)  # a full disk leaves no half-written file behind
+            raise
 
 
 class Journal:
