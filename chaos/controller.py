@@ -333,7 +333,7 @@ class Controller:
         except Exception as exc:
             for fault_id in note["fault_ids"]:
                 self.remove(fault_id, "rollback")
-            self.store.delete(SCENARIO)
+            self._delete_note(note["run"])
             raise ControllerError(
                 f"scenario {scenario.id} not started, everything it applied was reverted: {exc}"
             ) from None
@@ -449,21 +449,25 @@ class Controller:
 
     def _ended(self, running: dict, reason: str) -> None:
         """Delete the note of ``running`` and record its end, once: of two stops at once, one records it."""
-
-        def same_run(note: dict) -> None:
-            if note.get("run") != running.get("run"):
-                raise ControllerError("another drill")
-
-        try:
-            if change_note(self.store, SCENARIO, same_run, delete=True) is None:
-                return  # ended by someone else meanwhile (another stop, a reset)
-        except ControllerError:
-            return
+        if not self._delete_note(running.get("run")):
+            return  # ended by someone else meanwhile (another stop, a reset)
         self.audit.append(
             "scenario.stopped", scenario=running["id"], run=running.get("run"), reason=reason, actor=self.actor
         )
         if running.get("run"):
             self.drills.ended(running["run"], reason)
+
+    def _delete_note(self, run: str | None) -> bool:
+        """Delete the drill's note if it is still ``run``'s; whether it was."""
+
+        def same_run(note: dict) -> None:
+            if note.get("run") != run:
+                raise ControllerError("another drill")
+
+        try:
+            return change_note(self.store, SCENARIO, same_run, delete=True) is not None
+        except ControllerError:
+            return False
 
     def note_load_started(self) -> None:
         """Remember that the scenario brought its own traffic, so stopping it stops the traffic too."""
