@@ -105,8 +105,8 @@ class ConfigMapStore:
         self._update(key, lambda _: None)
 
     def swap(self, key: str, expected: str, text: str | None) -> bool:
-        """The resourceVersion makes the read and the write one: a writer in between is a conflict, and
-        the text is compared again on what it wrote."""
+        """The resourceVersion makes the read and the write one: a writer in between makes the replace
+        conflict, and the comparison is made again on what that writer left."""
 
         def change(current: str) -> str | None:
             if current != expected:
