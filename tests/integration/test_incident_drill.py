@@ -18,6 +18,7 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 
+from chaoslab.alerts.tiers import TIERS
 from chaoslab.chaos import scenarios
 from chaoslab.cli import cli
 from chaoslab.console.bundle import load
@@ -36,13 +37,31 @@ lab = module_lab("incident-drill-lab", CHAOSLAB_DRILL_HEALTHY_S="4")
 
 @pytest.fixture
 def clean_lab(lab):
-    """The shared lab, with no fault, deploy or load before the drill and none after it."""
+    """The shared lab, with no fault, deploy or load before the drill and none after it, and nothing left
+    paging or open from the drill before."""
     lab.cli("reset")
     lab.cli("load", "stop")
+    settle(lab)
     yield lab
     lab.cli("scenario", "stop", check=False)
     lab.cli("load", "stop")
     lab.cli("reset")
+
+
+def settle(lab) -> None:
+    """No paging alert firing or pending and no incident open. A drill's alert can still fire after the
+    drill is stopped (its windows still hold the bad minutes) and then opens a new incident, as it would
+    in a room; the next drill's `incident open` would then be asked to add to that one instead."""
+    tiers = {tier for tier, contract in TIERS.items() if contract.opens_incident}
+
+    def quiet() -> bool:
+        alerts = json.loads(lab.cli("alerts", "--json").stdout)["alerts"]
+        return not [a for a in alerts if a["state"] in ("firing", "pending") and a["severity"] in tiers]
+
+    poll_until(quiet, "the last drill's alerts to clear", timeout=150, interval=2)
+    for found in json.loads(lab.cli("incident", "list", "--json").stdout):
+        if found["resolved_at"] is None:
+            lab.cli("incident", "resolve", found["id"], "--unverified")
 
 
 def test_a_mystery_drill_from_report_to_score_leaks_nothing(clean_lab):
@@ -176,14 +195,15 @@ def test_the_next_drill_a_moment_later_changes_no_past_grade(clean_lab):
     lab.cli("actions", "add", "--from-pir", "--id", "INC-1")  # the first drill's follow-up
     started = lab.cli("scenario", "start", "latency-500ms", "--mystery", "--ttl", "300").stdout
     assert "action item(s) still open from earlier drills" in started, started  # carried to the next drill
-    opened = lab.cli("incident", "open", "checkout got slow", "--severity", "P2").stdout
-    assert "INC-2 opened" in opened
+    opened = re.search(r"(INC-\d+) opened", lab.cli("incident", "open", "checkout got slow", "--severity", "P2").stdout)
+    assert opened and opened.group(1) != "INC-1"  # INC-2, or later when a late page of INC-1's drill came first
     wrong = lab.cli("incident", "rootcause", "--service", "payment", "--kind", "bad_deploy", check=False)
-    assert wrong.returncode == 1 and "wrong" in wrong.stdout  # INC-2's key is its own drill, not INC-1's
+    assert wrong.returncode == 1 and "wrong" in wrong.stdout  # its key is its own drill, not INC-1's
     revealed = lab.cli("score", "--json", "--reveal", env=instructor_env(lab)).stdout
     scores = {s["incident"]: s for s in json.loads(revealed)}
     assert scores["INC-1"] == FIRST["score"] | {"normalised": scores["INC-1"]["normalised"]}
-    assert scores["INC-2"]["scenario"] == "latency-500ms" and scores["INC-2"]["wrong_root_causes"] == 1
+    second = scores[opened.group(1)]
+    assert second["scenario"] == "latency-500ms" and second["wrong_root_causes"] == 1
     review = json.loads(lab.cli("incident", "pir", "INC-1", "--json").stdout)
     assert review["root_cause"] == FIRST["review"]["root_cause"] and review["impact"] == FIRST["review"]["impact"]
     lab.cli("incident", "resolve", "--unverified")
