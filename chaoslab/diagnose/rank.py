@@ -232,12 +232,13 @@ def _interplay(merged: dict[tuple[str, str], Finding], ev: Evidence) -> None:
     for (service, kind), f in list(merged.items()):
         if kind != "cpu_burn":
             continue
-        slowed = {"latency": "own work", "db_slow": "PostgreSQL calls"}
-        explained = [(merged[(service, k)], what) for k, what in slowed.items() if (service, k) in merged]
+        its_own = {"latency": "own work", "db_slow": "PostgreSQL calls"}
+        explained = [(merged[(service, k)], what) for k, what in its_own.items() if (service, k) in merged]
         if explained:
             f.strength += 0.7
             what = " and its ".join(what for _, what in explained)
-            f.lines.append(f"{service}'s {what} are slower at the same time: the busy threads take its CPU")
+            verb = "is" if what == "own work" else "are"
+            f.lines.append(f"{service}'s {what} {verb} slower at the same time: the busy threads take its CPU")
             for own, _ in explained:
                 own.strength *= 0.6
         state = ev.services[service]
