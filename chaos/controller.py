@@ -267,10 +267,7 @@ class Controller:
     def current(self) -> dict | None:
         """The note of the last drill started and not stopped: running, or ended by its time limit (its
         faults expired; ``expires_at`` says when). None when there is none."""
-        try:
-            return json.loads(self.store.read(SCENARIO) or "null")
-        except ValueError:
-            return None
+        return _note(self.store.read(SCENARIO))
 
     def refuse_if_running(self, running: dict | None = None) -> None:
         """ControllerError while a drill runs (its time limit not reached, not stopped): one at a time.
@@ -298,10 +295,7 @@ class Controller:
         under the drill's traffic just before (see chaos.drill.Run.healthy); ``story``: a mystery's story,
         kept on the board for the team."""
         before = self.store.read(SCENARIO)
-        try:
-            self.refuse_if_running(json.loads(before or "null"))
-        except ValueError:
-            pass  # a torn note is no drill: the swap below replaces it
+        self.refuse_if_running(_note(before))  # a torn note is no drill: the swap below replaces it
         ttl = min(ttl_s or scenario.duration_s, MAX_TTL_S)
         planned = [({**spec, "ttl_s": ttl, "id": new_fault_id()}, False) for spec in scenario.faults]
         planned += [({**spec, "ttl_s": ttl, "id": new_fault_id()}, True) for spec in scenario.red_herrings]
@@ -491,3 +485,11 @@ class Controller:
 
     def apply_fix(self, scenario: Scenario, fix: Fix) -> str:
         return self.deploy(fix.service, fix.changes, note=f"fix {fix.id} for {scenario.id}")
+
+
+def _note(text: str) -> dict | None:
+    """The drill's note in ``text``; None when there is none or it is torn."""
+    try:
+        return json.loads(text or "null")
+    except ValueError:
+        return None
