@@ -224,6 +224,7 @@ class Controller:
         """
         for name, value in changes.items():
             coerce(SERVICE_SETTINGS[service], name, value)
+        self.refuse_on_break()
         instances = self.agents.instances(service)
         if not instances:
             raise ControllerError(f"no running instance of {service} to deploy to")
@@ -268,6 +269,18 @@ class Controller:
         """The note of the last drill started and not stopped: running, or ended by its time limit (its
         faults expired; ``expires_at`` says when). None when there is none."""
         return _note(self.store.read(SCENARIO))
+
+    def refuse_on_break(self) -> None:
+        """ControllerError while the running drill is on a break (``pause``): a change or a hint then
+        would be a move made while the drill's clock stands still."""
+        running = self.current()
+        run = self.drills.get(running.get("run")) if running else None
+        on = run.on_break() if run is not None else None
+        if on is not None:
+            raise ControllerError(
+                f"the drill is on a break until {time.strftime('%H:%M', time.localtime(on[1]))}: "
+                f"moves wait for its end (`{command('gameday status')}`)"
+            )
 
     def refuse_if_running(self, running: dict | None = None) -> None:
         """ControllerError while a drill runs (its time limit not reached, not stopped): one at a time.
@@ -441,6 +454,34 @@ class Controller:
             self.drills.extended(running["run"], running["expires_at"])
         return running | {"unreached": unreached}
 
+    def pause(self, for_s: float) -> dict:
+        """A break of ``for_s`` seconds from now: the drill's clock stands still (the board's journal
+        records the break, and scores and deadlines leave it out) and its faults and time limit move as
+        much later (``extend``), so the break costs the drill none of its time. Refused during a break.
+        Returns the drill's note, with ``unreached`` and ``break_until``."""
+        since = time.time()
+        self.refuse_on_break()
+        note = self.extend(for_s)
+        if note.get("run"):
+            self.drills.paused(note["run"], since, since + for_s)
+        self.audit.append("scenario.paused", scenario=note["id"], run=note.get("run"), for_s=for_s, actor=self.actor)
+        return note | {"break_until": since + for_s}
+
+    def resume(self) -> float:
+        """End the break in progress now; the drill keeps the break's unused time (its faults cannot be
+        made to expire sooner). Returns that time, in seconds."""
+        now = time.time()
+        running = self.current()
+        run = self.drills.get(running.get("run")) if running else None
+        on = run.on_break(now) if run is not None else None
+        if on is None:
+            raise ControllerError("the drill is not on a break")
+        self.drills.resumed(run.id)
+        self.audit.append(
+            "scenario.resumed", scenario=running["id"], run=run.id, unused_s=round(on[1] - now), actor=self.actor
+        )
+        return on[1] - now
+
     def _ended(self, running: dict, reason: str) -> None:
         """Delete the note of ``running`` and record its end, once: of two stops at once, one records it."""
         if not self._delete_note(running.get("run")):
@@ -470,6 +511,8 @@ class Controller:
     def next_hint(self, scenario: Scenario) -> tuple[int, str]:
         """The next progressive hint (1-based), remembered so each call gives one more."""
         not_running = ControllerError(f"scenario {scenario.id} is not running")
+
+        self.refuse_on_break()
 
         def one_more(running: dict) -> None:
             if running["id"] != scenario.id:

@@ -5,8 +5,9 @@ what an incident is bound to when it is declared (chaoslab.incident.record), so 
 from matching time windows and never changes when later drills start.
 
 The board journal (``drills.jsonl``) says only what every trainee may know of a run: its id, when it
-started, when its faults expire (and when that was moved later), whether it is a mystery, how it ended
-(stopped, reset) and when it was revealed. It never names the scenario: the instructor's audit log
+started, when its faults expire (and when that was moved later), its breaks (a GameDay paused: the
+drill's clock stops, its faults live on), whether it is a mystery, how it ended (stopped, reset) and
+when it was revealed. It never names the scenario: the instructor's audit log
 maps a run to its scenario, its faults and its trigger (``scenario.started`` carries the same id). A
 run ends in one of three ways: ``stop`` or ``reset`` (someone ended it), or its time limit (``ends_at``
 passed: the faults expired, the run is *expired*; nothing is written then, the time says it).
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chaoslab.chaos.journal import Journal, Store
 
@@ -26,6 +27,34 @@ DRILLS = "drills.jsonl"
 
 def new_run_id() -> str:
     return f"run-{secrets.token_hex(4)}"
+
+
+Break = tuple[float, float]
+"""A break in a drill: (from, until), wall-clock seconds; the drill's clock stands still in between."""
+
+
+def on_break(breaks: list[Break], start: float, end: float) -> float:
+    """Seconds of ``[start, end)`` that fell on a break."""
+    return sum(max(0.0, min(end, until) - max(start, since)) for since, until in breaks)
+
+
+def played(breaks: list[Break], start: float, end: float) -> float:
+    """Seconds of play from ``start`` to ``end``: the wall-clock time with the breaks left out."""
+    return (end - start) - on_break(breaks, start, end)
+
+
+def after_play(breaks: list[Break], start: float, seconds: float) -> float:
+    """The wall-clock time at which ``seconds`` of play have passed since ``start`` (a deadline: a break
+    moves it later by as much of the break as falls before it)."""
+    at, left = start, seconds
+    for since, until in sorted(breaks):
+        if until <= at:
+            continue
+        if since >= at + left:
+            break
+        left -= max(0.0, since - at)
+        at = until
+    return at + left
 
 
 @dataclass
@@ -46,6 +75,8 @@ class Run:
     latency against them where an absolute figure cannot be fair), or None when none were measured."""
     story: str = ""
     """A mystery's story, told from the symptom (chaos/stories.yaml): the team may read it again."""
+    breaks: list[Break] = field(default_factory=list)
+    """Its breaks, oldest first: the drill's clock (its scores, its deadlines) stood still in each."""
 
     @property
     def ended_at(self) -> float:
@@ -65,6 +96,13 @@ class Run:
         if self.running(now):
             return "running"
         return "expired" if self.expired(now) else "stopped"
+
+    def on_break(self, now: float | None = None) -> Break | None:
+        """The break the run is on at ``now`` (while it runs), or None."""
+        now = time.time() if now is None else now
+        if not self.running(now):
+            return None
+        return next(((since, until) for since, until in self.breaks if since <= now < until), None)
 
     def covers(self, ts: float) -> bool:
         """Whether ``ts`` falls while the run was being played (from its start to its end)."""
@@ -89,6 +127,14 @@ class DrillJournal:
     def extended(self, run: str, ends_at: float) -> None:
         """The run's time limit moved later (a GameDay given more time): its faults now expire then."""
         self.journal.append("drill.extended", run=run, ends_at=ends_at)
+
+    def paused(self, run: str, since: float, until: float) -> None:
+        """A break from ``since`` to ``until``: the run's clock stops (its time limit was moved as much later)."""
+        self.journal.append("drill.paused", ts=since, run=run, until=until)
+
+    def resumed(self, run: str) -> None:
+        """The break in progress ends now, before its time."""
+        self.journal.append("drill.resumed", run=run)
 
     def revealed(self, run: str) -> None:
         self.journal.append("drill.revealed", run=run)
@@ -121,6 +167,18 @@ class DrillJournal:
                         run.ends_at = max(run.ends_at, float(item["ends_at"]))
                     except (KeyError, TypeError, ValueError):
                         continue
+                elif item.get("event") == "drill.paused" and run.stopped_at is None:
+                    try:
+                        since, until = float(item["ts"]), float(item["until"])
+                    except (KeyError, TypeError, ValueError):
+                        continue
+                    if run.breaks and since <= run.breaks[-1][1]:  # two pauses at once: one break
+                        run.breaks[-1] = (run.breaks[-1][0], max(run.breaks[-1][1], until))
+                    else:
+                        run.breaks.append((since, until))
+                elif item.get("event") == "drill.resumed" and run.breaks:
+                    since, until = run.breaks[-1]
+                    run.breaks[-1] = (since, max(since, min(until, float(item["ts"]))))
                 elif item.get("event") == "drill.revealed" and run.revealed_at is None:
                     run.revealed_at = float(item["ts"])
         return sorted(found.values(), key=lambda r: r.started_at)

@@ -44,14 +44,15 @@ def scenario(scenario_id: str):
     return get(scenario_id)
 
 
-def more_time(text: str) -> float:
-    """``--by 10m``: the seconds a drill is given on top of its time limit (1 s to a fault's longest life)."""
+def more_time(text: str, option: str = "--by") -> float:
+    """``--by 10m`` (or a break's ``--for``): the seconds a drill is given on top of its time limit (1 s
+    to a fault's longest life)."""
     try:
         seconds = parse_since(text)
     except ValueError:
-        raise BadInput(f"--by {text!r}: use a number and a unit, e.g. 90s, 10m, 1h") from None
+        raise BadInput(f"{option} {text!r}: use a number and a unit, e.g. 90s, 10m, 1h") from None
     if not 1 <= seconds <= MAX_TTL_S:
-        raise BadInput(f"--by {text!r}: between 1 s and {MAX_TTL_S / 3600:g} h")
+        raise BadInput(f"{option} {text!r}: between 1 s and {MAX_TTL_S / 3600:g} h")
     return seconds
 
 

@@ -21,7 +21,7 @@ from chaoslab.escape import printable
 from chaoslab.incident import drills
 from chaoslab.incident.actions import Actions
 from chaoslab.incident.mystery import draw, hidden, reveal
-from chaoslab.timefmt import duration
+from chaoslab.timefmt import clock, duration
 
 
 @cli.group()
@@ -193,6 +193,9 @@ def scenario_status(options: Options, team: str | None, as_json: bool, reveal: b
     now = time.time()
     secret = hidden(controller.store, reveal)
     name = "a mystery drill" if secret else running["id"]
+    run = DrillJournal(controller.store).get(running.get("run"))
+    on = run.on_break(now) if run else None
+    pause = f"\non a break until {clock(on[1])}: moves wait for its end" if on else ""
     if running["expires_at"] <= now:
         still = (
             "; it stays secret until its incident is resolved, or an instructor reveals or stops it" if secret else ""
@@ -202,10 +205,9 @@ def scenario_status(options: Options, team: str | None, as_json: bool, reveal: b
             f"`{command('scenario stop')}` closes it"
         )
     if secret:
-        run = DrillJournal(controller.store).get(running.get("run"))
         click.echo(
             f"a mystery drill: running for {duration(now - running['started_at'])}, "
-            f"{duration(running['expires_at'] - now)} left, {running.get('hints_shown', 0)} hint(s) given"
+            f"{duration(running['expires_at'] - now)} left, {running.get('hints_shown', 0)} hint(s) given{pause}"
             + (f"\n\n{run.story}" if run and run.story else "")
         )
         return
@@ -218,7 +220,7 @@ def scenario_status(options: Options, team: str | None, as_json: bool, reveal: b
     click.echo(
         f"{running['id']}: {state} for {duration(now - running['started_at'])}, "
         f"{duration(running['expires_at'] - now)} left, {len(alive)}/{len(running['fault_ids'])} "
-        f"faults active, {running.get('hints_shown', 0)} hint(s) given, started by {running['actor']}"
+        f"faults active, {running.get('hints_shown', 0)} hint(s) given, started by {running['actor']}{pause}"
     )
     if state == "starting":
         click.echo(

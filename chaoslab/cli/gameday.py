@@ -27,7 +27,7 @@ from chaoslab.incident.score import table
 from chaoslab.local.statedir import StateDir
 from chaoslab.settings import Common, Drills
 from chaoslab.settings import load as load_settings
-from chaoslab.timefmt import duration
+from chaoslab.timefmt import clock, duration
 
 _TEAM = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
@@ -95,6 +95,16 @@ def _tell(outcomes: list[room.Outcome]) -> None:
     for outcome in outcomes:
         for line in outcome.said:
             click.echo(f"[{outcome.team}] {printable(line)}", err=not outcome.ok)
+
+
+def _each_team(options: Options, names: str | None, all_teams: bool, what: str, step) -> None:
+    """``step(teams)`` (the instructor's ``what``) for the room: every team's lines told, then exit 1
+    when any team failed."""
+    teams = _room(options, names, all_teams)
+    _instructor(teams, what)
+    outcomes = step(teams)
+    _tell(outcomes)
+    _refuse_failed(outcomes)
 
 
 def _refuse_failed(outcomes: list[room.Outcome]) -> None:
@@ -177,6 +187,10 @@ def gameday_status(options: Options, names: str | None, all_teams: bool) -> None
                 f"{first['name']}: running for {duration(now - first['started_at'])}, "
                 f"{duration(max(0, first['ends_at'] - now))} to its time limit{extended}"
             )
+            if first.get("break_until", 0) > now:
+                click.echo(
+                    f"on a break until {clock(first['break_until'])} ({duration(first['break_until'] - now)} left)"
+                )
     click.echo(f"{'TEAM':<10} {'DRILL':<24} {'INCIDENT':<9} {'STATE':<12} STAGE")
     for row in room.status(teams):
         if "trouble" in row:
@@ -192,11 +206,27 @@ def gameday_status(options: Options, names: str | None, all_teams: bool) -> None
 def gameday_extend(options: Options, names: str | None, all_teams: bool, by_text: str) -> None:
     """Give every team's drill more time: its faults expire later and its traffic runs on."""
     by_s = more_time(by_text)
-    teams = _room(options, names, all_teams)
-    _instructor(teams, "gameday extend")
-    outcomes = room.extend(teams, by_s)
-    _tell(outcomes)
-    _refuse_failed(outcomes)
+    _each_team(options, names, all_teams, "gameday extend", lambda teams: room.extend(teams, by_s))
+
+
+@gameday.command("pause")
+@teams_options
+@click.option("--for", "for_text", required=True, help="The break's length: 10m, 1h.")
+@pass_options
+def gameday_pause(options: Options, names: str | None, all_teams: bool, for_text: str) -> None:
+    """A break for the room: every drill's clock stands still for its length (scores and deadlines leave
+    it out, the teams' moves wait for its end), and its faults and traffic live as much longer."""
+    for_s = more_time(for_text, "--for")
+    _each_team(options, names, all_teams, "gameday pause", lambda teams: room.pause(teams, for_s))
+    click.echo(f"the break ends by itself; `{command('gameday resume')}` ends it sooner")
+
+
+@gameday.command("resume")
+@teams_options
+@pass_options
+def gameday_resume(options: Options, names: str | None, all_teams: bool) -> None:
+    """End the break now: the clock runs again, and the drills keep the break's unused time."""
+    _each_team(options, names, all_teams, "gameday resume", room.resume)
 
 
 @gameday.command("reveal")
@@ -204,11 +234,7 @@ def gameday_extend(options: Options, names: str | None, all_teams: bool, by_text
 @pass_options
 def gameday_reveal(options: Options, names: str | None, all_teams: bool) -> None:
     """Name every team's mystery drill for everyone: their reviews show the truth."""
-    teams = _room(options, names, all_teams)
-    _instructor(teams, "gameday reveal")
-    outcomes = room.reveal_all(teams, teams[0].lab.actor)
-    _tell(outcomes)
-    _refuse_failed(outcomes)
+    _each_team(options, names, all_teams, "gameday reveal", lambda teams: room.reveal_all(teams, teams[0].lab.actor))
 
 
 @gameday.command("end")

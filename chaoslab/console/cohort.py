@@ -28,6 +28,7 @@ from chaoslab.console.render import esc
 from chaoslab.console.scoreboard import board
 from chaoslab.console.source import Source
 from chaoslab.console.web import Gate, render
+from chaoslab.timefmt import clock as clock_time
 from chaoslab.timefmt import duration
 
 REFRESH_S = 5
@@ -126,8 +127,8 @@ def shadow_lane(score: dict | None) -> str:
 
 
 def clock(played: dict[str, dict], now: float | None = None) -> str:
-    """The GameDay's line over the board: its name, how long it has run and has left (or how long it
-    ran), and the teams playing it; "" when no team plays one."""
+    """The GameDay's line over the board: its name, how long it has run and has left (its break, during
+    one; or how long it ran), and the teams playing it; "" when no team plays one."""
     if not played:
         return ""
     now = time.time() if now is None else now
@@ -136,6 +137,8 @@ def clock(played: dict[str, dict], now: float | None = None) -> str:
     started = latest.get("started_at", now)
     if latest.get("ended_at"):
         said = f"ended after {duration(latest['ended_at'] - started)}"
+    elif latest.get("break_until", 0) > now:
+        said = f"on a break until {clock_time(latest['break_until'])}, {duration(latest['break_until'] - now)} more"
     else:
         said = f"running for {duration(now - started)}, {duration(max(0, latest.get('ends_at', now) - now))} left"
     return (

@@ -17,7 +17,7 @@ from chaoslab.chaos.journal import Store
 from chaoslab.incident.actions import Actions
 from chaoslab.incident.desk import instructor_score as measure
 from chaoslab.incident.mystery import hidden, redact
-from chaoslab.incident.record import Incident, IncidentLog, NoIncident, due_entries, said
+from chaoslab.incident.record import Incident, IncidentLog, NoIncident, breaks_of, due_entries, said
 from chaoslab.incident.severity import contract
 from chaoslab.incident.triage import QUESTIONS
 
@@ -40,7 +40,8 @@ def trainee_view(store: Store, now: float | None = None) -> dict | None:
         """What the lab wrote, redacted in a mystery; the team's own words as it wrote them."""
         return redact(text) if mystery and source != "team" else text
 
-    entries = sorted(incident.entries + due_entries(incident, now), key=lambda e: e["ts"])
+    due = due_entries(incident, now, breaks=breaks_of(store, incident))
+    entries = sorted(incident.entries + due, key=lambda e: e["ts"])
     view = {k: v for k, v in incident.to_json().items() if k != "timeline"}
     view |= {
         "title": shown(incident.title, "lab" if incident.detected_by == "alerting" else "team"),

@@ -57,6 +57,18 @@ class Desk:
             raise Refused(f"{found.id} is resolved; `{command('incident open TITLE')}` starts a new one")
         return found
 
+    def in_play(self, incident: Incident) -> Incident:
+        """``incident``, Refused while its drill is on a break (``gameday pause``): a move made then would
+        count on a clock that stands still, so the moves wait for the break's end."""
+        run = self.run_of(incident)
+        on = run.on_break() if run is not None else None
+        if on is not None:
+            raise Refused(
+                f"the drill is on a break until {comms.clock(on[1])}: moves wait for its end "
+                f"(`{command('gameday status')}`)"
+            )
+        return incident
+
     def deploys(self) -> list[dict]:
         """The change feed (every entry, oldest first)."""
         return sorted(self.lab.journals().changes.entries(), key=lambda e: e["ts"])
@@ -114,7 +126,7 @@ class Desk:
 
     # ---- the team's moves --------------------------------------------------------------------
     def ack(self, incident_id: str | None, commander: str | None) -> Incident:
-        incident = self.open_one(incident_id)
+        incident = self.in_play(self.open_one(incident_id))
         if incident.acknowledged_at is not None:
             raise Refused(
                 f"{incident.id} was acknowledged at {comms.clock(incident.acknowledged_at)} by "
@@ -211,7 +223,7 @@ class Desk:
         return self.log.write(incident, kind, text[:2000], data or None, links=list(links))
 
     def update(self, incident_id: str | None, moment: str, audience: str, say: str) -> str:
-        incident = self.get(incident_id)
+        incident = self.in_play(self.get(incident_id))
         if moment == "ack" and incident.acknowledged_at is None:
             raise Refused(f"{incident.id} is not acknowledged yet: `{command('incident ack')}` first")
         if moment == "resolved" and incident.open:
@@ -227,7 +239,7 @@ class Desk:
     def triage(self, incident_id: str | None, raw: dict[str, str]) -> list[triage.Answer]:
         """Record the answers; grade each question's first answer at once (the later ones are graded when
         the drill is no longer secret: asking again must not find the answer)."""
-        incident = self.open_one(incident_id)
+        incident = self.in_play(self.open_one(incident_id))
         ids = {d["id"] for d in self.deploys() if d.get("id")}
         answers = [triage.parse(q, raw[q], change_ids=ids) for q in triage.QUESTIONS if raw.get(q) is not None]
         if not answers:
@@ -268,7 +280,7 @@ class Desk:
             raise BadInput(f"--service {service!r}: use one of {', '.join(SERVICE_NAMES)}")
         if kind not in KINDS:
             raise BadInput(f"--kind {kind!r}: use one of {', '.join(KINDS)} (`{command('fault kinds')}` explains each)")
-        incident = self.open_one(incident_id)
+        incident = self.in_play(self.open_one(incident_id))
         truth = self.truth(incident)
         late = score.late_reason(truth, time.time()) if is_graded(truth) else None
         correct: bool | None = None
@@ -304,7 +316,7 @@ class Desk:
         unless one already passed after the last deploy. A drill that ended (its time limit, a stop)
         before a fix was verified leaves nothing to verify a fix against: the incident is resolved as
         that, never as a verified fix. ``unverified`` resolves without proof."""
-        incident = self.open_one(incident_id)
+        incident = self.in_play(self.open_one(incident_id))
         end = self.snapshot()
         if unverified:
             self._resolved(incident, False, end, "resolved, unverified: no passing verify after the last deploy")
@@ -374,6 +386,7 @@ class Desk:
         """One verify run of the SLO resolution asks for; recorded on the timeline either way."""
         if duration_s <= 0:
             raise BadInput(f"--duration must be more than 0 seconds, got {duration_s:g}")
+        self.in_play(incident)
         drill, healthy = self.drill_slo(incident)
         traffic = self.lab.load()
         stopped = traffic.stop()
@@ -436,12 +449,17 @@ class Desk:
 
     def record_verify_run(self, verdict, scenario_id: str | None) -> None:
         """A ``chaoslab verify`` run, onto the open incident (if any): as proof when it judged the SLO that
-        resolution asks for (the running drill's, or the baseline without one), else as a note."""
+        resolution asks for (the running drill's, or the baseline without one), else (or when it ended
+        during a break) as a note."""
         incident = self.log.current()
         if incident is None:
             return
         drill, _ = self.drill_slo(incident)
         label = f"scenario {scenario_id}'s SLO" if scenario_id else "the baseline SLO"
+        run = self.run_of(incident)
+        if run is not None and run.on_break():
+            self.log.write(incident, "note", f"verify of {label} ran during a break (a move then does not count)")
+            return
         if scenario_id == (drill.id if drill else None):
             self.record_verify(incident, verdict, label)
             return
@@ -476,7 +494,7 @@ class Desk:
         times would date the impact); otherwise counted from the declaration, ungraded."""
         truth = self.truth(incident)
         if is_graded(truth) and truth.secret and not reveal:
-            hidden = score.measure(incident, None, score.first_answers(incident))
+            hidden = score.measure(incident, None, score.first_answers(incident), breaks=truth.run.breaks)
             hidden.drill_end = score.ended_in_words(truth, time.time())
             return hidden
         self.publish_shadow(incident, truth)

@@ -13,7 +13,8 @@
 5. records the services' counters read just before the faults went in as the run's impact baseline
    (chaoslab.incident.truth).
 
-``extend`` gives the running drill more time, its traffic too; ``stop`` ends the last drill (running,
+``extend`` gives the running drill more time, its traffic too; ``pause`` is a break (the drill's clock
+stands still, its faults and traffic live as much longer); ``stop`` ends the last drill (running,
 or ended by its time limit) and the traffic it started; ``reset`` does that and removes every other
 fault and deploy too.
 """
@@ -139,10 +140,19 @@ def stop(lab) -> tuple[dict, str | None]:
 
 def extend(lab, by_s: float, started_by: str) -> tuple[dict, list[str]]:
     """Give the running drill ``by_s`` more seconds (chaos.controller.Controller.extend) and its traffic a
-    leash that long: Locust cannot move its own, so the drill's traffic restarts with the time now left.
-    Returns (the drill's note, warnings)."""
-    controller = lab.controller()
-    note = controller.extend(by_s)
+    leash that long. Returns (the drill's note, warnings)."""
+    return _longer(lab, lab.controller().extend(by_s), started_by)
+
+
+def pause(lab, for_s: float, started_by: str) -> tuple[dict, list[str]]:
+    """A break of ``for_s`` seconds (chaos.controller.Controller.pause): the drill's clock stands still,
+    its faults and its traffic live as much longer. Returns (the drill's note, warnings)."""
+    return _longer(lab, lab.controller().pause(for_s), started_by)
+
+
+def _longer(lab, note: dict, started_by: str) -> tuple[dict, list[str]]:
+    """The drill's traffic on a leash as long as its new time limit (``note``'s): Locust cannot move its
+    own, so the traffic restarts with the time now left."""
     warnings = [f"not reached, its fault ends at the old time: {where}" for where in note.pop("unreached")]
     if note.get("load_started"):
         try:

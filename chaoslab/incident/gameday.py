@@ -4,7 +4,9 @@
 (``CHAOSLAB_DRILL_STAGGER_S``: the teams' traffic does not load a shared node in lockstep), and writes the
 GameDay into each team's record (``gameday.json``: its name, start, time limit and teams; never the drill,
 which a mystery keeps from the team). ``status`` reads every team's drill and incident; ``extend`` gives
-every drill more time (its faults expire later, its traffic runs on); ``reveal`` names a mystery for
+every drill more time (its faults expire later, its traffic runs on); ``pause`` is a break for the room
+(every drill's clock stands still: scores and deadlines leave the break out, the teams' moves wait for
+its end, and the faults and traffic live as much longer), ``resume`` ends it early; ``reveal`` names a mystery for
 everyone; ``end`` stops every drill (which reveals it), grades every incident declared during the
 GameDay, and writes the archive: the ranked scoreboard, each team's scores and review drafts, and the
 drill recordings the instructor's machine can read (the local lab's; on Kubernetes the platform console
@@ -34,7 +36,7 @@ from chaoslab.incident.desk import Desk
 from chaoslab.incident.mystery import draw, reveal
 from chaoslab.incident.review import markdown
 from chaoslab.incident.score import ranked, table
-from chaoslab.timefmt import duration
+from chaoslab.timefmt import clock, duration
 
 GAMEDAY = "gameday.json"
 """The GameDay a team plays, in its record (the store every target keeps)."""
@@ -177,22 +179,62 @@ def status(teams: list[Team]) -> list[dict]:
 
 def extend(teams: list[Team], by_s: float) -> list[Outcome]:
     """Give every team's drill ``by_s`` more seconds (its faults, its traffic and the GameDay's clock)."""
+    return _longer(
+        teams,
+        lambda lab, by: drills.extend(lab, by_s, by),
+        lambda record, note: record.update(extended_s=record.get("extended_s", 0) + by_s),
+        lambda note: f"drill extended by {duration(by_s)}: {duration(note['expires_at'] - time.time())} left",
+    )
+
+
+def pause(teams: list[Team], for_s: float) -> list[Outcome]:
+    """A break of ``for_s`` seconds for every team (chaoslab.incident.drills.pause), on the GameDay's clock too."""
+    return _longer(
+        teams,
+        lambda lab, by: drills.pause(lab, for_s, by),
+        lambda record, note: record.update(break_until=note["break_until"]),
+        lambda note: f"on a break until {clock(note['break_until'])}: the drill's clock stands still",
+    )
+
+
+def _longer(teams: list[Team], act, mark, said) -> list[Outcome]:
+    """``act(lab, started_by)`` gives every team's drill more time (chaoslab.incident.drills: extend or
+    pause; it returns the drill's note and warnings); the GameDay's record moves its time limit with it
+    and takes ``mark(record, note)``; ``said(note)`` is the team's line."""
 
     def one(_index: int, team: Team) -> Outcome:
-        record = record_of(team)
-        if record is None or "ended_at" in record:
-            raise Refused("this team plays no GameDay (`chaoslab gameday start` begins one)")
-        note, warnings = drills.extend(team.lab, by_s, f"gameday:{record['name']}")
+        record = _playing(team)
+        note, warnings = act(team.lab, f"gameday:{record['name']}")
 
         def later(current: dict) -> None:
             current["ends_at"] = max(current["ends_at"], note["expires_at"])
-            current["extended_s"] = current.get("extended_s", 0) + by_s
+            mark(current, note)
 
         change_note(team.lab.store(), GAMEDAY, later)  # an `end` at the same moment keeps its mark
-        said = [f"drill extended by {duration(by_s)}: {duration(note['expires_at'] - time.time())} left"]
-        return Outcome(team.name, True, said + [f"warning: {w}" for w in warnings])
+        return Outcome(team.name, True, [said(note)] + [f"warning: {w}" for w in warnings])
 
     return _each(teams, one)
+
+
+def resume(teams: list[Team]) -> list[Outcome]:
+    """End every team's break now: the drills keep the break's unused time."""
+
+    def one(_index: int, team: Team) -> Outcome:
+        _playing(team)
+        unused = team.lab.controller().resume()
+        now = time.time()
+        change_note(team.lab.store(), GAMEDAY, lambda current: current.update(break_until=now))
+        return Outcome(team.name, True, [f"the break is over; the drill keeps its {duration(unused)} unused"])
+
+    return _each(teams, one)
+
+
+def _playing(team: Team) -> dict:
+    """The GameDay record of a team playing one; Refused otherwise."""
+    record = record_of(team)
+    if record is None or "ended_at" in record:
+        raise Refused("this team plays no GameDay (`chaoslab gameday start` begins one)")
+    return record
 
 
 def reveal_all(teams: list[Team], actor: str) -> list[Outcome]:

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 
 from chaoslab import command
-from chaoslab.chaos.drill import DrillJournal
+from chaoslab.chaos.drill import Break, DrillJournal, after_play
 from chaoslab.chaos.journal import Store
 from chaoslab.errors import BadInput, Refused
 from chaoslab.incident import rota
@@ -332,10 +332,17 @@ class IncidentLog:
         now = time.time() if now is None else now
         written = []
         team_rota = rota.load(self.store)
+        breaks = {run.id: run.breaks for run in DrillJournal(self.store).runs()}
         for incident in self.all():
-            for due in due_entries(incident, now, team_rota):
+            for due in due_entries(incident, now, team_rota, breaks.get(incident.drill or "", [])):
                 written.append(self.add(due))
         return written
+
+
+def breaks_of(store: Store, incident: Incident) -> list[Break]:
+    """The breaks of the drill ``incident`` is bound to (none without a drill): its deadlines' clock."""
+    run = DrillJournal(store).get(incident.drill)
+    return run.breaks if run else []
 
 
 def fold(entries: list[dict]) -> list[Incident]:
@@ -416,9 +423,11 @@ def _apply(incident: Incident) -> None:
         incident.roles["commander"] = incident.commander
 
 
-def _escalations(incident: Incident, ack_within_s: float, oncall: Rota | None) -> list[tuple[float, str, dict]]:
+def _escalations(
+    incident: Incident, ack_within_s: float, oncall: Rota | None, breaks: list[Break]
+) -> list[tuple[float, str, dict]]:
     """(deadline, text, data) of each escalation level: the team's rota's, each naming who it pages, or
-    without a rota the one level at the tier's acknowledgment deadline."""
+    without a rota the one level at the tier's acknowledgment deadline (a break moves it later)."""
     if oncall is None:
         levels = [(ack_within_s, "paged the secondary on-call and the incident-commander rota", {})]
     else:
@@ -429,7 +438,7 @@ def _escalations(incident: Incident, ack_within_s: float, oncall: Rota | None) -
             levels.append((after_s, f"level {level}, paged {who} ({role})", {"level": level, "paged": who}))
     return [
         (
-            round(incident.declared_at + after_s, 3),
+            round(after_play(breaks, incident.declared_at, after_s), 3),
             f"not acknowledged within {after_s / 60:g} min ({incident.severity}): {whom}",
             data,
         )
@@ -437,15 +446,16 @@ def _escalations(incident: Incident, ack_within_s: float, oncall: Rota | None) -
     ]
 
 
-def due_entries(incident: Incident, now: float, oncall: Rota | None = None) -> list[dict]:
+def due_entries(incident: Incident, now: float, oncall: Rota | None = None, breaks: list[Break] = ()) -> list[dict]:
     """The escalation and overdue-update entries this incident should have by ``now`` and lacks (the
-    escalations the team's ``oncall`` rota sets, if it has one)."""
+    escalations the team's ``oncall`` rota sets, if it has one). Deadlines run on the drill's clock:
+    ``breaks`` (its breaks) move them later."""
     rule = tiers.contract(incident.severity)
     end = min(now, incident.resolved_at or now)
     have = {(e["kind"], (e.get("data") or {}).get("due_at")) for e in incident.entries}
     due: list[dict] = []
     if rule.ack_within_s is not None:
-        for deadline, text, data in _escalations(incident, rule.ack_within_s, oncall):
+        for deadline, text, data in _escalations(incident, rule.ack_within_s, oncall, breaks):
             acked = incident.acknowledged_at
             if deadline <= end and (acked is None or acked > deadline) and ("escalated", deadline) not in have:
                 due.append(
@@ -465,12 +475,12 @@ def due_entries(incident: Incident, now: float, oncall: Rota | None = None) -> l
         updates = [e["ts"] for e in incident.of_kind("status_update")]
         missed = []
         for update in updates:
-            while anchor + interval < update:
-                anchor += interval
+            while (next_at := after_play(breaks, anchor, interval)) < update:
+                anchor = next_at
                 missed.append(anchor)
             anchor = max(anchor, update)
-        while anchor + interval <= end:
-            anchor += interval
+        while (next_at := after_play(breaks, anchor, interval)) <= end:
+            anchor = next_at
             missed.append(anchor)
         for at in missed:
             at = round(at, 3)

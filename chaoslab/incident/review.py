@@ -320,11 +320,11 @@ def draft(
         "times": {
             "impact_started": _when(truth.started_at) if show_truth else None,
             "declared": _when(incident.declared_at),
-            "detected": _when(None if score.ttd_s is None else score.t0 + score.ttd_s),
+            "detected": _when(score.at(score.ttd_s)),
             "acknowledged": _when(incident.acknowledged_at),
             "mitigated": _when(incident.mitigated_at),
-            "root_cause_named": _when(None if score.ttrc_s is None else score.t0 + score.ttrc_s),
-            "verified": _when(None if score.ttvf_s is None else score.t0 + score.ttvf_s),
+            "root_cause_named": _when(score.at(score.ttrc_s)),
+            "verified": _when(score.at(score.ttvf_s)),
             "resolved": _when(incident.resolved_at),
             "ttd_s": score.ttd_s,
             "tta_s": score.tta_s,
@@ -332,6 +332,7 @@ def draft(
             "ttm_s": score.ttm_s,
             "ttvf_s": score.ttvf_s,
             "duration_s": round(end - start, 1),
+            "paused_s": score.paused_s,
             "measured_from": measured_from,
         },
         "impact": dict(impact or {}, basis=impact_basis),
@@ -465,7 +466,8 @@ def markdown(doc: dict) -> str:
         ]
     else:
         out.append("| Checkouts | not measured (the lab did not answer) |")
-    out.append(f"| Duration | {duration(t['duration_s'])} (from {t['measured_from']}) |")
+    paused = f"; {duration(t['paused_s'])} of it on a break, left out of every time below" if t["paused_s"] else ""
+    out.append(f"| Duration | {duration(t['duration_s'])} (from {t['measured_from']}{paused}) |")
     out += ["", "## Times", "", f"| Moment | At | Since {t['measured_from']} |", "|---|---|---|"]
     for label, key, since in (
         ("Impact started", "impact_started", None),

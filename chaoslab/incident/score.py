@@ -11,6 +11,9 @@ All times count from the impact's start (the drill's first fault; TRAINING.md, "
 * TTVF: to a verified fix: a passing ``verify`` of the drill's SLO while its faults were still in
   force (the team's change made it pass, not the clock).
 
+A break (``gameday pause``) stops the clock: every time leaves out the part of a break that fell
+before it (``paused_s`` says how much in all).
+
 An answer given after the drill ended (stopped, or its time limit) or after it was revealed is
 recorded and marked late; it is neither right nor wrong and earns nothing.
 
@@ -32,6 +35,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 
+from chaoslab.chaos.drill import Break, after_play, on_break, played
 from chaoslab.incident.record import Incident
 from chaoslab.incident.triage import QUESTIONS
 from chaoslab.incident.truth import ROOT_CAUSE_BAR_S, is_graded
@@ -77,9 +81,17 @@ class Score:
     """How many answers the shadow on-call gave (shown to this caller), right or wrong."""
     late_answers: int = 0
     """Root-cause and triage answers given after the drill ended or was revealed: recorded, no credit."""
+    paused_s: float = 0.0
+    """Time on a break from the start to the resolve (or now), left out of every time above."""
+    breaks: list[Break] = field(default_factory=list)
+    """The drill's breaks (``gameday pause``): a time above is ``t0`` plus that much play, breaks aside."""
     drill_end: str | None = None
     """How the drill ended, in words a trainee may read ("by its time limit", "stopped", "reset"); None
     while it runs or when no drill is graded."""
+
+    def at(self, seconds: float | None) -> float | None:
+        """The wall-clock moment of one of the times above (``seconds`` of play after ``t0``)."""
+        return None if seconds is None else after_play(self.breaks, self.t0, seconds)
 
     def rank_key(self) -> tuple:
         big = float("inf")
@@ -94,31 +106,36 @@ class Score:
         return asdict(self)
 
 
-def _after(ts: float | None, t0: float) -> float | None:
-    return None if ts is None else round(max(0.0, ts - t0), 1)
-
-
 def measure(
     incident: Incident,
     truth,
     graded_triage: dict[str, dict],
     now: float | None = None,
     shadow: list[dict] | None = None,
+    breaks: list[Break] | None = None,
 ) -> Score:
     """The score of one incident. ``truth`` is a chaoslab.incident.truth.Truth (None or Unreadable: not
     graded); ``graded_triage`` maps each question to its first answer's entry, marked right or wrong
-    (see chaoslab.incident.triage.grade); ``shadow`` the shadow on-call's answers (graded here too)."""
+    (see chaoslab.incident.triage.grade); ``shadow`` the shadow on-call's answers (graded here too);
+    ``breaks`` the drill's breaks (default: the graded run's)."""
     now = time.time() if now is None else now
     graded = is_graded(truth)
+    breaks = (truth.run.breaks if graded else []) if breaks is None else breaks
     t0 = truth.started_at if graded else incident.declared_at
     end = incident.resolved_at or now
-    score = Score(incident.id, truth.scenario.id if graded else None, graded, t0)
-    score.tta_s = _after(incident.acknowledged_at, t0)
+
+    def played_to(ts: float | None, start: float = t0) -> float | None:
+        """Seconds of play from ``start`` to ``ts`` (a break stops the clock); None for no ``ts``."""
+        return None if ts is None else round(max(0.0, played(breaks, start, ts)), 1)
+
+    score = Score(incident.id, truth.scenario.id if graded else None, graded, t0, breaks=list(breaks))
+    score.paused_s = round(on_break(breaks, t0, end), 1)
+    score.tta_s = played_to(incident.acknowledged_at)
     what, when = graded_triage.get("what"), graded_triage.get("when")
     detected = [incident.acknowledged_at] if incident.acknowledged_at is not None else []
     if what and when and what["data"].get("correct") and when["data"].get("correct"):
         detected.append(max(what["ts"], when["ts"]))
-    score.ttd_s = _after(min(detected), t0) if detected else None
+    score.ttd_s = played_to(min(detected)) if detected else None
     answers = [a for a in incident.of_kind("root_cause_answer") if a.get("source") != "shadow"]
     if graded:
         for item in answers:
@@ -132,20 +149,20 @@ def measure(
     score.late_answers += len([a for a in graded_triage.values() if a["data"].get("late")])
     right = [a for a in answers if a["data"].get("correct")]
     score.wrong_root_causes = len([a for a in answers if a["data"].get("correct") is False])
-    score.ttrc_s = _after(right[0]["ts"], t0) if right else None
+    score.ttrc_s = played_to(right[0]["ts"]) if right else None
     if graded and shadow:
         score.shadow_answers = len(shadow)
         right_shadow = [a for a in shadow if truth.is_root_cause(str(a.get("service")), str(a.get("kind")))]
-        score.shadow_ttrc_s = _after(right_shadow[0]["ts"], t0) if right_shadow else None
+        score.shadow_ttrc_s = played_to(right_shadow[0]["ts"]) if right_shadow else None
     mitigated = incident.of_kind("mitigated", "verified")
     verified = incident.of_kind("verified")
     if graded:  # the team's change made it pass, not the clock: only while the drill's faults were in force
         mitigated = [e for e in mitigated if truth.in_force(e["ts"])]
         verified = [e for e in verified if truth.in_force(e["ts"])]
-    score.ttm_s = _after(mitigated[0]["ts"], t0) if mitigated else None
-    score.ttvf_s = _after(verified[0]["ts"], t0) if verified else None
+    score.ttm_s = played_to(mitigated[0]["ts"]) if mitigated else None
+    score.ttvf_s = played_to(verified[0]["ts"]) if verified else None
     updates = incident.of_kind("status_update")
-    score.first_update_s = _after(updates[0]["ts"], incident.declared_at) if updates else None
+    score.first_update_s = played_to(updates[0]["ts"], incident.declared_at) if updates else None
     score.hints = len([h for h in getattr(truth, "hints", []) if t0 - 1 <= h["ts"] <= end])
     score.overdue_updates = len(incident.of_kind("update_overdue"))
     score.escalations = len(incident.of_kind("escalated"))
@@ -221,7 +238,7 @@ def trend(scored: list[tuple[Incident, Score]]) -> dict:
     its score), and their means over the incidents that have each: MTTA, MTTR, mean TTRC."""
     drills = []
     for incident, s in sorted(scored, key=lambda pair: pair[0].declared_at):
-        ttr = None if incident.resolved_at is None else round(incident.resolved_at - s.t0, 1)
+        ttr = None if incident.resolved_at is None else round(incident.resolved_at - s.t0 - s.paused_s, 1)
         drills.append(
             {
                 "incident": incident.id,

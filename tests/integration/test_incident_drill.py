@@ -262,8 +262,9 @@ def _drift(lab, since: float) -> float:
 
 def test_a_gameday_of_one_lab_starts_a_mystery_grades_it_and_archives_the_day(clean_lab, tmp_path):
     """A room of one (a rehearsal): `gameday start` draws the seeded mystery for the team, the instructor
-    gives the room five more minutes, the team works its incident, `gameday end` names the drill, grades
-    the incident and writes the archive (scoreboard, review, recording); a second `end` is refused."""
+    gives the room five more minutes and a break, the team works its incident, `gameday end` names the
+    drill, grades the incident and writes the archive (scoreboard, review, recording); a second `end` is
+    refused."""
     lab = clean_lab
     instructor = {"CHAOSLAB_TOKEN": (lab.state_dir / "token").read_text().strip()}
     drawn = draw(None, 5)  # fp-drift: nothing pages, the team opens its incident itself
@@ -288,6 +289,22 @@ def test_a_gameday_of_one_lab_starts_a_mystery_grades_it_and_archives_the_day(cl
     assert re.search(r"local +1[45]m\d*s? left", status) and "to its time limit (extended by 5m00s)" in status, status
 
     lab.cli("incident", "open", "customers report trouble", "--severity", "P2")
+    # A break: the clock stands still and the team's moves wait for its end; resumed early, the drill
+    # keeps the unused time.
+    assert "instructors only" in lab.cli("gameday", "pause", "--for", "10m", check=False).stderr
+    paused_at = time.time()
+    paused = lab.cli("gameday", "pause", "--for", "10m", env=instructor).stdout
+    assert "[local] on a break until" in paused, paused
+    assert "on a break until" in lab.cli("gameday", "status", env=instructor).stdout
+    assert "on a break until" in lab.cli("scenario", "status").stdout  # the team is told too
+    for move in (["incident", "ack"], ["scenario", "hint"], ["gameday", "pause", "--for", "1m"]):
+        refused = lab.cli(*move, env=instructor if move[0] == "gameday" else None, check=False)
+        assert refused.returncode != 0 and "on a break" in refused.stderr, (move, refused.stderr)
+    resumed = lab.cli("gameday", "resume", env=instructor).stdout
+    break_s = time.time() - paused_at
+    assert re.search(r"\[local\] the break is over; the drill keeps its 9m\d\ds unused", resumed), resumed
+    assert "on a break" not in lab.cli("gameday", "status", env=instructor).stdout
+    assert "instructors only" in lab.cli("gameday", "resume", check=False).stderr
     lab.cli("incident", "ack")
     cause = drawn.root_cause
     lab.cli("incident", "rootcause", "--service", cause["service"], "--kind", cause["kind"])
@@ -300,6 +317,7 @@ def test_a_gameday_of_one_lab_starts_a_mystery_grades_it_and_archives_the_day(cl
     with zipfile.ZipFile(archive) as day:
         board = json.loads(day.read("scoreboard.json"))
         assert [(s["team"], s["scenario"]) for s in board] == [("local", drawn.id)] and board[0]["ttrc_s"] is not None
+        assert 0 < board[0]["paused_s"] <= break_s  # the break, left out of every time
         reviews = [n for n in day.namelist() if n.startswith("local/INC-") and n.endswith("-review.md")]
         assert len(reviews) == 1 and drawn.id in day.read(reviews[0]).decode()  # the review names it now
         recorded = [n for n in day.namelist() if n.startswith("local/recordings/")]
