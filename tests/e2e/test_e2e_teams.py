@@ -197,8 +197,9 @@ def test_the_platform_console_records_a_teams_drill_for_the_debrief(cohort, api)
 
 def test_a_gameday_starts_one_mystery_for_both_teams_and_ends_with_the_rooms_archive(cohort, api, tmp_path):
     """`gameday start --teams red,blue` draws one seeded mystery for both teams; the platform's Prometheus
-    pages both (through its Alertmanager, to each team's pager); the room gets five more minutes; red names the
-    root cause and resolves; `gameday end` names the drill in each team, ranks red first and writes the archive."""
+    pages both (through its Alertmanager, to each team's pager); the room gets five more minutes and a break;
+    red names the root cause and resolves; `gameday end` names the drill in each team, ranks red first and writes
+    the archive."""
     drawn = draw(None, 1)  # latency-500ms: it pages within a minute or two
     room = ("--teams", ",".join(TEAMS))
     started = chaoslab("chaoslab-red", "gameday", "start", *room, "--mystery", "--seed", "1", "--ttl", "400")
@@ -218,6 +219,13 @@ def test_a_gameday_starts_one_mystery_for_both_teams_and_ends_with_the_rooms_arc
         more = chaoslab("chaoslab-red", "gameday", "extend", *room, "--by", "5m").stdout
         assert all(f"[{team}] drill extended by 5m00s" in more for team in TEAMS) and "warning" not in more, more
         red = "chaoslab-red"
+        # a break for the room: the clocks stand still and red's moves wait; resumed, they count again
+        paused = chaoslab(red, "gameday", "pause", *room, "--for", "10m").stdout
+        assert all(f"[{team}] on a break until" in paused for team in TEAMS) and "warning" not in paused, paused
+        waiting = chaoslab(red, "incident", "ack", check=False)
+        assert waiting.returncode != 0 and "on a break" in waiting.stderr, waiting.stdout + waiting.stderr
+        resumed = chaoslab(red, "gameday", "resume", *room).stdout
+        assert all(f"[{team}] the break is over" in resumed for team in TEAMS), resumed
         chaoslab(red, "incident", "ack")
         cause = drawn.root_cause
         chaoslab(red, "incident", "rootcause", "--service", cause["service"], "--kind", cause["kind"])
@@ -231,6 +239,7 @@ def test_a_gameday_starts_one_mystery_for_both_teams_and_ends_with_the_rooms_arc
         board = json.loads(day.read("scoreboard.json"))
         assert [s["team"] for s in board][:1] == ["red"] and {s["team"] for s in board} == set(TEAMS), board
         assert board[0]["stage"] == "root cause" and all(s["scenario"] == drawn.id for s in board), board
+        assert all(s["paused_s"] > 0 for s in board), board  # the break, left out of every time
         assert any(n.startswith("blue/INC-") for n in day.namelist()), day.namelist()
         assert "/teams/red/replay/" in day.read("README.md").decode()
 
