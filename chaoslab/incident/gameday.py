@@ -6,8 +6,8 @@ GameDay into each team's record (``gameday.json``: its name, start, time limit a
 which a mystery keeps from the team). ``status`` reads every team's drill and incident; ``extend`` gives
 every drill more time (its faults expire later, its traffic runs on); ``pause`` is a break for the room
 (every drill's clock stands still: scores and deadlines leave the break out, the teams' moves wait for
-its end, and the faults and traffic live as much longer), ``resume`` ends it early; ``reveal`` names a mystery for
-everyone; ``end`` stops every drill (which reveals it), grades every incident declared during the
+its end, and the faults and traffic live as much longer), ``resume`` ends it early; ``reveal`` names a
+mystery for everyone; ``end`` stops every drill (which reveals it), grades every incident declared during the
 GameDay, and writes the archive: the ranked scoreboard, each team's scores and review drafts, and the
 drill recordings the instructor's machine can read (the local lab's; on Kubernetes the platform console
 keeps each team's and the archive says where to replay them).
