@@ -461,9 +461,16 @@ class Controller:
         Returns the drill's note, with ``unreached`` and ``break_until``."""
         since = time.time()
         self.refuse_on_break()
-        note = self.extend(for_s)
-        if note.get("run"):
-            self.drills.paused(note["run"], since, since + for_s)
+        running = self.current()
+        if running is None or running["expires_at"] <= since or not running.get("run"):
+            raise ControllerError("no drill is running to pause (one ended by its time limit cannot be)")
+        if not self.drills.paused(running["run"], since, since + for_s):  # the claim: one of two at once
+            raise ControllerError(f"another pause began a break at the same moment (`{command('gameday status')}`)")
+        try:
+            note = self.extend(for_s)
+        except Exception:
+            self.drills.resumed(running["run"], at=since)  # the break that was not given never was
+            raise
         self.audit.append("scenario.paused", scenario=note["id"], run=note.get("run"), for_s=for_s, actor=self.actor)
         return note | {"break_until": since + for_s}
 

@@ -77,6 +77,8 @@ class Run:
     """A mystery's story, told from the symptom (chaos/stories.yaml): the team may read it again."""
     breaks: list[Break] = field(default_factory=list)
     """Its breaks, oldest first: the drill's clock (its scores, its deadlines) stood still in each."""
+    pauses: set[str] = field(default_factory=set)
+    """The ids of the pauses that began its breaks (``DrillJournal.paused``)."""
 
     @property
     def ended_at(self) -> float:
@@ -128,13 +130,18 @@ class DrillJournal:
         """The run's time limit moved later (a GameDay given more time): its faults now expire then."""
         self.journal.append("drill.extended", run=run, ends_at=ends_at)
 
-    def paused(self, run: str, since: float, until: float) -> None:
-        """A break from ``since`` to ``until``: the run's clock stops (its time limit was moved as much later)."""
-        self.journal.append("drill.paused", ts=since, run=run, until=until)
+    def paused(self, run: str, since: float, until: float) -> bool:
+        """A break from ``since`` to ``until``: the run's clock stops. Whether this pause began it: of two
+        at the same moment, the one written first does, and the other is left out (it must not move
+        the drill's time limit a second time)."""
+        pause = secrets.token_hex(4)
+        self.journal.append("drill.paused", ts=since, run=run, until=until, pause=pause)
+        found = self.get(run)
+        return found is not None and pause in found.pauses
 
-    def resumed(self, run: str) -> None:
-        """The break in progress ends now, before its time."""
-        self.journal.append("drill.resumed", run=run)
+    def resumed(self, run: str, at: float | None = None) -> None:
+        """The break in progress ends now (or ``at``: its start, for a break that never was), before its time."""
+        self.journal.append("drill.resumed", ts=at, run=run)
 
     def revealed(self, run: str) -> None:
         self.journal.append("drill.revealed", run=run)
@@ -142,7 +149,7 @@ class DrillJournal:
     def runs(self) -> list[Run]:
         """Every run, oldest first (a torn or foreign line is skipped)."""
         found: dict[str, Run] = {}
-        for item in self.journal.entries():
+        for item in self.journal.entries(as_written=True):  # a pause's claim (``paused``) is decided so
             run_id = item.get("run")
             if not isinstance(run_id, str):
                 continue
@@ -172,10 +179,10 @@ class DrillJournal:
                         since, until = float(item["ts"]), float(item["until"])
                     except (KeyError, TypeError, ValueError):
                         continue
-                    if run.breaks and since <= run.breaks[-1][1]:  # two pauses at once: one break
-                        run.breaks[-1] = (run.breaks[-1][0], max(run.breaks[-1][1], until))
-                    else:
-                        run.breaks.append((since, until))
+                    if run.breaks and since < run.breaks[-1][1]:
+                        continue  # a second pause at the same moment: the first began the break
+                    run.breaks.append((since, until))
+                    run.pauses.add(str(item.get("pause")))
                 elif item.get("event") == "drill.resumed" and run.breaks:
                     since, until = run.breaks[-1]
                     run.breaks[-1] = (since, max(since, min(until, float(item["ts"]))))

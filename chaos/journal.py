@@ -151,8 +151,10 @@ class Journal:
         self.store.append(self.key, json.dumps(entry, default=str))
         return entry
 
-    def entries(self, since_ts: float = 0.0) -> list[dict]:
-        """Entries in time order (folded-in ones are written late, dated when they happened)."""
+    def entries(self, since_ts: float = 0.0, as_written: bool = False) -> list[dict]:
+        """Entries in time order (folded-in ones are written late, dated when they happened), or
+        ``as_written``: in the order they were written (appends are atomic), which no later writer can
+        change, so a claim read back from it stays won or lost."""
         found = []
         for line in self.store.read(self.key).splitlines():
             try:
@@ -165,7 +167,7 @@ class Journal:
                 and entry.get("ts", 0) >= since_ts
             ):
                 found.append(entry)
-        return sorted(found, key=lambda e: e.get("ts", 0))
+        return found if as_written else sorted(found, key=lambda e: e.get("ts", 0))
 
 
 class AuditLog(Journal):

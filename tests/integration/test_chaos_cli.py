@@ -265,6 +265,34 @@ def test_two_starts_at_once_start_one_drill(lab):
     bob.stop()
 
 
+def test_two_pauses_at_once_give_one_break_and_move_the_drill_once(lab):
+    """Two instructors pause at the same moment: both pass the "on a break?" check, but the board's
+    journal decides whose pause began the break, in the order they were written. The other one moves
+    nothing and says why: the drill's faults live one break longer, not two."""
+    from chaoslab.chaos.controller import ControllerError
+    from chaoslab.chaos.drill import DrillJournal
+    from chaoslab.chaos.scenarios import get
+
+    alice, bob = controllers(lab)
+    alice.start(get("latency-500ms"), ttl_s=60)
+    before = alice.current()
+    claim = alice.drills.paused
+
+    def bob_first(*args):  # bob's pause lands between alice's check and her claim
+        bob.pause(120)
+        return claim(*args)
+
+    alice.drills.paused = bob_first
+    with pytest.raises(ControllerError, match="another pause began a break at the same moment"):
+        alice.pause(120)
+    run = DrillJournal(alice.store).get(before["run"])
+    assert len(run.breaks) == 1 and run.on_break() is not None
+    assert alice.current()["expires_at"] == pytest.approx(before["expires_at"] + 120, abs=0.01)  # once
+    assert [f["ttl_s"] for f in agent_faults(lab)] == [180]
+    assert [e["actor"] for e in audit(lab) if e["event"] == "scenario.paused"] == ["bob"]
+    bob.stop()
+
+
 def test_a_second_scenario_is_refused_while_one_runs(lab):
     lab.cli("scenario", "start", "latency-500ms", "--no-load")
     second = lab.cli("scenario", "start", "deadlock", "--no-load", check=False)

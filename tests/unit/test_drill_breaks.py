@@ -26,16 +26,19 @@ def test_the_clock_leaves_out_what_falls_on_a_break():
     assert after_play([(T0 + 10, T0 + 20), (T0 + 30, T0 + 40)], T0, 25) == T0 + 45
 
 
-def test_the_journal_folds_breaks_merges_two_at_once_and_ends_one_early(tmp_path):
+def test_the_journal_folds_breaks_of_two_pauses_at_once_one_takes_and_a_break_ends_early(tmp_path):
     drills = DrillJournal(FileStore(tmp_path))
     drills.started("run-a", T0, T0 + 900, mystery=True, healthy=None)
-    drills.paused("run-a", T0 + 100, T0 + 700)
-    drills.paused("run-a", T0 + 101, T0 + 701)  # two instructors at once: one break
-    drills.journal.append("drill.resumed", ts=T0 + 300, run="run-a")
-    drills.paused("run-a", T0 + 500, T0 + 560)
+    assert drills.paused("run-a", T0 + 100, T0 + 700)
+    assert not drills.paused("run-a", T0 + 99, T0 + 1000)  # two instructors at once: the first one's break
+    drills.resumed("run-a", at=T0 + 300)
+    assert drills.paused("run-a", T0 + 500, T0 + 560)
     run = drills.get("run-a")
     assert run.breaks == [(T0 + 100, T0 + 300), (T0 + 500, T0 + 560)]
     assert run.on_break(T0 + 350) is None and run.on_break(T0 + 520) == (T0 + 500, T0 + 560)
+    assert drills.paused("run-a", T0 + 600, T0 + 650)
+    drills.resumed("run-a", at=T0 + 600)  # a pause whose drill could not be extended: the break never was
+    assert drills.get("run-a").breaks[-1] == (T0 + 600, T0 + 600) and drills.get("run-a").on_break(T0 + 620) is None
     drills.ended("run-a", "stop")
     drills.paused("run-b", T0 + 600, T0 + 900)  # of no run: ignored
     assert drills.get("run-a").on_break(T0 + 520) is None  # a stopped drill is on no break
