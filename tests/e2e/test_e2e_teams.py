@@ -22,7 +22,7 @@ from support import poll_until
 pytestmark = pytest.mark.timeout(1200)
 TEAMS = ("red", "blue")
 PLATFORM = "chaoslab-platform"
-BUDGET_MIB = 490  # one team's requests
+BUDGET_MIB = 500  # one team's requests
 
 
 @pytest.fixture(scope="module")
