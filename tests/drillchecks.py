@@ -9,7 +9,9 @@ from chaoslab.loadtest.verify import judge_latency
 from chaoslab.local.backend import LocalBackend
 
 SYMPTOM_DEADLINE_S = 60
-RECOVERY_DEADLINE_S = 90
+RECOVERY_DEADLINE_S = 120
+"""A deadline, not a timing: the poll returns as soon as the SLO holds. A fix (a breaker opening, its
+pool draining) on a host busy starting three labs has taken over 90 s."""
 
 
 def holding(lab, wanted: tuple[checks.Check, ...]):
