@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from chaoslab import command
 from chaoslab.chaos.agent_client import AgentClient, AgentError
 from chaoslab.chaos.agents import Agents, Instance
-from chaoslab.chaos.drill import DrillJournal, new_run_id
+from chaoslab.chaos.drill import Break, DrillJournal, break_refusal, new_run_id
 from chaoslab.chaos.faults import KINDS, MAX_TTL_S, MYSTERY, Fault, FaultSpecError, new_fault_id, spec_of, validate
 from chaoslab.chaos.journal import AUDIT, CHANGES, SCENARIO, AuditLog, Journal, Store, change_note, fold_agent_records
 from chaoslab.chaos.scenarios import Fix, Scenario
@@ -270,17 +270,17 @@ class Controller:
         faults expired; ``expires_at`` says when). None when there is none."""
         return _note(self.store.read(SCENARIO))
 
-    def refuse_on_break(self) -> None:
-        """ControllerError while the running drill is on a break (``pause``): a change or a hint then
-        would be a move made while the drill's clock stands still."""
+    def on_break(self, now: float | None = None) -> Break | None:
+        """The break the running drill is on (``pause``), or None."""
         running = self.current()
         run = self.drills.get(running.get("run")) if running else None
-        on = run.on_break() if run is not None else None
-        if on is not None:
-            raise ControllerError(
-                f"the drill is on a break until {time.strftime('%H:%M', time.localtime(on[1]))}: "
-                f"moves wait for its end (`{command('gameday status')}`)"
-            )
+        return run.on_break(now) if run is not None else None
+
+    def refuse_on_break(self) -> None:
+        """ControllerError while the running drill is on a break: a change or a hint then would be a
+        move made while the drill's clock stands still."""
+        if (on := self.on_break()) is not None:
+            raise ControllerError(break_refusal(on[1]))
 
     def refuse_if_running(self, running: dict | None = None) -> None:
         """ControllerError while a drill runs (its time limit not reached, not stopped): one at a time.
@@ -478,14 +478,17 @@ class Controller:
         """End the break in progress now; the drill keeps the break's unused time (its faults cannot be
         made to expire sooner). Returns that time, in seconds."""
         now = time.time()
+        on = self.on_break(now)
         running = self.current()
-        run = self.drills.get(running.get("run")) if running else None
-        on = run.on_break(now) if run is not None else None
-        if on is None:
+        if on is None or running is None:
             raise ControllerError("the drill is not on a break")
-        self.drills.resumed(run.id)
+        self.drills.resumed(running["run"])
         self.audit.append(
-            "scenario.resumed", scenario=running["id"], run=run.id, unused_s=round(on[1] - now), actor=self.actor
+            "scenario.resumed",
+            scenario=running["id"],
+            run=running["run"],
+            unused_s=round(on[1] - now),
+            actor=self.actor,
         )
         return on[1] - now
 

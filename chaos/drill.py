@@ -19,7 +19,9 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+from chaoslab import command
 from chaoslab.chaos.journal import Journal, Store
+from chaoslab.timefmt import clock
 
 DRILLS = "drills.jsonl"
 """Store key of the board's drill journal (trainee-readable: it never names a scenario)."""
@@ -31,6 +33,11 @@ def new_run_id() -> str:
 
 Break = tuple[float, float]
 """A break in a drill: (from, until), wall-clock seconds; the drill's clock stands still in between."""
+
+
+def break_refusal(until: float) -> str:
+    """What a move made during a break is told, wherever it is refused."""
+    return f"the drill is on a break until {clock(until)}: moves wait for its end (`{command('gameday status')}`)"
 
 
 def on_break(breaks: list[Break], start: float, end: float) -> float:

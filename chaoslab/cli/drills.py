@@ -193,8 +193,7 @@ def scenario_status(options: Options, team: str | None, as_json: bool, reveal: b
     now = time.time()
     secret = hidden(controller.store, reveal)
     name = "a mystery drill" if secret else running["id"]
-    run = DrillJournal(controller.store).get(running.get("run"))
-    on = run.on_break(now) if run else None
+    on = controller.on_break(now)
     pause = f"\non a break until {clock(on[1])}: moves wait for its end" if on else ""
     if running["expires_at"] <= now:
         still = (
@@ -205,6 +204,7 @@ def scenario_status(options: Options, team: str | None, as_json: bool, reveal: b
             f"`{command('scenario stop')}` closes it"
         )
     if secret:
+        run = DrillJournal(controller.store).get(running.get("run"))
         click.echo(
             f"a mystery drill: running for {duration(now - running['started_at'])}, "
             f"{duration(running['expires_at'] - now)} left, {running.get('hints_shown', 0)} hint(s) given{pause}"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chaoslab import command
-from chaoslab.chaos.drill import DrillJournal, Run
+from chaoslab.chaos.drill import DrillJournal, Run, break_refusal
 from chaoslab.chaos.faults import KINDS
 from chaoslab.chaos.journal import SCENARIO
 from chaoslab.chaos.scenarios import DEFAULT_LOAD
@@ -61,12 +61,8 @@ class Desk:
         """``incident``, Refused while its drill is on a break (``gameday pause``): a move made then would
         count on a clock that stands still, so the moves wait for the break's end."""
         run = self.run_of(incident)
-        on = run.on_break() if run is not None else None
-        if on is not None:
-            raise Refused(
-                f"the drill is on a break until {comms.clock(on[1])}: moves wait for its end "
-                f"(`{command('gameday status')}`)"
-            )
+        if run is not None and (on := run.on_break()) is not None:
+            raise Refused(break_refusal(on[1]))
         return incident
 
     def deploys(self) -> list[dict]:
