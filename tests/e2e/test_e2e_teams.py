@@ -62,6 +62,76 @@ def millicores(quantity: str) -> float:
     return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
 
 
+def summary(node: str) -> dict:
+    """The kubelet's summary of ``node`` (its pods' working sets), through the API server."""
+    return json.loads(kubectl("get", "--raw", f"/api/v1/nodes/{node}/proxy/stats/summary").stdout)
+
+
+def test_memory_and_cpu_per_pod_under_the_default_load_fit_the_requests_and_the_budget(cohort, api):
+    """Working sets and CPU from the kubelet's summary API (through the API server) while each team's
+    Locust runs the default load; the requests in values.yaml were set from these figures. It runs
+    first in this module, before any drill: a drill leaves its mark on a working set (the latency
+    drill's waiting threads grew service-b by 10 MiB), and a request is for a team at its start."""
+    for team in TEAMS:
+        chaoslab(f"chaoslab-{team}", "load", "start")
+    try:
+        time.sleep(120)  # the measurement's warm-up: working sets grow for the first minutes of load
+        nodes = [n.metadata.name for n in client.CoreV1Api(api).list_node().items]
+        samples = []
+        for _ in range(4):
+            samples.append([summary(node) for node in nodes])
+            time.sleep(15)
+    finally:
+        for team in TEAMS:
+            chaoslab(f"chaoslab-{team}", "load", "stop", check=False)
+
+    peak: dict[tuple[str, str], float] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
+    for sample in samples:
+        for pod in (pod for node in sample for pod in node["pods"]):
+            name = pod["podRef"]["name"]
+            workload = "postgres" if name == "postgres-0" else name.rsplit("-", 2)[0]
+            key = (pod["podRef"]["namespace"], workload)
+            working_set = sum(c["memory"].get("workingSetBytes", 0) for c in pod.get("containers", [])) / 2**20
+            peak[key] = max(peak.get(key, 0.0), working_set)
+            used = sum(c.get("cpu", {}).get("usageNanoCores", 0) for c in pod.get("containers", [])) / 1e6
+            cpu.setdefault(key, []).append(used)
+    in_use = max(sum(node["node"]["memory"]["workingSetBytes"] for node in sample) for sample in samples)
+    report = {"nodes": nodes, "nodes_working_set_mib": in_use / 2**20, "teams": {}}
+    for namespace in [f"chaoslab-{t}" for t in TEAMS] + [PLATFORM]:
+        requested = workload_requests(api, namespace)
+        requested_cpu = workload_requests(api, namespace, "cpu")
+        report["teams"][namespace] = {
+            w: {
+                "working_set_mib": round(peak.get((namespace, w), 0.0), 1),
+                "request_mib": r,
+                "cpu_millicores": round(sum(cpu.get((namespace, w), [0])) / len(cpu.get((namespace, w), [0])), 1),
+                "request_millicores": requested_cpu[w],
+            }
+            for w, r in requested.items()
+        }
+    (REPORTS / "memory.json").write_text(json.dumps(report, indent=2))
+    for namespace, pods in report["teams"].items():  # the cost per team, as a cohort runs it
+        mib = sum(p["working_set_mib"] for p in pods.values())
+        millicores = sum(p["cpu_millicores"] for p in pods.values())
+        print(f"{namespace}: {millicores:.0f} m of CPU, {mib:.0f} MiB of working set: {json.dumps(pods)}")
+
+    for team in TEAMS:
+        total = sum(p["request_mib"] for p in report["teams"][f"chaoslab-{team}"].values())
+        assert total <= BUDGET_MIB, f"team {team} requests {total} MiB"
+    # Requests are what a team's pod uses under the default load, give or take: a request far below it
+    # lets the node overcommit, far above it wastes the cohort's room. One request serves every team, so
+    # it is held against the cohort's mean.
+    for workload in report["teams"][f"chaoslab-{TEAMS[0]}"]:
+        seen = [report["teams"][f"chaoslab-{team}"][workload] for team in TEAMS]
+        request_mib, request_m = seen[0]["request_mib"], seen[0]["request_millicores"]
+        mib = sum(f["working_set_mib"] for f in seen) / len(seen)
+        assert abs(mib - request_mib) <= max(0.2 * request_mib, 4), f"{workload}: {mib:.1f} MiB, {seen}"  # 4: Redis
+        # The same for CPU, the resource a cohort's node runs out of first (3 m: the prober's 1 m).
+        millicores = sum(f["cpu_millicores"] for f in seen) / len(seen)
+        assert abs(millicores - request_m) <= max(0.2 * request_m, 3), f"{workload}: {millicores:.1f} m, {seen}"
+
+
 def test_a_trainee_is_refused_by_rbac_in_the_other_teams_namespace(cohort, api):
     make("team-kubeconfig", TEAM="red")
     kubeconfig = ROOT / "kubeconfig-red.yaml"
@@ -267,76 +337,6 @@ def paged(namespace: str, alert: str) -> bool:
     """Whether an incident opened by the alerts has ``alert`` firing (the team's pager puts it there)."""
     found = json.loads(chaoslab(namespace, "incident", "list", "--json").stdout)
     return any(i["detected_by"] == "alerting" and alert in i["firing"] for i in found)
-
-
-def summary(node: str) -> dict:
-    """The kubelet's summary of ``node`` (its pods' working sets), through the API server."""
-    return json.loads(kubectl("get", "--raw", f"/api/v1/nodes/{node}/proxy/stats/summary").stdout)
-
-
-def test_memory_and_cpu_per_pod_under_the_default_load_fit_the_requests_and_the_budget(cohort, api):
-    """Working sets and CPU from the kubelet's summary API (through the API server) while each team's
-    Locust runs the default load; the requests in values.yaml were set from these figures."""
-    for team in TEAMS:
-        chaoslab(f"chaoslab-{team}", "load", "start")
-    try:
-        time.sleep(120)  # the measurement's warm-up: working sets grow for the first minutes of load
-        nodes = [n.metadata.name for n in client.CoreV1Api(api).list_node().items]
-        samples = []
-        for _ in range(4):
-            samples.append([summary(node) for node in nodes])
-            time.sleep(15)
-    finally:
-        for team in TEAMS:
-            chaoslab(f"chaoslab-{team}", "load", "stop", check=False)
-
-    peak: dict[tuple[str, str], float] = {}
-    cpu: dict[tuple[str, str], list[float]] = {}
-    for sample in samples:
-        for pod in (pod for node in sample for pod in node["pods"]):
-            name = pod["podRef"]["name"]
-            workload = "postgres" if name == "postgres-0" else name.rsplit("-", 2)[0]
-            key = (pod["podRef"]["namespace"], workload)
-            working_set = sum(c["memory"].get("workingSetBytes", 0) for c in pod.get("containers", [])) / 2**20
-            peak[key] = max(peak.get(key, 0.0), working_set)
-            used = sum(c.get("cpu", {}).get("usageNanoCores", 0) for c in pod.get("containers", [])) / 1e6
-            cpu.setdefault(key, []).append(used)
-    in_use = max(sum(node["node"]["memory"]["workingSetBytes"] for node in sample) for sample in samples)
-    report = {"nodes": nodes, "nodes_working_set_mib": in_use / 2**20, "teams": {}}
-    for namespace in [f"chaoslab-{t}" for t in TEAMS] + [PLATFORM]:
-        requested = workload_requests(api, namespace)
-        requested_cpu = workload_requests(api, namespace, "cpu")
-        report["teams"][namespace] = {
-            w: {
-                "working_set_mib": round(peak.get((namespace, w), 0.0), 1),
-                "request_mib": r,
-                "cpu_millicores": round(sum(cpu.get((namespace, w), [0])) / len(cpu.get((namespace, w), [0])), 1),
-                "request_millicores": requested_cpu[w],
-            }
-            for w, r in requested.items()
-        }
-    (REPORTS / "memory.json").write_text(json.dumps(report, indent=2))
-    for namespace, pods in report["teams"].items():  # the cost per team, as a cohort runs it
-        mib = sum(p["working_set_mib"] for p in pods.values())
-        millicores = sum(p["cpu_millicores"] for p in pods.values())
-        print(f"{namespace}: {millicores:.0f} m of CPU, {mib:.0f} MiB of working set: {json.dumps(pods)}")
-
-    for team in TEAMS:
-        total = sum(p["request_mib"] for p in report["teams"][f"chaoslab-{team}"].values())
-        assert total <= BUDGET_MIB, f"team {team} requests {total} MiB"
-    # Requests are what a team's pod uses under the default load, give or take: a request far below it
-    # lets the node overcommit, far above it wastes the cohort's room. One request serves every team, so
-    # it is held against the cohort's mean: a team's own figures also carry what it did before (red,
-    # which played more drills here, had Redis at 12 MiB with its append-only file in the page cache and
-    # the worker at 63 MiB, where blue had 4 and 54).
-    for workload in report["teams"][f"chaoslab-{TEAMS[0]}"]:
-        seen = [report["teams"][f"chaoslab-{team}"][workload] for team in TEAMS]
-        request_mib, request_m = seen[0]["request_mib"], seen[0]["request_millicores"]
-        mib = sum(f["working_set_mib"] for f in seen) / len(seen)
-        assert abs(mib - request_mib) <= max(0.2 * request_mib, 4), f"{workload}: {mib:.1f} MiB, {seen}"  # 4: Redis
-        # The same for CPU, the resource a cohort's node runs out of first (3 m: the prober's 1 m).
-        millicores = sum(f["cpu_millicores"] for f in seen) / len(seen)
-        assert abs(millicores - request_m) <= max(0.2 * request_m, 3), f"{workload}: {millicores:.1f} m, {seen}"
 
 
 def test_the_quota_holds(cohort, api):
