@@ -23,6 +23,7 @@ import psutil
 
 from chaoslab.backend import LoadProfile, TimedRun
 from chaoslab.errors import Refused
+from chaoslab.processes import running
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
@@ -163,8 +164,8 @@ def stop_locust(pid: int, web_url: str, grace_s: float = 15.0) -> None:
     process group (it was started in a session of its own), so nothing of it is left running."""
     try:
         urllib.request.urlopen(urllib.request.Request(web_url + "/stop", method="POST"), timeout=5).read()
-        psutil.Process(pid).wait(grace_s)
-    except (urllib.error.URLError, OSError, psutil.NoSuchProcess, psutil.TimeoutExpired):
+        running([psutil.Process(pid)], grace_s)
+    except (urllib.error.URLError, OSError, psutil.NoSuchProcess):
         pass
     try:
         os.killpg(pid, signal.SIGKILL)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import psutil
 
 from chaoslab.local.statedir import StateDir
+from chaoslab.processes import running
 
 LAB = "CHAOSLAB_LAB"
 ROLE = "CHAOSLAB_ROLE"
@@ -47,11 +48,10 @@ def kill(processes: list[psutil.Process], grace_s: float = 5.0) -> list[int]:
             proc.terminate()
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(processes, timeout=grace_s)
-    for proc in alive:
+    for proc in running(processes, grace_s):
         try:
             proc.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(alive, timeout=15)  # SIGKILL is not instant on a busy machine
+    running(processes, 15)  # SIGKILL is not instant on a busy machine
     return [proc.pid for proc in processes]
