@@ -10,8 +10,11 @@ exported. Spans already counted are skipped, so a trace read by several searches
 then through the worker that fulfilled it) adds each of its spans once. It costs about what the
 searches it replaces did.
 
-The first refresh reads the newest ``FETCH_LIMIT`` traces of the retention: the minute is complete,
-the five minutes are filled in as the console runs.
+Each refresh searches its time in steps of ``STEP_S`` and feeds each answer to the graph before it
+asks for the next, so the console holds one step's traces at a time. The first refresh reads the whole
+retention: read in one search per service, it held twelve answers of up to 3,000 traces each, and the
+platform console was killed at its 512 MiB limit on the first view of the cohort page while two teams
+ran the default load.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ ago has ended and been exported (the services' and the collector's batching, abo
 LONG_S = LATE_S - 10.0
 """Calls at least this long are read by their own search over the whole retention: they may reach
 Jaeger long after they started (a timeout of 5 s, a call that hangs)."""
-FETCH_LIMIT = 3000
-"""Traces one search may return: 115 s of the default load, far above what a refresh asks for."""
+STEP_S = 10.0
+"""The time one search covers: about 260 traces of the default load (a few MiB of Jaeger's JSON)."""
+FETCH_LIMIT = 1000
+"""Traces one search may return: 38 s of the default load, far above what a step holds."""
 RETENTION_S = 300.0
 """The longest window the console shows."""
 PRUNE_EVERY_S = 60.0
@@ -60,21 +65,28 @@ class TraceFeed:
             if self._until is not None and now - self._until < REFRESH_S:
                 return self.graph
             start = now - RETENTION_S if self._until is None else max(self._until - LATE_S, now - RETENTION_S)
-            found = []
-            for service in (FRONT_DOOR, *(s for s in SERVICE_NAMES if s != FRONT_DOOR)):
-                found += self.jaeger.between(service, start, now, FETCH_LIMIT)
-                found += self.jaeger.between(service, now - RETENTION_S, now, FETCH_LIMIT, min_duration_s=LONG_S)
-            new = []
-            for spans in found:
-                for span in spans:
-                    key = span["trace_id"] + span["span_id"]
-                    if key not in self._seen:
-                        self._seen[key] = span["end_ns"] / 1e9
-                        new.append(span)
-            self.graph.add(new)
+            services = (FRONT_DOOR, *(s for s in SERVICE_NAMES if s != FRONT_DOOR))
+            for service in services:
+                self._take(self.jaeger.between(service, now - RETENTION_S, now, FETCH_LIMIT, min_duration_s=LONG_S))
+            while start < now:
+                end = min(start + STEP_S, now)
+                for service in services:
+                    self._take(self.jaeger.between(service, start, end, FETCH_LIMIT))
+                start = end
             self._until = now
             if now - self._pruned_at >= PRUNE_EVERY_S:
                 forget = now - RETENTION_S - LATE_S
                 self._seen = {key: ended for key, ended in self._seen.items() if ended >= forget}
                 self._pruned_at = now
             return self.graph
+
+    def _take(self, traces: list[list[dict]]) -> None:
+        """Feed the graph the spans of ``traces`` it has not had yet (each span once)."""
+        new = []
+        for spans in traces:
+            for span in spans:
+                key = span["trace_id"] + span["span_id"]
+                if key not in self._seen:
+                    self._seen[key] = span["end_ns"] / 1e9
+                    new.append(span)
+        self.graph.add(new)

@@ -11,7 +11,7 @@ from flask import Flask, abort, jsonify, request
 from chaoslab.console.server import create_app
 from chaoslab.kubernetes.console import KubernetesSource
 from chaoslab.kubernetes.jaeger import spans_from_jaeger
-from chaoslab.kubernetes.tracefeed import REFRESH_S
+from chaoslab.kubernetes.tracefeed import REFRESH_S, RETENTION_S, STEP_S
 from chaoslab.settings import Console
 from chaoslab.wsgi import HttpServer
 
@@ -67,6 +67,7 @@ class FakeJaeger:
     def __init__(self, traces: list[dict]):
         self.traces = traces
         self.asked_tags: list[str] = []
+        self.answered: list[int] = []  # how many traces each search returned
         app = Flask("fake-jaeger")
 
         @app.get("/api/traces")
@@ -87,7 +88,9 @@ class FakeJaeger:
                 )
 
             found = sorted((t for t in self.traces if matches(t)), key=lambda t: t["spans"][0]["startTime"])
-            return jsonify(data=found[-args.get("limit", 100, type=int) :])
+            found = found[-args.get("limit", 100, type=int) :]
+            self.answered.append(len(found))
+            return jsonify(data=found)
 
         @app.get("/api/traces/<trace_id>")
         def one(trace_id):
@@ -192,3 +195,20 @@ def test_the_platform_console_replays_each_teams_recorded_drills_under_its_own_p
     assert app.get(replay + "panels?view=instructor").status_code == 401
     assert app.get("/teams/blue/replay/").status_code == 404, "no team but the console's own"
     assert app.get("/teams/red/replay/../../etc/console/").status_code == 404
+
+
+def test_the_first_view_reads_the_whole_retention_a_step_at_a_time(jaeger):
+    """The first look at a team's graph reads the five minutes Jaeger holds, every call of them, and no
+    search answers more than a step's traces: one search per service over the five minutes held all of
+    them at once, and the platform console was killed at its memory limit on the cohort page's first
+    view while two teams ran the default load."""
+    now = NOW_US / 1e6 + 10
+    every_s = 0.3
+    calls = int((RETENTION_S - 10) / every_s)
+    jaeger.traces[:] = [
+        checkout(f"{n:032x}", NOW_US - int((RETENTION_S - 20) * 1e6) + int(n * every_s * 1e6)) for n in range(calls)
+    ]
+    source = KubernetesSource("red", jaeger.server.url, "http://127.0.0.1:9", clock=lambda: now)
+    edges = source.graph(RETENTION_S).to_dict()["edges"]
+    assert next(e["requests"] for e in edges if (e["source"], e["target"]) == ("service-a", "payment")) == calls
+    assert 0 < max(jaeger.answered) <= STEP_S / every_s + 1, max(jaeger.answered)
