@@ -28,7 +28,8 @@ from chaoslab.servicegraph import HealthyEdges, ServiceGraph
 from chaoslab.topology import FRONT_DOOR, SERVICE_NAMES
 
 REFRESH_S = 5.0
-"""How often Jaeger is asked for the new spans (each refresh searches every service twice)."""
+"""How often Jaeger is asked for the new spans (each refresh searches every service once for each STEP_S
+of its time, about twenty seconds, and once for the long calls)."""
 LATE_S = 15.0
 """How far back each refresh searches by start time: a call shorter than LONG_S that started that long
 ago has ended and been exported (the services' and the collector's batching, about ten seconds)."""
