@@ -228,7 +228,19 @@ def _interplay(merged: dict[tuple[str, str], Finding], ev: Evidence) -> None:
     """What one finding says about another: a hot CPU explains its own service's slowness, its PostgreSQL
     calls included (a statement's answer waits for the interpreter the busy threads hold; a slow database
     burns no CPU), and, when it is big, everyone's on two cores; a cycle explains the calls stuck on its
-    edge; a restart explains the calls that went unanswered into it."""
+    edge; a restart explains the calls that went unanswered into it; a datastore's outage explains its
+    caller's slower work (each request waits on the calls that fail)."""
+    for service in {service for service, kind in merged if kind in ("db_outage", "redis_outage")}:
+        slower = merged.get((service, "latency"))
+        if slower is None:
+            continue
+        for kind in ("db_outage", "redis_outage"):
+            if (service, kind) in merged:
+                merged[(service, kind)].strength += 0.3
+                merged[(service, kind)].lines.append(
+                    f"{service}'s own work is slower at the same time: it waits on the calls that fail"
+                )
+        slower.strength *= 0.5
     for (service, kind), f in list(merged.items()):
         if kind != "cpu_burn":
             continue

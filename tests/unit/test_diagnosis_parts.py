@@ -385,6 +385,22 @@ def test_a_stopped_datastore_is_cited_from_its_process_state(kept):
     assert d.rank_of("payment", "db_outage") is None  # only what uses Redis
 
 
+def test_a_stopped_datastore_explains_its_callers_slower_work(kept):
+    """Redis stopped under load: service-a's checkout waits on the calls that fail, and its own time
+    grows. The outage explains that slowness (at an outage's onset a CI run named service-a's latency
+    over it, and the shadow on-call's answer flipped)."""
+    kept.states = {"redis": {"state": "stopped", "restarts": 0}, "postgres": {"state": "ready", "restarts": 0}}
+    c = op("service-c", "/chaoslab.v1.Pricing/Quote", 5.0)
+    b = op("service-b", "/chaoslab.v1.Inventory/Reserve", 4.0, call(c))
+    pay = op("payment", "POST /charges", 3.0, db("postgres", 3.0))
+    kept.run(25, op("service-a", "POST /checkout", 400.0, db("postgres", 3.0), call(b), call(pay)))
+    d = diagnose(kept, 300, kept.reference)
+    assert d.top.kind == "redis_outage", report.text(d)
+    assert any("slower at the same time" in line for line in d.top.evidence), d.top.evidence
+    latency = d.rank_of("service-a", "latency")
+    assert latency is None or latency > 1, report.text(d)
+
+
 def test_a_stalled_worker_is_on_the_path_of_the_queue_it_backs_up(kept):
     kept.stalled = True
     kept.run(60, checkout())
