@@ -71,7 +71,10 @@ def test_memory_and_cpu_per_pod_under_the_default_load_fit_the_requests_and_the_
     """Working sets and CPU from the kubelet's summary API (through the API server) while each team's
     Locust runs the default load; the requests in values.yaml were set from these figures. It runs
     first in this module, before any drill: a drill leaves its mark on a working set (the latency
-    drill's waiting threads grew service-b by 10 MiB), and a request is for a team at its start."""
+    drill's waiting threads grew service-b by 10 MiB), and a request is for a team at its start.
+    PostgreSQL's working set is mostly the page cache of the data it wrote, which differs from team to
+    team under the same load (68 and 97 MiB in one run) and which the kernel reclaims before it would
+    kill: its request is held between its own memory (rss, the same in every team) and its working set."""
     for team in TEAMS:
         chaoslab(f"chaoslab-{team}", "load", "start")
     try:
@@ -86,6 +89,7 @@ def test_memory_and_cpu_per_pod_under_the_default_load_fit_the_requests_and_the_
             chaoslab(f"chaoslab-{team}", "load", "stop", check=False)
 
     peak: dict[tuple[str, str], float] = {}
+    rss: dict[tuple[str, str], float] = {}
     cpu: dict[tuple[str, str], list[float]] = {}
     for sample in samples:
         for pod in (pod for node in sample for pod in node["pods"]):
@@ -94,6 +98,8 @@ def test_memory_and_cpu_per_pod_under_the_default_load_fit_the_requests_and_the_
             key = (pod["podRef"]["namespace"], workload)
             working_set = sum(c["memory"].get("workingSetBytes", 0) for c in pod.get("containers", [])) / 2**20
             peak[key] = max(peak.get(key, 0.0), working_set)
+            own = sum(c["memory"].get("rssBytes", 0) for c in pod.get("containers", [])) / 2**20
+            rss[key] = max(rss.get(key, 0.0), own)
             used = sum(c.get("cpu", {}).get("usageNanoCores", 0) for c in pod.get("containers", [])) / 1e6
             cpu.setdefault(key, []).append(used)
     in_use = max(sum(node["node"]["memory"]["workingSetBytes"] for node in sample) for sample in samples)
@@ -104,6 +110,7 @@ def test_memory_and_cpu_per_pod_under_the_default_load_fit_the_requests_and_the_
         report["teams"][namespace] = {
             w: {
                 "working_set_mib": round(peak.get((namespace, w), 0.0), 1),
+                "rss_mib": round(rss.get((namespace, w), 0.0), 1),
                 "request_mib": r,
                 "cpu_millicores": round(sum(cpu.get((namespace, w), [0])) / len(cpu.get((namespace, w), [0])), 1),
                 "request_millicores": requested_cpu[w],
@@ -126,7 +133,11 @@ def test_memory_and_cpu_per_pod_under_the_default_load_fit_the_requests_and_the_
         seen = [report["teams"][f"chaoslab-{team}"][workload] for team in TEAMS]
         request_mib, request_m = seen[0]["request_mib"], seen[0]["request_millicores"]
         mib = sum(f["working_set_mib"] for f in seen) / len(seen)
-        assert abs(mib - request_mib) <= max(0.2 * request_mib, 4), f"{workload}: {mib:.1f} MiB, {seen}"  # 4: Redis
+        if workload == "postgres":  # its own memory under the request, its page cache above it
+            own = sum(f["rss_mib"] for f in seen) / len(seen)
+            assert 0 < own <= request_mib <= 1.2 * mib, f"{workload}: {own:.1f} MiB own, {mib:.1f} in all, {seen}"
+        else:
+            assert abs(mib - request_mib) <= max(0.2 * request_mib, 4), f"{workload}: {mib:.1f} MiB, {seen}"  # 4: Redis
         # The same for CPU, the resource a cohort's node runs out of first (3 m: the prober's 1 m).
         millicores = sum(f["cpu_millicores"] for f in seen) / len(seen)
         assert abs(millicores - request_m) <= max(0.2 * request_m, 3), f"{workload}: {millicores:.1f} m, {seen}"

@@ -181,7 +181,7 @@ def test_every_address_of_a_service_follows_its_port_setting(helm):
 
 TEAM_BUDGET_MIB = 500
 """One team's stack in memory requests (platform counted separately): the working sets measured on kind, the
-synthetic prober and the team's pager included (498 MiB), with a little room."""
+synthetic prober and the team's pager included (493 MiB), with a little room."""
 
 
 def test_memory_requests_of_one_team_fit_the_budget(helm):
