@@ -44,6 +44,8 @@ EVIDENCE_SCALE = 2.0
 """The score at which evidence counts as 63 % strong (1 - 1/e): a single clear signature scores 2 to 3."""
 UNOBSERVED = 0.6
 """What a candidate's confidence keeps when only the change feed speaks for it."""
+SHARED_OUTAGES = ("db_outage", "redis_outage")
+"""Kinds that name a shared datastore: the same outage seen from each service that uses it."""
 
 
 @dataclass
@@ -230,17 +232,13 @@ def _interplay(merged: dict[tuple[str, str], Finding], ev: Evidence) -> None:
     burns no CPU), and, when it is big, everyone's on two cores; a cycle explains the calls stuck on its
     edge; a restart explains the calls that went unanswered into it; a datastore's outage explains its
     caller's slower work (each request waits on the calls that fail)."""
-    for service in {service for service, kind in merged if kind in ("db_outage", "redis_outage")}:
-        slower = merged.get((service, "latency"))
-        if slower is None:
+    for service in {service for service, kind in merged if kind in SHARED_OUTAGES}:
+        if (slower := merged.get((service, "latency"))) is None:
             continue
-        for kind in ("db_outage", "redis_outage"):
-            if (service, kind) in merged:
-                merged[(service, kind)].strength += 0.3
-                merged[(service, kind)].lines.append(
-                    f"{service}'s own work is slower at the same time: it waits on the calls that fail"
-                )
-        slower.strength *= 0.5
+        slower.strength *= 0.5  # once, however many of its datastores are down
+        for outage in (merged[(service, kind)] for kind in SHARED_OUTAGES if (service, kind) in merged):
+            outage.strength += 0.3
+            outage.lines.append(f"{service}'s own work is slower at the same time: it waits on the calls that fail")
     for (service, kind), f in list(merged.items()):
         if kind != "cpu_burn":
             continue
@@ -378,10 +376,6 @@ def confidence(score: float, rivals: float, observed: bool = True) -> float:
         return 0.0
     strength = 1 - math.exp(-score / EVIDENCE_SCALE)
     return round(strength * score / (score + rivals) * (1.0 if observed else UNOBSERVED), 2)
-
-
-SHARED_OUTAGES = ("db_outage", "redis_outage")
-"""Kinds that name a shared datastore: the same outage seen from each service that uses it."""
 
 
 def _rivalry(c: Candidate, other: Candidate) -> float:
